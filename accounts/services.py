@@ -1,0 +1,80 @@
+from django.contrib.auth.models import Group, Permission
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import PartnerToken, Scope, hash_token
+from transactions.models import Source
+
+ANALYST, ADMIN, VIEWER = "analyst", "admin", "viewer"
+PROJECT_APPS = ("accounts", "transactions", "detection", "review", "alerts")
+
+# Codenames each role holds. Viewers read; analysts read, review and upload; admins may do everything.
+ROLE_PERMISSIONS: dict[str, set[str]] = {
+    VIEWER: {
+        "transactions.view_transaction",
+        "detection.view_score",
+        "detection.view_modelversion",
+        "detection.view_riskpolicy",
+        "review.view_reviewitem",
+        "review.view_reviewdecision",
+    },
+}
+ROLE_PERMISSIONS[ANALYST] = ROLE_PERMISSIONS[VIEWER] | {
+    "review.decide_reviewitem",
+    "review.change_reviewitem",
+    "review.add_reviewdecision",
+    "transactions.upload_transactions",
+}
+
+
+def _permissions_for(codes: set[str]) -> list[Permission]:
+    wanted = {tuple(code.split(".", 1)) for code in codes}
+    perms = Permission.objects.select_related("content_type").filter(content_type__app_label__in=PROJECT_APPS)
+    return [p for p in perms if (p.content_type.app_label, p.codename) in wanted]
+
+
+@transaction.atomic
+def roles_sync() -> None:
+    """Create the analyst, viewer and admin groups with their permissions; safe to run again."""
+    for role, codes in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        group.permissions.set(_permissions_for(codes))
+    admin, _ = Group.objects.get_or_create(name=ADMIN)
+    admin.permissions.set(Permission.objects.filter(content_type__app_label__in=(*PROJECT_APPS, "auth")))
+
+
+def user_has_role(user, role: str) -> bool:
+    return user.is_authenticated and (user.is_superuser or user.groups.filter(name=role).exists())
+
+
+@transaction.atomic
+def partner_token_create(*, name: str, scopes: list[str], created_by=None) -> tuple[PartnerToken, str]:
+    """Create a token for a partner; returns the row and the secret, which is shown once and never stored."""
+    unknown = sorted(set(scopes) - set(Scope.values))
+    if unknown:
+        raise ValueError(f"unknown scope(s): {', '.join(unknown)}; choose from {', '.join(Scope.values)}")
+    if not scopes:
+        raise ValueError(f"give at least one scope from {', '.join(Scope.values)}")
+    source, _ = Source.objects.get_or_create(name=name, defaults={"kind": Source.Kind.PARTNER})
+    secret = PartnerToken.generate_secret()
+    token = PartnerToken.objects.create(
+        name=name,
+        key_prefix=secret[:12],
+        key_hash=hash_token(secret),
+        scopes=sorted(set(scopes)),
+        source=source,
+        created_by=created_by,
+    )
+    return token, secret
+
+
+def partner_token_authenticate(secret: str) -> PartnerToken | None:
+    token = PartnerToken.objects.select_related("source").filter(key_hash=hash_token(secret)).first()
+    if token is None or not token.is_active:
+        return None
+    return token
+
+
+def partner_token_revoke(*, token: PartnerToken) -> None:
+    token.revoked_at = token.revoked_at or timezone.now()
+    token.save(update_fields=["revoked_at"])

@@ -1,0 +1,7 @@
+"""Everything under /api/v1/: partner-facing DRF endpoints, one module per app."""
+
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("transactions.api_urls")),
+]

@@ -1,0 +1,15 @@
+"""Test settings: the real PostgreSQL and Redis, a fast password hasher, mail kept in memory."""
+
+import os
+
+os.environ.setdefault("CACHE_KEY_PREFIX", "anomaly-test")
+os.environ.setdefault("CHANNELS_PREFIX", "asgi-test")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/1")
+os.environ.setdefault("CELERY_QUEUE", "anomaly-test")
+
+from anomaly_site.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+LOGGING["root"]["level"] = "WARNING"  # noqa: F405
+MEDIA_ROOT = BASE_DIR / "var" / "test-media"  # noqa: F405

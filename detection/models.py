@@ -1,0 +1,125 @@
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q
+
+
+class ModelVersion(models.Model):
+    """One trained detector: its algorithms, parameters, features, training window, metrics and artifact."""
+
+    class Status(models.TextChoices):
+        TRAINING = "training", "Training"
+        READY = "ready", "Ready"
+        ACTIVE = "active", "Active"
+        RETIRED = "retired", "Retired"
+        FAILED = "failed", "Failed"
+
+    version = models.PositiveIntegerField(unique=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.TRAINING)
+    algorithms = models.JSONField(default=list, blank=True)
+    parameters = models.JSONField(default=dict, blank=True)
+    feature_names = models.JSONField(default=list, blank=True)
+    training_start = models.DateTimeField(null=True, blank=True)
+    training_end = models.DateTimeField(null=True, blank=True)
+    training_rows = models.PositiveIntegerField(default=0)
+    labelled_rows = models.PositiveIntegerField(default=0)
+    metrics = models.JSONField(default=dict, blank=True)
+    artifact = models.BinaryField(null=True, blank=True, editable=False)
+    error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    trained_at = models.DateTimeField(null=True, blank=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["status"], condition=Q(status="active"), name="one_active_model_version"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"v{self.version} ({self.status})"
+
+
+class Score(models.Model):
+    """A transaction's score under one model version; a property of the transaction and the version alone."""
+
+    class RiskLevel(models.TextChoices):
+        LOW = "low", "Low"
+        MEDIUM = "medium", "Medium"
+        HIGH = "high", "High"
+        CRITICAL = "critical", "Critical"
+
+    transaction = models.ForeignKey(
+        "transactions.Transaction", on_delete=models.CASCADE, related_name="scores"
+    )
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="scores")
+    score = models.FloatField()
+    risk_level = models.CharField(max_length=16, choices=RiskLevel.choices)
+    is_anomaly = models.BooleanField(default=False)
+    components = models.JSONField(default=dict, blank=True)
+    reasons = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["transaction", "model_version"], name="score_once_per_version"),
+            models.CheckConstraint(
+                condition=Q(score__gte=0) & Q(score__lte=1), name="score_in_unit_interval"
+            ),
+        ]
+        indexes = [models.Index(fields=["model_version", "created_at"], name="score_version_time")]
+
+
+class RiskPolicy(models.Model):
+    """Risk bands and the review threshold. Append-only: the newest row is in force, older rows are history."""
+
+    medium = models.FloatField(default=0.80, help_text="Scores at or above this are at least medium risk.")
+    high = models.FloatField(default=0.95, help_text="Scores at or above this are at least high risk.")
+    critical = models.FloatField(default=0.99, help_text="Scores at or above this are critical.")
+    review_threshold = models.FloatField(
+        default=0.95, help_text="Scores at or above this are flagged and enter the review queue."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    comment = models.CharField(max_length=200, blank=True, default="")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "risk policies"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(medium__gte=0)
+                & Q(medium__lte=F("high"))
+                & Q(high__lte=F("critical"))
+                & Q(critical__lte=1)
+                & Q(review_threshold__gte=0)
+                & Q(review_threshold__lte=1),
+                name="risk_policy_bands_ordered_in_unit_interval",
+            ),
+        ]
+
+    def clean(self) -> None:
+        bands = [self.medium, self.high, self.critical, self.review_threshold]
+        if any(b is None or not 0 <= b <= 1 for b in bands):
+            raise ValidationError("Every threshold must lie in [0, 1].")
+        if not self.medium <= self.high <= self.critical:
+            raise ValidationError("Bands must be ordered: medium ≤ high ≤ critical.")
+
+    def risk_level(self, score: float) -> str:
+        if score >= self.critical:
+            return Score.RiskLevel.CRITICAL
+        if score >= self.high:
+            return Score.RiskLevel.HIGH
+        if score >= self.medium:
+            return Score.RiskLevel.MEDIUM
+        return Score.RiskLevel.LOW
+
+    def is_flagged(self, score: float) -> bool:
+        return score >= self.review_threshold

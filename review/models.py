@@ -1,0 +1,67 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class ReviewItem(models.Model):
+    """A flagged transaction waiting for, or having had, an analyst's decision."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        IN_REVIEW = "in_review", "In review"
+        DECIDED = "decided", "Decided"
+
+    class Decision(models.TextChoices):
+        FRAUD = "fraud", "Fraud"
+        LEGITIMATE = "legitimate", "Legitimate"
+        NEEDS_INFO = "needs_info", "Needs more information"
+
+    transaction = models.OneToOneField(
+        "transactions.Transaction", on_delete=models.CASCADE, related_name="review_item"
+    )
+    score = models.ForeignKey("detection.Score", on_delete=models.PROTECT, related_name="review_items")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    priority = models.FloatField(default=0, help_text="Higher first: from score, amount and age.")
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="review_items",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision = models.CharField(max_length=16, choices=Decision.choices, blank=True, default="")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        permissions = [("decide_reviewitem", "Can claim and decide review items")]
+        indexes = [
+            models.Index(fields=["status", "-priority"], name="review_status_priority"),
+            models.Index(fields=["assignee", "status"], name="review_assignee_status"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status="in_review") | Q(assignee__isnull=False),
+                name="review_in_review_has_assignee",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Review of {self.transaction_id} ({self.status})"
+
+
+class ReviewDecision(models.Model):
+    """Each decision or note on an item, with who and when; append-only."""
+
+    item = models.ForeignKey(ReviewItem, on_delete=models.CASCADE, related_name="decisions")
+    decision = models.CharField(max_length=16, choices=ReviewItem.Decision.choices, blank=True, default="")
+    note = models.TextField(blank=True, default="")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]

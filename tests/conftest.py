@@ -1,0 +1,58 @@
+"""Personas shared by every test: two analysts, an admin, a viewer, a partner client and an outsider."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from accounts.services import ADMIN, ANALYST, VIEWER, partner_token_create
+from tests.factories import UserFactory
+
+
+@pytest.fixture
+def analyst(db):
+    return UserFactory(username="alice", roles=[ANALYST])
+
+
+@pytest.fixture
+def second_analyst(db):
+    return UserFactory(username="bob", roles=[ANALYST])
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(username="root", roles=[ADMIN], is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def viewer(db):
+    return UserFactory(username="victor", roles=[VIEWER])
+
+
+@pytest.fixture
+def outsider(db):
+    """Logged in, but in no group: must be refused everywhere that needs a role."""
+    return UserFactory(username="mallory")
+
+
+@pytest.fixture
+def analyst_client(client, analyst):
+    client.force_login(analyst)
+    return client
+
+
+@pytest.fixture
+def partner_token(db):
+    return partner_token_create(name="acme-bank", scopes=["score", "label", "read"])
+
+
+@pytest.fixture
+def partner_client(partner_token):
+    _, secret = partner_token
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    api.token = partner_token[0]
+    return api
+
+
+@pytest.fixture
+def api_client():
+    return APIClient()

@@ -1,0 +1,90 @@
+"""factory-boy factories for every model; related objects kept consistent."""
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import factory
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from factory.django import DjangoModelFactory
+
+from detection.models import ModelVersion, RiskPolicy, Score
+from review.models import ReviewItem
+from transactions.models import Channel, Source, Transaction
+
+User = get_user_model()
+
+
+class UserFactory(DjangoModelFactory):
+    class Meta:
+        model = User
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    password = factory.PostGenerationMethodCall("set_password", "pass-word-123")
+
+    @factory.post_generation
+    def roles(self, create, extracted, **kwargs):
+        if create and extracted:
+            for role in extracted:
+                self.groups.add(Group.objects.get(name=role))
+
+
+class SourceFactory(DjangoModelFactory):
+    class Meta:
+        model = Source
+        django_get_or_create = ("name",)
+
+    name = factory.Sequence(lambda n: f"source-{n}")
+    kind = Source.Kind.PARTNER
+
+
+class TransactionFactory(DjangoModelFactory):
+    class Meta:
+        model = Transaction
+
+    source = factory.SubFactory(SourceFactory, name="factory-source")
+    transaction_id = factory.Sequence(lambda n: f"tx-{n:08d}")
+    timestamp = factory.Sequence(lambda n: datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=17 * n))
+    account_id = factory.Sequence(lambda n: f"acct-{n % 20:03d}")
+    amount = factory.Sequence(lambda n: Decimal("10.00") + Decimal(n % 50))
+    currency = "EUR"
+    merchant_id = factory.Sequence(lambda n: f"merch-{n % 30:03d}")
+    merchant_category = "grocery"
+    channel = Channel.IN_PERSON
+
+
+class ModelVersionFactory(DjangoModelFactory):
+    class Meta:
+        model = ModelVersion
+
+    version = factory.Sequence(lambda n: n + 1)
+    status = ModelVersion.Status.READY
+    algorithms = factory.LazyFunction(lambda: ["isolation_forest", "autoencoder"])
+
+
+class RiskPolicyFactory(DjangoModelFactory):
+    class Meta:
+        model = RiskPolicy
+
+
+class ScoreFactory(DjangoModelFactory):
+    class Meta:
+        model = Score
+
+    transaction = factory.SubFactory(TransactionFactory)
+    model_version = factory.SubFactory(ModelVersionFactory)
+    score = 0.97
+    risk_level = Score.RiskLevel.HIGH
+    is_anomaly = True
+    reasons = factory.LazyFunction(lambda: ["amount 7.4x this account's median"])
+
+
+class ReviewItemFactory(DjangoModelFactory):
+    class Meta:
+        model = ReviewItem
+
+    score = factory.SubFactory(ScoreFactory)
+    transaction = factory.SelfAttribute("score.transaction")
+    priority = factory.SelfAttribute("score.score")

@@ -1,0 +1,121 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Source(models.Model):
+    """Who sent a transaction: a partner system, an upload, the demo generator, an import."""
+
+    class Kind(models.TextChoices):
+        PARTNER = "partner", "Partner API"
+        UPLOAD = "upload", "File upload"
+        IMPORT = "import", "Command-line import"
+        DEMO = "demo", "Demo generator"
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.PARTNER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Channel(models.TextChoices):
+    ONLINE = "online", "Online"
+    IN_PERSON = "in_person", "In person"
+    ATM = "atm", "ATM"
+    OTHER = "other", "Other"
+
+
+class LabelSource(models.TextChoices):
+    REVIEW = "review", "Analyst review"
+    REPORTED = "reported", "Reported (chargeback, customer)"
+    IMPORT = "import", "Imported with the data"
+
+
+class TransactionQuerySet(models.QuerySet):
+    def for_account(self, account_id: str):
+        return self.filter(account_id=account_id)
+
+    def labelled(self):
+        return self.filter(label__isnull=False)
+
+    def fraud(self):
+        return self.filter(label=Transaction.FRAUD)
+
+
+class Transaction(models.Model):
+    """One card or account transaction in the canonical schema, whichever way it came in."""
+
+    FRAUD = 1
+    LEGITIMATE = 0
+
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="transactions")
+    transaction_id = models.CharField(max_length=128, help_text="The sender's id, unique per source.")
+    timestamp = models.DateTimeField()
+    account_id = models.CharField(max_length=128)
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    currency = models.CharField(max_length=3, default=settings.DEFAULT_CURRENCY)
+    merchant_id = models.CharField(max_length=128, blank=True, default="")
+    merchant_category = models.CharField(max_length=64, blank=True, default="")
+    channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.OTHER)
+    latitude = models.FloatField(null=True, blank=True)
+    longitude = models.FloatField(null=True, blank=True)
+    location_distance_km = models.FloatField(null=True, blank=True)
+    country = models.CharField(max_length=2, blank=True, default="")
+    device_id = models.CharField(max_length=128, blank=True, default="")
+    attributes = models.JSONField(default=dict, blank=True)
+    label = models.SmallIntegerField(null=True, blank=True, choices=[(1, "Fraud"), (0, "Legitimate")])
+    label_source = models.CharField(max_length=16, choices=LabelSource.choices, blank=True, default="")
+    labelled_at = models.DateTimeField(null=True, blank=True)
+    ingested_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TransactionQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "transaction_id"], name="transaction_unique_per_source"
+            ),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="transaction_amount_non_negative"),
+            models.CheckConstraint(
+                condition=Q(channel__in=[c.value for c in Channel]), name="transaction_channel_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(label__isnull=True) | Q(label__in=[0, 1]), name="transaction_label_binary"
+            ),
+            models.CheckConstraint(
+                condition=Q(label__isnull=True, labelled_at__isnull=True)
+                | Q(label__isnull=False, labelled_at__isnull=False),
+                name="transaction_label_has_time",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["account_id", "timestamp"], name="tx_account_time"),
+            models.Index(fields=["merchant_id", "timestamp"], name="tx_merchant_time"),
+            models.Index(fields=["timestamp"], name="tx_time"),
+        ]
+        permissions = [("upload_transactions", "Can upload transaction files")]
+
+    def __str__(self) -> str:
+        return f"{self.transaction_id} ({self.account_id}, {self.amount} {self.currency})"
+
+    @property
+    def is_fraud(self) -> bool | None:
+        return None if self.label is None else self.label == self.FRAUD
+
+
+class LabelEvent(models.Model):
+    """Every label ever given to a transaction, append-only: the transaction row holds the latest."""
+
+    transaction = models.ForeignKey(Transaction, on_delete=models.CASCADE, related_name="label_events")
+    label = models.SmallIntegerField(choices=[(1, "Fraud"), (0, "Legitimate")])
+    source = models.CharField(max_length=16, choices=LabelSource.choices)
+    created_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-created_at"]
