@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "channels",
+    "anomaly_site",
     "accounts",
     "transactions",
     "detection",
@@ -55,6 +56,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "anomaly_site.middleware.RequestIdMiddleware",
+    "anomaly_site.api_errors.ApiJsonErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -65,6 +67,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "anomaly_site.middleware.LoginRequiredEverywhereMiddleware",
+    "alerts.audit.AuditContextMiddleware",
 ]
 
 ROOT_URLCONF = "anomaly_site.urls"
@@ -121,7 +124,7 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "anomaly")
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600"))}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -167,9 +170,7 @@ FILE_UPLOAD_MAX_BYTES = int(os.environ.get("FILE_UPLOAD_MAX_BYTES", str(512 * 10
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
 EMAIL_BACKEND = os.environ.get(
     "EMAIL_BACKEND",
-    "django.core.mail.backends.smtp.EmailBackend"
-    if EMAIL_HOST
-    else "django.core.mail.backends.console.EmailBackend",
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend",
 )
 EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
@@ -208,3 +209,31 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Review queue: an item older than these many minutes is shown amber, then red (its SLA).
+REVIEW_SLA_AMBER_MINUTES = int(os.environ.get("REVIEW_SLA_AMBER_MINUTES", "60"))
+REVIEW_SLA_RED_MINUTES = int(os.environ.get("REVIEW_SLA_RED_MINUTES", "240"))
+
+# Alerts: webhook/e-mail delivery timeouts and retries; SITE_URL makes links in alerts absolute.
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+ALERTS_DELIVERY_TIMEOUT = float(os.environ.get("ALERTS_DELIVERY_TIMEOUT", "5"))
+ALERTS_MAX_ATTEMPTS = int(os.environ.get("ALERTS_MAX_ATTEMPTS", "6"))
+ALERTS_RETRY_BACKOFF = float(os.environ.get("ALERTS_RETRY_BACKOFF", "10"))
+ALERTS_RETRY_BACKOFF_MAX = float(os.environ.get("ALERTS_RETRY_BACKOFF_MAX", "3600"))
+
+# Partner API (issue 4): error shape, per-token rate limits (count/period, period s, min, h or d), batch and jobs.
+REST_FRAMEWORK["EXCEPTION_HANDLER"] = "anomaly_site.api_errors.api_exception_handler"
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["anomaly_site.throttling.TokenRateThrottle"]
+API_RATES = {
+    "score": os.environ.get("API_RATE_SCORE", "6000/min"),
+    "label": os.environ.get("API_RATE_LABEL", "1200/min"),
+    "read": os.environ.get("API_RATE_READ", "1200/min"),
+    "jobs": os.environ.get("API_RATE_JOBS", "60/hour"),
+}
+API_BATCH_MAX_ITEMS = int(os.environ.get("API_BATCH_MAX_ITEMS", "1000"))
+JOB_CHUNK_ROWS = int(os.environ.get("JOB_CHUNK_ROWS", "50000"))
+JOB_CHUNK_LEASE_SECONDS = int(os.environ.get("JOB_CHUNK_LEASE_SECONDS", "600"))
+JOB_QUEUE = os.environ.get("JOB_QUEUE", CELERY_TASK_DEFAULT_QUEUE)
+# /metrics answers 127.0.0.1 and ::1, and anyone sending `Authorization: Bearer $METRICS_TOKEN` when it is set.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_ALLOW_LOCAL = env_bool("METRICS_ALLOW_LOCAL", True)

@@ -4,10 +4,12 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from anomaly_site import views
+from anomaly_site.metrics import metrics_view
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("metrics", metrics_view, name="metrics"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
@@ -21,3 +23,6 @@ urlpatterns = [
     path("review/", include("review.urls")),
     path("alerts/", include("alerts.urls")),
 ]
+
+handler404 = "anomaly_site.api_errors.handler404"
+handler500 = "anomaly_site.api_errors.handler500"

@@ -36,9 +36,7 @@ class ModelVersion(models.Model):
     class Meta:
         ordering = ["-version"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["status"], condition=Q(status="active"), name="one_active_model_version"
-            ),
+            models.UniqueConstraint(fields=["status"], condition=Q(status="active"), name="one_active_model_version"),
         ]
 
     def __str__(self) -> str:
@@ -54,9 +52,7 @@ class Score(models.Model):
         HIGH = "high", "High"
         CRITICAL = "critical", "Critical"
 
-    transaction = models.ForeignKey(
-        "transactions.Transaction", on_delete=models.CASCADE, related_name="scores"
-    )
+    transaction = models.ForeignKey("transactions.Transaction", on_delete=models.CASCADE, related_name="scores")
     model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="scores")
     score = models.FloatField()
     risk_level = models.CharField(max_length=16, choices=RiskLevel.choices)
@@ -68,9 +64,7 @@ class Score(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["transaction", "model_version"], name="score_once_per_version"),
-            models.CheckConstraint(
-                condition=Q(score__gte=0) & Q(score__lte=1), name="score_in_unit_interval"
-            ),
+            models.CheckConstraint(condition=Q(score__gte=0) & Q(score__lte=1), name="score_in_unit_interval"),
         ]
         indexes = [models.Index(fields=["model_version", "created_at"], name="score_version_time")]
 
@@ -123,3 +117,86 @@ class RiskPolicy(models.Model):
 
     def is_flagged(self, score: float) -> bool:
         return score >= self.review_threshold
+
+
+class ScoringJob(models.Model):
+    """A file of transactions scored in the background, in chunks of rows, one Celery task per chunk."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for a worker"
+        SPLITTING = "splitting", "Reading the file"
+        RUNNING = "running", "Scoring"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    class Format(models.TextChoices):
+        CSV = "csv", "CSV"
+        PARQUET = "parquet", "Parquet"
+
+    UNFINISHED = (Status.PENDING, Status.SPLITTING, Status.RUNNING)
+
+    source = models.ForeignKey("transactions.Source", on_delete=models.PROTECT, related_name="scoring_jobs")
+    token = models.ForeignKey(
+        "accounts.PartnerToken", null=True, blank=True, on_delete=models.SET_NULL, related_name="scoring_jobs"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    file_path = models.CharField(max_length=500, help_text="The upload, relative to MEDIA_ROOT.")
+    file_format = models.CharField(max_length=8, choices=Format.choices)
+    original_name = models.CharField(max_length=255, blank=True, default="")
+    mapping = models.JSONField(default=dict, help_text="Canonical field → column of the file.")
+    attributes = models.JSONField(default=list, blank=True, help_text="Columns kept as attributes.")
+    label_column = models.CharField(max_length=128, blank=True, default="")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    total_rows = models.PositiveIntegerField(default=0)
+    processed_rows = models.PositiveIntegerField(default=0)
+    created_rows = models.PositiveIntegerField(default=0)
+    existing_rows = models.PositiveIntegerField(default=0)
+    error_rows = models.PositiveIntegerField(default=0)
+    flagged_rows = models.PositiveIntegerField(default=0)
+    chunk_count = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["source", "-created_at"], name="scoringjob_source_time")]
+
+    def __str__(self) -> str:
+        return f"Job {self.pk} ({self.status}, {self.processed_rows}/{self.total_rows})"
+
+    @property
+    def progress(self) -> float:
+        return round(self.processed_rows / self.total_rows, 4) if self.total_rows else 0.0
+
+
+class ScoringJobChunk(models.Model):
+    """A range of a job's rows [first_row, first_row + row_count), claimed by one task at a time."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+
+    job = models.ForeignKey(ScoringJob, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    first_row = models.PositiveIntegerField(help_text="1-based number of the chunk's first data row in the file.")
+    row_count = models.PositiveIntegerField()
+    file_path = models.CharField(max_length=500, help_text="The chunk's mapped rows, relative to MEDIA_ROOT.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_rows = models.PositiveIntegerField(default=0)
+    existing_rows = models.PositiveIntegerField(default=0)
+    flagged_rows = models.PositiveIntegerField(default=0)
+    error_rows = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True, help_text="[{row, transaction_id, field, reason}], capped.")
+
+    class Meta:
+        ordering = ["job", "index"]
+        constraints = [models.UniqueConstraint(fields=["job", "index"], name="scoring_job_chunk_once")]
+        indexes = [models.Index(fields=["job", "status"], name="scoringjobchunk_job_status")]

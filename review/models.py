@@ -1,6 +1,9 @@
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class ReviewItem(models.Model):
@@ -52,6 +55,31 @@ class ReviewItem(models.Model):
 
     def __str__(self) -> str:
         return f"Review of {self.transaction_id} ({self.status})"
+
+    @property
+    def age(self) -> timedelta:
+        return timezone.now() - self.created_at
+
+    @property
+    def sla_state(self) -> str:
+        """`ok`, `amber` or `red` by time in the queue (settings REVIEW_SLA_*); decided items are always `ok`."""
+        if self.status == self.Status.DECIDED:
+            return "ok"
+        minutes = self.age.total_seconds() / 60
+        if minutes > settings.REVIEW_SLA_RED_MINUTES:
+            return "red"
+        if minutes > settings.REVIEW_SLA_AMBER_MINUTES:
+            return "amber"
+        return "ok"
+
+    @property
+    def needs_info(self) -> bool:
+        return self.status == self.Status.IN_REVIEW and self.decision == self.Decision.NEEDS_INFO
+
+    @property
+    def top_reason(self) -> str:
+        reasons = self.score.reasons or []
+        return reasons[0] if reasons else ""
 
 
 class ReviewDecision(models.Model):

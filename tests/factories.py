@@ -88,3 +88,13 @@ class ReviewItemFactory(DjangoModelFactory):
     score = factory.SubFactory(ScoreFactory)
     transaction = factory.SelfAttribute("score.transaction")
     priority = factory.SelfAttribute("score.score")
+
+
+class AlertRuleFactory(DjangoModelFactory):
+    class Meta:
+        model = "alerts.AlertRule"
+
+    name = factory.Sequence(lambda n: f"rule-{n}")
+    min_risk_level = Score.RiskLevel.HIGH
+    channel = "webhook"
+    destination = "http://127.0.0.1:9/hook"

@@ -1,0 +1,10 @@
+FROM python:3.11-slim
+ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+WORKDIR /app
+RUN apt-get update && apt-get install -y --no-install-recommends make postgresql-client && rm -rf /var/lib/apt/lists/*
+COPY requirements/ requirements/
+# torch is pinned; the CPU wheel index keeps the image small.
+RUN pip install --extra-index-url https://download.pytorch.org/whl/cpu -r requirements/base.txt
+COPY . .
+EXPOSE 8000
+CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "anomaly_site.asgi:application"]

@@ -1,0 +1,68 @@
+# The two commands a newcomer types: `make run` and `make test`. Everything else is here too.
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install install-dev services db run worker web test test-fast lint format bench bench-engine bench-api bench-import clean
+
+$(VENV)/.installed-base: requirements/base.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -r requirements/base.txt
+	@touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed-base requirements/dev.txt
+	$(PIP) install -q -r requirements/dev.txt
+	@touch $@
+
+install: $(VENV)/.installed-base
+install-dev: $(VENV)/.installed-dev
+
+services:
+	@$(PY) scripts/check_services.py
+
+db: install services
+	$(PY) manage.py migrate --noinput
+
+run: db
+	$(PY) manage.py demo_setup
+	$(PY) manage.py runstack --host $(HOST) --port $(PORT)
+
+web: db
+	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) anomaly_site.asgi:application
+
+worker: install services
+	$(VENV)/bin/celery -A anomaly_site worker -l info
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(PY) manage.py makemigrations --check --dry-run
+
+test: install-dev services lint
+	$(VENV)/bin/pytest
+
+test-fast: install-dev services
+	$(VENV)/bin/pytest -m "not e2e and not worker"
+
+format: install-dev
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: bench-engine bench-api
+
+bench-engine: install-dev services
+	$(PY) bench/engine_bench.py
+
+bench-api: install-dev services
+	$(PY) bench/api_bench.py
+
+bench-import: install-dev services
+	$(PY) bench/import_bench.py
+
+clean:
+	rm -rf $(VENV) staticfiles var test-artifacts

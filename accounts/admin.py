@@ -1,0 +1,117 @@
+from django import forms
+from django.contrib import admin, messages
+from django.template.response import TemplateResponse
+from django.utils.html import format_html
+
+from accounts.models import PartnerToken, Scope
+from accounts.services import partner_token_create, partner_token_revoke
+from alerts.audit import audit_record
+
+
+class PartnerTokenCreateForm(forms.ModelForm):
+    scopes = forms.MultipleChoiceField(choices=Scope.choices, widget=forms.CheckboxSelectMultiple)
+
+    class Meta:
+        model = PartnerToken
+        fields = ["name", "scopes"]
+
+
+class RevokedFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("active", "Active"), ("revoked", "Revoked")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "active":
+            return queryset.filter(revoked_at__isnull=True)
+        if self.value() == "revoked":
+            return queryset.filter(revoked_at__isnull=False)
+        return queryset
+
+
+def _token_state(token: PartnerToken) -> dict:
+    return {"name": token.name, "scopes": token.scopes, "key_prefix": token.key_prefix, "revoked_at": token.revoked_at}
+
+
+@admin.register(PartnerToken)
+class PartnerTokenAdmin(admin.ModelAdmin):
+    """Tokens are created here (the secret is shown once) and revoked, never edited or deleted."""
+
+    list_display = ["name", "key_prefix", "scopes", "source", "state", "created_at", "created_by", "last_used_at"]
+    list_filter = [RevokedFilter, "source"]
+    list_select_related = ["source", "created_by"]
+    search_fields = ["name", "key_prefix"]
+    readonly_fields = [
+        "name",
+        "key_prefix",
+        "scopes",
+        "source",
+        "created_at",
+        "created_by",
+        "last_used_at",
+        "revoked_at",
+    ]
+    actions = ["revoke"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = PartnerTokenCreateForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj is not None else []
+
+    def get_fields(self, request, obj=None):
+        return ["name", "scopes"] if obj is None else self.readonly_fields
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="state", ordering="revoked_at")
+    def state(self, token):
+        if token.is_active:
+            return format_html('<b style="color:#2e7d32">active</b>')
+        return format_html('<b style="color:#c0392b">revoked {}</b>', f"{token.revoked_at:%Y-%m-%d}")
+
+    def save_model(self, request, obj, form, change):
+        token, secret = partner_token_create(
+            name=form.cleaned_data["name"], scopes=form.cleaned_data["scopes"], created_by=request.user
+        )
+        audit_record(action="token.create", obj=token, after=_token_state(token), actor=request.user, request=request)
+        obj.pk, obj._secret_once = token.pk, secret
+
+    def response_add(self, request, obj, post_url_continue=None):
+        """Show the secret on this one page; it is never stored, so it can never be shown again."""
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "token": obj,
+            "secret": obj._secret_once,
+            "title": "Token created: copy the secret now",
+        }
+        return TemplateResponse(request, "admin/accounts/partnertoken/secret_once.html", context)
+
+    @admin.action(description="Revoke selected tokens", permissions=["revoke"])
+    def revoke(self, request, queryset):
+        revoked = 0
+        for token in queryset.filter(revoked_at__isnull=True):
+            before = _token_state(token)
+            partner_token_revoke(token=token)
+            audit_record(
+                action="token.revoke",
+                obj=token,
+                before=before,
+                after=_token_state(token),
+                actor=request.user,
+                request=request,
+            )
+            revoked += 1
+        self.message_user(request, f"Revoked {revoked} token(s); they stop working immediately.", messages.SUCCESS)
+
+    def has_revoke_permission(self, request):
+        return request.user.has_perm("accounts.change_partnertoken")

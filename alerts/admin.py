@@ -1,0 +1,312 @@
+import json
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Count
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+
+from alerts.audit import audit_record
+from alerts.models import Alert, AlertDelivery, AlertRule, AuditEvent, generate_signing_secret
+from alerts.services import alert_delivery_resend, alert_rule_delete, alert_rule_save
+from alerts.views import audit_csv_response
+from transactions.models import Channel as TransactionChannel
+
+STATUS_COLOURS = {"pending": "#b7791f", "sending": "#2f5bd3", "sent": "#2e7d32", "failed": "#c0392b"}
+
+
+class AlertRuleForm(forms.ModelForm):
+    transaction_channels = forms.MultipleChoiceField(
+        choices=TransactionChannel.choices, widget=forms.CheckboxSelectMultiple, required=False
+    )
+
+    class Meta:
+        model = AlertRule
+        fields = [
+            "name",
+            "description",
+            "enabled",
+            "min_risk_level",
+            "min_score",
+            "amount_min",
+            "amount_max",
+            "merchant_categories",
+            "transaction_channels",
+            "account_ids",
+            "merchant_ids",
+            "rate_count",
+            "rate_window_minutes",
+            "rate_scope",
+            "channel",
+            "destination",
+            "timeout_seconds",
+            "quiet_period_minutes",
+        ]
+        widgets = {"description": forms.Textarea(attrs={"rows": 2})}
+
+
+@admin.register(AlertRule)
+class AlertRuleAdmin(admin.ModelAdmin):
+    form = AlertRuleForm
+    list_display = ["name", "enabled", "channel", "destination", "conditions", "quiet_period_minutes", "alert_count"]
+    list_editable = ["enabled"]
+    list_filter = ["enabled", "channel", "min_risk_level"]
+    search_fields = ["name", "description", "destination"]
+    readonly_fields = ["signing_secret_display", "created_at", "updated_at", "created_by"]
+    actions = ["rotate_signing_secret", "enable_rules", "disable_rules"]
+    fieldsets = [
+        (None, {"fields": ["name", "description", "enabled"]}),
+        (
+            "Conditions (every condition set must hold)",
+            {
+                "fields": [
+                    ("min_risk_level", "min_score"),
+                    ("amount_min", "amount_max"),
+                    "merchant_categories",
+                    "transaction_channels",
+                    "account_ids",
+                    "merchant_ids",
+                ]
+            },
+        ),
+        (
+            "Rate condition",
+            {
+                "fields": [("rate_count", "rate_window_minutes", "rate_scope")],
+                "description": "Fire only when more than N matching transactions share a merchant "
+                "(or account) within M minutes.",
+            },
+        ),
+        (
+            "Delivery",
+            {"fields": ["channel", "destination", "timeout_seconds", "quiet_period_minutes", "signing_secret_display"]},
+        ),
+        ("History", {"fields": ["created_at", "updated_at", "created_by"], "classes": ["collapse"]}),
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_alert_count=Count("alerts"))
+
+    @admin.display(description="alerts", ordering="_alert_count")
+    def alert_count(self, rule):
+        url = reverse("admin:alerts_alert_changelist") + f"?rule__id__exact={rule.pk}"
+        return format_html('<a href="{}">{}</a>', url, rule._alert_count)
+
+    @admin.display(description="conditions")
+    def conditions(self, rule):
+        parts = []
+        if rule.min_risk_level:
+            parts.append(f"risk ≥ {rule.min_risk_level}")
+        if rule.min_score is not None:
+            parts.append(f"score ≥ {rule.min_score}")
+        if rule.amount_min is not None or rule.amount_max is not None:
+            parts.append(f"amount {rule.amount_min or 0}–{rule.amount_max or '∞'}")
+        for label, values in (
+            ("category", rule.merchant_categories),
+            ("channel", rule.transaction_channels),
+            ("account", rule.account_ids),
+            ("merchant", rule.merchant_ids),
+        ):
+            if values:
+                parts.append(f"{label} in {', '.join(values[:3])}{'…' if len(values) > 3 else ''}")
+        if rule.rate_count is not None:
+            parts.append(f"> {rule.rate_count} per {rule.rate_scope} in {rule.rate_window_minutes} min")
+        return "; ".join(parts) or "every scored transaction"
+
+    @admin.display(description="signing secret")
+    def signing_secret_display(self, rule):
+        if rule.pk is None:
+            return "Generated when the rule is saved."
+        if rule.channel not in (AlertRule.Channel.WEBHOOK, AlertRule.Channel.SLACK):
+            return "—"
+        return format_html(
+            "<code>{}</code><br><span class='help'>Verify X-Sentinel-Signature with this secret "
+            "(see the alerts documentation). Rotate with the list action.</span>",
+            rule.signing_secret,
+        )
+
+    def save_model(self, request, obj, form, change):
+        alert_rule_save(rule=obj, user=request.user)
+
+    def delete_model(self, request, obj):
+        alert_rule_delete(rule=obj, user=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for rule in queryset:
+            alert_rule_delete(rule=rule, user=request.user)
+
+    @admin.action(description="Rotate the signing secret", permissions=["change"])
+    def rotate_signing_secret(self, request, queryset):
+        for rule in queryset:
+            rule.signing_secret = generate_signing_secret()
+            rule.save(update_fields=["signing_secret", "updated_at"])
+            audit_record(action="rule.rotate_secret", obj=rule, actor=request.user, request=request)
+        self.message_user(request, f"New signing secrets for {len(queryset)} rule(s); update the receivers.")
+
+    @admin.action(description="Enable selected rules", permissions=["change"])
+    def enable_rules(self, request, queryset):
+        self._set_enabled(request, queryset, True)
+
+    @admin.action(description="Disable selected rules", permissions=["change"])
+    def disable_rules(self, request, queryset):
+        self._set_enabled(request, queryset, False)
+
+    def _set_enabled(self, request, queryset, enabled: bool):
+        changed = [rule for rule in queryset if rule.enabled != enabled]
+        for rule in changed:
+            rule.enabled = enabled
+            alert_rule_save(rule=rule, user=request.user)
+        self.message_user(request, f"{len(changed)} rule(s) {'enabled' if enabled else 'disabled'}.")
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """History that must not change: viewable, never added, edited or deleted here."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AlertDelivery)
+class AlertDeliveryAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "rule",
+        "channel",
+        "destination",
+        "status_badge",
+        "attempts",
+        "response_code",
+        "alert_count",
+        "scheduled_for",
+        "sent_at",
+        "short_error",
+    ]
+    list_filter = ["status", "channel", "rule"]
+    list_select_related = ["rule"]
+    search_fields = ["destination", "last_error", "rule__name"]
+    date_hierarchy = "created_at"
+    actions = ["resend"]
+    readonly_fields = [
+        "rule",
+        "channel",
+        "destination",
+        "status",
+        "attempts",
+        "response_code",
+        "last_error",
+        "created_at",
+        "scheduled_for",
+        "claimed_at",
+        "last_attempt_at",
+        "sent_at",
+        "resend_of",
+        "created_by",
+        "alert_links",
+    ]
+    exclude = ["alerts"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_alert_count=Count("alerts"))
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, delivery):
+        colour = STATUS_COLOURS.get(delivery.status, "#667085")
+        return format_html('<b style="color:{}">{}</b>', colour, delivery.get_status_display())
+
+    @admin.display(description="alerts", ordering="_alert_count")
+    def alert_count(self, delivery):
+        return delivery._alert_count
+
+    @admin.display(description="last error")
+    def short_error(self, delivery):
+        return delivery.last_error[:80]
+
+    @admin.display(description="alerts carried")
+    def alert_links(self, delivery):
+        alerts = delivery.alerts.select_related("transaction")[:200]
+        return format_html_join(
+            ", ",
+            '<a href="/review/transactions/{}/">{}</a>',
+            ((a.transaction_id, a.transaction.transaction_id) for a in alerts),
+        )
+
+    @admin.action(description="Resend selected deliveries", permissions=["resend"])
+    def resend(self, request, queryset):
+        resent = [alert_delivery_resend(delivery=d, user=request.user) for d in queryset.select_related("rule")]
+        self.message_user(request, f"Queued {len(resent)} new delivery(ies).", messages.SUCCESS)
+
+    def has_resend_permission(self, request):
+        return request.user.has_perm("alerts.add_alertdelivery")
+
+
+@admin.register(Alert)
+class AlertAdmin(ReadOnlyAdmin):
+    list_display = ["id", "created_at", "rule", "transaction_link", "risk", "score_value", "amount", "account"]
+    list_filter = ["rule", "score__risk_level"]
+    list_select_related = ["rule", "transaction", "score"]
+    search_fields = ["transaction__transaction_id", "transaction__account_id", "transaction__merchant_id"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+    @admin.display(description="transaction", ordering="transaction__transaction_id")
+    def transaction_link(self, alert):
+        return format_html(
+            '<a href="/review/transactions/{}/">{}</a>', alert.transaction_id, alert.transaction.transaction_id
+        )
+
+    @admin.display(description="risk", ordering="score__risk_level")
+    def risk(self, alert):
+        return alert.score.get_risk_level_display()
+
+    @admin.display(description="score", ordering="score__score")
+    def score_value(self, alert):
+        return f"{alert.score.score:.3f}"
+
+    @admin.display(description="amount")
+    def amount(self, alert):
+        return f"{alert.transaction.amount} {alert.transaction.currency}"
+
+    @admin.display(description="account")
+    def account(self, alert):
+        return alert.transaction.account_id
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "actor_label", "action", "object_type", "object_id", "object_repr", "ip_address"]
+    list_filter = ["action", "object_type", ("actor", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["action", "object_repr", "object_id", "actor_label", "ip_address", "request_id"]
+    date_hierarchy = "created_at"
+    actions = ["export_csv"]
+    fields = [
+        "created_at",
+        "actor",
+        "actor_label",
+        "ip_address",
+        "request_id",
+        "action",
+        "object_type",
+        "object_id",
+        "object_repr",
+        "before_pretty",
+        "after_pretty",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="before")
+    def before_pretty(self, event):
+        return format_html("<pre>{}</pre>", json.dumps(event.before, indent=2, sort_keys=True))
+
+    @admin.display(description="after")
+    def after_pretty(self, event):
+        return format_html("<pre>{}</pre>", json.dumps(event.after, indent=2, sort_keys=True))
+
+    @admin.action(description="Export selected as CSV")
+    def export_csv(self, request, queryset):
+        return audit_csv_response(queryset.order_by("created_at", "id"))

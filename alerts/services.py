@@ -1,0 +1,214 @@
+"""Writes for alerts: evaluating rules after scoring, deliveries, thresholds and rule changes (all audited)."""
+
+import logging
+from datetime import timedelta
+from functools import partial
+
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from alerts.audit import audit_record, audit_snapshot
+from alerts.live import bell_broadcast
+from alerts.models import Alert, AlertDelivery, AlertReadMark, AlertRule
+from alerts.selectors import risk_policy_invalidate
+from detection.models import RiskPolicy, Score
+
+logger = logging.getLogger(__name__)
+
+EVALUATION_CHUNK = 2000
+POLICY_FIELDS = ("medium", "high", "critical", "review_threshold", "comment")
+
+
+def alerts_evaluate_for_scores(*, score_ids: list[int]) -> None:
+    """Ask a worker to evaluate the alert rules on these scores once they are committed; never blocks scoring."""
+    ids = [int(score_id) for score_id in score_ids]
+    for start in range(0, len(ids), EVALUATION_CHUNK):
+        transaction.on_commit(partial(_enqueue_evaluation, ids[start : start + EVALUATION_CHUNK]))
+
+
+def _enqueue_evaluation(score_ids: list[int]) -> None:
+    from alerts.tasks import alerts_evaluate_task
+
+    try:
+        alerts_evaluate_task.delay(score_ids)
+    except Exception:  # noqa: BLE001 - the broker being down must not fail the scoring request
+        logger.exception("could not enqueue alert evaluation", extra={"score_count": len(score_ids)})
+
+
+def alerts_evaluate(*, score_ids: list[int]) -> list[Alert]:
+    """Fire every enabled rule on the matching scores: one alert per rule and transaction, then deliveries."""
+    created: list[Alert] = []
+    for rule_id in AlertRule.objects.filter(enabled=True).values_list("id", flat=True):
+        created.extend(_rule_fire(rule_id=rule_id, score_ids=score_ids))
+    if created:
+        transaction.on_commit(bell_broadcast)
+    return created
+
+
+@transaction.atomic
+def _rule_fire(*, rule_id: int, score_ids: list[int]) -> list[Alert]:
+    # The row lock serialises evaluations of one rule, so concurrent workers neither double-fire nor split a group.
+    rule = AlertRule.objects.select_for_update().get(pk=rule_id)
+    if not rule.enabled:
+        return []
+    candidates = (
+        Score.objects.filter(id__in=score_ids)
+        .filter(rule.score_condition())
+        .exclude(transaction__alerts__rule=rule)
+        .select_related("transaction")
+        .order_by("transaction__timestamp", "id")
+    )
+    alerts, seen = [], set()
+    for score in candidates:
+        if score.transaction_id in seen or not _rate_exceeded(rule, score):
+            continue
+        seen.add(score.transaction_id)
+        alerts.append(Alert(rule=rule, transaction=score.transaction, score=score))
+    if not alerts:
+        return []
+    Alert.objects.bulk_create(alerts)
+    if rule.channel != AlertRule.Channel.IN_APP:
+        _deliveries_plan(rule=rule, alerts=alerts)
+    return alerts
+
+
+def _rate_exceeded(rule: AlertRule, score: Score) -> bool:
+    """True when the rule has no rate condition, or more than N matching transactions share this one's key."""
+    if rule.rate_count is None:
+        return True
+    tx = score.transaction
+    key_field = "merchant_id" if rule.rate_scope == AlertRule.RateScope.MERCHANT else "account_id"
+    key = getattr(tx, key_field)
+    if not key:
+        return False
+    window_start = tx.timestamp - timedelta(minutes=rule.rate_window_minutes)
+    matching = Score.objects.filter(rule.score_condition()).filter(
+        **{f"transaction__{key_field}": key},
+        transaction__timestamp__gt=window_start,
+        transaction__timestamp__lte=tx.timestamp,
+    )
+    return matching.aggregate(n=Count("transaction_id", distinct=True))["n"] > rule.rate_count
+
+
+def _deliveries_plan(*, rule: AlertRule, alerts: list[Alert]) -> None:
+    """No quiet period: one delivery per alert. Otherwise the first alert goes at once and repeats within the
+    quiet period join one summary delivery sent when the period ends."""
+    now = timezone.now()
+    if not rule.quiet_period_minutes:
+        for alert in alerts:
+            _delivery_create(rule=rule, alerts=[alert], scheduled_for=now)
+        return
+    quiet = timedelta(minutes=rule.quiet_period_minutes)
+    for alert in alerts:
+        gathering = (
+            AlertDelivery.objects.select_for_update()
+            .filter(rule=rule, status=AlertDelivery.Status.PENDING, resend_of=None, scheduled_for__gt=now)
+            .order_by("-scheduled_for")
+            .first()
+        )
+        if gathering is not None:
+            gathering.alerts.add(alert)
+            continue
+        last = rule.deliveries.filter(resend_of=None).order_by("-scheduled_for").first()
+        due = last.scheduled_for + quiet if last is not None and last.scheduled_for + quiet > now else now
+        _delivery_create(rule=rule, alerts=[alert], scheduled_for=due)
+
+
+def _delivery_create(*, rule: AlertRule, alerts: list[Alert], scheduled_for, resend_of=None, user=None):
+    delivery = AlertDelivery.objects.create(
+        rule=rule,
+        channel=rule.channel,
+        destination=rule.destination,
+        scheduled_for=scheduled_for,
+        resend_of=resend_of,
+        created_by=user,
+    )
+    delivery.alerts.add(*alerts)
+    transaction.on_commit(partial(_enqueue_delivery, delivery.pk, scheduled_for))
+    return delivery
+
+
+def _enqueue_delivery(delivery_id: int, scheduled_for) -> None:
+    from alerts.tasks import alert_delivery_send
+
+    try:
+        if scheduled_for > timezone.now():
+            alert_delivery_send.apply_async((delivery_id,), eta=scheduled_for)
+        else:
+            alert_delivery_send.delay(delivery_id)
+    except Exception:  # noqa: BLE001 - the row stays pending; `manage.py alerts_requeue` sends it later
+        logger.exception("could not enqueue alert delivery", extra={"delivery_id": delivery_id})
+
+
+@transaction.atomic
+def alert_delivery_resend(*, delivery: AlertDelivery, user=None) -> AlertDelivery:
+    """Send a delivery's alerts again as a new delivery, keeping the original in the log."""
+    resend = _delivery_create(
+        rule=delivery.rule,
+        alerts=list(delivery.alerts.all()),
+        scheduled_for=timezone.now(),
+        resend_of=delivery,
+        user=user,
+    )
+    audit_record(action="delivery.resend", obj=resend, before={"resend_of": delivery.pk}, actor=user)
+    return resend
+
+
+@transaction.atomic
+def risk_policy_create(
+    *, medium: float, high: float, critical: float, review_threshold: float, comment: str = "", user=None
+) -> RiskPolicy:
+    """New thresholds as a new row (older rows stay as history), validated, audited, in force for the next score."""
+    previous = RiskPolicy.objects.order_by("-created_at", "-id").first()
+    policy = RiskPolicy(
+        medium=medium, high=high, critical=critical, review_threshold=review_threshold, comment=comment, created_by=user
+    )
+    policy.full_clean()
+    policy.save()
+    audit_record(
+        action="threshold.change",
+        obj=policy,
+        before=audit_snapshot(previous, exclude=("id",)) if previous else None,
+        after=_policy_values(policy),
+        actor=user,
+    )
+    transaction.on_commit(risk_policy_invalidate)
+    return policy
+
+
+def _policy_values(policy: RiskPolicy) -> dict:
+    return {field: getattr(policy, field) for field in POLICY_FIELDS}
+
+
+@transaction.atomic
+def alert_rule_save(*, rule: AlertRule, user=None) -> AlertRule:
+    """Create or change a rule (validated) with one audit row holding before and after."""
+    before = None
+    if rule.pk is not None:
+        stored = AlertRule.objects.filter(pk=rule.pk).first()
+        before = audit_snapshot(stored) if stored else None
+    else:
+        rule.created_by = user
+    rule.full_clean()
+    rule.save()
+    audit_record(
+        action="rule.change" if before is not None else "rule.create",
+        obj=rule,
+        before=before,
+        after=audit_snapshot(rule),
+        actor=user,
+    )
+    return rule
+
+
+@transaction.atomic
+def alert_rule_delete(*, rule: AlertRule, user=None) -> None:
+    before = audit_snapshot(rule)
+    audit_record(action="rule.delete", obj=rule, before=before, actor=user)
+    rule.delete()
+
+
+def alerts_mark_seen(*, user) -> None:
+    newest = Alert.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    AlertReadMark.objects.update_or_create(user=user, defaults={"last_seen_alert_id": newest})

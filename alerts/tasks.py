@@ -1,0 +1,25 @@
+"""Thin Celery tasks: take ids, call a service, retry with exponential backoff when the service says so."""
+
+from celery import shared_task
+from django.conf import settings
+
+from alerts.delivery import alert_delivery_attempt
+from alerts.services import alerts_evaluate
+
+
+def retry_delay(attempts: int) -> float:
+    """Seconds before the next try: ALERTS_RETRY_BACKOFF doubled after every failed attempt, capped."""
+    return min(settings.ALERTS_RETRY_BACKOFF * 2 ** max(attempts - 1, 0), settings.ALERTS_RETRY_BACKOFF_MAX)
+
+
+@shared_task(name="alerts.evaluate", acks_late=True, ignore_result=True)
+def alerts_evaluate_task(score_ids: list[int]) -> int:
+    return len(alerts_evaluate(score_ids=score_ids))
+
+
+@shared_task(bind=True, name="alerts.deliver", acks_late=True, ignore_result=True, max_retries=None)
+def alert_delivery_send(self, delivery_id: int) -> str:
+    outcome = alert_delivery_attempt(delivery_id=delivery_id)
+    if outcome.status == "retry":
+        raise self.retry(countdown=retry_delay(outcome.attempts))
+    return outcome.status

@@ -1,0 +1,100 @@
+import csv
+import json
+
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import PermissionDenied
+from django.forms.models import model_to_dict
+from django.http import HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from alerts.forms import AuditExportForm, RiskPolicyForm
+from alerts.live import bell_context, user_may_see_alerts
+from alerts.selectors import audit_events, risk_policy_current, risk_policy_history
+from alerts.services import alerts_mark_seen, risk_policy_create
+
+AUDIT_COLUMNS = [
+    "created_at",
+    "actor_label",
+    "ip_address",
+    "action",
+    "object_type",
+    "object_id",
+    "object_repr",
+    "before",
+    "after",
+    "request_id",
+]
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+@require_GET
+def bell(request):
+    if not user_may_see_alerts(request.user):
+        return HttpResponse(status=204)
+    return render(request, "alerts/_bell.html", bell_context(request.user))
+
+
+@require_POST
+def bell_seen(request):
+    if not user_may_see_alerts(request.user):
+        raise PermissionDenied
+    alerts_mark_seen(user=request.user)
+    if request.htmx:
+        return render(request, "alerts/_bell.html", bell_context(request.user))
+    return redirect(request.headers.get("Referer") or "home")
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required("detection.view_riskpolicy", raise_exception=True)
+def thresholds(request):
+    may_change = request.user.has_perm("detection.add_riskpolicy")
+    current = risk_policy_current()
+    form = RiskPolicyForm(initial=model_to_dict(current, fields=RiskPolicyForm.Meta.fields[:4]))
+    if request.method == "POST":
+        if not may_change:
+            raise PermissionDenied
+        form = RiskPolicyForm(request.POST)
+        if form.is_valid():
+            risk_policy_create(**form.cleaned_data, user=request.user)
+            return redirect("alerts:thresholds")
+    context = {"current": current, "history": risk_policy_history()[:50], "form": form, "may_change": may_change}
+    return render(request, "alerts/thresholds.html", context, status=400 if form.errors else 200)
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+@require_GET
+@permission_required("alerts.view_auditevent", raise_exception=True)
+def audit_csv(request):
+    form = AuditExportForm(request.GET)
+    if not form.is_valid():
+        return HttpResponseBadRequest(form.errors.as_text())
+    rows = audit_events(**form.cleaned_data).iterator(chunk_size=2000)
+    return audit_csv_response(rows)
+
+
+def audit_csv_response(events) -> StreamingHttpResponse:
+    writer = csv.writer(_Echo())
+
+    def lines():
+        yield writer.writerow(AUDIT_COLUMNS)
+        for event in events:
+            yield writer.writerow([_cell(getattr(event, column)) for column in AUDIT_COLUMNS])
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="audit.csv"'
+    return response
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True)
+    text = str(value)
+    # A cell starting like a formula would run in a spreadsheet; a leading quote keeps it text.
+    return "'" + text if text[:1] in FORMULA_STARTS else text

@@ -1,0 +1,64 @@
+import secrets
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from accounts.services import ADMIN, ANALYST, VIEWER, partner_token_create, roles_sync
+from detection.services import model_version_activate, model_version_train, score_transactions
+from transactions.models import Transaction
+
+DEMO_USERS = (("analyst", ANALYST, False), ("admin", ADMIN, True), ("viewer", VIEWER, False))
+
+
+class Command(BaseCommand):
+    help = "On an empty database: demo transactions, users, a partner token, a trained active model, a queue."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--accounts", type=int, default=400)
+        parser.add_argument("--days", type=int, default=45)
+        parser.add_argument("--seed", type=int, default=7)
+        parser.add_argument("--score-days", type=int, default=2, help="Score the newest N days into the queue.")
+
+    def handle(self, *args, accounts, days, seed, score_days, **options):
+        if Transaction.objects.exists():
+            self.stdout.write("The database already holds transactions: demo not loaded again.")
+            return
+        roles_sync()
+        self.stdout.write(f"Generating {days} days of transactions for {accounts} accounts…")
+        call_command("generate_transactions", accounts=accounts, days=days, seed=seed, store=True, stdout=self.stdout)
+        newest = Transaction.objects.order_by("-timestamp").values_list("timestamp", flat=True).first()
+        cutoff = newest - timedelta(days=score_days)
+        self.stdout.write("Training the first model version…")
+        version = model_version_train(until=cutoff, seed=seed)
+        model_version_activate(version=version)
+        self.stdout.write(f"v{version.version} trained on {version.training_rows} transactions and activated.")
+        self._score_recent(cutoff)
+        self._create_people()
+
+    def _score_recent(self, cutoff) -> None:
+        recent = list(Transaction.objects.filter(timestamp__gte=cutoff).order_by("timestamp", "id"))
+        flagged = 0
+        for start in range(0, len(recent), 1000):
+            flagged += sum(s.is_anomaly for s in score_transactions(transactions=recent[start : start + 1000]))
+        self.stdout.write(f"Scored the newest {len(recent)} transactions: {flagged} flagged for review.")
+
+    def _create_people(self) -> None:
+        user_model = get_user_model()
+        lines = []
+        for username, role, is_staff in DEMO_USERS:
+            if user_model.objects.filter(username=username).exists():
+                continue
+            password = secrets.token_urlsafe(9)
+            user = user_model.objects.create_user(
+                username=username, password=password, is_staff=is_staff, is_superuser=is_staff
+            )
+            user.groups.add(Group.objects.get(name=role))
+            lines.append(f"  {username:8} {password}   ({role})")
+        _, secret = partner_token_create(name="demo-partner", scopes=["score", "label", "read"])
+        self.stdout.write(self.style.SUCCESS("Demo users (shown once):"))
+        self.stdout.write("\n".join(lines))
+        self.stdout.write(self.style.SUCCESS("Partner API token for demo-partner (shown once):"))
+        self.stdout.write(f"  {secret}")

@@ -1,0 +1,50 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Run the web server (daphne: HTTP and websockets) and a Celery worker together until Ctrl-C."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--concurrency", type=int, default=2, help="Celery worker processes.")
+
+    def handle(self, *args, host, port, concurrency, **options):
+        bin_dir = Path(sys.executable).parent
+        commands = {
+            "web": [str(bin_dir / "daphne"), "-b", host, "-p", str(port), "anomaly_site.asgi:application"],
+            "worker": [str(bin_dir / "celery"), "-A", "anomaly_site", "worker", "-l", "info", "-c", str(concurrency)],
+        }
+        processes = {name: subprocess.Popen(cmd, env=os.environ.copy()) for name, cmd in commands.items()}
+        self.stdout.write(
+            self.style.SUCCESS(f"Serving on http://{host}:{port}/ with a Celery worker. Ctrl-C stops both.")
+        )
+        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+        try:
+            while all(p.poll() is None for p in processes.values()):
+                time.sleep(0.5)
+            stopped = [name for name, p in processes.items() if p.poll() is not None]
+            self.stderr.write(f"{', '.join(stopped)} stopped; stopping the rest.")
+        except KeyboardInterrupt:
+            self.stdout.write("Stopping…")
+        finally:
+            self._stop(processes)
+
+    @staticmethod
+    def _stop(processes: dict[str, subprocess.Popen]) -> None:
+        for process in processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for process in processes.values():
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()

@@ -1,0 +1,155 @@
+"""Import benchmark: rows/s and peak RSS of `transactions_import_file` on the seed CSV and the handbook Parquet.
+
+Each run is a fresh process importing into an emptied store of a dedicated database (default `anomaly_bench_ingest`,
+created and migrated if missing; override with DATABASE_URL). Prints one line per run and the median.
+
+    .venv/bin/python bench/import_bench.py seed --runs 3
+    .venv/bin/python bench/import_bench.py handbook --runs 3
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT.parent / "shared" / "data"
+PRESETS = {
+    "seed": {
+        "path": DATA / "seed" / "transactions.csv",
+        "mapping": {
+            "transaction_id": "transaction_id",
+            "timestamp": "timestamp",
+            "account_id": "user_id",
+            "amount": "amount",
+            "merchant_category": "merchant_category",
+            "location_distance_km": "location_distance_km",
+            "channel": "is_online",
+        },
+        "attributes": ["time_since_last_transaction_minutes", "transaction_count_1h", "total_amount_24h"],
+        "label_column": "is_anomaly",
+        "exclude": ["anomaly_type"],
+    },
+    "handbook": {
+        "path": DATA / "handbook" / "transactions.parquet",
+        "mapping": {
+            "transaction_id": "TRANSACTION_ID",
+            "timestamp": "TX_DATETIME",
+            "account_id": "CUSTOMER_ID",
+            "merchant_id": "TERMINAL_ID",
+            "amount": "TX_AMOUNT",
+        },
+        "attributes": [],
+        "label_column": "TX_FRAUD",
+        "exclude": ["TX_FRAUD_SCENARIO"],
+    },
+}
+
+
+def one_run(preset: str, chunk_rows: int) -> dict:
+    import resource
+    import time
+
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    from transactions.models import Source
+    from transactions.services import source_get_or_create, transactions_import_file
+
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE transactions_transaction, transactions_source CASCADE")
+    spec = PRESETS[preset]
+    source = source_get_or_create(name=f"bench-{preset}", kind=Source.Kind.IMPORT)
+    started = time.perf_counter()
+    summary = transactions_import_file(
+        source=source,
+        path=spec["path"],
+        mapping=spec["mapping"],
+        attributes=spec["attributes"],
+        label_column=spec["label_column"],
+        exclude=spec["exclude"],
+        chunk_rows=chunk_rows,
+    )
+    seconds = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {
+        "rows": summary.rows,
+        "stored": summary.stored,
+        "rejected": summary.rejected,
+        "seconds": seconds,
+        "rows_per_s": summary.rows / seconds,
+        "peak_rss_mb": peak_mb,
+    }
+
+
+def ensure_database() -> None:
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    name = connection.settings_dict["NAME"]
+    import psycopg
+
+    params = {
+        k: v
+        for k, v in {
+            "host": connection.settings_dict["HOST"],
+            "port": connection.settings_dict["PORT"],
+            "user": connection.settings_dict["USER"],
+        }.items()
+        if v
+    }
+    with psycopg.connect(dbname="postgres", autocommit=True, **params) as admin:
+        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            admin.execute(f'CREATE DATABASE "{name}"')
+    call_command("migrate", verbosity=0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("preset", choices=sorted(PRESETS))
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--chunk-rows", type=int, default=100_000)
+    parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "anomaly_site.settings")
+    os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/anomaly_bench_ingest")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    sys.path.insert(0, str(ROOT))
+    if args.one:
+        print(json.dumps(one_run(args.preset, args.chunk_rows)))
+        return
+    ensure_database()
+    results = []
+    for run in range(1, args.runs + 1):
+        out = subprocess.run(
+            [sys.executable, __file__, args.preset, "--one", "--chunk-rows", str(args.chunk_rows)],
+            check=True,
+            capture_output=True,
+            text=True,
+            env=os.environ,
+        )
+        result = json.loads(out.stdout.strip().splitlines()[-1])
+        results.append(result)
+        print(
+            f"run {run}: {result['rows']:,} rows ({result['stored']:,} stored, {result['rejected']:,} rejected) "
+            f"in {result['seconds']:.1f} s = {result['rows_per_s']:,.0f} rows/s, "
+            f"peak RSS {result['peak_rss_mb']:.0f} MB"
+        )
+    print(
+        f"median of {args.runs}: {statistics.median(r['seconds'] for r in results):.1f} s, "
+        f"{statistics.median(r['rows_per_s'] for r in results):,.0f} rows/s, "
+        f"peak RSS {statistics.median(r['peak_rss_mb'] for r in results):.0f} MB "
+        f"({args.preset}, chunk {args.chunk_rows:,} rows, {os.cpu_count()} cores)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The detection engine: plain Python and numpy, no Django. Features, models, ensemble, explanations, metrics."""

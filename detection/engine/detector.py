@@ -1,0 +1,214 @@
+"""The detector: isolation forest + autoencoder (+ a supervised model once labels exist), calibrated and combined.
+
+Every component's raw output is turned into its quantile against the training traffic (``calibration``). With no
+labels the ensemble averages the components' surprises ``-log(1 - q)`` and calibrates that average in turn, so
+one model that finds a transaction extremely strange is not voted down by one that finds it ordinary. With labels
+the supervised model receives the features and the unsupervised surprises as inputs and so learns from the labels
+how far to trust each detector; its calibrated output is then the ensemble.
+"""
+
+from __future__ import annotations
+
+import pickle  # noqa: S403 - artifacts are written and read by this system only
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.ensemble import HistGradientBoostingClassifier
+
+from detection.engine.autoencoder import Autoencoder
+from detection.engine.calibration import QuantileCalibrator, surprise
+from detection.engine.explain import reasons_for
+from detection.engine.features import FeatureMatrix, FeatureSpec, build_features
+from detection.engine.forest import fit_forest
+from detection.engine.frame import Frame
+from detection.engine.profile import FeatureProfile
+
+DEFAULT_PARAMS = {
+    "n_estimators": 200,
+    "max_samples": 256,
+    "ae_hidden": (32, 8),
+    "ae_epochs": 40,
+    "ae_patience": 4,
+    "unsupervised_max_rows": 100_000,
+    "one_sided": True,
+    "min_frauds": 50,
+    "supervised_max_rows": 300_000,
+    "supervised_max_iter": 200,
+    "supervised_learning_rate": 0.1,
+}
+UNSUPERVISED = ("isolation_forest", "autoencoder")
+
+
+@dataclass
+class ScoreOutput:
+    score: np.ndarray
+    components: dict[str, np.ndarray]
+    reasons: list[list[str]] = field(default_factory=list)
+    rows: np.ndarray | None = None  # positions of the scored rows in the frame (score_frame only)
+
+
+class Detector:
+    def __init__(self, **params):
+        self.params = {**DEFAULT_PARAMS, **params}
+        self.spec: FeatureSpec | None = None
+        self.algorithms: list[str] = []
+        self.training_metrics: dict = {}
+        self.supervised: HistGradientBoostingClassifier | None = None
+
+    @property
+    def feature_names(self) -> list[str]:
+        return self.spec.names if self.spec else []
+
+    def fit(
+        self,
+        frame,
+        *,
+        seed: int = 0,
+        train_mask=None,
+        validation_mask=None,
+        as_of: float | None = None,
+        features: FeatureMatrix | None = None,
+    ) -> Detector:
+        """Train on the rows of train_mask (all rows by default), with labels known at ``as_of`` (all by default).
+
+        ``validation_mask`` rows serve the autoencoder's early stopping; ``features`` skips building the features
+        of the training rows when the caller already has them (they must come from ``build_features``).
+        """
+        started = time.perf_counter()
+        data = Frame.of(frame)
+        self.spec = self.spec or FeatureSpec.infer(data)
+        n = len(data)
+        train = np.ones(n, bool) if train_mask is None else np.asarray(train_mask, bool)
+        if features is None:
+            features = build_features(data, target_mask=train, spec=self.spec)
+        known = ~np.isnan(data.label)
+        if as_of is not None:
+            known &= data.label_known_ts <= as_of
+        y = np.where(known, data.label, np.nan)[features.rows]
+        validation = None
+        if validation_mask is not None and np.any(validation_mask):
+            validation = build_features(data, target_mask=validation_mask, spec=self.spec).X
+        self.training_metrics = {"feature_seconds": round(time.perf_counter() - started, 3)}
+        self._fit_unsupervised(features.X, y, validation, seed)
+        self._fit_supervised(features.X, y, seed)
+        self.training_metrics["seconds"] = round(time.perf_counter() - started, 3)
+        return self
+
+    def _fit_unsupervised(self, X: np.ndarray, y: np.ndarray, validation: np.ndarray | None, seed: int) -> None:
+        p, started = self.params, time.perf_counter()
+        rng = np.random.default_rng(seed)
+        clean = np.flatnonzero(y != 1)
+        sample = (
+            clean
+            if len(clean) <= p["unsupervised_max_rows"]
+            else np.sort(rng.choice(clean, p["unsupervised_max_rows"], replace=False))
+        )
+        directions = np.array([self.spec.directions[name] for name in self.spec.names])
+        self.profile = FeatureProfile(X[sample], directions, seed=seed)
+        Z = self._scaled(X[sample])
+        self.forest = fit_forest(Z, seed=seed, n_estimators=p["n_estimators"], max_samples=p["max_samples"])
+        self.autoencoder = Autoencoder(Z.shape[1], tuple(p["ae_hidden"])).fit(
+            Z,
+            seed=seed,
+            epochs=p["ae_epochs"],
+            patience=p["ae_patience"],
+            validation=None if validation is None else self._scaled(validation),
+        )
+        raw = {"isolation_forest": self.forest.anomaly(Z), "autoencoder": self.autoencoder.errors(Z)}
+        self.calibrators = {name: QuantileCalibrator(values) for name, values in raw.items()}
+        combined = np.mean([surprise(self.calibrators[k](v)) for k, v in raw.items()], axis=0)
+        self.calibrators["unsupervised"] = QuantileCalibrator(combined)
+        self.algorithms = list(UNSUPERVISED)
+        self.training_metrics.update(
+            training_rows=int(len(X)),
+            unsupervised_rows=int(len(sample)),
+            known_frauds=int(np.sum(y == 1)),
+            known_legitimate=int(np.sum(y == 0)),
+            autoencoder_epochs=len(self.autoencoder.history),
+            autoencoder_validation_loss=round(float(min(self.autoencoder.history)), 6),
+            unsupervised_seconds=round(time.perf_counter() - started, 3),
+        )
+
+    def _fit_supervised(self, X: np.ndarray, y: np.ndarray, seed: int) -> None:
+        p, started = self.params, time.perf_counter()
+        self.supervised = None
+        labelled = np.flatnonzero(~np.isnan(y))
+        frauds = int(np.sum(y[labelled] == 1))
+        if frauds < p["min_frauds"] or len(labelled) - frauds < p["min_frauds"]:
+            return
+        rng = np.random.default_rng(seed + 1)
+        legit = labelled[y[labelled] == 0]
+        keep = max(p["supervised_max_rows"] - frauds, 1)
+        weight = 1.0
+        if len(legit) > keep:
+            weight = len(legit) / keep
+            legit = np.sort(rng.choice(legit, keep, replace=False))
+        rows = np.concatenate([labelled[y[labelled] == 1], legit])
+        weights = np.where(y[rows] == 1, 1.0, weight)
+        self.supervised = HistGradientBoostingClassifier(
+            max_iter=p["supervised_max_iter"],
+            learning_rate=p["supervised_learning_rate"],
+            max_leaf_nodes=31,
+            l2_regularization=1.0,
+            early_stopping=True,
+            validation_fraction=0.1,
+            n_iter_no_change=20,
+            random_state=seed,
+        ).fit(self._stacked(X[rows]), y[rows], sample_weight=weights)
+        sample = rng.choice(len(X), min(len(X), p["unsupervised_max_rows"]), replace=False)
+        self.calibrators["supervised"] = QuantileCalibrator(self._supervised_raw(X[np.sort(sample)]))
+        self.algorithms = [*UNSUPERVISED, "supervised"]
+        self.training_metrics.update(
+            supervised_rows=int(len(rows)),
+            supervised_iterations=int(self.supervised.n_iter_),
+            supervised_seconds=round(time.perf_counter() - started, 3),
+        )
+
+    def _scaled(self, X: np.ndarray) -> np.ndarray:
+        return self.profile.scaled(X, one_sided=self.params["one_sided"])
+
+    def _unsupervised_raw(self, X: np.ndarray) -> dict[str, np.ndarray]:
+        Z = self._scaled(X)
+        return {"isolation_forest": self.forest.anomaly(Z), "autoencoder": self.autoencoder.errors(Z)}
+
+    def _stacked(self, X: np.ndarray) -> np.ndarray:
+        raw = self._unsupervised_raw(X)
+        surprises = [surprise(self.calibrators[k](v))[:, None] for k, v in raw.items()]
+        return np.hstack([X, *surprises]).astype(np.float32)
+
+    def _supervised_raw(self, X: np.ndarray) -> np.ndarray:
+        return self.supervised.predict_proba(self._stacked(X))[:, 1]
+
+    def score_features(self, X: np.ndarray, *, reasons: bool = True) -> ScoreOutput:
+        """Calibrated scores in [0, 1] of precomputed features (rows of ``build_features`` with this spec)."""
+        X = np.asarray(X, dtype=np.float32)
+        raw = self._unsupervised_raw(X)
+        components = {name: self.calibrators[name](values) for name, values in raw.items()}
+        combined = np.mean([surprise(q) for q in components.values()], axis=0)
+        components["unsupervised"] = self.calibrators["unsupervised"](combined)
+        score = components["unsupervised"]
+        if self.supervised is not None:
+            surprises = [surprise(components[k])[:, None] for k in UNSUPERVISED]
+            stacked = np.hstack([X, *surprises]).astype(np.float32)
+            components["supervised"] = self.calibrators["supervised"](self.supervised.predict_proba(stacked)[:, 1])
+            score = components["supervised"]
+        explained = reasons_for(X, self.profile.rarity(X), self.feature_names) if reasons else []
+        return ScoreOutput(score=score, components=components, reasons=explained)
+
+    def score_frame(self, frame, target_mask=None, *, reasons: bool = True) -> ScoreOutput:
+        """Features and scores of the target rows (all rows by default), in frame order."""
+        features = build_features(frame, target_mask=target_mask, spec=self.spec)
+        output = self.score_features(features.X, reasons=reasons)
+        output.rows = features.rows
+        return output
+
+    def to_bytes(self) -> bytes:
+        return pickle.dumps(self, protocol=5)
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> Detector:
+        detector = pickle.loads(blob)  # noqa: S301 - our own artifact, from our own database
+        if not isinstance(detector, cls):
+            raise TypeError("not a Detector artifact")
+        return detector

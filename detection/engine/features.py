@@ -1,0 +1,261 @@
+"""Behavioural features: one code path for training, batch scoring and single-transaction scoring.
+
+Every target row's features come only from rows strictly before it in (ts, row_id) order within a bounded
+lookback, and labels only where ``label_known_ts <= `` the target's ts. Give ``build_features`` the target rows
+plus the account's history (``ACCOUNT_LOOKBACK_SECONDS``) and the merchant's history
+(``MERCHANT_LOOKBACK_SECONDS``) and the features equal those of the batch over the whole table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from detection.engine.frame import Frame
+from detection.engine.windows import Grouping, codes_of
+
+HOUR, DAY = 3600, 86400
+ACCOUNT_WINDOWS = {"1h": HOUR, "24h": DAY, "7d": 7 * DAY, "30d": 30 * DAY}
+MERCHANT_WINDOWS = {"24h": DAY, "7d": 7 * DAY, "30d": 30 * DAY}
+FRAUD_WINDOWS = {"7d": 7 * DAY, "14d": 14 * DAY, "30d": 30 * DAY}
+NEW_ACCOUNT_WINDOW = 7 * DAY
+ACCOUNT_LOOKBACK_SECONDS = 30 * DAY
+# The merchant's "new accounts in 7 days" looks 7 more days back for each of those rows.
+MERCHANT_LOOKBACK_SECONDS = max(30 * DAY, 2 * NEW_ACCOUNT_WINDOW)
+LOG_SCALE = 1 << 16  # log-amounts in fixed point, so window sums are exact integers
+DEGREE_SCALE = 1_000_000
+EARTH_RADIUS_KM = 6371.0
+_RISKY_ATTR_WORDS = ("count", "amount", "total", "sum", "velocity", "distance", "number")
+_CALM_ATTR_WORDS = ("time_since", "since_last", "minutes_since", "seconds_since", "age")
+
+# Direction in which a feature is risky: +1 higher, -1 lower, 0 either way.
+BASE_DIRECTIONS: dict[str, int] = {
+    "amount_log": 1,
+    "hour_sin": 0,
+    "hour_cos": 0,
+    "is_online": 0,
+    "is_atm": 0,
+    "distance_km_log": 1,
+    **{f"a_count_{w}": 1 for w in ACCOUNT_WINDOWS},
+    **{f"a_amount_{w}": 1 for w in ACCOUNT_WINDOWS},
+    "a_amount_share_24h": 1,
+    "a_amount_vs_typical": 1,
+    "a_amount_z": 1,
+    "a_secs_since_prev_log": -1,
+    "a_location_shift_km_log": 1,
+    "a_new_merchant": 1,
+    "a_new_country": 1,
+    "a_new_channel": 1,
+    "a_new_category": 1,
+    "a_hour_rarity": 1,
+    "a_known_frauds_30d": 1,
+    **{f"m_count_{w}": 0 for w in MERCHANT_WINDOWS},
+    "m_new_accounts_7d": 0,
+    "m_amount_vs_typical": 1,
+    **{f"m_known_frauds_{w}": 1 for w in FRAUD_WINDOWS},
+    "m_known_fraud_rate_30d": 1,
+}
+LABEL_FEATURES = ("a_known_frauds_30d", *(f"m_known_frauds_{w}" for w in FRAUD_WINDOWS), "m_known_fraud_rate_30d")
+
+
+@dataclass
+class FeatureSpec:
+    """What the feature set is: fixed at training time and stored with the model."""
+
+    attributes: list[str] = field(default_factory=list)
+
+    @property
+    def names(self) -> list[str]:
+        attrs = [f"attr_{a}" for a in self.attributes]
+        combos = [f"amount_vs_attr_{a}" for a in self.attributes if _is_amount_like(a)]
+        return [*BASE_DIRECTIONS, *attrs, *combos]
+
+    @property
+    def directions(self) -> dict[str, int]:
+        directions = dict(BASE_DIRECTIONS)
+        for a in self.attributes:
+            directions[f"attr_{a}"] = _attr_direction(a)
+            if _is_amount_like(a):
+                directions[f"amount_vs_attr_{a}"] = 1
+        return directions
+
+    @classmethod
+    def infer(cls, frame: Frame) -> FeatureSpec:
+        """Every attribute with at least one numeric value."""
+        return cls(attributes=sorted(a for a, v in frame.attrs.items() if np.isfinite(v).any()))
+
+
+def _is_amount_like(name: str) -> bool:
+    return "amount" in name.lower() or "total" in name.lower()
+
+
+def _attr_direction(name: str) -> int:
+    lowered = name.lower()
+    if any(word in lowered for word in _CALM_ATTR_WORDS):
+        return -1
+    return 1 if any(word in lowered for word in _RISKY_ATTR_WORDS) else 0
+
+
+@dataclass
+class FeatureMatrix:
+    X: np.ndarray  # float32 (n_targets, n_features)
+    names: list[str]
+    rows: np.ndarray  # positions of the target rows in the frame, in frame order
+
+    def column(self, name: str) -> np.ndarray:
+        return self.X[:, self.names.index(name)]
+
+
+def build_features(frame, *, target_mask=None, spec: FeatureSpec | None = None) -> FeatureMatrix:
+    """Features for the target rows (all rows when no mask), in frame order."""
+    data = Frame.of(frame)
+    spec = spec or FeatureSpec.infer(data)
+    rows = np.arange(len(data)) if target_mask is None else np.flatnonzero(np.asarray(target_mask))
+    values = _Builder(data, rows).build(spec)
+    X = np.empty((len(rows), len(spec.names)), dtype=np.float32)
+    for j, name in enumerate(spec.names):
+        X[:, j] = values[name]
+    return FeatureMatrix(X=X, names=spec.names, rows=rows)
+
+
+class _Builder:
+    def __init__(self, data: Frame, rows: np.ndarray):
+        self.d, self.rows = data, rows
+        self.t0 = int(data.ts.min()) if len(data) else 0
+        self.rel_ts = data.ts - self.t0
+        self.span = int(self.rel_ts.max(initial=0)) + 2 * MERCHANT_LOOKBACK_SECONDS + 1
+        self.time_order = np.lexsort((data.row_id, data.ts))
+        self.amount = data.amount[rows]
+        self.log_amount_q = np.rint(np.log1p(np.maximum(data.amount, 0.0)) * LOG_SCALE).astype(np.int64)
+        self.out: dict[str, np.ndarray] = {}
+
+    def grouping(self, *columns: np.ndarray) -> Grouping:
+        return Grouping(codes_of(*columns), self.rel_ts, self.time_order, self.rows, self.span)
+
+    def build(self, spec: FeatureSpec) -> dict[str, np.ndarray]:
+        self._transaction()
+        account = self.grouping(self.d.account_id)
+        self._account_windows(account)
+        self._account_location(account)
+        self._account_novelty(account)
+        self._merchant(self.grouping(self.d.merchant_id))
+        self._attributes(spec)
+        return self.out
+
+    def _transaction(self) -> None:
+        d, r, out = self.d, self.rows, self.out
+        out["amount_log"] = self.log_amount_q[r] / LOG_SCALE
+        angle = (d.ts[r] % DAY) * (2 * np.pi / DAY)
+        out["hour_sin"], out["hour_cos"] = np.sin(angle), np.cos(angle)
+        out["is_online"] = (d.channel[r] == "online").astype(np.float64)
+        out["is_atm"] = (d.channel[r] == "atm").astype(np.float64)
+        out["distance_km_log"] = np.log1p(np.nan_to_num(np.maximum(d.location_distance_km[r], 0.0)))
+
+    def _account_windows(self, g: Grouping) -> None:
+        out, amount_cents = self.out, np.rint(self.d.amount * 100).astype(np.int64)
+        amount_sums = g.cumsum(amount_cents)
+        for name, width in ACCOUNT_WINDOWS.items():
+            start = g.start(width)
+            out[f"a_count_{name}"] = np.log1p(g.count(start))
+            total = g.window_sum(amount_sums, start) / 100
+            out[f"a_amount_{name}"] = np.log1p(total)
+            if name == "24h":
+                out["a_amount_share_24h"] = self.amount / np.maximum(self.amount + total, 1e-9)
+        start = g.start(ACCOUNT_WINDOWS["30d"])
+        self.account_start, self.account_n = start, g.count(start)
+        log_sums = g.cumsum(self.log_amount_q)
+        square_sums = g.cumsum(self.log_amount_q * self.log_amount_q)
+        out["a_amount_vs_typical"], out["a_amount_z"] = _relative_amount(
+            out["amount_log"], g.window_sum(log_sums, start), g.window_sum(square_sums, start), self.account_n
+        )
+        previous = g.previous_ts()
+        gap = np.where(previous >= 0, g.t - previous, ACCOUNT_LOOKBACK_SECONDS)
+        out["a_secs_since_prev_log"] = np.log1p(np.minimum(gap, ACCOUNT_LOOKBACK_SECONDS))
+        is_fraud = (self.d.label == 1) & np.isfinite(self.d.label_known_ts)
+        known = np.where(is_fraud, self.d.label_known_ts - self.t0, np.inf)
+        out["a_known_frauds_30d"] = np.log1p(g.known_events(start, is_fraud, known))
+
+    def _account_location(self, g: Grouping) -> None:
+        d, r, start = self.d, self.rows, self.account_start
+        valid = np.isfinite(d.latitude) & np.isfinite(d.longitude)
+        lat_q = np.where(valid, np.rint(np.nan_to_num(d.latitude) * DEGREE_SCALE), 0).astype(np.int64)
+        lon_q = np.where(valid, np.rint(np.nan_to_num(d.longitude) * DEGREE_SCALE), 0).astype(np.int64)
+        n = g.window_sum(g.cumsum(valid.astype(np.int64)), start)
+        has = (n > 0) & valid[r]
+        safe_n = np.maximum(n, 1)
+        lat0 = g.window_sum(g.cumsum(lat_q), start) / safe_n / DEGREE_SCALE
+        lon0 = g.window_sum(g.cumsum(lon_q), start) / safe_n / DEGREE_SCALE
+        km = _haversine_km(np.nan_to_num(d.latitude[r]), np.nan_to_num(d.longitude[r]), lat0, lon0)
+        self.out["a_location_shift_km_log"] = np.where(has, np.log1p(km), 0.0)
+
+    def _account_novelty(self, g: Grouping) -> None:
+        d, r, has_history = self.d, self.rows, self.account_n > 0
+        for name, column in (
+            ("merchant", d.merchant_id),
+            ("country", d.country),
+            ("channel", d.channel),
+            ("category", d.merchant_category),
+        ):
+            pair = self.grouping(d.account_id, column)
+            seen = pair.count(pair.start(ACCOUNT_WINDOWS["30d"])) > 0
+            self.out[f"a_new_{name}"] = (has_history & ~seen & (column[r] != "")).astype(np.float64)
+        hour_bucket = (d.ts % DAY) // (3 * HOUR)
+        pair = self.grouping(d.account_id, hour_bucket)
+        same = pair.count(pair.start(ACCOUNT_WINDOWS["30d"]))
+        self.out["a_hour_rarity"] = (self.account_n - same) / (self.account_n + 2.0)
+
+    def _merchant(self, g: Grouping) -> None:
+        d, r, out = self.d, self.rows, self.out
+        has = d.merchant_id[r] != ""
+        for name, width in MERCHANT_WINDOWS.items():
+            out[f"m_count_{name}"] = np.where(has, np.log1p(g.count(g.start(width))), 0.0)
+        start = g.start(MERCHANT_WINDOWS["30d"])
+        n = g.count(start)
+        relative, _ = _relative_amount(
+            out["amount_log"],
+            g.window_sum(g.cumsum(self.log_amount_q), start),
+            g.window_sum(g.cumsum(self.log_amount_q * self.log_amount_q), start),
+            n,
+        )
+        out["m_amount_vs_typical"] = np.where(has, relative, 0.0)
+        out["m_new_accounts_7d"] = np.where(has, np.log1p(self._merchant_new_accounts(g)), 0.0)
+        is_fraud = (d.label == 1) & np.isfinite(d.label_known_ts)
+        known = np.where(is_fraud, d.label_known_ts - self.t0, np.inf)
+        for name, width in FRAUD_WINDOWS.items():
+            frauds = g.known_events(g.start(width), is_fraud, known)
+            out[f"m_known_frauds_{name}"] = np.where(has, np.log1p(frauds), 0.0)
+            if name == "30d":
+                out["m_known_fraud_rate_30d"] = np.where(has, frauds / (n + 1.0), 0.0)
+
+    def _merchant_new_accounts(self, g: Grouping) -> np.ndarray:
+        """Rows in the last 7 days whose account had not used this merchant in the 7 days before that row."""
+        d = self.d
+        everyone = np.arange(len(d))
+        pair = Grouping(codes_of(d.merchant_id, d.account_id), self.rel_ts, self.time_order, everyone, self.span)
+        is_new = (pair.count(pair.start(NEW_ACCOUNT_WINDOW)) == 0).astype(np.int64)
+        return g.window_sum(g.cumsum(is_new), g.start(NEW_ACCOUNT_WINDOW))
+
+    def _attributes(self, spec: FeatureSpec) -> None:
+        for name in spec.attributes:
+            raw = self.d.attrs.get(name)
+            value = np.zeros(len(self.rows)) if raw is None else np.nan_to_num(raw[self.rows])
+            self.out[f"attr_{name}"] = np.sign(value) * np.log1p(np.abs(value))
+            if _is_amount_like(name):
+                self.out[f"amount_vs_attr_{name}"] = self.out["amount_log"] - np.log1p(np.maximum(value, 0.0))
+
+
+def _relative_amount(log_amount, log_sum, square_sum, n) -> tuple[np.ndarray, np.ndarray]:
+    """Log-ratio of the amount to the window's geometric mean, and a shrunk z-score (0 with no history)."""
+    safe_n = np.maximum(n, 1)
+    mean = log_sum / safe_n / LOG_SCALE
+    variance = np.maximum(square_sum / safe_n / LOG_SCALE**2 - mean * mean, 0.0)
+    relative = np.where(n > 0, log_amount - mean, 0.0)
+    z = relative / np.sqrt(variance + 0.25) * (n / (n + 1.0))
+    return relative, z
+
+
+def _haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
+    lat1, lon1, lat2, lon2 = (np.radians(v) for v in (lat1, lon1, lat2, lon2))
+    h = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))

@@ -1,0 +1,108 @@
+"""The engine's input: one table of transactions, as a pandas DataFrame or a dict of numpy arrays.
+
+Columns (a dict may omit the optional ones):
+
+- ``row_id`` int64, unique (database primary key or file row number); ties in time are broken by it
+- ``ts`` int64, seconds since the epoch, UTC
+- ``account_id`` str; ``merchant_id`` str (``""`` = none)
+- ``amount`` float64
+- optional: ``channel`` (online|in_person|atm|other), ``country``, ``merchant_category`` (str),
+  ``latitude``, ``longitude``, ``location_distance_km`` (float, NaN = missing),
+  ``attr_<name>`` (partner-supplied fields; values that parse as numbers become features),
+  ``label`` (1 fraud, 0 legitimate, NaN unknown), ``label_known_ts`` (seconds; NaN = not known yet).
+
+``Frame.of`` turns either form into plain numpy arrays once; everything downstream works on those.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+CHANNELS = ("online", "in_person", "atm", "other")
+_TEXT = ("account_id", "merchant_id", "channel", "country", "merchant_category")
+_FLOAT = ("latitude", "longitude", "location_distance_km", "label", "label_known_ts")
+ATTR_PREFIX = "attr_"
+
+
+@dataclass
+class Frame:
+    row_id: np.ndarray
+    ts: np.ndarray
+    account_id: np.ndarray
+    merchant_id: np.ndarray
+    amount: np.ndarray
+    channel: np.ndarray
+    country: np.ndarray
+    merchant_category: np.ndarray
+    latitude: np.ndarray
+    longitude: np.ndarray
+    location_distance_km: np.ndarray
+    label: np.ndarray
+    label_known_ts: np.ndarray
+    attrs: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.row_id)
+
+    @classmethod
+    def of(cls, data: pd.DataFrame | dict | Frame) -> Frame:
+        if isinstance(data, Frame):
+            return data
+        columns = _columns(data)
+        n = len(columns["row_id"])
+        values = {
+            "row_id": np.asarray(columns["row_id"], dtype=np.int64),
+            "ts": np.asarray(columns["ts"], dtype=np.int64),
+            "amount": np.asarray(columns["amount"], dtype=np.float64),
+        }
+        for name in _TEXT:
+            values[name] = _text(columns.get(name), n)
+        for name in _FLOAT:
+            values[name] = _floats(columns.get(name), n)
+        attrs = {k[len(ATTR_PREFIX) :]: _numeric(v) for k, v in columns.items() if k.startswith(ATTR_PREFIX)}
+        return cls(**values, attrs=attrs)
+
+    def take(self, index: np.ndarray) -> Frame:
+        picked = {name: getattr(self, name)[index] for name in self.__dataclass_fields__ if name != "attrs"}
+        return Frame(**picked, attrs={k: v[index] for k, v in self.attrs.items()})
+
+    def with_labels(self, label: np.ndarray, label_known_ts: np.ndarray) -> Frame:
+        copy = Frame(**{name: getattr(self, name) for name in self.__dataclass_fields__})
+        copy.label, copy.label_known_ts = label, label_known_ts
+        return copy
+
+
+def _columns(data) -> dict:
+    if isinstance(data, pd.DataFrame):
+        return {name: data[name].to_numpy() for name in data.columns}
+    return dict(data)
+
+
+def _text(values, n: int) -> np.ndarray:
+    if values is None:
+        return np.full(n, "", dtype=object)
+    array = np.asarray(values, dtype=object)
+    if array.dtype == object and n and any(v is None or v != v for v in array[: min(n, 64)]):
+        array = np.where(pd.isna(array), "", array)
+    return array
+
+
+def _floats(values, n: int) -> np.ndarray:
+    if values is None:
+        return np.full(n, np.nan)
+    return np.asarray(values, dtype=np.float64) if _is_numeric(values) else _numeric(values)
+
+
+def _is_numeric(values) -> bool:
+    return np.asarray(values).dtype.kind in "fiub"
+
+
+def _numeric(values) -> np.ndarray:
+    """Numbers as float64; anything that is not a number (text, None) becomes NaN."""
+    array = np.asarray(values)
+    if array.dtype.kind in "fiub":
+        return array.astype(np.float64)
+    return pd.to_numeric(pd.Series(array, dtype=object), errors="coerce").to_numpy(dtype=np.float64)

@@ -1,0 +1,42 @@
+"""What ordinary traffic looks like, feature by feature: robust scaling for the models, rarity for the reasons."""
+
+from __future__ import annotations
+
+import numpy as np
+
+REFERENCE_SIZE = 4096
+
+
+class FeatureProfile:
+    def __init__(self, X: np.ndarray, directions: np.ndarray, *, seed: int):
+        X = np.asarray(X, dtype=np.float64)
+        self.directions = directions
+        self.median = np.median(X, axis=0)
+        q25, q75 = np.percentile(X, [25, 75], axis=0)
+        scale = (q75 - q25) / 1.349
+        std = X.std(axis=0)
+        self.scale = np.where(scale > 1e-9, scale, np.where(std > 1e-9, std, 1.0))
+        rng = np.random.default_rng(seed)
+        sample = X if len(X) <= REFERENCE_SIZE else X[rng.choice(len(X), REFERENCE_SIZE, replace=False)]
+        self.reference = np.sort(sample, axis=0)
+
+    def scaled(self, X: np.ndarray, *, one_sided: bool = True, clip: float = 20.0) -> np.ndarray:
+        """Robust z-scores; with one_sided, the harmless side of a directed feature is flattened to 0."""
+        z = (np.asarray(X, dtype=np.float64) - self.median) / self.scale
+        if one_sided:
+            z = np.where(self.directions > 0, np.maximum(z, 0.0), z)
+            z = np.where(self.directions < 0, np.minimum(z, 0.0), z)
+        return np.clip(z, -clip, clip).astype(np.float32)
+
+    def rarity(self, X: np.ndarray) -> np.ndarray:
+        """-log of the share of reference rows at least as extreme, in the feature's risky direction."""
+        n = len(self.reference)
+        X = np.asarray(X, dtype=np.float64)
+        rarity = np.zeros(X.shape)
+        for j, direction in enumerate(self.directions):
+            column, ref = X[:, j], self.reference[:, j]
+            upper = (n - np.searchsorted(ref, column, side="left") + 0.5) / (n + 1)
+            lower = (np.searchsorted(ref, column, side="right") + 0.5) / (n + 1)
+            tail = upper if direction > 0 else lower if direction < 0 else np.minimum(2 * np.minimum(upper, lower), 1)
+            rarity[:, j] = -np.log(tail)
+        return rarity

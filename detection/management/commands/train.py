@@ -1,0 +1,68 @@
+from datetime import UTC, timedelta
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from detection.services import model_version_activate, model_version_create, model_version_train
+from detection.tasks import model_version_train_task
+
+
+class Command(BaseCommand):
+    help = "Train a model version on stored transactions (here, or on a Celery worker with --async)."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--since", help="Start of the training window (ISO 8601). Default: --days before the newest."
+        )
+        parser.add_argument("--until", help="End of the training window, exclusive (ISO 8601).")
+        parser.add_argument("--days", type=int, default=None, help="Train on the last N days of stored data.")
+        parser.add_argument("--max-rows", type=int, default=None, help="Use at most the newest N transactions.")
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--activate", action="store_true", help="Make the new version the active one.")
+        parser.add_argument("--async", dest="run_async", action="store_true", help="Queue it for a Celery worker.")
+
+    def handle(self, *args, since, until, days, max_rows, seed, activate, run_async, **options):
+        since_dt = self._parse(since, "--since")
+        until_dt = self._parse(until, "--until")
+        if days is not None and since_dt is None:
+            from transactions.models import Transaction
+
+            newest = Transaction.objects.order_by("-timestamp").values_list("timestamp", flat=True).first()
+            if newest is None:
+                raise CommandError("No stored transactions to train on.")
+            since_dt = newest - timedelta(days=days)
+        version = model_version_create()
+        if run_async:
+            model_version_train_task.delay(
+                version.pk,
+                since_dt.isoformat() if since_dt else None,
+                until_dt.isoformat() if until_dt else None,
+                max_rows,
+                seed,
+                activate,
+            )
+            self.stdout.write(f"Queued training of v{version.version}.")
+            return
+        started = timezone.now()
+        try:
+            version = model_version_train(since=since_dt, until=until_dt, max_rows=max_rows, seed=seed, version=version)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+        seconds = (timezone.now() - started).total_seconds()
+        self.stdout.write(
+            f"Trained v{version.version} on {version.training_rows} transactions "
+            f"({version.labelled_rows} labelled) in {seconds:.1f} s: {', '.join(version.algorithms)}."
+        )
+        if activate:
+            model_version_activate(version=version)
+            self.stdout.write(f"v{version.version} is now active.")
+
+    @staticmethod
+    def _parse(value, flag):
+        if value is None:
+            return None
+        parsed = parse_datetime(value) or parse_datetime(f"{value}T00:00:00+00:00")
+        if parsed is None:
+            raise CommandError(f"{flag}: cannot read {value!r} as a date or time (use ISO 8601).")
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

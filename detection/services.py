@@ -1,0 +1,172 @@
+"""Writes of the detection app: scoring stored transactions, training and activating model versions."""
+
+import logging
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from alerts.audit import audit_record
+from alerts.selectors import risk_policy_current
+from alerts.services import alerts_evaluate_for_scores
+from detection import adapters, registry
+from detection.engine.detector import Detector
+from detection.models import ModelVersion, Score
+from detection.registry import NoActiveModel
+from review.services import review_items_create_for_scores
+from transactions.models import Transaction
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "NoActiveModel",
+    "model_version_activate",
+    "model_version_train",
+    "score_transactions",
+    "transaction_latest_score",
+]
+
+
+def transaction_latest_score(transaction_row: Transaction) -> Score | None:
+    return (
+        Score.objects.select_related("model_version")
+        .filter(transaction=transaction_row)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
+@transaction.atomic
+def score_transactions(*, transactions: Sequence[Transaction]) -> list[Score]:
+    """Score stored transactions with the active model; flagged ones enter review, alerts follow the commit.
+
+    A transaction already scored by the active version keeps its stored score. Returns one Score per input,
+    in input order.
+    """
+    if not transactions:
+        return []
+    loaded = registry.active_model()
+    existing = {
+        s.transaction_id: s for s in Score.objects.filter(transaction__in=transactions, model_version=loaded.version)
+    }
+    todo = [t for t in transactions if t.pk not in existing]
+    created = _score_and_store(todo, loaded) if todo else []
+    by_transaction = existing | {s.transaction_id: s for s in created}
+    for score in by_transaction.values():
+        score.model_version = loaded.version
+    return [by_transaction[t.pk] for t in transactions]
+
+
+def _score_and_store(todo: Sequence[Transaction], loaded: registry.LoadedModel) -> list[Score]:
+    frame, targets = adapters.frame_for_transactions(todo)
+    output = loaded.detector.score_frame(frame, targets)
+    row_ids = frame["row_id"][targets]
+    policy = risk_policy_current()
+    by_pk = {t.pk: t for t in todo}
+    scores = []
+    for i, row_id in enumerate(row_ids):
+        value = float(output.score[i])
+        scores.append(
+            Score(
+                transaction=by_pk[int(row_id)],
+                model_version=loaded.version,
+                score=value,
+                risk_level=policy.risk_level(value),
+                is_anomaly=policy.is_flagged(value),
+                components={name: round(float(values[i]), 6) for name, values in output.components.items()},
+                reasons=list(output.reasons[i]),
+            )
+        )
+    try:
+        with transaction.atomic():
+            Score.objects.bulk_create(scores)
+    except IntegrityError:
+        # Another process scored some of these under the same version first: keep its rows.
+        return list(Score.objects.filter(transaction__in=todo, model_version=loaded.version))
+    flagged = [s for s in scores if s.is_anomaly]
+    if flagged:
+        review_items_create_for_scores(scores=flagged)
+    alerts_evaluate_for_scores(score_ids=[s.pk for s in scores])
+    return scores
+
+
+def model_version_train(
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    max_rows: int | None = None,
+    seed: int = 0,
+    user=None,
+    version: ModelVersion | None = None,
+) -> ModelVersion:
+    """Train a detector on stored transactions in [since, until) and save it as a ready version."""
+    version = version or model_version_create(user=user)
+    started = time.monotonic()
+    try:
+        frame = adapters.frame_for_window(since=since, until=until, limit=max_rows)
+        if len(frame) < 100:
+            raise ValueError(f"Too few transactions to train on: {len(frame)} (need at least 100).")
+        detector = Detector().fit(frame, seed=seed)
+    except Exception as exc:
+        ModelVersion.objects.filter(pk=version.pk).update(status=ModelVersion.Status.FAILED, error=str(exc)[:2000])
+        raise
+    version.status = ModelVersion.Status.READY
+    version.algorithms = list(detector.algorithms)
+    version.parameters = dict(detector.params) | {"seed": seed}
+    version.feature_names = list(detector.feature_names)
+    version.training_start = _from_epoch(frame["ts"].min())
+    version.training_end = _from_epoch(frame["ts"].max())
+    version.training_rows = len(frame)
+    version.labelled_rows = int(frame["label"].notna().sum())
+    version.metrics = dict(detector.training_metrics) | {"training_seconds": round(time.monotonic() - started, 2)}
+    version.artifact = detector.to_bytes()
+    version.trained_at = timezone.now()
+    version.save()
+    logger.info("model trained", extra={"version": version.version, "rows": version.training_rows})
+    return version
+
+
+def model_version_create(*, user=None) -> ModelVersion:
+    """A new version number in the training state; retried if two trainings start at once."""
+    for _ in range(5):
+        try:
+            with transaction.atomic():
+                latest = ModelVersion.objects.aggregate(latest=Max("version"))["latest"] or 0
+                return ModelVersion.objects.create(version=latest + 1, created_by=user)
+        except IntegrityError:
+            continue
+    raise RuntimeError("Could not allocate a model version number.")
+
+
+@transaction.atomic
+def model_version_activate(*, version: ModelVersion, user=None, request=None) -> ModelVersion:
+    """Make a ready (or retired) version the active one; the previous active version is retired."""
+    version = ModelVersion.objects.select_for_update().get(pk=version.pk)
+    if version.status == ModelVersion.Status.ACTIVE:
+        return version
+    if version.status not in (ModelVersion.Status.READY, ModelVersion.Status.RETIRED):
+        raise ValueError(f"Version v{version.version} is {version.status}; only a trained version can be activated.")
+    previous = ModelVersion.objects.select_for_update().filter(status=ModelVersion.Status.ACTIVE).first()
+    if previous is not None:
+        previous.status = ModelVersion.Status.RETIRED
+        previous.save(update_fields=["status"])
+    version.status = ModelVersion.Status.ACTIVE
+    version.activated_at = timezone.now()
+    version.save(update_fields=["status", "activated_at"])
+    audit_record(
+        action="model.activate",
+        obj=version,
+        before={"active_version": previous.version if previous else None},
+        after={"active_version": version.version},
+        actor=user,
+        request=request,
+    )
+    transaction.on_commit(registry.active_model_changed)
+    return version
+
+
+def _from_epoch(seconds) -> datetime | None:
+    return datetime.fromtimestamp(int(seconds), tz=UTC) if seconds == seconds else None

@@ -1,0 +1,233 @@
+"""Writes to the review queue: create items for flagged scores, claim, release, decide, note.
+
+Every change is broadcast to open queues after commit (see `review.broadcast`), and claims and decisions are
+written to the audit trail.
+"""
+
+import math
+from collections.abc import Iterable
+from decimal import Decimal
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from alerts.audit import audit_record
+from review.broadcast import review_queue_broadcast_on_commit
+from review.models import ReviewDecision, ReviewItem
+from transactions.models import Transaction
+from transactions.services import transaction_label
+
+FINAL_DECISIONS = {ReviewItem.Decision.FRAUD: 1, ReviewItem.Decision.LEGITIMATE: 0}
+_INSERT_CHUNK = 1000
+
+
+class ReviewConflict(Exception):
+    """The item is not in a state that allows this (claimed by someone else, already decided, ...)."""
+
+
+def review_priority(*, score: float, amount: Decimal | float) -> float:
+    """Higher first: the score in points (0-100) plus up to 10 points for the money at stake (log10 of the
+    amount, capped at 10 million), so 0.01 of score weighs as much as a five-fold larger amount.
+
+    Age is not stored in the priority: the queue breaks ties by age, oldest first, at read time.
+    """
+    amount_term = min(math.log10(1 + float(amount)), 7.0) / 7.0
+    return round(float(score) * 100 + amount_term * 10, 4)
+
+
+def _best_score_per_transaction(scores: Iterable) -> list:
+    best: dict[int, object] = {}
+    for s in scores:
+        current = best.get(s.transaction_id)
+        if current is None or s.score > current.score:
+            best[s.transaction_id] = s
+    return list(best.values())
+
+
+def _insert_ignoring_queued(rows: list[tuple]) -> list[int]:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING id: exact under concurrency, one round trip per chunk."""
+    table = ReviewItem._meta.db_table
+    created: list[int] = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), _INSERT_CHUNK):
+            chunk = rows[start : start + _INSERT_CHUNK]
+            values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(chunk))
+            params = [value for row in chunk for value in row]
+            cursor.execute(
+                f"INSERT INTO {table} (transaction_id, score_id, status, priority, created_at, decision) "  # noqa: S608
+                f"VALUES {values} ON CONFLICT (transaction_id) DO NOTHING RETURNING id",
+                params,
+            )
+            created.extend(row[0] for row in cursor.fetchall())
+    return created
+
+
+@transaction.atomic
+def review_items_create_for_scores(*, scores: list) -> list[ReviewItem]:
+    """Queue flagged scores for review: one item per transaction, idempotent, broadcast after commit.
+
+    Returns only the items this call created; transactions already in the queue are left as they are.
+    """
+    unique = _best_score_per_transaction(scores)
+    if not unique:
+        return []
+    now = timezone.now()
+    amounts = _amounts_by_transaction(unique)
+    rows = [
+        (
+            s.transaction_id,
+            s.pk,
+            ReviewItem.Status.OPEN,
+            review_priority(score=s.score, amount=amounts[s.transaction_id]),
+            now,
+            "",
+        )
+        for s in unique
+    ]
+    created_ids = _insert_ignoring_queued(rows)
+    items = list(ReviewItem.objects.filter(pk__in=created_ids).select_related("transaction", "score"))
+    if items:
+        review_queue_broadcast_on_commit(item_ids=[i.pk for i in items], event="created")
+    return items
+
+
+def _amounts_by_transaction(scores: list) -> dict[int, Decimal]:
+    cached = {
+        s.transaction_id: s.transaction.amount
+        for s in scores
+        if "transaction" in s._state.fields_cache  # already loaded: no query
+    }
+    missing = [s.transaction_id for s in scores if s.transaction_id not in cached]
+    if missing:
+        cached.update(Transaction.objects.filter(pk__in=missing).values_list("pk", "amount"))
+    return cached
+
+
+def _snapshot(item: ReviewItem) -> dict:
+    return {
+        "status": item.status,
+        "assignee": item.assignee.username if item.assignee_id else None,
+        "decision": item.decision,
+    }
+
+
+def _locked(item_id: int) -> ReviewItem:
+    return ReviewItem.objects.select_for_update(of=("self",)).select_related("assignee").get(pk=item_id)
+
+
+@transaction.atomic
+def review_claim_next(*, user, request=None) -> ReviewItem | None:
+    """Hand the user the highest-priority open item. Rows locked by a concurrent claim are skipped, so two
+    analysts pressing "claim next" at the same moment always get different items. None when the queue is empty.
+    """
+    item = (
+        ReviewItem.objects.select_for_update(skip_locked=False, of=("self",))
+        .filter(status=ReviewItem.Status.OPEN)
+        .order_by("-priority", "created_at", "pk")
+        .first()
+    )
+    if item is None:
+        return None
+    return _claim(item=item, user=user, request=request)
+
+
+@transaction.atomic
+def review_claim(*, item: ReviewItem, user, request=None) -> ReviewItem:
+    """Claim one item. Claiming your own item again is a no-op; anything but an open item is a conflict."""
+    item = _locked(item.pk)
+    if item.status == ReviewItem.Status.IN_REVIEW and item.assignee_id == user.pk:
+        return item
+    if item.status != ReviewItem.Status.OPEN:
+        raise ReviewConflict(_conflict_message(item))
+    return _claim(item=item, user=user, request=request)
+
+
+def _claim(*, item: ReviewItem, user, request) -> ReviewItem:
+    before = _snapshot(item)
+    item.status = ReviewItem.Status.IN_REVIEW
+    item.assignee = user
+    item.claimed_at = timezone.now()
+    item.save(update_fields=["status", "assignee", "claimed_at"])
+    audit_record(action="review.claim", obj=item, before=before, after=_snapshot(item), actor=user, request=request)
+    review_queue_broadcast_on_commit(item_ids=[item.pk], event="changed")
+    return item
+
+
+@transaction.atomic
+def review_release(*, item: ReviewItem, user, request=None) -> ReviewItem:
+    """Give an item back to the queue. Only its assignee (or a superuser) may release it."""
+    item = _locked(item.pk)
+    if item.status != ReviewItem.Status.IN_REVIEW:
+        raise ReviewConflict(_conflict_message(item))
+    if item.assignee_id != user.pk and not user.is_superuser:
+        raise ReviewConflict(f"Claimed by {item.assignee.username}; only they can release it.")
+    before = _snapshot(item)
+    item.status = ReviewItem.Status.OPEN
+    item.assignee = None
+    item.claimed_at = None
+    item.save(update_fields=["status", "assignee", "claimed_at"])
+    audit_record(action="review.release", obj=item, before=before, after=_snapshot(item), actor=user, request=request)
+    review_queue_broadcast_on_commit(item_ids=[item.pk], event="changed")
+    return item
+
+
+@transaction.atomic
+def review_decide(*, item: ReviewItem, user, decision: str, note: str = "", request=None) -> ReviewItem:
+    """Record a decision with who and when.
+
+    `fraud` / `legitimate` close the item and become the transaction's label (source `review`).
+    `needs_info` keeps the item in review with the same analyst, marked as waiting for information, and sets no
+    label; the analyst decides later or releases it. Deciding an open item claims it implicitly.
+    """
+    if decision not in ReviewItem.Decision.values:
+        raise ValueError(f"unknown decision {decision!r}")
+    item = _locked(item.pk)
+    _check_can_decide(item, user)
+    before = _snapshot(item)
+    now = timezone.now()
+    ReviewDecision.objects.create(item=item, decision=decision, note=note.strip(), user=user)
+    item.decision = decision
+    item.assignee = user
+    item.claimed_at = item.claimed_at or now
+    if decision in FINAL_DECISIONS:
+        item.status = ReviewItem.Status.DECIDED
+        item.decided_at, item.decided_by = now, user
+        _label_transaction(item=item, decision=decision, user=user, note=note, at=now)
+    else:
+        item.status = ReviewItem.Status.IN_REVIEW
+    item.save(update_fields=["decision", "assignee", "claimed_at", "status", "decided_at", "decided_by"])
+    audit_record(action="review.decide", obj=item, before=before, after=_snapshot(item), actor=user, request=request)
+    review_queue_broadcast_on_commit(item_ids=[item.pk], event="changed")
+    return item
+
+
+def _check_can_decide(item: ReviewItem, user) -> None:
+    if item.status == ReviewItem.Status.DECIDED:
+        raise ReviewConflict(_conflict_message(item))
+    if item.status == ReviewItem.Status.IN_REVIEW and item.assignee_id != user.pk:
+        raise ReviewConflict(_conflict_message(item))
+
+
+def _label_transaction(*, item: ReviewItem, decision: str, user, note: str, at) -> None:
+    transaction_label(
+        transaction=item.transaction, label=FINAL_DECISIONS[decision], source="review", user=user, note=note, at=at
+    )
+
+
+@transaction.atomic
+def review_note_add(*, item: ReviewItem, user, note: str) -> ReviewDecision:
+    """A note on the item's record, without a decision; anyone who may decide may add one."""
+    note = note.strip()
+    if not note:
+        raise ValueError("a note cannot be empty")
+    entry = ReviewDecision.objects.create(item=item, decision="", note=note, user=user)
+    review_queue_broadcast_on_commit(item_ids=[item.pk], event="changed")
+    return entry
+
+
+def _conflict_message(item: ReviewItem) -> str:
+    if item.status == ReviewItem.Status.DECIDED:
+        return f"Already decided: {item.get_decision_display().lower()}."
+    if item.status == ReviewItem.Status.IN_REVIEW and item.assignee_id:
+        return f"Claimed by {item.assignee.username}."
+    return "This item is not in review."

@@ -1,0 +1,163 @@
+"""The review workspace's pages: the queue, the transaction page, and the claim / release / decide actions.
+
+Actions answer an htmx request with the item's row partial (the same one the websocket pushes) and a plain
+form post with a redirect, so every page works without JavaScript too.
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+
+from review import selectors, services
+from review.charts import timeline_svg
+from review.forms import DecisionForm, NoteForm, QueueFilterForm
+from review.models import ReviewItem
+from review.rendering import can_decide, row_context
+from transactions.models import Transaction
+
+PAGE_SIZE = 50
+VIEW_PERM = "review.view_reviewitem"
+DECIDE_PERM = "review.decide_reviewitem"
+decide_required = permission_required(DECIDE_PERM, raise_exception=True)
+
+
+def _get_item_for_user(user, pk: int) -> ReviewItem:
+    """The review item, or 404 for anyone who may not see review items."""
+    if not user.has_perm(VIEW_PERM):
+        raise Http404("No such item.")
+    return get_object_or_404(ReviewItem.objects.select_related("transaction", "score", "assignee"), pk=pk)
+
+
+def _get_transaction_for_user(user, pk: int) -> Transaction:
+    """The transaction, or 404 for anyone who may not see transactions and the review workspace."""
+    if not (user.has_perm("transactions.view_transaction") and user.has_perm(VIEW_PERM)):
+        raise Http404("No such transaction.")
+    return get_object_or_404(Transaction.objects.select_related("source"), pk=pk)
+
+
+def _next_url(request, default: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return target
+    return default
+
+
+@require_GET
+def queue(request):
+    if not request.user.has_perm(VIEW_PERM):
+        raise PermissionDenied
+    form = QueueFilterForm(request.GET)
+    filters = form.filters()
+    page = Paginator(selectors.review_queue(user=request.user, filters=filters), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    context = {
+        "form": form,
+        "page": page,
+        "counts": selectors.review_queue_counts(user=request.user),
+        **row_context(request.user),
+    }
+    template = "review/queue.html#queue-table" if request.htmx and not request.htmx.boosted else "review/queue.html"
+    return render(request, template, context)
+
+
+def _row_response(request, item: ReviewItem, *, flash: str = ""):
+    item = ReviewItem.objects.select_related("transaction", "score", "assignee").get(pk=item.pk)
+    context = {"item": item, "flash": flash, **row_context(request.user)}
+    return render(request, "review/queue.html#action-response", context)
+
+
+def _after_action(request, item: ReviewItem, *, error: str = ""):
+    if request.htmx:
+        return _row_response(request, item, flash=error)
+    if error:
+        messages.error(request, error)
+    return redirect(_next_url(request, reverse("review:queue")))
+
+
+@require_POST
+@decide_required
+def claim_next(request):
+    item = services.review_claim_next(user=request.user, request=request)
+    if item is None:
+        messages.info(request, "Nothing left to claim: the queue is empty.")
+        return redirect("review:queue")
+    return redirect("review:transaction", pk=item.transaction_id)
+
+
+@require_POST
+@decide_required
+def item_claim(request, pk: int):
+    item = _get_item_for_user(request.user, pk)
+    try:
+        services.review_claim(item=item, user=request.user, request=request)
+    except services.ReviewConflict as conflict:
+        return _after_action(request, item, error=str(conflict))
+    return _after_action(request, item)
+
+
+@require_POST
+@decide_required
+def item_release(request, pk: int):
+    item = _get_item_for_user(request.user, pk)
+    try:
+        services.review_release(item=item, user=request.user, request=request)
+    except services.ReviewConflict as conflict:
+        return _after_action(request, item, error=str(conflict))
+    return _after_action(request, item)
+
+
+@require_POST
+@decide_required
+def item_decide(request, pk: int):
+    item = _get_item_for_user(request.user, pk)
+    form = DecisionForm(request.POST)
+    if not form.is_valid():
+        return _after_action(request, item, error="Choose fraud, legitimate or needs more information.")
+    try:
+        services.review_decide(item=item, user=request.user, request=request, **form.cleaned_data)
+    except services.ReviewConflict as conflict:
+        return _after_action(request, item, error=str(conflict))
+    if request.POST.get("then") == "next" and not request.htmx:
+        return claim_next(request)
+    return _after_action(request, item)
+
+
+@require_POST
+@decide_required
+def item_note(request, pk: int):
+    item = _get_item_for_user(request.user, pk)
+    form = NoteForm(request.POST)
+    if form.is_valid():
+        services.review_note_add(item=item, user=request.user, note=form.cleaned_data["note"])
+    else:
+        messages.error(request, "A note cannot be empty.")
+    return redirect(_next_url(request, reverse("review:transaction", args=[item.transaction_id])))
+
+
+@require_GET
+def transaction_detail(request, pk: int):
+    tx = _get_transaction_for_user(request.user, pk)
+    item = selectors.review_item_for_transaction(transaction=tx)
+    history = selectors.account_history(transaction=tx)
+    context = {
+        "tx": tx,
+        "item": item,
+        "score": item.score if item else tx.scores.select_related("model_version").order_by("-created_at").first(),
+        "history": history,
+        "timeline": timeline_svg(history, marked=tx),
+        "merchant": selectors.merchant_activity(transaction=tx),
+        "related": selectors.related_decisions(transaction=tx),
+        "entries": selectors.review_item_history(item=item) if item else [],
+        "decision_form": DecisionForm(),
+        "note_form": NoteForm(),
+        "can_decide": can_decide(request.user),
+    }
+    return render(request, "review/transaction.html", context)
+

@@ -1,0 +1,92 @@
+from datetime import timedelta
+
+import pytest
+
+from alerts.models import AuditEvent
+from detection import registry
+from detection.models import ModelVersion, Score
+from detection.services import (
+    NoActiveModel,
+    model_version_activate,
+    model_version_train,
+    score_transactions,
+)
+from review.models import ReviewItem
+from tests.detection.conftest import START, store_transaction
+
+
+@pytest.fixture
+def active_version(history):
+    version = model_version_train(until=START + timedelta(days=20), seed=0)
+    model_version_activate(version=version)
+    registry.active_model_changed()
+    return ModelVersion.objects.get(pk=version.pk)
+
+
+def test_training_saves_a_ready_version_with_its_record(history):
+    version = model_version_train(seed=0)
+
+    version.refresh_from_db()
+    assert version.status == ModelVersion.Status.READY
+    assert version.training_rows == len(history)
+    assert {"isolation_forest", "autoencoder"} <= set(version.algorithms)
+    assert version.feature_names
+    assert version.artifact and len(bytes(version.artifact)) > 1000
+    assert version.training_start <= version.training_end
+
+
+def test_activation_retires_the_previous_version_and_is_audited(history):
+    first = model_version_train(seed=0)
+    second = model_version_train(seed=1)
+    model_version_activate(version=first)
+    model_version_activate(version=second)
+
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.status == ModelVersion.Status.RETIRED
+    assert second.status == ModelVersion.Status.ACTIVE
+    assert AuditEvent.objects.filter(action="model.activate").count() == 2
+
+
+def test_scoring_without_an_active_model_says_so(history):
+    registry.active_model_changed()
+    with pytest.raises(NoActiveModel):
+        score_transactions(transactions=history[:1])
+
+
+def test_a_spike_far_above_the_accounts_baseline_is_flagged_with_a_reason(active_version):
+    spike = store_transaction(account_id="acct-001", amount="4800.00", at=START + timedelta(days=20, hours=12))
+    normal = store_transaction(account_id="acct-002", amount="35.00", at=START + timedelta(days=20, hours=13))
+
+    spike_score, normal_score = score_transactions(transactions=[spike, normal])
+
+    assert spike_score.score > normal_score.score
+    assert spike_score.is_anomaly
+    assert spike_score.reasons and any("amount" in reason for reason in spike_score.reasons)
+    assert ReviewItem.objects.filter(transaction=spike).exists()
+    assert not ReviewItem.objects.filter(transaction=normal).exists()
+
+
+def test_a_transaction_is_scored_once_per_version(active_version):
+    tx = store_transaction(account_id="acct-003", amount="20.00", at=START + timedelta(days=20, hours=9))
+
+    first = score_transactions(transactions=[tx])[0]
+    again = score_transactions(transactions=[tx])[0]
+
+    assert first.pk == again.pk
+    assert Score.objects.filter(transaction=tx).count() == 1
+
+
+def test_a_score_does_not_depend_on_the_batch_it_arrives_in(active_version):
+    at = START + timedelta(days=20, hours=10)
+    alone = store_transaction(account_id="acct-004", amount="64.00", at=at)
+    others = [
+        store_transaction(account_id=f"acct-{i:03d}", amount=f"{10 + i}.00", at=at + timedelta(minutes=i))
+        for i in range(10, 20)
+    ]
+    score_alone = score_transactions(transactions=[alone])[0].score
+    Score.objects.filter(transaction=alone).delete()
+
+    batch = score_transactions(transactions=[*others, alone])
+
+    assert batch[-1].score == pytest.approx(score_alone, abs=1e-12)

@@ -1,0 +1,64 @@
+"""Two analysts pressing "claim next" at the same moment, each in a real database session of their own."""
+
+import threading
+
+import pytest
+from django.db import connection, transaction
+
+from review.models import ReviewItem
+from review.services import review_claim_next
+from tests.review.conftest import bulk_open_items
+
+
+def _claim_holding_the_lock(user, barrier: threading.Barrier, results: dict) -> None:
+    """Claim inside an outer transaction and wait for the other session before committing, so both claims
+    are in flight at once: the first session's row lock is held while the second one looks for an item."""
+    try:
+        with transaction.atomic():
+            item = review_claim_next(user=user)
+            results[user.username] = item.pk if item else None
+            barrier.wait(timeout=20)
+    finally:
+        connection.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_analysts_claiming_next_at_once_get_different_items(analyst, second_analyst):
+    bulk_open_items(2, prefix="race")
+    barrier, results = threading.Barrier(2), {}
+    threads = [
+        threading.Thread(target=_claim_holding_the_lock, args=(user, barrier, results))
+        for user in (analyst, second_analyst)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert None not in results.values() and len(results) == 2
+    assert results["alice"] != results["bob"]
+    claimed = dict(ReviewItem.objects.filter(status="in_review").values_list("assignee__username", "pk"))
+    assert claimed == results
+
+
+def _claim_many(user, barrier: threading.Barrier, results: dict, rounds: int) -> None:
+    try:
+        barrier.wait(timeout=20)
+        results[user.username] = [review_claim_next(user=user).pk for _ in range(rounds)]
+    finally:
+        connection.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_analysts_claiming_in_a_tight_loop_never_share_an_item(analyst, second_analyst):
+    bulk_open_items(40, prefix="loop")
+    barrier, results = threading.Barrier(2), {}
+    threads = [
+        threading.Thread(target=_claim_many, args=(user, barrier, results, 20)) for user in (analyst, second_analyst)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    everything = results["alice"] + results["bob"]
+    assert len(everything) == len(set(everything)) == 40
+    assert ReviewItem.objects.filter(status="open").count() == 0

@@ -1,0 +1,74 @@
+from django.contrib import admin
+
+from alerts.admin import ReadOnlyAdmin
+from detection.models import Score
+from transactions.models import LabelEvent, Source, Transaction
+
+
+@admin.register(Source)
+class SourceAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "created_at"]
+    list_filter = ["kind"]
+    search_fields = ["name"]
+    readonly_fields = ["created_at"]
+
+
+class ScoreInline(admin.TabularInline):
+    model = Score
+    fields = ["model_version", "score", "risk_level", "is_anomaly", "reasons", "created_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class LabelEventInline(admin.TabularInline):
+    model = LabelEvent
+    fields = ["label", "source", "created_at", "created_by", "note"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Transaction)
+class TransactionAdmin(ReadOnlyAdmin):
+    """Transactions are facts as received; labels change through review, so the admin only looks."""
+
+    list_display = [
+        "transaction_id",
+        "timestamp",
+        "account_id",
+        "amount",
+        "currency",
+        "merchant_id",
+        "merchant_category",
+        "channel",
+        "label",
+        "source",
+    ]
+    list_filter = ["channel", "label", "label_source", "source"]
+    list_select_related = ["source"]
+    search_fields = ["=transaction_id", "=account_id", "=merchant_id"]
+    show_full_result_count = False
+    inlines = [ScoreInline, LabelEventInline]
+
+
+@admin.register(LabelEvent)
+class LabelEventAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "transaction", "label", "source", "created_by"]
+    list_filter = ["label", "source"]
+    list_select_related = ["transaction", "created_by"]
+    search_fields = ["transaction__transaction_id", "note"]
+    raw_id_fields = ["transaction"]

@@ -1,0 +1,192 @@
+"""The SQL behind ingest: multi-row INSERT ... ON CONFLICT for rows, COPY into a staging table for frames.
+
+PostgreSQL's unique constraint on (source_id, transaction_id) decides which of two concurrent senders stores a
+row; everything here is written so that losing that race is an ordinary "duplicate", never an error.
+"""
+
+import io
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection
+
+from transactions.models import LabelEvent, Transaction
+
+TABLE = Transaction._meta.db_table
+EVENT_TABLE = LabelEvent._meta.db_table
+ROW_COLUMNS = (
+    "transaction_id",
+    "timestamp",
+    "account_id",
+    "amount",
+    "currency",
+    "merchant_id",
+    "merchant_category",
+    "channel",
+    "latitude",
+    "longitude",
+    "location_distance_km",
+    "country",
+    "device_id",
+)
+STAGING_TYPES = {
+    "transaction_id": "text",
+    "timestamp": "timestamptz",
+    "account_id": "text",
+    "amount": "numeric",
+    "currency": "text",
+    "merchant_id": "text",
+    "merchant_category": "text",
+    "channel": "text",
+    "latitude": "double precision",
+    "longitude": "double precision",
+    "location_distance_km": "double precision",
+    "country": "text",
+    "device_id": "text",
+    "label": "smallint",
+}
+INSERT_COLUMNS = (*ROW_COLUMNS, "attributes", "label", "label_source", "labelled_at", "source_id", "ingested_at")
+ROWS_PER_STATEMENT = 1000
+JSON_PAIRS_PER_CALL = 40  # jsonb_build_object takes at most 100 arguments
+
+
+# ---------------------------------------------------------------- rows (the API path)
+
+
+def insert_rows(*, source_id: int, rows: Sequence[dict[str, Any]], label_source: str) -> dict[str, tuple[int, bool]]:
+    """Insert clean rows, skipping ids the source already sent: {transaction_id: (pk, created)}."""
+    outcome: dict[str, tuple[int, bool]] = {}
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), ROWS_PER_STATEMENT):
+            batch = rows[start : start + ROWS_PER_STATEMENT]
+            cursor.execute(_insert_sql(len(batch)), _insert_params(source_id, batch, label_source))
+            outcome.update({tx_id: (pk, True) for pk, tx_id in cursor.fetchall()})
+        missing = sorted({row["transaction_id"] for row in rows} - outcome.keys())
+        if missing:
+            cursor.execute(
+                f"SELECT id, transaction_id FROM {TABLE} WHERE source_id = %s AND transaction_id = ANY(%s)",  # noqa: S608
+                [source_id, missing],
+            )
+            outcome.update({tx_id: (pk, False) for pk, tx_id in cursor.fetchall()})
+    return outcome
+
+
+def _insert_sql(count: int) -> str:
+    one = "(" + ", ".join(["%s"] * (len(INSERT_COLUMNS) - 1)) + ", now())"
+    return (
+        f"INSERT INTO {TABLE} ({', '.join(INSERT_COLUMNS)}) VALUES {', '.join([one] * count)} "  # noqa: S608
+        "ON CONFLICT (source_id, transaction_id) DO NOTHING RETURNING id, transaction_id"
+    )
+
+
+def _insert_params(source_id: int, rows: Sequence[dict[str, Any]], label_source: str) -> list[Any]:
+    params: list[Any] = []
+    for row in rows:
+        labelled = row.get("label") is not None
+        params.extend(row[name] for name in ROW_COLUMNS)
+        params.append(json.dumps(row.get("attributes") or {}, cls=DjangoJSONEncoder))
+        params.extend([row.get("label"), label_source if labelled else "", row["labelled_at"] if labelled else None])
+        params.append(source_id)
+    return params
+
+
+# ---------------------------------------------------------------- frames (files, the generator)
+
+
+def copy_frame(*, source_id: int, frame: pd.DataFrame, attributes: Sequence[str], label_source: str) -> int:
+    """Store a clean canonical frame through COPY into a staging table; returns how many rows were new.
+
+    `attributes` are the names behind the frame's `attr_<name>` columns; they become the JSON `attributes`.
+    New rows that carry a label get a LabelEvent in the same statement. Call inside a transaction.
+    """
+    if frame.empty:
+        return 0
+    table = _staging_table(frame, attributes)
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS tx_staging")
+        cursor.execute(f"CREATE TEMP TABLE tx_staging ({_staging_columns(table)}) ON COMMIT DROP")
+        with cursor.copy("COPY tx_staging FROM STDIN WITH (FORMAT csv)") as copy:
+            copy.write(_csv_bytes(table))
+        cursor.execute(_insert_select_sql(attributes), [label_source, source_id, label_source])
+        stored = cursor.fetchone()[0]
+        cursor.execute("DROP TABLE tx_staging")
+    return stored
+
+
+def _staging_table(frame: pd.DataFrame, attributes: Sequence[str]) -> pa.Table:
+    columns = {name: frame[name] for name in STAGING_TYPES}
+    columns["label"] = frame["label"].astype("Int64")
+    columns["timestamp"] = frame["timestamp"].astype("datetime64[us, UTC]")
+    for position, name in enumerate(attributes):
+        columns[f"a{position}"] = _attribute_column(frame[f"attr_{name}"])
+    return pa.Table.from_pandas(pd.DataFrame(columns), preserve_index=False)
+
+
+def _attribute_column(column: pd.Series) -> pd.Series:
+    if pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):
+        return column
+    return column.astype("str").where(column.notna())
+
+
+def _staging_columns(table: pa.Table) -> str:
+    definitions = []
+    for name, kind in zip(table.column_names, table.schema.types, strict=True):
+        sql_type = STAGING_TYPES.get(name) or _attribute_sql_type(kind)
+        definitions.append(f'"{name}" {sql_type}')
+    return ", ".join(definitions)
+
+
+def _attribute_sql_type(kind: pa.DataType) -> str:
+    if pa.types.is_boolean(kind):
+        return "boolean"
+    if pa.types.is_integer(kind):
+        return "bigint"
+    if pa.types.is_floating(kind):
+        return "double precision"
+    return "text"
+
+
+def _csv_bytes(table: pa.Table) -> bytes:
+    buffer = io.BytesIO()
+    pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(include_header=False))
+    return buffer.getvalue()
+
+
+def _attributes_sql(attributes: Sequence[str]) -> str:
+    if not attributes:
+        return "'{}'::jsonb"
+    pairs = [f"{_sql_literal(name)}, s.a{position}" for position, name in enumerate(attributes)]
+    calls = [
+        f"jsonb_build_object({', '.join(pairs[start : start + JSON_PAIRS_PER_CALL])})"
+        for start in range(0, len(pairs), JSON_PAIRS_PER_CALL)
+    ]
+    return f"jsonb_strip_nulls({' || '.join(calls)})"
+
+
+def _sql_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _insert_select_sql(attributes: Sequence[str]) -> str:
+    selected = ", ".join("round(s.amount, 2)" if name == "amount" else f"s.{name}" for name in ROW_COLUMNS)
+    return f"""
+        WITH inserted AS (
+            INSERT INTO {TABLE} ({", ".join(INSERT_COLUMNS)})
+            SELECT {selected}, {_attributes_sql(attributes)}, s.label,
+                   CASE WHEN s.label IS NULL THEN '' ELSE %s END,
+                   CASE WHEN s.label IS NULL THEN NULL ELSE now() END,
+                   %s, now()
+            FROM tx_staging s
+            ON CONFLICT (source_id, transaction_id) DO NOTHING
+            RETURNING id, label, labelled_at
+        ), events AS (
+            INSERT INTO {EVENT_TABLE} (transaction_id, label, source, created_at, note)
+            SELECT id, label, %s, labelled_at, '' FROM inserted WHERE label IS NOT NULL
+        )
+        SELECT count(*) FROM inserted
+    """  # noqa: S608

@@ -1,0 +1,162 @@
+"""Writes to the transaction store: ingest one or many, label, import a file, store a generated frame."""
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from django.db import transaction as db_transaction
+from django.utils import timezone
+
+from transactions import bulk
+from transactions.files import read_mapped_chunks
+from transactions.models import LabelEvent, LabelSource, Source, Transaction
+from transactions.validation import FieldError, RowError, parse_label, transaction_clean
+
+MAX_STORED_ERRORS = 1000
+
+
+@dataclass
+class IngestResult:
+    """One raw transaction's fate: stored (`created`), already there (`created=False`), or refused (`errors`)."""
+
+    transaction: Transaction | None
+    created: bool = False
+    errors: list[FieldError] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+@dataclass
+class ImportSummary:
+    rows: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    error_count: int = 0
+    reasons: Counter = field(default_factory=Counter)  # (field, reason) -> how many rows
+
+    def add_errors(self, errors: Sequence[RowError]) -> None:
+        room = MAX_STORED_ERRORS - len(self.errors)
+        self.errors.extend(errors[: max(room, 0)])
+        self.error_count += len(errors)
+        self.rejected += len({error.row for error in errors})
+        self.reasons.update((error.field, error.reason) for error in errors)
+
+
+def source_get_or_create(*, name: str, kind: str = Source.Kind.IMPORT) -> Source:
+    source, _ = Source.objects.get_or_create(name=name, defaults={"kind": kind})
+    return source
+
+
+def transaction_ingest(
+    *, source: Source, data: dict[str, Any], label_source: str = LabelSource.REPORTED
+) -> IngestResult:
+    """Store one raw transaction unless the source already sent its id; a label in `data` is recorded too."""
+    return transactions_ingest_many(source=source, rows=[data], label_source=label_source)[0]
+
+
+@db_transaction.atomic
+def transactions_ingest_many(
+    *, source: Source, rows: Iterable[dict[str, Any]], label_source: str = LabelSource.REPORTED
+) -> list[IngestResult]:
+    """Store many raw transactions in bulk SQL; results in input order. Safe to repeat and to run concurrently."""
+    cleaned = [transaction_clean(row) for row in rows]
+    valid = [item.data for item in cleaned if item.ok]
+    now = timezone.now()
+    for data in valid:
+        data["labelled_at"] = now
+    outcome = bulk.insert_rows(source_id=source.pk, rows=valid, label_source=label_source)
+    stored = Transaction.objects.in_bulk([pk for pk, _ in outcome.values()])
+    results = _results_in_order(cleaned, outcome, stored)
+    _label_events_for_new(results, label_source, now)
+    return results
+
+
+def _results_in_order(cleaned, outcome, stored) -> list[IngestResult]:
+    results, seen = [], set()
+    for item in cleaned:
+        if not item.ok:
+            results.append(IngestResult(transaction=None, errors=item.errors))
+            continue
+        tx_id = item.data["transaction_id"]
+        pk, created = outcome[tx_id]
+        results.append(IngestResult(transaction=stored[pk], created=created and tx_id not in seen))
+        seen.add(tx_id)
+    return results
+
+
+def _label_events_for_new(results: list[IngestResult], label_source: str, at: datetime) -> None:
+    events = [
+        LabelEvent(transaction=result.transaction, label=result.transaction.label, source=label_source, created_at=at)
+        for result in results
+        if result.created and result.transaction.label is not None
+    ]
+    LabelEvent.objects.bulk_create(events)
+
+
+@db_transaction.atomic
+def transaction_label(
+    *,
+    transaction: Transaction,
+    label: Any,
+    source: str,
+    user=None,
+    note: str = "",
+    at: datetime | None = None,
+) -> LabelEvent:
+    """Give a transaction its latest label (1 fraud, 0 legitimate; also true/false, fraud/legit) and log it."""
+    value = parse_label(label)
+    at = at or timezone.now()
+    transaction.label, transaction.label_source, transaction.labelled_at = value, source, at
+    transaction.save(update_fields=["label", "label_source", "labelled_at"])
+    return LabelEvent.objects.create(
+        transaction=transaction, label=value, source=source, created_at=at, created_by=user, note=note
+    )
+
+
+def transactions_import_file(
+    *,
+    source: Source,
+    path: str | Path,
+    mapping: dict[str, str],
+    attributes: Sequence[str] = (),
+    label_column: str | None = None,
+    exclude: Sequence[str] = (),
+    chunk_rows: int = 100_000,
+    on_progress: Callable[[ImportSummary], None] | None = None,
+) -> ImportSummary:
+    """Import a CSV or Parquet file chunk by chunk; each chunk commits on its own, so a rerun only adds what is
+    missing. Bad rows are counted and reported; every valid row is stored. Raises MappingError up front."""
+    summary = ImportSummary()
+    chunks = read_mapped_chunks(
+        path, mapping=mapping, attributes=attributes, label_column=label_column, exclude=exclude, chunk_rows=chunk_rows
+    )
+    for chunk in chunks:
+        attribute_names = [name.removeprefix("attr_") for name in chunk.frame.columns if name.startswith("attr_")]
+        stored = transactions_store_frame(source=source, frame=chunk.frame, attributes=attribute_names)
+        summary.rows += chunk.rows
+        summary.stored += stored
+        summary.duplicates += len(chunk.frame) - stored
+        summary.add_errors(chunk.errors)
+        if on_progress:
+            on_progress(summary)
+    return summary
+
+
+@db_transaction.atomic
+def transactions_store_frame(
+    *,
+    source: Source,
+    frame: pd.DataFrame,
+    attributes: Sequence[str] = (),
+    label_source: str = LabelSource.IMPORT,
+) -> int:
+    """Store an already clean canonical frame (see transactions.files.MappedChunk) by COPY; returns new rows."""
+    return bulk.copy_frame(source_id=source.pk, frame=frame, attributes=attributes, label_source=label_source)

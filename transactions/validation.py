@@ -1,0 +1,429 @@
+"""The canonical transaction schema's rules, for one raw dict (the API) and for a whole frame (files).
+
+Both paths give the same verdict and the same error texts for the same input (tests/transactions/test_validation.py
+checks it). Amounts are rounded to cents half away from zero on the decimal value written in the input
+(`12.345` -> `12.35`); the file path leaves that rounding to PostgreSQL's `round(numeric, 2)`, which rounds the
+same way.
+"""
+
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from django.conf import settings
+
+CANONICAL_FIELDS = (
+    "transaction_id",
+    "timestamp",
+    "account_id",
+    "amount",
+    "currency",
+    "merchant_id",
+    "merchant_category",
+    "channel",
+    "latitude",
+    "longitude",
+    "location_distance_km",
+    "country",
+    "device_id",
+    "label",
+)
+ALIASES = {"user_id": "account_id", "is_online": "channel", "merchant": "merchant_id", "terminal_id": "merchant_id"}
+REQUIRED = ("transaction_id", "timestamp", "account_id", "amount")
+TEXT_LIMITS = {"transaction_id": 128, "account_id": 128, "merchant_id": 128, "merchant_category": 64, "device_id": 128}
+OPTIONAL_TEXT = ("merchant_id", "merchant_category", "device_id")
+MAX_AMOUNT = Decimal("999999999999.99")
+CENT = Decimal("0.01")
+
+CHANNELS = {
+    "online": "online",
+    "in_person": "in_person",
+    "atm": "atm",
+    "other": "other",
+    "cnp": "online",
+    "cp": "in_person",
+    "1": "online",
+    "0": "in_person",
+    "true": "online",
+    "false": "in_person",
+}
+LABELS = {"1": 1.0, "0": 0.0, "true": 1.0, "false": 0.0, "fraud": 1.0, "legit": 0.0}
+
+TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?(Z|[+-]\d{2}(:?\d{2})?)?$"
+_TIMESTAMP_RE = re.compile(TIMESTAMP_PATTERN)
+_CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
+_COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
+
+
+class Reason:
+    REQUIRED = "required"
+    NOT_A_DATE = "not a date (expected ISO 8601 or YYYY-MM-DD HH:MM:SS)"
+    NOT_A_NUMBER = "not a number"
+    NEGATIVE = "must not be negative"
+    TOO_LARGE = f"too large (at most {MAX_AMOUNT})"
+    CURRENCY = "not a 3-letter ISO 4217 currency code"
+    CHANNEL = "unknown channel (expected online, in_person, atm or other; is_online 0/1; CP/CNP)"
+    LATITUDE = "out of range [-90, 90]"
+    LONGITUDE = "out of range [-180, 180]"
+    COUNTRY = "not a 2-letter country code"
+    LABEL = "unknown label (expected 0/1, true/false, fraud/legit)"
+    ATTRIBUTES = "must be an object"
+
+    @staticmethod
+    def too_long(limit: int) -> str:
+        return f"longer than {limit} characters"
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    reason: str
+
+
+@dataclass
+class Cleaned:
+    """The outcome of cleaning one raw transaction: canonical `data`, or the `errors` that stopped it."""
+
+    data: dict[str, Any] | None
+    errors: list[FieldError] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+class _Invalid(Exception):
+    def __init__(self, reason: str):
+        self.reason = reason
+
+
+# ---------------------------------------------------------------- one dict
+
+
+def transaction_clean(raw: dict[str, Any]) -> Cleaned:
+    """Clean one raw transaction dict: canonical fields, aliases resolved, any other key kept in `attributes`."""
+    values, attributes, errors = _split_raw(raw)
+    data: dict[str, Any] = {"attributes": attributes}
+    for name in CANONICAL_FIELDS:
+        try:
+            data[name] = _clean_scalar(name, values.get(name))
+        except _Invalid as invalid:
+            errors.append(FieldError(name, invalid.reason))
+    return Cleaned(data=None, errors=errors) if errors else Cleaned(data=data)
+
+
+def _split_raw(raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], list[FieldError]]:
+    values: dict[str, Any] = {}
+    attributes: dict[str, Any] = {}
+    errors: list[FieldError] = []
+    given = raw.get("attributes")
+    if isinstance(given, dict):
+        attributes.update(given)
+    elif given is not None:
+        errors.append(FieldError("attributes", Reason.ATTRIBUTES))
+    for key, value in raw.items():
+        if key == "attributes":
+            continue
+        name = ALIASES.get(key, key)
+        if name in CANONICAL_FIELDS:
+            if key == name or name not in values or _is_missing(values[name]):
+                values[name] = value
+        else:
+            attributes[key] = value
+    return values, attributes, errors
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    return isinstance(value, str) and not value.strip()
+
+
+def _clean_scalar(name: str, value: Any) -> Any:
+    if _is_missing(value):
+        if name in REQUIRED:
+            raise _Invalid(Reason.REQUIRED)
+        return _DEFAULTS[name]()
+    return _SCALAR_RULES[name](name, value)
+
+
+def _text(name: str, value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value).strip()
+    limit = TEXT_LIMITS[name]
+    if len(text) > limit:
+        raise _Invalid(Reason.too_long(limit))
+    return text
+
+
+def _timestamp(name: str, value: Any) -> datetime:
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str) and _TIMESTAMP_RE.match(value.strip()):
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise _Invalid(Reason.NOT_A_DATE)
+    else:
+        raise _Invalid(Reason.NOT_A_DATE)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _decimal(value: Any) -> Decimal:
+    if isinstance(value, bool):
+        raise _Invalid(Reason.NOT_A_NUMBER)
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise _Invalid(Reason.NOT_A_NUMBER)
+    if not number.is_finite():
+        raise _Invalid(Reason.NOT_A_NUMBER)
+    return number
+
+
+def _amount(name: str, value: Any) -> Decimal:
+    number = _decimal(value)
+    if number < 0:
+        raise _Invalid(Reason.NEGATIVE)
+    cents = number.quantize(CENT, rounding=ROUND_HALF_UP)
+    if cents > MAX_AMOUNT:
+        raise _Invalid(Reason.TOO_LARGE)
+    return cents
+
+
+def _float_in(low: float, high: float, reason: str):
+    def rule(name: str, value: Any) -> float:
+        number = float(_decimal(value))
+        if not low <= number <= high:
+            raise _Invalid(reason)
+        return number
+
+    return rule
+
+
+def _code(pattern: re.Pattern, reason: str):
+    def rule(name: str, value: Any) -> str:
+        text = str(value).strip().upper()
+        if not pattern.match(text):
+            raise _Invalid(reason)
+        return text
+
+    return rule
+
+
+def _choice_key(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip().lower()
+
+
+def _channel(name: str, value: Any) -> str:
+    try:
+        return CHANNELS[_choice_key(value)]
+    except KeyError:
+        raise _Invalid(Reason.CHANNEL)
+
+
+def _label(name: str, value: Any) -> int:
+    try:
+        return int(LABELS[_choice_key(value)])
+    except KeyError:
+        raise _Invalid(Reason.LABEL)
+
+
+_SCALAR_RULES = {
+    "transaction_id": _text,
+    "timestamp": _timestamp,
+    "account_id": _text,
+    "amount": _amount,
+    "currency": _code(_CURRENCY_RE, Reason.CURRENCY),
+    "merchant_id": _text,
+    "merchant_category": _text,
+    "channel": _channel,
+    "latitude": _float_in(-90, 90, Reason.LATITUDE),
+    "longitude": _float_in(-180, 180, Reason.LONGITUDE),
+    "location_distance_km": _float_in(0, math.inf, Reason.NEGATIVE),
+    "country": _code(_COUNTRY_RE, Reason.COUNTRY),
+    "device_id": _text,
+    "label": _label,
+}
+_DEFAULTS = {
+    "currency": lambda: settings.DEFAULT_CURRENCY,
+    "merchant_id": str,
+    "merchant_category": str,
+    "channel": lambda: "other",
+    "latitude": lambda: None,
+    "longitude": lambda: None,
+    "location_distance_km": lambda: None,
+    "country": str,
+    "device_id": str,
+    "label": lambda: None,
+}
+
+
+def parse_label(value: Any) -> int:
+    """A label value as 1 (fraud) or 0 (legitimate); ValueError if it is none of the accepted spellings."""
+    try:
+        return _label("label", value)
+    except _Invalid as invalid:
+        raise ValueError(invalid.reason)
+
+
+# ---------------------------------------------------------------- a whole frame
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int
+    field: str
+    reason: str
+
+
+def frame_clean(raw: pd.DataFrame) -> tuple[pd.DataFrame, list[RowError]]:
+    """Clean a frame of raw canonical columns (index = 1-based row numbers): the valid rows, and every row's errors.
+
+    The same rules as `transaction_clean`, column by column. Missing columns count as empty.
+    """
+    clean = pd.DataFrame(index=raw.index)
+    problems: list[tuple[str, str, pd.Series]] = []
+    for name in CANONICAL_FIELDS:
+        column = raw[name] if name in raw.columns else pd.Series(np.nan, index=raw.index, dtype="float64")
+        clean[name], column_problems = _FRAME_RULES[name](name, column)
+        problems.extend((name, reason, mask) for reason, mask in column_problems)
+    errors = _row_errors(problems)
+    bad = np.zeros(len(raw), dtype=bool)
+    for _, _, mask in problems:
+        bad |= mask.to_numpy()
+    return clean[~bad], errors
+
+
+def _row_errors(problems: list[tuple[str, str, pd.Series]]) -> list[RowError]:
+    order = {name: position for position, name in enumerate(CANONICAL_FIELDS)}
+    errors = [
+        RowError(int(row), name, reason) for name, reason, mask in problems for row in mask.index[mask.to_numpy()]
+    ]
+    errors.sort(key=lambda error: (error.row, order[error.field]))
+    return errors
+
+
+def _as_text(column: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(stripped text, missing mask) for a column of any dtype, spelling numbers as the one-dict path does."""
+    if pd.api.types.is_bool_dtype(column):
+        text = column.map({True: "True", False: "False"})
+    elif pd.api.types.is_float_dtype(column):
+        integral = column.notna() & (column % 1 == 0)
+        text = column.astype(str).where(~integral, column.where(integral).astype("Int64").astype(str))
+    elif pd.api.types.is_numeric_dtype(column):
+        text = column.astype(str)
+    else:
+        text = column.astype("str").str.strip()
+    missing = column.isna() | text.isna() | (text == "")
+    return text.where(~missing, ""), missing
+
+
+def _v_required(name: str, missing: pd.Series) -> list[tuple[str, pd.Series]]:
+    return [(Reason.REQUIRED, missing)] if name in REQUIRED else []
+
+
+def _v_text(name: str, column: pd.Series):
+    text, missing = _as_text(column)
+    limit = TEXT_LIMITS[name]
+    return text, _v_required(name, missing) + [(Reason.too_long(limit), text.str.len() > limit)]
+
+
+def _v_timestamp(name: str, column: pd.Series):
+    if pd.api.types.is_datetime64_any_dtype(column):
+        moments = column.dt.tz_localize(UTC) if column.dt.tz is None else column.dt.tz_convert(UTC)
+        return moments.astype("datetime64[us, UTC]"), _v_required(name, column.isna())
+    text, missing = _as_text(column)
+    shaped = text.str.match(TIMESTAMP_PATTERN)
+    moments = pd.to_datetime(text.where(shaped), format="ISO8601", utc=True, errors="coerce")
+    moments = moments.astype("datetime64[us, UTC]")
+    return moments, _v_required(name, missing) + [(Reason.NOT_A_DATE, ~missing & moments.isna())]
+
+
+def _v_number(name: str, column: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """(float values, missing mask, not-a-number mask)."""
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        values = column.astype("float64")
+        missing = column.isna()
+    else:
+        text, missing = _as_text(column)
+        values = pd.to_numeric(text.where(~missing), errors="coerce").astype("float64")
+    return values, missing, ~missing & ~np.isfinite(values)
+
+
+def _v_amount(name: str, column: pd.Series):
+    values, missing, nan = _v_number(name, column)
+    negative = ~nan & (values < 0)
+    too_large = ~nan & (values >= float(MAX_AMOUNT) + 0.005)
+    problems = [(Reason.NOT_A_NUMBER, nan), (Reason.NEGATIVE, negative), (Reason.TOO_LARGE, too_large)]
+    return values, _v_required(name, missing) + problems
+
+
+def _v_float_in(low: float, high: float, reason: str):
+    def rule(name: str, column: pd.Series):
+        values, _, nan = _v_number(name, column)
+        outside = ~nan & values.notna() & ((values < low) | (values > high))
+        return values.where(~nan), [(Reason.NOT_A_NUMBER, nan), (reason, outside)]
+
+    return rule
+
+
+def _v_code(pattern: str, reason: str, default=None):
+    def rule(name: str, column: pd.Series):
+        text, missing = _as_text(column)
+        text = text.str.upper()
+        wrong = ~missing & ~text.str.fullmatch(pattern)
+        fill = default() if default else ""
+        return text.where(~missing, fill), [(reason, wrong)]
+
+    return rule
+
+
+def _choice_keys(column: pd.Series) -> tuple[pd.Series, pd.Series]:
+    if pd.api.types.is_bool_dtype(column):
+        return column.map({True: "true", False: "false"}), column.isna()
+    text, missing = _as_text(column)
+    return text.str.lower(), missing
+
+
+def _v_channel(name: str, column: pd.Series):
+    keys, missing = _choice_keys(column)
+    channels = keys.map(CHANNELS)
+    unknown = ~missing & channels.isna()
+    return channels.where(~missing, "other").astype("str"), [(Reason.CHANNEL, unknown)]
+
+
+def _v_label(name: str, column: pd.Series):
+    keys, missing = _choice_keys(column)
+    labels = keys.map(LABELS).astype("float64")
+    return labels, [(Reason.LABEL, ~missing & labels.isna())]
+
+
+_FRAME_RULES = {
+    "transaction_id": _v_text,
+    "timestamp": _v_timestamp,
+    "account_id": _v_text,
+    "amount": _v_amount,
+    "currency": _v_code(r"[A-Z]{3}", Reason.CURRENCY, default=lambda: settings.DEFAULT_CURRENCY),
+    "merchant_id": _v_text,
+    "merchant_category": _v_text,
+    "channel": _v_channel,
+    "latitude": _v_float_in(-90, 90, Reason.LATITUDE),
+    "longitude": _v_float_in(-180, 180, Reason.LONGITUDE),
+    "location_distance_km": _v_float_in(0, math.inf, Reason.NEGATIVE),
+    "country": _v_code(r"[A-Z]{2}", Reason.COUNTRY),
+    "device_id": _v_text,
+    "label": _v_label,
+}
