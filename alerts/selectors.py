@@ -45,9 +45,12 @@ def alerts_recent(*, limit: int = 10) -> list[Alert]:
     return list(Alert.objects.select_related("rule", "transaction", "score").order_by("-id")[:limit])
 
 
+UNSEEN_CAP = 100  # the bell shows "99+"; counting further would scan every alert a new user never read
+
+
 def alerts_unseen_count(*, user) -> int:
     mark = AlertReadMark.objects.filter(user=user).values_list("last_seen_alert_id", flat=True).first() or 0
-    return Alert.objects.filter(id__gt=mark).count()
+    return Alert.objects.filter(id__gt=mark).order_by()[:UNSEEN_CAP].count()
 
 
 def audit_events(*, action: str = "", since=None, until=None) -> QuerySet[AuditEvent]:

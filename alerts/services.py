@@ -196,7 +196,7 @@ def alert_rule_save(*, rule: AlertRule, user=None) -> AlertRule:
         action="rule.change" if before is not None else "rule.create",
         obj=rule,
         before=before,
-        after=audit_snapshot(rule),
+        after=audit_snapshot(AlertRule.objects.get(pk=rule.pk)),  # as stored, e.g. decimals at their scale
         actor=user,
     )
     return rule

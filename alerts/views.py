@@ -6,6 +6,7 @@ from django.core.exceptions import PermissionDenied
 from django.forms.models import model_to_dict
 from django.http import HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from alerts.forms import AuditExportForm, RiskPolicyForm
@@ -42,7 +43,9 @@ def bell_seen(request):
     alerts_mark_seen(user=request.user)
     if request.htmx:
         return render(request, "alerts/_bell.html", bell_context(request.user))
-    return redirect(request.headers.get("Referer") or "home")
+    back = request.headers.get("Referer", "")
+    safe = url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure())
+    return redirect(back if back and safe else "home")
 
 
 @require_http_methods(["GET", "POST"])

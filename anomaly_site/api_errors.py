@@ -73,7 +73,20 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "too_large"
 
 
+class FieldErrors(exceptions.APIException):
+    """A 400 carrying errors already in the {field, reason, code} shape (from the ingest rules)."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "invalid"
+
+    def __init__(self, errors: list[dict]):
+        super().__init__("invalid input")
+        self.errors = errors
+
+
 def _errors_for(exc: exceptions.APIException) -> list[dict]:
+    if isinstance(exc, FieldErrors):
+        return exc.errors
     if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
         return [error_item(AUTH_FIELD, str(exc.detail), exc.get_codes())]
     if isinstance(exc, exceptions.PermissionDenied):

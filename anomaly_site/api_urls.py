@@ -4,4 +4,5 @@ from django.urls import include, path
 
 urlpatterns = [
     path("", include("transactions.api_urls")),
+    path("", include("detection.api_urls")),
 ]

@@ -49,7 +49,7 @@ PRESETS = {
 }
 
 
-def one_run(preset: str, chunk_rows: int) -> dict:
+def one_run(preset: str, chunk_rows: int, workers: int) -> dict:
     import resource
     import time
 
@@ -74,6 +74,7 @@ def one_run(preset: str, chunk_rows: int) -> dict:
         label_column=spec["label_column"],
         exclude=spec["exclude"],
         chunk_rows=chunk_rows,
+        workers=workers,
     )
     seconds = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -117,6 +118,7 @@ def main() -> None:
     parser.add_argument("preset", choices=sorted(PRESETS))
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--chunk-rows", type=int, default=100_000)
+    parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "anomaly_site.settings")
@@ -124,13 +126,22 @@ def main() -> None:
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     sys.path.insert(0, str(ROOT))
     if args.one:
-        print(json.dumps(one_run(args.preset, args.chunk_rows)))
+        print(json.dumps(one_run(args.preset, args.chunk_rows, args.workers)))
         return
     ensure_database()
     results = []
     for run in range(1, args.runs + 1):
         out = subprocess.run(
-            [sys.executable, __file__, args.preset, "--one", "--chunk-rows", str(args.chunk_rows)],
+            [
+                sys.executable,
+                __file__,
+                args.preset,
+                "--one",
+                "--chunk-rows",
+                str(args.chunk_rows),
+                "--workers",
+                str(args.workers),
+            ],
             check=True,
             capture_output=True,
             text=True,
@@ -147,7 +158,8 @@ def main() -> None:
         f"median of {args.runs}: {statistics.median(r['seconds'] for r in results):.1f} s, "
         f"{statistics.median(r['rows_per_s'] for r in results):,.0f} rows/s, "
         f"peak RSS {statistics.median(r['peak_rss_mb'] for r in results):.0f} MB "
-        f"({args.preset}, chunk {args.chunk_rows:,} rows, {os.cpu_count()} cores)"
+        f"({args.preset}, chunk {args.chunk_rows:,} rows, {args.workers} workers, {os.cpu_count()} cores, "
+        f"load average {os.getloadavg()[0]:.1f})"
     )
 
 

@@ -1,6 +1,5 @@
 from django.contrib import admin, messages
 from django.forms.models import model_to_dict
-from django.utils.html import format_html
 
 from alerts.admin import ReadOnlyAdmin
 from alerts.selectors import risk_policy_current
@@ -117,5 +116,5 @@ class RiskPolicyAdmin(admin.ModelAdmin):
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if add:
             context["title"] = "Set new risk thresholds"
-            context["subtitle"] = format_html("In force for the next score. The previous values stay in history.")
+            context["subtitle"] = "In force for the next score. The previous values stay in history."
         return super().render_change_form(request, context, add, change, form_url, obj)

@@ -28,7 +28,7 @@ class Series:
 @dataclass(frozen=True)
 class BarSeries:
     name: str
-    values: Sequence[float]
+    values: Sequence[float | None]
     color: str = ""
 
 
@@ -42,7 +42,7 @@ class Frame:
     y_range: tuple[float, float]
     left: int = 56
     right: int = 16
-    top: int = 34
+    top: int = 50
     bottom: int = 46
     parts: list[str] = field(default_factory=list)
 
@@ -141,16 +141,15 @@ def _axes_lines(frame: Frame) -> None:
 
 
 def _legend(frame: Frame, entries: Sequence[tuple[str, str, bool]]) -> None:
-    """Swatches in one row at the top right; entries are (name, color, dashed)."""
-    x = frame.width - frame.right
-    for name, color, dashed in reversed(entries):
-        width = 22 + 6.2 * len(name)
-        x -= width
+    """Swatches in one row under the title; entries are (name, color, dashed)."""
+    x = float(frame.left)
+    for name, color, dashed in entries:
         dash = ' stroke-dasharray="4 3"' if dashed else ""
         frame.parts.append(
-            f'<g class="legend-item"><line x1="{x:.1f}" x2="{x + 14:.1f}" y1="12" y2="12" stroke="{color}" '
-            f'stroke-width="3"{dash}/><text x="{x + 18:.1f}" y="15.5" fill="#344054">{escape(name)}</text></g>'
+            f'<g class="legend-item"><line x1="{x:.1f}" x2="{x + 14:.1f}" y1="32" y2="32" stroke="{color}" '
+            f'stroke-width="3"{dash}/><text x="{x + 18:.1f}" y="35.5" fill="#344054">{escape(name)}</text></g>'
         )
+        x += 34 + 6.2 * len(name)
 
 
 def _vertices(series: Series) -> list[tuple[float, float]]:
@@ -193,8 +192,8 @@ def line_chart(
     y_format: str = "{:.1f}",
     diagonal: bool = False,
     markers: Sequence[tuple[float, str]] = (),
-    width: int = 480,
-    height: int = 320,
+    width: int = 600,
+    height: int = 400,
 ) -> SafeString:
     """Curves on numeric axes; `diagonal` adds the chance line of a ROC chart, `markers` vertical rules."""
     if y_range is None:
@@ -229,11 +228,12 @@ def bar_chart(
     x_label: str = "",
     y_format: str = "{:,.0f}",
     y_max: float | None = None,
-    width: int = 720,
-    height: int = 260,
+    width: int = 600,
+    height: int = 300,
 ) -> SafeString:
-    """Grouped vertical bars, one group per category (a day, say); about 10 category labels are written."""
-    top = y_max if y_max is not None else nice_max(max((v for s in series for v in s.values), default=0.0))
+    """Grouped vertical bars, one group per category (a day, say); about 10 category labels are written.
+    A value of None draws no bar (nothing known), unlike 0."""
+    top = y_max if y_max is not None else nice_max(max((v for s in series for v in s.values if v), default=0.0))
     frame = Frame(width=width, height=height, x_range=(0, max(len(categories), 1)), y_range=(0.0, top))
     _open(frame, title, f"{y_label} per {x_label or 'category'}: " + ", ".join(s.name for s in series))
     _y_axis(frame, nice_ticks(0.0, top), y_format, y_label)
@@ -243,6 +243,8 @@ def bar_chart(
     for k, (s, color) in enumerate(zip(series, colors, strict=True)):
         frame.parts.append(f'<g class="series" data-series="{escape(s.name)}" data-points="{len(s.values)}">')
         for i, value in enumerate(s.values):
+            if value is None:  # no data that day: no bar, rather than a bar of height 0
+                continue
             x = frame.left + i * slot + slot * 0.1 + k * bar_w
             y = frame.y(min(value, top))
             h = round(frame.top + frame.plot_h - y, 1)

@@ -1,12 +1,13 @@
 """Numbers behind the model-performance page, from plain arrays: curves, areas, confusion counts, flag volumes.
 
-No Django here: selectors hand over arrays, this module computes, views and charts draw.
+No Django here: selectors hand over arrays, this module (with the engine's metrics) computes, views and charts draw.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
+
+from detection.engine import metrics as engine_metrics
 
 MAX_CURVE_POINTS = 200
 
@@ -50,29 +51,19 @@ class Confusion:
         return self.fp / (self.fp + self.tn) if self.fp + self.tn else None
 
 
-def thin(points: list[tuple[float, float]], max_points: int = MAX_CURVE_POINTS) -> list[tuple[float, float]]:
-    """At most max_points of a curve, evenly spaced by index, always keeping the first and the last."""
-    if len(points) <= max_points:
-        return points
-    keep = np.unique(np.linspace(0, len(points) - 1, max_points).round().astype(int))
-    return [points[i] for i in keep]
-
-
 def both_classes(labels: np.ndarray) -> bool:
     return bool(labels.size) and 0 < int(labels.sum()) < labels.size
 
 
 def curves(name: str, labels: np.ndarray, scores: np.ndarray, *, max_points: int = MAX_CURVE_POINTS) -> Curves:
-    """ROC and PR of one score column; the labels must hold both classes (see both_classes)."""
-    fpr, tpr, _ = roc_curve(labels, scores)
-    precision, recall, _ = precision_recall_curve(labels, scores)
-    pr = list(zip(recall[::-1].tolist(), precision[::-1].tolist(), strict=True))
+    """ROC and PR of one score column, by the engine's metrics; the labels must hold both classes."""
+    points = engine_metrics.curves(labels, scores, points=max_points)
     return Curves(
         name=name,
-        roc=thin(list(zip(fpr.tolist(), tpr.tolist(), strict=True)), max_points),
-        pr=thin(pr, max_points),
-        roc_auc=float(roc_auc_score(labels, scores)),
-        average_precision=float(average_precision_score(labels, scores)),
+        roc=[(x, y) for x, y in points["roc"]],
+        pr=[(x, y) for x, y in points["pr"]],
+        roc_auc=engine_metrics.roc_auc(labels, scores),
+        average_precision=engine_metrics.average_precision(labels, scores),
     )
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import numpy as np
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, F, Q
 from django.db.models.functions import Floor, TruncDate
 from django.utils import timezone
 
@@ -68,9 +68,7 @@ def labelled_scores(*, version: ModelVersion, limit: int = MAX_LABELLED_ROWS) ->
     scores = np.array([r[0] for r in rows], dtype=float)
     labels = np.array([r[2] for r in rows], dtype=int)
     names = sorted({name for r in rows for name in (r[1] or {})})
-    components = {
-        name: np.array([(r[1] or {}).get(name, np.nan) for r in rows], dtype=float) for name in names
-    }
+    components = {name: np.array([(r[1] or {}).get(name, np.nan) for r in rows], dtype=float) for name in names}
     by_source: dict[str, dict[str, int]] = {}
     for _, _, label, source in rows:
         counts = by_source.setdefault(source or "unknown", {"fraud": 0, "legitimate": 0})
@@ -134,8 +132,12 @@ def flagged_outcomes_by_day(*, since: datetime) -> dict[date, dict[str, int]]:
     return {r.pop("day"): r for r in rows}
 
 
-def traffic_by_day(*, version: ModelVersion, since: datetime, threshold: float, current: float) -> list[dict]:
-    """Per day with traffic: scored, flagged at `threshold`, flagged at the `current` threshold."""
+def traffic_by_day(
+    *, version: ModelVersion, since: datetime, threshold: float, current: float, bands: tuple[float, float, float]
+) -> list[dict]:
+    """Per day with traffic: scored, flagged at `threshold` and at the `current` threshold, and how many scores
+    would fall in the medium, high and critical bands given as (medium, high, critical) lower edges."""
+    medium, high, critical = bands
     rows = (
         Score.objects.filter(model_version=version, created_at__gte=since)
         .annotate(day=TruncDate("created_at"))
@@ -144,6 +146,9 @@ def traffic_by_day(*, version: ModelVersion, since: datetime, threshold: float, 
             scored=Count("id"),
             flagged=Count("id", filter=Q(score__gte=threshold)),
             flagged_now=Count("id", filter=Q(score__gte=current)),
+            medium=Count("id", filter=Q(score__gte=medium, score__lt=high)),
+            high=Count("id", filter=Q(score__gte=high, score__lt=critical)),
+            critical=Count("id", filter=Q(score__gte=critical)),
         )
         .order_by("day")
     )
@@ -163,7 +168,3 @@ def score_histogram(*, version: ModelVersion, since: datetime, buckets: int = HI
     for row in rows:
         histogram[min(int(row["bucket"]), buckets - 1)] += row["n"]
     return histogram
-
-
-def scores_for_version(version: ModelVersion) -> QuerySet[Score]:
-    return Score.objects.filter(model_version=version)

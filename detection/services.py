@@ -68,7 +68,7 @@ def _score_and_store(todo: Sequence[Transaction], loaded: registry.LoadedModel) 
     by_pk = {t.pk: t for t in todo}
     scores = []
     for i, row_id in enumerate(row_ids):
-        value = float(output.score[i])
+        value = round(float(output.score[i]), 6)
         scores.append(
             Score(
                 transaction=by_pk[int(row_id)],

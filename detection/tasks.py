@@ -32,3 +32,7 @@ def model_version_train_task(
     if activate:
         model_version_activate(version=version)
     return version.pk
+
+
+# Scoring-job tasks live in their own module; imported here so Celery's autodiscovery registers them.
+from detection.job_tasks import scoring_job_chunk_task, scoring_job_split_task  # noqa: E402,F401

@@ -1,4 +1,15 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from detection import uploads, views
 
 app_name = "detection"
-urlpatterns: list = []
+urlpatterns = [
+    path("performance/", views.performance, name="performance"),
+    path("performance/explore/", views.threshold_explore, name="threshold_explore"),
+    path("performance/threshold/", views.threshold_save, name="threshold_save"),
+    path("uploads/", uploads.upload_index, name="uploads"),
+    path("uploads/<str:key>/map/", uploads.upload_map, name="upload_map"),
+    path("uploads/jobs/<int:pk>/", uploads.upload_job, name="upload_job"),
+    path("uploads/jobs/<int:pk>/progress/", uploads.upload_job_progress, name="upload_job_progress"),
+    path("uploads/jobs/<int:pk>/result.csv", uploads.upload_job_result, name="upload_job_result"),
+]

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 WIDTH, HEIGHT = 720, 220
-PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 64, 16, 14, 30
+PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 64, 16, 20, 30
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ def timeline_svg(history: list, *, marked) -> dict:
         return {"points": [], "width": WIDTH, "height": HEIGHT}
     start, end = history[0].timestamp, history[-1].timestamp
     span = max((end - start).total_seconds(), 1.0)
-    top = _nice_ceiling(max(float(t.amount) for t in history))
+    top = _nice_ceiling(max(float(t.amount) for t in history) * 1.05)  # headroom for the marker
     plot_w, plot_h = WIDTH - PAD_LEFT - PAD_RIGHT, HEIGHT - PAD_TOP - PAD_BOTTOM
 
     def x_of(ts) -> float:
@@ -52,7 +52,13 @@ def timeline_svg(history: list, *, marked) -> dict:
         return round(PAD_TOP + plot_h - float(amount) / top * plot_h, 1)
 
     points = [
-        Point(x_of(t.timestamp), y_of(t.amount), _css(t, marked), f"{t.timestamp:%Y-%m-%d %H:%M} · {t.amount} {t.currency}", t.pk)
+        Point(
+            x_of(t.timestamp),
+            y_of(t.amount),
+            _css(t, marked),
+            f"{t.timestamp:%Y-%m-%d %H:%M} · {t.amount} {t.currency}",
+            t.pk,
+        )
         for t in history
     ]
     marked_point = next(p for p in points if p.css == "marked")

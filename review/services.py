@@ -121,7 +121,7 @@ def review_claim_next(*, user, request=None) -> ReviewItem | None:
     analysts pressing "claim next" at the same moment always get different items. None when the queue is empty.
     """
     item = (
-        ReviewItem.objects.select_for_update(skip_locked=False, of=("self",))
+        ReviewItem.objects.select_for_update(skip_locked=True, of=("self",))
         .filter(status=ReviewItem.Status.OPEN)
         .order_by("-priority", "created_at", "pk")
         .first()

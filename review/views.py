@@ -160,4 +160,3 @@ def transaction_detail(request, pk: int):
         "can_decide": can_decide(request.user),
     }
     return render(request, "review/transaction.html", context)
-

@@ -56,3 +56,13 @@ def partner_client(partner_token):
 @pytest.fixture
 def api_client():
     return APIClient()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_risk_policy_cache():
+    """Each process caches the policy in force for a second; a test's rolled-back rows must not leak into the next."""
+    from alerts.selectors import risk_policy_invalidate
+
+    risk_policy_invalidate()
+    yield
+    risk_policy_invalidate()

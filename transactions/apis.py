@@ -16,6 +16,8 @@ from rest_framework.views import APIView
 
 from accounts.authentication import HasScope
 from accounts.models import PartnerToken
+from anomaly_site import api_schema  # noqa: F401 - registers the token scheme with drf-spectacular
+from anomaly_site.api_errors import FieldErrors, flatten_errors
 from detection.services import NoActiveModel
 from transactions import api_selectors as selectors
 from transactions import api_services as services
@@ -116,7 +118,7 @@ class TransactionScoreApi(PartnerApi):
         try:
             outcome = services.transaction_score(source=source, data=request.data)
         except services.InvalidTransaction as invalid:
-            raise ValidationError(invalid.errors)
+            raise FieldErrors(invalid.errors)
         except NoActiveModel:
             raise ModelUnavailable()
         body = services.score_payload(outcome.transaction, outcome.score)
@@ -129,9 +131,15 @@ class TransactionScoreBatchApi(PartnerApi):
     required_scope = "score"
 
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "ScoreBatchInput"
+
         transactions = TransactionInputSerializer(many=True)
 
     class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "ScoreBatchOutput"
+
         class ResultSerializer(ScoreOutputSerializer):
             index = serializers.IntegerField()
             created = serializers.BooleanField()
@@ -190,12 +198,18 @@ class LabelBulkApi(PartnerApi):
     required_scope = "label"
 
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "LabelBulkInput"
+
         class ItemSerializer(LabelInputSerializer):
             transaction_id = serializers.CharField(max_length=128)
 
         labels = ItemSerializer(many=True)
 
     class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "LabelBulkOutput"
+
         results = inline_serializer(
             "LabelResult",
             {
@@ -229,8 +243,6 @@ class LabelBulkApi(PartnerApi):
 
 
 def _item_error(index: int, item, detail) -> dict:
-    from anomaly_site.api_errors import flatten_errors
-
     transaction_id = item.get("transaction_id") if isinstance(item, dict) else None
     return {"index": index, "transaction_id": transaction_id, "errors": flatten_errors(detail)}
 

@@ -50,7 +50,8 @@ class Transaction(models.Model):
     FRAUD = 1
     LEGITIMATE = 0
 
-    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="transactions")
+    # No index of its own: the unique (source, transaction_id) constraint already serves lookups by source.
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="transactions", db_index=False)
     transaction_id = models.CharField(max_length=128, help_text="The sender's id, unique per source.")
     timestamp = models.DateTimeField()
     account_id = models.CharField(max_length=128)
@@ -74,9 +75,7 @@ class Transaction(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["source", "transaction_id"], name="transaction_unique_per_source"
-            ),
+            models.UniqueConstraint(fields=["source", "transaction_id"], name="transaction_unique_per_source"),
             models.CheckConstraint(condition=Q(amount__gte=0), name="transaction_amount_non_negative"),
             models.CheckConstraint(
                 condition=Q(channel__in=[c.value for c in Channel]), name="transaction_channel_valid"

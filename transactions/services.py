@@ -1,22 +1,26 @@
 """Writes to the transaction store: ingest one or many, label, import a file, store a generated frame."""
 
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from django.db import OperationalError, connection
 from django.db import transaction as db_transaction
 from django.utils import timezone
+from psycopg.errors import DeadlockDetected
 
 from transactions import bulk
-from transactions.files import read_mapped_chunks
+from transactions.files import MappedChunk, read_mapped_chunks
 from transactions.models import LabelEvent, LabelSource, Source, Transaction
 from transactions.validation import FieldError, RowError, parse_label, transaction_clean
 
 MAX_STORED_ERRORS = 1000
+DEADLOCK_RETRIES = 3
 
 
 @dataclass
@@ -130,24 +134,62 @@ def transactions_import_file(
     label_column: str | None = None,
     exclude: Sequence[str] = (),
     chunk_rows: int = 100_000,
+    workers: int = 2,
     on_progress: Callable[[ImportSummary], None] | None = None,
 ) -> ImportSummary:
     """Import a CSV or Parquet file chunk by chunk; each chunk commits on its own, so a rerun only adds what is
-    missing. Bad rows are counted and reported; every valid row is stored. Raises MappingError up front."""
+    missing. Bad rows are counted and reported; every valid row is stored. Raises MappingError up front.
+
+    With `workers` > 1, that many chunks are written at once over their own database connections (PostgreSQL
+    then uses as many cores) while the next chunk is read; inside an outer transaction, whose rows other
+    connections cannot see, chunks are written one by one on this connection.
+    """
     summary = ImportSummary()
     chunks = read_mapped_chunks(
         path, mapping=mapping, attributes=attributes, label_column=label_column, exclude=exclude, chunk_rows=chunk_rows
     )
-    for chunk in chunks:
-        attribute_names = [name.removeprefix("attr_") for name in chunk.frame.columns if name.startswith("attr_")]
-        stored = transactions_store_frame(source=source, frame=chunk.frame, attributes=attribute_names)
-        summary.rows += chunk.rows
-        summary.stored += stored
-        summary.duplicates += len(chunk.frame) - stored
-        summary.add_errors(chunk.errors)
-        if on_progress:
-            on_progress(summary)
+    if workers <= 1 or connection.in_atomic_block:
+        for chunk in chunks:
+            _tally(summary, chunk, _store_chunk(source, chunk), on_progress)
+        return summary
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="import") as pool:
+        pending: deque = deque()
+        for chunk in chunks:
+            pending.append((chunk, pool.submit(_store_chunk_on_own_connection, source, chunk)))
+            while len(pending) >= workers:
+                done, future = pending.popleft()
+                _tally(summary, done, future.result(), on_progress)
+        for done, future in pending:
+            _tally(summary, done, future.result(), on_progress)
     return summary
+
+
+def _store_chunk(source: Source, chunk: MappedChunk) -> int:
+    names = [name.removeprefix("attr_") for name in chunk.frame.columns if name.startswith("attr_")]
+    return transactions_store_frame(source=source, frame=chunk.frame, attributes=names)
+
+
+def _store_chunk_on_own_connection(source: Source, chunk: MappedChunk) -> int:
+    """Two writers that hold the same new transaction_id in reversed order can deadlock; PostgreSQL then aborts
+    one, and its chunk is simply written again (the other's rows are committed duplicates by then)."""
+    try:
+        for attempt in range(1, DEADLOCK_RETRIES + 1):
+            try:
+                return _store_chunk(source, chunk)
+            except OperationalError as error:
+                if attempt == DEADLOCK_RETRIES or not isinstance(error.__cause__, DeadlockDetected):
+                    raise
+    finally:
+        connection.close()
+
+
+def _tally(summary: ImportSummary, chunk: MappedChunk, stored: int, on_progress) -> None:
+    summary.rows += chunk.rows
+    summary.stored += stored
+    summary.duplicates += len(chunk.frame) - stored
+    summary.add_errors(chunk.errors)
+    if on_progress:
+        on_progress(summary)
 
 
 @db_transaction.atomic

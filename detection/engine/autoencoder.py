@@ -6,6 +6,7 @@ traffic is reconstructed well, unusual combinations are not.
 
 from __future__ import annotations
 
+import copy
 import io
 
 import numpy as np
@@ -76,7 +77,9 @@ class Autoencoder:
                 loss = ((self.net(batch) - batch) ** 2).mean()
                 loss.backward()
                 optimizer.step()
-            loss = float(self.errors(valid.numpy()).mean())
+            self.net.eval()
+            with torch.inference_mode():
+                loss = float(((self.net(valid) - valid) ** 2).mean())
             self.history.append(loss)
             if loss < best - 1e-6:
                 best, waited = loss, 0
@@ -88,16 +91,23 @@ class Autoencoder:
         if best_state is not None:
             self.net.load_state_dict(best_state)
         self.net.eval()
+        self._net64 = None
 
     def errors(self, X: np.ndarray, chunk: int = 65536) -> np.ndarray:
-        """Mean squared reconstruction error per row."""
+        """Mean squared reconstruction error per row, in float64 so a row's error does not depend on its batch."""
+        net = self._inference_net()
         out = np.empty(len(X))
-        self.net.eval()
         with torch.inference_mode():
             for lo in range(0, len(X), chunk):
-                batch = torch.from_numpy(np.ascontiguousarray(X[lo : lo + chunk], dtype=np.float32))
-                out[lo : lo + chunk] = ((self.net(batch) - batch) ** 2).mean(dim=1).double().numpy()
+                batch = torch.from_numpy(np.ascontiguousarray(X[lo : lo + chunk], dtype=np.float64))
+                out[lo : lo + chunk] = ((net(batch) - batch) ** 2).mean(dim=1).numpy()
         return out
+
+    def _inference_net(self) -> nn.Sequential:
+        if self.net.training or getattr(self, "_net64", None) is None:
+            self.net.eval()
+            self._net64 = copy.deepcopy(self.net).double().eval()
+        return self._net64
 
     def __getstate__(self) -> dict:
         buffer = io.BytesIO()
@@ -114,3 +124,4 @@ class Autoencoder:
         self.net = _network(self.n_features, self.hidden)
         self.net.load_state_dict(torch.load(io.BytesIO(state["state"]), weights_only=True))
         self.net.eval()
+        self._net64 = None

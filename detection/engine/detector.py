@@ -22,7 +22,7 @@ from detection.engine.explain import reasons_for
 from detection.engine.features import FeatureMatrix, FeatureSpec, build_features
 from detection.engine.forest import fit_forest
 from detection.engine.frame import Frame
-from detection.engine.profile import FeatureProfile
+from detection.engine.profile import FeatureProfile, TailModel
 
 DEFAULT_PARAMS = {
     "n_estimators": 200,
@@ -37,7 +37,14 @@ DEFAULT_PARAMS = {
     "supervised_max_iter": 200,
     "supervised_learning_rate": 0.1,
 }
-UNSUPERVISED = ("isolation_forest", "autoencoder")
+UNSUPERVISED = ("isolation_forest", "autoencoder", "tail")
+# The tail model reads only deviation features chosen with domain knowledge; the forest and the autoencoder read
+# everything and catch unusual combinations. Each half gets half of the say.
+WEIGHTS = {"isolation_forest": 0.25, "autoencoder": 0.25, "tail": 0.5}
+
+
+def _combine(surprises: dict[str, np.ndarray]) -> np.ndarray:
+    return sum(WEIGHTS[name] * values for name, values in surprises.items())
 
 
 @dataclass
@@ -115,9 +122,11 @@ class Detector:
             patience=p["ae_patience"],
             validation=None if validation is None else self._scaled(validation),
         )
-        raw = {"isolation_forest": self.forest.anomaly(Z), "autoencoder": self.autoencoder.errors(Z)}
+        deviation = np.isin(self.spec.names, self.spec.deviations)
+        self.tail = TailModel(X[sample], np.where(deviation, directions, 0))
+        raw = self._unsupervised_raw(X[sample])
         self.calibrators = {name: QuantileCalibrator(values) for name, values in raw.items()}
-        combined = np.mean([surprise(self.calibrators[k](v)) for k, v in raw.items()], axis=0)
+        combined = _combine({k: surprise(self.calibrators[k](v)) for k, v in raw.items()})
         self.calibrators["unsupervised"] = QuantileCalibrator(combined)
         self.algorithms = list(UNSUPERVISED)
         self.training_metrics.update(
@@ -130,9 +139,20 @@ class Detector:
             unsupervised_seconds=round(time.perf_counter() - started, 3),
         )
 
+    def fit_supervised(self, X: np.ndarray, y: np.ndarray, *, seed: int = 0) -> bool:
+        """(Re)train only the supervised part on precomputed features and the labels known now (NaN = unknown).
+
+        The unsupervised models stay as they are: this is the cheap daily retraining as labels arrive. Returns
+        whether a supervised model is now in use (it needs ``min_frauds`` known frauds and as many legitimate).
+        """
+        self._fit_supervised(np.asarray(X, dtype=np.float32), np.asarray(y, dtype=np.float64), seed)
+        return self.supervised is not None
+
     def _fit_supervised(self, X: np.ndarray, y: np.ndarray, seed: int) -> None:
         p, started = self.params, time.perf_counter()
         self.supervised = None
+        self.calibrators.pop("supervised", None)
+        self.algorithms = list(UNSUPERVISED)
         labelled = np.flatnonzero(~np.isnan(y))
         frauds = int(np.sum(y[labelled] == 1))
         if frauds < p["min_frauds"] or len(labelled) - frauds < p["min_frauds"]:
@@ -170,7 +190,11 @@ class Detector:
 
     def _unsupervised_raw(self, X: np.ndarray) -> dict[str, np.ndarray]:
         Z = self._scaled(X)
-        return {"isolation_forest": self.forest.anomaly(Z), "autoencoder": self.autoencoder.errors(Z)}
+        return {
+            "isolation_forest": self.forest.anomaly(Z),
+            "autoencoder": self.autoencoder.errors(Z),
+            "tail": self.tail.anomaly(X),
+        }
 
     def _stacked(self, X: np.ndarray) -> np.ndarray:
         raw = self._unsupervised_raw(X)
@@ -185,13 +209,14 @@ class Detector:
         X = np.asarray(X, dtype=np.float32)
         raw = self._unsupervised_raw(X)
         components = {name: self.calibrators[name](values) for name, values in raw.items()}
-        combined = np.mean([surprise(q) for q in components.values()], axis=0)
+        combined = _combine({k: surprise(q) for k, q in components.items()})
         components["unsupervised"] = self.calibrators["unsupervised"](combined)
         score = components["unsupervised"]
         if self.supervised is not None:
             surprises = [surprise(components[k])[:, None] for k in UNSUPERVISED]
             stacked = np.hstack([X, *surprises]).astype(np.float32)
-            components["supervised"] = self.calibrators["supervised"](self.supervised.predict_proba(stacked)[:, 1])
+            probability = self.supervised.predict_proba(stacked)[:, 1]
+            components["supervised"] = self.calibrators["supervised"](probability)
             score = components["supervised"]
         explained = reasons_for(X, self.profile.rarity(X), self.feature_names) if reasons else []
         return ScoreOutput(score=score, components=components, reasons=explained)

@@ -8,6 +8,7 @@ plus the account's history (``ACCOUNT_LOOKBACK_SECONDS``) and the merchant's his
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -56,6 +57,17 @@ BASE_DIRECTIONS: dict[str, int] = {
     **{f"m_known_frauds_{w}": 1 for w in FRAUD_WINDOWS},
     "m_known_fraud_rate_30d": 1,
 }
+# Features that measure a deviation (from the account, the merchant, the sender's own aggregates, or a known
+# fraud) rather than an activity level: a busy account's high counts are ordinary for it, a 5x amount is not.
+DEVIATION_FEATURES = (
+    "amount_log",
+    "a_amount_vs_typical",
+    "a_amount_z",
+    "m_amount_vs_typical",
+    "distance_km_log",
+    "a_location_shift_km_log",
+    "a_new_country",
+)
 LABEL_FEATURES = ("a_known_frauds_30d", *(f"m_known_frauds_{w}" for w in FRAUD_WINDOWS), "m_known_fraud_rate_30d")
 
 
@@ -70,6 +82,12 @@ class FeatureSpec:
         attrs = [f"attr_{a}" for a in self.attributes]
         combos = [f"amount_vs_attr_{a}" for a in self.attributes if _is_amount_like(a)]
         return [*BASE_DIRECTIONS, *attrs, *combos]
+
+    @property
+    def deviations(self) -> list[str]:
+        """The directed features the tail model reads: deviations, the sender's fields, label-aware features."""
+        sender = [n for n in self.names if n.startswith(("attr_", "amount_vs_attr_"))]
+        return [*DEVIATION_FEATURES, *LABEL_FEATURES, *sender]
 
     @property
     def directions(self) -> dict[str, int]:
@@ -87,7 +105,9 @@ class FeatureSpec:
 
 
 def _is_amount_like(name: str) -> bool:
-    return "amount" in name.lower() or "total" in name.lower()
+    """Sums over a window sent by the partner (``total_amount_24h``), which the amount is compared with."""
+    lowered = name.lower()
+    return "total" in lowered or "sum" in lowered or re.search(r"amount_\d+[smhdw]", lowered) is not None
 
 
 def _attr_direction(name: str) -> int:
@@ -220,7 +240,7 @@ class _Builder:
         )
         out["m_amount_vs_typical"] = np.where(has, relative, 0.0)
         out["m_new_accounts_7d"] = np.where(has, np.log1p(self._merchant_new_accounts(g)), 0.0)
-        is_fraud = (d.label == 1) & np.isfinite(d.label_known_ts)
+        is_fraud = (d.label == 1) & np.isfinite(d.label_known_ts) & (d.merchant_id != "")
         known = np.where(is_fraud, d.label_known_ts - self.t0, np.inf)
         for name, width in FRAUD_WINDOWS.items():
             frauds = g.known_events(g.start(width), is_fraud, known)

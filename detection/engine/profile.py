@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from detection.engine.calibration import QuantileCalibrator, surprise
+
 REFERENCE_SIZE = 4096
 
 
@@ -40,3 +42,25 @@ class FeatureProfile:
             tail = upper if direction > 0 else lower if direction < 0 else np.minimum(2 * np.minimum(upper, lower), 1)
             rarity[:, j] = -np.log(tail)
         return rarity
+
+
+class TailModel:
+    """The rarest directed feature.
+
+    For each feature with a risky direction, the share of training traffic at least as far out that way; a row's
+    anomaly is the surprise -log(1 - q) of its most extreme feature.
+    """
+
+    def __init__(self, X: np.ndarray, directions: np.ndarray):
+        X = np.asarray(X, dtype=np.float64)
+        varying = X.max(axis=0) > X.min(axis=0)
+        self.columns = np.flatnonzero((directions != 0) & varying)
+        self.signs = directions[self.columns].astype(np.float64)
+        self.calibrators = [QuantileCalibrator(s * X[:, j]) for j, s in zip(self.columns, self.signs, strict=True)]
+
+    def anomaly(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float64)
+        out = np.zeros(len(X))
+        for j, sign, calibrate in zip(self.columns, self.signs, self.calibrators, strict=True):
+            np.maximum(out, surprise(calibrate(sign * X[:, j])), out=out)
+        return out

@@ -29,3 +29,9 @@ def percent(value: float | None) -> str:
 @register.filter
 def assigned_to(item, user) -> bool:
     return item.assignee_id is not None and item.assignee_id == getattr(user, "pk", None)
+
+
+@register.filter
+def words(value: str) -> str:
+    """`isolation_forest` -> `isolation forest`: a machine key read as words."""
+    return str(value).replace("_", " ").replace("-", " ")

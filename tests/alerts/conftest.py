@@ -79,7 +79,7 @@ def receiver_factory():
         receiver = Receiver(**kwargs)
         server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(receiver))
         server.daemon_threads = True
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         receiver.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
         servers.append(server)
         return receiver
@@ -132,8 +132,21 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     log_path = tmp_path_factory.mktemp("celery") / "worker.log"
     log = open(log_path, "w")  # noqa: SIM115 - closed at teardown
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "anomaly_site", "worker", "--concurrency=2", "--loglevel=WARNING",
-         "-Q", settings.CELERY_TASK_DEFAULT_QUEUE, "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "anomaly_site",
+            "worker",
+            "--concurrency=2",
+            "--loglevel=WARNING",
+            "-Q",
+            settings.CELERY_TASK_DEFAULT_QUEUE,
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
         cwd=REPO_ROOT,
         env=_worker_env(database_name),
         stdout=log,

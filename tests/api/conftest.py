@@ -138,6 +138,7 @@ class Worker:
             "TEST_DB_NAME": db["NAME"],
             "CELERY_VISIBILITY_TIMEOUT": "4",
             "JOB_CHUNK_LEASE_SECONDS": "4",
+            "JOB_CHUNK_ROWS": "100",
         }
 
     def start(self) -> "Worker":

@@ -89,4 +89,5 @@ def test_a_score_does_not_depend_on_the_batch_it_arrives_in(active_version):
 
     batch = score_transactions(transactions=[*others, alone])
 
-    assert batch[-1].score == pytest.approx(score_alone, abs=1e-12)
+    # Float32 arithmetic in batched matrix products may differ in the last bits; scores are stored to 6 places.
+    assert batch[-1].score == pytest.approx(score_alone, abs=1e-6)

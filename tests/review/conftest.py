@@ -41,7 +41,9 @@ def bulk_open_items(count: int, *, prefix: str = "bulk") -> list[ReviewItem]:
         for i, tx in enumerate(txs)
     )
     return ReviewItem.objects.bulk_create(
-        ReviewItem(transaction=s.transaction, score=s, priority=review_priority(score=s.score, amount=s.transaction.amount))
+        ReviewItem(
+            transaction=s.transaction, score=s, priority=review_priority(score=s.score, amount=s.transaction.amount)
+        )
         for s in scores
     )
 

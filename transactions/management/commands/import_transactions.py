@@ -34,9 +34,10 @@ class Command(BaseCommand):
         parser.add_argument("--source", help="Source name the rows are stored under (default: the file's name).")
         parser.add_argument("--exclude", type=comma_list, default=[], help="Columns never read (e.g. label leaks).")
         parser.add_argument("--chunk-rows", type=int, default=100_000)
+        parser.add_argument("--workers", type=int, default=2, help="Chunks written at once (database connections).")
         parser.add_argument("--show-errors", type=int, default=20, help="How many rejected rows to list.")
 
-    def handle(self, *args, file, map, label_column, source, exclude, chunk_rows, show_errors, **options):
+    def handle(self, *args, file, map, label_column, source, exclude, chunk_rows, workers, show_errors, **options):
         if not file.exists():
             raise CommandError(f"{file} does not exist")
         mapping = self._mapping(map)
@@ -51,6 +52,7 @@ class Command(BaseCommand):
                 label_column=label_column,
                 exclude=exclude,
                 chunk_rows=chunk_rows,
+                workers=workers,
                 on_progress=lambda progress: self._progress(progress, started),
             )
         except MappingError as exc:

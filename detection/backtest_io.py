@@ -1,0 +1,108 @@
+"""Read a labelled file (CSV or Parquet) straight into the engine's frame, for the backtest: no database.
+
+``--map canonical=column`` names the file's column for each canonical field; ``--attributes`` adds the sender's
+extra fields; excluded columns are never read (only the named columns are loaded).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+CANONICAL = (
+    "transaction_id",
+    "timestamp",
+    "account_id",
+    "merchant_id",
+    "amount",
+    "channel",
+    "country",
+    "merchant_category",
+    "latitude",
+    "longitude",
+    "location_distance_km",
+)
+REQUIRED = ("timestamp", "account_id", "amount")
+_CHANNEL_WORDS = {"online": "online", "in_person": "in_person", "atm": "atm", "pos": "in_person", "web": "online"}
+
+
+class MappingError(ValueError):
+    """The mapping names an unknown field, a missing or excluded column, or lacks a required field."""
+
+
+def parse_mapping(pairs: list[str]) -> dict[str, str]:
+    mapping = {}
+    for pair in pairs:
+        canonical, _, column = pair.partition("=")
+        if canonical not in CANONICAL or not column:
+            raise MappingError(f"--map {pair!r}: expected canonical=column with canonical in {', '.join(CANONICAL)}")
+        mapping[canonical] = column
+    missing = [name for name in REQUIRED if name not in mapping]
+    if missing:
+        raise MappingError(f"--map must name a column for {', '.join(missing)}")
+    return mapping
+
+
+def read_columns(path: str | Path, columns: list[str]) -> pd.DataFrame:
+    path = Path(path)
+    if path.suffix.lower() == ".parquet":
+        return pd.read_parquet(path, columns=columns)
+    if path.suffix.lower() == ".csv":
+        return pd.read_csv(path, usecols=columns)
+    raise MappingError(f"{path.name}: only .csv and .parquet files are read")
+
+
+def load_frame(
+    path: str | Path,
+    *,
+    mapping: dict[str, str],
+    label: str,
+    attributes: list[str] = (),
+    exclude: list[str] = (),
+    split_column: str | None = None,
+) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """The engine frame (true labels in ``label``) and the split column's values, if one is named."""
+    wanted = [*mapping.values(), label, *attributes, *([split_column] if split_column else [])]
+    clash = sorted(set(wanted) & set(exclude))
+    if clash:
+        raise MappingError(f"excluded columns may not be used: {', '.join(clash)}")
+    raw = read_columns(path, list(dict.fromkeys(wanted)))
+    frame = pd.DataFrame({"row_id": np.arange(len(raw), dtype=np.int64)})
+    frame["ts"] = _epoch_seconds(raw[mapping["timestamp"]])
+    frame["account_id"] = raw[mapping["account_id"]].astype(str).to_numpy(dtype=object)
+    frame["merchant_id"] = _text(raw, mapping.get("merchant_id"))
+    frame["amount"] = pd.to_numeric(raw[mapping["amount"]]).astype(np.float64).to_numpy()
+    frame["channel"] = _channel(raw[mapping["channel"]]) if "channel" in mapping else "other"
+    for name in ("country", "merchant_category"):
+        frame[name] = _text(raw, mapping.get(name))
+    for name in ("latitude", "longitude", "location_distance_km"):
+        column = mapping.get(name)
+        frame[name] = pd.to_numeric(raw[column], errors="coerce").to_numpy() if column else np.nan
+    for name in attributes:
+        frame[f"attr_{name}"] = raw[name].to_numpy()
+    frame["label"] = pd.to_numeric(raw[label], errors="coerce").astype(np.float64).to_numpy()
+    frame["label_known_ts"] = np.nan
+    split = raw[split_column].astype(str).to_numpy() if split_column else None
+    return frame, split
+
+
+def _epoch_seconds(values: pd.Series) -> np.ndarray:
+    if pd.api.types.is_numeric_dtype(values):
+        return values.astype(np.int64).to_numpy()
+    parsed = pd.to_datetime(values, utc=True)
+    return ((parsed - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)).astype(np.int64).to_numpy()
+
+
+def _text(raw: pd.DataFrame, column: str | None):
+    return "" if column is None else raw[column].fillna("").astype(str).to_numpy(dtype=object)
+
+
+def _channel(values: pd.Series) -> np.ndarray:
+    """A 0/1 column (``is_online``) maps 1 to online and 0 to in_person; words map to the canonical channels."""
+    numeric = pd.to_numeric(values, errors="coerce")
+    if numeric.notna().all() and set(numeric.unique()) <= {0, 1}:
+        return np.where(numeric.to_numpy() == 1, "online", "in_person").astype(object)
+    words = values.fillna("").astype(str).str.strip().str.lower().str.replace(" ", "_").str.replace("-", "_")
+    return words.map(lambda w: _CHANNEL_WORDS.get(w, "other")).to_numpy(dtype=object)

@@ -1,0 +1,248 @@
+"""Backtest: replay a labelled table through the real features and models in time order.
+
+Two ways to split: a split column (``train``/``val``/``test``), or the handbook's calendar protocol (train days,
+a delay, test days, repeated over prequential folds). Feedback decides which labels the system sees and when:
+``none`` (a cold start: no label at all), ``reported`` (every label arrives ``label_delay_days`` after its day,
+like chargebacks), ``reviews`` (each day an analyst reviews the ``reviews_per_day`` highest-scored transactions
+and learns their truth). With feedback the supervised part is retrained every day on the labels known that
+morning, and, as in the handbook, a card whose fraud is already known is left out of that day's evaluation.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from detection.engine.detector import Detector
+from detection.engine.features import ACCOUNT_LOOKBACK_SECONDS, MERCHANT_LOOKBACK_SECONDS, build_features
+from detection.engine.frame import Frame
+from detection.engine.metrics import card_precision_daily, summary
+
+DAY = 86400
+MODELS = ("isolation_forest", "autoencoder", "tail", "unsupervised", "supervised", "ensemble")
+FEEDBACK = ("none", "reported", "reviews")
+LOOKBACK = max(ACCOUNT_LOOKBACK_SECONDS, MERCHANT_LOOKBACK_SECONDS)
+
+
+@dataclass
+class BacktestConfig:
+    split: np.ndarray | None = None  # per row: "train", "val", "test" (anything else is history only)
+    train_days: int = 7
+    delay_days: int = 7
+    test_days: int = 7
+    start: int | None = None  # first training day, epoch seconds at 00:00 UTC; default: the first day of data
+    folds: int = 1  # prequential folds, each test_days after the previous one; figures are their mean
+    feedback: str = "none"
+    reviews_per_day: int = 100
+    label_delay_days: int = 7
+    seed: int = 0
+    detector_params: dict = field(default_factory=dict)
+
+
+@dataclass
+class _Scored:
+    """Test rows and every model's scores for them, collected day by day."""
+
+    rows: list = field(default_factory=list)
+    removed: list = field(default_factory=list)
+    scores: dict = field(default_factory=lambda: {m: [] for m in MODELS})
+
+    def add(self, rows: np.ndarray, removed: np.ndarray, scores: dict[str, np.ndarray]) -> None:
+        self.rows.append(rows)
+        self.removed.append(removed)
+        for model in MODELS:
+            self.scores[model].append(scores.get(model, np.full(len(rows), np.nan)))
+
+    def arrays(self):
+        return (
+            np.concatenate(self.rows),
+            np.concatenate(self.removed),
+            {m: np.concatenate(v) for m, v in self.scores.items()},
+        )
+
+
+def run_backtest(frame, config: BacktestConfig) -> dict:
+    """The JSON contract: models -> figures, rows_scored, seconds, per_day (and folds when there are several)."""
+    if config.feedback not in FEEDBACK:
+        raise ValueError(f"feedback must be one of {FEEDBACK}")
+    started = time.perf_counter()
+    data = Frame.of(frame)
+    origin = int(data.ts.min()) // DAY * DAY
+    if config.split is not None:
+        folds = [_split_fold(data, config, origin)]
+    else:
+        first = (config.start if config.start is not None else origin) // DAY * DAY
+        folds = [_calendar_fold(data, config, origin, first + f * config.test_days * DAY) for f in range(config.folds)]
+    result = {
+        "models": {m: _mean([f["models"][m] for f in folds]) for m in MODELS},
+        "rows_scored": int(sum(f["rows_scored"] for f in folds)),
+        "seconds": round(time.perf_counter() - started, 2),
+        "per_day": [day for f in folds for day in f["per_day"]],
+        "feedback": config.feedback,
+        "seed": config.seed,
+    }
+    if len(folds) > 1:
+        result["folds"] = [{k: v for k, v in f.items() if k != "per_day"} for f in folds]
+    return result
+
+
+def _mean(figures: list[dict]) -> dict:
+    out = {}
+    for key in figures[0]:
+        values = [f[key] for f in figures if f[key] is not None]
+        out[key] = round(float(np.mean(values)), 6) if values else None
+    return out
+
+
+def _split_fold(data: Frame, config: BacktestConfig, origin: int) -> dict:
+    split = np.asarray(config.split).astype(str)
+    train, val, test = split == "train", split == "val", split == "test"
+    truth = data.label.copy()
+    if config.feedback == "none":
+        label, known_ts = np.full(len(data), np.nan), np.full(len(data), np.nan)
+    else:  # every training label known when the test starts; test labels never seen
+        label = np.where(train | val, truth, np.nan)
+        known_ts = np.where(train | val, -np.inf, np.nan)
+    view = data.with_labels(label, known_ts)
+    detector = Detector(**config.detector_params).fit(view, seed=config.seed, train_mask=train, validation_mask=val)
+    output = detector.score_frame(view, test, reasons=False)
+    scored = _Scored()
+    scored.add(output.rows, np.zeros(len(output.rows), bool), _model_scores(output))
+    return _evaluate(data, truth, scored, origin, config, detector)
+
+
+def _calendar_fold(data: Frame, config: BacktestConfig, origin: int, first_day: int) -> dict:
+    train_end = first_day + config.train_days * DAY
+    test_start = train_end + config.delay_days * DAY
+    test_end = test_start + config.test_days * DAY
+    window = np.flatnonzero((data.ts >= first_day - LOOKBACK) & (data.ts < test_end))
+    sub = data.take(window)
+    replay = _Replay(sub, config, first_day, train_end, test_start, test_end)
+    scored = replay.run()
+    return _evaluate(sub, sub.label, scored, origin, config, replay.detector)
+
+
+class _Replay:
+    """One fold in time order: fit at the end of training (or at test start for reported labels), then days."""
+
+    def __init__(self, sub: Frame, config: BacktestConfig, first_day, train_end, test_start, test_end):
+        self.sub, self.config, self.truth = sub, config, sub.label.copy()
+        self.first_day, self.train_end, self.test_start, self.test_end = first_day, train_end, test_start, test_end
+        self.day_start = sub.ts // DAY * DAY
+        self.label = np.full(len(sub), np.nan)
+        self.known_ts = np.full(len(sub), np.nan)
+        if config.feedback == "reported":
+            self.label = self.truth.copy()
+            self.known_ts = (self.day_start + (config.label_delay_days + 1) * DAY).astype(np.float64)
+        self.features = np.zeros((len(sub), 0), dtype=np.float32)
+        self.has_features = np.zeros(len(sub), bool)
+
+    def view(self) -> Frame:
+        return self.sub.with_labels(self.label, self.known_ts)
+
+    def run(self) -> _Scored:
+        train = (self.sub.ts >= self.first_day) & (self.sub.ts < self.train_end)
+        fit_at = self.test_start if self.config.feedback == "reported" else self.train_end
+        self.detector = Detector(**self.config.detector_params)
+        self.detector.fit(self.view(), seed=self.config.seed, train_mask=train, as_of=fit_at)
+        if self.config.feedback == "none":
+            return self._score_all_at_once()
+        if self.config.feedback == "reported":  # labels arrive on a fixed schedule: every feature is known now
+            self._store_features((self.sub.ts >= self.first_day) & (self.sub.ts < self.test_end))
+        else:
+            self._store_features(train)
+        scored = _Scored()
+        first = self.test_start if self.config.feedback == "reported" else self.train_end
+        for day in range(first, self.test_end, DAY):
+            self._day(day, scored)
+        return scored
+
+    def _store_features(self, mask: np.ndarray) -> None:
+        if not self.features.shape[1]:
+            self.features = np.zeros((len(self.sub), len(self.detector.feature_names)), dtype=np.float32)
+        todo = mask & ~self.has_features
+        if todo.any():
+            self.features[todo] = build_features(self.view(), target_mask=todo, spec=self.detector.spec).X
+            self.has_features |= todo
+
+    def _score_all_at_once(self) -> _Scored:
+        test = (self.sub.ts >= self.test_start) & (self.sub.ts < self.test_end)
+        output = self.detector.score_frame(self.view(), test, reasons=False)
+        scored = _Scored()
+        scored.add(output.rows, np.zeros(len(output.rows), bool), _model_scores(output))
+        return scored
+
+    def _day(self, day: int, scored: _Scored) -> None:
+        today = self.day_start == day
+        self._store_features(today)
+        seen = (self.sub.ts >= self.first_day) & (self.sub.ts < day)
+        y_known = np.where(self.known_ts <= day, self.label, np.nan)
+        self.detector.fit_supervised(self.features[seen], y_known[seen], seed=self.config.seed)
+        rows = np.flatnonzero(today)
+        output = self.detector.score_features(self.features[rows], reasons=False)
+        if self.config.feedback == "reviews":
+            self._review(rows, output.score, day)
+        if day >= self.test_start:
+            scored.add(rows, self._known_cards(rows, day), _model_scores(output))
+
+    def _review(self, rows: np.ndarray, score: np.ndarray, day: int) -> None:
+        """The analyst reviews the day's top-scored transactions; their truth is known from the next morning."""
+        top = rows[np.argsort(-score, kind="stable")[: self.config.reviews_per_day]]
+        self.label[top] = self.truth[top]
+        self.known_ts[top] = day + DAY
+
+    def _known_cards(self, rows: np.ndarray, day: int) -> np.ndarray:
+        """Rows of cards with a fraud known this morning (from the first training day on): left out today."""
+        known_fraud = (self.label == 1) & (self.known_ts <= day) & (self.sub.ts >= self.first_day)
+        return np.isin(self.sub.account_id[rows], np.unique(self.sub.account_id[known_fraud]))
+
+
+def _model_scores(output) -> dict[str, np.ndarray]:
+    names = MODELS[:-1]
+    scores = {m: output.components[m] for m in names if m in output.components}
+    scores["ensemble"] = output.score
+    return scores
+
+
+def _evaluate(data: Frame, truth: np.ndarray, scored: _Scored, origin: int, config, detector) -> dict:
+    rows, removed, scores = scored.arrays()
+    keep = ~removed
+    rows, scores = rows[keep], {m: v[keep] for m, v in scores.items()}
+    y = truth[rows]
+    days = (data.ts[rows] - origin) // DAY
+    cards = data.account_id[rows]
+    models = {}
+    for model, values in scores.items():
+        available = ~np.isnan(values)
+        figures = summary(y[available], values[available], days=days[available], cards=cards[available])
+        models[model] = figures if available.any() else dict.fromkeys(figures)
+    return {
+        "models": models,
+        "rows_scored": int(len(rows) + removed.sum()),
+        "rows_left_out": int(removed.sum()),
+        "training": detector.training_metrics,
+        "per_day": _per_day(data, truth, rows, days, cards, scores["ensemble"], origin, removed.sum()),
+    }
+
+
+def _per_day(data, truth, rows, days, cards, score, origin, _removed) -> list[dict]:
+    daily_cp = card_precision_daily(days, cards, truth[rows], score)
+    out = []
+    for i, day in enumerate(np.unique(days)):
+        on_day = days == day
+        y = truth[rows][on_day]
+        figures = summary(y, score[on_day])
+        date = np.datetime64(int(origin + day * DAY), "s").astype("datetime64[D]")
+        out.append(
+            {
+                "day": str(date),
+                "rows": int(on_day.sum()),
+                "frauds": int(np.nansum(y)),
+                "roc_auc": figures["roc_auc"],
+                "average_precision": figures["average_precision"],
+                "card_precision_at_100": daily_cp[i],
+            }
+        )
+    return out

@@ -1,0 +1,69 @@
+import numpy as np
+import pandas as pd
+
+from detection.engine.features import ACCOUNT_LOOKBACK_SECONDS, MERCHANT_LOOKBACK_SECONDS, build_features
+from tests.engine.synthetic import START, history_for, transactions
+
+
+def _single(frame: pd.DataFrame, position: int) -> np.ndarray:
+    history = history_for(frame, position, ACCOUNT_LOOKBACK_SECONDS, MERCHANT_LOOKBACK_SECONDS)
+    target = (history["row_id"] == frame["row_id"].iloc[position]).to_numpy()
+    return build_features(history, target_mask=target).X[0]
+
+
+def test_single_transaction_with_its_history_gets_exactly_the_batch_features():
+    frame = transactions(days=40)
+    frame.loc[frame.index[::7], "label_known_ts"] = frame["ts"][::7] + 86400
+    batch = build_features(frame).X
+    for position in range(0, len(frame), 97):
+        assert np.array_equal(_single(frame, position), batch[position])
+
+
+def test_future_rows_do_not_change_a_rows_features():
+    frame = transactions(days=20)
+    cut = len(frame) // 2
+    past_only = build_features(frame.iloc[: cut + 1]).X[cut]
+    assert np.array_equal(build_features(frame).X[cut], past_only)
+
+
+def test_labels_not_yet_known_do_not_leak_into_features():
+    frame = transactions(days=20, fraud_share=0.1)
+    frame["label_known_ts"] = frame["ts"] + 10 * 86400  # every label arrives ten days late
+    late = build_features(frame)
+    frame["label_known_ts"] = np.nan
+    unknown = build_features(frame)
+    early_rows = (frame["ts"] < START + 10 * 86400).to_numpy()
+    assert np.array_equal(late.X[early_rows], unknown.X[early_rows])
+    assert late.column("m_known_frauds_30d")[~early_rows].max() > 0
+
+
+def test_account_windows_count_only_earlier_rows_in_the_window():
+    frame = pd.DataFrame(
+        {
+            "row_id": [1, 2, 3, 4],
+            "ts": [START, START + 600, START + 7200, START + 7200],
+            "account_id": ["a"] * 4,
+            "merchant_id": ["m1", "m1", "m2", "m1"],
+            "amount": [10.0, 20.0, 30.0, 40.0],
+        }
+    )
+    features = build_features(frame)
+    assert np.expm1(features.column("a_count_1h")).round().tolist() == [0, 1, 0, 1]
+    assert np.expm1(features.column("a_count_24h")).round().tolist() == [0, 1, 2, 3]
+    assert np.expm1(features.column("a_amount_24h")).round(2).tolist() == [0, 10, 30, 60]
+    assert features.column("a_new_merchant").tolist() == [0, 0, 1, 0]
+
+
+def test_amount_is_compared_with_the_accounts_typical_amount():
+    frame = pd.DataFrame(
+        {
+            "row_id": range(5),
+            "ts": START + np.arange(5) * 3600,
+            "account_id": ["a"] * 5,
+            "merchant_id": [""] * 5,
+            "amount": [10.0, 10.0, 10.0, 10.0, 80.0],
+        }
+    )
+    ratio = np.exp(build_features(frame).column("a_amount_vs_typical"))
+    assert ratio[0] == 1.0
+    assert 7.0 < ratio[4] < 8.0

@@ -1,0 +1,204 @@
+"""The import_transactions and generate_transactions commands."""
+
+import csv
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from transactions.models import LabelEvent, Source, Transaction
+
+SEED_HEADER = [
+    "transaction_id",
+    "timestamp",
+    "amount",
+    "merchant_category",
+    "location_distance_km",
+    "is_online",
+    "time_since_last_transaction_minutes",
+    "user_id",
+    "transaction_count_1h",
+    "total_amount_24h",
+    "is_anomaly",
+    "anomaly_type",
+]
+SEED_ROWS = [
+    [
+        "TXN_1",
+        "2023-01-12 01:50:00",
+        "527.3544179185092",
+        "food",
+        "7.12",
+        "0",
+        "27.49",
+        "3564",
+        "4",
+        "1078.71",
+        "0",
+        "0",
+    ],
+    [
+        "TXN_2",
+        "2023-08-08 23:42:00",
+        "222.0990118075112",
+        "retail",
+        "8.05",
+        "1",
+        "0.53",
+        "1748",
+        "4",
+        "886.93",
+        "1",
+        "2",
+    ],
+    ["TXN_3", "2023-08-09 99:00:00", "12", "retail", "1", "1", "0.5", "1748", "1", "10", "0", "0"],
+]
+SEED_MAP = [
+    "transaction_id=transaction_id",
+    "timestamp=timestamp",
+    "account_id=user_id",
+    "amount=amount",
+    "merchant_category=merchant_category",
+    "location_distance_km=location_distance_km",
+    "channel=is_online",
+]
+SEED_ATTRIBUTES = "time_since_last_transaction_minutes,transaction_count_1h,total_amount_24h"
+
+
+@pytest.fixture
+def seed_csv(tmp_path):
+    path = tmp_path / "seed.csv"
+    with path.open("w", newline="") as handle:
+        csv.writer(handle).writerows([SEED_HEADER, *SEED_ROWS])
+    return path
+
+
+def run(*args) -> str:
+    out = StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+@pytest.mark.django_db
+def test_import_with_the_seed_mapping_prints_the_summary_and_rejections(seed_csv):
+    output = run(
+        "import_transactions",
+        str(seed_csv),
+        "--map",
+        *SEED_MAP,
+        "--attributes",
+        SEED_ATTRIBUTES,
+        "--label",
+        "is_anomaly",
+        "--exclude",
+        "anomaly_type",
+        "--source",
+        "seed",
+    )
+
+    assert "Imported 3 rows into source 'seed'" in output
+    assert "stored 2, duplicates 0, rejected 1." in output
+    assert "timestamp: not a date (expected ISO 8601 or YYYY-MM-DD HH:MM:SS): 1" in output
+    assert "row 3: timestamp:" in output
+    stored = Transaction.objects.get(transaction_id="TXN_2")
+    assert (stored.account_id, str(stored.amount), stored.channel, stored.label) == ("1748", "222.10", "online", 1)
+    assert stored.attributes == {
+        "time_since_last_transaction_minutes": 0.53,
+        "transaction_count_1h": 4,
+        "total_amount_24h": 886.93,
+    }
+
+
+@pytest.mark.django_db
+def test_import_again_reports_duplicates(seed_csv):
+    run("import_transactions", str(seed_csv), "--map", *SEED_MAP, "--source", "seed")
+
+    output = run("import_transactions", str(seed_csv), "--map", *SEED_MAP, "--source", "seed")
+
+    assert "stored 0, duplicates 2, rejected 1." in output
+    assert Transaction.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_import_names_a_mapped_column_the_file_lacks(seed_csv):
+    with pytest.raises(CommandError, match="'customer' is not in the file"):
+        run("import_transactions", str(seed_csv), "--map", "account_id=customer")
+
+    assert Transaction.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_import_refuses_a_malformed_map(seed_csv):
+    with pytest.raises(CommandError, match="FIELD=COLUMN"):
+        run("import_transactions", str(seed_csv), "--map", "account_id")
+
+
+@pytest.mark.django_db
+def test_generate_store_keeps_labels_back_by_default():
+    output = run("generate_transactions", "--accounts", "20", "--days", "5", "--seed", "1", "--store")
+
+    assert "under source 'demo' (without labels)" in output
+    assert Source.objects.get(name="demo").kind == Source.Kind.DEMO
+    assert Transaction.objects.count() > 100
+    assert not Transaction.objects.filter(label__isnull=False).exists()
+    assert not Transaction.objects.filter(attributes__has_key="anomaly_type").exists()
+
+
+@pytest.mark.django_db
+def test_generate_store_with_labels_records_them_as_imported():
+    run("generate_transactions", "--accounts", "20", "--days", "5", "--seed", "1", "--store", "--with-labels")
+
+    fraud = Transaction.objects.filter(label=1)
+    assert fraud.exists()
+    assert set(fraud.values_list("label_source", flat=True)) == {"import"}
+    assert not fraud.filter(attributes__anomaly_type=None).exists()
+    assert LabelEvent.objects.count() == Transaction.objects.count()
+
+
+@pytest.mark.django_db
+def test_generate_store_twice_is_idempotent():
+    run("generate_transactions", "--accounts", "20", "--days", "5", "--seed", "1", "--store")
+    count = Transaction.objects.count()
+
+    output = run("generate_transactions", "--accounts", "20", "--days", "5", "--seed", "1", "--store")
+
+    assert f"Stored 0 new transactions under source 'demo' (without labels); {count:,} were already there." in output
+
+
+@pytest.mark.django_db
+def test_generated_csv_imports_back_with_its_labels(tmp_path):
+    path = tmp_path / "demo.csv"
+    run("generate_transactions", "--accounts", "20", "--days", "5", "--seed", "1", "--output", str(path))
+    fields = [
+        "transaction_id",
+        "timestamp",
+        "account_id",
+        "amount",
+        "currency",
+        "merchant_id",
+        "merchant_category",
+        "channel",
+        "latitude",
+        "longitude",
+        "location_distance_km",
+        "country",
+        "device_id",
+    ]
+
+    output = run(
+        "import_transactions",
+        str(path),
+        "--map",
+        *[f"{f}={f}" for f in fields],
+        "--attributes",
+        "terminal_id,anomaly_type",
+        "--label",
+        "label",
+    )
+
+    assert "rejected 0." in output
+    assert (
+        Transaction.objects.filter(label=1).count()
+        == Transaction.objects.filter(attributes__has_key="anomaly_type").count()
+        > 0
+    )

@@ -1,0 +1,73 @@
+"""The synthetic generator: deterministic, realistic enough, with labelled anomalies of every kind."""
+
+import pandas as pd
+import pytest
+
+from transactions.generator import ANOMALY_TYPES, generate
+from transactions.validation import CANONICAL_FIELDS, frame_clean
+
+
+@pytest.fixture(scope="module")
+def frame():
+    return generate(accounts=200, days=30, seed=7)
+
+
+def test_the_same_seed_gives_an_identical_frame(frame):
+    pd.testing.assert_frame_equal(generate(accounts=200, days=30, seed=7), frame)
+
+
+def test_another_seed_gives_another_frame(frame):
+    other = generate(accounts=200, days=30, seed=8)
+
+    assert not (len(other) == len(frame) and other["amount"].equals(frame["amount"]))
+
+
+def test_every_anomaly_kind_is_injected_and_labelled(frame):
+    anomalies = frame[frame["label"] == 1]
+
+    assert set(anomalies["anomaly_type"]) == set(ANOMALY_TYPES)
+    assert (frame.loc[frame["label"] == 0, "anomaly_type"] == "").all()
+
+
+def test_about_one_to_two_percent_are_anomalies(frame):
+    assert 0.01 <= frame["label"].mean() <= 0.025
+
+
+def test_rows_pass_the_schema_rules_and_ids_are_unique(frame, settings):
+    clean, errors = frame_clean(frame[list(CANONICAL_FIELDS)])
+
+    assert errors == []
+    assert len(clean) == len(frame)
+    assert frame["transaction_id"].is_unique
+
+
+def test_timestamps_are_sorted_within_the_window(frame):
+    assert frame["timestamp"].is_monotonic_increasing
+    assert frame["timestamp"].min() >= pd.Timestamp("2026-01-01", tz="UTC")
+    assert frame["timestamp"].max() < pd.Timestamp("2026-01-31", tz="UTC")
+
+
+def test_stolen_cards_are_used_far_from_home(frame):
+    distance = frame.groupby("anomaly_type")["location_distance_km"].median()
+
+    assert distance["stolen_card_far_away"] > 1000 > 50 > distance[""]
+
+
+def test_amount_spikes_dwarf_the_accounts_usual_amounts(frame):
+    usual = frame[frame["label"] == 0].groupby("account_id")["amount"].median()
+    spikes = frame[frame["anomaly_type"] == "amount_spike"]
+
+    assert (spikes["amount"].to_numpy() >= 7.9 * usual.loc[spikes["account_id"]].to_numpy()).all()
+
+
+def test_card_testing_uses_small_amounts_at_distinct_merchants(frame):
+    testing = frame[frame["anomaly_type"] == "card_testing"]
+
+    assert testing["amount"].max() <= 3.0
+    assert testing.groupby("device_id")["merchant_id"].agg(lambda m: m.is_unique).all()
+
+
+def test_a_compromised_merchant_hits_many_accounts(frame):
+    hits = frame[frame["anomaly_type"] == "compromised_merchant"].groupby("merchant_id")["account_id"].nunique()
+
+    assert hits.max() >= 3
