@@ -26,6 +26,7 @@ services:
 
 db: install services
 	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput -v 0
 
 run: db
 	$(PY) manage.py demo_setup

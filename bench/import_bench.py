@@ -49,6 +49,48 @@ PRESETS = {
 }
 
 
+class BackendCpu:
+    """CPU seconds spent by the PostgreSQL backends this process talks to, read from /proc before each closes.
+
+    The machine is shared, so wall time depends on the load; CPU seconds (ours plus PostgreSQL's) do not.
+    """
+
+    def __init__(self):
+        self.seconds = 0.0
+        self.pids: dict[int, int] = {}
+
+    def install(self) -> None:
+        from django.db.backends.base.base import BaseDatabaseWrapper
+        from django.db.backends.signals import connection_created
+
+        connection_created.connect(self._opened, weak=False)
+        real_close = BaseDatabaseWrapper.close
+
+        def close(wrapper):
+            self.collect(wrapper)
+            real_close(wrapper)
+
+        BaseDatabaseWrapper.close = close
+
+    def _opened(self, sender, connection, **kwargs):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            self.pids[id(connection)] = cursor.fetchone()[0]
+
+    def collect(self, connection) -> None:
+        pid = self.pids.pop(id(connection), None)
+        if pid is not None:
+            self.seconds += _process_cpu_seconds(pid)
+
+
+def _process_cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def one_run(preset: str, chunk_rows: int, workers: int) -> dict:
     import resource
     import time
@@ -61,11 +103,13 @@ def one_run(preset: str, chunk_rows: int, workers: int) -> dict:
     from transactions.models import Source
     from transactions.services import source_get_or_create, transactions_import_file
 
+    backends = BackendCpu()
+    backends.install()
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE transactions_transaction, transactions_source CASCADE")
     spec = PRESETS[preset]
     source = source_get_or_create(name=f"bench-{preset}", kind=Source.Kind.IMPORT)
-    started = time.perf_counter()
+    started, own_cpu = time.perf_counter(), time.process_time()
     summary = transactions_import_file(
         source=source,
         path=spec["path"],
@@ -76,7 +120,8 @@ def one_run(preset: str, chunk_rows: int, workers: int) -> dict:
         chunk_rows=chunk_rows,
         workers=workers,
     )
-    seconds = time.perf_counter() - started
+    seconds, own_cpu = time.perf_counter() - started, time.process_time() - own_cpu
+    backends.collect(connection)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
         "rows": summary.rows,
@@ -85,6 +130,8 @@ def one_run(preset: str, chunk_rows: int, workers: int) -> dict:
         "seconds": seconds,
         "rows_per_s": summary.rows / seconds,
         "peak_rss_mb": peak_mb,
+        "client_cpu_s": own_cpu,
+        "postgres_cpu_s": backends.seconds,
     }
 
 
@@ -152,12 +199,15 @@ def main() -> None:
         print(
             f"run {run}: {result['rows']:,} rows ({result['stored']:,} stored, {result['rejected']:,} rejected) "
             f"in {result['seconds']:.1f} s = {result['rows_per_s']:,.0f} rows/s, "
-            f"peak RSS {result['peak_rss_mb']:.0f} MB"
+            f"peak RSS {result['peak_rss_mb']:.0f} MB; CPU: client {result['client_cpu_s']:.1f} s, "
+            f"PostgreSQL {result['postgres_cpu_s']:.1f} s"
         )
     print(
         f"median of {args.runs}: {statistics.median(r['seconds'] for r in results):.1f} s, "
         f"{statistics.median(r['rows_per_s'] for r in results):,.0f} rows/s, "
-        f"peak RSS {statistics.median(r['peak_rss_mb'] for r in results):.0f} MB "
+        f"peak RSS {statistics.median(r['peak_rss_mb'] for r in results):.0f} MB, "
+        f"CPU client {statistics.median(r['client_cpu_s'] for r in results):.1f} s + "
+        f"PostgreSQL {statistics.median(r['postgres_cpu_s'] for r in results):.1f} s "
         f"({args.preset}, chunk {args.chunk_rows:,} rows, {args.workers} workers, {os.cpu_count()} cores, "
         f"load average {os.getloadavg()[0]:.1f})"
     )

@@ -80,7 +80,7 @@ def fill(count: int) -> None:
         cursor.execute("ANALYZE")
 
 
-def measure(client: Client, url: str, headers: dict, runs: int) -> tuple[float, float, int]:
+def measure(client: Client, url: str, headers: dict, runs: int) -> tuple[float, float, int, float]:
     for _ in range(3):
         client.get(url, headers=headers)
     timings = []
@@ -89,10 +89,13 @@ def measure(client: Client, url: str, headers: dict, runs: int) -> tuple[float, 
         response = client.get(url, headers=headers)
         timings.append((time.perf_counter() - began) * 1000)
         assert response.status_code == 200, response.status_code
-    with CaptureQueriesContext(connection) as queries:
-        client.get(url, headers=headers)
+    sql_ms = []
+    for _ in range(5):
+        with CaptureQueriesContext(connection) as queries:
+            client.get(url, headers=headers)
+        sql_ms.append(sum(float(q["time"]) for q in queries.captured_queries) * 1000)
     timings.sort()
-    return statistics.median(timings), timings[int(len(timings) * 0.95) - 1], len(queries)
+    return statistics.median(timings), timings[int(len(timings) * 0.95) - 1], len(queries), statistics.median(sql_ms)
 
 
 def main() -> None:
@@ -108,10 +111,14 @@ def main() -> None:
         analyst.groups.add(Group.objects.get(name="analyst"))
         client = Client()
         client.force_login(analyst)
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
         print(f"review queue, {ReviewItem.objects.filter(status='open').count():,} open items, {args.runs} runs each")
+        print(f"machine: {os.cpu_count()} cores, load average {load}")
         for label, (url, headers) in VARIANTS.items():
-            median, p95, queries = measure(client, url, headers, args.runs)
-            print(f"  {label:<34} median {median:6.1f} ms   p95 {p95:6.1f} ms   {queries} queries")
+            median, p95, queries, sql = measure(client, url, headers, args.runs)
+            print(
+                f"  {label:<34} median {median:6.1f} ms   p95 {p95:6.1f} ms   {queries} queries ({sql:.1f} ms in SQL)"
+            )
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
 

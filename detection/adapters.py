@@ -4,7 +4,9 @@ The engine frame has the columns row_id, ts, account_id, merchant_id, amount, ch
 merchant_category, latitude, longitude, location_distance_km, attr_<name>..., label, label_known_ts.
 """
 
-from collections.abc import Iterable, Sequence
+import io
+import json
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -29,41 +31,47 @@ _BASE_COLUMNS = (
     "label",
     "labelled_at",
 )
-_SELECT = ", ".join(f"t.{c}" for c in _BASE_COLUMNS)
+# Times come back as epoch seconds and amounts as floats: parsing datetimes and decimals row by row in Python
+# costs more than the query itself.
+_SELECT = (
+    "t.id, extract(epoch from t.timestamp)::float8, t.account_id, t.merchant_id, t.amount::float8, t.channel, "
+    "t.country, t.merchant_category, t.latitude, t.longitude, t.location_distance_km, t.label::float8, "
+    "extract(epoch from t.labelled_at)::float8"
+)
 # Built from constant column names only; the values are bound parameters.
 _HISTORY_SQL = (
     f"SELECT {_SELECT} FROM transactions_transaction t "  # noqa: S608
     "WHERE t.account_id = ANY(%s) AND t.timestamp >= %s AND t.timestamp <= %s "
-    "UNION "
+    "UNION ALL "
     f"SELECT {_SELECT} FROM transactions_transaction t "
     "WHERE t.merchant_id = ANY(%s) AND t.timestamp >= %s AND t.timestamp <= %s"
 )
+_TEXT_COLUMNS = ("account_id", "merchant_id", "channel", "country", "merchant_category")
+# Above this many targets the history is streamed with COPY and parsed by pandas' C reader.
+COPY_THRESHOLD = 64
 
 
-def _epoch_seconds(values: Iterable[datetime | None]) -> np.ndarray:
-    return np.array([np.nan if v is None else v.timestamp() for v in values], dtype=np.float64)
+def _frame_from_columns(columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {
+        "row_id": np.asarray(columns["id"], dtype=np.int64),
+        "ts": np.asarray(columns["timestamp"], dtype=np.float64).astype(np.int64),
+        **{name: np.asarray(columns[name], dtype=object) for name in _TEXT_COLUMNS},
+        **{
+            name: np.asarray(columns[name], dtype=np.float64)
+            for name in ("amount", "latitude", "longitude", "location_distance_km", "label")
+        },
+        "label_known_ts": np.asarray(columns["labelled_at"], dtype=np.float64),
+    }
 
 
 def _frame_from_tuples(rows: Sequence[tuple], attributes: dict[int, dict] | None = None) -> dict[str, np.ndarray]:
-    if not rows:
-        rows_by_column = dict.fromkeys(_BASE_COLUMNS, ())
+    if rows:
+        columns = dict(zip(_BASE_COLUMNS, (np.array(c, dtype=object) for c in zip(*rows, strict=True)), strict=True))
+        for name in ("latitude", "longitude", "location_distance_km", "label", "labelled_at"):
+            columns[name] = np.where(columns[name] == None, np.nan, columns[name])  # noqa: E711 - elementwise
     else:
-        rows_by_column = dict(zip(_BASE_COLUMNS, zip(*rows, strict=True), strict=True))
-    frame = {
-        "row_id": np.asarray(rows_by_column["id"], dtype=np.int64),
-        "ts": _epoch_seconds(rows_by_column["timestamp"]).astype(np.int64),
-        "account_id": np.asarray(rows_by_column["account_id"], dtype=object),
-        "merchant_id": np.asarray(rows_by_column["merchant_id"], dtype=object),
-        "amount": np.asarray(rows_by_column["amount"], dtype=np.float64),
-        "channel": np.asarray(rows_by_column["channel"], dtype=object),
-        "country": np.asarray(rows_by_column["country"], dtype=object),
-        "merchant_category": np.asarray(rows_by_column["merchant_category"], dtype=object),
-        "latitude": np.asarray(rows_by_column["latitude"], dtype=np.float64),
-        "longitude": np.asarray(rows_by_column["longitude"], dtype=np.float64),
-        "location_distance_km": np.asarray(rows_by_column["location_distance_km"], dtype=np.float64),
-        "label": np.array([np.nan if v is None else float(v) for v in rows_by_column["label"]], dtype=np.float64),
-        "label_known_ts": _epoch_seconds(rows_by_column["labelled_at"]),
-    }
+        columns = {name: np.array([], dtype=object) for name in _BASE_COLUMNS}
+    frame = _frame_from_columns(columns)
     if attributes:
         frame = _with_attributes(frame, attributes)
     return frame
@@ -98,26 +106,72 @@ def frame_for_transactions(transactions: Sequence[Transaction]) -> tuple[dict[st
     )
     target_ids = {t.pk for t in transactions}
     attributes = {t.pk: t.attributes for t in transactions if t.attributes}
-    frame = _frame_from_tuples(rows, attributes)
+    frame = _frame_from_columns(rows) if isinstance(rows, dict) else _frame_from_tuples(rows)
+    frame = _unique_rows(frame)
+    frame = _with_attributes(frame, attributes) if attributes else frame
     return frame, np.isin(frame["row_id"], np.fromiter(target_ids, dtype=np.int64))
 
 
-def _history_rows(*, accounts, merchants, account_since, merchant_since, until) -> list[tuple]:
-    """One round trip: the accounts' rows and the merchants' rows in their windows, each row once."""
+def _unique_rows(frame: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """A row in both the account's and the merchant's history came twice (UNION ALL is cheaper than UNION)."""
+    _, first = np.unique(frame["row_id"], return_index=True)
+    if len(first) == len(frame["row_id"]):
+        return frame
+    return {name: values[first] for name, values in frame.items()}
+
+
+def _history_rows(*, accounts, merchants, account_since, merchant_since, until) -> list[tuple] | dict:
+    """One round trip: the accounts' rows and the merchants' rows in their windows."""
+    params = [accounts, account_since, until, merchants, merchant_since, until]
     with connection.cursor() as cursor:
-        cursor.execute(_HISTORY_SQL, [accounts, account_since, until, merchants, merchant_since, until])
-        return cursor.fetchall()
+        if len(accounts) + len(merchants) <= COPY_THRESHOLD:
+            cursor.execute(_HISTORY_SQL, params)
+            return cursor.fetchall()
+        return _copy_columns(cursor, params)
+
+
+def _copy_columns(cursor, params, *, sql: str = _HISTORY_SQL, extra: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    """Stream a query's rows with COPY and parse them with pandas' C reader: columns as numpy arrays."""
+    buffer = io.BytesIO()
+    with cursor.cursor.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", params) as copy:
+        for block in copy:
+            buffer.write(block)
+    buffer.seek(0)
+    table = pd.read_csv(
+        buffer,
+        header=None,
+        names=[*_BASE_COLUMNS, *extra],
+        dtype=dict.fromkeys((*_TEXT_COLUMNS, *extra), str),
+        keep_default_na=False,
+        na_values={name: [""] for name in _BASE_COLUMNS if name not in _TEXT_COLUMNS},
+    )
+    return {name: table[name].to_numpy() for name in (*_BASE_COLUMNS, *extra)}
 
 
 def frame_for_window(*, since: datetime | None, until: datetime | None, limit: int | None = None) -> pd.DataFrame:
-    """Every stored transaction in a time window (training, evaluation), attributes included."""
-    queryset = Transaction.objects.order_by("timestamp", "id")
+    """Every stored transaction in a time window (training, evaluation), attributes included, oldest first.
+
+    With `limit`, the newest `limit` transactions of the window.
+    """
+    conditions, params = ["TRUE"], []
     if since is not None:
-        queryset = queryset.filter(timestamp__gte=since)
+        conditions.append("t.timestamp >= %s")
+        params.append(since)
     if until is not None:
-        queryset = queryset.filter(timestamp__lt=until)
-    if limit is not None:
-        queryset = queryset.reverse()[:limit]
-    rows = list(queryset.values_list(*_BASE_COLUMNS, "attributes"))
-    attributes = {row[0]: row[-1] for row in rows if row[-1]}
-    return pd.DataFrame(_frame_from_tuples([row[:-1] for row in rows], attributes))
+        conditions.append("t.timestamp < %s")
+        params.append(until)
+    newest = f"ORDER BY t.timestamp DESC, t.id DESC LIMIT {int(limit)}" if limit else ""
+    sql = (
+        f"SELECT {_SELECT}, CASE WHEN t.attributes = '{{}}'::jsonb THEN '' ELSE t.attributes::text END "  # noqa: S608
+        f"FROM transactions_transaction t WHERE {' AND '.join(conditions)} {newest}"
+    )
+    with connection.cursor() as cursor:
+        columns = _copy_columns(cursor, params, sql=sql, extra=("attributes",))
+    frame = _frame_from_columns(columns)
+    attributes = {
+        int(row_id): json.loads(text)
+        for row_id, text in zip(frame["row_id"], columns["attributes"], strict=True)
+        if isinstance(text, str) and text
+    }
+    frame = _with_attributes(frame, attributes) if attributes else frame
+    return pd.DataFrame(frame).sort_values(["ts", "row_id"], kind="stable").reset_index(drop=True)

@@ -200,3 +200,36 @@ class ScoringJobChunk(models.Model):
         ordering = ["job", "index"]
         constraints = [models.UniqueConstraint(fields=["job", "index"], name="scoring_job_chunk_once")]
         indexes = [models.Index(fields=["job", "status"], name="scoringjobchunk_job_status")]
+
+
+class BacktestRun(models.Model):
+    """A labelled file replayed through the detector on a worker, by a person, with its report (the engine's JSON)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for a worker"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    file_path = models.CharField(max_length=500, help_text="The labelled file, relative to MEDIA_ROOT.")
+    original_name = models.CharField(max_length=255, blank=True, default="")
+    mapping = models.JSONField(default=dict, help_text="Canonical field → column of the file.")
+    attributes = models.JSONField(default=list, blank=True)
+    label_column = models.CharField(max_length=128)
+    options = models.JSONField(default=dict, blank=True, help_text="Split by days, feedback mode, seed.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    result = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["created_by", "-created_at"], name="backtestrun_user_time")]
+
+    def __str__(self) -> str:
+        return f"Backtest {self.pk} ({self.status})"

@@ -34,5 +34,6 @@ def model_version_train_task(
     return version.pk
 
 
-# Scoring-job tasks live in their own module; imported here so Celery's autodiscovery registers them.
+# Scoring-job and backtest tasks live in their own modules; imported here so Celery's autodiscovery registers them.
+from detection.backtest_tasks import backtest_run_task  # noqa: E402,F401
 from detection.job_tasks import scoring_job_chunk_task, scoring_job_split_task  # noqa: E402,F401

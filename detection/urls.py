@@ -1,6 +1,6 @@
 from django.urls import path
 
-from detection import uploads, views
+from detection import backtests, uploads, views
 
 app_name = "detection"
 urlpatterns = [
@@ -12,4 +12,7 @@ urlpatterns = [
     path("uploads/jobs/<int:pk>/", uploads.upload_job, name="upload_job"),
     path("uploads/jobs/<int:pk>/progress/", uploads.upload_job_progress, name="upload_job_progress"),
     path("uploads/jobs/<int:pk>/result.csv", uploads.upload_job_result, name="upload_job_result"),
+    path("backtests/", backtests.backtest_index, name="backtests"),
+    path("backtests/<str:key>/setup/", backtests.backtest_setup, name="backtest_setup"),
+    path("backtests/runs/<int:pk>/", backtests.backtest_detail, name="backtest"),
 ]

@@ -16,11 +16,11 @@ class Point:
 
 
 def _nice_ceiling(value: float) -> float:
-    """The smallest 1, 2, 2.5 or 5 times a power of ten at or above value, so the axis reads well."""
+    """The smallest 1, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 times a power of ten at or above value: an axis that reads well."""
     if value <= 0:
         return 1.0
     magnitude = 10 ** len(str(int(value))) / 10
-    for step in (1, 2, 2.5, 5, 10):
+    for step in (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
         if step * magnitude >= value:
             return step * magnitude
     return 10 * magnitude

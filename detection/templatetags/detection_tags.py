@@ -39,3 +39,8 @@ def metric_items(metrics) -> list[tuple[str, str]]:
 @register.filter
 def index(sequence, i):
     return sequence[i]
+
+
+@register.filter
+def get_item(mapping, key):
+    return (mapping or {}).get(key)

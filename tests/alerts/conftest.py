@@ -2,7 +2,7 @@
 
 `celery_worker_process` is reusable by any test that needs a worker: it starts `celery -A anomaly_site worker`
 against the TEST database of this run (so use it with `django_db(transaction=True)`), the same Redis db, queue and
-channel prefix as the tests, and stops it at the end of the session.
+channel prefix as the tests, and stops it at the end of the test module.
 """
 
 import os
@@ -123,9 +123,10 @@ def _wait_until_ready(process: subprocess.Popen, timeout: float = 90.0) -> None:
     raise RuntimeError("celery worker did not answer a ping in time")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
-    """A real `celery worker` (2 processes) on this run's test database, queue and Redis db."""
+    """A real `celery worker` (2 processes) on this run's test database, queue and Redis db, for one test module
+    (a worker left running would take the tasks of other modules' tests)."""
     with django_db_blocker.unblock():
         database_name = connection.settings_dict["NAME"]
     celery_app.control.purge()
@@ -162,3 +163,4 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+        celery_app.control.purge()  # retries still waiting must not reach the next module's worker

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 
 START = 1_700_000_000 // 86400 * 86400
-FAST = {"n_estimators": 50, "ae_epochs": 6, "ae_patience": 2, "supervised_max_iter": 30}
+FAST = {"n_estimators": 50, "ae_epochs": 6, "ae_patience": 2, "supervised_max_iter": 30, "threads": 1}
 
 
 def transactions(*, accounts: int = 40, days: int = 20, per_day: float = 3.0, fraud_share: float = 0.02, seed=0):

@@ -27,7 +27,7 @@ def test_cold_start_backtest_finds_injected_frauds(frame):
     result = run_backtest(
         frame, BacktestConfig(start=START, train_days=14, delay_days=7, test_days=7, detector_params=FAST)
     )
-    assert set(result["models"]) == {"isolation_forest", "autoencoder", "supervised", "ensemble"}
+    assert set(result["models"]) >= {"isolation_forest", "autoencoder", "supervised", "ensemble"}
     assert set(result["models"]["ensemble"]) == CONTRACT
     assert result["models"]["ensemble"]["roc_auc"] > 0.9
     assert result["models"]["supervised"]["roc_auc"] is None
@@ -38,15 +38,15 @@ def test_reported_labels_train_the_supervised_part_and_leave_known_cards_out(fra
     config = BacktestConfig(
         start=START,
         train_days=14,
-        delay_days=7,
-        test_days=7,
+        delay_days=3,
+        test_days=3,
         feedback="reported",
-        label_delay_days=7,
+        label_delay_days=2,
         detector_params=FAST,
     )
     result = run_backtest(frame, config)
     assert result["models"]["supervised"]["roc_auc"] > 0.9
-    assert result["folds"] if config.folds > 1 else result["rows_scored"] > sum(d["rows"] for d in result["per_day"])
+    assert result["rows_scored"] > sum(day["rows"] for day in result["per_day"])
 
 
 def test_backtest_command_reads_a_mapped_csv_and_writes_the_json_contract(tmp_path, frame):

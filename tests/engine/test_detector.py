@@ -60,11 +60,11 @@ def test_supervised_model_joins_when_enough_frauds_are_known():
     frame = transactions(days=30, fraud_share=0.05, seed=2)
     frame["label_known_ts"] = frame["ts"] + 3600
     detector = Detector(**FAST).fit(frame, seed=0)
-    assert detector.algorithms == ["isolation_forest", "autoencoder", "supervised"]
+    assert detector.algorithms == ["isolation_forest", "autoencoder", "tail", "supervised"]
     assert "supervised" in detector.score_frame(frame).components
 
 
 def test_too_few_known_frauds_leave_the_unsupervised_models_alone():
     frame = transactions(days=10, fraud_share=0.01, seed=3)
     frame["label_known_ts"] = frame["ts"]
-    assert Detector(**FAST).fit(frame, seed=0).algorithms == ["isolation_forest", "autoencoder"]
+    assert Detector(**FAST).fit(frame, seed=0).algorithms == ["isolation_forest", "autoencoder", "tail"]

@@ -9,6 +9,8 @@ from alerts.models import AuditEvent
 from alerts.selectors import risk_policy_current
 from detection.models import RiskPolicy, Score
 from detection.performance_report import explorer_section
+from detection.services import score_transactions
+from tests.detection.conftest import START, store_transaction
 
 EXPLORE = reverse("detection:threshold_explore")
 SAVE = reverse("detection:threshold_save")
@@ -149,3 +151,12 @@ def test_saving_by_get_is_not_allowed(admin_client, scored_world):
     response = admin_client.get(SAVE, BANDS | {"review_threshold": 0.5})
 
     assert response.status_code == 405
+
+
+def test_saved_threshold_is_in_force_for_the_next_score(admin_client, active_model):
+    admin_client.post(SAVE, {"medium": 0.0, "high": 0.0, "critical": 0.0, "review_threshold": 0.0})
+    transaction = store_transaction(account_id="acct-001", amount="12.00", at=START + timedelta(days=10, hours=3))
+
+    [score] = score_transactions(transactions=[transaction])
+
+    assert (score.is_anomaly, score.risk_level) == (True, "critical")

@@ -1,0 +1,215 @@
+"""Partner API benchmark: single-score latency, concurrent throughput and batch rows/s against a real server.
+
+Starts each server on the benchmark database (see bench/api_common.py; prepared on first use), sends handbook
+rows the store has not seen (so every request stores, computes history features, scores and writes its score),
+and prints each figure beside the engine's raw scoring rate on the same rows, as a ratio.
+
+    .venv/bin/python bench/api_bench.py                       # uvicorn (2 workers), daphne, gunicorn (2 sync)
+    .venv/bin/python bench/api_bench.py --servers uvicorn --single 3000 --runs 3
+"""
+
+import argparse
+import http.client
+import json
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+from api_common import ROOT, bench_env, prepare, request_rows, setup_django
+
+PORT = 8765
+SERVERS = {
+    "uvicorn": [
+        "-m",
+        "uvicorn",
+        "anomaly_site.asgi:application",
+        "--workers",
+        "2",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        "--port",
+        str(PORT),
+    ],
+    "daphne": ["-m", "daphne", "-p", str(PORT), "anomaly_site.asgi:application"],
+    "gunicorn": [
+        "-m",
+        "gunicorn",
+        "anomaly_site.wsgi:application",
+        "-w",
+        "2",
+        "-b",
+        f"127.0.0.1:{PORT}",
+        "--log-level",
+        "warning",
+    ],
+}
+
+
+class Client:
+    """One keep-alive HTTP/1.1 connection."""
+
+    def __init__(self, secret: str):
+        self.connection = http.client.HTTPConnection("127.0.0.1", PORT, timeout=60)
+        self.headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
+
+    def post(self, path: str, body) -> tuple[int, float, bytes]:
+        payload = json.dumps(body)
+        started = time.perf_counter()
+        self.connection.request("POST", path, payload, self.headers)
+        response = self.connection.getresponse()
+        content = response.read()
+        return response.status, time.perf_counter() - started, content
+
+
+def start_server(name: str) -> subprocess.Popen:
+    process = subprocess.Popen([sys.executable, *SERVERS[name]], cwd=ROOT, env=bench_env(), start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", PORT, timeout=2)
+            connection.request("GET", "/healthz")
+            connection.getresponse().read()
+            return process
+        except OSError:
+            time.sleep(0.3)
+    process.kill()
+    raise RuntimeError(f"{name} did not start")
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    import os
+    import signal
+
+    os.killpg(process.pid, signal.SIGTERM)
+    process.wait(timeout=30)
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def single(secret: str, rows: list[dict]) -> dict:
+    client = Client(secret)
+    for row in rows[:50]:  # warm up: connections, model load, caches
+        client.post("/api/v1/transactions/score", row)
+    times = []
+    for row in rows[50:]:
+        status, seconds, content = client.post("/api/v1/transactions/score", row)
+        assert status == 201, (status, content[:300])
+        times.append(seconds)
+    return {
+        "requests": len(times),
+        "median_ms": statistics.median(times) * 1000,
+        "p99_ms": percentile(times, 0.99) * 1000,
+    }
+
+
+def concurrent(secret: str, rows: list[dict], clients: int) -> dict:
+    shares = [rows[i::clients] for i in range(clients)]
+    times: list[float] = []
+
+    def work(share):
+        client = Client(secret)
+        for row in share:
+            status, seconds, _ = client.post("/api/v1/transactions/score", row)
+            assert status == 201, status
+            times.append(seconds)
+
+    threads = [threading.Thread(target=work, args=(share,)) for share in shares]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    return {"clients": clients, "requests_per_s": len(times) / elapsed, "p99_ms": percentile(times, 0.99) * 1000}
+
+
+def batch(secret: str, rows: list[dict], size: int = 1000) -> dict:
+    client = Client(secret)
+    rates = []
+    for start in range(0, len(rows), size):
+        items = rows[start : start + size]
+        status, seconds, content = client.post("/api/v1/transactions/score/batch", {"transactions": items})
+        assert status == 200, (status, content[:300])
+        assert json.loads(content)["counts"]["created"] == len(items)
+        rates.append(len(items) / seconds)
+    return {"batches": len(rates), "rows_per_s": statistics.median(rates)}
+
+
+def engine_rates(transaction_ids: list[str]) -> dict:
+    """The engine alone on the same stored rows: features frame built outside the timing, then score_frame."""
+    from detection import adapters, registry
+    from transactions.models import Transaction
+
+    loaded = registry.active_model()
+    stored = list(Transaction.objects.filter(transaction_id__in=transaction_ids))
+    frame, targets = adapters.frame_for_transactions(stored)
+    started = time.perf_counter()
+    loaded.detector.score_frame(frame, targets)
+    bulk = len(stored) / (time.perf_counter() - started)
+    one_times = []
+    for tx in stored[:200]:
+        frame, targets = adapters.frame_for_transactions([tx])
+        started = time.perf_counter()
+        loaded.detector.score_frame(frame, targets)
+        one_times.append(time.perf_counter() - started)
+    return {"engine_rows_per_s": bulk, "engine_single_ms": statistics.median(one_times) * 1000}
+
+
+def run_server(name: str, secret: str, args) -> dict:
+    run = uuid.uuid4().hex[:6]
+    rows = request_rows(28, args.single + 50 + args.concurrent_requests + args.batch_rows, run)
+    single_rows = rows[: args.single + 50]
+    concurrent_rows = rows[args.single + 50 : args.single + 50 + args.concurrent_requests]
+    batch_rows = rows[args.single + 50 + args.concurrent_requests :]
+    process = start_server(name)
+    try:
+        result = {"server": name, **single(secret, single_rows)}
+        result |= concurrent(secret, concurrent_rows, args.clients)
+        result |= batch(secret, batch_rows)
+    finally:
+        stop_server(process)
+    result |= engine_rates([r["transaction_id"] for r in batch_rows[:1000]])
+    result["batch_ratio"] = result["rows_per_s"] / result["engine_rows_per_s"]
+    result["single_ratio"] = result["engine_single_ms"] / result["median_ms"]
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--servers", default="uvicorn,daphne,gunicorn")
+    parser.add_argument("--single", type=int, default=3000, help="Sequential single-score requests (after 50 warm-up).")
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--concurrent-requests", type=int, default=2000)
+    parser.add_argument("--batch-rows", type=int, default=10000, help="Rows sent in batches of 1,000.")
+    parser.add_argument("--runs", type=int, default=1)
+    args = parser.parse_args()
+    prepare()
+    setup_django()
+    from accounts.services import partner_token_create
+
+    _, secret = partner_token_create(name="bench-partner", scopes=["score", "read"])
+    for name in args.servers.split(","):
+        results = [run_server(name, secret, args) for _ in range(args.runs)]
+        for result in results:
+            print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in result.items()}), flush=True)
+        if len(results) > 1:
+            keys = [k for k, v in results[0].items() if isinstance(v, float)]
+            print(
+                json.dumps(
+                    {
+                        "server": name,
+                        "median_of_runs": {k: round(statistics.median(r[k] for r in results), 3) for k in keys},
+                    }
+                )
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""Shared set-up of the API and job benchmarks: a dedicated database with handbook history and an active model.
+
+The database (`anomaly_bench_api`, or BENCH_DB) is created, migrated and filled once: the handbook's first
+HISTORY_DAYS days as stored history, a model trained on them and activated. Benchmarks then send later days' rows.
+Nothing is copied into the repository: files made from the shared data go to /tmp/bench-api/.
+"""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+HANDBOOK = ROOT.parent / "shared" / "data" / "handbook" / "transactions.parquet"
+WORK = Path(os.environ.get("BENCH_WORK", "/tmp/bench-api"))  # noqa: S108 - scratch files of a local benchmark
+BENCH_DB = os.environ.get("BENCH_DB", "anomaly_bench_api")
+HISTORY_DAYS = 28
+PG = "postgres://postgres@127.0.0.1:5432"
+MAPPING = {
+    "transaction_id": "TRANSACTION_ID",
+    "timestamp": "TX_DATETIME",
+    "account_id": "CUSTOMER_ID",
+    "merchant_id": "TERMINAL_ID",
+    "amount": "TX_AMOUNT",
+}
+
+
+def bench_env(db: str = BENCH_DB, **extra: str) -> dict:
+    """The environment of every process of a benchmark: its database, a Redis db of its own, no rate limits."""
+    return os.environ | {
+        "DJANGO_SETTINGS_MODULE": "anomaly_site.settings",
+        "DATABASE_URL": f"{PG}/{db}",
+        "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/6"),
+        "CELERY_QUEUE": "q-bench-api",
+        "CHANNELS_PREFIX": "asgi-bench-api",
+        "CACHE_KEY_PREFIX": "bench-api",
+        "DEBUG": "0",
+        "SECRET_KEY": "bench-only",
+        "LOG_LEVEL": "WARNING",
+        "API_RATE_SCORE": "100000000/min",
+        "API_RATE_JOBS": "100000/min",
+        "MEDIA_ROOT": str(WORK / "media"),
+        **extra,
+    }
+
+
+def setup_django(db: str = BENCH_DB) -> None:
+    os.environ.update(bench_env(db))
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def psql(sql: str, db: str = "postgres") -> str:
+    out = subprocess.run(["psql", f"{PG}/{db}", "-Atc", sql], check=True, capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+def database_exists(name: str) -> bool:
+    return psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'") == "1"  # noqa: S608 - our own name
+
+
+def handbook_days(first: int, last: int, path: Path) -> Path:
+    """The handbook's rows of days [first, last) as a Parquet file (made once)."""
+    if not path.exists():
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(HANDBOOK)
+        days = table["TX_TIME_DAYS"]
+        table = table.filter(pc.and_(pc.greater_equal(days, first), pc.less(days, last)))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table.drop_columns(["TX_FRAUD_SCENARIO"]), path)
+    return path
+
+
+def prepare() -> None:
+    """Create and fill the benchmark database unless it is there already."""
+    WORK.mkdir(parents=True, exist_ok=True)
+    if (
+        database_exists(BENCH_DB)
+        and psql("SELECT count(*) FROM detection_modelversion WHERE status='active'", BENCH_DB) == "1"
+    ):
+        return
+    if not database_exists(BENCH_DB):
+        psql(f'CREATE DATABASE "{BENCH_DB}"')
+    env = bench_env()
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    history = handbook_days(0, HISTORY_DAYS, WORK / "history.parquet")
+    code = f"""
+from detection.services import model_version_activate, model_version_train
+from transactions.services import source_get_or_create, transactions_import_file
+source = source_get_or_create(name="handbook-history")
+summary = transactions_import_file(source=source, path={str(history)!r}, mapping={MAPPING!r}, label_column="TX_FRAUD")
+print("history rows", summary.stored)
+version = model_version_train(seed=0, max_rows=150_000)
+model_version_activate(version=version)
+print("model", version.version, version.training_rows)
+"""
+    started = time.monotonic()
+    subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=env, check=True)
+    print(f"prepared {BENCH_DB} in {time.monotonic() - started:.0f} s", flush=True)
+
+
+def request_rows(first_day: int, count: int, run: str) -> list[dict]:
+    """`count` handbook rows from `first_day` on, as API bodies, ids made unique to this run."""
+    path = handbook_days(first_day, first_day + 3, WORK / f"days-{first_day}.parquet")
+    import pandas as pd
+
+    frame = pd.read_parquet(path).head(count)
+    return [
+        {
+            "transaction_id": f"{run}-{row.TRANSACTION_ID}",
+            "timestamp": row.TX_DATETIME.isoformat(),
+            "account_id": str(row.CUSTOMER_ID),
+            "merchant_id": str(row.TERMINAL_ID),
+            "amount": round(float(row.TX_AMOUNT), 2),
+        }
+        for row in frame.itertuples()
+    ]
+
+
+def peak_rss_mb(pid: int) -> float:
+    """Peak resident memory (VmHWM) of a process, in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
