@@ -5,7 +5,6 @@ from django.utils.html import format_html
 
 from accounts.models import PartnerToken, Scope
 from accounts.services import partner_token_create, partner_token_revoke
-from alerts.audit import audit_record
 
 
 class PartnerTokenCreateForm(forms.ModelForm):
@@ -29,10 +28,6 @@ class RevokedFilter(admin.SimpleListFilter):
         if self.value() == "revoked":
             return queryset.filter(revoked_at__isnull=False)
         return queryset
-
-
-def _token_state(token: PartnerToken) -> dict:
-    return {"name": token.name, "scopes": token.scopes, "key_prefix": token.key_prefix, "revoked_at": token.revoked_at}
 
 
 @admin.register(PartnerToken)
@@ -75,14 +70,13 @@ class PartnerTokenAdmin(admin.ModelAdmin):
     @admin.display(description="state", ordering="revoked_at")
     def state(self, token):
         if token.is_active:
-            return format_html('<b style="color:#2e7d32">active</b>')
+            return format_html('<b style="color:{}">{}</b>', "#2e7d32", "active")
         return format_html('<b style="color:#c0392b">revoked {}</b>', f"{token.revoked_at:%Y-%m-%d}")
 
     def save_model(self, request, obj, form, change):
         token, secret = partner_token_create(
             name=form.cleaned_data["name"], scopes=form.cleaned_data["scopes"], created_by=request.user
         )
-        audit_record(action="token.create", obj=token, after=_token_state(token), actor=request.user, request=request)
         obj.pk, obj._secret_once = token.pk, secret
 
     def response_add(self, request, obj, post_url_continue=None):
@@ -100,16 +94,7 @@ class PartnerTokenAdmin(admin.ModelAdmin):
     def revoke(self, request, queryset):
         revoked = 0
         for token in queryset.filter(revoked_at__isnull=True):
-            before = _token_state(token)
-            partner_token_revoke(token=token)
-            audit_record(
-                action="token.revoke",
-                obj=token,
-                before=before,
-                after=_token_state(token),
-                actor=request.user,
-                request=request,
-            )
+            partner_token_revoke(token=token, user=request.user)
             revoked += 1
         self.message_user(request, f"Revoked {revoked} token(s); they stop working immediately.", messages.SUCCESS)
 

@@ -4,7 +4,6 @@ import secrets
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
-from django.utils import timezone
 
 
 class Scope(models.TextChoices):
@@ -51,8 +50,3 @@ class PartnerToken(models.Model):
     @staticmethod
     def generate_secret() -> str:
         return TOKEN_PREFIX + secrets.token_urlsafe(32)
-
-    def revoke(self) -> None:
-        if self.revoked_at is None:
-            self.revoked_at = timezone.now()
-            self.save(update_fields=["revoked_at"])

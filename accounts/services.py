@@ -3,6 +3,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import PartnerToken, Scope, hash_token
+from alerts.audit import audit_record
 from transactions.models import Source
 
 ANALYST, ADMIN, VIEWER = "analyst", "admin", "viewer"
@@ -65,6 +66,7 @@ def partner_token_create(*, name: str, scopes: list[str], created_by=None) -> tu
         source=source,
         created_by=created_by,
     )
+    audit_record(action="token.create", obj=token, after=partner_token_state(token), actor=created_by)
     return token, secret
 
 
@@ -75,6 +77,16 @@ def partner_token_authenticate(secret: str) -> PartnerToken | None:
     return token
 
 
-def partner_token_revoke(*, token: PartnerToken) -> None:
-    token.revoked_at = token.revoked_at or timezone.now()
+def partner_token_state(token: PartnerToken) -> dict:
+    return {"name": token.name, "scopes": token.scopes, "key_prefix": token.key_prefix, "revoked_at": token.revoked_at}
+
+
+@transaction.atomic
+def partner_token_revoke(*, token: PartnerToken, user=None) -> None:
+    """Revoke a token: it stops working at once. Revoking a revoked token changes nothing and is not audited."""
+    if token.revoked_at is not None:
+        return
+    before = partner_token_state(token)
+    token.revoked_at = timezone.now()
     token.save(update_fields=["revoked_at"])
+    audit_record(action="token.revoke", obj=token, before=before, after=partner_token_state(token), actor=user)

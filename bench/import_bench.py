@@ -98,7 +98,7 @@ def one_run(preset: str, chunk_rows: int, workers: int) -> dict:
     import django
 
     django.setup()
-    from django.db import connection
+    from django.db import connection, connections
 
     from transactions.models import Source
     from transactions.services import source_get_or_create, transactions_import_file
@@ -121,7 +121,7 @@ def one_run(preset: str, chunk_rows: int, workers: int) -> dict:
         workers=workers,
     )
     seconds, own_cpu = time.perf_counter() - started, time.process_time() - own_cpu
-    backends.collect(connection)
+    backends.collect(connections["default"])
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
         "rows": summary.rows,

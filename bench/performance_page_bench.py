@@ -128,7 +128,7 @@ def main() -> None:
         explore = {"review_threshold": 0.9, "medium": 0.8, "high": 0.95, "critical": 0.99, "window": 30}
         explorer = measure(client, "/detection/performance/explore/", args.runs, explore)
         print(f"performance page: median {page[0]:.0f} ms, max {page[1]:.0f} ms, {page[2]} queries")
-        print(f"explorer update (30 days): median {explorer[0]:.0f} ms, max {explorer[1]:.0f} ms, {explorer[2]} queries")
+        print(f"explorer (30 days): median {explorer[0]:.0f} ms, max {explorer[1]:.0f} ms, {explorer[2]} queries")
         transaction.set_rollback(True)
 
 

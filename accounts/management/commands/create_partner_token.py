@@ -22,7 +22,5 @@ class Command(BaseCommand):
             token, secret = partner_token_create(name=name, scopes=flat)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
-        self.stdout.write(
-            f"Token for {token.name} (scopes: {', '.join(token.scopes)}). Shown once; store it now:"
-        )
+        self.stdout.write(f"Token for {token.name} (scopes: {', '.join(token.scopes)}). Shown once; store it now:")
         self.stdout.write(secret)

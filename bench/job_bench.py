@@ -1,0 +1,233 @@
+"""Bulk scoring job benchmark: a 1,000,000-row file scored end to end with 1 and 2 Celery worker processes.
+
+Each run gets a fresh copy of the benchmark database (CREATE DATABASE … TEMPLATE, see bench/api_common.py), starts
+N worker processes (`celery worker -c 1` each), creates the job through the same service the API calls, and waits
+until it is done. Prints rows/s, each worker's peak RSS, and the engine's raw rate on the same rows as a ratio.
+With --probe, a uvicorn server answers single-score requests during the job and their p99 is printed too.
+
+    .venv/bin/python bench/job_bench.py --rows 1000000 --workers 1,2
+    .venv/bin/python bench/job_bench.py --rows 200000 --workers 2 --probe
+"""
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+from api_common import BENCH_DB, ROOT, WORK, bench_env, children, handbook_days, peak_rss_mb, prepare, psql
+
+RUN_DB = BENCH_DB + "_job"
+
+
+def job_file(rows: int):
+    import pyarrow.parquet as pq
+
+    path = WORK / f"job-{rows}.parquet"
+    if not path.exists():
+        source = handbook_days(28, 183, WORK / "after-history.parquet")
+        pq.write_table(pq.read_table(source).slice(0, rows), path)
+    return path
+
+
+def fresh_database() -> None:
+    psql(f'DROP DATABASE IF EXISTS "{RUN_DB}" WITH (FORCE)')
+    psql(f'CREATE DATABASE "{RUN_DB}" TEMPLATE "{BENCH_DB}"')
+
+
+def start_workers(count: int, chunk_rows: int) -> list[subprocess.Popen]:
+    env = bench_env(RUN_DB, JOB_CHUNK_ROWS=str(chunk_rows))
+    command = [sys.executable, "-m", "celery", "-A", "anomaly_site", "worker", "-Q", "q-bench-api", "-c", "1"]
+    command += ["--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "WARNING"]
+    workers = []
+    for index in range(count):
+        name = ["-n", f"bench{index}-{uuid.uuid4().hex[:4]}@%h"]
+        workers.append(subprocess.Popen(command + name, cwd=ROOT, env=env, start_new_session=True))
+    time.sleep(6)  # let them connect before the job is queued
+    return workers
+
+
+def worker_peaks(workers: list[subprocess.Popen]) -> list[dict]:
+    return [
+        {"main_mb": round(peak_rss_mb(w.pid)), "pool_mb": [round(peak_rss_mb(c)) for c in children(w.pid)]}
+        for w in workers
+    ]
+
+
+def stop(processes: list[subprocess.Popen]) -> None:
+    for process in processes:
+        os.killpg(process.pid, signal.SIGTERM)
+    for process in processes:
+        process.wait(timeout=60)
+
+
+def run_job(path, rows: int) -> tuple[int, float]:
+    """Create the job in a subprocess set up on the run database; return its id and the time to done."""
+    code = f"""
+from pathlib import Path
+from django.core.files import File
+from accounts.services import partner_token_create
+from detection.jobs import scoring_job_create
+token, _ = partner_token_create(name="bench-jobs", scopes=["score"])
+with Path({str(path)!r}).open("rb") as handle:
+    job = scoring_job_create(source=token.source, upload=File(handle, name="job.parquet"), mapping={{
+        "transaction_id": "TRANSACTION_ID", "timestamp": "TX_DATETIME", "account_id": "CUSTOMER_ID",
+        "merchant_id": "TERMINAL_ID", "amount": "TX_AMOUNT"}}, token=token)
+print(job.pk)
+"""
+    started = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=ROOT,
+        env=bench_env(RUN_DB),
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    job_id = int(out.stdout.strip().splitlines()[-1])
+    while True:
+        query = f"SELECT status, processed_rows FROM detection_scoringjob WHERE id = {job_id}"  # noqa: S608 - an int
+        status = psql(query, RUN_DB)
+        if status.split("|")[0] in ("done", "failed"):
+            break
+        time.sleep(0.5)
+    elapsed = time.perf_counter() - started
+    if not status.startswith("done"):
+        raise RuntimeError(f"job {job_id} ended {status}")
+    return job_id, elapsed
+
+
+def engine_rate(rows: int) -> float:
+    """The engine alone on 100,000 of the job's stored rows (frame built outside the timing)."""
+    code = """
+import time
+from detection import adapters, registry
+from transactions.models import Transaction
+stored = list(Transaction.objects.filter(source__name="bench-jobs").order_by("id")[:100000])
+frame, targets = adapters.frame_for_transactions(stored)
+loaded = registry.active_model()
+started = time.perf_counter()
+loaded.detector.score_frame(frame, targets)
+print(len(stored) / (time.perf_counter() - started))
+"""
+    out = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=ROOT,
+        env=bench_env(RUN_DB),
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+class Probe(threading.Thread):
+    """Single-score requests against a uvicorn server on the run database while the job runs."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.times: list[float] = []
+        self.stop_flag = threading.Event()
+
+    def run(self):
+        sys.path.insert(0, str(ROOT / "bench"))
+        from api_bench import Client, request_rows
+
+        secret = psql_token()
+        client = Client(secret)
+        for row in request_rows(150, 20000, uuid.uuid4().hex[:6]):
+            if self.stop_flag.is_set():
+                return
+            status, seconds, _ = client.post("/api/v1/transactions/score", row)
+            self.times.append(seconds)
+            time.sleep(0.02)
+
+
+def psql_token() -> str:
+    code = (
+        "from accounts.services import partner_token_create; "
+        "print(partner_token_create(name='probe', scopes=['score'])[1])"
+    )
+    out = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=ROOT,
+        env=bench_env(RUN_DB),
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return out.stdout.strip().splitlines()[-1]
+
+
+def one_run(rows: int, workers: int, chunk_rows: int, probe: bool) -> dict:
+    fresh_database()
+    path = job_file(rows)
+    processes = start_workers(workers, chunk_rows)
+    server = probe_thread = None
+    try:
+        if probe:
+            server = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "anomaly_site.asgi:application",
+                    "--port",
+                    "8765",
+                    "--no-access-log",
+                    "--log-level",
+                    "warning",
+                ],
+                cwd=ROOT,
+                env=bench_env(RUN_DB),
+                start_new_session=True,
+            )
+            time.sleep(4)
+            probe_thread = Probe()
+            probe_thread.start()
+        job_id, elapsed = run_job(path, rows)
+        peaks = worker_peaks(processes)
+    finally:
+        if probe_thread:
+            probe_thread.stop_flag.set()
+        stop(processes + ([server] if server else []))
+    result = {
+        "rows": rows,
+        "workers": workers,
+        "chunk_rows": chunk_rows,
+        "seconds": elapsed,
+        "rows_per_s": rows / elapsed,
+    }
+    result["peak_rss"] = peaks
+    result["engine_rows_per_s"] = engine_rate(rows)
+    result["ratio"] = result["rows_per_s"] / result["engine_rows_per_s"]
+    if probe_thread and probe_thread.times:
+        ordered = sorted(probe_thread.times)
+        result["probe_requests"] = len(ordered)
+        result["probe_median_ms"] = statistics.median(ordered) * 1000
+        result["probe_p99_ms"] = ordered[int(0.99 * (len(ordered) - 1))] * 1000
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--workers", default="1,2")
+    parser.add_argument("--chunk-rows", type=int, default=50_000)
+    parser.add_argument("--probe", action="store_true", help="Measure single-score latency while the job runs.")
+    parser.add_argument("--runs", type=int, default=1)
+    args = parser.parse_args()
+    prepare()
+    for count in [int(n) for n in args.workers.split(",")]:
+        for _ in range(args.runs):
+            result = one_run(args.rows, count, args.chunk_rows, args.probe)
+            print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in result.items()}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
