@@ -28,7 +28,15 @@ class Command(BaseCommand):
             return
         roles_sync()
         self.stdout.write(f"Generating {days} days of transactions for {accounts} accounts…")
-        call_command("generate_transactions", accounts=accounts, days=days, seed=seed, store=True, stdout=self.stdout)
+        call_command(
+            "generate_transactions",
+            accounts=accounts,
+            days=days,
+            seed=seed,
+            start="recent",
+            store=True,
+            stdout=self.stdout,
+        )
         newest = Transaction.objects.order_by("-timestamp").values_list("timestamp", flat=True).first()
         cutoff = newest - timedelta(days=score_days)
         self.stdout.write("Training the first model version…")
