@@ -79,6 +79,8 @@ def handbook_days(first: int, last: int, path: Path) -> Path:
 def prepare() -> None:
     """Create and fill the benchmark database unless it is there already."""
     WORK.mkdir(parents=True, exist_ok=True)
+    if os.environ.get("BENCH_FRESH") == "1" and database_exists(BENCH_DB):  # e.g. after the engine's format changed
+        psql(f'DROP DATABASE "{BENCH_DB}" WITH (FORCE)')
     if (
         database_exists(BENCH_DB)
         and psql("SELECT count(*) FROM detection_modelversion WHERE status='active'", BENCH_DB) == "1"
