@@ -120,20 +120,27 @@ class RiskPolicy(models.Model):
 
 
 class ScoringJob(models.Model):
-    """A file of transactions scored in the background, in chunks of rows, one Celery task per chunk."""
+    """A file of transactions scored in the background, in chunks of rows, in two phases.
+
+    Ingesting: every chunk's rows are stored. Scoring: once every chunk is stored (all history is in the
+    database, so a score never depends on the order workers took the chunks), every chunk is scored.
+    """
 
     class Status(models.TextChoices):
         PENDING = "pending", "Waiting for a worker"
-        SPLITTING = "splitting", "Reading the file"
-        RUNNING = "running", "Scoring"
+        RUNNING = "running", "Running"
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
+
+    class Phase(models.TextChoices):
+        INGESTING = "ingesting", "Storing the rows"
+        SCORING = "scoring", "Scoring"
 
     class Format(models.TextChoices):
         CSV = "csv", "CSV"
         PARQUET = "parquet", "Parquet"
 
-    UNFINISHED = (Status.PENDING, Status.SPLITTING, Status.RUNNING)
+    UNFINISHED = (Status.PENDING, Status.RUNNING)
 
     source = models.ForeignKey("transactions.Source", on_delete=models.PROTECT, related_name="scoring_jobs")
     token = models.ForeignKey(
@@ -149,8 +156,10 @@ class ScoringJob(models.Model):
     attributes = models.JSONField(default=list, blank=True, help_text="Columns kept as attributes.")
     label_column = models.CharField(max_length=128, blank=True, default="")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    phase = models.CharField(max_length=16, choices=Phase.choices, default=Phase.INGESTING)
     total_rows = models.PositiveIntegerField(default=0)
-    processed_rows = models.PositiveIntegerField(default=0)
+    stored_rows = models.PositiveIntegerField(default=0, help_text="Rows of the chunks stored so far.")
+    processed_rows = models.PositiveIntegerField(default=0, help_text="Rows of the chunks scored so far.")
     created_rows = models.PositiveIntegerField(default=0)
     existing_rows = models.PositiveIntegerField(default=0)
     error_rows = models.PositiveIntegerField(default=0)
@@ -174,17 +183,25 @@ class ScoringJob(models.Model):
 
 
 class ScoringJobChunk(models.Model):
-    """A range of a job's rows [first_row, first_row + row_count), claimed by one task at a time."""
+    """A range of a job's rows [first_row, first_row + row_count), claimed by one task at a time per phase.
+
+    pending → ingesting (claimed) → stored → scoring (claimed) → done.
+    """
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        RUNNING = "running", "Running"
+        PENDING = "pending", "Waiting to be stored"
+        INGESTING = "ingesting", "Storing"
+        STORED = "stored", "Stored, waiting to be scored"
+        SCORING = "scoring", "Scoring"
         DONE = "done", "Done"
+
+    CLAIMED = (Status.INGESTING, Status.SCORING)
 
     job = models.ForeignKey(ScoringJob, on_delete=models.CASCADE, related_name="chunks")
     index = models.PositiveIntegerField()
     first_row = models.PositiveIntegerField(help_text="1-based number of the chunk's first data row in the file.")
     row_count = models.PositiveIntegerField()
+    starts_at = models.DateTimeField(null=True, blank=True, help_text="Its earliest transaction's time.")
     file_path = models.CharField(max_length=500, help_text="The chunk's mapped rows, relative to MEDIA_ROOT.")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)

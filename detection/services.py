@@ -1,11 +1,13 @@
 """Writes of the detection app: scoring stored transactions, training and activating model versions."""
 
+import json
 import logging
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from django.db import IntegrityError, transaction
+import numpy as np
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -39,58 +41,94 @@ def transaction_latest_score(transaction_row: Transaction) -> Score | None:
     )
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def score_transactions(*, transactions: Sequence[Transaction]) -> list[Score]:
     """Score stored transactions with the active model; flagged ones enter review, alerts follow the commit.
 
-    A transaction already scored by the active version keeps its stored score. Returns one Score per input,
-    in input order.
+    A transaction already scored by the active version keeps its stored score (the insert skips it and the
+    stored row is returned). Returns one Score per input, in input order.
     """
     if not transactions:
         return []
     loaded = registry.active_model()
-    existing = {
-        s.transaction_id: s for s in Score.objects.filter(transaction__in=transactions, model_version=loaded.version)
-    }
-    todo = [t for t in transactions if t.pk not in existing]
-    created = _score_and_store(todo, loaded) if todo else []
-    by_transaction = existing | {s.transaction_id: s for s in created}
+    unique = list({t.pk: t for t in transactions}.values())
+    computed = _scores_compute(unique, loaded)
+    created = _scores_insert(computed)
+    by_transaction = {s.transaction_id: s for s in created}
+    missing = [t.pk for t in unique if t.pk not in by_transaction]
+    if missing:
+        stored = Score.objects.filter(transaction_id__in=missing, model_version=loaded.version)
+        by_transaction |= {s.transaction_id: s for s in stored}
     for score in by_transaction.values():
         score.model_version = loaded.version
+    if created:
+        flagged = [s for s in created if s.is_anomaly]
+        if flagged:
+            review_items_create_for_scores(scores=flagged)
+        alerts_evaluate_for_scores(score_ids=[s.pk for s in created])
     return [by_transaction[t.pk] for t in transactions]
 
 
-def _score_and_store(todo: Sequence[Transaction], loaded: registry.LoadedModel) -> list[Score]:
+def _scores_compute(todo: Sequence[Transaction], loaded: registry.LoadedModel) -> list[Score]:
     frame, targets = adapters.frame_for_transactions(todo)
     output = loaded.detector.score_frame(frame, targets)
     row_ids = frame["row_id"][targets]
     policy = risk_policy_current()
     by_pk = {t.pk: t for t in todo}
+    names = list(output.components)
+    component_rows = np.round(np.column_stack([output.components[n] for n in names]), 6).tolist() if names else []
     scores = []
-    for i, row_id in enumerate(row_ids):
+    for i, row_id in enumerate(row_ids.tolist()):
         value = round(float(output.score[i]), 6)
         scores.append(
             Score(
-                transaction=by_pk[int(row_id)],
+                transaction=by_pk[row_id],
                 model_version=loaded.version,
                 score=value,
                 risk_level=policy.risk_level(value),
                 is_anomaly=policy.is_flagged(value),
-                components={name: round(float(values[i]), 6) for name, values in output.components.items()},
+                components=dict(zip(names, component_rows[i], strict=True)) if names else {},
                 reasons=list(output.reasons[i]),
             )
         )
-    try:
-        with transaction.atomic():
-            Score.objects.bulk_create(scores)
-    except IntegrityError:
-        # Another process scored some of these under the same version first: keep its rows.
-        return list(Score.objects.filter(transaction__in=todo, model_version=loaded.version))
-    flagged = [s for s in scores if s.is_anomaly]
-    if flagged:
-        review_items_create_for_scores(scores=flagged)
-    alerts_evaluate_for_scores(score_ids=[s.pk for s in scores])
     return scores
+
+
+# One statement for any number of scores; a transaction already scored by this version keeps its row.
+_INSERT_SCORES_SQL = (
+    "INSERT INTO detection_score "
+    "(transaction_id, model_version_id, score, risk_level, is_anomaly, components, reasons, created_at) "
+    "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::float8[], %s::text[], %s::bool[], %s::jsonb[], "
+    "%s::jsonb[], %s::timestamptz[]) "
+    "ON CONFLICT (transaction_id, model_version_id) DO NOTHING RETURNING id, transaction_id"
+)
+
+
+def _scores_insert(scores: list[Score]) -> list[Score]:
+    """Store new scores; returns those inserted, with their ids (the others were stored before)."""
+    if not scores:
+        return []
+    now = timezone.now()
+    columns = [
+        [s.transaction_id for s in scores],
+        [s.model_version_id for s in scores],
+        [s.score for s in scores],
+        [s.risk_level for s in scores],
+        [s.is_anomaly for s in scores],
+        [json.dumps(s.components) for s in scores],
+        [json.dumps(s.reasons) for s in scores],
+        [now] * len(scores),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT_SCORES_SQL, columns)
+        ids = {transaction_id: pk for pk, transaction_id in cursor.fetchall()}
+    created = []
+    for score in scores:
+        if score.transaction_id in ids:
+            score.pk, score.created_at = ids[score.transaction_id], now
+            score._state.adding = False
+            created.append(score)
+    return created
 
 
 def model_version_train(
