@@ -89,10 +89,12 @@ TEMPLATES = [
     },
 ]
 
+# Persistent connections pay off under WSGI workers (gunicorn); under ASGI (daphne, uvicorn) every request may run
+# on a new thread with its own connection, so the default closes them after each request.
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/anomaly"),
-        conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")),
+        conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "0")),
         conn_health_checks=True,
     )
 }

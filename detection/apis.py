@@ -81,10 +81,14 @@ class JsonField(serializers.Field):
 
 class JobOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    status = serializers.CharField()
-    progress = serializers.FloatField(help_text="Share of the file's rows processed, 0 to 1.")
-    total_rows = serializers.IntegerField()
-    processed_rows = serializers.IntegerField()
+    status = serializers.CharField(help_text="pending, running, done or failed.")
+    phase = serializers.CharField(
+        help_text="ingesting (the file's rows are being stored) or scoring (every row is stored; scoring)."
+    )
+    progress = serializers.FloatField(help_text="Share of the file's rows scored, 0 to 1.")
+    total_rows = serializers.IntegerField(help_text="Rows in the file; known once the whole file is read.")
+    stored_rows = serializers.IntegerField(help_text="Rows of the chunks stored so far (the ingesting phase).")
+    processed_rows = serializers.IntegerField(help_text="Rows of the chunks scored so far.")
     created_rows = serializers.IntegerField(help_text="Rows stored as new transactions.")
     existing_rows = serializers.IntegerField(help_text="Rows whose transaction id the source had already sent.")
     error_rows = serializers.IntegerField()

@@ -1,6 +1,7 @@
 """A scoring job's progress, as a dict for the API and as a Channels message to the group `job_<id>`.
 
-The upload page joins `job_<id>` and receives {"type": "job.progress", "job": {...}} after each chunk commits.
+The upload page joins `job_<id>` and receives {"type": "job.progress", "job": {...}} when the job starts, after each
+chunk is stored and after each is scored, and when the job moves from its ingesting phase to scoring and to done.
 """
 
 import logging
@@ -21,8 +22,10 @@ def job_summary(job: ScoringJob) -> dict:
     return {
         "id": job.pk,
         "status": job.status,
+        "phase": job.phase,
         "progress": job.progress,
         "total_rows": job.total_rows,
+        "stored_rows": job.stored_rows,
         "processed_rows": job.processed_rows,
         "created_rows": job.created_rows,
         "existing_rows": job.existing_rows,

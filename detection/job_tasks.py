@@ -14,9 +14,10 @@ def scoring_job_split_task(job_id: int) -> None:
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
-def scoring_job_chunk_task(self, chunk_id: int) -> str:
+def scoring_job_chunk_task(self, chunk_id: int, phase: str = "") -> str:
+    """Store a chunk (and score it if the job is scoring by then); with phase "score", only score it."""
     try:
-        return jobs.scoring_job_chunk_run(chunk_id=chunk_id)
+        return jobs.scoring_job_chunk_run(chunk_id=chunk_id, phase=phase)
     except jobs.ChunkBusy:
         # Another worker holds the lease: look again once it may have expired (a dead worker's claim does).
         raise self.retry(countdown=settings.JOB_CHUNK_LEASE_SECONDS + 1, max_retries=None)

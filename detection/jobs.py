@@ -1,18 +1,13 @@
-"""Bulk scoring jobs: a stored upload, split into chunks of rows, each chunk scored by one Celery task.
+"""Bulk scoring jobs: a stored upload, read chunk by chunk; every chunk stored, then every chunk scored.
 
-Idempotence, so a killed worker loses nothing and scores nothing twice:
-- a chunk is claimed with a conditional update (pending, or running with an expired lease → running);
-- its rows are stored with INSERT … ON CONFLICT DO NOTHING (COPY through a staging table), its scores only for
-  transactions the active version has not scored, and the chunk's counts and its `done` status commit in the
-  same database transaction as its rows: a chunk is either wholly done or not done at all.
+The split (one task) streams the file into per-chunk files and queues each chunk as it is recorded; the chunks'
+two phases (store, then score once the whole file is stored) are in detection.job_chunks.
 """
 
 import logging
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -20,13 +15,20 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError
 from django.db import transaction as db
-from django.db.models import F, Q
+from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from anomaly_site import metrics
 from detection import job_progress
+from detection.job_chunks import (  # noqa: F401 - the chunks' API, re-exported
+    ChunkBusy,
+    enqueue_chunk,
+    scoring_job_chunk_claim,
+    scoring_job_chunk_run,
+    scoring_job_finish_if_done,
+    scoring_job_score_if_stored,
+)
 from detection.models import Score, ScoringJob, ScoringJobChunk
-from detection.services import score_transactions
 from transactions.files import (
     MappingError,
     file_columns,
@@ -35,8 +37,7 @@ from transactions.files import (
     plan_columns,
     read_mapped_chunks,
 )
-from transactions.models import Source, Transaction
-from transactions.services import transactions_store_frame
+from transactions.models import Source
 
 logger = logging.getLogger(__name__)
 
@@ -130,33 +131,31 @@ def _enqueue_split(job_id: int) -> None:
     scoring_job_split_task.apply_async(args=[job_id], queue=settings.JOB_QUEUE)
 
 
-def _enqueue_chunk(chunk_id: int) -> None:
-    from detection.job_tasks import scoring_job_chunk_task
-
-    scoring_job_chunk_task.apply_async(args=[chunk_id], queue=settings.JOB_QUEUE)
-
-
 # ------------------------------------------------------------------ split
 
 
 def scoring_job_split(*, job_id: int) -> ScoringJob | None:
-    """Read the upload chunk by chunk into per-chunk files; each chunk is recorded and queued as it is written.
+    """Read the upload chunk by chunk into per-chunk files; each chunk is recorded and queued as it is written,
+    so workers store chunks while the file is still being read.
 
-    Safe to repeat: chunks already recorded are kept (and queued again only if not done).
+    Safe to repeat: chunks already recorded are kept (and queued again if not stored yet).
     """
-    claimed = ScoringJob.objects.filter(pk=job_id, status__in=(ScoringJob.Status.PENDING, ScoringJob.Status.SPLITTING))
-    if not claimed.update(status=ScoringJob.Status.SPLITTING, started_at=timezone.now()):
+    claimable = Q(status=ScoringJob.Status.PENDING) | Q(status=ScoringJob.Status.RUNNING, split_at=None)
+    claimed = ScoringJob.objects.filter(claimable, pk=job_id)
+    if not claimed.update(status=ScoringJob.Status.RUNNING, started_at=Coalesce("started_at", timezone.now())):
         return None
     job = ScoringJob.objects.get(pk=job_id)
+    job_progress.publish(job_id)
     try:
         total = _split_chunks(job)
     except Exception as exc:
         logger.exception("scoring job split failed", extra={"job": job_id})
         _job_fail(job_id, f"The file could not be read: {type(exc).__name__}: {exc}"[:2000])
         return None
-    count = job.chunks.count()
-    ScoringJob.objects.filter(pk=job_id).update(status=ScoringJob.Status.RUNNING, total_rows=total, chunk_count=count)
-    scoring_job_finish_if_done(job_id=job_id)
+    ScoringJob.objects.filter(pk=job_id).update(
+        total_rows=total, chunk_count=job.chunks.count(), split_at=timezone.now()
+    )
+    scoring_job_score_if_stored(job_id=job_id)
     job_progress.publish(job_id)
     return ScoringJob.objects.get(pk=job_id)
 
@@ -173,26 +172,28 @@ def _split_chunks(job: ScoringJob) -> int:
     )
     for index, mapped in enumerate(chunks):
         total += mapped.rows
-        if index in known:
-            continue
-        relative = f"{Path(job.file_path).parent}/chunk-{index:05d}.parquet"
-        mapped.frame.to_parquet(media_path(relative), index=True)
-        errors = [_row_error(e) for e in mapped.errors[:MAX_ERRORS_PER_CHUNK]]
-        chunk = ScoringJobChunk(
-            job=job,
-            index=index,
-            first_row=mapped.first_row,
-            row_count=mapped.rows,
-            file_path=relative,
-            errors=errors,
-            error_rows=len({e.row for e in mapped.errors}),
-        )
-        _chunk_record(chunk)
-    for chunk_id in (
-        job.chunks.filter(index__in=known).exclude(status=ScoringJobChunk.Status.DONE).values_list("pk", flat=True)
-    ):
-        _enqueue_chunk(chunk_id)
+        if index not in known:
+            _chunk_record(_chunk_write(job, index, mapped))
+    unstored = job.chunks.filter(index__in=known, status__in=(ScoringJobChunk.Status.PENDING,))
+    for chunk_id in unstored.values_list("pk", flat=True):
+        enqueue_chunk(chunk_id)
     return total
+
+
+def _chunk_write(job: ScoringJob, index: int, mapped) -> ScoringJobChunk:
+    relative = f"{Path(job.file_path).parent}/chunk-{index:05d}.parquet"
+    mapped.frame.to_parquet(media_path(relative), index=True)
+    starts_at = mapped.frame["timestamp"].min() if len(mapped.frame) else None
+    return ScoringJobChunk(
+        job=job,
+        index=index,
+        first_row=mapped.first_row,
+        row_count=mapped.rows,
+        starts_at=None if pd.isna(starts_at) else starts_at,
+        file_path=relative,
+        errors=[_row_error(e) for e in mapped.errors[:MAX_ERRORS_PER_CHUNK]],
+        error_rows=len({e.row for e in mapped.errors}),
+    )
 
 
 def _chunk_record(chunk: ScoringJobChunk) -> None:
@@ -200,7 +201,7 @@ def _chunk_record(chunk: ScoringJobChunk) -> None:
     try:
         with db.atomic():
             chunk.save()
-            db.on_commit(lambda: _enqueue_chunk(chunk.pk))
+            db.on_commit(lambda: enqueue_chunk(chunk.pk))
     except IntegrityError:
         logger.info("chunk already recorded", extra={"job": chunk.job_id, "index": chunk.index})
 
@@ -209,98 +210,7 @@ def _row_error(error) -> dict:
     return {"row": int(error.row), "field": error.field, "reason": error.reason}
 
 
-# ------------------------------------------------------------------ chunks
-
-
-class ChunkBusy(Exception):
-    """Another worker holds this chunk's lease; try again once it may have expired."""
-
-
-def scoring_job_chunk_claim(*, chunk_id: int) -> datetime | None:
-    """Take a pending chunk, or one whose holder's lease ran out; returns the claim's time, None if not taken."""
-    now = timezone.now()
-    stale = now - timedelta(seconds=settings.JOB_CHUNK_LEASE_SECONDS)
-    running = ScoringJobChunk.Status.RUNNING
-    claimable = Q(status=ScoringJobChunk.Status.PENDING) | Q(status=running, claimed_at__lt=stale)
-    updated = (
-        ScoringJobChunk.objects.filter(claimable, pk=chunk_id)
-        .exclude(job__status=ScoringJob.Status.FAILED)
-        .update(status=running, claimed_at=now, attempts=F("attempts") + 1)
-    )
-    return now if updated == 1 else None
-
-
-def scoring_job_chunk_run(*, chunk_id: int) -> str:
-    """Claim and score one chunk: 'done', 'skipped' (done, or taken over), or ChunkBusy (held by a live worker)."""
-    claimed_at = scoring_job_chunk_claim(chunk_id=chunk_id)
-    if claimed_at is None:
-        status = ScoringJobChunk.objects.filter(pk=chunk_id).values_list("status", flat=True).first()
-        if status == ScoringJobChunk.Status.RUNNING:
-            raise ChunkBusy(chunk_id)
-        return "skipped"
-    chunk = ScoringJobChunk.objects.select_related("job", "job__source").get(pk=chunk_id)
-    started = time.perf_counter()
-    try:
-        outcome = _score_chunk(chunk, claimed_at)
-    except Exception:
-        # The chunk's work rolled back; give the claim up so a retry need not wait for the lease.
-        ScoringJobChunk.objects.filter(
-            pk=chunk_id, status=ScoringJobChunk.Status.RUNNING, claimed_at=claimed_at
-        ).update(status=ScoringJobChunk.Status.PENDING)
-        raise
-    if outcome is None:
-        return "skipped"
-    version, scored, flagged = outcome
-    metrics.counts_recorded(
-        model_version=version, scored=scored, flagged=flagged, kind="job", seconds=time.perf_counter() - started
-    )
-    scoring_job_finish_if_done(job_id=chunk.job_id)
-    job_progress.publish(chunk.job_id)
-    return "done"
-
-
-@db.atomic
-def _score_chunk(chunk: ScoringJobChunk, claimed_at: datetime) -> tuple[int, int, int] | None:
-    """Rows, scores, counts and the chunk's `done` commit together, or none of them does.
-
-    The first statement marks the chunk done only if this claim still holds, and locks its row until commit:
-    a worker that takes over an expired lease waits here, then finds the chunk done (or, if this worker died,
-    rolled back and claimable). Returns None when the claim was lost.
-    """
-    mine = ScoringJobChunk.objects.filter(pk=chunk.pk, status=ScoringJobChunk.Status.RUNNING, claimed_at=claimed_at)
-    if not mine.update(status=ScoringJobChunk.Status.DONE, finished_at=timezone.now()):
-        return None
-    job = chunk.job
-    frame = pd.read_parquet(media_path(chunk.file_path))
-    attribute_names = [c.removeprefix("attr_") for c in frame.columns if c.startswith("attr_")]
-    created = transactions_store_frame(source=job.source, frame=frame, attributes=attribute_names)
-    ids = frame["transaction_id"].tolist()
-    transactions = list(Transaction.objects.filter(source=job.source, transaction_id__in=ids))
-    scores = score_transactions(transactions=transactions) if transactions else []
-    flagged = sum(1 for s in scores if s.is_anomaly)
-    version = scores[0].model_version.version if scores else 0
-    ScoringJobChunk.objects.filter(pk=chunk.pk).update(
-        created_rows=created, existing_rows=len(frame) - created, flagged_rows=flagged
-    )
-    ScoringJob.objects.filter(pk=job.pk).update(
-        processed_rows=F("processed_rows") + chunk.row_count,
-        created_rows=F("created_rows") + created,
-        existing_rows=F("existing_rows") + len(frame) - created,
-        error_rows=F("error_rows") + chunk.error_rows,
-        flagged_rows=F("flagged_rows") + flagged,
-    )
-    return version, len(scores), flagged
-
-
-def scoring_job_finish_if_done(*, job_id: int) -> bool:
-    """Mark a running job done once every chunk is; run after each chunk commits (the last one wins)."""
-    if ScoringJobChunk.objects.filter(job_id=job_id).exclude(status=ScoringJobChunk.Status.DONE).exists():
-        return False
-    return bool(
-        ScoringJob.objects.filter(pk=job_id, status=ScoringJob.Status.RUNNING).update(
-            status=ScoringJob.Status.DONE, finished_at=timezone.now()
-        )
-    )
+# ------------------------------------------------------------------ failures
 
 
 def _job_fail(job_id: int, reason: str) -> None:

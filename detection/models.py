@@ -168,6 +168,7 @@ class ScoringJob(models.Model):
     error = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    split_at = models.DateTimeField(null=True, blank=True, help_text="When the whole file was read into chunks.")
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
