@@ -57,7 +57,7 @@ format: install-dev
 bench: bench-engine bench-api
 
 bench-engine: install-dev services
-	$(PY) bench/engine_bench.py
+	$(PY) bench/engine_speed.py
 
 bench-api: install-dev services
 	$(PY) bench/api_bench.py

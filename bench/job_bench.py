@@ -2,8 +2,10 @@
 
 Each run gets a fresh copy of the benchmark database (CREATE DATABASE … TEMPLATE, see bench/api_common.py), starts
 N worker processes (`celery worker -c 1` each), creates the job through the same service the API calls, and waits
-until it is done. Prints rows/s, each worker's peak RSS, and the engine's raw rate on the same rows as a ratio.
-With --probe, a uvicorn server answers single-score requests during the job and their p99 is printed too.
+until it is done. Prints rows/s, the time of the ingesting phase (every row stored) and of the scoring phase, each
+worker's peak RSS and CPU seconds, the whole machine's busy CPU seconds (PostgreSQL included) and load average, and
+the engine's raw rate on the same rows as a ratio. With --probe, a uvicorn server answers single-score requests
+during the job and their p99 is printed too. BENCH_QUEUE names the Celery queue (default q-bench-api).
 
     .venv/bin/python bench/job_bench.py --rows 1000000 --workers 1,2
     .venv/bin/python bench/job_bench.py --rows 200000 --workers 2 --probe
@@ -23,6 +25,8 @@ import uuid
 from api_common import BENCH_DB, ROOT, WORK, bench_env, children, handbook_days, peak_rss_mb, prepare, psql
 
 RUN_DB = BENCH_DB + "_job"
+QUEUE = os.environ.get("BENCH_QUEUE", "q-bench-api")
+TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def job_file(rows: int):
@@ -35,14 +39,19 @@ def job_file(rows: int):
     return path
 
 
+def run_env(**extra: str) -> dict:
+    """Every process of a run: the run database and this benchmark's own queue."""
+    return bench_env(RUN_DB, CELERY_QUEUE=QUEUE, JOB_QUEUE=QUEUE, **extra)
+
+
 def fresh_database() -> None:
     psql(f'DROP DATABASE IF EXISTS "{RUN_DB}" WITH (FORCE)')
     psql(f'CREATE DATABASE "{RUN_DB}" TEMPLATE "{BENCH_DB}"')
 
 
 def start_workers(count: int, chunk_rows: int) -> list[subprocess.Popen]:
-    env = bench_env(RUN_DB, JOB_CHUNK_ROWS=str(chunk_rows))
-    command = [sys.executable, "-m", "celery", "-A", "anomaly_site", "worker", "-Q", "q-bench-api", "-c", "1"]
+    env = run_env(JOB_CHUNK_ROWS=str(chunk_rows))
+    command = [sys.executable, "-m", "celery", "-A", "anomaly_site", "worker", "-Q", QUEUE, "-c", "1"]
     command += ["--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "WARNING"]
     workers = []
     for index in range(count):
@@ -54,9 +63,25 @@ def start_workers(count: int, chunk_rows: int) -> list[subprocess.Popen]:
 
 def worker_peaks(workers: list[subprocess.Popen]) -> list[dict]:
     return [
-        {"main_mb": round(peak_rss_mb(w.pid)), "pool_mb": [round(peak_rss_mb(c)) for c in children(w.pid)]}
+        {
+            "main_mb": round(peak_rss_mb(w.pid)),
+            "pool_mb": [round(peak_rss_mb(c)) for c in children(w.pid)],
+            "cpu_s": round(sum(cpu_seconds(pid) for pid in (w.pid, *children(w.pid))), 1),
+        }
         for w in workers
     ]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()  # noqa: SIM115, PTH123 - a one-line read
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores have spent not idle since boot (every process: workers, PostgreSQL, others)."""
+    values = [int(v) for v in open("/proc/stat").readline().split()[1:]]  # noqa: SIM115, PTH123
+    return (sum(values) - values[3] - values[4]) / TICKS  # minus idle and iowait
 
 
 def stop(processes: list[subprocess.Popen]) -> None:
@@ -66,8 +91,8 @@ def stop(processes: list[subprocess.Popen]) -> None:
         process.wait(timeout=60)
 
 
-def run_job(path, rows: int) -> tuple[int, float]:
-    """Create the job in a subprocess set up on the run database; return its id and the time to done."""
+def run_job(path, rows: int) -> dict:
+    """Create the job in a subprocess set up on the run database; time it to done, and its ingesting phase."""
     code = f"""
 from pathlib import Path
 from django.core.files import File
@@ -80,26 +105,37 @@ with Path({str(path)!r}).open("rb") as handle:
         "merchant_id": "TERMINAL_ID", "amount": "TX_AMOUNT"}}, token=token)
 print(job.pk)
 """
+    busy, load = machine_busy_seconds(), os.getloadavg()[0]
     started = time.perf_counter()
     out = subprocess.run(
         [sys.executable, "manage.py", "shell", "-c", code],
         cwd=ROOT,
-        env=bench_env(RUN_DB),
+        env=run_env(),
         check=True,
         capture_output=True,
         text=True,
     )
     job_id = int(out.stdout.strip().splitlines()[-1])
+    ingested = None
     while True:
-        query = f"SELECT status, processed_rows FROM detection_scoringjob WHERE id = {job_id}"  # noqa: S608 - an int
-        status = psql(query, RUN_DB)
-        if status.split("|")[0] in ("done", "failed"):
+        query = f"SELECT status, phase FROM detection_scoringjob WHERE id = {job_id}"  # noqa: S608 - an int
+        status, phase = psql(query, RUN_DB).split("|")
+        if ingested is None and (phase == "scoring" or status != "running" and status != "pending"):
+            ingested = time.perf_counter() - started
+        if status in ("done", "failed"):
             break
-        time.sleep(0.5)
+        time.sleep(0.2)
     elapsed = time.perf_counter() - started
-    if not status.startswith("done"):
+    if status != "done":
         raise RuntimeError(f"job {job_id} ended {status}")
-    return job_id, elapsed
+    return {
+        "seconds": elapsed,
+        "ingest_seconds": ingested,
+        "score_seconds": elapsed - ingested,
+        "machine_busy_cpu_s": machine_busy_seconds() - busy,
+        "load_before": load,
+        "load_after": os.getloadavg()[0],
+    }
 
 
 def engine_rate(rows: int) -> float:
@@ -118,7 +154,7 @@ print(len(stored) / (time.perf_counter() - started))
     out = subprocess.run(
         [sys.executable, "manage.py", "shell", "-c", code],
         cwd=ROOT,
-        env=bench_env(RUN_DB),
+        env=run_env(),
         check=True,
         capture_output=True,
         text=True,
@@ -156,7 +192,7 @@ def psql_token() -> str:
     out = subprocess.run(
         [sys.executable, "manage.py", "shell", "-c", code],
         cwd=ROOT,
-        env=bench_env(RUN_DB),
+        env=run_env(),
         check=True,
         capture_output=True,
         text=True,
@@ -184,25 +220,20 @@ def one_run(rows: int, workers: int, chunk_rows: int, probe: bool) -> dict:
                     "warning",
                 ],
                 cwd=ROOT,
-                env=bench_env(RUN_DB),
+                env=run_env(),
                 start_new_session=True,
             )
             time.sleep(4)
             probe_thread = Probe()
             probe_thread.start()
-        job_id, elapsed = run_job(path, rows)
+        timing = run_job(path, rows)
         peaks = worker_peaks(processes)
     finally:
         if probe_thread:
             probe_thread.stop_flag.set()
         stop(processes + ([server] if server else []))
-    result = {
-        "rows": rows,
-        "workers": workers,
-        "chunk_rows": chunk_rows,
-        "seconds": elapsed,
-        "rows_per_s": rows / elapsed,
-    }
+    result = {"rows": rows, "workers": workers, "chunk_rows": chunk_rows, **timing}
+    result["rows_per_s"] = rows / timing["seconds"]
     result["peak_rss"] = peaks
     result["engine_rows_per_s"] = engine_rate(rows)
     result["ratio"] = result["rows_per_s"] / result["engine_rows_per_s"]

@@ -26,7 +26,7 @@ from detection.engine.frame import Frame
 from detection.engine.profile import FeatureProfile, TailModel
 
 DEFAULT_PARAMS = {
-    "n_estimators": 200,
+    "n_estimators": 100,
     "max_samples": 256,
     "ae_hidden": (32, 8),
     "ae_epochs": 40,

@@ -32,16 +32,21 @@ class CompiledForest:
             roots.append(offset)
             offset += tree.node_count
             depth = max(depth, int(tree.max_depth))
-        self.feature = np.concatenate(features).astype(np.intp)
-        self.threshold = np.concatenate(thresholds).astype(np.float64)
-        self.left = np.concatenate(lefts).astype(np.intp)
-        self.right = np.concatenate(rights).astype(np.intp)
+        self.feature = np.concatenate(features).astype(np.int32)
+        # Rows are float32: x <= t (float64) exactly when x <= the largest float32 not above t.
+        threshold = np.concatenate(thresholds)
+        rounded = threshold.astype(np.float32)
+        too_high = rounded.astype(np.float64) > threshold
+        rounded[too_high] = np.nextafter(rounded[too_high], np.float32(-np.inf))
+        self.threshold = rounded
+        # children[2 * node] is the left child, children[2 * node + 1] the right one; a leaf points to itself.
+        self.children = np.stack([np.concatenate(lefts), np.concatenate(rights)], axis=1).ravel().astype(np.int32)
         self.value = np.concatenate(values).astype(np.float64)
         self.roots = np.asarray(roots, dtype=np.intp)
         self.depth = depth
         self.denominator = len(forest.estimators_) * float(_average_path_length([forest._max_samples])[0])
 
-    def anomaly(self, X: np.ndarray, chunk: int = 8192) -> np.ndarray:
+    def anomaly(self, X: np.ndarray, chunk: int = 1024) -> np.ndarray:
         X = np.ascontiguousarray(X, dtype=np.float32)
         out = np.empty(len(X))
         for lo in range(0, len(X), chunk):
@@ -50,12 +55,12 @@ class CompiledForest:
 
     def _anomaly(self, X: np.ndarray) -> np.ndarray:
         n = len(X)
-        node = np.broadcast_to(self.roots, (n, len(self.roots))).copy()
-        rows = np.arange(n)[:, None] * X.shape[1]
+        node = np.broadcast_to(self.roots.astype(np.int32), (n, len(self.roots))).copy()
+        rows = (np.arange(n, dtype=np.int32) * X.shape[1])[:, None]
         flat = X.ravel()
         for _ in range(self.depth):
-            go_left = flat[rows + self.feature[node]] <= self.threshold[node]
-            node = np.where(go_left, self.left[node], self.right[node])
+            go_right = flat[rows + self.feature[node]] > self.threshold[node]
+            node = self.children[2 * node + go_right]
         depths = self.value[node].sum(axis=1)
         return 2.0 ** (-depths / self.denominator)
 

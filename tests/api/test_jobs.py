@@ -1,16 +1,20 @@
 """Bulk scoring jobs through the API, with the task bodies run in this process (the worker test runs them for real)."""
 
+import asyncio
 import csv
 import io
 import json
 
 import pytest
+from django.db import transaction as db_transaction
 
 from detection import jobs
 from detection.job_tasks import scoring_job_chunk_task, scoring_job_split_task
 from detection.models import Score, ScoringJob, ScoringJobChunk
+from detection.services import score_transactions
 from tests.api.jobs_data import BAD_ROWS, MAPPING, csv_upload, job_frame, parquet_upload
 from transactions.models import Transaction
+from transactions.services import transactions_import_file
 
 URL = "/api/v1/jobs"
 
@@ -21,10 +25,13 @@ def upload(api, file, mapping=MAPPING, **fields):
 
 
 def run_job(job_id: int) -> ScoringJob:
-    """What the workers do: split, then every chunk."""
+    """What the workers do: split, store every chunk (the last one stored is scored at once), score the others."""
     scoring_job_split_task(job_id)
-    for chunk_id in ScoringJobChunk.objects.filter(job_id=job_id).values_list("pk", flat=True):
+    chunk_ids = list(ScoringJobChunk.objects.filter(job_id=job_id).values_list("pk", flat=True))
+    for chunk_id in chunk_ids:
         scoring_job_chunk_task(chunk_id)
+    for chunk_id in chunk_ids:
+        scoring_job_chunk_task(chunk_id, "score")
     return ScoringJob.objects.get(pk=job_id)
 
 
@@ -74,16 +81,78 @@ def test_a_parquet_file_is_scored_with_its_attributes(scorer, active_model):
     assert stored.channel == "online"
 
 
-def test_running_a_chunk_again_scores_nothing_twice(scorer, active_model, small_chunks):
+def test_storing_a_chunk_again_stores_nothing_twice(scorer, active_model, small_chunks):
     job_id = upload(scorer, csv_upload(job_frame(25))).json()["id"]
     run_job(job_id)
     chunk = ScoringJobChunk.objects.filter(job_id=job_id).first()
+    ScoringJob.objects.filter(pk=job_id).update(status="running", phase="ingesting")
 
     ScoringJobChunk.objects.filter(pk=chunk.pk).update(status=ScoringJobChunk.Status.PENDING)
-    assert jobs.scoring_job_chunk_run(chunk_id=chunk.pk) == "done"
+    assert jobs.scoring_job_chunk_run(chunk_id=chunk.pk) == "done"  # every chunk is stored: scored at once
 
+    chunk.refresh_from_db()
+    assert (chunk.status, chunk.created_rows, chunk.existing_rows) == ("done", 0, 8)
     assert Transaction.objects.filter(source=scorer.token.source).count() == 23
     assert Score.objects.filter(transaction__source=scorer.token.source).count() == 23
+
+
+def test_scoring_a_chunk_again_scores_nothing_twice(scorer, active_model, small_chunks):
+    job_id = upload(scorer, csv_upload(job_frame(25))).json()["id"]
+    run_job(job_id)
+    chunk = ScoringJobChunk.objects.filter(job_id=job_id).first()
+    ScoringJob.objects.filter(pk=job_id).update(status="running")
+
+    ScoringJobChunk.objects.filter(pk=chunk.pk).update(status=ScoringJobChunk.Status.STORED)
+    assert jobs.scoring_job_chunk_run(chunk_id=chunk.pk, phase="score") == "done"
+
+    assert Score.objects.filter(transaction__source=scorer.token.source).count() == 23
+    assert ScoringJob.objects.get(pk=job_id).status == "done"
+
+
+def test_no_chunk_is_scored_until_every_chunk_is_stored(scorer, active_model, small_chunks):
+    job_id = upload(scorer, csv_upload(job_frame(25))).json()["id"]
+    scoring_job_split_task(job_id)
+    first, *others = ScoringJobChunk.objects.filter(job_id=job_id).order_by("index")
+
+    assert jobs.scoring_job_chunk_run(chunk_id=first.pk) == "stored"
+    assert jobs.scoring_job_chunk_run(chunk_id=first.pk, phase="score") == "skipped"
+
+    job = ScoringJob.objects.get(pk=job_id)
+    assert (job.phase, job.stored_rows, job.processed_rows) == ("ingesting", 10, 0)
+    assert not Score.objects.filter(transaction__source=scorer.token.source).exists()
+    for chunk in others:
+        jobs.scoring_job_chunk_run(chunk_id=chunk.pk)
+    assert ScoringJob.objects.get(pk=job_id).phase == "scoring"
+
+
+def test_scores_do_not_depend_on_the_order_in_which_chunks_run(scorer, active_model, settings, tmp_path):
+    settings.JOB_CHUNK_ROWS = 40
+    frame = job_frame(120, bad=False)  # each of the 20 accounts has rows in all three chunks
+    expected = scores_of_rows_stored_at_once(scorer.token.source, frame, tmp_path / "rows.csv")
+    job_id = upload(scorer, csv_upload(frame)).json()["id"]
+    scoring_job_split_task(job_id)
+    last_first = list(ScoringJobChunk.objects.filter(job_id=job_id).order_by("-index").values_list("pk", flat=True))
+
+    for chunk_id in last_first:
+        scoring_job_chunk_task(chunk_id)  # the first chunk, stored last, is scored first
+    for chunk_id in last_first:
+        scoring_job_chunk_task(chunk_id, "score")
+
+    assert ScoringJob.objects.get(pk=job_id).status == "done"
+    scored = Score.objects.filter(transaction__source=scorer.token.source)
+    assert dict(scored.values_list("transaction__transaction_id", "score")) == expected
+
+
+def scores_of_rows_stored_at_once(source, frame, path) -> dict[str, float]:
+    """The reference: the same rows stored in one go, then scored together; undone afterwards."""
+    frame.to_csv(path, index=False)
+    with db_transaction.atomic():
+        transactions_import_file(source=source, path=path, mapping=MAPPING, workers=1)
+        stored = list(Transaction.objects.filter(source=source))
+        expected = {s.transaction.transaction_id: s.score for s in score_transactions(transactions=stored)}
+        db_transaction.set_rollback(True)
+    assert len(expected) == len(frame)
+    return expected
 
 
 def test_a_chunk_held_by_a_live_worker_is_not_taken(scorer, active_model, small_chunks):
@@ -104,9 +173,9 @@ def test_a_chunk_whose_lease_ran_out_is_taken_over(scorer, active_model, small_c
     jobs.scoring_job_chunk_claim(chunk_id=chunk.pk)
     settings.JOB_CHUNK_LEASE_SECONDS = -1
 
-    assert jobs.scoring_job_chunk_run(chunk_id=chunk.pk) == "done"
+    assert jobs.scoring_job_chunk_run(chunk_id=chunk.pk) == "stored"
     chunk.refresh_from_db()
-    assert (chunk.status, chunk.attempts) == ("done", 2)
+    assert (chunk.status, chunk.attempts) == ("stored", 2)
 
 
 def test_the_result_csv_lists_every_scored_row_in_file_order(scorer, active_model, small_chunks):
@@ -202,10 +271,15 @@ def test_progress_is_published_to_the_jobs_channel_group(scorer, active_model, s
 
     run_job(job_id)
 
-    async def receive(count):  # one event loop for all receives, as a consumer has
-        return [await layer.receive(channel) for _ in range(count)]
+    async def receive_until_done():  # one event loop for all receives, as a consumer has
+        messages = [await layer.receive(channel)]
+        while messages[-1]["job"]["status"] != "done":
+            messages.append(await asyncio.wait_for(layer.receive(channel), timeout=5))
+        return messages
 
-    messages = async_to_sync(receive)(4)  # the split, then three chunks
+    messages = async_to_sync(receive_until_done)()
     assert all(m["type"] == "job.progress" for m in messages)
-    assert messages[-1]["job"]["status"] == "done"
+    stored = [m["job"]["stored_rows"] for m in messages if m["job"]["phase"] == "ingesting"]
+    assert stored[-1] == 25
+    assert [m["job"]["phase"] for m in messages].count("scoring") >= 3  # the move, then each chunk scored
     assert messages[-1]["job"]["processed_rows"] == 25

@@ -45,24 +45,42 @@ def test_a_worker_scores_an_uploaded_file_end_to_end(scorer, active_model, celer
     assert body["result_url"].endswith(f"/api/v1/jobs/{job_id}/result.csv")
 
 
-def test_a_worker_killed_mid_job_loses_nothing_and_doubles_nothing(scorer, active_model, celery_worker_process):
-    first = celery_worker_process()
-    job_id = create_job(scorer, 3000)
+def kill_while_a_chunk_is(status: str, *, scoring: bool, api, start_worker) -> tuple[int, set[int]]:
+    """Start a 3,000-row job on one worker, SIGKILL it while a chunk is held in `status`, start another."""
+    first = start_worker()
+    job_id = create_job(api, 3000)
     chunks = ScoringJobChunk.objects.filter(job_id=job_id)
-
     wait_for(
-        lambda: chunks.filter(status="done").count() >= 2 and chunks.filter(status="running").exists(),
+        lambda: (
+            chunks.filter(status__in=("stored", "done") if not scoring else ("done",)).count() >= 2
+            and chunks.filter(status=status).exists()
+        ),
         timeout=90,
-        every=0.01,
+        every=0.005,
     )
     first.kill()
-    interrupted = set(chunks.filter(status="running").values_list("pk", flat=True))
-    assert job_status(job_id) == "running"
+    interrupted = set(chunks.filter(status=status).values_list("pk", flat=True))
+    job = ScoringJob.objects.get(pk=job_id)
+    assert (job.status, job.phase) == ("running", "scoring" if scoring else "ingesting")
     assert interrupted
-
-    celery_worker_process()
+    start_worker()
     wait_for(lambda: job_status(job_id) in ("done", "failed"), timeout=120)
+    return job_id, interrupted
+
+
+def test_a_worker_killed_while_storing_loses_nothing_and_doubles_nothing(scorer, active_model, celery_worker_process):
+    job_id, interrupted = kill_while_a_chunk_is(
+        "ingesting", scoring=False, api=scorer, start_worker=celery_worker_process
+    )
 
     assert_scored_once(job_id, scorer.token.source, 3000 - len(BAD_ROWS))
-    resumed = chunks.filter(pk__in=interrupted)
-    assert all(chunk.status == "done" and chunk.attempts >= 2 for chunk in resumed)
+    resumed = ScoringJobChunk.objects.filter(pk__in=interrupted)
+    assert all(chunk.status == "done" and chunk.attempts >= 3 for chunk in resumed)  # stored twice, scored once
+
+
+def test_a_worker_killed_while_scoring_loses_nothing_and_doubles_nothing(scorer, active_model, celery_worker_process):
+    job_id, interrupted = kill_while_a_chunk_is("scoring", scoring=True, api=scorer, start_worker=celery_worker_process)
+
+    assert_scored_once(job_id, scorer.token.source, 3000 - len(BAD_ROWS))
+    resumed = ScoringJobChunk.objects.filter(pk__in=interrupted)
+    assert all(chunk.status == "done" and chunk.attempts >= 3 for chunk in resumed)  # stored once, scored twice
