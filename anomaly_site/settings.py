@@ -131,6 +131,24 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
+# Scheduled retraining (Celery beat; `make run` embeds beat in its worker): every RETRAIN_EVERY_HOURS hours
+# (0 switches it off) on the newest RETRAIN_DAYS days, labels known so far included. The new version becomes
+# active only with RETRAIN_AUTO_ACTIVATE=1; otherwise it waits, ready, for an admin to activate it.
+RETRAIN_EVERY_HOURS = float(os.environ.get("RETRAIN_EVERY_HOURS", "24"))
+RETRAIN_DAYS = int(os.environ.get("RETRAIN_DAYS", "30"))
+RETRAIN_AUTO_ACTIVATE = env_bool("RETRAIN_AUTO_ACTIVATE", False)
+CELERY_BEAT_SCHEDULE = (
+    {
+        "retrain-detection-model": {
+            "task": "detection.tasks.model_version_retrain_task",
+            "schedule": RETRAIN_EVERY_HOURS * 3600,
+        }
+    }
+    if RETRAIN_EVERY_HOURS > 0
+    else {}
+)
+CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get("CELERY_BEAT_SCHEDULE_FILENAME", str(BASE_DIR / "var" / "celerybeat"))
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -4,7 +4,7 @@ import json
 import logging
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from django.db import IntegrityError, connection, transaction
@@ -164,6 +164,23 @@ def model_version_train(
     version.trained_at = timezone.now()
     version.save()
     logger.info("model trained", extra={"version": version.version, "rows": version.training_rows})
+    return version
+
+
+def model_version_retrain(*, days: int, activate: bool) -> ModelVersion | None:
+    """Train on the newest `days` days of stored traffic, labels known so far included; None with too little data.
+
+    With `activate`, the new version replaces the active one; otherwise it waits, ready, for an admin.
+    """
+    newest = Transaction.objects.order_by("-timestamp").values_list("timestamp", flat=True).first()
+    if newest is None:
+        return None
+    since = newest - timedelta(days=days)
+    if Transaction.objects.filter(timestamp__gte=since).count() < 100:
+        return None
+    version = model_version_train(since=since, until=newest + timedelta(seconds=1))
+    if activate:
+        model_version_activate(version=version)
     return version
 
 

@@ -3,9 +3,13 @@
 from datetime import datetime
 
 from celery import shared_task
+from django.conf import settings
+from django.core.cache import cache
 
 from detection.models import ModelVersion
-from detection.services import model_version_activate, model_version_train
+from detection.services import model_version_activate, model_version_retrain, model_version_train
+
+RETRAIN_LOCK = "detection:retrain-lock"
 
 
 @shared_task(acks_late=True)
@@ -32,6 +36,18 @@ def model_version_train_task(
     if activate:
         model_version_activate(version=version)
     return version.pk
+
+
+@shared_task(acks_late=True)
+def model_version_retrain_task() -> int | None:
+    """The scheduled retraining (Celery beat): one at a time across all workers, on the newest RETRAIN_DAYS."""
+    if not cache.add(RETRAIN_LOCK, "1", timeout=3 * 3600):
+        return None
+    try:
+        version = model_version_retrain(days=settings.RETRAIN_DAYS, activate=settings.RETRAIN_AUTO_ACTIVATE)
+        return version.pk if version else None
+    finally:
+        cache.delete(RETRAIN_LOCK)
 
 
 # Scoring-job and backtest tasks live in their own modules; imported here so Celery's autodiscovery registers them.

@@ -5,6 +5,7 @@ import sys
 import time
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 
@@ -20,8 +21,13 @@ class Command(BaseCommand):
         bin_dir = Path(sys.executable).parent
         commands = {
             "web": [str(bin_dir / "daphne"), "-b", host, "-p", str(port), "anomaly_site.asgi:application"],
-            "worker": [str(bin_dir / "celery"), "-A", "anomaly_site", "worker", "-l", "info", "-c", str(concurrency)],
+            # -B embeds the beat scheduler (the scheduled retraining); run one beat per deployment, not per worker.
+            "worker": [
+                *(str(bin_dir / "celery"), "-A", "anomaly_site", "worker", "-B", "-l", "info"),
+                *("-c", str(concurrency)),
+            ],
         }
+        Path(settings.CELERY_BEAT_SCHEDULE_FILENAME).parent.mkdir(parents=True, exist_ok=True)
         processes = {name: subprocess.Popen(cmd, env=os.environ.copy()) for name, cmd in commands.items()}
         self.stdout.write(
             self.style.SUCCESS(f"Serving on http://{host}:{port}/ with a Celery worker. Ctrl-C stops both.")
