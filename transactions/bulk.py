@@ -16,24 +16,11 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 
 from transactions.models import LabelEvent, Transaction
+from transactions.validation import CANONICAL_FIELDS
 
 TABLE = Transaction._meta.db_table
 EVENT_TABLE = LabelEvent._meta.db_table
-ROW_COLUMNS = (
-    "transaction_id",
-    "timestamp",
-    "account_id",
-    "amount",
-    "currency",
-    "merchant_id",
-    "merchant_category",
-    "channel",
-    "latitude",
-    "longitude",
-    "location_distance_km",
-    "country",
-    "device_id",
-)
+ROW_COLUMNS = tuple(field for field in CANONICAL_FIELDS if field != "label")
 STAGING_TYPES = {
     "transaction_id": "text",
     "timestamp": "timestamptz",
