@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pickle  # noqa: S403 - artifacts are written and read by this system only
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,8 +19,9 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from threadpoolctl import ThreadpoolController
 
 from detection.engine.autoencoder import Autoencoder
+from detection.engine.boosting import CompiledBoosting
 from detection.engine.calibration import QuantileCalibrator, surprise
-from detection.engine.explain import reasons_for
+from detection.engine.explain import MIN_RARITY, reasons_for
 from detection.engine.features import FeatureMatrix, FeatureSpec, build_features
 from detection.engine.forest import fit_forest
 from detection.engine.frame import Frame
@@ -39,7 +41,6 @@ DEFAULT_PARAMS = {
     "supervised_learning_rate": 0.1,
     "threads": None,  # OpenMP threads for the supervised model's training (None: all cores)
 }
-SMALL_BATCH = 20_000  # below this, one thread predicts faster than several (no OpenMP start-up)
 UNSUPERVISED = ("isolation_forest", "autoencoder", "tail")
 # The tail model reads only deviation features chosen with domain knowledge; the forest and the autoencoder read
 # everything and catch unusual combinations. Each half gets half of the say.
@@ -68,7 +69,7 @@ def _combine(surprises: dict[str, np.ndarray]) -> np.ndarray:
 class ScoreOutput:
     score: np.ndarray
     components: dict[str, np.ndarray]
-    reasons: list[list[str]] = field(default_factory=list)
+    reasons: Sequence[list[str]] = field(default_factory=list)  # reasons[i]: the words for row i
     rows: np.ndarray | None = None  # positions of the scored rows in the frame (score_frame only)
 
 
@@ -167,7 +168,7 @@ class Detector:
 
     def _fit_supervised(self, X: np.ndarray, y: np.ndarray, seed: int) -> None:
         p, started = self.params, time.perf_counter()
-        self.supervised = None
+        self.supervised = self._compiled_supervised = None
         self.calibrators.pop("supervised", None)
         self.algorithms = list(UNSUPERVISED)
         labelled = np.flatnonzero(~np.isnan(y))
@@ -195,6 +196,7 @@ class Detector:
         )
         with _openmp_threads(p["threads"]):
             self.supervised.fit(self._stacked(X[rows]), y[rows], sample_weight=weights)
+        self._compiled_supervised = CompiledBoosting(self.supervised)
         sample = rng.choice(len(X), min(len(X), p["unsupervised_max_rows"]), replace=False)
         self.calibrators["supervised"] = QuantileCalibrator(self._supervised_raw(X[np.sort(sample)]))
         self.algorithms = [*UNSUPERVISED, "supervised"]
@@ -224,9 +226,11 @@ class Detector:
         return self._predict(self._stacked(X))
 
     def _predict(self, stacked: np.ndarray) -> np.ndarray:
-        limit = 1 if len(stacked) < SMALL_BATCH else self.params["threads"]
-        with _openmp_threads(limit):
-            return self.supervised.predict_proba(stacked)[:, 1]
+        """The supervised model's fraud probability, from its compiled trees (equal to ``predict_proba``)."""
+        compiled = getattr(self, "_compiled_supervised", None)
+        if compiled is None:  # artifacts saved before compilation existed compile on first use
+            compiled = self._compiled_supervised = CompiledBoosting(self.supervised)
+        return compiled.probability(stacked)
 
     def score_features(self, X: np.ndarray, *, reasons: bool = True) -> ScoreOutput:
         """Calibrated scores in [0, 1] of precomputed features (rows of ``build_features`` with this spec)."""
@@ -242,7 +246,7 @@ class Detector:
             probability = self._predict(stacked)
             components["supervised"] = self.calibrators["supervised"](probability)
             score = components["supervised"]
-        explained = reasons_for(X, self.profile.rarity(X), self.feature_names) if reasons else []
+        explained = reasons_for(X, self.profile.rare_entries(X, MIN_RARITY), self.feature_names) if reasons else []
         return ScoreOutput(score=score, components=components, reasons=explained)
 
     def score_frame(self, frame, target_mask=None, *, reasons: bool = True) -> ScoreOutput:

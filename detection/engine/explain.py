@@ -7,6 +7,7 @@ extreme; the ``MAX_REASONS`` rarest are said, one per topic (the amount is not t
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -81,23 +82,47 @@ def _sentence(name: str, v: float, row: dict[str, float]) -> tuple[str, str] | N
     return None
 
 
-def reasons_for(X: np.ndarray, rarity: np.ndarray, names: list[str]) -> list[list[str]]:
-    """The top reasons of each row, rarest first."""
-    order = np.argsort(-rarity, axis=1, kind="stable")[:, : 3 * MAX_REASONS]
-    out: list[list[str]] = []
-    for i in range(len(X)):
-        out.append(_row_reasons(X[i], rarity[i], order[i], names))
-    return out
+class Reasons(Sequence):
+    """The reasons of each scored row, worded when read.
+
+    The rare entries of every row are found and ranked as arrays; only a row that is read gets its sentences
+    (a batch that stores scores only never pays for the words). ``reasons[i]`` is a list of strings.
+    """
+
+    def __init__(self, X: np.ndarray, entries: tuple[np.ndarray, np.ndarray, np.ndarray], names: list[str]):
+        rows, cols, rarity = entries
+        order = np.lexsort((cols, -rarity, rows))  # by row, rarest first, ties by feature position
+        self._rows, self._cols = rows[order], cols[order]
+        self._bounds = np.searchsorted(self._rows, np.arange(len(X) + 1))
+        self._X, self._names = X, names
+        self._typical = names.index("a_amount_vs_typical") if "a_amount_vs_typical" in names else None
+
+    def __len__(self) -> int:
+        return len(self._bounds) - 1
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        lo, hi = self._bounds[i], self._bounds[i + 1]
+        if lo == hi:
+            return []
+        x = self._X[i]
+        typical = 0.0 if self._typical is None else float(x[self._typical])
+        return _row_reasons(x, self._cols[lo : min(hi, lo + 3 * MAX_REASONS)], self._names, typical)
 
 
-def _row_reasons(x: np.ndarray, rarity: np.ndarray, order: np.ndarray, names: list[str]) -> list[str]:
-    if rarity[order[0]] < MIN_RARITY:
-        return []
-    row = {names[j]: float(x[j]) for j in order}
-    row["a_amount_vs_typical"] = float(x[names.index("a_amount_vs_typical")])
+def reasons_for(X: np.ndarray, entries: tuple[np.ndarray, np.ndarray, np.ndarray], names: list[str]) -> Reasons:
+    """The top reasons of each row, rarest first, from the entries at least ``MIN_RARITY`` rare."""
+    return Reasons(X, entries, names)
+
+
+def _row_reasons(x: np.ndarray, columns: np.ndarray, names: list[str], typical: float) -> list[str]:
+    row = {"a_amount_vs_typical": typical}
     said, topics = [], set()
-    for j in order:
-        if rarity[j] < MIN_RARITY or len(said) == MAX_REASONS:
+    for j in columns:
+        if len(said) == MAX_REASONS:
             break
         found = _sentence(names[j], float(x[j]), row)
         if found and found[1] and found[0] not in topics:

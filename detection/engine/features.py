@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from detection.engine.frame import Frame
-from detection.engine.windows import Grouping, codes_of
+from detection.engine.windows import Grouping, combine_codes, factorized
 
 HOUR, DAY = 3600, 86400
 ACCOUNT_WINDOWS = {"1h": HOUR, "24h": DAY, "7d": 7 * DAY, "30d": 30 * DAY}
@@ -149,9 +149,18 @@ class _Builder:
         self.amount = data.amount[rows]
         self.log_amount_q = np.rint(np.log1p(np.maximum(data.amount, 0.0)) * LOG_SCALE).astype(np.int64)
         self.out: dict[str, np.ndarray] = {}
+        self._codes: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def grouping(self, *columns: np.ndarray) -> Grouping:
-        return Grouping(codes_of(*columns), self.rel_ts, self.time_order, self.rows, self.span)
+        return Grouping(
+            combine_codes([self._codes_of(c) for c in columns]), self.rel_ts, self.time_order, self.rows, self.span
+        )
+
+    def _codes_of(self, column: np.ndarray) -> np.ndarray:
+        """Each column is factorized once per build (the account id takes part in six groupings)."""
+        if id(column) not in self._codes:  # the column is kept with its codes, so its id cannot be reused
+            self._codes[id(column)] = (column, factorized(column))
+        return self._codes[id(column)][1]
 
     def build(self, spec: FeatureSpec) -> dict[str, np.ndarray]:
         self._transaction()
@@ -252,7 +261,13 @@ class _Builder:
         """Rows in the last 7 days whose account had not used this merchant in the 7 days before that row."""
         d = self.d
         everyone = np.arange(len(d))
-        pair = Grouping(codes_of(d.merchant_id, d.account_id), self.rel_ts, self.time_order, everyone, self.span)
+        pair = Grouping(
+            combine_codes([self._codes_of(d.merchant_id), self._codes_of(d.account_id)]),
+            self.rel_ts,
+            self.time_order,
+            everyone,
+            self.span,
+        )
         is_new = (pair.count(pair.start(NEW_ACCOUNT_WINDOW)) == 0).astype(np.int64)
         return g.window_sum(g.cumsum(is_new), g.start(NEW_ACCOUNT_WINDOW))
 

@@ -30,17 +30,52 @@ class FeatureProfile:
             z = np.where(self.directions < 0, np.minimum(z, 0.0), z)
         return np.clip(z, -clip, clip).astype(np.float32)
 
+    def rare_entries(self, X: np.ndarray, floor: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(rows, columns, rarity) of the entries whose ``rarity`` is at least ``floor``, in row-major order.
+
+        Equal to filtering ``rarity(X)``, but the searches run only on the few entries beyond a per-feature cut
+        (the reference value past which the rarity can reach the floor), not on the whole matrix.
+        """
+        X = np.asarray(X)
+        low_cut, high_cut = self._cuts(floor)
+        rows, cols = np.nonzero((high_cut <= X) | (low_cut >= X))
+        values = np.empty(len(rows))
+        for j in np.unique(cols):
+            picked = cols == j
+            values[picked] = self._column_rarity(X[rows[picked], j].astype(np.float64), j)
+        keep = values >= floor
+        return rows[keep], cols[keep], values[keep]
+
+    def _cuts(self, floor: float) -> tuple[np.ndarray, np.ndarray]:
+        """Per feature: below low_cut / above high_cut lies every value whose rarity can reach floor (a superset)."""
+        cached = getattr(self, "_cut_cache", {})
+        if floor not in cached:
+            n, ref = len(self.reference), self.reference
+            share = np.where(self.directions == 0, np.exp(-floor) / 2, np.exp(-floor))
+            high = np.ceil(n + 0.5 - share * (n + 1)).astype(np.int64) - 2  # first index whose successors qualify
+            low = np.floor(share * (n + 1) - 0.5).astype(np.int64) + 1
+            columns = np.arange(ref.shape[1])
+            high_cut = np.where(high >= n, np.inf, ref[np.clip(high, 0, n - 1), columns])
+            low_cut = np.where(low < 0, -np.inf, ref[np.clip(low, 0, n - 1), columns])
+            high_cut = np.where(self.directions < 0, np.inf, np.where(high < 0, -np.inf, high_cut))
+            low_cut = np.where(self.directions > 0, -np.inf, np.where(low >= n, np.inf, low_cut))
+            cached[floor] = (low_cut, high_cut)
+            self._cut_cache = cached
+        return cached[floor]
+
+    def _column_rarity(self, column: np.ndarray, j: int) -> np.ndarray:
+        n, ref, direction = len(self.reference), self.reference[:, j], self.directions[j]
+        upper = (n - np.searchsorted(ref, column, side="left") + 0.5) / (n + 1)
+        lower = (np.searchsorted(ref, column, side="right") + 0.5) / (n + 1)
+        tail = upper if direction > 0 else lower if direction < 0 else np.minimum(2 * np.minimum(upper, lower), 1)
+        return -np.log(tail)
+
     def rarity(self, X: np.ndarray) -> np.ndarray:
         """-log of the share of reference rows at least as extreme, in the feature's risky direction."""
-        n = len(self.reference)
         X = np.asarray(X, dtype=np.float64)
         rarity = np.zeros(X.shape)
-        for j, direction in enumerate(self.directions):
-            column, ref = X[:, j], self.reference[:, j]
-            upper = (n - np.searchsorted(ref, column, side="left") + 0.5) / (n + 1)
-            lower = (np.searchsorted(ref, column, side="right") + 0.5) / (n + 1)
-            tail = upper if direction > 0 else lower if direction < 0 else np.minimum(2 * np.minimum(upper, lower), 1)
-            rarity[:, j] = -np.log(tail)
+        for j in range(X.shape[1]):
+            rarity[:, j] = self._column_rarity(X[:, j], j)
         return rarity
 
 

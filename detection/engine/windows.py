@@ -14,11 +14,19 @@ import pandas as pd
 
 def codes_of(*columns: np.ndarray) -> np.ndarray:
     """Dense int64 codes for the combination of one or more columns."""
-    codes = pd.factorize(columns[0])[0].astype(np.int64)
-    for column in columns[1:]:
-        other = pd.factorize(column)[0].astype(np.int64)
-        codes = pd.factorize(codes * (int(other.max(initial=0)) + 1) + other)[0].astype(np.int64)
-    return codes
+    return combine_codes([factorized(column) for column in columns])
+
+
+def factorized(column: np.ndarray) -> np.ndarray:
+    return pd.factorize(column)[0].astype(np.int64)
+
+
+def combine_codes(codes: list[np.ndarray]) -> np.ndarray:
+    """Dense codes of the combination of columns already turned into dense codes."""
+    combined = codes[0]
+    for other in codes[1:]:
+        combined = pd.factorize(combined * (int(other.max(initial=0)) + 1) + other)[0].astype(np.int64)
+    return combined
 
 
 class Grouping:
