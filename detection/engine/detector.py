@@ -25,6 +25,7 @@ from detection.engine.explain import MIN_RARITY, reasons_for
 from detection.engine.features import FeatureMatrix, FeatureSpec, build_features
 from detection.engine.forest import fit_forest
 from detection.engine.frame import Frame
+from detection.engine.parallel import map_blocks
 from detection.engine.profile import FeatureProfile, TailModel
 
 DEFAULT_PARAMS = {
@@ -233,21 +234,32 @@ class Detector:
         return compiled.probability(stacked)
 
     def score_features(self, X: np.ndarray, *, reasons: bool = True) -> ScoreOutput:
-        """Calibrated scores in [0, 1] of precomputed features (rows of ``build_features`` with this spec)."""
+        """Calibrated scores in [0, 1] of precomputed features (rows of ``build_features`` with this spec).
+
+        Large batches are scored in row blocks on a small thread pool; a row's score does not depend on its block.
+        """
         X = np.asarray(X, dtype=np.float32)
+        parts = map_blocks(lambda rows: self._score_block(X[rows], reasons, rows.start), len(X))
+        components = {name: np.concatenate([p[0][name] for p in parts]) for name in parts[0][0]}
+        score = components["supervised" if "supervised" in components else "unsupervised"]
+        if not reasons:
+            return ScoreOutput(score=score, components=components)
+        entries = tuple(np.concatenate([p[1][k] for p in parts]) for k in range(3))
+        return ScoreOutput(score=score, components=components, reasons=reasons_for(X, entries, self.feature_names))
+
+    def _score_block(self, X: np.ndarray, reasons: bool, offset: int) -> tuple[dict[str, np.ndarray], tuple]:
         raw = self._unsupervised_raw(X)
         components = {name: self.calibrators[name](values) for name, values in raw.items()}
         combined = _combine({k: surprise(q) for k, q in components.items()})
         components["unsupervised"] = self.calibrators["unsupervised"](combined)
-        score = components["unsupervised"]
         if self.supervised is not None:
             surprises = [surprise(components[k])[:, None] for k in UNSUPERVISED]
             stacked = np.hstack([X, *surprises]).astype(np.float32)
-            probability = self._predict(stacked)
-            components["supervised"] = self.calibrators["supervised"](probability)
-            score = components["supervised"]
-        explained = reasons_for(X, self.profile.rare_entries(X, MIN_RARITY), self.feature_names) if reasons else []
-        return ScoreOutput(score=score, components=components, reasons=explained)
+            components["supervised"] = self.calibrators["supervised"](self._predict(stacked))
+        if not reasons:
+            return components, ()
+        rows, cols, rarity = self.profile.rare_entries(X, MIN_RARITY)
+        return components, (rows + offset, cols, rarity)
 
     def score_frame(self, frame, target_mask=None, *, reasons: bool = True) -> ScoreOutput:
         """Features and scores of the target rows (all rows by default), in frame order."""

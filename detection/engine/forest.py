@@ -32,19 +32,44 @@ class CompiledForest:
             roots.append(offset)
             offset += tree.node_count
             depth = max(depth, int(tree.max_depth))
-        self.feature = np.concatenate(features).astype(np.int32)
-        # Rows are float32: x <= t (float64) exactly when x <= the largest float32 not above t.
-        threshold = np.concatenate(thresholds)
-        rounded = threshold.astype(np.float32)
-        too_high = rounded.astype(np.float64) > threshold
-        rounded[too_high] = np.nextafter(rounded[too_high], np.float32(-np.inf))
-        self.threshold = rounded
-        # children[2 * node] is the left child, children[2 * node + 1] the right one; a leaf points to itself.
-        self.children = np.stack([np.concatenate(lefts), np.concatenate(rights)], axis=1).ravel().astype(np.int32)
-        self.value = np.concatenate(values).astype(np.float64)
-        self.roots = np.asarray(roots, dtype=np.intp)
+        feature, threshold = np.concatenate(features), np.concatenate(thresholds)
+        children = np.stack([np.concatenate(lefts), np.concatenate(rights)])
         self.depth = depth
+        self._as_complete_trees(
+            np.asarray(roots), feature, _float32_at_most(threshold), children, np.concatenate(values)
+        )
         self.denominator = len(forest.estimators_) * float(_average_path_length([forest._max_samples])[0])
+
+    def _as_complete_trees(self, roots, feature, threshold, children, value) -> None:
+        """Every tree as a complete binary tree of the forest's depth, in heap order (children of h: 2h+1, 2h+2).
+
+        A leaf above the last level is repeated down to it (threshold +inf: always left), so a row descends by
+        arithmetic alone, with no table of children to read.
+        """
+        inner = (1 << self.depth) - 1
+        node = roots[:, None]
+        feature_levels, threshold_levels = [], []
+        for _ in range(self.depth):
+            feature_levels.append(feature[node])
+            threshold_levels.append(threshold[node])
+            node = np.stack([children[0][node], children[1][node]], axis=2).reshape(len(roots), -1)
+        self.feature = np.concatenate(feature_levels, axis=1).astype(np.int32).ravel()  # (trees, inner) flat
+        self.threshold = np.concatenate(threshold_levels, axis=1).astype(np.float32).ravel()
+        self.value = value[node].astype(np.float64).ravel()  # (trees, 2**depth) flat
+        self.inner = inner
+
+    def __setstate__(self, state: dict) -> None:
+        """Artifacts saved with the earlier node-table layouts are converted on load."""
+        self.__dict__.update(state)
+        if "inner" in state:
+            return
+        if "left" in state:
+            children, threshold = np.stack([state["left"], state["right"]]), _float32_at_most(state["threshold"])
+        else:
+            children, threshold = state["children"].reshape(-1, 2).T, state["threshold"]
+        for name in ("left", "right", "children", "roots"):
+            self.__dict__.pop(name, None)
+        self._as_complete_trees(np.asarray(state["roots"]), state["feature"], threshold, children, state["value"])
 
     def anomaly(self, X: np.ndarray, chunk: int = 1024) -> np.ndarray:
         X = np.ascontiguousarray(X, dtype=np.float32)
@@ -54,15 +79,25 @@ class CompiledForest:
         return out
 
     def _anomaly(self, X: np.ndarray) -> np.ndarray:
-        n = len(X)
-        node = np.broadcast_to(self.roots.astype(np.int32), (n, len(self.roots))).copy()
+        n, trees = len(X), len(self.value) >> self.depth
+        heap = np.zeros((n, trees), dtype=np.int32)
+        base = (np.arange(trees, dtype=np.int32) * self.inner)[None, :]
         rows = (np.arange(n, dtype=np.int32) * X.shape[1])[:, None]
         flat = X.ravel()
         for _ in range(self.depth):
-            go_right = flat[rows + self.feature[node]] > self.threshold[node]
-            node = self.children[2 * node + go_right]
-        depths = self.value[node].sum(axis=1)
+            at = heap + base
+            heap = 2 * heap + 1 + (flat[rows + self.feature[at]] > self.threshold[at])
+        leaf = heap - self.inner + (np.arange(trees, dtype=np.int32) << self.depth)[None, :]
+        depths = self.value[leaf].sum(axis=1)
         return 2.0 ** (-depths / self.denominator)
+
+
+def _float32_at_most(threshold: np.ndarray) -> np.ndarray:
+    """Rows are float32: x <= t (float64) exactly when x <= the largest float32 not above t."""
+    rounded = threshold.astype(np.float32)
+    too_high = rounded.astype(np.float64) > threshold
+    rounded[too_high] = np.nextafter(rounded[too_high], np.float32(-np.inf))
+    return rounded
 
 
 def fit_forest(X: np.ndarray, *, seed: int, n_estimators: int = 200, max_samples: int = 256) -> CompiledForest:

@@ -24,11 +24,11 @@ class FeatureProfile:
 
     def scaled(self, X: np.ndarray, *, one_sided: bool = True, clip: float = 20.0) -> np.ndarray:
         """Robust z-scores; with one_sided, the harmless side of a directed feature is flattened to 0."""
-        z = (np.asarray(X, dtype=np.float64) - self.median) / self.scale
-        if one_sided:
-            z = np.where(self.directions > 0, np.maximum(z, 0.0), z)
-            z = np.where(self.directions < 0, np.minimum(z, 0.0), z)
-        return np.clip(z, -clip, clip).astype(np.float32)
+        z = np.asarray(X, dtype=np.float64) - self.median
+        z /= self.scale
+        low = np.where(one_sided & (self.directions > 0), 0.0, -clip)
+        high = np.where(one_sided & (self.directions < 0), 0.0, clip)
+        return np.clip(z, low, high, out=z).astype(np.float32)
 
     def rare_entries(self, X: np.ndarray, floor: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(rows, columns, rarity) of the entries whose ``rarity`` is at least ``floor``, in row-major order.
@@ -59,7 +59,11 @@ class FeatureProfile:
             low_cut = np.where(low < 0, -np.inf, ref[np.clip(low, 0, n - 1), columns])
             high_cut = np.where(self.directions < 0, np.inf, np.where(high < 0, -np.inf, high_cut))
             low_cut = np.where(self.directions > 0, -np.inf, np.where(low >= n, np.inf, low_cut))
-            cached[floor] = (low_cut, high_cut)
+            # As float32 (rows are float32), rounded outwards so the cut still keeps every qualifying value.
+            high32, low32 = high_cut.astype(np.float32), low_cut.astype(np.float32)
+            high32 = np.where(high32 > high_cut, np.nextafter(high32, np.float32(-np.inf)), high32)
+            low32 = np.where(low32 < low_cut, np.nextafter(low32, np.float32(np.inf)), low32)
+            cached[floor] = (low32.astype(np.float32), high32.astype(np.float32))
             self._cut_cache = cached
         return cached[floor]
 

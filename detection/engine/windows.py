@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+_DENSE_ABOVE = 1 << 31  # codes * span (seconds, under 2**31 for decades) must stay within int64
+
 
 def codes_of(*columns: np.ndarray) -> np.ndarray:
     """Dense int64 codes for the combination of one or more columns."""
@@ -25,7 +27,10 @@ def combine_codes(codes: list[np.ndarray]) -> np.ndarray:
     """Dense codes of the combination of columns already turned into dense codes."""
     combined = codes[0]
     for other in codes[1:]:
-        combined = pd.factorize(combined * (int(other.max(initial=0)) + 1) + other)[0].astype(np.int64)
+        combined = combined * (int(other.max(initial=0)) + 1) + other
+        # Codes only order the rows; they are made dense again only when they grow too large to key by time.
+        if int(combined.max(initial=0)) >= _DENSE_ABOVE:
+            combined = pd.factorize(combined)[0].astype(np.int64)
     return combined
 
 
