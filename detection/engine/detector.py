@@ -28,6 +28,10 @@ from detection.engine.frame import Frame
 from detection.engine.parallel import map_blocks
 from detection.engine.profile import FeatureProfile, TailModel
 
+UNSUPERVISED = ("isolation_forest", "autoencoder", "tail")
+# The tail model reads only deviation features chosen with domain knowledge; the forest and the autoencoder read
+# everything and catch unusual combinations. Each half gets half of the say.
+WEIGHTS = {"isolation_forest": 0.25, "autoencoder": 0.25, "tail": 0.5}
 DEFAULT_PARAMS = {
     "n_estimators": 100,
     "max_samples": 256,
@@ -40,12 +44,10 @@ DEFAULT_PARAMS = {
     "supervised_max_rows": 300_000,
     "supervised_max_iter": 200,
     "supervised_learning_rate": 0.1,
-    "threads": None,  # OpenMP threads for the supervised model's training (None: all cores)
+    "threads": None,
+    "trim_share": 0.0,
+    "weights": WEIGHTS,  # OpenMP threads for the supervised model's training (None: all cores)
 }
-UNSUPERVISED = ("isolation_forest", "autoencoder", "tail")
-# The tail model reads only deviation features chosen with domain knowledge; the forest and the autoencoder read
-# everything and catch unusual combinations. Each half gets half of the say.
-WEIGHTS = {"isolation_forest": 0.25, "autoencoder": 0.25, "tail": 0.5}
 
 
 _CONTROLLER: list[ThreadpoolController] = []
@@ -60,10 +62,6 @@ def _openmp_threads(limit: int | None):
     if not _CONTROLLER:
         _CONTROLLER.append(ThreadpoolController())
     return _CONTROLLER[0].limit(limits=limit, user_api="openmp")
-
-
-def _combine(surprises: dict[str, np.ndarray]) -> np.ndarray:
-    return sum(WEIGHTS[name] * values for name, values in surprises.items())
 
 
 @dataclass
@@ -132,6 +130,9 @@ class Detector:
         )
         directions = np.array([self.spec.directions[name] for name in self.spec.names])
         self.profile = FeatureProfile(X[sample], directions, seed=seed)
+        deviation = np.isin(self.spec.names, self.spec.deviations)
+        self.tail = TailModel(X[sample], np.where(deviation, directions, 0))
+        sample = self._ordinary(X, sample)
         Z = self._scaled(X[sample])
         self.forest = fit_forest(Z, seed=seed, n_estimators=p["n_estimators"], max_samples=p["max_samples"])
         self.autoencoder = Autoencoder(Z.shape[1], tuple(p["ae_hidden"])).fit(
@@ -141,11 +142,9 @@ class Detector:
             patience=p["ae_patience"],
             validation=None if validation is None else self._scaled(validation),
         )
-        deviation = np.isin(self.spec.names, self.spec.deviations)
-        self.tail = TailModel(X[sample], np.where(deviation, directions, 0))
         raw = self._unsupervised_raw(X[sample])
         self.calibrators = {name: QuantileCalibrator(values) for name, values in raw.items()}
-        combined = _combine({k: surprise(self.calibrators[k](v)) for k, v in raw.items()})
+        combined = self._combine({k: surprise(self.calibrators[k](v)) for k, v in raw.items()})
         self.calibrators["unsupervised"] = QuantileCalibrator(combined)
         self.algorithms = list(UNSUPERVISED)
         self.training_metrics.update(
@@ -157,6 +156,22 @@ class Detector:
             autoencoder_validation_loss=round(float(min(self.autoencoder.history)), 6),
             unsupervised_seconds=round(time.perf_counter() - started, 3),
         )
+
+    def _ordinary(self, X: np.ndarray, sample: np.ndarray) -> np.ndarray:
+        """The sample without its ``trim_share`` most extreme rows by the tail model: the second pass of the fit.
+
+        Unlabelled training traffic holds some anomalies; the forest, the autoencoder and the calibrators learn
+        what ordinary traffic looks like from the rest, so those anomalies do not become part of "ordinary".
+        """
+        share = self.params.get("trim_share", 0.0)
+        if share <= 0 or len(sample) < 100:
+            return sample
+        tail = self.tail.anomaly(X[sample])
+        return sample[tail <= np.quantile(tail, 1.0 - share)]
+
+    def _combine(self, surprises: dict[str, np.ndarray]) -> np.ndarray:
+        weights = self.params.get("weights", WEIGHTS)
+        return sum(weights[name] * values for name, values in surprises.items())
 
     def fit_supervised(self, X: np.ndarray, y: np.ndarray, *, seed: int = 0) -> bool:
         """(Re)train only the supervised part on precomputed features and the labels known now (NaN = unknown).
@@ -250,7 +265,7 @@ class Detector:
     def _score_block(self, X: np.ndarray, reasons: bool, offset: int) -> tuple[dict[str, np.ndarray], tuple]:
         raw = self._unsupervised_raw(X)
         components = {name: self.calibrators[name](values) for name, values in raw.items()}
-        combined = _combine({k: surprise(q) for k, q in components.items()})
+        combined = self._combine({k: surprise(q) for k, q in components.items()})
         components["unsupervised"] = self.calibrators["unsupervised"](combined)
         if self.supervised is not None:
             surprises = [surprise(components[k])[:, None] for k in UNSUPERVISED]

@@ -84,22 +84,46 @@ class FeatureProfile:
 
 
 class TailModel:
-    """The rarest directed feature.
+    """The rarest directed feature, with tails fitted on the body of the traffic.
 
-    For each feature with a risky direction, the share of training traffic at least as far out that way; a row's
-    anomaly is the surprise -log(1 - q) of its most extreme feature.
+    Up to a feature's ``BODY`` quantile its surprise is the empirical -log(share of training rows at least as far
+    out); beyond it, an exponential tail whose slope comes from the ``SLOPE_FROM``..``BODY`` quantiles. The top few
+    percent of the training rows are left out of the fit on purpose: unlabelled training traffic holds a few percent
+    of anomalies, and they are exactly that tail. Calibrated on them, a real anomaly looks only as strange as the top
+    2-5% of ordinary traffic; extrapolated from the body, it stands out by as much as it really departs from it.
+    A feature without spread in its body (a flag that is almost always 0) keeps the empirical calibration.
+    A row's anomaly is the surprise of its most extreme feature.
     """
+
+    BODY, SLOPE_FROM = 0.95, 0.80
 
     def __init__(self, X: np.ndarray, directions: np.ndarray):
         X = np.asarray(X, dtype=np.float64)
         varying = X.max(axis=0) > X.min(axis=0)
         self.columns = np.flatnonzero((directions != 0) & varying)
         self.signs = directions[self.columns].astype(np.float64)
-        self.calibrators = [QuantileCalibrator(s * X[:, j]) for j, s in zip(self.columns, self.signs, strict=True)]
+        signed = X[:, self.columns] * self.signs
+        self.calibrators = [QuantileCalibrator(signed[:, k]) for k in range(len(self.columns))]
+        low, self.body = np.quantile(signed, [self.SLOPE_FROM, self.BODY], axis=0)
+        spread = (self.body - low) / np.log((1 - self.SLOPE_FROM) / (1 - self.BODY))
+        self.slope = np.where(spread > 1e-9, 1.0 / np.maximum(spread, 1e-9), 0.0)  # 0: empirical only
+
+    def surprises(self, X: np.ndarray) -> np.ndarray:
+        """Per row and directed feature, the surprise -log(tail share) of the row's value."""
+        X = np.asarray(X, dtype=np.float64)
+        out = np.empty((len(X), len(self.columns)))
+        base = -np.log1p(-self.BODY)
+        for k, (j, sign, calibrate) in enumerate(zip(self.columns, self.signs, self.calibrators, strict=True)):
+            value = sign * X[:, j]
+            if self.slope[k] > 0:
+                out[:, k] = surprise(np.minimum(calibrate(value), self.BODY))
+                beyond = value > self.body[k]
+                out[beyond, k] = base + (value[beyond] - self.body[k]) * self.slope[k]
+            else:
+                out[:, k] = surprise(calibrate(value))
+        return out
 
     def anomaly(self, X: np.ndarray) -> np.ndarray:
-        X = np.asarray(X, dtype=np.float64)
-        out = np.zeros(len(X))
-        for j, sign, calibrate in zip(self.columns, self.signs, self.calibrators, strict=True):
-            np.maximum(out, surprise(calibrate(sign * X[:, j])), out=out)
-        return out
+        if not len(self.columns):
+            return np.zeros(len(X))
+        return self.surprises(X).max(axis=1)
