@@ -44,7 +44,7 @@ def _best_score_per_transaction(scores: Iterable) -> list:
     return list(best.values())
 
 
-def _insert_ignoring_queued(rows: list[tuple]) -> list[int]:
+def _insert_ignoring_queued(rows: list[tuple]) -> list[tuple[int, int]]:
     """INSERT ... ON CONFLICT DO NOTHING RETURNING id: exact under concurrency, one round trip per chunk."""
     table = ReviewItem._meta.db_table
     created: list[int] = []
@@ -55,10 +55,10 @@ def _insert_ignoring_queued(rows: list[tuple]) -> list[int]:
             params = [value for row in chunk for value in row]
             cursor.execute(
                 f"INSERT INTO {table} (transaction_id, score_id, status, priority, created_at, decision) "  # noqa: S608
-                f"VALUES {values} ON CONFLICT (transaction_id) DO NOTHING RETURNING id",
+                f"VALUES {values} ON CONFLICT (transaction_id) DO NOTHING RETURNING id, transaction_id",
                 params,
             )
-            created.extend(row[0] for row in cursor.fetchall())
+            created.extend(cursor.fetchall())
     return created
 
 
@@ -84,8 +84,23 @@ def review_items_create_for_scores(*, scores: list) -> list[ReviewItem]:
         )
         for s in unique
     ]
-    created_ids = _insert_ignoring_queued(rows)
-    items = list(ReviewItem.objects.filter(pk__in=created_ids).select_related("transaction", "score"))
+    created = {transaction_id: pk for pk, transaction_id in _insert_ignoring_queued(rows)}
+    by_transaction = {s.transaction_id: s for s in unique}
+    # Built from what was inserted rather than read back: a job flags thousands at a time.
+    items = [
+        ReviewItem(
+            pk=created[transaction_id],
+            transaction_id=transaction_id,
+            score=by_transaction[transaction_id],
+            status=ReviewItem.Status.OPEN,
+            priority=priority,
+            created_at=now,
+        )
+        for transaction_id, _, _, priority, _, _ in rows
+        if transaction_id in created
+    ]
+    for item in items:
+        item._state.adding = False
     if items:
         review_queue_broadcast_on_commit(item_ids=[i.pk for i in items], event="created")
     return items

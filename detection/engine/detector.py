@@ -44,9 +44,9 @@ DEFAULT_PARAMS = {
     "supervised_max_rows": 300_000,
     "supervised_max_iter": 200,
     "supervised_learning_rate": 0.1,
-    "threads": None,
-    "trim_share": 0.0,
-    "weights": WEIGHTS,  # OpenMP threads for the supervised model's training (None: all cores)
+    "threads": None,  # OpenMP threads for the supervised model's training (None: all cores)
+    "trim_share": 0.05,  # the second pass leaves out this share of the most extreme training rows
+    "weights": WEIGHTS,
 }
 
 
