@@ -12,6 +12,9 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from anomaly_site.routing import websocket_urlpatterns  # noqa: E402
+from anomaly_site.warmup import warm_up_serving_process  # noqa: E402
+
+warm_up_serving_process()
 
 application = ProtocolTypeRouter(
     {

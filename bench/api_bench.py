@@ -66,7 +66,9 @@ class Client:
 
 
 def start_server(name: str) -> subprocess.Popen:
-    process = subprocess.Popen([sys.executable, *SERVERS[name]], cwd=ROOT, env=bench_env(), start_new_session=True)
+    # Persistent connections suit WSGI workers; under ASGI each request may run on a new thread (see settings).
+    env = bench_env(DB_CONN_MAX_AGE="60" if name == "gunicorn" else "0")
+    process = subprocess.Popen([sys.executable, *SERVERS[name]], cwd=ROOT, env=env, start_new_session=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
