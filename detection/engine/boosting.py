@@ -51,16 +51,17 @@ class CompiledBoosting:
         n = len(X)
         node = np.broadcast_to(self.roots, (n, len(self.roots))).copy()
         rows = (np.arange(n) * X.shape[1])[:, None]
-        flat = X.ravel()
+        flat, missing = X.ravel(), bool(np.isnan(X).any())
         for _ in range(self.depth):
             x = flat[rows + self.feature[node]]
-            go_right = np.where(np.isnan(x), ~self.missing_left[node], x > self.threshold[node])
+            go_right = x > self.threshold[node]
+            if missing:
+                go_right = np.where(np.isnan(x), ~self.missing_left[node], go_right)
             node = self.children[2 * node + go_right]
-        leaves = self.value[node]
-        total = np.full(n, self.baseline)
-        for t in range(leaves.shape[1]):  # tree by tree, as scikit-learn adds them
-            total += leaves[:, t]
-        return total
+        # Baseline first, then tree by tree, as scikit-learn adds them (cumsum is sequential, unlike sum).
+        terms = np.empty((n, node.shape[1] + 1))
+        terms[:, 0], terms[:, 1:] = self.baseline, self.value[node]
+        return np.cumsum(terms, axis=1)[:, -1]
 
     def probability(self, X: np.ndarray) -> np.ndarray:
         return expit(self.raw(X))

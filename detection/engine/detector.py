@@ -5,6 +5,11 @@ labels the ensemble averages the components' surprises ``-log(1 - q)`` and calib
 one model that finds a transaction extremely strange is not voted down by one that finds it ordinary. With labels
 the supervised model receives the features and the unsupervised surprises as inputs and so learns from the labels
 how far to trust each detector; its calibrated output is then the ensemble.
+
+The fit makes two passes: the tail model first, on every training row; then the forest, the autoencoder and the
+calibrators on the rows the tail model does not put in its top ``trim_share`` (unlabelled anomalies left out of
+"ordinary"). Scoring never changes thread settings per call: the supervised trees are compiled to numpy
+(``boosting``), and large batches are cut into blocks scored on a small per-process pool (``parallel``).
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from detection.engine.autoencoder import Autoencoder
 from detection.engine.boosting import CompiledBoosting
 from detection.engine.calibration import QuantileCalibrator, surprise
 from detection.engine.explain import MIN_RARITY, reasons_for
-from detection.engine.features import FeatureMatrix, FeatureSpec, build_features
+from detection.engine.features import LABEL_FEATURES, FeatureMatrix, FeatureSpec, build_features
 from detection.engine.forest import fit_forest
 from detection.engine.frame import Frame
 from detection.engine.parallel import map_blocks
@@ -131,9 +136,10 @@ class Detector:
         directions = np.array([self.spec.directions[name] for name in self.spec.names])
         self.profile = FeatureProfile(X[sample], directions, seed=seed)
         deviation = np.isin(self.spec.names, self.spec.deviations)
-        self.tail = TailModel(X[sample], np.where(deviation, directions, 0))
-        sample = self._ordinary(X, sample)
-        Z = self._scaled(X[sample])
+        labels = np.isin(self.spec.names, LABEL_FEATURES)
+        self.tail = TailModel(X[sample], np.where(deviation, directions, 0), empirical=labels)
+        ordinary = self._ordinary(X, sample)
+        Z = self._scaled(X[ordinary])
         self.forest = fit_forest(Z, seed=seed, n_estimators=p["n_estimators"], max_samples=p["max_samples"])
         self.autoencoder = Autoencoder(Z.shape[1], tuple(p["ae_hidden"])).fit(
             Z,
@@ -142,14 +148,18 @@ class Detector:
             patience=p["ae_patience"],
             validation=None if validation is None else self._scaled(validation),
         )
+        # Components are calibrated against ordinary traffic (their surprises then separate the anomalies); the
+        # ensemble against every sampled training row, so its 0.99 still means "stranger than 99% of the traffic".
         raw = self._unsupervised_raw(X[sample])
-        self.calibrators = {name: QuantileCalibrator(values) for name, values in raw.items()}
+        kept = np.isin(sample, ordinary)
+        self.calibrators = {name: QuantileCalibrator(values[kept]) for name, values in raw.items()}
         combined = self._combine({k: surprise(self.calibrators[k](v)) for k, v in raw.items()})
         self.calibrators["unsupervised"] = QuantileCalibrator(combined)
         self.algorithms = list(UNSUPERVISED)
         self.training_metrics.update(
             training_rows=int(len(X)),
             unsupervised_rows=int(len(sample)),
+            ordinary_rows=int(len(ordinary)),  # what the second pass kept for the forest, autoencoder, calibrators
             known_frauds=int(np.sum(y == 1)),
             known_legitimate=int(np.sum(y == 0)),
             autoencoder_epochs=len(self.autoencoder.history),

@@ -27,8 +27,9 @@ def _pool() -> ThreadPoolExecutor:
     return _POOL[pid]
 
 
-def map_blocks(function: Callable[[slice], object], n_rows: int, block: int = BLOCK_ROWS) -> list:
+def map_blocks(function: Callable[[slice], object], n_rows: int, block: int | None = None) -> list:
     """function(rows) for consecutive row slices covering n_rows, in order; in parallel when there are several."""
+    block = block or BLOCK_ROWS
     blocks = [slice(lo, min(lo + block, n_rows)) for lo in range(0, n_rows, block)] or [slice(0, 0)]
     if len(blocks) == 1 or workers() == 1:
         return [function(rows) for rows in blocks]

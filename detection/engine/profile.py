@@ -91,13 +91,16 @@ class TailModel:
     percent of the training rows are left out of the fit on purpose: unlabelled training traffic holds a few percent
     of anomalies, and they are exactly that tail. Calibrated on them, a real anomaly looks only as strange as the top
     2-5% of ordinary traffic; extrapolated from the body, it stands out by as much as it really departs from it.
-    A feature without spread in its body (a flag that is almost always 0) keeps the empirical calibration.
+    A feature without spread in its body (a flag that is almost always 0), or marked ``empirical``, keeps the
+    empirical calibration.
     A row's anomaly is the surprise of its most extreme feature.
     """
 
     BODY, SLOPE_FROM = 0.95, 0.80
 
-    def __init__(self, X: np.ndarray, directions: np.ndarray):
+    def __init__(self, X: np.ndarray, directions: np.ndarray, empirical: np.ndarray | None = None):
+        """``empirical`` marks features calibrated on the training rows as they are (counts of known frauds: no
+        unlabelled anomaly hides in them)."""
         X = np.asarray(X, dtype=np.float64)
         varying = X.max(axis=0) > X.min(axis=0)
         self.columns = np.flatnonzero((directions != 0) & varying)
@@ -106,7 +109,16 @@ class TailModel:
         self.calibrators = [QuantileCalibrator(signed[:, k]) for k in range(len(self.columns))]
         low, self.body = np.quantile(signed, [self.SLOPE_FROM, self.BODY], axis=0)
         spread = (self.body - low) / np.log((1 - self.SLOPE_FROM) / (1 - self.BODY))
-        self.slope = np.where(spread > 1e-9, 1.0 / np.maximum(spread, 1e-9), 0.0)  # 0: empirical only
+        fitted = spread > 1e-9
+        if empirical is not None:
+            fitted &= ~np.asarray(empirical, bool)[self.columns]
+        self.slope = np.where(fitted, 1.0 / np.maximum(spread, 1e-9), 0.0)  # 0: empirical only
+
+    def __setstate__(self, state: dict) -> None:
+        """A model saved before the fitted tails existed keeps its empirical calibration (slope 0)."""
+        self.__dict__.update(state)
+        if "slope" not in state:
+            self.slope = self.body = np.zeros(len(self.columns))
 
     def surprises(self, X: np.ndarray) -> np.ndarray:
         """Per row and directed feature, the surprise -log(tail share) of the row's value."""

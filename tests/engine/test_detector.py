@@ -1,8 +1,11 @@
 import numpy as np
 import pytest
 
+from detection.engine import detector as detector_module
+from detection.engine import parallel
 from detection.engine.detector import Detector
-from detection.engine.features import ACCOUNT_LOOKBACK_SECONDS, MERCHANT_LOOKBACK_SECONDS
+from detection.engine.explain import MIN_RARITY
+from detection.engine.features import ACCOUNT_LOOKBACK_SECONDS, MERCHANT_LOOKBACK_SECONDS, build_features
 from tests.engine.synthetic import FAST, history_for, transactions
 
 
@@ -68,3 +71,57 @@ def test_too_few_known_frauds_leave_the_unsupervised_models_alone():
     frame = transactions(days=10, fraud_share=0.01, seed=3)
     frame["label_known_ts"] = frame["ts"]
     assert Detector(**FAST).fit(frame, seed=0).algorithms == ["isolation_forest", "autoencoder", "tail"]
+
+
+def test_a_batch_cut_into_blocks_scores_and_explains_as_one_block(frame, detector, monkeypatch):
+    features = build_features(frame, spec=detector.spec).X
+    whole = detector.score_features(features)
+    monkeypatch.setattr(parallel, "BLOCK_ROWS", 97)
+    blocks = detector.score_features(features)
+    np.testing.assert_allclose(blocks.score, whole.score, rtol=0, atol=1e-12)  # float64 sums, any block size
+    assert list(blocks.reasons) == list(whole.reasons)
+
+
+@pytest.fixture(scope="module")
+def labelled():
+    frame = transactions(days=30, fraud_share=0.05, seed=2)
+    frame["label_known_ts"] = frame["ts"] + 3600
+    return frame, Detector(**FAST).fit(frame, seed=0)
+
+
+def test_supervised_scores_come_from_trees_equal_to_scikit_learn(labelled):
+    frame, detector = labelled
+    stacked = detector._stacked(build_features(frame, spec=detector.spec).X)
+    assert np.array_equal(detector._predict(stacked), detector.supervised.predict_proba(stacked)[:, 1])
+
+
+def test_scoring_never_touches_thread_limits(labelled, monkeypatch):
+    frame, detector = labelled
+    expected = detector.score_frame(frame).score
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("thread limits set while scoring")
+
+    monkeypatch.setattr(detector_module, "_CONTROLLER", [])
+    monkeypatch.setattr(detector_module, "ThreadpoolController", refuse)
+    assert np.array_equal(detector.score_frame(frame).score, expected)
+
+
+def test_second_pass_leaves_the_most_extreme_training_rows_out(frame):
+    trimmed = Detector(**FAST, trim_share=0.05).fit(_unlabelled(frame), seed=7).training_metrics
+    assert trimmed["ordinary_rows"] == pytest.approx(0.95 * trimmed["unsupervised_rows"], abs=1)
+    untrimmed = Detector(**FAST, trim_share=0.0).fit(_unlabelled(frame), seed=7).training_metrics
+    assert untrimmed["ordinary_rows"] == untrimmed["unsupervised_rows"]
+
+
+def test_rows_without_a_rare_feature_have_no_reasons(frame, detector):
+    output = detector.score_frame(frame)
+    rare_rows = set(detector.profile.rare_entries(build_features(frame, spec=detector.spec).X, MIN_RARITY)[0])
+    explained = {i for i in range(len(frame)) if output.reasons[i]}
+    assert explained and explained <= rare_rows
+
+
+def test_the_ensemble_score_keeps_its_meaning_as_a_share_of_the_training_traffic(frame, detector):
+    score = detector.score_frame(frame).score
+    assert np.mean(score >= 0.95) == pytest.approx(0.05, abs=0.015)
+    assert np.mean(score >= 0.80) == pytest.approx(0.20, abs=0.03)

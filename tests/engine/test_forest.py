@@ -19,3 +19,40 @@ def test_compiled_forest_with_feature_subsampling_equals_scikit_learn():
     forest = IsolationForest(n_estimators=30, max_features=3, random_state=2).fit(X)
     compiled = CompiledForest(forest, n_features=5)
     np.testing.assert_allclose(compiled.anomaly(X[:200]), -forest.score_samples(X[:200]), rtol=0, atol=1e-9)
+
+
+def test_an_artifact_with_the_earlier_node_table_loads_and_scores_the_same():
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(1500, 4)).astype(np.float32)
+    forest = IsolationForest(n_estimators=20, random_state=3).fit(X)
+    compiled = CompiledForest(forest, n_features=4)
+    trees = [estimator.tree_ for estimator in forest.estimators_]
+    offsets = np.cumsum([0] + [tree.node_count for tree in trees[:-1]])
+    leaf = [tree.children_left == -1 for tree in trees]
+    own = [np.arange(tree.node_count) + o for tree, o in zip(trees, offsets, strict=True)]
+    earlier = {
+        "feature": np.concatenate([np.where(lf, 0, t.feature) for t, lf in zip(trees, leaf, strict=True)]),
+        "threshold": np.concatenate([np.where(lf, np.inf, t.threshold) for t, lf in zip(trees, leaf, strict=True)]),
+        "left": np.concatenate(
+            [np.where(lf, i, t.children_left + o) for t, lf, i, o in zip(trees, leaf, own, offsets, strict=True)]
+        ),
+        "right": np.concatenate(
+            [np.where(lf, i, t.children_right + o) for t, lf, i, o in zip(trees, leaf, own, offsets, strict=True)]
+        ),
+        "value": compiled_values(forest),
+        "roots": offsets,
+        "depth": compiled.depth,
+        "denominator": compiled.denominator,
+    }
+    restored = CompiledForest.__new__(CompiledForest)
+    restored.__setstate__(earlier)
+    assert np.array_equal(restored.anomaly(X[:300]), compiled.anomaly(X[:300]))
+
+
+def compiled_values(forest: IsolationForest) -> np.ndarray:
+    return np.concatenate(
+        [
+            forest._decision_path_lengths[t] + forest._average_path_length_per_tree[t] - 1.0
+            for t in range(len(forest.estimators_))
+        ]
+    )
