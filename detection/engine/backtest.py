@@ -18,7 +18,7 @@ import numpy as np
 from detection.engine.detector import Detector
 from detection.engine.features import ACCOUNT_LOOKBACK_SECONDS, MERCHANT_LOOKBACK_SECONDS, build_features
 from detection.engine.frame import Frame
-from detection.engine.metrics import card_precision_daily, summary
+from detection.engine.metrics import card_precision_daily, curves, summary
 
 DAY = 86400
 MODELS = ("isolation_forest", "autoencoder", "tail", "unsupervised", "supervised", "ensemble")
@@ -85,6 +85,8 @@ def run_backtest(frame, config: BacktestConfig) -> dict:
     }
     if len(folds) > 1:
         result["folds"] = [{k: v for k, v in f.items() if k != "per_day"} for f in folds]
+    else:
+        result["curves"] = folds[0]["curves"]
     return result
 
 
@@ -213,13 +215,15 @@ def _evaluate(data: Frame, truth: np.ndarray, scored: _Scored, origin: int, conf
     y = truth[rows]
     days = (data.ts[rows] - origin) // DAY
     cards = data.account_id[rows]
-    models = {}
+    models, model_curves = {}, {}
     for model, values in scores.items():
         available = ~np.isnan(values)
         figures = summary(y[available], values[available], days=days[available], cards=cards[available])
         models[model] = figures if available.any() else dict.fromkeys(figures)
+        model_curves[model] = curves(y[available], values[available]) if available.any() else {"roc": [], "pr": []}
     return {
         "models": models,
+        "curves": model_curves,
         "rows_scored": int(len(rows) + removed.sum()),
         "rows_left_out": int(removed.sum()),
         "training": detector.training_metrics,

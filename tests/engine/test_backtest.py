@@ -34,6 +34,17 @@ def test_cold_start_backtest_finds_injected_frauds(frame):
     assert len(result["per_day"]) == 7
 
 
+def test_a_backtest_carries_roc_and_pr_curves_for_its_report(frame):
+    result = run_backtest(
+        frame, BacktestConfig(start=START, train_days=14, delay_days=7, test_days=7, detector_params=FAST)
+    )
+
+    roc, pr = result["curves"]["ensemble"]["roc"], result["curves"]["ensemble"]["pr"]
+    assert 2 < len(roc) <= 200 and 2 < len(pr) <= 200
+    assert roc[0] == [0.0, 0.0] and roc[-1] == [1.0, 1.0]
+    assert result["curves"]["supervised"] == {"roc": [], "pr": []}
+
+
 def test_reported_labels_train_the_supervised_part_and_leave_known_cards_out(frame):
     config = BacktestConfig(
         start=START,
