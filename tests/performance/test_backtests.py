@@ -140,7 +140,9 @@ def test_backtest_runs_end_to_end_and_reports_every_model(analyst_client, labell
     assert set(run.result["models"]) >= {"isolation_forest", "autoencoder", "ensemble"}
     assert len(run.result["per_day"]) == 3
     content = response.content.decode()
-    assert 'id="metrics-table"' in content and content.count("<svg") == 2
+    # The metrics and per-day charts, and the ROC and precision-recall curves the backtest now carries.
+    assert 'id="metrics-table"' in content and content.count("<svg") == 4
+    assert run.result["curves"]["ensemble"]["roc"]
 
 
 def test_report_puts_the_ensemble_first_shares_ties_and_draws_given_curves(analyst):
