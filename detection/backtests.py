@@ -24,16 +24,15 @@ from django.views.decorators.http import require_GET, require_http_methods
 from detection import backtest_io
 from detection.backtest_report import report_context
 from detection.engine.backtest import BacktestConfig, run_backtest
-from detection.forms import BacktestOptionsForm, UploadForm
+from detection.forms import BacktestOptionsForm
 from detection.models import BacktestRun
 from detection.uploads import (
     UPLOAD_PERM,
     StagedUpload,
-    UnreadableFile,
     staged_discard,
     staged_get,
     staged_preview,
-    upload_stage,
+    upload_form_handle,
 )
 from transactions.files import guess_label_column, guess_mapping
 
@@ -170,14 +169,9 @@ def options_form(staged: StagedUpload, data=None) -> BacktestOptionsForm:
 @require_http_methods(["GET", "POST"])
 def backtest_index(request):
     _require_runner(request.user)
-    form = UploadForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            staged = upload_stage(session=request.session, upload=form.cleaned_data["file"])
-        except UnreadableFile as exc:
-            form.add_error("file", str(exc))
-        else:
-            return redirect("detection:backtest_setup", key=staged.key)
+    form, staged_redirect = upload_form_handle(request, next_view="detection:backtest_setup")
+    if staged_redirect is not None:
+        return staged_redirect
     runs = BacktestRun.objects.filter(created_by=request.user).defer("result")[:RECENT_RUNS]
     return render(request, "detection/backtests.html", {"form": form, "runs": runs})
 

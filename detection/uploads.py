@@ -84,6 +84,22 @@ def upload_stage(*, session, upload) -> StagedUpload:
     return staged
 
 
+def upload_form_handle(request, *, next_view: str):
+    """The upload form of a page: on a valid POST, stage the file and redirect to `next_view` with its key.
+
+    Returns the form (bound, with the file's error if it could not be read) and the redirect, or None.
+    """
+    form = UploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            staged = upload_stage(session=request.session, upload=form.cleaned_data["file"])
+        except UnreadableFile as exc:
+            form.add_error("file", str(exc))
+        else:
+            return form, redirect(next_view, key=staged.key)
+    return form, None
+
+
 def staged_get(session, key: str) -> StagedUpload | None:
     entry = next((e for e in session.get(SESSION_KEY, []) if e["key"] == key), None)
     return StagedUpload(**entry) if entry else None
@@ -171,14 +187,9 @@ def job_progress_html(job: ScoringJob) -> str:
 @require_http_methods(["GET", "POST"])
 def upload_index(request):
     _require_uploader(request.user)
-    form = UploadForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            staged = upload_stage(session=request.session, upload=form.cleaned_data["file"])
-        except UnreadableFile as exc:
-            form.add_error("file", str(exc))
-        else:
-            return redirect("detection:upload_map", key=staged.key)
+    form, staged_redirect = upload_form_handle(request, next_view="detection:upload_map")
+    if staged_redirect is not None:
+        return staged_redirect
     recent = ScoringJob.objects.filter(created_by=request.user).select_related("source")[:RECENT_JOBS]
     return render(request, "detection/uploads.html", {"form": form, "jobs": recent})
 
