@@ -23,14 +23,8 @@ os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/5")
 os.environ.setdefault("CELERY_QUEUE", "bench-alerts")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "anomaly_site.settings")
-
-
-def ensure_database() -> None:
-    import psycopg
-
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = 'bench_alerts'").fetchone():
-            conn.execute("CREATE DATABASE bench_alerts")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from api_common import create_database_if_missing  # noqa: E402
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -153,7 +147,7 @@ def main() -> None:
     parser.add_argument("--deliveries", type=int, default=300)
     parser.add_argument("--enqueue-calls", type=int, default=2000)
     args = parser.parse_args()
-    ensure_database()
+    create_database_if_missing("bench_alerts")
     import django
     from django.core.management import call_command
 

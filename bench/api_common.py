@@ -62,6 +62,11 @@ def database_exists(name: str) -> bool:
     return psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'") == "1"  # noqa: S608 - our own name
 
 
+def create_database_if_missing(name: str) -> None:
+    if not database_exists(name):
+        psql(f'CREATE DATABASE "{name}"')
+
+
 def handbook_days(first: int, last: int, path: Path) -> Path:
     """The handbook's rows of days [first, last) as a Parquet file (made once)."""
     if not path.exists():

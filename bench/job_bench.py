@@ -107,15 +107,7 @@ print(job.pk)
 """
     busy, load = machine_busy_seconds(), os.getloadavg()[0]
     started = time.perf_counter()
-    out = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", code],
-        cwd=ROOT,
-        env=run_env(),
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    job_id = int(out.stdout.strip().splitlines()[-1])
+    job_id = int(django_shell(code))
     ingested = None
     while True:
         query = f"SELECT status, phase FROM detection_scoringjob WHERE id = {job_id}"  # noqa: S608 - an int
@@ -151,15 +143,7 @@ started = time.perf_counter()
 loaded.detector.score_frame(frame, targets)
 print(len(stored) / (time.perf_counter() - started))
 """
-    out = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", code],
-        cwd=ROOT,
-        env=run_env(),
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return float(out.stdout.strip().splitlines()[-1])
+    return float(django_shell(code))
 
 
 class Probe(threading.Thread):
@@ -184,11 +168,8 @@ class Probe(threading.Thread):
             time.sleep(0.02)
 
 
-def psql_token() -> str:
-    code = (
-        "from accounts.services import partner_token_create; "
-        "print(partner_token_create(name='probe', scopes=['score'])[1])"
-    )
+def django_shell(code: str) -> str:
+    """Run Python in `manage.py shell` against the benchmark database; returns the last line it printed."""
     out = subprocess.run(
         [sys.executable, "manage.py", "shell", "-c", code],
         cwd=ROOT,
@@ -198,6 +179,14 @@ def psql_token() -> str:
         text=True,
     )
     return out.stdout.strip().splitlines()[-1]
+
+
+def psql_token() -> str:
+    code = (
+        "from accounts.services import partner_token_create; "
+        "print(partner_token_create(name='probe', scopes=['score'])[1])"
+    )
+    return django_shell(code)
 
 
 def one_run(rows: int, workers: int, chunk_rows: int, probe: bool) -> dict:

@@ -21,14 +21,8 @@ os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/7")
 os.environ.setdefault("CACHE_KEY_PREFIX", "bench-performance")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "anomaly_site.settings")
-
-
-def ensure_database() -> None:
-    import psycopg
-
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = 'bench_performance'").fetchone():
-            conn.execute("CREATE DATABASE bench_performance")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from api_common import create_database_if_missing  # noqa: E402
 
 
 def seed(*, days: int, per_day: int) -> None:
@@ -102,7 +96,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
-    ensure_database()
+    create_database_if_missing("bench_performance")
     import django
     from django.core.management import call_command
 
