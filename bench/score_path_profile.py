@@ -8,6 +8,7 @@ Uses the API benchmark's database (bench/api_common.py prepares it) and prints t
 
 import argparse
 import cProfile
+import os
 import pstats
 import statistics
 import sys
@@ -23,31 +24,42 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--profile", action="store_true", help="Print a cProfile of the timed requests.")
+    parser.add_argument("--batch", type=int, default=0, help="Time batches of this many rows instead of singles.")
     args = parser.parse_args()
     prepare()
     setup_django()
     from accounts.services import partner_token_create
-    from transactions.api_services import transaction_score
+    from transactions.api_services import transaction_score, transactions_score_batch
 
     token, _ = partner_token_create(name=f"profile-{uuid.uuid4().hex[:6]}", scopes=["score"])
-    rows = request_rows(29, args.requests + 50, uuid.uuid4().hex[:8])
-    for body in rows[:50]:
-        transaction_score(source=token.source, data=body)
+    size = max(args.batch, 1)
+    warmup = 2 if args.batch else 50
+    rows = request_rows(29, (args.requests + warmup) * size, uuid.uuid4().hex[:8])
+    requests = [rows[i : i + size] for i in range(0, len(rows), size)]
+    if args.batch:
+        call = lambda bodies: transactions_score_batch(source=token.source, rows=bodies)  # noqa: E731
+    else:
+        call = lambda bodies: transaction_score(source=token.source, data=bodies[0])  # noqa: E731
+    for bodies in requests[:warmup]:
+        call(bodies)
     profile = cProfile.Profile() if args.profile else None
     timings = []
-    for body in rows[50:]:
+    for bodies in requests[warmup:]:
         started = time.perf_counter()
         if profile:
             profile.enable()
-        transaction_score(source=token.source, data=body)
+        call(bodies)
         if profile:
             profile.disable()
         timings.append((time.perf_counter() - started) * 1000)
     timings.sort()
     p99 = timings[min(len(timings) - 1, int(len(timings) * 0.99))]
-    print(f"transaction_score in-process: median {statistics.median(timings):.2f} ms, p99 {p99:.2f} ms")
+    label = f"transactions_score_batch({size})" if args.batch else "transaction_score"
+    median = statistics.median(timings)
+    print(f"{label} in-process: median {median:.2f} ms, p99 {p99:.2f} ms, {size / median * 1000:,.0f} rows/s")
     if profile:
-        pstats.Stats(profile).sort_stats("cumulative").print_stats(30)
+        order, top = os.environ.get("SORT", "cumulative"), int(os.environ.get("TOP", "30"))
+        pstats.Stats(profile).sort_stats(order).print_stats(top)
 
 
 if __name__ == "__main__":
