@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from django.db import connection
 
+from detection import history
 from detection.engine.features import ACCOUNT_LOOKBACK_SECONDS, MERCHANT_LOOKBACK_SECONDS
 from transactions.models import Transaction
 
@@ -64,14 +65,19 @@ def _frame_from_columns(columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]
     }
 
 
+def _columns_from_tuples(rows: Sequence[tuple]) -> dict[str, np.ndarray]:
+    transposed = zip(*rows, strict=True) if rows else ([] for _ in _BASE_COLUMNS)
+    columns = dict(zip(_BASE_COLUMNS, (np.array(c, dtype=object) for c in transposed), strict=True))
+    for name in ("latitude", "longitude", "location_distance_km", "label", "labelled_at"):
+        columns[name] = np.where(columns[name] == None, np.nan, columns[name]).astype(np.float64)  # noqa: E711
+    columns["id"] = columns["id"].astype(np.int64)
+    for name in ("timestamp", "amount"):
+        columns[name] = columns[name].astype(np.float64)
+    return columns
+
+
 def _frame_from_tuples(rows: Sequence[tuple], attributes: dict[int, dict] | None = None) -> dict[str, np.ndarray]:
-    if rows:
-        columns = dict(zip(_BASE_COLUMNS, (np.array(c, dtype=object) for c in zip(*rows, strict=True)), strict=True))
-        for name in ("latitude", "longitude", "location_distance_km", "label", "labelled_at"):
-            columns[name] = np.where(columns[name] == None, np.nan, columns[name])  # noqa: E711 - elementwise
-    else:
-        columns = {name: np.array([], dtype=object) for name in _BASE_COLUMNS}
-    frame = _frame_from_columns(columns)
+    frame = _frame_from_columns(_columns_from_tuples(rows))
     if attributes:
         frame = _with_attributes(frame, attributes)
     return frame
@@ -97,26 +103,66 @@ def frame_for_transactions(transactions: Sequence[Transaction]) -> tuple[dict[st
     merchants = sorted({t.merchant_id for t in transactions if t.merchant_id})
     latest = max(t.timestamp for t in transactions)
     earliest = min(t.timestamp for t in transactions)
-    rows = _history_rows(
-        accounts=accounts,
-        merchants=merchants,
-        account_since=earliest - timedelta(seconds=ACCOUNT_LOOKBACK_SECONDS),
-        merchant_since=earliest - timedelta(seconds=MERCHANT_LOOKBACK_SECONDS),
-        until=latest,
-    )
-    target_ids = {t.pk for t in transactions}
+    window = {
+        "accounts": accounts,
+        "merchants": merchants,
+        "account_since": earliest - timedelta(seconds=ACCOUNT_LOOKBACK_SECONDS),
+        "merchant_since": earliest - timedelta(seconds=MERCHANT_LOOKBACK_SECONDS),
+        "until": latest,
+    }
+    target_ids = np.fromiter({t.pk for t in transactions}, dtype=np.int64)
+    # A single transaction's history is one indexed read; a batch's is about a hundred rows per transaction,
+    # which the history cache holds in memory.
+    cached = _cached_history(window, target_ids) if len(accounts) + len(merchants) > COPY_THRESHOLD else None
+    rows = cached if cached is not None else _history_rows(**window)
     attributes = {t.pk: t.attributes for t in transactions if t.attributes}
     frame = _frame_from_columns(rows) if isinstance(rows, dict) else _frame_from_tuples(rows)
     frame = _unique_rows(frame)
     frame = _with_attributes(frame, attributes) if attributes else frame
-    return frame, np.isin(frame["row_id"], np.fromiter(target_ids, dtype=np.int64))
+    return frame, np.isin(frame["row_id"], target_ids)
+
+
+# The rows the caller's own open transaction wrote in the window: never cached, since it may still roll back.
+_OWN_ROWS_SQL = (
+    f"SELECT {_SELECT} FROM transactions_transaction t "  # noqa: S608
+    "WHERE t.change_txid = txid_current_if_assigned() AND ("
+    "(t.account_id = ANY(%s) AND t.timestamp >= %s AND t.timestamp <= %s) OR "
+    "(t.merchant_id = ANY(%s) AND t.timestamp >= %s AND t.timestamp <= %s))"
+)
+
+
+def _cached_history(window: dict, target_ids: np.ndarray) -> dict[str, np.ndarray] | None:
+    """The window's rows from the history cache plus this transaction's own rows; None to read them by SQL."""
+    cache = history.history_cache(_fetch_columns)
+    committed = cache.columns_for(**window) if cache is not None else None
+    if committed is None:
+        return None
+    params = [window["accounts"], window["account_since"], window["until"]]
+    params += [window["merchants"], window["merchant_since"], window["until"]]
+    with connection.cursor() as cursor:
+        cursor.execute(_OWN_ROWS_SQL, params)
+        own = _columns_from_tuples(cursor.fetchall())
+    # Own rows first: where this transaction changed a committed row, its version is the one kept.
+    rows = {name: np.concatenate([own[name], committed[name]]) for name in _BASE_COLUMNS}
+    if not np.isin(target_ids, rows["id"]).all():  # a target outside the window the cache has seen: be safe
+        return None
+    return rows
+
+
+def _fetch_columns(conditions: str, params: list, *, copy: bool) -> dict[str, np.ndarray]:
+    """Rows of the transactions table matching `conditions` (on alias t) as the adapters' columns."""
+    sql = f"SELECT {_SELECT} FROM transactions_transaction t {conditions}"  # noqa: S608 - constant conditions
+    with connection.cursor() as cursor:
+        if copy:
+            return _copy_columns(cursor, params, sql=sql)
+        cursor.execute(sql, params)
+        return _columns_from_tuples(cursor.fetchall())
 
 
 def _unique_rows(frame: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """A row in both the account's and the merchant's history came twice (UNION ALL is cheaper than UNION)."""
+    """Each row once, in id order: a row in both the account's and the merchant's history came twice (UNION ALL is
+    cheaper than UNION), and a row this transaction changed comes first, before its committed version."""
     _, first = np.unique(frame["row_id"], return_index=True)
-    if len(first) == len(frame["row_id"]):
-        return frame
     return {name: values[first] for name, values in frame.items()}
 
 

@@ -1,6 +1,12 @@
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Func, Q
+
+
+def current_txid() -> Func:
+    """The writing transaction's id: readers that keep a copy of recent rows (detection's history cache) ask for
+    what changed since their last look by comparing it with a snapshot, which holds however commits interleave."""
+    return Func(function="txid_current", output_field=models.BigIntegerField())
 
 
 class Source(models.Model):
@@ -70,6 +76,8 @@ class Transaction(models.Model):
     label_source = models.CharField(max_length=16, choices=LabelSource.choices, blank=True, default="")
     labelled_at = models.DateTimeField(null=True, blank=True)
     ingested_at = models.DateTimeField(auto_now_add=True)
+    # Set on insert by this default and on every update by a trigger (migration 0003), whatever code writes.
+    change_txid = models.BigIntegerField(db_default=current_txid(), editable=False)
 
     objects = TransactionQuerySet.as_manager()
 
@@ -93,6 +101,7 @@ class Transaction(models.Model):
             models.Index(fields=["account_id", "timestamp"], name="tx_account_time"),
             models.Index(fields=["merchant_id", "timestamp"], name="tx_merchant_time"),
             models.Index(fields=["timestamp"], name="tx_time"),
+            models.Index(fields=["change_txid"], name="tx_change_txid"),
         ]
         permissions = [("upload_transactions", "Can upload transaction files")]
 
@@ -118,3 +127,14 @@ class LabelEvent(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+
+class DeletedTransaction(models.Model):
+    """A tombstone per deleted transaction (written by a trigger, migration 0003) so caches of recent rows drop it;
+    `transaction_pk` is null when the table was truncated, which empties such caches."""
+
+    transaction_pk = models.BigIntegerField(null=True)
+    change_txid = models.BigIntegerField(db_default=current_txid(), db_index=True)
+
+    class Meta:
+        default_permissions = ()

@@ -1,0 +1,257 @@
+"""A per-process copy of the recent transactions that batch scoring reads its history from.
+
+Scoring a batch of 1,000 transactions reads about a hundred rows of history per transaction (the account's and
+the merchant's last 30 days); fetched from PostgreSQL that is about 100,000 rows and most of the batch's time.
+This cache keeps those rows in numpy arrays and asks PostgreSQL only for what changed since its last look, so the
+features are computed from the same rows the SQL read would return, by the same engine code.
+
+Exactness is the point (a cache that drifts is train/serve skew by another name):
+- Every insert stamps `change_txid` with the writing transaction's id (a column default), every update restamps it
+  and every delete or truncate leaves a tombstone (triggers, transactions/migrations/0003). A look fetches the rows
+  whose `change_txid` was not yet visible in the snapshot of the previous look; snapshots, not ids or clocks, so a
+  transaction that commits late is still seen, once it commits.
+- Rows written by the caller's own open transaction are never cached (it may roll back): each call reads them
+  directly, and their transaction id is looked at again until it has committed or gone.
+- History older than the cache's floor, or a cache that would exceed HISTORY_CACHE_MAX_ROWS, falls back to SQL.
+"""
+
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+from django.conf import settings
+from django.db import connection
+
+# Rows of the cache older than the newest request's lookback by this much are dropped at the next compaction.
+EVICT_SLACK_SECONDS = 7 * 86400
+# A cache filled for a request reaches this much further back, so slightly older requests still hit it.
+FILL_MARGIN_SECONDS = 86400
+
+
+@dataclass
+class _Snapshot:
+    text: str  # pg_snapshot as text, "xmin:xmax:xip,..."
+    xmin: int
+
+
+@dataclass
+class _Columns:
+    """Growable column arrays (capacity doubles), so an append copies only the new rows."""
+
+    data: dict[str, np.ndarray] = field(default_factory=dict)
+    size: int = 0
+
+    def append(self, columns: dict[str, np.ndarray]) -> None:
+        count = len(next(iter(columns.values()))) if columns else 0
+        if not count:
+            return
+        needed = self.size + count
+        if not self.data or needed > len(next(iter(self.data.values()))):
+            capacity = max(needed, 2 * self.size, 1024)
+            for name, values in columns.items():
+                grown = np.empty(capacity, dtype=values.dtype)
+                if name in self.data:
+                    grown[: self.size] = self.data[name][: self.size]
+                self.data[name] = grown
+        for name, values in columns.items():
+            self.data[name][self.size : needed] = values
+        self.size = needed
+
+    def view(self, name: str) -> np.ndarray:
+        return self.data[name][: self.size]
+
+    def keep(self, mask: np.ndarray) -> None:
+        self.data = {name: self.view(name)[mask].copy() for name in self.data}
+        self.size = int(mask.sum())
+
+
+class HistoryCache:
+    """Recent committed transactions of one database, with their label state, as the adapters' columns."""
+
+    def __init__(self, *, database: str, fetch, max_rows: int):
+        self.database = database
+        self._fetch = fetch  # the adapters' reader: (sql, params, copy) -> {column: array}
+        self.max_rows = max_rows
+        self.lock = threading.Lock()
+        self._reset()
+
+    def _reset(self) -> None:
+        self.rows = _Columns()
+        self.codes: dict[str, dict[str, int]] = {"account_id": {}, "merchant_id": {}}
+        self.floor: float | None = None  # epoch seconds; rows at or after it are all here
+        self.snapshot: _Snapshot | None = None
+        self.pending_own: set[int] = set()  # transaction ids of ours that may commit later
+        self.disabled_until = 0.0
+        self.dead = 0
+        self.max_id = -1
+
+    # ------------------------------------------------------------------ reading
+
+    def columns_for(
+        self,
+        *,
+        accounts: list[str],
+        merchants: list[str],
+        account_since: datetime,
+        merchant_since: datetime,
+        until: datetime,
+    ) -> dict[str, np.ndarray] | None:
+        """The cached committed rows an SQL history read would return, or None when the cache cannot answer."""
+        since = min(account_since, merchant_since).timestamp()
+        with self.lock:
+            if time.monotonic() < self.disabled_until:
+                return None
+            if self.floor is None or since < self.floor:
+                if not self._fill(since - FILL_MARGIN_SECONDS):
+                    return None
+            else:
+                self._refresh()
+            if self.floor is None or not self.rows.size:  # nothing committed in the window yet: SQL has it all
+                return None
+            self._evict(since)
+            return self._select(
+                accounts, merchants, account_since.timestamp(), merchant_since.timestamp(), until.timestamp()
+            )
+
+    def _select(self, accounts, merchants, account_since, merchant_since, until) -> dict[str, np.ndarray]:
+        ts, alive = self.rows.view("timestamp"), self.rows.view("alive")
+        mask = self._keys_in("account_id", accounts) & (ts >= account_since)
+        mask |= self._keys_in("merchant_id", merchants) & (ts >= merchant_since)
+        mask &= alive & (ts <= until)
+        return {name: self.rows.view(name)[mask] for name in self.rows.data if not name.startswith(("_", "alive"))}
+
+    def _keys_in(self, column: str, keys: list[str]) -> np.ndarray:
+        known = self.codes[column]
+        wanted = np.fromiter((known[k] for k in keys if k in known), dtype=np.int64)
+        codes = self.rows.view(f"_{column}")
+        if not len(wanted):
+            return np.zeros(len(codes), dtype=bool)
+        return np.isin(codes, wanted, kind="table")
+
+    # ------------------------------------------------------------------ keeping up
+
+    def _fill(self, floor: float) -> bool:
+        """Load every committed row from `floor` on; False (and SQL for a while) when there are too many."""
+        self._reset()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM transactions_transaction WHERE timestamp >= to_timestamp(%s)", [floor])
+            if cursor.fetchone()[0] > self.max_rows:
+                self.disabled_until = time.monotonic() + 600
+                return False
+            snapshot = self._snapshot(cursor)
+        rows = self._fetch(_FILL_SQL, [floor], copy=True)
+        self._own_transaction(snapshot)
+        self.snapshot, self.floor = snapshot, floor
+        self._add(rows)
+        return True
+
+    def _refresh(self) -> None:
+        """Fetch what other transactions committed since the last look, and the tombstones of deleted rows."""
+        previous = self.snapshot
+        with connection.cursor() as cursor:
+            current = self._snapshot(cursor)
+            pending = sorted(self.pending_own)
+            cursor.execute(_TOMBSTONES_SQL, [previous.xmin, previous.text, pending])
+            tombstones = [pk for (pk,) in cursor.fetchall()]
+        if None in tombstones:  # the table was truncated
+            floor = self.floor
+            self._fill(floor)
+            return
+        changed = self._fetch(_CHANGES_SQL, [self.floor, previous.xmin, previous.text, pending], copy=False)
+        self._own_transaction(current)
+        self.snapshot = current
+        if tombstones:
+            self._kill(np.asarray(tombstones, dtype=np.int64))
+        if len(changed["id"]):
+            self._kill(np.asarray(changed["id"], dtype=np.int64))
+            self._add(changed)
+        if self.rows.size > self.max_rows:
+            self._reset()
+            self.disabled_until = time.monotonic() + 600
+
+    def _snapshot(self, cursor) -> _Snapshot:
+        cursor.execute("SELECT pg_current_snapshot()::text, pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+        text, xmin = cursor.fetchone()
+        return _Snapshot(text=text, xmin=int(xmin))
+
+    def _own_transaction(self, snapshot: _Snapshot) -> None:
+        """Forget our transaction ids that have finished; remember the open one, whose rows were not read."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT txid_current_if_assigned(), array(SELECT x FROM unnest(%s::bigint[]) x "
+                "WHERE NOT pg_visible_in_snapshot(x::text::xid8, %s::pg_snapshot))",
+                [sorted(self.pending_own), snapshot.text],
+            )
+            own, unfinished = cursor.fetchone()
+        self.pending_own = set(unfinished)
+        if own is not None:
+            self.pending_own.add(int(own))
+
+    def _add(self, rows: dict[str, np.ndarray]) -> None:
+        count = len(rows["id"])
+        if not count:
+            return
+        columns = {name: np.asarray(values) for name, values in rows.items()}
+        columns["timestamp"] = columns["timestamp"].astype(np.float64)
+        for column in ("account_id", "merchant_id"):
+            known = self.codes[column]
+            columns[f"_{column}"] = np.fromiter(
+                (known.setdefault(key, len(known)) for key in columns[column].tolist()), dtype=np.int64, count=count
+            )
+        columns["alive"] = np.ones(count, dtype=bool)
+        self.rows.append(columns)
+        self.max_id = max(self.max_id, int(columns["id"].max()))
+
+    def _kill(self, ids: np.ndarray) -> None:
+        """Mark the cached versions of these rows dead (deleted, or about to be replaced by a newer version)."""
+        ids = ids[ids <= self.max_id]  # a new row's id is usually above every cached one: nothing to look up
+        stored = self.rows.view("id")
+        if not len(stored) or not len(ids):
+            return
+        hit = np.isin(stored, ids)
+        alive = self.rows.view("alive")
+        self.dead += int((hit & alive).sum())
+        alive[hit] = False
+
+    def _evict(self, since: float) -> None:
+        """Drop rows no request will read again (their time is behind the lookback) and dead rows, now and then."""
+        cutoff = since - FILL_MARGIN_SECONDS
+        if cutoff - self.floor < EVICT_SLACK_SECONDS and self.dead < max(self.rows.size // 4, 10_000):
+            return
+        keep = self.rows.view("alive") & (self.rows.view("timestamp") >= cutoff)
+        self.rows.keep(keep)
+        self.floor, self.dead = max(self.floor, cutoff), 0
+
+
+# The adapters' select list is prepended by `cached_history_reader`; these are the conditions.
+_FILL_SQL = "WHERE t.timestamp >= to_timestamp(%s) AND t.change_txid IS DISTINCT FROM txid_current_if_assigned()"
+_CHANGES_SQL = (
+    "WHERE t.timestamp >= to_timestamp(%s) AND t.change_txid IS DISTINCT FROM txid_current_if_assigned() AND ("
+    "(t.change_txid >= %s AND NOT pg_visible_in_snapshot(t.change_txid::text::xid8, %s::pg_snapshot)) "
+    "OR t.change_txid = ANY(%s::bigint[]))"
+)
+_TOMBSTONES_SQL = (
+    "SELECT transaction_pk FROM transactions_deletedtransaction d "
+    "WHERE d.change_txid IS DISTINCT FROM txid_current_if_assigned() AND ("
+    "(d.change_txid >= %s AND NOT pg_visible_in_snapshot(d.change_txid::text::xid8, %s::pg_snapshot)) "
+    "OR d.change_txid = ANY(%s::bigint[]))"
+)
+
+_CACHES: dict[str, HistoryCache] = {}
+_CACHES_LOCK = threading.Lock()
+
+
+def history_cache(fetch) -> HistoryCache | None:
+    """This process's cache for the default database, or None when HISTORY_CACHE is off."""
+    if not settings.HISTORY_CACHE:
+        return None
+    database = str(connection.settings_dict["NAME"])
+    with _CACHES_LOCK:
+        cache = _CACHES.get(database)
+        if cache is None:
+            cache = _CACHES[database] = HistoryCache(
+                database=database, fetch=fetch, max_rows=settings.HISTORY_CACHE_MAX_ROWS
+            )
+        return cache

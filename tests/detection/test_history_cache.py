@@ -1,0 +1,215 @@
+"""The history cache gives batch scoring exactly the rows an SQL read would, whatever other connections do.
+
+Each test compares the cached frame with the SQL frame (`HISTORY_CACHE` off) for the same batch, after the kind of
+write that could make a cache drift: rows committed by another connection, a label given later, a delete, a
+transaction that commits after the cache looked, the caller's own uncommitted rows, a truncate.
+"""
+
+import threading
+from datetime import timedelta
+from decimal import Decimal
+
+import numpy as np
+import pytest
+from django.db import connection, transaction
+
+from detection import adapters
+from detection import history as cache_module
+from detection.services import model_version_activate, model_version_train, score_transactions
+from tests.detection.conftest import START, store_history
+from transactions.models import Channel, LabelSource, Source, Transaction
+from transactions.services import transaction_label
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache(settings):
+    settings.HISTORY_CACHE = True
+    cache_module._CACHES.clear()
+    yield
+    cache_module._CACHES.clear()
+
+
+def frames(batch, settings, *, from_cache: bool = True):
+    """The batch's frame through the cache and through SQL."""
+    settings.HISTORY_CACHE = True
+    cached = adapters.frame_for_transactions(batch)
+    (cache,) = cache_module._CACHES.values()
+    assert (cache.floor is not None) == from_cache  # the cache answered (or, when told, could not)
+    settings.HISTORY_CACHE = False
+    direct = adapters.frame_for_transactions(batch)
+    settings.HISTORY_CACHE = True
+    return cached, direct
+
+
+def assert_same(cached, direct):
+    (frame_a, mask_a), (frame_b, mask_b) = cached, direct
+    assert frame_a.keys() == frame_b.keys()
+    for name in frame_a:
+        floats = frame_a[name].dtype.kind == "f"
+        assert np.array_equal(frame_a[name], frame_b[name], equal_nan=floats), name
+    assert np.array_equal(mask_a, mask_b)
+
+
+def latest_batch(size: int = 80) -> list[Transaction]:
+    return list(Transaction.objects.order_by("-timestamp", "-id")[:size])
+
+
+def row(source, tx_id: str, account: str, merchant: str, *, days: float, amount: str = "25.00") -> Transaction:
+    return Transaction(
+        source=source,
+        transaction_id=tx_id,
+        timestamp=START + timedelta(days=days),
+        account_id=account,
+        amount=Decimal(amount),
+        merchant_id=merchant,
+        channel=Channel.ONLINE,
+        country="FR",
+    )
+
+
+def in_other_connection(work):
+    """Run `work` in a thread, on that thread's own database connection, and wait for it."""
+    errors = []
+
+    def run():
+        try:
+            work()
+        except Exception as exc:  # noqa: BLE001 - reported to the test below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    assert not errors, errors
+
+
+def cache_rows() -> int:
+    (cache,) = cache_module._CACHES.values()
+    return int(cache.rows.view("alive").sum())
+
+
+def test_a_batch_reads_the_same_history_from_the_cache_as_from_sql(settings):
+    store_history(accounts=30, days=20)
+    batch = latest_batch()
+    assert len(batch) == 80
+    cached, direct = frames(batch, settings)
+    assert_same(cached, direct)
+    assert cached[1].sum() == 80
+    assert cache_rows() > len(cached[0]["row_id"]) > 80
+
+
+def test_rows_labels_and_deletes_committed_by_another_connection_reach_the_cache(settings):
+    store_history(accounts=30, days=20)
+    batch = latest_batch()
+    frames(batch, settings)  # fills the cache
+    account, merchant = batch[0].account_id, batch[0].merchant_id
+    labelled = Transaction.objects.filter(account_id=account).order_by("timestamp")[3]
+    deleted = Transaction.objects.filter(merchant_id=merchant).exclude(pk__in=[t.pk for t in batch]).first()
+
+    def write():
+        source = Source.objects.get(name="test-history")
+        Transaction.objects.bulk_create([row(source, "other-1", account, merchant, days=19.1)])
+        transaction_label(transaction=labelled, label=1, source=LabelSource.REPORTED)
+        Transaction.objects.filter(pk=deleted.pk).delete()
+
+    in_other_connection(write)
+    cached, direct = frames(batch, settings)
+    assert_same(cached, direct)
+    ids = cached[0]["row_id"]
+    assert Transaction.objects.get(transaction_id="other-1").pk in ids
+    assert deleted.pk not in ids
+    position = np.flatnonzero(ids == labelled.pk)[0]
+    assert cached[0]["label"][position] == 1
+
+
+def test_a_transaction_committed_after_the_cache_looked_is_still_seen(settings):
+    store_history(accounts=30, days=20)
+    batch = latest_batch()
+    frames(batch, settings)
+    inserted, release, finished = threading.Event(), threading.Event(), threading.Event()
+    account, merchant = batch[0].account_id, batch[0].merchant_id
+
+    def slow_writer():
+        with transaction.atomic():
+            source = Source.objects.get(name="test-history")
+            Transaction.objects.bulk_create([row(source, "slow-1", account, merchant, days=19.2)])
+            inserted.set()
+            release.wait(10)
+        finished.set()
+
+    thread = threading.Thread(target=lambda: (slow_writer(), connection.close()))
+    thread.start()
+    assert inserted.wait(10)
+    in_other_connection(
+        lambda: Transaction.objects.bulk_create(
+            [row(Source.objects.get(name="test-history"), "fast-1", account, merchant, days=19.3)]
+        )
+    )
+    cached, direct = frames(batch, settings)  # the cache looks while slow-1 is uncommitted
+    assert_same(cached, direct)
+    assert not Transaction.objects.filter(transaction_id="slow-1").exists()
+    release.set()
+    assert finished.wait(10)
+    thread.join()
+    cached, direct = frames(batch, settings)
+    assert_same(cached, direct)
+    assert Transaction.objects.get(transaction_id="slow-1").pk in cached[0]["row_id"]
+
+
+def test_the_callers_own_uncommitted_rows_count_but_are_not_cached(settings):
+    store_history(accounts=30, days=20)
+    batch = latest_batch()
+    frames(batch, settings)
+    before = cache_rows()
+    with transaction.atomic():
+        source = Source.objects.get(name="test-history")
+        mine = Transaction.objects.bulk_create(
+            [row(source, f"mine-{i}", batch[i].account_id, batch[i].merchant_id, days=19.5) for i in range(70)]
+        )
+        cached, direct = frames(mine, settings)
+        assert_same(cached, direct)
+        assert cached[1].sum() == 70
+        transaction.set_rollback(True)
+    assert cache_rows() == before
+    cached, direct = frames(batch, settings)
+    assert_same(cached, direct)
+    assert not np.isin([t.pk for t in mine], cached[0]["row_id"]).any()
+
+
+def test_a_truncated_table_empties_the_cache(settings):
+    store_history(accounts=30, days=20)
+    frames(latest_batch(), settings)
+    assert cache_rows() > 0
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE transactions_transaction CASCADE")
+    store_history(accounts=30, days=20, seed=1)
+    cached, direct = frames(latest_batch(), settings)
+    assert_same(cached, direct)
+    assert cache_rows() == Transaction.objects.count()
+
+
+def test_history_older_than_the_cache_and_a_cache_too_large_fall_back_to_sql(settings):
+    store_history(accounts=30, days=20)
+    frames(latest_batch(), settings)
+    oldest = list(Transaction.objects.order_by("timestamp")[:80])
+    assert_same(*frames(oldest, settings))  # refilled further back, still the same rows
+    cache_module._CACHES.clear()
+    settings.HISTORY_CACHE_MAX_ROWS = 100
+    assert_same(*frames(latest_batch(), settings, from_cache=False))
+
+
+def test_a_batch_scored_through_the_cache_gets_the_scores_of_the_sql_path(settings):
+    store_history(accounts=30, days=20)
+    model_version_activate(version=model_version_train(until=START + timedelta(days=18), seed=0))
+    batch = latest_batch()
+    settings.HISTORY_CACHE = False
+    with transaction.atomic():
+        direct = {s.transaction_id: s.score for s in score_transactions(transactions=batch)}
+        transaction.set_rollback(True)
+    settings.HISTORY_CACHE = True
+    cached = {s.transaction_id: s.score for s in score_transactions(transactions=batch)}
+    assert cached == direct
