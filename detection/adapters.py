@@ -114,10 +114,10 @@ def frame_for_transactions(transactions: Sequence[Transaction]) -> tuple[dict[st
     # A single transaction's history is one indexed read; a batch's is about a hundred rows per transaction,
     # which the history cache holds in memory.
     cached = _cached_history(window, target_ids) if len(accounts) + len(merchants) > COPY_THRESHOLD else None
-    rows = cached if cached is not None else _history_rows(**window)
+    rows = cached if cached is not None else _history_rows(**window)  # the cache's rows come unique, in id order
     attributes = {t.pk: t.attributes for t in transactions if t.attributes}
     frame = _frame_from_columns(rows) if isinstance(rows, dict) else _frame_from_tuples(rows)
-    frame = _unique_rows(frame)
+    frame = frame if cached is not None else _unique_rows(frame)
     frame = _with_attributes(frame, attributes) if attributes else frame
     return frame, np.isin(frame["row_id"], target_ids)
 
@@ -133,7 +133,7 @@ _OWN_ROWS_SQL = (
 
 def _cached_history(window: dict, target_ids: np.ndarray) -> dict[str, np.ndarray] | None:
     """The window's rows from the history cache plus this transaction's own rows; None to read them by SQL."""
-    cache = history.history_cache(_fetch_columns)
+    cache = history.history_cache(_BASE_COLUMNS, _fetch_columns)
     committed = cache.columns_for(**window) if cache is not None else None
     if committed is None:
         return None
@@ -142,11 +142,13 @@ def _cached_history(window: dict, target_ids: np.ndarray) -> dict[str, np.ndarra
     with connection.cursor() as cursor:
         cursor.execute(_OWN_ROWS_SQL, params)
         own = _columns_from_tuples(cursor.fetchall())
-    # Own rows first: where this transaction changed a committed row, its version is the one kept.
-    rows = {name: np.concatenate([own[name], committed[name]]) for name in _BASE_COLUMNS}
-    if not np.isin(target_ids, rows["id"]).all():  # a target outside the window the cache has seen: be safe
+    if len(own["id"]):  # where this transaction changed a committed row, its own version is the one kept
+        keep = ~np.isin(committed["id"], own["id"])
+        order = np.argsort(np.concatenate([own["id"], committed["id"][keep]]), kind="stable")
+        committed = {name: np.concatenate([own[name], committed[name][keep]])[order] for name in _BASE_COLUMNS}
+    if not np.isin(target_ids, committed["id"]).all():  # a target outside the window the cache has seen: be safe
         return None
-    return rows
+    return committed
 
 
 def _fetch_columns(conditions: str, params: list, *, copy: bool) -> dict[str, np.ndarray]:
@@ -161,7 +163,7 @@ def _fetch_columns(conditions: str, params: list, *, copy: bool) -> dict[str, np
 
 def _unique_rows(frame: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Each row once, in id order: a row in both the account's and the merchant's history came twice (UNION ALL is
-    cheaper than UNION), and a row this transaction changed comes first, before its committed version."""
+    cheaper than UNION)."""
     _, first = np.unique(frame["row_id"], return_index=True)
     return {name: values[first] for name, values in frame.items()}
 

@@ -32,8 +32,20 @@ FILL_MARGIN_SECONDS = 86400
 
 @dataclass
 class _Snapshot:
-    text: str  # pg_snapshot as text, "xmin:xmax:xip,..."
-    xmin: int
+    """What a look saw: every transaction id below `xmax` had finished, except those in `running`."""
+
+    xmax: int
+    running: set[int]
+    own: int | None  # the caller's transaction id, when it has written anything
+
+    @classmethod
+    def parse(cls, text: str, own: int | None) -> "_Snapshot":
+        _, xmax, running = text.split(":")  # pg_snapshot as text: "xmin:xmax:xip,xip,..."
+        return cls(xmax=int(xmax), running={int(x) for x in running.split(",") if x}, own=own)
+
+    def unseen(self, pending: set[int]) -> list:
+        """The parameters of the changes queries: ids at or above xmax, or among these (never the caller's own)."""
+        return [self.xmax, sorted(self.running | pending)]
 
 
 @dataclass
@@ -70,8 +82,8 @@ class _Columns:
 class HistoryCache:
     """Recent committed transactions of one database, with their label state, as the adapters' columns."""
 
-    def __init__(self, *, database: str, fetch, max_rows: int):
-        self.database = database
+    def __init__(self, *, database: str, columns: tuple[str, ...], fetch, max_rows: int):
+        self.database, self.columns = database, columns
         self._fetch = fetch  # the adapters' reader: (sql, params, copy) -> {column: array}
         self.max_rows = max_rows
         self.lock = threading.Lock()
@@ -120,7 +132,9 @@ class HistoryCache:
         mask = self._keys_in("account_id", accounts) & (ts >= account_since)
         mask |= self._keys_in("merchant_id", merchants) & (ts >= merchant_since)
         mask &= alive & (ts <= until)
-        return {name: self.rows.view(name)[mask] for name in self.rows.data if not name.startswith(("_", "alive"))}
+        positions = np.flatnonzero(mask)
+        positions = positions[np.argsort(self.rows.view("id")[positions], kind="stable")]  # in id order, as SQL's
+        return {name: self.rows.view(name)[positions] for name in self.rows.data if name in self.columns}
 
     def _keys_in(self, column: str, keys: list[str]) -> np.ndarray:
         known = self.codes[column]
@@ -152,14 +166,13 @@ class HistoryCache:
         previous = self.snapshot
         with connection.cursor() as cursor:
             current = self._snapshot(cursor)
-            pending = sorted(self.pending_own)
-            cursor.execute(_TOMBSTONES_SQL, [previous.xmin, previous.text, pending])
+            cursor.execute(_TOMBSTONES_SQL, previous.unseen(self.pending_own))
             tombstones = [pk for (pk,) in cursor.fetchall()]
         if None in tombstones:  # the table was truncated
             floor = self.floor
             self._fill(floor)
             return
-        changed = self._fetch(_CHANGES_SQL, [self.floor, previous.xmin, previous.text, pending], copy=False)
+        changed = self._fetch(_CHANGES_SQL, [self.floor, *previous.unseen(self.pending_own)], copy=False)
         self._own_transaction(current)
         self.snapshot = current
         if tombstones:
@@ -172,22 +185,14 @@ class HistoryCache:
             self.disabled_until = time.monotonic() + 600
 
     def _snapshot(self, cursor) -> _Snapshot:
-        cursor.execute("SELECT pg_current_snapshot()::text, pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
-        text, xmin = cursor.fetchone()
-        return _Snapshot(text=text, xmin=int(xmin))
+        cursor.execute("SELECT pg_current_snapshot()::text, txid_current_if_assigned()")
+        return _Snapshot.parse(*cursor.fetchone())
 
     def _own_transaction(self, snapshot: _Snapshot) -> None:
-        """Forget our transaction ids that have finished; remember the open one, whose rows were not read."""
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT txid_current_if_assigned(), array(SELECT x FROM unnest(%s::bigint[]) x "
-                "WHERE NOT pg_visible_in_snapshot(x::text::xid8, %s::pg_snapshot))",
-                [sorted(self.pending_own), snapshot.text],
-            )
-            own, unfinished = cursor.fetchone()
-        self.pending_own = set(unfinished)
-        if own is not None:
-            self.pending_own.add(int(own))
+        """Forget our transaction ids the snapshot saw finish; remember the open one, whose rows were not read."""
+        self.pending_own = {x for x in self.pending_own if x >= snapshot.xmax or x in snapshot.running}
+        if snapshot.own is not None:
+            self.pending_own.add(snapshot.own)
 
     def _add(self, rows: dict[str, np.ndarray]) -> None:
         count = len(rows["id"])
@@ -227,23 +232,24 @@ class HistoryCache:
 
 # The adapters' select list is prepended by `cached_history_reader`; these are the conditions.
 _FILL_SQL = "WHERE t.timestamp >= to_timestamp(%s) AND t.change_txid IS DISTINCT FROM txid_current_if_assigned()"
+# Written by transactions the previous look did not see: those that started after it (at or above its xmax), those
+# still running then, and ours that were open. Both conditions are index lookups on change_txid, however long some
+# other transaction of the cluster stays open.
 _CHANGES_SQL = (
     "WHERE t.timestamp >= to_timestamp(%s) AND t.change_txid IS DISTINCT FROM txid_current_if_assigned() AND ("
-    "(t.change_txid >= %s AND NOT pg_visible_in_snapshot(t.change_txid::text::xid8, %s::pg_snapshot)) "
-    "OR t.change_txid = ANY(%s::bigint[]))"
+    "t.change_txid >= %s OR t.change_txid = ANY(%s::bigint[]))"
 )
 _TOMBSTONES_SQL = (
     "SELECT transaction_pk FROM transactions_deletedtransaction d "
     "WHERE d.change_txid IS DISTINCT FROM txid_current_if_assigned() AND ("
-    "(d.change_txid >= %s AND NOT pg_visible_in_snapshot(d.change_txid::text::xid8, %s::pg_snapshot)) "
-    "OR d.change_txid = ANY(%s::bigint[]))"
+    "d.change_txid >= %s OR d.change_txid = ANY(%s::bigint[]))"
 )
 
 _CACHES: dict[str, HistoryCache] = {}
 _CACHES_LOCK = threading.Lock()
 
 
-def history_cache(fetch) -> HistoryCache | None:
+def history_cache(columns: tuple[str, ...], fetch) -> HistoryCache | None:
     """This process's cache for the default database, or None when HISTORY_CACHE is off."""
     if not settings.HISTORY_CACHE:
         return None
@@ -252,6 +258,6 @@ def history_cache(fetch) -> HistoryCache | None:
         cache = _CACHES.get(database)
         if cache is None:
             cache = _CACHES[database] = HistoryCache(
-                database=database, fetch=fetch, max_rows=settings.HISTORY_CACHE_MAX_ROWS
+                database=database, columns=columns, fetch=fetch, max_rows=settings.HISTORY_CACHE_MAX_ROWS
             )
         return cache
