@@ -114,7 +114,7 @@ def frame_for_transactions(transactions: Sequence[Transaction]) -> tuple[dict[st
     # A single transaction's history is one indexed read; a batch's is about a hundred rows per transaction,
     # which the history cache holds in memory.
     cached = _cached_history(window, target_ids) if len(accounts) + len(merchants) > COPY_THRESHOLD else None
-    rows = cached if cached is not None else _history_rows(**window)  # the cache's rows come unique, in id order
+    rows = cached if cached is not None else _history_rows(**window)  # the cache's rows come unique
     attributes = {t.pk: t.attributes for t in transactions if t.attributes}
     frame = _frame_from_columns(rows) if isinstance(rows, dict) else _frame_from_tuples(rows)
     frame = frame if cached is not None else _unique_rows(frame)
@@ -124,10 +124,11 @@ def frame_for_transactions(transactions: Sequence[Transaction]) -> tuple[dict[st
 
 # The rows the caller's own open transaction wrote in the window: never cached, since it may still roll back.
 _OWN_ROWS_SQL = (
-    f"SELECT {_SELECT} FROM transactions_transaction t "  # noqa: S608
-    "WHERE t.change_txid = txid_current_if_assigned() AND ("
+    "WITH own AS MATERIALIZED (SELECT * FROM transactions_transaction "  # noqa: S608 - by the change_txid index
+    "WHERE change_txid = txid_current_if_assigned()) "
+    f"SELECT {_SELECT} FROM own t WHERE "
     "(t.account_id = ANY(%s) AND t.timestamp >= %s AND t.timestamp <= %s) OR "
-    "(t.merchant_id = ANY(%s) AND t.timestamp >= %s AND t.timestamp <= %s))"
+    "(t.merchant_id = ANY(%s) AND t.timestamp >= %s AND t.timestamp <= %s)"
 )
 
 
@@ -144,16 +145,18 @@ def _cached_history(window: dict, target_ids: np.ndarray) -> dict[str, np.ndarra
         own = _columns_from_tuples(cursor.fetchall())
     if len(own["id"]):  # where this transaction changed a committed row, its own version is the one kept
         keep = ~np.isin(committed["id"], own["id"])
-        order = np.argsort(np.concatenate([own["id"], committed["id"][keep]]), kind="stable")
-        committed = {name: np.concatenate([own[name], committed[name][keep]])[order] for name in _BASE_COLUMNS}
+        committed = {name: np.concatenate([own[name], committed[name][keep]]) for name in _BASE_COLUMNS}
     if not np.isin(target_ids, committed["id"]).all():  # a target outside the window the cache has seen: be safe
         return None
     return committed
 
 
-def _fetch_columns(conditions: str, params: list, *, copy: bool) -> dict[str, np.ndarray]:
-    """Rows of the transactions table matching `conditions` (on alias t) as the adapters' columns."""
-    sql = f"SELECT {_SELECT} FROM transactions_transaction t {conditions}"  # noqa: S608 - constant conditions
+def _fetch_columns(
+    conditions: str, params: list, *, copy: bool, table: str = "transactions_transaction"
+) -> dict[str, np.ndarray]:
+    """Rows of `table` (the transactions table, or a subquery of it) matching `conditions` (on alias t) as the
+    adapters' columns."""
+    sql = f"SELECT {_SELECT} FROM {table} t {conditions}"  # noqa: S608 - constant table and conditions
     with connection.cursor() as cursor:
         if copy:
             return _copy_columns(cursor, params, sql=sql)

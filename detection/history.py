@@ -44,7 +44,7 @@ class _Snapshot:
         return cls(xmax=int(xmax), running={int(x) for x in running.split(",") if x}, own=own)
 
     def unseen(self, pending: set[int]) -> list:
-        """The parameters of the changes queries: ids at or above xmax, or among these (never the caller's own)."""
+        """The tombstone query's parameters: ids at or above xmax, or among these (never the caller's own)."""
         return [self.xmax, sorted(self.running | pending)]
 
 
@@ -133,7 +133,6 @@ class HistoryCache:
         mask |= self._keys_in("merchant_id", merchants) & (ts >= merchant_since)
         mask &= alive & (ts <= until)
         positions = np.flatnonzero(mask)
-        positions = positions[np.argsort(self.rows.view("id")[positions], kind="stable")]  # in id order, as SQL's
         return {name: self.rows.view(name)[positions] for name in self.rows.data if name in self.columns}
 
     def _keys_in(self, column: str, keys: list[str]) -> np.ndarray:
@@ -172,7 +171,12 @@ class HistoryCache:
             floor = self.floor
             self._fill(floor)
             return
-        changed = self._fetch(_CHANGES_SQL, [self.floor, *previous.unseen(self.pending_own)], copy=False)
+        changed = self._fetch(
+            _CHANGES_WHERE,
+            [previous.xmax, current.xmax, sorted(previous.running | self.pending_own), previous.xmax, self.floor],
+            copy=False,
+            table=_CHANGED_ROWS,
+        )
         self._own_transaction(current)
         self.snapshot = current
         if tombstones:
@@ -232,13 +236,15 @@ class HistoryCache:
 
 # The adapters' select list is prepended by `cached_history_reader`; these are the conditions.
 _FILL_SQL = "WHERE t.timestamp >= to_timestamp(%s) AND t.change_txid IS DISTINCT FROM txid_current_if_assigned()"
-# Written by transactions the previous look did not see: those that started after it (at or above its xmax), those
-# still running then, and ours that were open. Both conditions are index lookups on change_txid, however long some
-# other transaction of the cluster stays open.
-_CHANGES_SQL = (
-    "WHERE t.timestamp >= to_timestamp(%s) AND t.change_txid IS DISTINCT FROM txid_current_if_assigned() AND ("
-    "t.change_txid >= %s OR t.change_txid = ANY(%s::bigint[]))"
+# Written by transactions the previous look did not see and this look's snapshot does (later ones come next time):
+# those that started after the previous look (at or above its xmax), those still running then, and ours that were
+# open. Both are index lookups on change_txid, however long some other
+# transaction of the cluster stays open (two simple conditions, so the planner takes the index for each).
+_CHANGED_ROWS = (
+    "(SELECT * FROM transactions_transaction WHERE change_txid >= %s AND change_txid < %s UNION ALL "
+    "SELECT * FROM transactions_transaction WHERE change_txid = ANY(%s::bigint[]) AND change_txid < %s)"
 )
+_CHANGES_WHERE = "WHERE t.timestamp >= to_timestamp(%s) AND t.change_txid IS DISTINCT FROM txid_current_if_assigned()"
 _TOMBSTONES_SQL = (
     "SELECT transaction_pk FROM transactions_deletedtransaction d "
     "WHERE d.change_txid IS DISTINCT FROM txid_current_if_assigned() AND ("
