@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
+import pandas as pd
 from django.conf import settings
 from django.db import connection
 
@@ -204,6 +205,10 @@ class HistoryCache:
             return
         columns = {name: np.asarray(values) for name, values in rows.items()}
         columns["timestamp"] = columns["timestamp"].astype(np.float64)
+        for name, values in columns.items():
+            if values.dtype == object:  # one string object per distinct value, not one per row
+                codes, uniques = pd.factorize(values, use_na_sentinel=False)
+                columns[name] = np.asarray(uniques, dtype=object)[codes]
         for column in ("account_id", "merchant_id"):
             known = self.codes[column]
             columns[f"_{column}"] = np.fromiter(
