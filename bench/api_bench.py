@@ -133,15 +133,44 @@ def concurrent(secret: str, rows: list[dict], clients: int) -> dict:
 
 
 def batch(secret: str, rows: list[dict], size: int = 1000) -> dict:
+    """Batches of `size`: a warm-up batch from each of two clients at once (each server worker fills its history
+    cache once), then one client's sequential batches (median rows/s), then two clients at once (total rows/s)."""
+    batches = [rows[start : start + size] for start in range(0, len(rows), size)]
+    warm, rest = batches[:2], batches[2:]
+    sequential, parallel = rest[: len(rest) // 2], rest[len(rest) // 2 :]
+    _batches_from_clients(secret, [[b] for b in warm])
     client = Client(secret)
     rates = []
-    for start in range(0, len(rows), size):
-        items = rows[start : start + size]
+    for items in sequential:
         status, seconds, content = client.post("/api/v1/transactions/score/batch", {"transactions": items})
         assert status == 200, (status, content[:300])
         assert json.loads(content)["counts"]["created"] == len(items)
         rates.append(len(items) / seconds)
-    return {"batches": len(rates), "rows_per_s": statistics.median(rates)}
+    elapsed = _batches_from_clients(secret, [parallel[0::2], parallel[1::2]])
+    return {
+        "batches": len(rates),
+        "rows_per_s": statistics.median(rates),
+        "batch_clients": 2,
+        "parallel_rows_per_s": sum(len(b) for b in parallel) / elapsed,
+    }
+
+
+def _batches_from_clients(secret: str, shares: list[list[list[dict]]]) -> float:
+    """Each share's batches sent in order by a client of its own, all clients at once; the elapsed seconds."""
+
+    def work(share):
+        client = Client(secret)
+        for items in share:
+            status, _, content = client.post("/api/v1/transactions/score/batch", {"transactions": items})
+            assert status == 200, (status, content[:300])
+
+    threads = [threading.Thread(target=work, args=(share,)) for share in shares]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - started
 
 
 def engine_rates(transaction_ids: list[str]) -> dict:
@@ -177,7 +206,7 @@ def run_server(name: str, secret: str, args) -> dict:
         result |= batch(secret, batch_rows)
     finally:
         stop_server(process)
-    result |= engine_rates([r["transaction_id"] for r in batch_rows[:1000]])
+    result |= engine_rates([r["transaction_id"] for r in batch_rows[2000:3000]])
     result["batch_ratio"] = result["rows_per_s"] / result["engine_rows_per_s"]
     result["single_ratio"] = result["engine_single_ms"] / result["median_ms"]
     return result
@@ -189,7 +218,12 @@ def main() -> None:
     parser.add_argument("--single", type=int, default=3000, help="Sequential single-score requests (after 50 warm-up).")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--concurrent-requests", type=int, default=2000)
-    parser.add_argument("--batch-rows", type=int, default=10000, help="Rows sent in batches of 1,000.")
+    parser.add_argument(
+        "--batch-rows",
+        type=int,
+        default=12000,
+        help="Rows sent in batches of 1,000 (2 warm-up, half of the rest by one client, half by two clients at once).",
+    )
     parser.add_argument("--runs", type=int, default=1)
     args = parser.parse_args()
     prepare()

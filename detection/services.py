@@ -7,13 +7,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from alerts.audit import audit_record
 from alerts.selectors import risk_policy_current
 from alerts.services import alerts_evaluate_for_scores
+from anomaly_site.bulk_insert import insert_returning
 from detection import adapters, registry
 from detection.engine.detector import Detector
 from detection.models import ModelVersion, Score
@@ -94,34 +95,44 @@ def _scores_compute(todo: Sequence[Transaction], loaded: registry.LoadedModel) -
     return scores
 
 
-# One statement for any number of scores; a transaction already scored by this version keeps its row.
-_INSERT_SCORES_SQL = (
-    "INSERT INTO detection_score "
-    "(transaction_id, model_version_id, score, risk_level, is_anomaly, components, reasons, created_at) "
-    "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::float8[], %s::text[], %s::bool[], %s::jsonb[], "
-    "%s::jsonb[], %s::timestamptz[]) "
-    "ON CONFLICT (transaction_id, model_version_id) DO NOTHING RETURNING id, transaction_id"
+_SCORE_COLUMNS = (
+    ("transaction_id", "bigint"),
+    ("model_version_id", "bigint"),
+    ("score", "float8"),
+    ("risk_level", "text"),
+    ("is_anomaly", "bool"),
+    ("components", "jsonb"),
+    ("reasons", "jsonb"),
+    ("created_at", "timestamptz"),
 )
 
 
 def _scores_insert(scores: list[Score]) -> list[Score]:
-    """Store new scores; returns those inserted, with their ids (the others were stored before)."""
+    """Store new scores in one statement; returns those inserted, with their ids (a transaction this version scored
+    before keeps its stored row)."""
     if not scores:
         return []
     now = timezone.now()
-    columns = [
-        [s.transaction_id for s in scores],
-        [s.model_version_id for s in scores],
-        [s.score for s in scores],
-        [s.risk_level for s in scores],
-        [s.is_anomaly for s in scores],
-        [json.dumps(s.components) for s in scores],
-        [json.dumps(s.reasons) for s in scores],
-        [now] * len(scores),
+    rows = [
+        (
+            s.transaction_id,
+            s.model_version_id,
+            s.score,
+            s.risk_level,
+            s.is_anomaly,
+            json.dumps(s.components),
+            json.dumps(s.reasons),
+            now,
+        )
+        for s in scores
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(_INSERT_SCORES_SQL, columns)
-        ids = {transaction_id: pk for pk, transaction_id in cursor.fetchall()}
+    returned = insert_returning(
+        table=Score._meta.db_table,
+        columns=_SCORE_COLUMNS,
+        rows=rows,
+        suffix="ON CONFLICT (transaction_id, model_version_id) DO NOTHING RETURNING id, transaction_id",
+    )
+    ids = {transaction_id: pk for pk, transaction_id in returned}
     created = []
     for score in scores:
         if score.transaction_id in ids:

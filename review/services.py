@@ -8,10 +8,11 @@ import math
 from collections.abc import Iterable
 from decimal import Decimal
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from alerts.audit import audit_record
+from anomaly_site.bulk_insert import insert_returning
 from review.broadcast import review_queue_broadcast_on_commit
 from review.models import ReviewDecision, ReviewItem
 from transactions.models import Transaction
@@ -43,19 +44,24 @@ def _best_score_per_transaction(scores: Iterable) -> list:
     return list(best.values())
 
 
+_ITEM_COLUMNS = (
+    ("transaction_id", "bigint"),
+    ("score_id", "bigint"),
+    ("status", "text"),
+    ("priority", "float8"),
+    ("created_at", "timestamptz"),
+    ("decision", "text"),
+)
+
+
 def _insert_ignoring_queued(rows: list[tuple]) -> list[tuple[int, int]]:
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING id: exact under concurrency, one statement with one array per
-    column (a VALUES list of thousands of placeholders costs more to build than to run)."""
-    table = ReviewItem._meta.db_table
-    columns = [list(column) for column in zip(*rows, strict=True)]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (transaction_id, score_id, status, priority, created_at, decision) "  # noqa: S608
-            "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::float8[], %s::timestamptz[], "
-            "%s::text[]) ON CONFLICT (transaction_id) DO NOTHING RETURNING id, transaction_id",
-            columns,
-        )
-        return cursor.fetchall()
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING id: exact under concurrency, one statement."""
+    return insert_returning(
+        table=ReviewItem._meta.db_table,
+        columns=_ITEM_COLUMNS,
+        rows=rows,
+        suffix="ON CONFLICT (transaction_id) DO NOTHING RETURNING id, transaction_id",
+    )
 
 
 @transaction.atomic

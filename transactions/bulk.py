@@ -15,6 +15,7 @@ import pyarrow.csv as pa_csv
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 
+from anomaly_site.bulk_insert import insert_returning
 from transactions.models import LabelEvent, Transaction
 from transactions.validation import CANONICAL_FIELDS
 
@@ -47,17 +48,24 @@ JSON_PAIRS_PER_CALL = 40  # jsonb_build_object takes at most 100 arguments
 def insert_rows(*, source_id: int, rows: Sequence[dict[str, Any]], label_source: str) -> dict[str, tuple[int, bool]]:
     """Insert clean rows, skipping ids the source already sent: {transaction_id: (pk, created)}.
 
-    One statement whatever the number of rows: each column travels as one array parameter and `unnest` turns them
-    back into rows (a VALUES list of 18,000 placeholders costs more to build and parse than the insert itself).
+    One INSERT whatever the number of rows (a transaction id sent twice in one call conflicts with its own first
+    row and is skipped, as across calls).
     """
     outcome: dict[str, tuple[int, bool]] = {}
     if not rows:
         return outcome
-    with connection.cursor() as cursor:
-        cursor.execute(_INSERT_SQL, [source_id, *_insert_columns(rows, label_source)])
-        outcome.update({tx_id: (pk, True) for pk, tx_id in cursor.fetchall()})
-        missing = sorted({row["transaction_id"] for row in rows} - outcome.keys())
-        if missing:
+    returned = insert_returning(
+        table=TABLE,
+        into=INSERT_COLUMNS,
+        columns=_ROW_TYPES,
+        rows=[_row_values(row, source_id, label_source) for row in rows],
+        select=f"{', '.join(f's.{name}' for name, _ in _ROW_TYPES)}, now()",
+        suffix="ON CONFLICT (source_id, transaction_id) DO NOTHING RETURNING id, transaction_id",
+    )
+    outcome.update({tx_id: (pk, True) for pk, tx_id in returned})
+    missing = sorted({row["transaction_id"] for row in rows} - outcome.keys())
+    if missing:
+        with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT id, transaction_id FROM {TABLE} WHERE source_id = %s AND transaction_id = ANY(%s)",  # noqa: S608
                 [source_id, missing],
@@ -66,27 +74,27 @@ def insert_rows(*, source_id: int, rows: Sequence[dict[str, Any]], label_source:
     return outcome
 
 
-_ARRAY_COLUMNS = (*ROW_COLUMNS, "attributes", "label", "label_source", "labelled_at")
-_ARRAY_TYPES = {**STAGING_TYPES, "attributes": "jsonb", "label_source": "text", "labelled_at": "timestamptz"}
-# Built from constant column names only; the values are bound parameters. A transaction id sent twice in one
-# call conflicts with its own first row and is skipped, as across calls.
-_INSERT_SQL = (
-    f"INSERT INTO {TABLE} ({', '.join(INSERT_COLUMNS)}) "  # noqa: S608
-    f"SELECT {', '.join(f'r.{name}' for name in _ARRAY_COLUMNS)}, %s, now() "
-    f"FROM unnest({', '.join(f'%s::{_ARRAY_TYPES[name]}[]' for name in _ARRAY_COLUMNS)}) "
-    f"AS r({', '.join(_ARRAY_COLUMNS)}) "
-    "ON CONFLICT (source_id, transaction_id) DO NOTHING RETURNING id, transaction_id"
+# The staged columns, in INSERT_COLUMNS order (ingested_at is now()).
+_ROW_TYPES = (
+    *((name, STAGING_TYPES[name]) for name in ROW_COLUMNS),
+    ("attributes", "jsonb"),
+    ("label", "smallint"),
+    ("label_source", "text"),
+    ("labelled_at", "timestamptz"),
+    ("source_id", "bigint"),
 )
 
 
-def _insert_columns(rows: Sequence[dict[str, Any]], label_source: str) -> list[list[Any]]:
-    columns: list[list[Any]] = [[row[name] for row in rows] for name in ROW_COLUMNS]
-    columns.append([json.dumps(row.get("attributes") or {}, cls=DjangoJSONEncoder) for row in rows])
-    labels = [row.get("label") for row in rows]
-    columns.append(labels)
-    columns.append([label_source if label is not None else "" for label in labels])
-    columns.append([row["labelled_at"] if label is not None else None for row, label in zip(rows, labels, strict=True)])
-    return columns
+def _row_values(row: dict[str, Any], source_id: int, label_source: str) -> tuple:
+    label = row.get("label")
+    return (
+        *(row[name] for name in ROW_COLUMNS),
+        json.dumps(row.get("attributes") or {}, cls=DjangoJSONEncoder),
+        label,
+        label_source if label is not None else "",
+        row["labelled_at"] if label is not None else None,
+        source_id,
+    )
 
 
 # ---------------------------------------------------------------- frames (files, the generator)
