@@ -205,15 +205,16 @@ class HistoryCache:
             return
         columns = {name: np.asarray(values) for name, values in rows.items()}
         columns["timestamp"] = columns["timestamp"].astype(np.float64)
-        for name, values in columns.items():
-            if values.dtype == object:  # one string object per distinct value, not one per row
-                codes, uniques = pd.factorize(values, use_na_sentinel=False)
-                columns[name] = np.asarray(uniques, dtype=object)[codes]
-        for column in ("account_id", "merchant_id"):
-            known = self.codes[column]
-            columns[f"_{column}"] = np.fromiter(
-                (known.setdefault(key, len(known)) for key in columns[column].tolist()), dtype=np.int64, count=count
-            )
+        for name, values in list(columns.items()):
+            if values.dtype != object:
+                continue
+            codes, uniques = pd.factorize(values, use_na_sentinel=False)
+            uniques = np.asarray(uniques, dtype=object)
+            columns[name] = uniques[codes]  # one string object per distinct value, not one per row
+            if name in self.codes:  # the keys selections look up: codes shared by every batch of rows
+                known = self.codes[name]
+                shared = np.fromiter((known.setdefault(key, len(known)) for key in uniques.tolist()), dtype=np.int64)
+                columns[f"_{name}"] = shared[codes]
         columns["alive"] = np.ones(count, dtype=bool)
         self.rows.append(columns)
         self.max_id = max(self.max_id, int(columns["id"].max()))
