@@ -122,14 +122,19 @@ def concurrent(secret: str, rows: list[dict], clients: int) -> dict:
             assert status == 201, status
             times.append(seconds)
 
+    elapsed = run_together(work, shares)
+    return {"clients": clients, "requests_per_s": len(times) / elapsed, "p99_ms": percentile(times, 0.99) * 1000}
+
+
+def run_together(work, shares: list) -> float:
+    """`work(share)` for every share at once, each in a thread of its own; the elapsed seconds."""
     threads = [threading.Thread(target=work, args=(share,)) for share in shares]
     started = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    elapsed = time.perf_counter() - started
-    return {"clients": clients, "requests_per_s": len(times) / elapsed, "p99_ms": percentile(times, 0.99) * 1000}
+    return time.perf_counter() - started
 
 
 def batch(secret: str, rows: list[dict], size: int = 1000) -> dict:
@@ -164,13 +169,7 @@ def _batches_from_clients(secret: str, shares: list[list[list[dict]]]) -> float:
             status, _, content = client.post("/api/v1/transactions/score/batch", {"transactions": items})
             assert status == 200, (status, content[:300])
 
-    threads = [threading.Thread(target=work, args=(share,)) for share in shares]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return time.perf_counter() - started
+    return run_together(work, shares)
 
 
 def engine_rates(transaction_ids: list[str]) -> dict:
