@@ -37,6 +37,9 @@ class BacktestConfig:
     feedback: str = "none"
     reviews_per_day: int = 100
     label_delay_days: int = 7
+    # With reported labels, the supervised part also learns from the labels of this many days before the first
+    # training day (known long before the test; 0: only from the training day on, as the handbook's models).
+    label_history_days: int = 28
     seed: int = 0
     detector_params: dict = field(default_factory=dict)
 
@@ -119,7 +122,8 @@ def _calendar_fold(data: Frame, config: BacktestConfig, origin: int, first_day: 
     train_end = first_day + config.train_days * DAY
     test_start = train_end + config.delay_days * DAY
     test_end = test_start + config.test_days * DAY
-    window = np.flatnonzero((data.ts >= first_day - LOOKBACK) & (data.ts < test_end))
+    history = config.label_history_days * DAY if config.feedback == "reported" else 0
+    window = np.flatnonzero((data.ts >= first_day - history - LOOKBACK) & (data.ts < test_end))
     sub = data.take(window)
     replay = _Replay(sub, config, first_day, train_end, test_start, test_end)
     scored = replay.run()
@@ -133,6 +137,8 @@ class _Replay:
         self.sub, self.config, self.truth = sub, config, sub.label.copy()
         self.first_day, self.train_end, self.test_start, self.test_end = first_day, train_end, test_start, test_end
         self.day_start = sub.ts // DAY * DAY
+        history = config.label_history_days * DAY if config.feedback == "reported" else 0
+        self.history_start = first_day - history  # the first day whose labels the supervised part learns from
         self.label = np.full(len(sub), np.nan)
         self.known_ts = np.full(len(sub), np.nan)
         if config.feedback == "reported":
@@ -152,7 +158,7 @@ class _Replay:
         if self.config.feedback == "none":
             return self._score_all_at_once()
         if self.config.feedback == "reported":  # labels arrive on a fixed schedule: every feature is known now
-            self._store_features((self.sub.ts >= self.first_day) & (self.sub.ts < self.test_end))
+            self._store_features((self.sub.ts >= self.history_start) & (self.sub.ts < self.test_end))
         else:
             self._store_features(train)
         scored = _Scored()
@@ -179,7 +185,7 @@ class _Replay:
     def _day(self, day: int, scored: _Scored) -> None:
         today = self.day_start == day
         self._store_features(today)
-        seen = (self.sub.ts >= self.first_day) & (self.sub.ts < day)
+        seen = (self.sub.ts >= self.history_start) & (self.sub.ts < day)
         y_known = np.where(self.known_ts <= day, self.label, np.nan)
         self.detector.fit_supervised(self.features[seen], y_known[seen], seed=self.config.seed)
         rows = np.flatnonzero(today)

@@ -27,7 +27,13 @@ from detection.engine.autoencoder import Autoencoder
 from detection.engine.boosting import CompiledBoosting
 from detection.engine.calibration import QuantileCalibrator, surprise
 from detection.engine.explain import MIN_RARITY, reasons_for
-from detection.engine.features import LABEL_FEATURES, FeatureMatrix, FeatureSpec, build_features
+from detection.engine.features import (
+    LABEL_FEATURES,
+    SUPERVISED_FEATURES,
+    FeatureMatrix,
+    FeatureSpec,
+    build_features,
+)
 from detection.engine.forest import fit_forest
 from detection.engine.frame import Frame
 from detection.engine.parallel import map_blocks
@@ -46,9 +52,10 @@ DEFAULT_PARAMS = {
     "unsupervised_max_rows": 100_000,
     "one_sided": True,
     "min_frauds": 50,
-    "supervised_max_rows": 300_000,
+    "supervised_max_rows": 150_000,  # legitimate rows beyond it are sampled (and weighted up)
     "supervised_max_iter": 200,
     "supervised_learning_rate": 0.1,
+    "supervised_l2": 10.0,
     "threads": None,  # OpenMP threads for the supervised model's training (None: all cores)
     "trim_share": 0.05,  # the second pass leaves out this share of the most extreme training rows
     "weights": WEIGHTS,
@@ -138,6 +145,8 @@ class Detector:
         deviation = np.isin(self.spec.names, self.spec.deviations)
         labels = np.isin(self.spec.names, LABEL_FEATURES)
         self.tail = TailModel(X[sample], np.where(deviation, directions, 0), empirical=labels)
+        # The forest and the autoencoder read every feature but the supervised-only ones.
+        self.unsupervised_columns = np.flatnonzero(~np.isin(self.spec.names, SUPERVISED_FEATURES))
         ordinary = self._ordinary(X, sample)
         Z = self._scaled(X[ordinary])
         self.forest = fit_forest(Z, seed=seed, n_estimators=p["n_estimators"], max_samples=p["max_samples"])
@@ -214,7 +223,7 @@ class Detector:
             max_iter=p["supervised_max_iter"],
             learning_rate=p["supervised_learning_rate"],
             max_leaf_nodes=31,
-            l2_regularization=1.0,
+            l2_regularization=p.get("supervised_l2", DEFAULT_PARAMS["supervised_l2"]),
             early_stopping=True,
             validation_fraction=0.1,
             n_iter_no_change=20,
@@ -233,7 +242,10 @@ class Detector:
         )
 
     def _scaled(self, X: np.ndarray) -> np.ndarray:
-        return self.profile.scaled(X, one_sided=self.params["one_sided"])
+        """What the forest and the autoencoder read: robust z-scores of every feature but the supervised-only ones."""
+        Z = self.profile.scaled(X, one_sided=self.params["one_sided"])
+        columns = getattr(self, "unsupervised_columns", None)  # absent in artifacts saved before it existed
+        return Z if columns is None or len(columns) == Z.shape[1] else Z[:, columns]
 
     def _unsupervised_raw(self, X: np.ndarray) -> dict[str, np.ndarray]:
         Z = self._scaled(X)

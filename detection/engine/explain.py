@@ -69,6 +69,8 @@ def _sentence(name: str, v: float, row: dict[str, float]) -> tuple[str, str] | N
         return "merchant_fraud", f"merchant had {_count(v)} confirmed frauds in the last {_window(name)}"
     if name == "m_known_fraud_rate_30d":
         return "merchant_fraud", f"{v:.0%} of this merchant's transactions in 30 days were confirmed frauds"
+    if name.startswith("m_known_fraud_share_"):
+        return "merchant_fraud", f"{v:.0%} of this merchant's labelled transactions in {_window(name)} were frauds"
     if name == "m_amount_vs_typical":
         return "merchant_amount", f"amount {math.exp(v):.1f}x this merchant's typical amount"
     if name.startswith("m_count_"):

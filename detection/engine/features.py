@@ -69,6 +69,17 @@ DEVIATION_FEATURES = (
     "a_new_country",
 )
 LABEL_FEATURES = ("a_known_frauds_30d", *(f"m_known_frauds_{w}" for w in FRAUD_WINDOWS), "m_known_fraud_rate_30d")
+# Features for the supervised model only (the forest and the autoencoder do not read them; the tail model neither):
+# the account's mean amount over 24 h / 7 d / 30 d (the handbook's customer spending windows), and the merchant's
+# share of frauds among its transactions whose label is known (the handbook's terminal risk, which counts frauds
+# over the transactions of a window ending where labels stop being known) with how many labels that share rests on.
+SHARE_WINDOWS = {"14d": 14 * DAY, "30d": 30 * DAY}
+SUPERVISED_DIRECTIONS: dict[str, int] = {
+    **{f"a_mean_amount_{w}": 1 for w in ("24h", "7d", "30d")},
+    **{f"m_known_fraud_share_{w}": 1 for w in SHARE_WINDOWS},
+    **{f"m_known_labels_{w}": 0 for w in SHARE_WINDOWS},
+}
+SUPERVISED_FEATURES = tuple(SUPERVISED_DIRECTIONS)
 
 
 @dataclass
@@ -76,12 +87,15 @@ class FeatureSpec:
     """What the feature set is: fixed at training time and stored with the model."""
 
     attributes: list[str] = field(default_factory=list)
+    # Whether the supervised-only features exist. Specs pickled before they did lack the field and read the class
+    # default (False), so stored models keep computing the features they were trained on.
+    supervised_features: bool = False
 
     @property
     def names(self) -> list[str]:
         attrs = [f"attr_{a}" for a in self.attributes]
         combos = [f"amount_vs_attr_{a}" for a in self.attributes if _is_amount_like(a)]
-        return [*BASE_DIRECTIONS, *attrs, *combos]
+        return [*BASE_DIRECTIONS, *attrs, *combos, *(SUPERVISED_FEATURES if self.supervised_features else ())]
 
     @property
     def deviations(self) -> list[str]:
@@ -96,12 +110,16 @@ class FeatureSpec:
             directions[f"attr_{a}"] = _attr_direction(a)
             if _is_amount_like(a):
                 directions[f"amount_vs_attr_{a}"] = 1
+        if self.supervised_features:
+            directions.update(SUPERVISED_DIRECTIONS)
         return directions
 
     @classmethod
     def infer(cls, frame: Frame) -> FeatureSpec:
         """Every attribute with at least one numeric value."""
-        return cls(attributes=sorted(a for a, v in frame.attrs.items() if np.isfinite(v).any()))
+        return cls(
+            attributes=sorted(a for a, v in frame.attrs.items() if np.isfinite(v).any()), supervised_features=True
+        )
 
 
 def _is_amount_like(name: str) -> bool:
@@ -163,6 +181,7 @@ class _Builder:
         return self._codes[id(column)][1]
 
     def build(self, spec: FeatureSpec) -> dict[str, np.ndarray]:
+        self.supervised = spec.supervised_features
         self._transaction()
         account = self.grouping(self.d.account_id)
         self._account_windows(account)
@@ -189,6 +208,9 @@ class _Builder:
             out[f"a_count_{name}"] = np.log1p(g.count(start))
             total = g.window_sum(amount_sums, start) / 100
             out[f"a_amount_{name}"] = np.log1p(total)
+            if self.supervised and name != "1h":
+                count = g.count(start)
+                out[f"a_mean_amount_{name}"] = np.log1p(np.where(count > 0, total / np.maximum(count, 1), 0.0))
             if name == "24h":
                 out["a_amount_share_24h"] = self.amount / np.maximum(self.amount + total, 1e-9)
         start = g.start(ACCOUNT_WINDOWS["30d"])
@@ -256,6 +278,17 @@ class _Builder:
             out[f"m_known_frauds_{name}"] = np.where(has, np.log1p(frauds), 0.0)
             if name == "30d":
                 out["m_known_fraud_rate_30d"] = np.where(has, frauds / (n + 1.0), 0.0)
+            if self.supervised and name in SHARE_WINDOWS:
+                self._merchant_share(g, name, width, frauds, has)
+
+    def _merchant_share(self, g: Grouping, name: str, width: int, frauds: np.ndarray, has: np.ndarray) -> None:
+        """Known frauds over the window's transactions whose label is known (fraud or not) at the target's time."""
+        d = self.d
+        labelled = np.isfinite(d.label) & np.isfinite(d.label_known_ts) & (d.merchant_id != "")
+        known = np.where(labelled, d.label_known_ts - self.t0, np.inf)
+        labels = g.known_events(g.start(width), labelled, known)
+        self.out[f"m_known_fraud_share_{name}"] = np.where(has, frauds / (labels + 1.0), 0.0)
+        self.out[f"m_known_labels_{name}"] = np.where(has, np.log1p(labels), 0.0)
 
     def _merchant_new_accounts(self, g: Grouping) -> np.ndarray:
         """Rows in the last 7 days whose account had not used this merchant in the 7 days before that row."""

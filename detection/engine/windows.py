@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+_RAGGED_MAX = 1 << 22  # known_events compares all (target, event) pairs at once up to this many pairs
 _DENSE_ABOVE = 1 << 31  # codes * span (seconds, under 2**31 for decades) must stay within int64
 
 
@@ -78,6 +79,12 @@ class Grouping:
         known = known_ts[self.order][events]
         first = np.searchsorted(events, start)
         stop = np.searchsorted(events, self.tpos)
+        lengths = stop - first
+        total = int(lengths.sum())
+        if total <= _RAGGED_MAX:  # every (target, event) pair at once: a few array operations, even for one target
+            owner = np.repeat(np.arange(len(first)), lengths)
+            position = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths - first, lengths)
+            return np.bincount(owner[known[position] <= self.t[owner]], minlength=len(first)).astype(np.int64)
         active, k = np.flatnonzero(stop > first), 0
         while active.size:
             counts[active] += known[first[active] + k] <= self.t[active]

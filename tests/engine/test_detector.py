@@ -5,7 +5,12 @@ from detection.engine import detector as detector_module
 from detection.engine import parallel
 from detection.engine.detector import Detector
 from detection.engine.explain import MIN_RARITY
-from detection.engine.features import ACCOUNT_LOOKBACK_SECONDS, MERCHANT_LOOKBACK_SECONDS, build_features
+from detection.engine.features import (
+    ACCOUNT_LOOKBACK_SECONDS,
+    MERCHANT_LOOKBACK_SECONDS,
+    SUPERVISED_FEATURES,
+    build_features,
+)
 from tests.engine.synthetic import FAST, history_for, transactions
 
 
@@ -65,6 +70,13 @@ def test_supervised_model_joins_when_enough_frauds_are_known():
     detector = Detector(**FAST).fit(frame, seed=0)
     assert detector.algorithms == ["isolation_forest", "autoencoder", "tail", "supervised"]
     assert "supervised" in detector.score_frame(frame).components
+
+
+def test_the_forest_and_the_autoencoder_do_not_read_the_supervised_only_features(frame, detector):
+    names = [detector.feature_names[j] for j in detector.unsupervised_columns]
+    assert not set(names) & set(SUPERVISED_FEATURES)
+    X = build_features(frame, spec=detector.spec).X[:5]
+    assert detector._scaled(X).shape == (5, len(names))
 
 
 def test_too_few_known_frauds_leave_the_unsupervised_models_alone():

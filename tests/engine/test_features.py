@@ -1,7 +1,14 @@
 import numpy as np
 import pandas as pd
 
-from detection.engine.features import ACCOUNT_LOOKBACK_SECONDS, MERCHANT_LOOKBACK_SECONDS, build_features
+from detection.engine.features import (
+    ACCOUNT_LOOKBACK_SECONDS,
+    MERCHANT_LOOKBACK_SECONDS,
+    SUPERVISED_FEATURES,
+    FeatureSpec,
+    build_features,
+)
+from detection.engine.frame import Frame
 from tests.engine.synthetic import START, history_for, transactions
 
 
@@ -35,6 +42,19 @@ def test_labels_not_yet_known_do_not_leak_into_features():
     early_rows = (frame["ts"] < START + 10 * 86400).to_numpy()
     assert np.array_equal(late.X[early_rows], unknown.X[early_rows])
     assert late.column("m_known_frauds_30d")[~early_rows].max() > 0
+    assert late.column("m_known_fraud_share_30d")[~early_rows].max() > 0
+    assert late.column("m_known_labels_30d")[early_rows].max() == 0
+
+
+def test_a_spec_stored_before_the_supervised_features_keeps_its_feature_set():
+    frame = transactions(days=10)
+    old = FeatureSpec.__new__(FeatureSpec)
+    old.__dict__.update({"attributes": []})  # what unpickling an older spec gives: no supervised_features field
+    assert not set(SUPERVISED_FEATURES) & set(old.names)
+    assert set(SUPERVISED_FEATURES) <= set(FeatureSpec.infer(Frame.of(frame)).names)
+    new = build_features(frame)
+    kept = [new.names.index(name) for name in old.names]
+    assert np.array_equal(build_features(frame, spec=old).X, new.X[:, kept])
 
 
 def test_account_windows_count_only_earlier_rows_in_the_window():

@@ -32,6 +32,12 @@ class Command(BaseCommand):
         parser.add_argument("--feedback", choices=FEEDBACK, default="none")
         parser.add_argument("--reviews-per-day", type=int, default=100)
         parser.add_argument("--label-delay-days", type=int, default=7)
+        parser.add_argument(
+            "--label-history-days",
+            type=int,
+            default=28,
+            help="with reported labels, days of labels before the first training day the supervised part learns from",
+        )
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--json", required=True, help="where to write the figures")
 
@@ -60,6 +66,7 @@ class Command(BaseCommand):
             feedback=options["feedback"],
             reviews_per_day=options["reviews_per_day"],
             label_delay_days=options["label_delay_days"],
+            label_history_days=options["label_history_days"],
             seed=options["seed"],
         )
         result = run_backtest(frame, config)
