@@ -18,9 +18,10 @@ import threading
 import time
 import uuid
 
-from api_common import ROOT, bench_env, prepare, request_rows, setup_django
+from api_common import BENCH_DB, ROOT, bench_env, prepare, psql, request_rows, setup_django
 
 PORT = 8765
+RUN_DB = BENCH_DB + "_run"
 SERVERS = {
     "uvicorn": [
         "-m",
@@ -67,7 +68,7 @@ class Client:
 
 def start_server(name: str) -> subprocess.Popen:
     # Persistent connections suit WSGI workers; under ASGI each request may run on a new thread (see settings).
-    env = bench_env(DB_CONN_MAX_AGE="60" if name == "gunicorn" else "0")
+    env = bench_env(RUN_DB, DB_CONN_MAX_AGE="60" if name == "gunicorn" else "0")
     process = subprocess.Popen([sys.executable, *SERVERS[name]], cwd=ROOT, env=env, start_new_session=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -192,7 +193,20 @@ def engine_rates(transaction_ids: list[str]) -> dict:
     return {"engine_rows_per_s": bulk, "engine_single_ms": statistics.median(one_times) * 1000}
 
 
+def fresh_run_database() -> None:
+    """Every run starts from the prepared database: a run that stored the same handbook rows before (under other
+    ids) would otherwise give the next one doubled histories, hence other features, scores and flag rates."""
+    from django.conf import settings
+    from django.db import connection
+
+    connection.close()
+    psql(f'DROP DATABASE IF EXISTS "{RUN_DB}" WITH (FORCE)')
+    psql(f'CREATE DATABASE "{RUN_DB}" TEMPLATE "{BENCH_DB}"')
+    settings.DATABASES["default"]["NAME"] = RUN_DB
+
+
 def run_server(name: str, secret: str, args) -> dict:
+    fresh_run_database()
     run = uuid.uuid4().hex[:6]
     rows = request_rows(28, args.single + 50 + args.concurrent_requests + args.batch_rows, run)
     single_rows = rows[: args.single + 50]
@@ -229,7 +243,7 @@ def main() -> None:
     setup_django()
     from accounts.services import partner_token_create
 
-    _, secret = partner_token_create(name="bench-partner", scopes=["score", "read"])
+    _, secret = partner_token_create(name="bench-partner", scopes=["score", "read"])  # copied into each run's db
     for name in args.servers.split(","):
         results = [run_server(name, secret, args) for _ in range(args.runs)]
         for result in results:
