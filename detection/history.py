@@ -44,9 +44,11 @@ class _Snapshot:
         _, xmax, running = text.split(":")  # pg_snapshot as text: "xmin:xmax:xip,xip,..."
         return cls(xmax=int(xmax), running={int(x) for x in running.split(",") if x}, own=own)
 
-    def unseen(self, pending: set[int]) -> list:
-        """The tombstone query's parameters: ids at or above xmax, or among these (never the caller's own)."""
-        return [self.xmax, sorted(self.running | pending)]
+    def unseen_until(self, current: "_Snapshot", pending: set[int]) -> list:
+        """The changed-rows and tombstone queries' parameters: the transaction ids this look did not see finish
+        (from its xmax up to the current look's, its running ones, our pending ones) below the current look's xmax
+        (later ones come next time)."""
+        return [self.xmax, current.xmax, sorted(self.running | pending), current.xmax]
 
 
 @dataclass
@@ -85,7 +87,7 @@ class HistoryCache:
 
     def __init__(self, *, database: str, columns: tuple[str, ...], fetch, max_rows: int):
         self.database, self.columns = database, columns
-        self._fetch = fetch  # the adapters' reader: (sql, params, copy) -> {column: array}
+        self._fetch = fetch  # the adapters' reader: (conditions, params, copy=, table=) -> {column: array}
         self.max_rows = max_rows
         self.lock = threading.Lock()
         self._reset()
@@ -166,18 +168,13 @@ class HistoryCache:
         previous = self.snapshot
         with connection.cursor() as cursor:
             current = self._snapshot(cursor)
-            cursor.execute(_TOMBSTONES_SQL, previous.unseen(self.pending_own))
+            unseen = previous.unseen_until(current, self.pending_own)
+            cursor.execute(_TOMBSTONES_SQL, unseen)
             tombstones = [pk for (pk,) in cursor.fetchall()]
         if None in tombstones:  # the table was truncated
-            floor = self.floor
-            self._fill(floor)
+            self._fill(self.floor)
             return
-        changed = self._fetch(
-            _CHANGES_WHERE,
-            [previous.xmax, current.xmax, sorted(previous.running | self.pending_own), previous.xmax, self.floor],
-            copy=False,
-            table=_CHANGED_ROWS,
-        )
+        changed = self._fetch(_CHANGES_WHERE, [*unseen, self.floor], copy=False, table=_CHANGED_ROWS)
         self._own_transaction(current)
         self.snapshot = current
         if tombstones:
@@ -240,12 +237,11 @@ class HistoryCache:
         self.floor, self.dead = max(self.floor, cutoff), 0
 
 
-# The adapters' select list is prepended by `cached_history_reader`; these are the conditions.
+# Conditions for the adapters' reader (`_fetch_columns`), which supplies the select list over alias t.
 _FILL_SQL = "WHERE t.timestamp >= to_timestamp(%s) AND t.change_txid IS DISTINCT FROM txid_current_if_assigned()"
-# Written by transactions the previous look did not see and this look's snapshot does (later ones come next time):
-# those that started after the previous look (at or above its xmax), those still running then, and ours that were
-# open. Both are index lookups on change_txid, however long some other
-# transaction of the cluster stays open (two simple conditions, so the planner takes the index for each).
+# Rows written by transactions the previous look did not see and the current one does (`_Snapshot.unseen_until`):
+# two simple index conditions on change_txid, so the planner takes the index for each however long some other
+# transaction of the cluster stays open.
 _CHANGED_ROWS = (
     "(SELECT * FROM transactions_transaction WHERE change_txid >= %s AND change_txid < %s UNION ALL "
     "SELECT * FROM transactions_transaction WHERE change_txid = ANY(%s::bigint[]) AND change_txid < %s)"
@@ -254,7 +250,7 @@ _CHANGES_WHERE = "WHERE t.timestamp >= to_timestamp(%s) AND t.change_txid IS DIS
 _TOMBSTONES_SQL = (
     "SELECT transaction_pk FROM transactions_deletedtransaction d "
     "WHERE d.change_txid IS DISTINCT FROM txid_current_if_assigned() AND ("
-    "d.change_txid >= %s OR d.change_txid = ANY(%s::bigint[]))"
+    "(d.change_txid >= %s AND d.change_txid < %s) OR (d.change_txid = ANY(%s::bigint[]) AND d.change_txid < %s))"
 )
 
 _CACHES: dict[str, HistoryCache] = {}
