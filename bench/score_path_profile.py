@@ -4,9 +4,12 @@ Uses the API benchmark's database (bench/api_common.py prepares it) and prints t
 `transaction_score` over N unseen handbook rows, then a cProfile of the slowest parts.
 
     .venv/bin/python bench/score_path_profile.py --requests 500
+    .venv/bin/python bench/score_path_profile.py --batch 1000 --requests 6 --sql   # SQL time per batch, by statement
 """
 
 import argparse
+import collections
+import contextlib
 import cProfile
 import os
 import pstats
@@ -25,9 +28,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--profile", action="store_true", help="Print a cProfile of the timed requests.")
     parser.add_argument("--batch", type=int, default=0, help="Time batches of this many rows instead of singles.")
+    parser.add_argument("--sql", action="store_true", help="Print the SQL statements' time per request, by kind.")
     args = parser.parse_args()
     prepare()
     setup_django()
+    from django.db import connection
+
     from accounts.services import partner_token_create
     from transactions.api_services import transaction_score, transactions_score_batch
 
@@ -43,8 +49,25 @@ def main() -> None:
     for bodies in requests[:warmup]:
         call(bodies)
     profile = cProfile.Profile() if args.profile else None
+    statements: dict[str, list[float]] = collections.defaultdict(list)
+    with connection.execute_wrapper(_timing_into(statements)) if args.sql else contextlib.nullcontext():
+        timings = _timed(call, requests[warmup:], profile)
+    timings.sort()
+    p99 = timings[min(len(timings) - 1, int(len(timings) * 0.99))]
+    label = f"transactions_score_batch({size})" if args.batch else "transaction_score"
+    median = statistics.median(timings)
+    print(f"{label} in-process: median {median:.2f} ms, p99 {p99:.2f} ms, {size / median * 1000:,.0f} rows/s")
+    for text, seconds in sorted(statements.items(), key=lambda item: -sum(item[1]))[:12]:
+        count = len(timings)
+        print(f"{sum(seconds) / count * 1000:8.1f} ms/request {len(seconds) / count:5.1f}x  {text}")
+    if profile:
+        order, top = os.environ.get("SORT", "cumulative"), int(os.environ.get("TOP", "30"))
+        pstats.Stats(profile).sort_stats(order).print_stats(top)
+
+
+def _timed(call, requests, profile) -> list[float]:
     timings = []
-    for bodies in requests[warmup:]:
+    for bodies in requests:
         started = time.perf_counter()
         if profile:
             profile.enable()
@@ -52,14 +75,18 @@ def main() -> None:
         if profile:
             profile.disable()
         timings.append((time.perf_counter() - started) * 1000)
-    timings.sort()
-    p99 = timings[min(len(timings) - 1, int(len(timings) * 0.99))]
-    label = f"transactions_score_batch({size})" if args.batch else "transaction_score"
-    median = statistics.median(timings)
-    print(f"{label} in-process: median {median:.2f} ms, p99 {p99:.2f} ms, {size / median * 1000:,.0f} rows/s")
-    if profile:
-        order, top = os.environ.get("SORT", "cumulative"), int(os.environ.get("TOP", "30"))
-        pstats.Stats(profile).sort_stats(order).print_stats(top)
+    return timings
+
+
+def _timing_into(statements: dict[str, list[float]]):
+    def wrapper(execute, sql, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            statements[" ".join(sql.split())[:90]].append(time.perf_counter() - started)
+
+    return wrapper
 
 
 if __name__ == "__main__":
