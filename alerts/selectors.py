@@ -5,7 +5,7 @@ import time
 
 from django.db.models import QuerySet
 
-from alerts.models import Alert, AlertReadMark, AuditEvent
+from alerts.models import RISK_ORDER, Alert, AlertReadMark, AlertRule, AuditEvent
 from detection.models import RiskPolicy
 
 # The policy is read on every score, so each process keeps the newest row and re-reads it at most once per
@@ -35,6 +35,53 @@ def risk_policy_invalidate() -> None:
     global _policy_cache
     with _policy_lock:
         _policy_cache = None
+
+
+# Every scored transaction would otherwise cost a broker round trip (about 1.7 ms) even when no rule can match it,
+# so each process keeps the enabled rules' score and risk conditions, re-read at most once per RULES_TTL_SECONDS and
+# dropped at once when a rule is saved or deleted in this process. The screen only ever lets through more than the
+# rules match: their other conditions (amount, merchant, rates, ...) are checked by the evaluation itself.
+RULES_TTL_SECONDS = 1.0
+_rules_lock = threading.Lock()
+_rules_cache: tuple[list[tuple[float | None, int]], float] | None = None
+
+
+def _rule_floors() -> list[tuple[float | None, int]]:
+    """(min_score or None, index of min_risk_level or 0) of every enabled rule."""
+    global _rules_cache
+    cached = _rules_cache
+    now = time.monotonic()
+    if cached is not None and now - cached[1] < RULES_TTL_SECONDS:
+        return cached[0]
+    floors = [
+        (min_score, RISK_ORDER.index(level) if level else 0)
+        for min_score, level in AlertRule.objects.filter(enabled=True).values_list("min_score", "min_risk_level")
+    ]
+    with _rules_lock:
+        _rules_cache = (floors, now)
+    return floors
+
+
+def alert_rules_may_match(scores) -> list:
+    """The scores that some enabled rule's score and risk conditions let through (all rules: a superset)."""
+    floors = _rule_floors()
+    if not floors:
+        return []
+    return [
+        s
+        for s in scores
+        if any(
+            (min_score is None or s.score >= min_score) and RISK_ORDER.index(s.risk_level) >= level
+            for min_score, level in floors
+        )
+    ]
+
+
+def alert_rules_invalidate(**kwargs) -> None:
+    """Forget this process's copy of the rules (a signal receiver too); others re-read within RULES_TTL_SECONDS."""
+    global _rules_cache
+    with _rules_lock:
+        _rules_cache = None
 
 
 def risk_policy_history() -> QuerySet[RiskPolicy]:

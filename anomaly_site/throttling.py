@@ -1,13 +1,17 @@
 """Per-token rate limits for the partner API: fixed windows counted atomically in the Redis cache.
 
 DRF's SimpleRateThrottle keeps a list of every request time per key and rewrites it on each request; at
-thousands of requests a minute that list is what costs. A counter per (scope, token, window) with an atomic
-INCR costs two Redis round trips and holds under concurrency across processes and machines.
+thousands of requests a minute that list is what costs. A counter per (scope, token, window), counted by an atomic
+INCR and given its expiry by EXPIRE NX in the same round trip, holds under concurrency across processes and
+machines. The Redis client is made once per process (Django's cache makes a new one on every call, ~0.2 ms), on the
+cache's own server and key prefix.
 """
 
 import math
+import os
 import time
 
+import redis
 from django.conf import settings
 from django.core.cache import cache
 from rest_framework.throttling import BaseThrottle
@@ -23,6 +27,18 @@ def parse_rate(rate: str) -> tuple[int, int]:
     return int(count), _PERIODS[period.strip()[0].lower()]
 
 
+_CLIENTS: dict[int, redis.Redis] = {}
+
+
+def _client() -> redis.Redis:
+    """This process's client of the cache's Redis server (a forked child makes its own)."""
+    pid = os.getpid()
+    if pid not in _CLIENTS:
+        _CLIENTS.clear()
+        _CLIENTS[pid] = redis.Redis.from_url(settings.CACHES["default"]["LOCATION"])
+    return _CLIENTS[pid]
+
+
 class TokenRateThrottle(BaseThrottle):
     """Limits each partner token (or user, or address) per scope, the rate read from settings.API_RATES."""
 
@@ -35,12 +51,10 @@ class TokenRateThrottle(BaseThrottle):
         now = time.time()
         window = int(now // period)
         key = f"throttle:{scope}:{self._ident(request)}:{period}:{window}"
-        cache.add(key, 0, timeout=period + 1)
-        try:
-            count = cache.incr(key)
-        except ValueError:  # expired between add and incr: start the window again
-            cache.set(key, 1, timeout=period + 1)
-            count = 1
+        pipe = _client().pipeline(transaction=False)
+        pipe.incr(cache.make_and_validate_key(key))
+        pipe.expire(cache.make_and_validate_key(key), period + 1, nx=True)
+        count, _ = pipe.execute()
         self._wait = (window + 1) * period - now
         return count <= limit
 

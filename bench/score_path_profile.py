@@ -5,12 +5,14 @@ Uses the API benchmark's database (bench/api_common.py prepares it) and prints t
 
     .venv/bin/python bench/score_path_profile.py --requests 500
     .venv/bin/python bench/score_path_profile.py --batch 1000 --requests 6 --sql   # SQL time per batch, by statement
+    .venv/bin/python bench/score_path_profile.py --django --profile   # through middleware, DRF, auth, throttling
 """
 
 import argparse
 import collections
 import contextlib
 import cProfile
+import json
 import os
 import pstats
 import statistics
@@ -29,6 +31,9 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="Print a cProfile of the timed requests.")
     parser.add_argument("--batch", type=int, default=0, help="Time batches of this many rows instead of singles.")
     parser.add_argument("--sql", action="store_true", help="Print the SQL statements' time per request, by kind.")
+    parser.add_argument(
+        "--django", action="store_true", help="Send each request through Django's whole stack (no socket, no server)."
+    )
     args = parser.parse_args()
     prepare()
     setup_django()
@@ -37,12 +42,14 @@ def main() -> None:
     from accounts.services import partner_token_create
     from transactions.api_services import transaction_score, transactions_score_batch
 
-    token, _ = partner_token_create(name=f"profile-{uuid.uuid4().hex[:6]}", scopes=["score"])
+    token, secret = partner_token_create(name=f"profile-{uuid.uuid4().hex[:6]}", scopes=["score"])
     size = max(args.batch, 1)
     warmup = 2 if args.batch else 50
     rows = request_rows(29, (args.requests + warmup) * size, uuid.uuid4().hex[:8])
     requests = [rows[i : i + size] for i in range(0, len(rows), size)]
-    if args.batch:
+    if args.django:
+        call = _through_django(secret, batch=bool(args.batch))
+    elif args.batch:
         call = lambda bodies: transactions_score_batch(source=token.source, rows=bodies)  # noqa: E731
     else:
         call = lambda bodies: transaction_score(source=token.source, data=bodies[0])  # noqa: E731
@@ -55,6 +62,7 @@ def main() -> None:
     timings.sort()
     p99 = timings[min(len(timings) - 1, int(len(timings) * 0.99))]
     label = f"transactions_score_batch({size})" if args.batch else "transaction_score"
+    label = f"POST /api/v1/transactions/score{'/batch' if args.batch else ''} ({size} rows)" if args.django else label
     median = statistics.median(timings)
     print(f"{label} in-process: median {median:.2f} ms, p99 {p99:.2f} ms, {size / median * 1000:,.0f} rows/s")
     for text, seconds in sorted(statements.items(), key=lambda item: -sum(item[1]))[:12]:
@@ -63,6 +71,22 @@ def main() -> None:
     if profile:
         order, top = os.environ.get("SORT", "cumulative"), int(os.environ.get("TOP", "30"))
         pstats.Stats(profile).sort_stats(order).print_stats(top)
+
+
+def _through_django(secret: str, *, batch: bool):
+    """A call sending the rows as one request through middleware, DRF, authentication and throttling."""
+    from django.test import Client
+
+    client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {secret}")
+    path = "/api/v1/transactions/score" + ("/batch" if batch else "")
+
+    def call(bodies):
+        body = {"transactions": bodies} if batch else bodies[0]
+        response = client.post(path, data=json.dumps(body), content_type="application/json")
+        if response.status_code not in (200, 201):
+            raise SystemExit(f"{path} answered {response.status_code}: {response.content[:300]!r}")
+
+    return call
 
 
 def _timed(call, requests, profile) -> list[float]:

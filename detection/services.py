@@ -12,7 +12,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from alerts.audit import audit_record
-from alerts.selectors import risk_policy_current
+from alerts.selectors import alert_rules_may_match, risk_policy_current
 from alerts.services import alerts_evaluate_for_scores
 from anomaly_site.bulk_insert import insert_returning
 from detection import adapters, registry
@@ -66,7 +66,7 @@ def score_transactions(*, transactions: Sequence[Transaction]) -> list[Score]:
         flagged = [s for s in created if s.is_anomaly]
         if flagged:
             review_items_create_for_scores(scores=flagged)
-        alerts_evaluate_for_scores(score_ids=[s.pk for s in created])
+        alerts_evaluate_for_scores(score_ids=[s.pk for s in alert_rules_may_match(created)])
     return [by_transaction[t.pk] for t in transactions]
 
 

@@ -60,9 +60,11 @@ def api_client():
 
 @pytest.fixture(autouse=True)
 def _fresh_risk_policy_cache():
-    """Each process caches the policy in force for a second; a test's rolled-back rows must not leak into the next."""
-    from alerts.selectors import risk_policy_invalidate
+    """The policy and the alert rules are cached per process; a test's rolled-back rows must not leak into the next."""
+    from alerts.selectors import alert_rules_invalidate, risk_policy_invalidate
 
     risk_policy_invalidate()
+    alert_rules_invalidate()
     yield
     risk_policy_invalidate()
+    alert_rules_invalidate()

@@ -129,3 +129,18 @@ def test_quiet_period_groups_repeats_within_one_batch():
     alerts_evaluate(score_ids=[s.pk for s in scores])
 
     assert sorted(d.alerts.count() for d in AlertDelivery.objects.filter(rule=rule)) == [1, 5]
+
+
+def test_screen_lets_through_exactly_the_scores_some_rule_could_match(django_assert_num_queries):
+    from alerts.selectors import alert_rules_may_match
+
+    low, medium, high = scored(risk_level="low", score=0.2), scored(risk_level="medium", score=0.6), scored()
+    assert alert_rules_may_match([low, medium, high]) == []  # no rule: nothing is sent to a worker
+    AlertRuleFactory(min_risk_level="high")
+    AlertRuleFactory(min_risk_level="", min_score=0.55)
+    AlertRuleFactory(min_risk_level="", min_score=0.1, enabled=False)
+    assert alert_rules_may_match([low, medium, high]) == [medium, high]
+    with django_assert_num_queries(0):  # cached for the next scores
+        alert_rules_may_match([low])
+    AlertRuleFactory(min_risk_level="", min_score=None, amount_min=Decimal("1"))  # no score condition at all
+    assert alert_rules_may_match([low, medium, high]) == [low, medium, high]

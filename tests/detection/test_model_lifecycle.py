@@ -13,6 +13,7 @@ from detection.services import (
 )
 from review.models import ReviewItem
 from tests.detection.conftest import START, store_transaction
+from tests.factories import AlertRuleFactory
 
 
 @pytest.fixture
@@ -91,3 +92,22 @@ def test_a_score_does_not_depend_on_the_batch_it_arrives_in(active_version):
 
     # Float32 arithmetic in batched matrix products may differ in the last bits; scores are stored to 6 places.
     assert batch[-1].score == pytest.approx(score_alone, abs=1e-6)
+
+
+def test_only_scores_some_alert_rule_could_match_are_sent_for_evaluation(active_version, monkeypatch):
+    from detection import services
+
+    sent: list[list[int]] = []
+    monkeypatch.setattr(services, "alerts_evaluate_for_scores", lambda score_ids: sent.append(list(score_ids)))
+    day = START + timedelta(days=20)
+    first = store_transaction(account_id="acct-001", amount="4800.00", at=day + timedelta(hours=12))
+    assert score_transactions(transactions=[first])[0].is_anomaly
+    assert sent == [[]]  # no rule: no broker round trip
+
+    AlertRuleFactory(min_risk_level="high")
+    spike = store_transaction(account_id="acct-005", amount="5200.00", at=day + timedelta(hours=12))
+    normal = store_transaction(account_id="acct-002", amount="35.00", at=day + timedelta(hours=13))
+    spike_score, normal_score = score_transactions(transactions=[spike, normal])
+
+    assert spike_score.risk_level in ("high", "critical") and normal_score.risk_level in ("low", "medium")
+    assert sent[1] == [spike_score.pk]

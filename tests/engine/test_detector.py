@@ -101,10 +101,15 @@ def labelled():
     return frame, Detector(**FAST).fit(frame, seed=0)
 
 
-def test_supervised_scores_come_from_trees_equal_to_scikit_learn(labelled):
+def test_supervised_scores_equal_scikit_learn_bit_for_bit_on_either_path(labelled):
     frame, detector = labelled
     stacked = detector._stacked(build_features(frame, spec=detector.spec).X)
-    assert np.array_equal(detector._predict(stacked), detector.supervised.predict_proba(stacked)[:, 1])
+    expected = detector.supervised.predict_proba(stacked)[:, 1]
+    assert len(stacked) >= detector_module.SUPERVISED_COMPILED_MAX_ROWS  # the scikit-learn path
+    assert np.array_equal(detector._predict(stacked), expected)
+    few = detector_module.SUPERVISED_COMPILED_MAX_ROWS - 1  # the compiled path, row by row and a few at once
+    assert np.array_equal(detector._predict(stacked[:few]), expected[:few])
+    assert np.array_equal(np.concatenate([detector._predict(stacked[i : i + 1]) for i in range(few)]), expected[:few])
 
 
 def test_scoring_never_touches_thread_limits(labelled, monkeypatch):
