@@ -17,12 +17,15 @@ from alerts.services import alerts_evaluate_for_scores
 from anomaly_site.bulk_insert import insert_returning
 from detection import adapters, registry
 from detection.engine.detector import Detector
+from detection.engine.features import ACCOUNT_LOOKBACK_SECONDS, MERCHANT_LOOKBACK_SECONDS
 from detection.models import ModelVersion, Score
 from detection.registry import NoActiveModel
 from review.services import review_items_create_for_scores
 from transactions.models import Transaction
 
 logger = logging.getLogger(__name__)
+# Training loads this much history before its first row, so that its features see the histories scoring sees.
+TRAINING_HISTORY_SECONDS = max(ACCOUNT_LOOKBACK_SECONDS, MERCHANT_LOOKBACK_SECONDS)
 
 __all__ = [
     "NoActiveModel",
@@ -155,27 +158,53 @@ def model_version_train(
     version = version or model_version_create(user=user)
     started = time.monotonic()
     try:
-        frame = adapters.frame_for_window(since=since, until=until, limit=max_rows)
-        if len(frame) < 100:
-            raise ValueError(f"Too few transactions to train on: {len(frame)} (need at least 100).")
-        detector = Detector().fit(frame, seed=seed)
+        frame, train = _training_frame(since=since, until=until, max_rows=max_rows)
+        if train.sum() < 100:
+            raise ValueError(f"Too few transactions to train on: {int(train.sum())} (need at least 100).")
+        detector = Detector().fit(frame, seed=seed, train_mask=train)
     except Exception as exc:
         ModelVersion.objects.filter(pk=version.pk).update(status=ModelVersion.Status.FAILED, error=str(exc)[:2000])
         raise
+    trained = frame[train]
     version.status = ModelVersion.Status.READY
     version.algorithms = list(detector.algorithms)
     version.parameters = dict(detector.params) | {"seed": seed}
     version.feature_names = list(detector.feature_names)
-    version.training_start = _from_epoch(frame["ts"].min())
-    version.training_end = _from_epoch(frame["ts"].max())
-    version.training_rows = len(frame)
-    version.labelled_rows = int(frame["label"].notna().sum())
+    version.training_start = _from_epoch(trained["ts"].min())
+    version.training_end = _from_epoch(trained["ts"].max())
+    version.training_rows = len(trained)
+    version.labelled_rows = int(trained["label"].notna().sum())
     version.metrics = dict(detector.training_metrics) | {"training_seconds": round(time.monotonic() - started, 2)}
     version.artifact = detector.to_bytes()
     version.trained_at = timezone.now()
     version.save()
     logger.info("model trained", extra={"version": version.version, "rows": version.training_rows})
     return version
+
+
+def _training_frame(*, since, until, max_rows):
+    """The training rows of [since, until) (the newest `max_rows` of them) and, before them, their history.
+
+    Scoring computes every feature over the account's and merchant's stored history (30 days and more); a model
+    trained on its window alone would see the window's first weeks with short histories (few transactions, every
+    merchant new) and find ordinary traffic surprising once full histories come. So the frame also holds the
+    history window before the first training row, and only the training rows are trained on.
+    """
+    first = since
+    if max_rows:
+        newest = Transaction.objects.order_by("-timestamp", "-id")
+        if since is not None:
+            newest = newest.filter(timestamp__gte=since)
+        if until is not None:
+            newest = newest.filter(timestamp__lt=until)
+        first = newest.values_list("timestamp", flat=True)[max_rows - 1 : max_rows].first() or since
+    context = None if first is None else first - timedelta(seconds=TRAINING_HISTORY_SECONDS)
+    frame = adapters.frame_for_window(since=context, until=until)
+    ts = frame["ts"].to_numpy()
+    train = np.ones(len(frame), bool) if first is None else ts >= int(first.timestamp())
+    if max_rows and train.sum() > max_rows:  # rows sharing the first training row's second: keep the newest ones
+        train[np.flatnonzero(train)[: int(train.sum()) - max_rows]] = False
+    return frame, train
 
 
 def model_version_retrain(*, days: int, activate: bool) -> ModelVersion | None:

@@ -111,3 +111,31 @@ def test_only_scores_some_alert_rule_could_match_are_sent_for_evaluation(active_
 
     assert spike_score.risk_level in ("high", "critical") and normal_score.risk_level in ("low", "medium")
     assert sent[1] == [spike_score.pk]
+
+
+def test_training_reads_the_history_before_its_window_but_trains_on_the_window_only(history, monkeypatch):
+    from detection import services
+
+    seen = {}
+    original = services.Detector.fit
+
+    def spy(self, frame, **kwargs):
+        seen["frame"], seen["train"] = frame, kwargs["train_mask"]
+        return original(self, frame, **kwargs)
+
+    monkeypatch.setattr(services.Detector, "fit", spy)
+    since, until = START + timedelta(days=12), START + timedelta(days=20)
+    version = model_version_train(since=since, until=until, seed=0)
+
+    in_window = [t for t in history if since <= t.timestamp < until]
+    ts = seen["frame"]["ts"].to_numpy()
+    assert ts.min() < since.timestamp()  # the accounts' earlier history is there for the features
+    assert seen["train"].sum() == len(in_window) == version.training_rows
+    assert (ts[seen["train"]] >= since.timestamp()).all()
+    assert version.training_start >= since
+
+    newest = model_version_train(until=until, max_rows=150, seed=0)
+    assert newest.training_rows == 150
+    assert seen["train"].sum() == 150 and len(seen["frame"]) > 150
+    latest = sorted((t.timestamp, t.pk) for t in history if t.timestamp < until)[-150:]
+    assert newest.training_start == latest[0][0].replace(microsecond=0)
