@@ -3,6 +3,7 @@
 import threading
 import time
 
+import numpy as np
 from django.db.models import QuerySet
 
 from alerts.models import RISK_ORDER, Alert, AlertReadMark, AlertRule, AuditEvent
@@ -64,17 +65,22 @@ def _rule_floors() -> list[tuple[float | None, int]]:
 
 def alert_rules_may_match(scores) -> list:
     """The scores that some enabled rule's score and risk conditions let through (all rules: a superset)."""
+    scores = list(scores)
+    keep = alert_rules_screen([s.score for s in scores], [s.risk_level for s in scores])
+    return [s for s, kept in zip(scores, keep, strict=True) if kept]
+
+
+def alert_rules_screen(scores, risk_levels) -> np.ndarray:
+    """alert_rules_may_match for parallel sequences of score values and risk levels: a boolean mask."""
     floors = _rule_floors()
-    if not floors:
-        return []
-    return [
-        s
-        for s in scores
-        if any(
-            (min_score is None or s.score >= min_score) and RISK_ORDER.index(s.risk_level) >= level
-            for min_score, level in floors
-        )
-    ]
+    keep = np.zeros(len(scores), dtype=bool)
+    if not floors or not len(scores):
+        return keep
+    values = np.asarray(scores, dtype=np.float64)
+    levels = np.array([RISK_ORDER.index(level) for level in risk_levels])
+    for min_score, level in floors:
+        keep |= (levels >= level) & (values >= (-np.inf if min_score is None else min_score))
+    return keep
 
 
 def alert_rules_invalidate(**kwargs) -> None:

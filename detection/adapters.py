@@ -99,10 +99,46 @@ def frame_for_transactions(transactions: Sequence[Transaction]) -> tuple[dict[st
     """
     if not transactions:
         return _frame_from_tuples([]), np.zeros(0, dtype=bool)
-    accounts = sorted({t.account_id for t in transactions})
-    merchants = sorted({t.merchant_id for t in transactions if t.merchant_id})
-    latest = max(t.timestamp for t in transactions)
-    earliest = min(t.timestamp for t in transactions)
+    return _frame_for_targets(
+        target_ids=np.fromiter({t.pk for t in transactions}, dtype=np.int64),
+        accounts=sorted({t.account_id for t in transactions}),
+        merchants=sorted({t.merchant_id for t in transactions if t.merchant_id}),
+        earliest=min(t.timestamp for t in transactions),
+        latest=max(t.timestamp for t in transactions),
+        attributes={t.pk: t.attributes for t in transactions if t.attributes},
+    )
+
+
+def frame_for_stored(*, source_id: int, transaction_ids: Sequence[str]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """frame_for_transactions for a source's stored transactions named by the sender's ids, without building a
+    model instance per row (bulk jobs score 50,000 at a time). Ids not stored are left out."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, account_id, merchant_id, "
+            "CASE WHEN attributes = '{}'::jsonb THEN NULL ELSE attributes::text END "
+            "FROM transactions_transaction WHERE source_id = %s AND transaction_id = ANY(%s)",
+            [source_id, list(transaction_ids)],
+        )
+        rows = cursor.fetchall()
+        if not rows:
+            return _frame_from_tuples([]), np.zeros(0, dtype=bool)
+        target_ids = np.array([row[0] for row in rows], dtype=np.int64)
+        cursor.execute(
+            "SELECT min(timestamp), max(timestamp) FROM transactions_transaction WHERE id = ANY(%s)",
+            [target_ids.tolist()],
+        )
+        earliest, latest = cursor.fetchone()
+    return _frame_for_targets(
+        target_ids=target_ids,
+        accounts=sorted({row[1] for row in rows}),
+        merchants=sorted({row[2] for row in rows if row[2]}),
+        earliest=earliest,
+        latest=latest,
+        attributes={row[0]: json.loads(row[3]) for row in rows if row[3]},
+    )
+
+
+def _frame_for_targets(*, target_ids, accounts, merchants, earliest, latest, attributes):
     window = {
         "accounts": accounts,
         "merchants": merchants,
@@ -110,12 +146,10 @@ def frame_for_transactions(transactions: Sequence[Transaction]) -> tuple[dict[st
         "merchant_since": earliest - timedelta(seconds=MERCHANT_LOOKBACK_SECONDS),
         "until": latest,
     }
-    target_ids = np.fromiter({t.pk for t in transactions}, dtype=np.int64)
     # A single transaction's history is one indexed read; a batch's is about a hundred rows per transaction,
     # which the history cache holds in memory.
     cached = _cached_history(window, target_ids) if len(accounts) + len(merchants) > COPY_THRESHOLD else None
     rows = cached if cached is not None else _history_rows(**window)  # the cache's rows come unique
-    attributes = {t.pk: t.attributes for t in transactions if t.attributes}
     frame = _frame_from_columns(rows) if isinstance(rows, dict) else _frame_from_tuples(rows)
     frame = frame if cached is not None else _unique_rows(frame)
     frame = _with_attributes(frame, attributes) if attributes else frame

@@ -25,8 +25,7 @@ from django.utils import timezone
 from anomaly_site import metrics
 from detection import job_progress
 from detection.models import ScoringJob, ScoringJobChunk
-from detection.services import score_transactions
-from transactions.models import Transaction
+from detection.services import score_stored
 from transactions.services import transactions_store_frame
 
 logger = logging.getLogger(__name__)
@@ -156,25 +155,16 @@ def _ingest(chunk: ScoringJobChunk) -> None:
 def _score(chunk: ScoringJobChunk) -> None:
     started = time.perf_counter()
     ids = _chunk_frame(chunk, ["transaction_id"])["transaction_id"].tolist()
-    # One array parameter, not 50,000 placeholders: psycopg's conversion of a huge IN list costs more than the query.
-    transactions = list(
-        Transaction.objects.raw(
-            f"SELECT * FROM {Transaction._meta.db_table} WHERE source_id = %s AND transaction_id = ANY(%s)",  # noqa: S608
-            [chunk.job.source_id, ids],
-        )
-    )
-    scores = score_transactions(transactions=transactions) if transactions else []
-    flagged = sum(1 for s in scores if s.is_anomaly)
-    ScoringJobChunk.objects.filter(pk=chunk.pk).update(flagged_rows=flagged)
+    result = score_stored(source_id=chunk.job.source_id, transaction_ids=ids)
+    ScoringJobChunk.objects.filter(pk=chunk.pk).update(flagged_rows=result.flagged)
     ScoringJob.objects.filter(pk=chunk.job_id).update(
-        processed_rows=F("processed_rows") + chunk.row_count, flagged_rows=F("flagged_rows") + flagged
+        processed_rows=F("processed_rows") + chunk.row_count, flagged_rows=F("flagged_rows") + result.flagged
     )
-    if scores:
-        version = scores[0].model_version.version
+    if result.scored:
         seconds = time.perf_counter() - started
         db.on_commit(
             lambda: metrics.counts_recorded(
-                model_version=version, scored=len(scores), flagged=flagged, kind="job", seconds=seconds
+                model_version=result.version, scored=result.scored, flagged=result.flagged, kind="job", seconds=seconds
             )
         )
 

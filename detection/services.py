@@ -4,6 +4,7 @@ import json
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -12,7 +13,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from alerts.audit import audit_record
-from alerts.selectors import alert_rules_may_match, risk_policy_current
+from alerts.selectors import alert_rules_may_match, alert_rules_screen, risk_policy_current
 from alerts.services import alerts_evaluate_for_scores
 from anomaly_site.bulk_insert import insert_returning
 from detection import adapters, registry
@@ -20,7 +21,7 @@ from detection.engine.detector import Detector
 from detection.engine.features import ACCOUNT_LOOKBACK_SECONDS, MERCHANT_LOOKBACK_SECONDS
 from detection.models import ModelVersion, Score
 from detection.registry import NoActiveModel
-from review.services import review_items_create_for_scores
+from review.services import review_items_create_for_scores, review_items_queue
 from transactions.models import Transaction
 
 logger = logging.getLogger(__name__)
@@ -129,13 +130,7 @@ def _scores_insert(scores: list[Score]) -> list[Score]:
         )
         for s in scores
     ]
-    returned = insert_returning(
-        table=Score._meta.db_table,
-        columns=_SCORE_COLUMNS,
-        rows=rows,
-        suffix="ON CONFLICT (transaction_id, model_version_id) DO NOTHING RETURNING id, transaction_id",
-    )
-    ids = {transaction_id: pk for pk, transaction_id in returned}
+    ids = _score_rows_insert(rows)
     created = []
     for score in scores:
         if score.transaction_id in ids:
@@ -143,6 +138,81 @@ def _scores_insert(scores: list[Score]) -> list[Score]:
             score._state.adding = False
             created.append(score)
     return created
+
+
+def _score_rows_insert(rows: list[tuple]) -> dict[int, int]:
+    """INSERT rows of _SCORE_COLUMNS, skipping transactions this version scored before: {transaction pk: score id}."""
+    returned = insert_returning(
+        table=Score._meta.db_table,
+        columns=_SCORE_COLUMNS,
+        rows=rows,
+        suffix="ON CONFLICT (transaction_id, model_version_id) DO NOTHING RETURNING id, transaction_id",
+    )
+    return {transaction_id: pk for pk, transaction_id in returned}
+
+
+@dataclass(frozen=True)
+class StoredScoring:
+    scored: int  # transactions of the batch found stored
+    flagged: int  # of those, how many are flagged (by the score this version stored for them)
+    version: int  # the model version that scored them
+
+
+@transaction.atomic(savepoint=False)
+def score_stored(*, source_id: int, transaction_ids: Sequence[str]) -> StoredScoring:
+    """Score a source's stored transactions, named by the sender's ids, with the active model: for bulk jobs.
+
+    The same features, scores, review items and alerts as `score_transactions`, kept in arrays from the history
+    read to the INSERTs (no model instance per row). A transaction this version scored before keeps its score.
+    """
+    loaded = registry.active_model()
+    frame, targets = adapters.frame_for_stored(source_id=source_id, transaction_ids=transaction_ids)
+    if not targets.any():
+        return StoredScoring(scored=0, flagged=0, version=loaded.version.version)
+    output = loaded.detector.score_frame(frame, targets)
+    row_ids, amounts = frame["row_id"][targets], frame["amount"][targets]
+    policy = risk_policy_current()
+    values = [round(value, 6) for value in output.score.astype(np.float64).tolist()]  # as _scores_compute rounds
+    levels = [policy.risk_level(value) for value in values]
+    flagged = np.array([policy.is_flagged(value) for value in values], dtype=bool)
+    names = list(output.components)
+    components = np.round(np.column_stack([output.components[n] for n in names]), 6).tolist()
+    now, version_id = timezone.now(), loaded.version.pk
+    rows = [
+        (
+            tx,
+            version_id,
+            value,
+            level,
+            flag,
+            json.dumps(dict(zip(names, parts, strict=True))),
+            json.dumps(list(why)),
+            now,
+        )
+        for tx, value, level, flag, parts, why in zip(
+            row_ids.tolist(), values, levels, flagged.tolist(), components, output.reasons, strict=True
+        )
+    ]
+    ids = _score_rows_insert(rows)
+    created = np.array([tx in ids for tx in row_ids.tolist()], dtype=bool)
+    score_ids = np.array([ids.get(tx, 0) for tx in row_ids.tolist()], dtype=np.int64)
+    queue = created & flagged
+    if queue.any():
+        review_items_queue(
+            transaction_ids=row_ids[queue],
+            score_ids=score_ids[queue],
+            scores=np.asarray(values)[queue],
+            amounts=amounts[queue],
+        )
+    if created.any():
+        alert = created & alert_rules_screen(values, levels)
+        alerts_evaluate_for_scores(score_ids=score_ids[alert].tolist())
+    flagged_count = int(queue.sum())
+    if not created.all():  # scored before: count them by the score stored then
+        flagged_count += Score.objects.filter(
+            transaction_id__in=row_ids[~created].tolist(), model_version=loaded.version, is_anomaly=True
+        ).count()
+    return StoredScoring(scored=len(row_ids), flagged=flagged_count, version=loaded.version.version)
 
 
 def model_version_train(

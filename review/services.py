@@ -65,6 +65,21 @@ def _insert_ignoring_queued(rows: list[tuple]) -> list[tuple[int, int]]:
 
 
 @transaction.atomic
+def review_items_queue(*, transaction_ids, score_ids, scores, amounts) -> list[int]:
+    """Queue flagged scores given as parallel sequences (one per transaction, as bulk scoring has them in arrays):
+    the same items, priorities and broadcast as `review_items_create_for_scores`. Returns the new items' ids."""
+    now = timezone.now()
+    rows = [
+        (int(tx), int(score_id), ReviewItem.Status.OPEN, review_priority(score=score, amount=amount), now, "")
+        for tx, score_id, score, amount in zip(transaction_ids, score_ids, scores, amounts, strict=True)
+    ]
+    item_ids = [pk for pk, _ in _insert_ignoring_queued(rows)] if rows else []
+    if item_ids:
+        review_queue_broadcast_on_commit(item_ids=item_ids, event="created")
+    return item_ids
+
+
+@transaction.atomic
 def review_items_create_for_scores(*, scores: list) -> list[ReviewItem]:
     """Queue flagged scores for review: one item per transaction, idempotent, broadcast after commit.
 

@@ -139,3 +139,35 @@ def test_training_reads_the_history_before_its_window_but_trains_on_the_window_o
     assert seen["train"].sum() == 150 and len(seen["frame"]) > 150
     latest = sorted((t.timestamp, t.pk) for t in history if t.timestamp < until)[-150:]
     assert newest.training_start == latest[0][0].replace(microsecond=0)
+
+
+def test_bulk_scoring_in_arrays_stores_what_score_transactions_stores(active_version):
+    from django.db import transaction as db_transaction
+
+    from detection.services import score_stored
+
+    day = START + timedelta(days=20)
+    batch = [store_transaction(account_id="acct-001", amount="4800.00", at=day + timedelta(hours=12))] + [
+        store_transaction(account_id=f"acct-{i:03d}", amount=f"{12 + i}.50", at=day + timedelta(hours=1, minutes=i))
+        for i in range(2, 30)
+    ]
+    fields = ("transaction_id", "score", "risk_level", "is_anomaly", "components", "reasons")
+
+    def stored():
+        scores = Score.objects.filter(transaction__in=batch).order_by("transaction_id")
+        items = ReviewItem.objects.filter(transaction__in=batch).order_by("transaction_id")
+        return list(scores.values_list(*fields)), list(items.values_list("transaction_id", "priority", "status"))
+
+    with db_transaction.atomic():
+        score_transactions(transactions=batch)
+        expected = stored()
+        db_transaction.set_rollback(True)
+    assert not Score.objects.filter(transaction__in=batch).exists()
+
+    result = score_stored(source_id=batch[0].source_id, transaction_ids=[t.transaction_id for t in batch])
+
+    assert stored() == expected
+    assert result.scored == len(batch) and result.flagged == len(expected[1]) >= 1
+    again = score_stored(source_id=batch[0].source_id, transaction_ids=[t.transaction_id for t in batch])
+    assert (again.scored, again.flagged) == (result.scored, result.flagged)  # counted from the stored scores
+    assert stored() == expected
