@@ -114,18 +114,25 @@ def frame_for_stored(*, source_id: int, transaction_ids: Sequence[str]) -> tuple
     model instance per row (bulk jobs score 50,000 at a time). Ids not stored are left out."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT id, account_id, merchant_id, "
+            "SELECT id, account_id, merchant_id, extract(epoch from timestamp)::float8, "
             "CASE WHEN attributes = '{}'::jsonb THEN NULL ELSE attributes::text END "
-            "FROM transactions_transaction WHERE source_id = %s AND transaction_id = ANY(%s)",
+            "FROM transactions_transaction WHERE source_id = %s AND transaction_id = ANY(%s::text[])",
             [source_id, list(transaction_ids)],
         )
         rows = cursor.fetchall()
         if not rows:
             return _frame_from_tuples([]), np.zeros(0, dtype=bool)
         target_ids = np.array([row[0] for row in rows], dtype=np.int64)
+        epochs = np.array([row[3] for row in rows], dtype=np.float64)
+        # The window's ends are the stored timestamps themselves, not float epochs (which may round a microsecond):
+        # the few rows within a millisecond of either end are read by primary key.
+        first = target_ids[epochs <= epochs.min() + 1e-3].tolist()
+        last = target_ids[epochs >= epochs.max() - 1e-3].tolist()
         cursor.execute(
-            "SELECT min(timestamp), max(timestamp) FROM transactions_transaction WHERE id = ANY(%s)",
-            [target_ids.tolist()],
+            "SELECT min(timestamp) FILTER (WHERE id = ANY(%s::bigint[])), "
+            "max(timestamp) FILTER (WHERE id = ANY(%s::bigint[])) "
+            "FROM transactions_transaction WHERE id = ANY(%s::bigint[])",
+            [first, last, first + last],
         )
         earliest, latest = cursor.fetchone()
     return _frame_for_targets(
@@ -134,7 +141,7 @@ def frame_for_stored(*, source_id: int, transaction_ids: Sequence[str]) -> tuple
         merchants=sorted({row[2] for row in rows if row[2]}),
         earliest=earliest,
         latest=latest,
-        attributes={row[0]: json.loads(row[3]) for row in rows if row[3]},
+        attributes={row[0]: json.loads(row[4]) for row in rows if row[4]},
     )
 
 
