@@ -109,16 +109,22 @@ def frame_for_transactions(transactions: Sequence[Transaction]) -> tuple[dict[st
     )
 
 
-def frame_for_stored(*, source_id: int, transaction_ids: Sequence[str]) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """frame_for_transactions for a source's stored transactions named by the sender's ids, without building a
-    model instance per row (bulk jobs score 50,000 at a time). Ids not stored are left out."""
+def frame_for_stored(
+    *, pks: Sequence[int] = (), source_id: int | None = None, transaction_ids: Sequence[str] = ()
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """frame_for_transactions for stored transactions given by primary key, or by a source and the sender's ids,
+    without building a model instance per row (bulk jobs score 50,000 at a time). Ids not stored are left out."""
+    columns = (
+        "SELECT id, account_id, merchant_id, extract(epoch from timestamp)::float8, "
+        "CASE WHEN attributes = '{}'::jsonb THEN NULL ELSE attributes::text END FROM transactions_transaction "
+    )
+    if source_id is None:
+        query, params = columns + "WHERE id = ANY(%s::bigint[])", [[int(pk) for pk in pks]]
+    else:
+        query = columns + "WHERE source_id = %s AND transaction_id = ANY(%s::text[])"
+        params = [source_id, list(transaction_ids)]
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT id, account_id, merchant_id, extract(epoch from timestamp)::float8, "
-            "CASE WHEN attributes = '{}'::jsonb THEN NULL ELSE attributes::text END "
-            "FROM transactions_transaction WHERE source_id = %s AND transaction_id = ANY(%s::text[])",
-            [source_id, list(transaction_ids)],
-        )
+        cursor.execute(query, params)
         rows = cursor.fetchall()
         if not rows:
             return _frame_from_tuples([]), np.zeros(0, dtype=bool)

@@ -4,7 +4,7 @@ import json
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -156,17 +156,23 @@ class StoredScoring:
     scored: int  # transactions of the batch found stored
     flagged: int  # of those, how many are flagged (by the score this version stored for them)
     version: int  # the model version that scored them
+    # The scores this call stored, by transaction pk: (score, risk level, flagged, reasons). Transactions this
+    # version had scored before are not in it.
+    created: dict[int, tuple[float, str, bool, list[str]]] = field(default_factory=dict)
 
 
 @transaction.atomic(savepoint=False)
-def score_stored(*, source_id: int, transaction_ids: Sequence[str]) -> StoredScoring:
-    """Score a source's stored transactions, named by the sender's ids, with the active model: for bulk jobs.
+def score_stored(
+    *, pks: Sequence[int] = (), source_id: int | None = None, transaction_ids: Sequence[str] = ()
+) -> StoredScoring:
+    """Score stored transactions with the active model, given by primary key or by a source and the sender's ids:
+    for the batch endpoint and bulk jobs.
 
     The same features, scores, review items and alerts as `score_transactions`, kept in arrays from the history
     read to the INSERTs (no model instance per row). A transaction this version scored before keeps its score.
     """
     loaded = registry.active_model()
-    frame, targets = adapters.frame_for_stored(source_id=source_id, transaction_ids=transaction_ids)
+    frame, targets = adapters.frame_for_stored(pks=pks, source_id=source_id, transaction_ids=transaction_ids)
     if not targets.any():
         return StoredScoring(scored=0, flagged=0, version=loaded.version.version)
     output = loaded.detector.score_frame(frame, targets)
@@ -212,7 +218,14 @@ def score_stored(*, source_id: int, transaction_ids: Sequence[str]) -> StoredSco
         flagged_count += Score.objects.filter(
             transaction_id__in=row_ids[~created].tolist(), model_version=loaded.version, is_anomaly=True
         ).count()
-    return StoredScoring(scored=len(row_ids), flagged=flagged_count, version=loaded.version.version)
+    made = {
+        tx: (value, level, flag, [*why])
+        for tx, value, level, flag, why, new in zip(
+            row_ids.tolist(), values, levels, flagged.tolist(), output.reasons, created.tolist(), strict=True
+        )
+        if new
+    }
+    return StoredScoring(scored=len(row_ids), flagged=flagged_count, version=loaded.version.version, created=made)
 
 
 def model_version_train(

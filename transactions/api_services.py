@@ -15,9 +15,9 @@ from django.db import transaction as db
 from anomaly_site import metrics
 from anomaly_site.api_errors import error_item
 from detection.models import Score
-from detection.services import score_transactions
+from detection.services import score_stored, score_transactions
 from transactions.models import LabelSource, Source, Transaction
-from transactions.services import transaction_ingest, transaction_label, transactions_ingest_many
+from transactions.services import transaction_ingest, transaction_label, transactions_ingest_rows
 
 BATCH_COUNTS = ("received", "created", "existing", "invalid")
 
@@ -49,8 +49,11 @@ def field_errors(errors) -> list[dict]:
 
 
 def score_payload(transaction: Transaction, score: Score) -> dict[str, Any]:
+    return {"transaction_id": transaction.transaction_id, **_score_fields(score)}
+
+
+def _score_fields(score: Score) -> dict[str, Any]:
     return {
-        "transaction_id": transaction.transaction_id,
         "score": score.score,
         "risk_level": score.risk_level,
         "is_anomaly": score.is_anomaly,
@@ -76,27 +79,49 @@ def transaction_score(*, source: Source, data: dict) -> ScoreOutcome:
 
 @db.atomic
 def transactions_score_batch(*, source: Source, rows: list[dict]) -> dict[str, Any]:
-    """Store and score many; bad items come back as errors by index and do not stop the good ones."""
+    """Store and score many; bad items come back as errors by index and do not stop the good ones.
+
+    Rows stay primary keys and arrays from ingest to the answer (no model instance per row); a transaction
+    already stored keeps, and answers with, its newest stored score.
+    """
     started = time.perf_counter()
-    results = transactions_ingest_many(source=source, rows=rows)
+    ingested = transactions_ingest_rows(source=source, rows=rows)
     errors, good = [], []
-    for index, (row, result) in enumerate(zip(rows, results, strict=True)):
+    for index, (row, result) in enumerate(zip(rows, ingested, strict=True)):
         if result.errors:
             errors.append({"index": index, "transaction_id": _given_id(row), "errors": field_errors(result.errors)})
         else:
             good.append((index, result))
-    stored = _latest_scores([r.transaction for _, r in good if not r.created])
-    to_score = _unique([r.transaction for _, r in good if r.transaction.pk not in stored])
-    fresh = score_transactions(transactions=to_score) if to_score else []
-    by_pk = stored | {score.transaction_id: score for score in fresh}
-    if fresh:
-        metrics.scores_recorded(fresh, path="batch", seconds=time.perf_counter() - started)
-    items = [
-        {"index": i, "created": r.created, **score_payload(r.transaction, by_pk[r.transaction.pk])} for i, r in good
-    ]
+    payloads = _latest_score_payloads([r.pk for _, r in good if not r.created])
+    to_score = list(dict.fromkeys(r.pk for _, r in good if r.pk not in payloads))
+    if to_score:
+        fresh = score_stored(pks=to_score)
+        for pk, (value, level, flagged, reasons) in fresh.created.items():
+            payloads[pk] = {
+                "score": value,
+                "risk_level": level,
+                "is_anomaly": flagged,
+                "reasons": reasons,
+                "model_version": fresh.version,
+            }
+        if fresh.created:
+            flagged = sum(1 for _, _, flag, _ in fresh.created.values() if flag)
+            seconds = time.perf_counter() - started
+            metrics.counts_recorded(
+                model_version=fresh.version, scored=len(fresh.created), flagged=flagged, kind="batch", seconds=seconds
+            )
+        payloads |= _latest_score_payloads([pk for pk in to_score if pk not in payloads])  # scored meanwhile
+    items = [{"index": i, "created": r.created, "transaction_id": r.transaction_id, **payloads[r.pk]} for i, r in good]
     created = sum(1 for _, r in good if r.created)
     counts = {"received": len(rows), "created": created, "existing": len(good) - created, "invalid": len(errors)}
     return {"results": items, "errors": errors, "counts": counts}
+
+
+def _latest_score_payloads(pks: list[int]) -> dict[int, dict[str, Any]]:
+    """The answer's score fields of each transaction's newest stored score, in one query."""
+    if not pks:
+        return {}
+    return {score.transaction_id: _score_fields(score) for score in _latest_score_rows(pks)}
 
 
 def _given_id(row: Any) -> str | None:
@@ -104,22 +129,20 @@ def _given_id(row: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _unique(transactions: list[Transaction]) -> list[Transaction]:
-    """A transaction sent twice in one batch is scored once."""
-    return list({tx.pk: tx for tx in transactions}.values())
-
-
 def _latest_scores(transactions: list[Transaction]) -> dict[int, Score]:
     """The newest stored score of each given transaction, in one query."""
     if not transactions:
         return {}
-    rows = (
+    return {score.transaction_id: score for score in _latest_score_rows([tx.pk for tx in transactions])}
+
+
+def _latest_score_rows(pks: list[int]):
+    return (
         Score.objects.select_related("model_version")
-        .filter(transaction__in=[tx.pk for tx in transactions])
+        .filter(transaction__in=pks)
         .order_by("transaction_id", "-created_at", "-id")
         .distinct("transaction_id")
     )
-    return {score.transaction_id: score for score in rows}
 
 
 @dataclass(frozen=True)

@@ -66,43 +66,56 @@ def transaction_ingest(
     return transactions_ingest_many(source=source, rows=[data], label_source=label_source)[0]
 
 
+@dataclass(frozen=True)
+class IngestedRow:
+    """IngestResult without the model instance: the stored row's primary key (bulk paths keep rows in arrays)."""
+
+    pk: int | None
+    transaction_id: str | None
+    created: bool = False
+    errors: list[FieldError] = field(default_factory=list)
+
+
 @db_transaction.atomic
 def transactions_ingest_many(
     *, source: Source, rows: Iterable[dict[str, Any]], label_source: str = LabelSource.REPORTED
 ) -> list[IngestResult]:
     """Store many raw transactions in bulk SQL; results in input order. Safe to repeat and to run concurrently."""
+    ingested = transactions_ingest_rows(source=source, rows=rows, label_source=label_source)
+    stored = Transaction.objects.in_bulk([row.pk for row in ingested if row.pk is not None])
+    return [
+        IngestResult(transaction=None, errors=row.errors)
+        if row.pk is None
+        else IngestResult(transaction=stored[row.pk], created=row.created)
+        for row in ingested
+    ]
+
+
+@db_transaction.atomic
+def transactions_ingest_rows(
+    *, source: Source, rows: Iterable[dict[str, Any]], label_source: str = LabelSource.REPORTED
+) -> list[IngestedRow]:
+    """transactions_ingest_many without reading the stored rows back: each row's primary key, in input order."""
     cleaned = [transaction_clean(row) for row in rows]
     valid = [item.data for item in cleaned if item.ok]
     now = timezone.now()
     for data in valid:
         data["labelled_at"] = now
     outcome = bulk.insert_rows(source_id=source.pk, rows=valid, label_source=label_source)
-    stored = Transaction.objects.in_bulk([pk for pk, _ in outcome.values()])
-    results = _results_in_order(cleaned, outcome, stored)
-    _label_events_for_new(results, label_source, now)
-    return results
-
-
-def _results_in_order(cleaned, outcome, stored) -> list[IngestResult]:
-    results, seen = [], set()
+    results, seen, events = [], set(), []
     for item in cleaned:
         if not item.ok:
-            results.append(IngestResult(transaction=None, errors=item.errors))
+            results.append(IngestedRow(pk=None, transaction_id=None, errors=item.errors))
             continue
         tx_id = item.data["transaction_id"]
         pk, created = outcome[tx_id]
-        results.append(IngestResult(transaction=stored[pk], created=created and tx_id not in seen))
+        created = created and tx_id not in seen  # the same id twice in one call: the first one is the new row
         seen.add(tx_id)
-    return results
-
-
-def _label_events_for_new(results: list[IngestResult], label_source: str, at: datetime) -> None:
-    events = [
-        LabelEvent(transaction=result.transaction, label=result.transaction.label, source=label_source, created_at=at)
-        for result in results
-        if result.created and result.transaction.label is not None
-    ]
+        results.append(IngestedRow(pk=pk, transaction_id=tx_id, created=created))
+        if created and item.data.get("label") is not None:
+            events.append(LabelEvent(transaction_id=pk, label=item.data["label"], source=label_source, created_at=now))
     LabelEvent.objects.bulk_create(events)
+    return results
 
 
 @db_transaction.atomic
