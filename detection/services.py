@@ -183,6 +183,7 @@ def score_stored(
     flagged = np.array([policy.is_flagged(value) for value in values], dtype=bool)
     names = list(output.components)
     components = np.round(np.column_stack([output.components[n] for n in names]), 6).tolist()
+    reasons = [[*why] for why in output.reasons]  # worded when read: read once
     now, version_id = timezone.now(), loaded.version.pk
     rows = [
         (
@@ -192,11 +193,11 @@ def score_stored(
             level,
             flag,
             json.dumps(dict(zip(names, parts, strict=True))),
-            json.dumps(list(why)),
+            json.dumps(why),
             now,
         )
         for tx, value, level, flag, parts, why in zip(
-            row_ids.tolist(), values, levels, flagged.tolist(), components, output.reasons, strict=True
+            row_ids.tolist(), values, levels, flagged.tolist(), components, reasons, strict=True
         )
     ]
     ids = _score_rows_insert(rows)
@@ -219,9 +220,9 @@ def score_stored(
             transaction_id__in=row_ids[~created].tolist(), model_version=loaded.version, is_anomaly=True
         ).count()
     made = {
-        tx: (value, level, flag, [*why])
+        tx: (value, level, flag, why)
         for tx, value, level, flag, why, new in zip(
-            row_ids.tolist(), values, levels, flagged.tolist(), output.reasons, created.tolist(), strict=True
+            row_ids.tolist(), values, levels, flagged.tolist(), reasons, created.tolist(), strict=True
         )
         if new
     }
