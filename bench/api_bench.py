@@ -18,7 +18,7 @@ import threading
 import time
 import uuid
 
-from api_common import BENCH_DB, ROOT, bench_env, prepare, psql, request_rows, setup_django
+from api_common import BENCH_DB, ROOT, bench_env, fresh_copy, prepare, request_rows, setup_django
 
 PORT = 8765
 RUN_DB = BENCH_DB + "_run"
@@ -200,9 +200,7 @@ def fresh_run_database() -> None:
     from django.db import connection
 
     connection.close()
-    psql(f'DROP DATABASE IF EXISTS "{RUN_DB}" WITH (FORCE)')
-    psql(f'CREATE DATABASE "{RUN_DB}" TEMPLATE "{BENCH_DB}"')
-    settings.DATABASES["default"]["NAME"] = RUN_DB
+    settings.DATABASES["default"]["NAME"] = fresh_copy(RUN_DB)
 
 
 def run_server(name: str, secret: str, args) -> dict:

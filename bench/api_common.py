@@ -62,6 +62,22 @@ def database_exists(name: str) -> bool:
     return psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'") == "1"  # noqa: S608 - our own name
 
 
+def fresh_copy(name: str) -> str:
+    """A new copy of the prepared database (CREATE DATABASE ... TEMPLATE): what one run writes (handbook rows
+    stored again under other ids, which would double the next run's histories) never reaches another run."""
+    psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    psql(f'CREATE DATABASE "{name}" TEMPLATE "{BENCH_DB}"')
+    return name
+
+
+def drop_copy(name: str) -> None:
+    """Drop a copy made by fresh_copy, after closing this process's Django connection to it."""
+    from django.db import connection
+
+    connection.close()
+    psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def create_database_if_missing(name: str) -> None:
     if not database_exists(name):
         psql(f'CREATE DATABASE "{name}"')

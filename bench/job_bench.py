@@ -22,7 +22,18 @@ import threading
 import time
 import uuid
 
-from api_common import BENCH_DB, ROOT, WORK, bench_env, children, handbook_days, peak_rss_mb, prepare, psql
+from api_common import (
+    BENCH_DB,
+    ROOT,
+    WORK,
+    bench_env,
+    children,
+    fresh_copy,
+    handbook_days,
+    peak_rss_mb,
+    prepare,
+    psql,
+)
 
 RUN_DB = BENCH_DB + "_job"
 QUEUE = os.environ.get("BENCH_QUEUE", "q-bench-api")
@@ -45,8 +56,7 @@ def run_env(**extra: str) -> dict:
 
 
 def fresh_database() -> None:
-    psql(f'DROP DATABASE IF EXISTS "{RUN_DB}" WITH (FORCE)')
-    psql(f'CREATE DATABASE "{RUN_DB}" TEMPLATE "{BENCH_DB}"')
+    fresh_copy(RUN_DB)
 
 
 def start_workers(count: int, chunk_rows: int) -> list[subprocess.Popen]:

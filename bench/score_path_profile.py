@@ -22,7 +22,9 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from api_common import prepare, request_rows, setup_django  # noqa: E402
+from api_common import BENCH_DB, drop_copy, fresh_copy, prepare, request_rows, setup_django  # noqa: E402
+
+RUN_DB = BENCH_DB + "_profile"
 
 
 def main() -> None:
@@ -36,7 +38,14 @@ def main() -> None:
     )
     args = parser.parse_args()
     prepare()
-    setup_django()
+    setup_django(fresh_copy(RUN_DB))  # the rows a run stores stay out of the prepared database
+    try:
+        profile_requests(args)
+    finally:
+        drop_copy(RUN_DB)
+
+
+def profile_requests(args) -> None:
     from django.db import connection
 
     from accounts.services import partner_token_create
