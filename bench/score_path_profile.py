@@ -38,6 +38,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     prepare()
+    os.environ["DB_CONN_MAX_AGE"] = "60"  # as the API benchmark runs gunicorn: no new connection per request
     setup_django(fresh_copy(RUN_DB))  # the rows a run stores stay out of the prepared database
     try:
         profile_requests(args)
