@@ -80,13 +80,6 @@ SUPERVISED_DIRECTIONS: dict[str, int] = {
     **{f"m_known_labels_{w}": 0 for w in SHARE_WINDOWS},
 }
 SUPERVISED_FEATURES = tuple(SUPERVISED_DIRECTIONS)
-# The amount against the median of the account's latest ``MEDIAN_DEPTH`` amounts in 30 days: unlike the geometric
-# mean, a median is not pulled up by a few earlier spikes (a compromised card's first frauds), so later spikes of
-# the same card still stand out.
-MEDIAN_DEPTH = int(__import__("os").environ.get("H3_DEPTH", 64))
-ROBUST_DIRECTIONS: dict[str, int] = {"a_amount_vs_median": 1}
-ROBUST_FEATURES = tuple(ROBUST_DIRECTIONS)
-_MEDIAN_BLOCK = 1 << 16
 
 
 @dataclass
@@ -97,22 +90,18 @@ class FeatureSpec:
     # Whether the supervised-only features exist. Specs pickled before they did lack the field and read the class
     # default (False), so stored models keep computing the features they were trained on.
     supervised_features: bool = False
-    # Whether the robust amount deviation exists (``ROBUST_FEATURES``); older specs read False, as above.
-    robust_amount: bool = False
 
     @property
     def names(self) -> list[str]:
         attrs = [f"attr_{a}" for a in self.attributes]
         combos = [f"amount_vs_attr_{a}" for a in self.attributes if _is_amount_like(a)]
-        supervised = SUPERVISED_FEATURES if self.supervised_features else ()
-        return [*BASE_DIRECTIONS, *attrs, *combos, *supervised, *(ROBUST_FEATURES if self.robust_amount else ())]
+        return [*BASE_DIRECTIONS, *attrs, *combos, *(SUPERVISED_FEATURES if self.supervised_features else ())]
 
     @property
     def deviations(self) -> list[str]:
         """The directed features the tail model reads: deviations, the sender's fields, label-aware features."""
         sender = [n for n in self.names if n.startswith(("attr_", "amount_vs_attr_"))]
-        robust = list(ROBUST_FEATURES) if self.robust_amount else []
-        return [*_deviation_features(self.robust_amount), *robust, *LABEL_FEATURES, *sender]
+        return [*DEVIATION_FEATURES, *LABEL_FEATURES, *sender]
 
     @property
     def directions(self) -> dict[str, int]:
@@ -123,25 +112,14 @@ class FeatureSpec:
                 directions[f"amount_vs_attr_{a}"] = 1
         if self.supervised_features:
             directions.update(SUPERVISED_DIRECTIONS)
-        if self.robust_amount:
-            directions.update(ROBUST_DIRECTIONS)
         return directions
 
     @classmethod
     def infer(cls, frame: Frame) -> FeatureSpec:
         """Every attribute with at least one numeric value."""
         return cls(
-            attributes=sorted(a for a, v in frame.attrs.items() if np.isfinite(v).any()),
-            supervised_features=True,
-            robust_amount=True,
+            attributes=sorted(a for a, v in frame.attrs.items() if np.isfinite(v).any()), supervised_features=True
         )
-
-
-def _deviation_features(robust: bool) -> tuple[str, ...]:
-    import os
-
-    drop = os.environ.get("H3_DROP", "").split(",") if robust else []
-    return tuple(n for n in DEVIATION_FEATURES if n not in drop)
 
 
 def _is_amount_like(name: str) -> bool:
@@ -203,7 +181,7 @@ class _Builder:
         return self._codes[id(column)][1]
 
     def build(self, spec: FeatureSpec) -> dict[str, np.ndarray]:
-        self.supervised, self.robust = spec.supervised_features, spec.robust_amount
+        self.supervised = spec.supervised_features
         self._transaction()
         account = self.grouping(self.d.account_id)
         self._account_windows(account)
@@ -248,9 +226,6 @@ class _Builder:
         is_fraud = (self.d.label == 1) & np.isfinite(self.d.label_known_ts)
         known = np.where(is_fraud, self.d.label_known_ts - self.t0, np.inf)
         out["a_known_frauds_30d"] = np.log1p(g.known_events(start, is_fraud, known))
-        if self.robust:
-            median = _window_median(g, self.log_amount_q, start, MEDIAN_DEPTH)
-            out["a_amount_vs_median"] = np.where(self.account_n > 0, out["amount_log"] - median / LOG_SCALE, 0.0)
 
     def _account_location(self, g: Grouping) -> None:
         d, r, start = self.d, self.rows, self.account_start
@@ -346,24 +321,6 @@ def _relative_amount(log_amount, log_sum, square_sum, n) -> tuple[np.ndarray, np
     relative = np.where(n > 0, log_amount - mean, 0.0)
     z = relative / np.sqrt(variance + 0.25) * (n / (n + 1.0))
     return relative, z
-
-
-def _window_median(g: Grouping, values: np.ndarray, start: np.ndarray, depth: int) -> np.ndarray:
-    """Median of the latest ``depth`` values in each target's window (0 for an empty window), in row blocks."""
-    ordered = values[g.order]
-    n = np.minimum(g.count(start), depth)
-    first = g.tpos - n
-    out = np.zeros(len(n))
-    columns = np.arange(depth)
-    for block in range(0, len(n), _MEDIAN_BLOCK):
-        part = slice(block, block + _MEDIAN_BLOCK)
-        taken = np.minimum(first[part, None] + columns, len(ordered) - 1)
-        window = np.where(columns < n[part, None], ordered[taken], np.iinfo(np.int64).max)
-        window.sort(axis=1)
-        rows, count = np.arange(len(window)), np.maximum(n[part], 1)
-        middle = (window[rows, (count - 1) // 2] + window[rows, count // 2]) / 2
-        out[part] = np.where(n[part] > 0, middle, 0.0)
-    return out
 
 
 def _haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
