@@ -68,7 +68,8 @@ def run(args) -> None:
     if profile:
         profile.disable()
     seconds = time.perf_counter() - started
-    print(f"second chunk: {result.scored:,} rows scored in {seconds:.2f} s = {result.scored / seconds:,.0f} rows/s")
+    rate, flagged = result.scored / seconds, result.flagged
+    print(f"second chunk: {result.scored:,} rows scored in {seconds:.2f} s = {rate:,.0f} rows/s, {flagged:,} flagged")
     if profile:
         order, top = os.environ.get("SORT", "cumulative"), int(os.environ.get("TOP", "40"))
         pstats.Stats(profile).sort_stats(order).print_stats(top)
