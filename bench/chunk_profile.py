@@ -9,6 +9,8 @@ does, with the history cache warm (a first chunk of the same size fills it, as a
 """
 
 import argparse
+import collections
+import contextlib
 import cProfile
 import os
 import pstats
@@ -19,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from api_common import BENCH_DB, MAPPING, drop_copy, fresh_copy, handbook_days, prepare, setup_django  # noqa: E402
+from score_path_profile import timing_into  # noqa: E402
 
 RUN_DB = BENCH_DB + "_chunk"
 
@@ -27,6 +30,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=50_000)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--sql", action="store_true", help="Print the second chunk's SQL time by statement.")
     args = parser.parse_args()
     prepare()
     fresh_copy(RUN_DB)
@@ -38,7 +42,7 @@ def main() -> None:
 
 def run(args) -> None:
     setup_django(RUN_DB)
-    from django.db import transaction
+    from django.db import connection, transaction
 
     from detection.services import score_stored
     from transactions.files import read_mapped_chunks
@@ -64,12 +68,16 @@ def run(args) -> None:
     started = time.perf_counter()
     if profile:
         profile.enable()
-    result = score_stored(source_id=source.pk, transaction_ids=ids[1])
+    statements: dict[str, list[float]] = collections.defaultdict(list)
+    with connection.execute_wrapper(timing_into(statements)) if args.sql else contextlib.nullcontext():
+        result = score_stored(source_id=source.pk, transaction_ids=ids[1])
     if profile:
         profile.disable()
     seconds = time.perf_counter() - started
     rate, flagged = result.scored / seconds, result.flagged
     print(f"second chunk: {result.scored:,} rows scored in {seconds:.2f} s = {rate:,.0f} rows/s, {flagged:,} flagged")
+    for text, spent in sorted(statements.items(), key=lambda item: -sum(item[1]))[:10]:
+        print(f"{sum(spent) * 1000:8.1f} ms {len(spent):4d}x  {text}")
     if profile:
         order, top = os.environ.get("SORT", "cumulative"), int(os.environ.get("TOP", "40"))
         pstats.Stats(profile).sort_stats(order).print_stats(top)

@@ -67,7 +67,7 @@ def profile_requests(args) -> None:
         call(bodies)
     profile = cProfile.Profile() if args.profile else None
     statements: dict[str, list[float]] = collections.defaultdict(list)
-    with connection.execute_wrapper(_timing_into(statements)) if args.sql else contextlib.nullcontext():
+    with connection.execute_wrapper(timing_into(statements)) if args.sql else contextlib.nullcontext():
         timings = _timed(call, requests[warmup:], profile)
     timings.sort()
     p99 = timings[min(len(timings) - 1, int(len(timings) * 0.99))]
@@ -112,7 +112,7 @@ def _timed(call, requests, profile) -> list[float]:
     return timings
 
 
-def _timing_into(statements: dict[str, list[float]]):
+def timing_into(statements: dict[str, list[float]]):
     def wrapper(execute, sql, params, many, context):
         started = time.perf_counter()
         try:
