@@ -64,7 +64,7 @@ def _insert_ignoring_queued(rows: list[tuple]) -> list[tuple[int, int]]:
     )
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def review_items_queue(*, transaction_ids, score_ids, scores, amounts) -> list[int]:
     """Queue flagged scores given as parallel sequences (one per transaction, as bulk scoring has them in arrays):
     the same items, priorities and broadcast as `review_items_create_for_scores`. Returns the new items' ids."""
@@ -79,7 +79,7 @@ def review_items_queue(*, transaction_ids, score_ids, scores, amounts) -> list[i
     return item_ids
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def review_items_create_for_scores(*, scores: list) -> list[ReviewItem]:
     """Queue flagged scores for review: one item per transaction, idempotent, broadcast after commit.
 
