@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install install-dev services db run worker web test test-fast lint format bench bench-engine bench-api bench-import clean
+.PHONY: install install-dev services db run worker web test test-fast lint format bench bench-engine bench-api bench-import bench-jobs clean
 
 $(VENV)/.installed-base: requirements/base.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -54,7 +54,7 @@ format: install-dev
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench: bench-engine bench-api
+bench: bench-engine bench-api bench-jobs
 
 bench-engine: install-dev services
 	$(PY) bench/engine_speed.py
@@ -63,7 +63,10 @@ bench-api: install-dev services
 	$(PY) bench/api_bench.py
 
 bench-import: install-dev services
-	$(PY) bench/import_bench.py
+	$(PY) bench/import_bench.py handbook --runs 3
+
+bench-jobs: install-dev services
+	$(PY) bench/job_bench.py --rows 1000000 --workers 1,2
 
 clean:
 	rm -rf $(VENV) staticfiles var test-artifacts
