@@ -52,8 +52,12 @@ class Score(models.Model):
         HIGH = "high", "High"
         CRITICAL = "critical", "Critical"
 
-    transaction = models.ForeignKey("transactions.Transaction", on_delete=models.CASCADE, related_name="scores")
-    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="scores")
+    # No index of their own: the unique (transaction, model_version) and the (model_version, created_at) indexes
+    # lead with these columns and serve their lookups; every stored score saves two index insertions.
+    transaction = models.ForeignKey(
+        "transactions.Transaction", on_delete=models.CASCADE, related_name="scores", db_index=False
+    )
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="scores", db_index=False)
     score = models.FloatField()
     risk_level = models.CharField(max_length=16, choices=RiskLevel.choices)
     is_anomaly = models.BooleanField(default=False)
