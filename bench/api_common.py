@@ -106,6 +106,8 @@ def prepare() -> None:
         database_exists(BENCH_DB)
         and psql("SELECT count(*) FROM detection_modelversion WHERE status='active'", BENCH_DB) == "1"
     ):
+        # Kept from an earlier run: bring its schema up to the code's (an index dropped or added since counts).
+        subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=bench_env(), check=True)
         return
     if not database_exists(BENCH_DB):
         psql(f'CREATE DATABASE "{BENCH_DB}"')
