@@ -80,6 +80,14 @@ SUPERVISED_DIRECTIONS: dict[str, int] = {
     **{f"m_known_labels_{w}": 0 for w in SHARE_WINDOWS},
 }
 SUPERVISED_FEATURES = tuple(SUPERVISED_DIRECTIONS)
+# The merchant's fraud share over its most recently labelled transactions: a 9-day window whose known labels are, with
+# chargebacks arriving about a week late, those of its latest day or two (the handbook's 1-day terminal risk). A
+# merchant compromised recently shows it here before its 14- and 30-day shares, diluted by older clean days, rise.
+RECENT_SHARE_WINDOW = ("9d", 9 * DAY)
+RECENT_SHARE_DIRECTIONS: dict[str, int] = {"m_known_fraud_share_9d": 1, "m_known_labels_9d": 0}
+RECENT_SHARE_FEATURES = tuple(RECENT_SHARE_DIRECTIONS)
+# What the forest, the autoencoder and the tail model never read.
+SUPERVISED_ONLY_FEATURES = (*SUPERVISED_FEATURES, *RECENT_SHARE_FEATURES)
 
 
 @dataclass
@@ -90,12 +98,15 @@ class FeatureSpec:
     # Whether the supervised-only features exist. Specs pickled before they did lack the field and read the class
     # default (False), so stored models keep computing the features they were trained on.
     supervised_features: bool = False
+    # Whether the merchant's recent fraud share exists (``RECENT_SHARE_FEATURES``); older specs read False, as above.
+    recent_share: bool = False
 
     @property
     def names(self) -> list[str]:
         attrs = [f"attr_{a}" for a in self.attributes]
         combos = [f"amount_vs_attr_{a}" for a in self.attributes if _is_amount_like(a)]
-        return [*BASE_DIRECTIONS, *attrs, *combos, *(SUPERVISED_FEATURES if self.supervised_features else ())]
+        supervised = SUPERVISED_FEATURES if self.supervised_features else ()
+        return [*BASE_DIRECTIONS, *attrs, *combos, *supervised, *(RECENT_SHARE_FEATURES if self.recent_share else ())]
 
     @property
     def deviations(self) -> list[str]:
@@ -112,13 +123,17 @@ class FeatureSpec:
                 directions[f"amount_vs_attr_{a}"] = 1
         if self.supervised_features:
             directions.update(SUPERVISED_DIRECTIONS)
+        if self.recent_share:
+            directions.update(RECENT_SHARE_DIRECTIONS)
         return directions
 
     @classmethod
     def infer(cls, frame: Frame) -> FeatureSpec:
         """Every attribute with at least one numeric value."""
         return cls(
-            attributes=sorted(a for a, v in frame.attrs.items() if np.isfinite(v).any()), supervised_features=True
+            attributes=sorted(a for a, v in frame.attrs.items() if np.isfinite(v).any()),
+            supervised_features=True,
+            recent_share=True,
         )
 
 
@@ -181,7 +196,7 @@ class _Builder:
         return self._codes[id(column)][1]
 
     def build(self, spec: FeatureSpec) -> dict[str, np.ndarray]:
-        self.supervised = spec.supervised_features
+        self.supervised, self.recent_share = spec.supervised_features, spec.recent_share
         self._transaction()
         account = self.grouping(self.d.account_id)
         self._account_windows(account)
@@ -280,6 +295,9 @@ class _Builder:
                 out["m_known_fraud_rate_30d"] = np.where(has, frauds / (n + 1.0), 0.0)
             if self.supervised and name in SHARE_WINDOWS:
                 self._merchant_share(g, name, width, frauds, has)
+        if self.recent_share:
+            name, width = RECENT_SHARE_WINDOW
+            self._merchant_share(g, name, width, g.known_events(g.start(width), is_fraud, known), has)
 
     def _merchant_share(self, g: Grouping, name: str, width: int, frauds: np.ndarray, has: np.ndarray) -> None:
         """Known frauds over the window's transactions whose label is known (fraud or not) at the target's time."""

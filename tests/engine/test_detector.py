@@ -7,8 +7,9 @@ from detection.engine.detector import Detector
 from detection.engine.explain import MIN_RARITY
 from detection.engine.features import (
     ACCOUNT_LOOKBACK_SECONDS,
+    LABEL_FEATURES,
     MERCHANT_LOOKBACK_SECONDS,
-    SUPERVISED_FEATURES,
+    SUPERVISED_ONLY_FEATURES,
     build_features,
 )
 from tests.engine.synthetic import FAST, history_for, transactions
@@ -74,7 +75,8 @@ def test_supervised_model_joins_when_enough_frauds_are_known():
 
 def test_the_forest_and_the_autoencoder_do_not_read_the_supervised_only_features(frame, detector):
     names = [detector.feature_names[j] for j in detector.unsupervised_columns]
-    assert not set(names) & set(SUPERVISED_FEATURES)
+    assert not set(names) & set(SUPERVISED_ONLY_FEATURES)
+    assert "m_known_fraud_share_9d" in detector.feature_names
     X = build_features(frame, spec=detector.spec).X[:5]
     assert detector._scaled(X).shape == (5, len(names))
 
@@ -129,6 +131,19 @@ def test_second_pass_leaves_the_most_extreme_training_rows_out(frame):
     assert trimmed["ordinary_rows"] == pytest.approx(0.95 * trimmed["unsupervised_rows"], abs=1)
     untrimmed = Detector(**FAST, trim_share=0.0).fit(_unlabelled(frame), seed=7).training_metrics
     assert untrimmed["ordinary_rows"] == untrimmed["unsupervised_rows"]
+
+
+def test_the_second_pass_trims_on_label_free_features_only():
+    frame = transactions(days=30, fraud_share=0.05, seed=2)
+    frame["label_known_ts"] = frame["ts"] + 3600
+    detector = Detector(**FAST).fit(frame, seed=0)
+    X = build_features(frame, spec=detector.spec).X
+    sample = np.arange(len(X))
+    label_aware = [j for j, name in enumerate(detector.feature_names) if name in LABEL_FEATURES]
+    assert any(j in detector.tail.columns for j in label_aware)  # the tail model reads them, the trim does not
+    near_known_frauds = X.copy()
+    near_known_frauds[:100, label_aware] = X[:, label_aware].max(axis=0) + 10  # far beyond any training value
+    assert np.array_equal(detector._ordinary(X, sample), detector._ordinary(near_known_frauds, sample))
 
 
 def test_rows_without_a_rare_feature_have_no_reasons(frame, detector):

@@ -4,6 +4,7 @@ import pandas as pd
 from detection.engine.features import (
     ACCOUNT_LOOKBACK_SECONDS,
     MERCHANT_LOOKBACK_SECONDS,
+    RECENT_SHARE_FEATURES,
     SUPERVISED_FEATURES,
     FeatureSpec,
     build_features,
@@ -44,6 +45,26 @@ def test_labels_not_yet_known_do_not_leak_into_features():
     assert late.column("m_known_frauds_30d")[~early_rows].max() > 0
     assert late.column("m_known_fraud_share_30d")[~early_rows].max() > 0
     assert late.column("m_known_labels_30d")[early_rows].max() == 0
+    assert late.column("m_known_labels_9d")[early_rows].max() == 0
+
+
+def test_the_recent_fraud_share_counts_only_labels_known_inside_its_nine_days():
+    frame = pd.DataFrame(
+        {
+            "row_id": range(4),
+            "ts": [START, START + 86400, START + 9 * 86400 + 3600, START + 12 * 86400],
+            "account_id": ["a", "b", "c", "d"],
+            "merchant_id": ["m"] * 4,
+            "amount": [10.0] * 4,
+            "label": [1.0, 0.0, np.nan, np.nan],
+            "label_known_ts": [START + 2 * 86400, START + 9 * 86400, np.nan, np.nan],
+        }
+    )
+    features = build_features(frame)
+    # Row 2: row 0 (a fraud) is older than 9 days, row 1 (legitimate) is inside and known. Row 3: neither inside.
+    assert features.column("m_known_fraud_share_9d").tolist() == [0, 0, 0, 0]
+    assert np.expm1(features.column("m_known_labels_9d")).round().tolist() == [0, 0, 1, 0]
+    assert features.column("m_known_fraud_share_30d")[2] == 1 / 3
 
 
 def test_a_spec_stored_before_the_supervised_features_keeps_its_feature_set():
@@ -53,6 +74,18 @@ def test_a_spec_stored_before_the_supervised_features_keeps_its_feature_set():
     assert not set(SUPERVISED_FEATURES) & set(old.names)
     assert set(SUPERVISED_FEATURES) <= set(FeatureSpec.infer(Frame.of(frame)).names)
     new = build_features(frame)
+    kept = [new.names.index(name) for name in old.names]
+    assert np.array_equal(build_features(frame, spec=old).X, new.X[:, kept])
+
+
+def test_a_spec_stored_before_the_recent_fraud_share_keeps_its_feature_set():
+    frame = transactions(days=10, fraud_share=0.1)
+    frame["label_known_ts"] = frame["ts"] + 86400
+    old = FeatureSpec.__new__(FeatureSpec)
+    old.__dict__.update({"attributes": ["total_amount_24h"], "supervised_features": True})  # no recent_share field
+    assert not set(RECENT_SHARE_FEATURES) & set(old.names)
+    new = build_features(frame)
+    assert new.names[-len(RECENT_SHARE_FEATURES) :] == list(RECENT_SHARE_FEATURES)
     kept = [new.names.index(name) for name in old.names]
     assert np.array_equal(build_features(frame, spec=old).X, new.X[:, kept])
 
