@@ -76,27 +76,55 @@ def score_transactions(*, transactions: Sequence[Transaction]) -> list[Score]:
 
 def _scores_compute(todo: Sequence[Transaction], loaded: registry.LoadedModel) -> list[Score]:
     frame, targets = adapters.frame_for_transactions(todo)
-    output = loaded.detector.score_frame(frame, targets)
-    row_ids = frame["row_id"][targets]
-    policy = risk_policy_current()
+    computed = _Computed.of(loaded.detector.score_frame(frame, targets), frame["row_id"][targets])
     by_pk = {t.pk: t for t in todo}
-    names = list(output.components)
-    component_rows = np.round(np.column_stack([output.components[n] for n in names]), 6).tolist() if names else []
-    scores = []
-    for i, row_id in enumerate(row_ids.tolist()):
-        value = round(float(output.score[i]), 6)
-        scores.append(
-            Score(
-                transaction=by_pk[row_id],
-                model_version=loaded.version,
-                score=value,
-                risk_level=policy.risk_level(value),
-                is_anomaly=policy.is_flagged(value),
-                components=dict(zip(names, component_rows[i], strict=True)) if names else {},
-                reasons=list(output.reasons[i]),
-            )
+    return [
+        Score(
+            transaction=by_pk[row_id],
+            model_version=loaded.version,
+            score=value,
+            risk_level=level,
+            is_anomaly=flag,
+            components=parts,
+            reasons=why,
         )
-    return scores
+        for row_id, value, level, flag, parts, why in computed.rows()
+    ]
+
+
+@dataclass(frozen=True)
+class _Computed:
+    """What a score row stores, column by column, for the target rows of a scored frame (in frame order)."""
+
+    row_ids: list[int]
+    values: list[float]
+    levels: list[str]
+    flagged: list[bool]
+    components: list[dict[str, float]]
+    reasons: list[list[str]]
+
+    @classmethod
+    def of(cls, output, row_ids: np.ndarray) -> "_Computed":
+        policy = risk_policy_current()
+        values = [round(value, 6) for value in output.score.astype(np.float64).tolist()]
+        names = list(output.components)
+        parts = np.round(np.column_stack([output.components[n] for n in names]), 6).tolist() if names else []
+        return cls(
+            row_ids=row_ids.tolist(),
+            values=values,
+            levels=[policy.risk_level(value) for value in values],
+            flagged=[policy.is_flagged(value) for value in values],
+            components=[dict(zip(names, row, strict=True)) for row in parts] if names else [{} for _ in values],
+            reasons=[[*why] for why in output.reasons],  # worded when read: read once
+        )
+
+    def rows(self):
+        return zip(self.row_ids, self.values, self.levels, self.flagged, self.components, self.reasons, strict=True)
+
+
+def _score_row(transaction_id, version_id, value, level, flag, components, reasons, now) -> tuple:
+    """One row of _SCORE_COLUMNS."""
+    return (transaction_id, version_id, value, level, flag, json.dumps(components), json.dumps(reasons), now)
 
 
 _SCORE_COLUMNS = (
@@ -118,15 +146,8 @@ def _scores_insert(scores: list[Score]) -> list[Score]:
         return []
     now = timezone.now()
     rows = [
-        (
-            s.transaction_id,
-            s.model_version_id,
-            s.score,
-            s.risk_level,
-            s.is_anomaly,
-            json.dumps(s.components),
-            json.dumps(s.reasons),
-            now,
+        _score_row(
+            s.transaction_id, s.model_version_id, s.score, s.risk_level, s.is_anomaly, s.components, s.reasons, now
         )
         for s in scores
     ]
@@ -175,57 +196,30 @@ def score_stored(
     frame, targets = adapters.frame_for_stored(pks=pks, source_id=source_id, transaction_ids=transaction_ids)
     if not targets.any():
         return StoredScoring(scored=0, flagged=0, version=loaded.version.version)
-    output = loaded.detector.score_frame(frame, targets)
-    row_ids, amounts = frame["row_id"][targets], frame["amount"][targets]
-    policy = risk_policy_current()
-    values = [round(value, 6) for value in output.score.astype(np.float64).tolist()]  # as _scores_compute rounds
-    levels = [policy.risk_level(value) for value in values]
-    flagged = np.array([policy.is_flagged(value) for value in values], dtype=bool)
-    names = list(output.components)
-    components = np.round(np.column_stack([output.components[n] for n in names]), 6).tolist()
-    reasons = [[*why] for why in output.reasons]  # worded when read: read once
+    computed = _Computed.of(loaded.detector.score_frame(frame, targets), frame["row_id"][targets])
     now, version_id = timezone.now(), loaded.version.pk
-    rows = [
-        (
-            tx,
-            version_id,
-            value,
-            level,
-            flag,
-            json.dumps(dict(zip(names, parts, strict=True))),
-            json.dumps(why),
-            now,
-        )
-        for tx, value, level, flag, parts, why in zip(
-            row_ids.tolist(), values, levels, flagged.tolist(), components, reasons, strict=True
-        )
-    ]
-    ids = _score_rows_insert(rows)
-    created = np.array([tx in ids for tx in row_ids.tolist()], dtype=bool)
-    score_ids = np.array([ids.get(tx, 0) for tx in row_ids.tolist()], dtype=np.int64)
+    ids = _score_rows_insert([_score_row(tx, version_id, *rest, now) for tx, *rest in computed.rows()])
+    row_ids, flagged = np.asarray(computed.row_ids, dtype=np.int64), np.asarray(computed.flagged, dtype=bool)
+    created = np.array([tx in ids for tx in computed.row_ids], dtype=bool)
+    score_ids = np.array([ids.get(tx, 0) for tx in computed.row_ids], dtype=np.int64)
     queue = created & flagged
     if queue.any():
         review_items_queue(
             transaction_ids=row_ids[queue],
             score_ids=score_ids[queue],
-            scores=np.asarray(values)[queue],
-            amounts=amounts[queue],
+            scores=np.asarray(computed.values)[queue],
+            amounts=frame["amount"][targets][queue],
         )
     if created.any():
-        alert = created & alert_rules_screen(values, levels)
+        alert = created & alert_rules_screen(computed.values, computed.levels)
         alerts_evaluate_for_scores(score_ids=score_ids[alert].tolist())
     flagged_count = int(queue.sum())
     if not created.all():  # scored before: count them by the score stored then
         flagged_count += Score.objects.filter(
             transaction_id__in=row_ids[~created].tolist(), model_version=loaded.version, is_anomaly=True
         ).count()
-    made = {
-        tx: (value, level, flag, why)
-        for tx, value, level, flag, why, new in zip(
-            row_ids.tolist(), values, levels, flagged.tolist(), reasons, created.tolist(), strict=True
-        )
-        if new
-    }
+    rows = zip(computed.rows(), created.tolist(), strict=True)
+    made = {tx: (value, level, flag, why) for (tx, value, level, flag, _, why), new in rows if new}
     return StoredScoring(scored=len(row_ids), flagged=flagged_count, version=loaded.version.version, created=made)
 
 

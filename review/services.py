@@ -64,15 +64,19 @@ def _insert_ignoring_queued(rows: list[tuple]) -> list[tuple[int, int]]:
     )
 
 
+def _item_rows(transaction_ids, score_ids, scores, amounts, now) -> list[tuple]:
+    """New open items' rows (the _ITEM_COLUMNS), one per transaction, from parallel sequences."""
+    return [
+        (int(tx), int(score_id), ReviewItem.Status.OPEN, review_priority(score=score, amount=amount), now, "")
+        for tx, score_id, score, amount in zip(transaction_ids, score_ids, scores, amounts, strict=True)
+    ]
+
+
 @transaction.atomic(savepoint=False)
 def review_items_queue(*, transaction_ids, score_ids, scores, amounts) -> list[int]:
     """Queue flagged scores given as parallel sequences (one per transaction, as bulk scoring has them in arrays):
     the same items, priorities and broadcast as `review_items_create_for_scores`. Returns the new items' ids."""
-    now = timezone.now()
-    rows = [
-        (int(tx), int(score_id), ReviewItem.Status.OPEN, review_priority(score=score, amount=amount), now, "")
-        for tx, score_id, score, amount in zip(transaction_ids, score_ids, scores, amounts, strict=True)
-    ]
+    rows = _item_rows(transaction_ids, score_ids, scores, amounts, timezone.now())
     item_ids = [pk for pk, _ in _insert_ignoring_queued(rows)] if rows else []
     if item_ids:
         review_queue_broadcast_on_commit(item_ids=item_ids, event="created")
@@ -90,17 +94,13 @@ def review_items_create_for_scores(*, scores: list) -> list[ReviewItem]:
         return []
     now = timezone.now()
     amounts = _amounts_by_transaction(unique)
-    rows = [
-        (
-            s.transaction_id,
-            s.pk,
-            ReviewItem.Status.OPEN,
-            review_priority(score=s.score, amount=amounts[s.transaction_id]),
-            now,
-            "",
-        )
-        for s in unique
-    ]
+    rows = _item_rows(
+        [s.transaction_id for s in unique],
+        [s.pk for s in unique],
+        [s.score for s in unique],
+        [amounts[s.transaction_id] for s in unique],
+        now,
+    )
     created = {transaction_id: pk for pk, transaction_id in _insert_ignoring_queued(rows)}
     by_transaction = {s.transaction_id: s for s in unique}
     # Built from what was inserted rather than read back: a job flags thousands at a time.

@@ -49,16 +49,21 @@ def field_errors(errors) -> list[dict]:
 
 
 def score_payload(transaction: Transaction, score: Score) -> dict[str, Any]:
-    return {"transaction_id": transaction.transaction_id, **_score_fields(score)}
+    return {"transaction_id": transaction.transaction_id, **_stored_score_fields(score)}
 
 
-def _score_fields(score: Score) -> dict[str, Any]:
+def _stored_score_fields(score: Score) -> dict[str, Any]:
+    return _score_fields(score.score, score.risk_level, score.is_anomaly, score.reasons, score.model_version.version)
+
+
+def _score_fields(score: float, risk_level: str, is_anomaly: bool, reasons, model_version: int) -> dict[str, Any]:
+    """The answer's score fields, whether from a stored Score or from the arrays just stored."""
     return {
-        "score": score.score,
-        "risk_level": score.risk_level,
-        "is_anomaly": score.is_anomaly,
-        "reasons": list(score.reasons),
-        "model_version": score.model_version.version,
+        "score": score,
+        "risk_level": risk_level,
+        "is_anomaly": is_anomaly,
+        "reasons": list(reasons),
+        "model_version": model_version,
     }
 
 
@@ -97,13 +102,7 @@ def transactions_score_batch(*, source: Source, rows: list[dict]) -> dict[str, A
     if to_score:
         fresh = score_stored(pks=to_score)
         for pk, (value, level, flagged, reasons) in fresh.created.items():
-            payloads[pk] = {
-                "score": value,
-                "risk_level": level,
-                "is_anomaly": flagged,
-                "reasons": reasons,
-                "model_version": fresh.version,
-            }
+            payloads[pk] = _score_fields(value, level, flagged, reasons, fresh.version)
         if fresh.created:
             flagged = sum(1 for _, _, flag, _ in fresh.created.values() if flag)
             seconds = time.perf_counter() - started
@@ -121,7 +120,7 @@ def _latest_score_payloads(pks: list[int]) -> dict[int, dict[str, Any]]:
     """The answer's score fields of each transaction's newest stored score, in one query."""
     if not pks:
         return {}
-    return {score.transaction_id: _score_fields(score) for score in _latest_score_rows(pks)}
+    return {score.transaction_id: _stored_score_fields(score) for score in _latest_score_rows(pks)}
 
 
 def _given_id(row: Any) -> str | None:
