@@ -17,8 +17,9 @@ def insert_returning(
     *,
     table: str,
     columns: Sequence[tuple[str, str]],
-    rows: Sequence[Sequence],
+    rows: Sequence[Sequence] = (),
     suffix: str,
+    copy_lines: Sequence[str] = (),
     into: Sequence[str] = (),
     select: str = "",
 ) -> list[tuple]:
@@ -28,14 +29,17 @@ def insert_returning(
     `select` is the SELECT list over the staged columns, alias s (default: all of them, in order), and `suffix`
     what follows (ON CONFLICT ... RETURNING ...). Returns the RETURNING rows. Names, types and SQL fragments are
     the caller's constants, never user input.
+
+    A caller that writes large sets faster than psycopg's per-row writer gives them as `copy_lines` instead: each
+    row already in COPY's text format, newline included; they always go through COPY.
     """
-    if not rows:
+    if not rows and not copy_lines:
         return []
     names = [name for name, _ in columns]
     select = select or ", ".join(f"s.{name}" for name in names)
     target, staging = f"{table} ({', '.join(into or names)})", f"staging_{table}"
     with connection.cursor() as cursor:
-        if len(rows) <= COPY_ABOVE:
+        if rows and len(rows) <= COPY_ABOVE:
             arrays = ", ".join(f"%s::{kind}[]" for _, kind in columns)
             cursor.execute(
                 f"INSERT INTO {target} SELECT {select} FROM unnest({arrays}) AS s({', '.join(names)}) {suffix}",  # noqa: S608
@@ -46,6 +50,8 @@ def insert_returning(
         definition = ", ".join(f"{name} {kind}" for name, kind in columns)
         cursor.execute(f"CREATE TEMP TABLE {staging} ({definition}) ON COMMIT DROP")
         with cursor.cursor.copy(f"COPY {staging} ({', '.join(names)}) FROM STDIN") as copy:
+            if copy_lines:
+                copy.write("".join(copy_lines))
             for row in rows:
                 copy.write_row(row)
         cursor.execute(f"INSERT INTO {target} SELECT {select} FROM {staging} s {suffix}")  # noqa: S608

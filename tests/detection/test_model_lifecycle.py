@@ -3,6 +3,7 @@ from datetime import timedelta
 import pytest
 
 from alerts.models import AuditEvent
+from anomaly_site.bulk_insert import COPY_ABOVE
 from detection import registry
 from detection.models import ModelVersion, Score
 from detection.services import (
@@ -141,15 +142,16 @@ def test_training_reads_the_history_before_its_window_but_trains_on_the_window_o
     assert newest.training_start == latest[0][0].replace(microsecond=0)
 
 
-def test_bulk_scoring_in_arrays_stores_what_score_transactions_stores(active_version):
+@pytest.mark.parametrize("size", [29, COPY_ABOVE + 40])  # scores inserted as arrays, and as COPY lines
+def test_bulk_scoring_in_arrays_stores_what_score_transactions_stores(active_version, size):
     from django.db import transaction as db_transaction
 
     from detection.services import score_stored
 
     day = START + timedelta(days=20)
     batch = [store_transaction(account_id="acct-001", amount="4800.00", at=day + timedelta(hours=12))] + [
-        store_transaction(account_id=f"acct-{i:03d}", amount=f"{12 + i}.50", at=day + timedelta(hours=1, minutes=i))
-        for i in range(2, 30)
+        store_transaction(account_id=f"acct-{i:03d}", amount=f"{12 + i}.50", at=day + timedelta(hours=1, seconds=i))
+        for i in range(2, size + 1)
     ]
     fields = ("transaction_id", "score", "risk_level", "is_anomaly", "components", "reasons")
 
@@ -171,3 +173,28 @@ def test_bulk_scoring_in_arrays_stores_what_score_transactions_stores(active_ver
     again = score_stored(source_id=batch[0].source_id, transaction_ids=[t.transaction_id for t in batch])
     assert (again.scored, again.flagged) == (result.scored, result.flagged)  # counted from the stored scores
     assert stored() == expected
+
+
+def test_score_rows_written_as_copy_lines_read_back_exactly(active_version, history):
+    from django.utils import timezone
+
+    from detection.services import _Computed, _score_copy_lines, _score_rows_insert
+
+    reasons = ['unusual back\\slash "quoted" \t tab', "montant inhabituel: 3 × l'usuel €", "😀"]
+    computed = _Computed(
+        row_ids=[history[0].pk, history[1].pk],
+        values=[0.123457, 1e-06],
+        levels=["low", "critical"],
+        flagged=[False, True],
+        component_names=["isolation_forest", "autoencoder"],
+        component_values=[[0.1, 0.30000000000000004], [1.0, 2.5e-05]],
+        reasons=[reasons, []],
+    )
+    ids = _score_rows_insert(copy_lines=_score_copy_lines(computed, active_version.pk, timezone.now()))
+
+    stored = {s.transaction_id: s for s in Score.objects.filter(pk__in=ids.values())}
+    first, second = stored[history[0].pk], stored[history[1].pk]
+    assert (first.score, first.risk_level, first.is_anomaly, first.reasons) == (0.123457, "low", False, reasons)
+    assert first.components == {"isolation_forest": 0.1, "autoencoder": 0.30000000000000004}
+    assert (second.score, second.is_anomaly, second.reasons) == (1e-06, True, [])
+    assert second.components == {"isolation_forest": 1.0, "autoencoder": 2.5e-05}
