@@ -57,7 +57,10 @@ class Score(models.Model):
     transaction = models.ForeignKey(
         "transactions.Transaction", on_delete=models.CASCADE, related_name="scores", db_index=False
     )
-    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="scores", db_index=False)
+    # Enforced by statement-level triggers (anomaly_site/parent_keys.py), not a per-row foreign key check.
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.PROTECT, related_name="scores", db_index=False, db_constraint=False
+    )
     score = models.FloatField()
     risk_level = models.CharField(max_length=16, choices=RiskLevel.choices)
     is_anomaly = models.BooleanField(default=False)

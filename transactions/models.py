@@ -57,7 +57,10 @@ class Transaction(models.Model):
     LEGITIMATE = 0
 
     # No index of its own: the unique (source, transaction_id) constraint already serves lookups by source.
-    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="transactions", db_index=False)
+    # Enforced by statement-level triggers (anomaly_site/parent_keys.py), not a per-row foreign key check.
+    source = models.ForeignKey(
+        Source, on_delete=models.PROTECT, related_name="transactions", db_index=False, db_constraint=False
+    )
     transaction_id = models.CharField(max_length=128, help_text="The sender's id, unique per source.")
     timestamp = models.DateTimeField()
     account_id = models.CharField(max_length=128)

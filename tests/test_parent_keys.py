@@ -1,0 +1,85 @@
+"""The references kept by statement-level triggers (anomaly_site/parent_keys.py) hold like foreign keys."""
+
+import psycopg
+import pytest
+from django.db import IntegrityError, connection, transaction
+
+from detection.models import ModelVersion, Score
+from tests.factories import ModelVersionFactory, ScoreFactory, TransactionFactory
+from transactions.models import Source, Transaction
+
+
+@pytest.mark.django_db
+def test_a_transaction_of_a_missing_source_is_refused():
+    with pytest.raises(IntegrityError, match="transactions_source"), transaction.atomic():
+        TransactionFactory(source_id=987654321)
+    assert not Transaction.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_bulk_insert_with_one_missing_source_stores_nothing():
+    source = Source.objects.create(name="bulk-parent")
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO transactions_transaction (source_id, transaction_id, timestamp, account_id, amount, currency,"
+            " merchant_id, merchant_category, channel, country, device_id, attributes, label_source, ingested_at)"
+            " SELECT CASE WHEN g = 500 THEN %s ELSE %s END, 'tx-' || g, now(), 'a', 1, 'EUR', '', '', 'online', '',"
+            " '', '{}', '', now() FROM generate_series(1, 1000) g",
+            [source.pk + 1000, source.pk],
+        )
+    assert not Transaction.objects.exists()
+
+
+@pytest.mark.django_db
+def test_moving_a_transaction_to_a_missing_source_is_refused():
+    stored = TransactionFactory()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Transaction.objects.filter(pk=stored.pk).update(source_id=stored.source_id + 1000)
+
+
+@pytest.mark.django_db
+def test_a_score_of_a_missing_model_version_is_refused():
+    score = ScoreFactory()
+    with pytest.raises(IntegrityError, match="detection_modelversion"), transaction.atomic():
+        Score.objects.create(
+            transaction=score.transaction, model_version_id=score.model_version_id + 1000, score=0.5, risk_level="low"
+        )
+
+
+@pytest.mark.django_db
+def test_a_referenced_parent_cannot_be_deleted_even_by_sql():
+    score = ScoreFactory()
+    with pytest.raises(IntegrityError, match="still referenced"), transaction.atomic(), connection.cursor() as cur:
+        cur.execute("DELETE FROM detection_modelversion WHERE id = %s", [score.model_version_id])
+    with pytest.raises(IntegrityError, match="still referenced"), transaction.atomic(), connection.cursor() as cur:
+        cur.execute("DELETE FROM transactions_source WHERE id = %s", [score.transaction.source_id])
+    assert ModelVersion.objects.filter(pk=score.model_version_id).exists()
+
+
+@pytest.mark.django_db
+def test_an_unreferenced_parent_can_be_deleted():
+    source = Source.objects.create(name="empty")
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM transactions_source WHERE id = %s", [source.pk])
+    assert not Source.objects.filter(pk=source.pk).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deleting_a_parent_waits_for_an_open_transaction_that_references_it_then_refuses():
+    scored = ScoreFactory()
+    version = ModelVersionFactory()
+    params = connection.get_connection_params()
+    with psycopg.connect(**params) as writer, psycopg.connect(**params) as deleter:
+        writer.execute(
+            "INSERT INTO detection_score (transaction_id, model_version_id, score, risk_level, is_anomaly, components,"
+            " reasons, created_at) VALUES (%s, %s, 0.5, 'low', false, '{}', '[]', now())",
+            [scored.transaction_id, version.pk],
+        )
+        deleter.execute("SET lock_timeout = '300ms'")
+        with pytest.raises(psycopg.errors.LockNotAvailable):  # the insert's trigger holds the version's key lock
+            deleter.execute("DELETE FROM detection_modelversion WHERE id = %s", [version.pk])
+        deleter.rollback()
+        writer.commit()
+        with pytest.raises(psycopg.errors.ForeignKeyViolation):  # and once it commits, its score is seen
+            deleter.execute("DELETE FROM detection_modelversion WHERE id = %s", [version.pk])
+    assert ModelVersion.objects.filter(pk=version.pk).exists()
