@@ -1,17 +1,24 @@
-"""Foreign keys checked once per statement instead of once per row, for the bulk tables' references to small tables.
+"""Foreign keys checked once per statement instead of once per row, for the bulk tables' references.
 
 PostgreSQL checks a foreign key row by row: every inserted row runs a lookup that locks its parent row (FOR KEY
-SHARE), even when all 50,000 rows of a chunk point at the same source or model version. Measured here, that check
-cost about 7 µs a row, more than the insert itself: about 14 s of CPU for a 1,000,000-row job (its transactions'
-source, then its scores' model version).
+SHARE), even when all 50,000 rows of a chunk point at the same source or model version. Measured here, each such
+check cost about 7 µs a row, more than the insert itself: a 1,000,000-row job paid it three million times (its
+transactions' source, its scores' transaction and model version).
 
-These triggers keep the same guarantees at about the cost of one query per statement:
-- after an INSERT or UPDATE statement on the child table, each distinct parent id of its new rows is locked
-  FOR KEY SHARE (as a foreign key locks it, so a concurrent delete of the parent waits for this transaction),
-  and a missing one raises foreign_key_violation (SQLSTATE 23503, an IntegrityError in Django), naming it
-  (NULL parent ids are refused by the columns' NOT NULL);
-- before a parent row is deleted (or its id changed), a child row that still points at it raises the same error
-  (after waiting for the locks above: rows committed meanwhile are seen).
+These triggers keep the same guarantees (under READ COMMITTED, Django's default) at the cost of one query per
+statement:
+- after an INSERT or UPDATE statement on the child table, a parent id of its new rows that is not present raises
+  foreign_key_violation (SQLSTATE 23503, an IntegrityError in Django), naming it;
+- before a parent row is deleted (or its id changed), a child row that still points at it raises the same error,
+  and so does a TRUNCATE of the parent table that leaves child rows behind;
+- a parent deleted while a transaction inserts children pointing at it: one of the two must wait for the other,
+  as a foreign key's row lock makes it. How depends on the parent:
+  * `lock="rows"`, for small parent tables (a source, a model version: a whole chunk points at one row): the insert
+    locks each distinct parent row FOR KEY SHARE, as a foreign key does, once per statement;
+  * `lock="table"`, for large ones (a score's transaction: one parent per row, and locking 50,000 rows costs what
+    the per-row check did): the insert takes no row lock; the parent's delete first takes a SHARE lock on the
+    child table, so it waits for every open insert into it to commit, then sees their rows. Parent deletes are
+    rare operator actions; while one runs, inserts into the child table wait.
 
 Used from migrations, so what they create stays what this module writes; change the SQL in a new migration only.
 """
@@ -19,19 +26,28 @@ Used from migrations, so what they create stays what this module writes; change 
 from django.db import migrations
 
 
-def statement_parent_key(*, child: str, column: str, parent: str) -> list[migrations.RunSQL]:
+def statement_parent_key(*, child: str, column: str, parent: str, lock: str) -> list[migrations.RunSQL]:
     """Migration operations enforcing `child`.`column` → `parent`.id per statement (tables and columns are this
     project's constants, never user input)."""
     check, guard = f"{child}_{column}_parent_check", f"{child}_{column}_child_guard"
+    if lock == "rows":
+        present = f"SELECT p.id FROM {parent} p WHERE p.id = n.{column} FOR KEY SHARE"  # noqa: S608
+        missing = f"""SELECT n.{column} INTO missing FROM (SELECT DISTINCT {column} FROM new_rows) n
+                LEFT JOIN LATERAL ({present}) p ON true WHERE p.id IS NULL LIMIT 1"""  # noqa: S608
+        wait = ""
+    elif lock == "table":
+        missing = f"""SELECT n.{column} INTO missing FROM new_rows n
+                WHERE NOT EXISTS (SELECT 1 FROM {parent} p WHERE p.id = n.{column}) LIMIT 1"""  # noqa: S608
+        wait = f"LOCK TABLE {child} IN SHARE MODE;"
+    else:
+        raise ValueError(f"lock must be 'rows' or 'table', not {lock!r}")
     forward = f"""
         CREATE FUNCTION {check}() RETURNS trigger LANGUAGE plpgsql AS $$
         DECLARE
             missing bigint;
         BEGIN
-            -- One statement (a trigger's every statement costs a single-row insert as much as the check itself).
-            SELECT n.{column} INTO missing FROM (SELECT DISTINCT {column} FROM new_rows) n
-                LEFT JOIN LATERAL (SELECT p.id FROM {parent} p WHERE p.id = n.{column} FOR KEY SHARE) p ON true
-                WHERE p.id IS NULL LIMIT 1;
+            -- One statement: each statement of a trigger costs a single-row insert about what the check does.
+            {missing};
             IF FOUND THEN
                 RAISE foreign_key_violation USING MESSAGE = format(
                     'insert or update on table "{child}": {column} %s is not present in table "{parent}"', missing
@@ -46,9 +62,17 @@ def statement_parent_key(*, child: str, column: str, parent: str) -> list[migrat
 
         CREATE FUNCTION {guard}() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
+            {wait}
+            IF TG_OP = 'TRUNCATE' THEN
+                IF EXISTS (SELECT 1 FROM {child}) THEN
+                    RAISE foreign_key_violation USING MESSAGE = 'cannot truncate table "{parent}" alone: '
+                        'table "{child}" still references it';
+                END IF;
+                RETURN NULL;
+            END IF;
             IF EXISTS (SELECT 1 FROM {child} c WHERE c.{column} = OLD.id) THEN
                 RAISE foreign_key_violation USING MESSAGE = format(
-                    '{parent} %s is still referenced from table "{child}"', OLD.id
+                    'delete or update on table "{parent}": id %s is still referenced from table "{child}"', OLD.id
                 );
             END IF;
             RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
@@ -57,6 +81,9 @@ def statement_parent_key(*, child: str, column: str, parent: str) -> list[migrat
             FOR EACH ROW EXECUTE FUNCTION {guard}();
         CREATE TRIGGER {guard}_update BEFORE UPDATE OF id ON {parent}
             FOR EACH ROW WHEN (OLD.id IS DISTINCT FROM NEW.id) EXECUTE FUNCTION {guard}();
+        -- After the statement, so that a TRUNCATE of both tables at once (Django's flush) passes.
+        CREATE TRIGGER {guard}_truncate AFTER TRUNCATE ON {parent}
+            FOR EACH STATEMENT EXECUTE FUNCTION {guard}();
     """  # noqa: S608
     reverse = f"""
         DROP TRIGGER {check}_insert ON {child};
@@ -64,6 +91,7 @@ def statement_parent_key(*, child: str, column: str, parent: str) -> list[migrat
         DROP FUNCTION {check}();
         DROP TRIGGER {guard}_delete ON {parent};
         DROP TRIGGER {guard}_update ON {parent};
+        DROP TRIGGER {guard}_truncate ON {parent};
         DROP FUNCTION {guard}();
     """
     return [migrations.RunSQL(forward, reverse)]

@@ -54,10 +54,10 @@ class Score(models.Model):
 
     # No index of their own: the unique (transaction, model_version) and the (model_version, created_at) indexes
     # lead with these columns and serve their lookups; every stored score saves two index insertions.
+    # Both enforced by statement-level triggers (anomaly_site/parent_keys.py), not a per-row foreign key check.
     transaction = models.ForeignKey(
-        "transactions.Transaction", on_delete=models.CASCADE, related_name="scores", db_index=False
+        "transactions.Transaction", on_delete=models.CASCADE, related_name="scores", db_index=False, db_constraint=False
     )
-    # Enforced by statement-level triggers (anomaly_site/parent_keys.py), not a per-row foreign key check.
     model_version = models.ForeignKey(
         ModelVersion, on_delete=models.PROTECT, related_name="scores", db_index=False, db_constraint=False
     )

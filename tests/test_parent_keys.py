@@ -83,3 +83,51 @@ def test_deleting_a_parent_waits_for_an_open_transaction_that_references_it_then
         with pytest.raises(psycopg.errors.ForeignKeyViolation):  # and once it commits, its score is seen
             deleter.execute("DELETE FROM detection_modelversion WHERE id = %s", [version.pk])
     assert ModelVersion.objects.filter(pk=version.pk).exists()
+
+
+@pytest.mark.django_db
+def test_a_score_of_a_missing_transaction_is_refused():
+    score = ScoreFactory()
+    with pytest.raises(IntegrityError, match="transactions_transaction"), transaction.atomic():
+        Score.objects.create(
+            transaction_id=score.transaction_id + 1000, model_version=score.model_version, score=0.5, risk_level="low"
+        )
+
+
+@pytest.mark.django_db
+def test_a_scored_transaction_cannot_be_deleted_by_sql_but_the_orm_cascades():
+    score = ScoreFactory()
+    with pytest.raises(IntegrityError, match="still referenced"), transaction.atomic(), connection.cursor() as cur:
+        cur.execute("DELETE FROM transactions_transaction WHERE id = %s", [score.transaction_id])
+    Transaction.objects.filter(pk=score.transaction_id).delete()  # Django deletes the scores first
+    assert not Score.objects.filter(pk=score.pk).exists()
+
+
+@pytest.mark.django_db(transaction=True)  # TRUNCATE needs no trigger events pending from the inserts
+def test_truncating_a_parent_alone_is_refused():
+    ScoreFactory()
+    with pytest.raises(IntegrityError, match="truncate"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("TRUNCATE detection_modelversion")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deleting_a_transaction_waits_for_an_open_insert_of_its_score_then_refuses():
+    scored = ScoreFactory()
+    version = ModelVersionFactory()
+    params = connection.get_connection_params()
+    with psycopg.connect(**params) as writer, psycopg.connect(**params) as deleter:
+        writer.execute(
+            "INSERT INTO detection_score (transaction_id, model_version_id, score, risk_level, is_anomaly, components,"
+            " reasons, created_at) VALUES (%s, %s, 0.5, 'low', false, '{}', '[]', now())",
+            [scored.transaction_id, version.pk],
+        )
+        deleter.execute("DELETE FROM detection_score")  # the committed score is gone in the deleter's view
+        deleter.execute("SET lock_timeout = '300ms'")
+        with pytest.raises(psycopg.errors.LockNotAvailable):  # the guard waits for the open insert
+            deleter.execute("DELETE FROM transactions_transaction WHERE id = %s", [scored.transaction_id])
+        deleter.rollback()
+        writer.commit()
+        deleter.execute("DELETE FROM detection_score WHERE model_version_id = %s", [scored.model_version_id])
+        with pytest.raises(psycopg.errors.ForeignKeyViolation):  # then sees the score committed meanwhile
+            deleter.execute("DELETE FROM transactions_transaction WHERE id = %s", [scored.transaction_id])
+    assert Transaction.objects.filter(pk=scored.transaction_id).exists()

@@ -18,5 +18,21 @@ class Migration(migrations.Migration):
             name='model_version',
             field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='scores', to='detection.modelversion'),
         ),
-        *statement_parent_key(child="detection_score", column="model_version_id", parent="detection_modelversion"),
+        migrations.AlterField(
+            model_name="score",
+            name="transaction",
+            field=models.ForeignKey(
+                db_constraint=False,
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="scores",
+                to="transactions.transaction",
+            ),
+        ),
+        *statement_parent_key(
+            child="detection_score", column="model_version_id", parent="detection_modelversion", lock="rows"
+        ),
+        *statement_parent_key(
+            child="detection_score", column="transaction_id", parent="transactions_transaction", lock="table"
+        ),
     ]

@@ -18,5 +18,5 @@ class Migration(migrations.Migration):
             name='source',
             field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='transactions', to='transactions.source'),
         ),
-        *statement_parent_key(child="transactions_transaction", column="source_id", parent="transactions_source"),
+        *statement_parent_key(child="transactions_transaction", column="source_id", parent="transactions_source", lock="rows"),
     ]
