@@ -4,10 +4,12 @@ import csv
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from transactions.files import read_mapped_chunks
-from transactions.validation import CANONICAL_FIELDS, FieldError, Reason, transaction_clean
+from transactions.validation import CANONICAL_FIELDS, FieldError, Reason, frame_clean, transaction_clean
 
 GOOD = {"transaction_id": "t1", "timestamp": "2026-01-05 10:00:00", "account_id": "a1", "amount": "12.50"}
 
@@ -138,3 +140,27 @@ def _as_dict_path(frame):
             record[name] = None if record[name] != record[name] else record[name]
         rows.append({"attributes": {}, **record})
     return rows
+
+
+def test_numeric_columns_of_a_file_are_spelled_as_the_one_dict_path_spells_them():
+    raw = pd.DataFrame(
+        {
+            "transaction_id": [1.0, 2.5, 3.0, 4.0],
+            "timestamp": ["2026-01-05 10:00:00"] * 4,
+            "account_id": [12.0, 7.0, np.nan, 1e6],
+            "amount": [1.0, 2.0, 3.0, 4.0],
+            "device_id": [np.nan] * 4,  # present but empty, like a column the file does not have
+        },
+        index=[1, 2, 3, 4],
+    )
+    frame, errors = frame_clean(raw)
+
+    assert [(e.row, e.field, e.reason) for e in errors] == [(3, "account_id", Reason.REQUIRED)]
+    assert frame["transaction_id"].tolist() == ["1", "2.5", "4"]
+    assert frame["account_id"].tolist() == ["12", "7", "1000000"]
+    assert frame["device_id"].tolist() == ["", "", ""] and frame["merchant_category"].tolist() == ["", "", ""]
+    for row in (1, 2, 4):
+        one = transaction_clean({k: v for k, v in raw.loc[row].items() if v == v})
+        assert (one.data["transaction_id"], one.data["account_id"]) == tuple(
+            frame.loc[row, ["transaction_id", "account_id"]]
+        )
