@@ -1,11 +1,14 @@
-"""Two small measurements behind choices on the scoring path (medians printed; synthetic or benchmark data).
+"""Small measurements behind choices on the scoring path (medians printed; synthetic or benchmark data).
 
     .venv/bin/python bench/micro_bench.py trees   # compiled node table vs scikit-learn's loop, by block size
     .venv/bin/python bench/micro_bench.py token   # partner token lookup: the ORM query vs the prebuilt SQL
+    .venv/bin/python bench/micro_bench.py split   # a job's split: 1,000,000 handbook rows validated into chunk files
 
 `trees` fits a HistGradientBoosting of 159 trees (31 leaves, as the supervised part) on synthetic data and times
 both evaluations of the same rows on one thread, checking that they agree bit for bit. `token` runs on a fresh copy
-of the API benchmark's database (bench/api_common.py prepares it).
+of the API benchmark's database (bench/api_common.py prepares it). `split` reads the job benchmark's file
+(bench/job_bench.py makes it) in 50,000-row chunks through the same validation and Parquet writes as
+`detection.jobs._split_chunks`, and prints wall and CPU seconds, the median of three runs.
 """
 
 import argparse
@@ -71,7 +74,29 @@ def token() -> None:
         drop_copy(run_db)
 
 
+def split() -> None:
+    import tempfile
+
+    from api_common import MAPPING, setup_django
+    from job_bench import job_file
+
+    setup_django()
+    from transactions.files import read_mapped_chunks
+
+    path = job_file(1_000_000)
+    runs = []
+    with tempfile.TemporaryDirectory() as folder:
+        for _ in range(3):
+            started, cpu, rows = time.perf_counter(), time.process_time(), 0
+            for index, mapped in enumerate(read_mapped_chunks(path, mapping=MAPPING, chunk_rows=50_000)):
+                mapped.frame.to_parquet(Path(folder) / f"chunk-{index:05d}.parquet", index=True)
+                rows += mapped.rows
+            runs.append((time.perf_counter() - started, time.process_time() - cpu))
+    wall, cpu = statistics.median(w for w, _ in runs), statistics.median(c for _, c in runs)
+    print(f"split of {rows:,} rows into 50,000-row chunk files: {wall:.2f} s wall, {cpu:.2f} s CPU (median of 3)")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
-    parser.add_argument("what", choices=["trees", "token"])
-    {"trees": trees, "token": token}[parser.parse_args().what]()
+    parser.add_argument("what", choices=["trees", "token", "split"])
+    {"trees": trees, "token": token, "split": split}[parser.parse_args().what]()
