@@ -43,6 +43,8 @@ def _sentence(name: str, v: float, row: dict[str, float]) -> tuple[str, str] | N
     if name in ("a_amount_vs_typical", "a_amount_z"):
         ratio = math.exp(row.get("a_amount_vs_typical", 0.0))
         return "amount", f"amount {ratio:.1f}x this account's typical amount"
+    if name == "a_peak_amount_7d_vs_typical":
+        return "amount_peak", f"a transaction of {math.exp(v):.1f}x this account's typical amount in the last 7 days"
     if name.startswith("a_count_"):
         return "velocity", f"{_count(v)} earlier transactions from this account in the last {_window(name)}"
     if name.startswith("a_amount_") and name[9:] in _WINDOW_WORDS:

@@ -86,8 +86,13 @@ SUPERVISED_FEATURES = tuple(SUPERVISED_DIRECTIONS)
 RECENT_SHARE_WINDOW = ("9d", 9 * DAY)
 RECENT_SHARE_DIRECTIONS: dict[str, int] = {"m_known_fraud_share_9d": 1, "m_known_labels_9d": 0}
 RECENT_SHARE_FEATURES = tuple(RECENT_SHARE_DIRECTIONS)
+# The account's largest amount of its last 7 days against its typical (30-day geometric-mean) amount: a card being
+# drained shows repeated spikes, so a fraud whose own amount looks ordinary still follows a recent one.
+AMOUNT_PEAK_WINDOW = 7 * DAY
+AMOUNT_PEAK_DIRECTIONS: dict[str, int] = {"a_peak_amount_7d_vs_typical": 1}
+AMOUNT_PEAK_FEATURES = tuple(AMOUNT_PEAK_DIRECTIONS)
 # What the forest, the autoencoder and the tail model never read.
-SUPERVISED_ONLY_FEATURES = (*SUPERVISED_FEATURES, *RECENT_SHARE_FEATURES)
+SUPERVISED_ONLY_FEATURES = (*SUPERVISED_FEATURES, *RECENT_SHARE_FEATURES, *AMOUNT_PEAK_FEATURES)
 
 
 @dataclass
@@ -100,13 +105,23 @@ class FeatureSpec:
     supervised_features: bool = False
     # Whether the merchant's recent fraud share exists (``RECENT_SHARE_FEATURES``); older specs read False, as above.
     recent_share: bool = False
+    # Whether the account's recent amount peak exists (``AMOUNT_PEAK_FEATURES``); older specs read False, as above.
+    amount_peak: bool = False
 
     @property
     def names(self) -> list[str]:
         attrs = [f"attr_{a}" for a in self.attributes]
         combos = [f"amount_vs_attr_{a}" for a in self.attributes if _is_amount_like(a)]
         supervised = SUPERVISED_FEATURES if self.supervised_features else ()
-        return [*BASE_DIRECTIONS, *attrs, *combos, *supervised, *(RECENT_SHARE_FEATURES if self.recent_share else ())]
+        recent = RECENT_SHARE_FEATURES if self.recent_share else ()
+        return [
+            *BASE_DIRECTIONS,
+            *attrs,
+            *combos,
+            *supervised,
+            *recent,
+            *(AMOUNT_PEAK_FEATURES if self.amount_peak else ()),
+        ]
 
     @property
     def deviations(self) -> list[str]:
@@ -125,6 +140,8 @@ class FeatureSpec:
             directions.update(SUPERVISED_DIRECTIONS)
         if self.recent_share:
             directions.update(RECENT_SHARE_DIRECTIONS)
+        if self.amount_peak:
+            directions.update(AMOUNT_PEAK_DIRECTIONS)
         return directions
 
     @classmethod
@@ -134,6 +151,7 @@ class FeatureSpec:
             attributes=sorted(a for a, v in frame.attrs.items() if np.isfinite(v).any()),
             supervised_features=True,
             recent_share=True,
+            amount_peak=True,
         )
 
 
@@ -197,6 +215,7 @@ class _Builder:
 
     def build(self, spec: FeatureSpec) -> dict[str, np.ndarray]:
         self.supervised, self.recent_share = spec.supervised_features, spec.recent_share
+        self.amount_peak = spec.amount_peak
         self._transaction()
         account = self.grouping(self.d.account_id)
         self._account_windows(account)
@@ -232,15 +251,25 @@ class _Builder:
         self.account_start, self.account_n = start, g.count(start)
         log_sums = g.cumsum(self.log_amount_q)
         square_sums = g.cumsum(self.log_amount_q * self.log_amount_q)
+        log_total = g.window_sum(log_sums, start)
         out["a_amount_vs_typical"], out["a_amount_z"] = _relative_amount(
-            out["amount_log"], g.window_sum(log_sums, start), g.window_sum(square_sums, start), self.account_n
+            out["amount_log"], log_total, g.window_sum(square_sums, start), self.account_n
         )
+        if self.amount_peak:
+            out["a_peak_amount_7d_vs_typical"] = self._amount_peak(g, log_total)
         previous = g.previous_ts()
         gap = np.where(previous >= 0, g.t - previous, ACCOUNT_LOOKBACK_SECONDS)
         out["a_secs_since_prev_log"] = np.log1p(np.minimum(gap, ACCOUNT_LOOKBACK_SECONDS))
         is_fraud = (self.d.label == 1) & np.isfinite(self.d.label_known_ts)
         known = np.where(is_fraud, self.d.label_known_ts - self.t0, np.inf)
         out["a_known_frauds_30d"] = np.log1p(g.known_events(start, is_fraud, known))
+
+    def _amount_peak(self, g: Grouping, log_total: np.ndarray) -> np.ndarray:
+        """Log-ratio of the largest amount of the account's last 7 days to its 30-day typical amount (0: none)."""
+        peak_start = g.start(AMOUNT_PEAK_WINDOW)
+        peak = g.window_max(self.log_amount_q, peak_start) / LOG_SCALE
+        typical = log_total / np.maximum(self.account_n, 1) / LOG_SCALE
+        return np.where(g.count(peak_start) > 0, peak - typical, 0.0)
 
     def _account_location(self, g: Grouping) -> None:
         d, r, start = self.d, self.rows, self.account_start

@@ -63,6 +63,29 @@ class Grouping:
     def window_sum(self, sums: np.ndarray, start: np.ndarray) -> np.ndarray:
         return sums[self.tpos] - sums[start]
 
+    def window_max(self, values: np.ndarray, start: np.ndarray, empty: float = 0.0) -> np.ndarray:
+        """Maximum of values (one per frame row) over each target's window, ``empty`` where the window has no row.
+
+        A sparse table over this grouping's order, with only as many levels as the longest window needs: each window
+        is covered by two overlapping blocks of a power-of-two length, so the result is exact.
+        """
+        stop, lengths = self.tpos, self.tpos - start
+        out = np.full(len(start), empty, dtype=np.float64)
+        longest = int(lengths.max(initial=0))
+        if not longest:
+            return out
+        levels = [values[self.order]]
+        while 1 << len(levels) <= longest:
+            half = 1 << (len(levels) - 1)
+            levels.append(np.maximum(levels[-1][:-half], levels[-1][half:]))
+        has = lengths > 0
+        level = np.zeros(len(start), dtype=np.int64)
+        level[has] = np.frexp(lengths[has].astype(np.float64))[1] - 1  # floor(log2(length)), exact
+        for k in np.unique(level[has]):
+            rows = np.flatnonzero(has & (level == k))
+            out[rows] = np.maximum(levels[k][start[rows]], levels[k][stop[rows] - (1 << k)])
+        return out
+
     def previous_ts(self) -> np.ndarray:
         """Time of the row just before each target in its group, or -1 when there is none."""
         prev = self.tpos - 1

@@ -4,7 +4,7 @@ import pytest
 from detection.engine import detector as detector_module
 from detection.engine import parallel
 from detection.engine.detector import Detector
-from detection.engine.explain import MIN_RARITY
+from detection.engine.explain import MIN_RARITY, _sentence
 from detection.engine.features import (
     ACCOUNT_LOOKBACK_SECONDS,
     LABEL_FEATURES,
@@ -77,6 +77,8 @@ def test_the_forest_and_the_autoencoder_do_not_read_the_supervised_only_features
     names = [detector.feature_names[j] for j in detector.unsupervised_columns]
     assert not set(names) & set(SUPERVISED_ONLY_FEATURES)
     assert "m_known_fraud_share_9d" in detector.feature_names
+    assert "a_peak_amount_7d_vs_typical" in detector.feature_names
+    assert "a_peak_amount_7d_vs_typical" not in detector.spec.deviations  # nor does the tail model
     X = build_features(frame, spec=detector.spec).X[:5]
     assert detector._scaled(X).shape == (5, len(names))
 
@@ -157,3 +159,9 @@ def test_the_ensemble_score_keeps_its_meaning_as_a_share_of_the_training_traffic
     score = detector.score_frame(frame).score
     assert np.mean(score >= 0.95) == pytest.approx(0.05, abs=0.015)
     assert np.mean(score >= 0.80) == pytest.approx(0.20, abs=0.03)
+
+
+def test_a_recent_amount_peak_is_said_in_words():
+    topic, words = _sentence("a_peak_amount_7d_vs_typical", float(np.log(5.0)), {})
+    assert topic == "amount_peak"
+    assert words == "a transaction of 5.0x this account's typical amount in the last 7 days"

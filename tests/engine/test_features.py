@@ -1,8 +1,10 @@
 import numpy as np
 import pandas as pd
+import pytest
 
 from detection.engine.features import (
     ACCOUNT_LOOKBACK_SECONDS,
+    AMOUNT_PEAK_FEATURES,
     MERCHANT_LOOKBACK_SECONDS,
     RECENT_SHARE_FEATURES,
     SUPERVISED_FEATURES,
@@ -85,9 +87,56 @@ def test_a_spec_stored_before_the_recent_fraud_share_keeps_its_feature_set():
     old.__dict__.update({"attributes": ["total_amount_24h"], "supervised_features": True})  # no recent_share field
     assert not set(RECENT_SHARE_FEATURES) & set(old.names)
     new = build_features(frame)
-    assert new.names[-len(RECENT_SHARE_FEATURES) :] == list(RECENT_SHARE_FEATURES)
+    assert new.names[-len(RECENT_SHARE_FEATURES) - len(AMOUNT_PEAK_FEATURES) : -len(AMOUNT_PEAK_FEATURES)] == list(
+        RECENT_SHARE_FEATURES
+    )
     kept = [new.names.index(name) for name in old.names]
     assert np.array_equal(build_features(frame, spec=old).X, new.X[:, kept])
+
+
+def test_a_spec_stored_before_the_amount_peak_keeps_its_feature_set():
+    frame = transactions(days=10, fraud_share=0.1)
+    frame["label_known_ts"] = frame["ts"] + 86400
+    old = FeatureSpec.__new__(FeatureSpec)
+    fields = {"attributes": ["total_amount_24h"], "supervised_features": True, "recent_share": True}
+    old.__dict__.update(fields)  # what unpickling a spec saved before the amount peak gives: no amount_peak field
+    assert old.names == [*FeatureSpec(**fields).names]
+    assert not set(AMOUNT_PEAK_FEATURES) & set(old.names)
+    new = build_features(frame)
+    assert new.names[-len(AMOUNT_PEAK_FEATURES) :] == list(AMOUNT_PEAK_FEATURES)
+    kept = [new.names.index(name) for name in old.names]
+    assert np.array_equal(build_features(frame, spec=old).X, new.X[:, kept])
+
+
+def test_the_amount_peak_compares_the_largest_amount_of_seven_days_with_the_typical_amount():
+    day = 86400
+    frame = pd.DataFrame(
+        {
+            "row_id": range(6),
+            "ts": START + np.array([0, 1, 2, 3, 5, 13]) * day,
+            "account_id": ["a"] * 6,
+            "merchant_id": ["m"] * 6,
+            "amount": [10.0, 10.0, 50.0, 10.0, 10.0, 10.0],
+        }
+    )
+    peak = build_features(frame).column("a_peak_amount_7d_vs_typical")
+    typical = np.log1p([10.0, 10.0, 50.0, 10.0]).mean()  # row 4's 30 days: rows 0-3
+    assert peak[0] == 0  # no earlier row
+    assert peak[1] == pytest.approx(0.0, abs=1e-4)
+    assert peak[4] == pytest.approx(np.log1p(50.0) - typical, abs=1e-4)
+    assert peak[5] == 0  # nothing in its last 7 days (row 4 is 8 days earlier)
+
+
+def test_the_amount_peak_reads_neither_later_rows_nor_labels():
+    frame = transactions(days=20, fraud_share=0.1)
+    cut = len(frame) // 2
+    before = build_features(frame.iloc[: cut + 1]).column("a_peak_amount_7d_vs_typical")[cut]
+    frame.loc[frame.index[cut + 1 :], "amount"] *= 100.0  # later rows become huge spikes
+    frame["label_known_ts"] = frame["ts"]
+    after = build_features(frame).column("a_peak_amount_7d_vs_typical")
+    assert after[cut] == before
+    frame["label"], frame["label_known_ts"] = np.nan, np.nan
+    assert np.array_equal(build_features(frame).column("a_peak_amount_7d_vs_typical"), after)
 
 
 def test_account_windows_count_only_earlier_rows_in_the_window():

@@ -1,0 +1,24 @@
+import numpy as np
+
+from detection.engine.windows import Grouping, codes_of
+
+
+def _brute_force_max(codes, ts, values, width):
+    out = []
+    for i in range(len(ts)):
+        earlier = (codes == codes[i]) & ((ts < ts[i]) | ((ts == ts[i]) & (np.arange(len(ts)) < i)))
+        inside = earlier & (ts >= ts[i] - width)
+        out.append(values[inside].max() if inside.any() else -1.0)
+    return np.array(out)
+
+
+def test_window_max_equals_the_maximum_over_each_rows_earlier_window():
+    rng = np.random.default_rng(0)
+    n = 400
+    ts = np.sort(rng.integers(0, 50_000, n))  # row order is (ts, position), as the features' time order
+    codes = codes_of(rng.choice(np.array(["a", "b", "c"], dtype=object), n))
+    values = rng.normal(size=n)
+    grouping = Grouping(codes, ts, np.arange(n), np.arange(n), span=200_000)
+    for width in (0, 500, 5_000, 60_000):
+        got = grouping.window_max(values, grouping.start(width), empty=-1.0)
+        np.testing.assert_array_equal(got, _brute_force_max(codes, ts, values, width))
