@@ -3,6 +3,7 @@
     .venv/bin/python bench/micro_bench.py trees   # compiled node table vs scikit-learn's loop, by block size
     .venv/bin/python bench/micro_bench.py token   # partner token lookup: the ORM query vs the prebuilt SQL
     .venv/bin/python bench/micro_bench.py split   # a job's split: 1,000,000 handbook rows validated into chunk files
+    .venv/bin/python bench/micro_bench.py reasons # wording 33,000 rows' reasons (synthetic rare entries)
 
 `trees` fits a HistGradientBoosting of 159 trees (31 leaves, as the supervised part) on synthetic data and times
 both evaluations of the same rows on one thread, checking that they agree bit for bit. `token` runs on a fresh copy
@@ -96,7 +97,21 @@ def split() -> None:
     print(f"split of {rows:,} rows into 50,000-row chunk files: {wall:.2f} s wall, {cpu:.2f} s CPU (median of 3)")
 
 
+def reasons() -> None:
+    import numpy as np
+
+    from detection.engine.explain import reasons_for
+    from detection.engine.features import FeatureSpec
+
+    names = FeatureSpec(attributes=["total_amount_24h"], supervised_features=True, recent_share=True).names
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(33_000, len(names))) * 3
+    entries = rng.integers(0, len(X), 30_000), rng.integers(0, len(names), 30_000), rng.random(30_000) * 10
+    worded = median_ms(lambda: [*reasons_for(X, entries, names)], 7)
+    print(f"reasons of {len(X):,} rows ({len(set(entries[0].tolist())):,} with rare entries) worded: {worded:.0f} ms")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
-    parser.add_argument("what", choices=["trees", "token", "split"])
-    {"trees": trees, "token": token, "split": split}[parser.parse_args().what]()
+    parser.add_argument("what", choices=["trees", "token", "split", "reasons"])
+    {"trees": trees, "token": token, "split": split, "reasons": reasons}[parser.parse_args().what]()
