@@ -1,5 +1,7 @@
 """The references kept by statement-level triggers (anomaly_site/parent_keys.py) hold like foreign keys."""
 
+import contextlib
+
 import psycopg
 import pytest
 from django.db import IntegrityError, connection, transaction
@@ -66,15 +68,9 @@ def test_an_unreferenced_parent_can_be_deleted():
 
 @pytest.mark.django_db(transaction=True)
 def test_deleting_a_parent_waits_for_an_open_transaction_that_references_it_then_refuses():
-    scored = ScoreFactory()
-    version = ModelVersionFactory()
-    params = connection.get_connection_params()
-    with psycopg.connect(**params) as writer, psycopg.connect(**params) as deleter:
-        writer.execute(
-            "INSERT INTO detection_score (transaction_id, model_version_id, score, risk_level, is_anomaly, components,"
-            " reasons, created_at) VALUES (%s, %s, 0.5, 'low', false, '{}', '[]', now())",
-            [scored.transaction_id, version.pk],
-        )
+    scored, version = ScoreFactory(), ModelVersionFactory()
+    with _two_connections() as (writer, deleter):
+        _insert_score_left_open(writer, transaction_id=scored.transaction_id, version_id=version.pk)
         deleter.execute("SET lock_timeout = '300ms'")
         with pytest.raises(psycopg.errors.LockNotAvailable):  # the insert's trigger holds the version's key lock
             deleter.execute("DELETE FROM detection_modelversion WHERE id = %s", [version.pk])
@@ -112,15 +108,9 @@ def test_truncating_a_parent_alone_is_refused():
 
 @pytest.mark.django_db(transaction=True)
 def test_deleting_a_transaction_waits_for_an_open_insert_of_its_score_then_refuses():
-    scored = ScoreFactory()
-    version = ModelVersionFactory()
-    params = connection.get_connection_params()
-    with psycopg.connect(**params) as writer, psycopg.connect(**params) as deleter:
-        writer.execute(
-            "INSERT INTO detection_score (transaction_id, model_version_id, score, risk_level, is_anomaly, components,"
-            " reasons, created_at) VALUES (%s, %s, 0.5, 'low', false, '{}', '[]', now())",
-            [scored.transaction_id, version.pk],
-        )
+    scored, version = ScoreFactory(), ModelVersionFactory()
+    with _two_connections() as (writer, deleter):
+        _insert_score_left_open(writer, transaction_id=scored.transaction_id, version_id=version.pk)
         deleter.execute("DELETE FROM detection_score")  # the committed score is gone in the deleter's view
         deleter.execute("SET lock_timeout = '300ms'")
         with pytest.raises(psycopg.errors.LockNotAvailable):  # the guard waits for the open insert
@@ -131,3 +121,19 @@ def test_deleting_a_transaction_waits_for_an_open_insert_of_its_score_then_refus
         with pytest.raises(psycopg.errors.ForeignKeyViolation):  # then sees the score committed meanwhile
             deleter.execute("DELETE FROM transactions_transaction WHERE id = %s", [scored.transaction_id])
     assert Transaction.objects.filter(pk=scored.transaction_id).exists()
+
+
+@contextlib.contextmanager
+def _two_connections():
+    params = connection.get_connection_params()
+    with psycopg.connect(**params) as writer, psycopg.connect(**params) as deleter:
+        yield writer, deleter
+
+
+def _insert_score_left_open(writer, *, transaction_id: int, version_id: int) -> None:
+    """A score inserted by `writer`, whose transaction stays open until the test commits it."""
+    writer.execute(
+        "INSERT INTO detection_score (transaction_id, model_version_id, score, risk_level, is_anomaly, components,"
+        " reasons, created_at) VALUES (%s, %s, 0.5, 'low', false, '{}', '[]', now())",
+        [transaction_id, version_id],
+    )

@@ -71,39 +71,44 @@ def test_the_recent_fraud_share_counts_only_labels_known_inside_its_nine_days():
 
 def test_a_spec_stored_before_the_supervised_features_keeps_its_feature_set():
     frame = transactions(days=10)
-    old = FeatureSpec.__new__(FeatureSpec)
-    old.__dict__.update({"attributes": []})  # what unpickling an older spec gives: no supervised_features field
+    old = _unpickled_spec(attributes=[])  # no supervised_features field
     assert not set(SUPERVISED_FEATURES) & set(old.names)
     assert set(SUPERVISED_FEATURES) <= set(FeatureSpec.infer(Frame.of(frame)).names)
-    new = build_features(frame)
-    kept = [new.names.index(name) for name in old.names]
-    assert np.array_equal(build_features(frame, spec=old).X, new.X[:, kept])
+    _assert_old_columns_unchanged(frame, old, build_features(frame))
 
 
 def test_a_spec_stored_before_the_recent_fraud_share_keeps_its_feature_set():
     frame = transactions(days=10, fraud_share=0.1)
     frame["label_known_ts"] = frame["ts"] + 86400
-    old = FeatureSpec.__new__(FeatureSpec)
-    old.__dict__.update({"attributes": ["total_amount_24h"], "supervised_features": True})  # no recent_share field
+    old = _unpickled_spec(attributes=["total_amount_24h"], supervised_features=True)  # no recent_share field
     assert not set(RECENT_SHARE_FEATURES) & set(old.names)
     new = build_features(frame)
     assert new.names[-len(RECENT_SHARE_FEATURES) - len(AMOUNT_PEAK_FEATURES) : -len(AMOUNT_PEAK_FEATURES)] == list(
         RECENT_SHARE_FEATURES
     )
-    kept = [new.names.index(name) for name in old.names]
-    assert np.array_equal(build_features(frame, spec=old).X, new.X[:, kept])
+    _assert_old_columns_unchanged(frame, old, new)
 
 
 def test_a_spec_stored_before_the_amount_peak_keeps_its_feature_set():
     frame = transactions(days=10, fraud_share=0.1)
     frame["label_known_ts"] = frame["ts"] + 86400
-    old = FeatureSpec.__new__(FeatureSpec)
     fields = {"attributes": ["total_amount_24h"], "supervised_features": True, "recent_share": True}
-    old.__dict__.update(fields)  # what unpickling a spec saved before the amount peak gives: no amount_peak field
+    old = _unpickled_spec(**fields)  # no amount_peak field
     assert old.names == [*FeatureSpec(**fields).names]
     assert not set(AMOUNT_PEAK_FEATURES) & set(old.names)
     new = build_features(frame)
     assert new.names[-len(AMOUNT_PEAK_FEATURES) :] == list(AMOUNT_PEAK_FEATURES)
+    _assert_old_columns_unchanged(frame, old, new)
+
+
+def _unpickled_spec(**fields) -> FeatureSpec:
+    """What unpickling a spec saved by an older version gives: only the fields it had, later ones at class defaults."""
+    spec = FeatureSpec.__new__(FeatureSpec)
+    spec.__dict__.update(fields)
+    return spec
+
+
+def _assert_old_columns_unchanged(frame, old: FeatureSpec, new) -> None:
     kept = [new.names.index(name) for name in old.names]
     assert np.array_equal(build_features(frame, spec=old).X, new.X[:, kept])
 
