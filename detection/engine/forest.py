@@ -71,25 +71,53 @@ class CompiledForest:
             self.__dict__.pop(name, None)
         self._as_complete_trees(np.asarray(state["roots"]), state["feature"], threshold, children, state["value"])
 
-    def anomaly(self, X: np.ndarray, chunk: int = 1024) -> np.ndarray:
+    def anomaly(self, X: np.ndarray, chunk: int = 2048) -> np.ndarray:
         X = np.ascontiguousarray(X, dtype=np.float32)
         out = np.empty(len(X))
+        buffers: dict[int, _Descent] = {}
         for lo in range(0, len(X), chunk):
-            out[lo : lo + chunk] = self._anomaly(X[lo : lo + chunk])
+            rows = X[lo : lo + chunk]
+            descent = buffers.get(len(rows)) or buffers.setdefault(len(rows), _Descent(self, len(rows), X.shape[1]))
+            out[lo : lo + len(rows)] = descent.anomaly(rows)
         return out
 
-    def _anomaly(self, X: np.ndarray) -> np.ndarray:
-        n, trees = len(X), len(self.value) >> self.depth
-        heap = np.zeros((n, trees), dtype=np.int32)
-        base = (np.arange(trees, dtype=np.int32) * self.inner)[None, :]
-        rows = (np.arange(n, dtype=np.int32) * X.shape[1])[:, None]
+
+class _Descent:
+    """Every row of a chunk descending every tree at once, one level per step, in buffers reused for each chunk.
+
+    A row's position in a tree is kept as an index into the flat inner-node table (tree t's heap index h is
+    t * inner + h), so a step reads the node's feature and threshold without an addition; ``np.take`` into the
+    buffers allocates nothing per level.
+    """
+
+    def __init__(self, forest: CompiledForest, n: int, n_features: int):
+        self.forest, trees = forest, len(forest.value) >> forest.depth
+        base = np.arange(trees, dtype=np.int32) * forest.inner
+        self.start = np.broadcast_to(base, (n, trees))
+        self.step = (1 - base)[None, :]  # child of node a (tree base b): 2a + 1 + right - b
+        self.to_leaf = ((np.arange(trees, dtype=np.int32) << forest.depth) - base - forest.inner)[None, :]
+        self.offsets = (np.arange(n, dtype=np.int32) * n_features)[:, None]
+        self.node = np.empty((n, trees), dtype=np.int32)
+        self.index = np.empty_like(self.node)
+        self.x, self.threshold = np.empty((n, trees), dtype=np.float32), np.empty((n, trees), dtype=np.float32)
+        self.right = np.empty((n, trees), dtype=bool)
+
+    def anomaly(self, X: np.ndarray) -> np.ndarray:
+        f, node = self.forest, self.node
+        node[...] = self.start
         flat = X.ravel()
-        for _ in range(self.depth):
-            at = heap + base
-            heap = 2 * heap + 1 + (flat[rows + self.feature[at]] > self.threshold[at])
-        leaf = heap - self.inner + (np.arange(trees, dtype=np.int32) << self.depth)[None, :]
-        depths = self.value[leaf].sum(axis=1)
-        return 2.0 ** (-depths / self.denominator)
+        for _ in range(f.depth):
+            np.take(f.feature, node, out=self.index)
+            self.index += self.offsets
+            np.take(flat, self.index, out=self.x)
+            np.take(f.threshold, node, out=self.threshold)
+            np.greater(self.x, self.threshold, out=self.right)
+            node *= 2
+            node += self.step
+            node += self.right
+        node += self.to_leaf  # inner index t * inner + h becomes leaf index t * 2**depth + (h - inner)
+        depths = np.take(f.value, node).sum(axis=1)
+        return 2.0 ** (-depths / f.denominator)
 
 
 def _float32_at_most(threshold: np.ndarray) -> np.ndarray:

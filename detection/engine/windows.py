@@ -35,21 +35,43 @@ def combine_codes(codes: list[np.ndarray]) -> np.ndarray:
     return combined
 
 
+def stable_order(codes: np.ndarray) -> np.ndarray:
+    """The stable argsort of non-negative integer codes, by 16-bit digits (least significant first).
+
+    numpy sorts 16-bit integers stably by radix in linear time, several times faster than its stable sort of int64
+    (a merge sort); the order is the same, since each pass keeps the order of the previous one among equal digits.
+    """
+    top = int(codes.max(initial=0))
+    order = np.argsort((codes & 0xFFFF).astype(np.uint16), kind="stable")
+    shift = 16
+    while top >> shift:
+        digit = ((codes[order] >> shift) & 0xFFFF).astype(np.uint16)
+        order = order[np.argsort(digit, kind="stable")]
+        shift += 16
+    return order
+
+
 class Grouping:
     """Rows sorted by (group code, ts, row_id); positions of the targets in that order."""
 
     def __init__(self, codes: np.ndarray, ts: np.ndarray, time_order: np.ndarray, targets: np.ndarray, span: int):
-        self.order = time_order[np.argsort(codes[time_order], kind="stable")]
+        self.order = time_order[stable_order(codes[time_order])]
         self.ts = ts[self.order]
         self.key = codes[self.order] * span + self.ts
         self.tpos = np.empty(len(codes), dtype=np.int64)
         self.tpos[self.order] = np.arange(len(codes))
         self.tpos = self.tpos[targets]
         self.t = self.ts[self.tpos]
+        # Targets in this grouping's order: their keys ascend, and searchsorted finds ascending keys several times
+        # faster than scattered ones (each search starts near the previous one).
+        self._by_position = stable_order(self.tpos)
+        self._sorted_keys = self.key[self.tpos[self._by_position]]
 
     def start(self, window: int) -> np.ndarray:
         """First position of each target's window [ts - window, ts]."""
-        return np.searchsorted(self.key, self.key[self.tpos] - window, side="left")
+        start = np.empty(len(self.tpos), dtype=np.int64)
+        start[self._by_position] = np.searchsorted(self.key, self._sorted_keys - window, side="left")
+        return start
 
     def count(self, start: np.ndarray) -> np.ndarray:
         return self.tpos - start

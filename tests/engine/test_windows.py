@@ -1,6 +1,7 @@
 import numpy as np
+import pytest
 
-from detection.engine.windows import Grouping, codes_of
+from detection.engine.windows import Grouping, codes_of, stable_order
 
 
 def _brute_force_max(codes, ts, values, width):
@@ -22,3 +23,11 @@ def test_window_max_equals_the_maximum_over_each_rows_earlier_window():
     for width in (0, 500, 5_000, 60_000):
         got = grouping.window_max(values, grouping.start(width), empty=-1.0)
         np.testing.assert_array_equal(got, _brute_force_max(codes, ts, values, width))
+
+
+@pytest.mark.parametrize("top", [1, 70, 1 << 16, (1 << 16) + 1, 1 << 31, 1 << 45])
+def test_stable_order_is_numpys_stable_argsort_for_codes_of_any_width(top):
+    rng = np.random.default_rng(top)
+    for n in (0, 1, 7, 20_000):
+        codes = rng.integers(0, top, n)
+        np.testing.assert_array_equal(stable_order(codes), np.argsort(codes, kind="stable"))
