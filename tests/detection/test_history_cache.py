@@ -104,6 +104,17 @@ def test_a_batch_reads_the_same_history_from_the_cache_as_from_sql(settings):
     assert cache_rows() > len(cached[0]["row_id"]) > 80
 
 
+def test_stored_targets_read_by_scattered_primary_keys_give_the_frame_of_the_model_instances(settings):
+    store_history(accounts=30, days=20)
+    batch = latest_batch(200)[::7]  # ids far apart: the range read must still find each one and no other
+    settings.HISTORY_CACHE = False
+    by_pk = adapters.frame_for_stored(pks=[t.pk for t in reversed(batch)])
+    assert_same(by_pk, adapters.frame_for_transactions(batch))
+    assert by_pk[1].sum() == len(batch)
+    frame, targets = adapters.frame_for_stored(pks=[])
+    assert len(frame["row_id"]) == 0 and len(targets) == 0
+
+
 def test_rows_labels_and_deletes_committed_by_another_connection_reach_the_cache(settings):
     store_history(accounts=30, days=20)
     batch = latest_batch()
