@@ -36,11 +36,15 @@ def combine_codes(codes: list[np.ndarray]) -> np.ndarray:
 
 
 def stable_order(codes: np.ndarray) -> np.ndarray:
-    """The stable argsort of non-negative integer codes, by 16-bit digits (least significant first).
+    """The stable argsort of integer codes, by 16-bit digits (least significant first).
 
     numpy sorts 16-bit integers stably by radix in linear time, several times faster than its stable sort of int64
     (a merge sort); the order is the same, since each pass keeps the order of the previous one among equal digits.
+    Codes below zero (pandas codes a missing value -1) are shifted up first, so they still sort first.
     """
+    low = int(codes.min(initial=0))
+    if low < 0:
+        codes = codes - low
     top = int(codes.max(initial=0))
     order = np.argsort((codes & 0xFFFF).astype(np.uint16), kind="stable")
     shift = 16

@@ -31,3 +31,18 @@ def test_stable_order_is_numpys_stable_argsort_for_codes_of_any_width(top):
     for n in (0, 1, 7, 20_000):
         codes = rng.integers(0, top, n)
         np.testing.assert_array_equal(stable_order(codes), np.argsort(codes, kind="stable"))
+
+
+def test_stable_order_puts_negative_codes_first_as_numpy_does():
+    rng = np.random.default_rng(7)
+    for top in (70, 1 << 20):
+        codes = rng.integers(-1, top, 5_000)  # -1: pandas' code for a missing value
+        np.testing.assert_array_equal(stable_order(codes), np.argsort(codes, kind="stable"))
+
+
+def test_a_grouping_with_a_missing_value_code_keeps_its_keys_sorted():
+    ts = np.arange(6, dtype=np.int64)
+    codes = np.array([0, -1, 1, -1, 0, 1], dtype=np.int64)
+    grouping = Grouping(codes, ts, np.arange(6), np.arange(6), span=100)
+    assert np.all(np.diff(grouping.key) >= 0)
+    np.testing.assert_array_equal(grouping.count(grouping.start(10)), [0, 0, 0, 1, 1, 1])
