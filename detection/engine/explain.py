@@ -37,19 +37,14 @@ def _window(name: str) -> str:
     return _WINDOW_WORDS.get(name.rsplit("_", 1)[-1], name)
 
 
-def _sentence(name: str, v: float, row: dict[str, float]) -> tuple[str, str] | None:
-    """(topic, words) for one feature value, or None when it has nothing to say."""
-    speaker = _speaker(name)
-    return speaker(v, row.get("a_amount_vs_typical", 0.0)) if speaker else None
-
-
 Speaker = Callable[[float, float], tuple[str, str] | None]
 
 
 @functools.cache
 def _speaker(name: str) -> Speaker | None:
-    """How to word a feature's value (given the value and the row's amount-vs-typical log-ratio), found once per
-    feature name: a batch words about 10,000 rows' reasons, and the name's tests would run for every one."""
+    """How to word a feature's value: (value, the row's amount-vs-typical log-ratio) -> (topic, words), or None when
+    the feature has nothing to say. Found once per feature name: a batch words about 10,000 rows' reasons, and the
+    name's tests would run for every one."""
     window = _window(name)
     if name == "amount_log":
         return lambda v, _: ("amount", f"large amount ({math.expm1(v):,.2f})")

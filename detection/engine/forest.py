@@ -74,11 +74,12 @@ class CompiledForest:
     def anomaly(self, X: np.ndarray, chunk: int = 2048) -> np.ndarray:
         X = np.ascontiguousarray(X, dtype=np.float32)
         out = np.empty(len(X))
-        buffers: dict[int, _Descent] = {}
+        descents: dict[int, _Descent] = {}  # by chunk length: the full one, and a shorter last one
         for lo in range(0, len(X), chunk):
             rows = X[lo : lo + chunk]
-            descent = buffers.get(len(rows)) or buffers.setdefault(len(rows), _Descent(self, len(rows), X.shape[1]))
-            out[lo : lo + len(rows)] = descent.anomaly(rows)
+            if len(rows) not in descents:
+                descents[len(rows)] = _Descent(self, len(rows), X.shape[1])
+            out[lo : lo + len(rows)] = descents[len(rows)].anomaly(rows)
         return out
 
 

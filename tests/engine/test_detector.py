@@ -4,7 +4,7 @@ import pytest
 from detection.engine import detector as detector_module
 from detection.engine import parallel
 from detection.engine.detector import Detector
-from detection.engine.explain import MIN_RARITY, _sentence
+from detection.engine.explain import MIN_RARITY, _speaker
 from detection.engine.features import (
     ACCOUNT_LOOKBACK_SECONDS,
     LABEL_FEATURES,
@@ -162,6 +162,6 @@ def test_the_ensemble_score_keeps_its_meaning_as_a_share_of_the_training_traffic
 
 
 def test_a_recent_amount_peak_is_said_in_words():
-    topic, words = _sentence("a_peak_amount_7d_vs_typical", float(np.log(5.0)), {})
+    topic, words = _speaker("a_peak_amount_7d_vs_typical")(float(np.log(5.0)), 0.0)
     assert topic == "amount_peak"
     assert words == "a transaction of 5.0x this account's typical amount in the last 7 days"
