@@ -340,15 +340,16 @@ class _Builder:
     def _merchant_new_accounts(self, g: Grouping) -> np.ndarray:
         """Rows in the last 7 days whose account had not used this merchant in the 7 days before that row."""
         d = self.d
-        everyone = np.arange(len(d))
+        merchants_rows = g.order  # every row of the targets' merchants: the only rows g's windows read
         pair = Grouping(
             combine_codes([self._codes_of(d.merchant_id), self._codes_of(d.account_id)]),
             self.rel_ts,
             self.time_order,
-            everyone,
+            merchants_rows,
             self.span,
         )
-        is_new = (pair.count(pair.start(NEW_ACCOUNT_WINDOW)) == 0).astype(np.int64)
+        is_new = np.zeros(len(d), dtype=np.int64)
+        is_new[merchants_rows] = pair.count(pair.start(NEW_ACCOUNT_WINDOW)) == 0
         return g.window_sum(g.cumsum(is_new), g.start(NEW_ACCOUNT_WINDOW))
 
     def _attributes(self, spec: FeatureSpec) -> None:

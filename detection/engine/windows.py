@@ -56,14 +56,27 @@ def stable_order(codes: np.ndarray) -> np.ndarray:
 
 
 class Grouping:
-    """Rows sorted by (group code, ts, row_id); positions of the targets in that order."""
+    """Rows of the targets' groups sorted by (group code, ts, row_id); positions of the targets in that order.
+
+    Methods taking ``values`` read one value per frame row (rows outside the targets' groups are never read).
+    """
 
     def __init__(self, codes: np.ndarray, ts: np.ndarray, time_order: np.ndarray, targets: np.ndarray, span: int):
-        self.order = time_order[stable_order(codes[time_order])]
+        ordered = codes[time_order]
+        if len(targets) < len(codes):
+            # Only the targets' groups can fall in their windows: a batch's frame also holds the other accounts
+            # (or merchants) of the merchants' (or accounts') histories, which this grouping need not sort or sum.
+            low = min(int(codes.min(initial=0)), 0)  # a missing value's code may be -1
+            present = np.zeros(int(codes.max(initial=0)) - low + 1, dtype=bool)
+            present[codes[targets] - low] = True
+            kept = present[ordered - low]
+            if not kept.all():
+                time_order, ordered = time_order[kept], ordered[kept]
+        self.order = time_order[stable_order(ordered)]
         self.ts = ts[self.order]
         self.key = codes[self.order] * span + self.ts
         self.tpos = np.empty(len(codes), dtype=np.int64)
-        self.tpos[self.order] = np.arange(len(codes))
+        self.tpos[self.order] = np.arange(len(self.order))
         self.tpos = self.tpos[targets]
         self.t = self.ts[self.tpos]
         # Targets in this grouping's order: their keys ascend, and searchsorted finds ascending keys several times
@@ -82,7 +95,7 @@ class Grouping:
 
     def cumsum(self, values: np.ndarray) -> np.ndarray:
         """Cumulative sums (with a leading 0) of integer values taken in this grouping's order."""
-        sums = np.zeros(len(values) + 1, dtype=np.int64)
+        sums = np.zeros(len(self.order) + 1, dtype=np.int64)
         np.cumsum(values[self.order], out=sums[1:])
         return sums
 

@@ -29,6 +29,18 @@ def test_single_transaction_with_its_history_gets_exactly_the_batch_features():
         assert np.array_equal(_single(frame, position), batch[position])
 
 
+def test_a_few_targets_of_a_large_frame_get_exactly_the_features_of_every_row_scored():
+    frame = transactions(days=40)
+    frame.loc[frame.index[::5], "label_known_ts"] = frame["ts"][::5] + 3 * 86400
+    frame.loc[frame.index[::11], "merchant_id"] = ""
+    spec = FeatureSpec.infer(Frame.of(frame))
+    every = build_features(frame, spec=spec).X
+    targets = np.zeros(len(frame), dtype=bool)
+    targets[np.random.default_rng(5).choice(len(frame), 40, replace=False)] = True
+    some = build_features(frame, target_mask=targets, spec=spec)
+    assert np.array_equal(some.X, every[targets], equal_nan=True)
+
+
 def test_future_rows_do_not_change_a_rows_features():
     frame = transactions(days=20)
     cut = len(frame) // 2

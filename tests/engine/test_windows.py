@@ -46,3 +46,27 @@ def test_a_grouping_with_a_missing_value_code_keeps_its_keys_sorted():
     grouping = Grouping(codes, ts, np.arange(6), np.arange(6), span=100)
     assert np.all(np.diff(grouping.key) >= 0)
     np.testing.assert_array_equal(grouping.count(grouping.start(10)), [0, 0, 0, 1, 1, 1])
+
+
+def test_a_grouping_of_some_targets_gives_them_what_the_grouping_of_every_row_gives():
+    rng = np.random.default_rng(3)
+    n = 3_000
+    ts = np.sort(rng.integers(0, 400_000, n))
+    codes = rng.integers(-1, 40, n)  # -1 as pandas codes a missing value; most groups hold no target
+    values = rng.integers(0, 1_000, n)
+    targets = np.sort(rng.choice(n, 25, replace=False))
+    span = 2_000_000  # above every time plus the widest window
+    everyone = Grouping(codes, ts, np.arange(n), np.arange(n), span=span)
+    some = Grouping(codes, ts, np.arange(n), targets, span=span)
+    assert len(some.order) < n  # the other groups' rows were left out
+    for width in (0, 3_600, 86_400, 10**6):
+        start_all, start_some = everyone.start(width), some.start(width)
+        np.testing.assert_array_equal(some.count(start_some), everyone.count(start_all)[targets])
+        all_sums = everyone.window_sum(everyone.cumsum(values), start_all)[targets]
+        np.testing.assert_array_equal(some.window_sum(some.cumsum(values), start_some), all_sums)
+        all_max = everyone.window_max(values.astype(float), start_all)[targets]
+        np.testing.assert_array_equal(some.window_max(values.astype(float), start_some), all_max)
+        events, known = values % 3 == 0, ts + values
+        all_known = everyone.known_events(start_all, events, known)[targets]
+        np.testing.assert_array_equal(some.known_events(start_some, events, known), all_known)
+    np.testing.assert_array_equal(some.previous_ts(), everyone.previous_ts()[targets])
