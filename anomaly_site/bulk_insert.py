@@ -3,8 +3,13 @@
 Small sets travel as one array parameter per column through `unnest`. Large ones go through COPY into a temporary
 staging table first: psycopg writes COPY rows in C, while it quotes array literals element by element in Python
 (50,000 scores: 0.25 s by COPY, 2 s as arrays).
+
+A staging table lives as long as its database session (`ON COMMIT DELETE ROWS`), and the INSERT takes its rows out
+with a `DELETE ... RETURNING` in the same statement: creating and dropping it for every call took four of a
+1,000-row batch's statements and about 4 ms of its time.
 """
 
+import zlib
 from collections.abc import Sequence
 
 from django.db import connection
@@ -37,7 +42,7 @@ def insert_returning(
         return []
     names = [name for name, _ in columns]
     select = select or ", ".join(f"s.{name}" for name in names)
-    target, staging = f"{table} ({', '.join(into or names)})", f"staging_{table}"
+    target = f"{table} ({', '.join(into or names)})"
     with connection.cursor() as cursor:
         if rows and len(rows) <= COPY_ABOVE:
             arrays = ", ".join(f"%s::{kind}[]" for _, kind in columns)
@@ -46,15 +51,17 @@ def insert_returning(
                 [list(column) for column in zip(*rows, strict=True)],
             )
             return cursor.fetchall()
-        cursor.execute(f"DROP TABLE IF EXISTS {staging}")
         definition = ", ".join(f"{name} {kind}" for name, kind in columns)
-        cursor.execute(f"CREATE TEMP TABLE {staging} ({definition}) ON COMMIT DROP")
+        # Named by its columns too, so two callers staging different columns for one table never share a table.
+        staging = f"staging_{table}_{zlib.crc32(definition.encode()):08x}"
+        # Cheap when it exists (the usual case: a catalog lookup); a rolled-back transaction may have taken it away.
+        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {staging} ({definition}) ON COMMIT DELETE ROWS")
         with cursor.cursor.copy(f"COPY {staging} ({', '.join(names)}) FROM STDIN") as copy:
             if copy_lines:
                 copy.write("".join(copy_lines))
             for row in rows:
                 copy.write_row(row)
-        cursor.execute(f"INSERT INTO {target} SELECT {select} FROM {staging} s {suffix}")  # noqa: S608
-        returned = cursor.fetchall()
-        cursor.execute(f"DROP TABLE {staging}")
-        return returned
+        # Emptied as it is read, so a second call in the same transaction starts from an empty table.
+        moved = f"WITH s AS (DELETE FROM {staging} RETURNING *) INSERT INTO {target} SELECT {select} FROM s {suffix}"  # noqa: S608
+        cursor.execute(moved)
+        return cursor.fetchall()

@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from django.db import connection, transaction
 
 from anomaly_site import bulk_insert
 from transactions.bulk import insert_rows
@@ -61,3 +62,27 @@ def test_rows_sent_again_are_reported_existing_and_not_stored_twice(count):
     }
     assert [tx_id for tx_id, (_, created) in again.items() if created] == [f"t-{count}", f"t-{count + 1}"]
     assert Transaction.objects.filter(source=source).count() == count + 2
+
+
+def _staged_tables() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relname FROM pg_class WHERE relname LIKE 'staging_%%' AND relpersistence = 't'")
+        return [name for (name,) in cursor.fetchall()]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_staging_table_outlives_a_commit_empty_and_a_rolled_back_call_leaves_nothing():
+    source = Source.objects.create(name="staging")
+    many = bulk_insert.COPY_ABOVE + 10
+    with transaction.atomic():
+        first = insert_rows(source_id=source.pk, rows=[clean_row(i) for i in range(many)], label_source="reported")
+    assert len(_staged_tables()) == 1  # kept for the session's next call, emptied at the commit
+    with pytest.raises(RuntimeError), transaction.atomic():
+        insert_rows(source_id=source.pk, rows=[clean_row(1000 + i) for i in range(many)], label_source="reported")
+        raise RuntimeError("rolled back")
+    with transaction.atomic():
+        again = insert_rows(source_id=source.pk, rows=[clean_row(2000 + i) for i in range(many)], label_source="x")
+    assert sorted(again) == sorted(f"t-{2000 + i}" for i in range(many))
+    assert all(created for _, created in again.values()) and len(first) == many
+    stored = set(Transaction.objects.filter(source=source).values_list("transaction_id", flat=True))
+    assert stored == {f"t-{i}" for i in range(many)} | {f"t-{2000 + i}" for i in range(many)}
