@@ -56,13 +56,18 @@ def _frame_from_columns(columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]
     return {
         "row_id": np.asarray(columns["id"], dtype=np.int64),
         "ts": np.asarray(columns["timestamp"], dtype=np.float64).astype(np.int64),
-        **{name: np.asarray(columns[name], dtype=object) for name in _TEXT_COLUMNS},
+        **{name: _text(columns[name]) for name in _TEXT_COLUMNS},
         **{
             name: np.asarray(columns[name], dtype=np.float64)
             for name in ("amount", "latitude", "longitude", "location_distance_km", "label")
         },
         "label_known_ts": np.asarray(columns["labelled_at"], dtype=np.float64),
     }
+
+
+def _text(values) -> np.ndarray | pd.Categorical:
+    """Text as the engine takes it: object arrays, or the history cache's categoricals as they are."""
+    return values if isinstance(values, pd.Categorical) else np.asarray(values, dtype=object)
 
 
 def _columns_from_tuples(rows: Sequence[tuple]) -> dict[str, np.ndarray]:
@@ -186,20 +191,17 @@ _OWN_ROWS_SQL = (
 def _cached_history(window: dict, target_ids: np.ndarray) -> dict[str, np.ndarray] | None:
     """The window's rows from the history cache plus this transaction's own rows; None to read them by SQL."""
     cache = history.history_cache(_BASE_COLUMNS, _fetch_columns)
-    committed = cache.columns_for(**window) if cache is not None else None
-    if committed is None:
+    if cache is None:
         return None
     params = [window["accounts"], window["account_since"], window["until"]]
     params += [window["merchants"], window["merchant_since"], window["until"]]
     with connection.cursor() as cursor:
         cursor.execute(_OWN_ROWS_SQL, params)
         own = _columns_from_tuples(cursor.fetchall())
-    if len(own["id"]):  # where this transaction changed a committed row, its own version is the one kept
-        keep = ~np.isin(committed["id"], own["id"])
-        committed = {name: np.concatenate([own[name], committed[name][keep]]) for name in _BASE_COLUMNS}
-    if not np.isin(target_ids, committed["id"]).all():  # a target outside the window the cache has seen: be safe
+    rows = cache.columns_for(**window, own=own)  # where this transaction changed a cached row, its version is kept
+    if rows is None or not np.isin(target_ids, rows["id"]).all():  # a target the cache has not seen: be safe
         return None
-    return committed
+    return rows
 
 
 def _fetch_columns(

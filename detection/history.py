@@ -25,6 +25,7 @@ import pandas as pd
 from django.conf import settings
 from django.db import connection
 
+TEXT_COLUMNS = ("account_id", "merchant_id", "channel", "country", "merchant_category")
 # Rows of the cache older than the newest request's lookback by this much are dropped at the next compaction.
 EVICT_SLACK_SECONDS = 7 * 86400
 # A cache filled for a request reaches this much further back, so slightly older requests still hit it.
@@ -94,7 +95,10 @@ class HistoryCache:
 
     def _reset(self) -> None:
         self.rows = _Columns()
-        self.codes: dict[str, dict[str, int]] = {"account_id": {}, "merchant_id": {}}
+        # Every text column's values coded once, by first sight: selections look accounts and merchants up by code,
+        # and a batch's frame gets its text as categoricals of these codes.
+        self.codes: dict[str, dict[str, int]] = {name: {} for name in TEXT_COLUMNS}
+        self.keys: dict[str, _Columns] = {name: _Columns() for name in TEXT_COLUMNS}  # code -> value
         self.floor: float | None = None  # epoch seconds; rows at or after it are all here
         self.snapshot: _Snapshot | None = None
         self.pending_own: set[int] = set()  # transaction ids of ours that may commit later
@@ -112,8 +116,14 @@ class HistoryCache:
         account_since: datetime,
         merchant_since: datetime,
         until: datetime,
-    ) -> dict[str, np.ndarray] | None:
-        """The cached committed rows an SQL history read would return, or None when the cache cannot answer."""
+        own: dict[str, np.ndarray] | None = None,
+    ) -> dict[str, np.ndarray | pd.Categorical] | None:
+        """The rows an SQL history read would return, or None when the cache cannot answer: the cached committed
+        rows, where ``own`` (the caller's open transaction's rows, never cached) replaces their committed versions.
+
+        Text columns come as ``pandas.Categorical``, from the cache's codes: coded once when cached, not spelled out
+        and hashed again for every batch.
+        """
         since = min(account_since, merchant_since).timestamp()
         with self.lock:
             if time.monotonic() < self.disabled_until:
@@ -126,17 +136,34 @@ class HistoryCache:
             if self.floor is None or not self.rows.size:  # nothing committed in the window yet: SQL has it all
                 return None
             self._evict(since)
-            return self._select(
+            rows = self._select(
                 accounts, merchants, account_since.timestamp(), merchant_since.timestamp(), until.timestamp()
             )
+            if own is not None and len(own["id"]):
+                rows = self._with_own(rows, own)
+            return {name: self._categorical(name, v) if name in self.codes else v for name, v in rows.items()}
+
+    def _with_own(self, rows: dict[str, np.ndarray], own: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        own = {name: self._encode(name, v) if name in self.codes else v for name, v in own.items()}
+        if int(own["id"].min()) <= self.max_id:  # it changed rows that may be cached: its versions are kept
+            keep = ~np.isin(rows["id"], own["id"])
+            rows = {name: values[keep] for name, values in rows.items()}
+        return {name: np.concatenate([own[name], values]) for name, values in rows.items()}
+
+    def _categorical(self, name: str, codes: np.ndarray) -> pd.Categorical:
+        dense, used = pd.factorize(codes)
+        categories = pd.Index(self.keys[name].view("key")[used], dtype=object)
+        return pd.Categorical.from_codes(dense, categories=categories, validate=False)
 
     def _select(self, accounts, merchants, account_since, merchant_since, until) -> dict[str, np.ndarray]:
+        """The rows' columns, each text column as its codes (``self.keys`` holds the values)."""
         ts, alive = self.rows.view("timestamp"), self.rows.view("alive")
         mask = self._keys_in("account_id", accounts) & (ts >= account_since)
         mask |= self._keys_in("merchant_id", merchants) & (ts >= merchant_since)
         mask &= alive & (ts <= until)
         positions = np.flatnonzero(mask)
-        return {name: self.rows.view(name)[positions] for name in self.rows.data if name in self.columns}
+        stored = {name: f"_{name}" if name in self.codes else name for name in self.columns}
+        return {name: self.rows.view(column)[positions] for name, column in stored.items()}
 
     def _keys_in(self, column: str, keys: list[str]) -> np.ndarray:
         known = self.codes[column]
@@ -202,19 +229,19 @@ class HistoryCache:
             return
         columns = {name: np.asarray(values) for name, values in rows.items()}
         columns["timestamp"] = columns["timestamp"].astype(np.float64)
-        for name, values in list(columns.items()):
-            if values.dtype != object:
-                continue
-            codes, uniques = pd.factorize(values, use_na_sentinel=False)
-            uniques = np.asarray(uniques, dtype=object)
-            columns[name] = uniques[codes]  # one string object per distinct value, not one per row
-            if name in self.codes:  # the keys selections look up: codes shared by every batch of rows
-                known = self.codes[name]
-                shared = np.fromiter((known.setdefault(key, len(known)) for key in uniques.tolist()), dtype=np.int64)
-                columns[f"_{name}"] = shared[codes]
+        for name in self.codes:
+            columns[f"_{name}"] = self._encode(name, columns.pop(name))
         columns["alive"] = np.ones(count, dtype=bool)
         self.rows.append(columns)
         self.max_id = max(self.max_id, int(columns["id"].max()))
+
+    def _encode(self, name: str, values: np.ndarray) -> np.ndarray:
+        codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=False)
+        known, size = self.codes[name], len(self.codes[name])
+        shared = np.fromiter((known.setdefault(key, len(known)) for key in uniques.tolist()), dtype=np.int64)
+        if len(known) > size:
+            self.keys[name].append({"key": np.asarray(list(known)[size:], dtype=object)})
+        return shared[codes]
 
     def _kill(self, ids: np.ndarray) -> None:
         """Mark the cached versions of these rows dead (deleted, or about to be replaced by a newer version)."""

@@ -11,7 +11,10 @@ Columns (a dict may omit the optional ones):
   ``attr_<name>`` (partner-supplied fields; values that parse as numbers become features),
   ``label`` (1 fraud, 0 legitimate, NaN unknown), ``label_known_ts`` (seconds; NaN = not known yet).
 
-``Frame.of`` turns either form into plain numpy arrays once; everything downstream works on those.
+``Frame.of`` turns either form into plain numpy arrays once; everything downstream works on those. A text column
+may also come as a ``pandas.Categorical`` of str (without missing values), kept as it is: the features only group
+by and compare text, which a categorical does from its integer codes (a batch's history, coded once in the history
+cache, is not spelled out and hashed again row by row).
 """
 
 from __future__ import annotations
@@ -77,13 +80,19 @@ class Frame:
 
 def _columns(data) -> dict:
     if isinstance(data, pd.DataFrame):
-        return {name: data[name].to_numpy() for name in data.columns}
+        return {name: _column(data[name]) for name in data.columns}
     return dict(data)
 
 
-def _text(values, n: int) -> np.ndarray:
+def _column(series: pd.Series):
+    return series.array if isinstance(series.dtype, pd.CategoricalDtype) else series.to_numpy()
+
+
+def _text(values, n: int) -> np.ndarray | pd.Categorical:
     if values is None:
         return np.full(n, "", dtype=object)
+    if isinstance(values, pd.Categorical) and not (values.codes < 0).any():
+        return values
     array = np.asarray(values, dtype=object)
     if array.dtype == object and n and any(v is None or v != v for v in array[: min(n, 64)]):
         array = np.where(pd.isna(array), "", array)

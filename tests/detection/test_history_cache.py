@@ -10,11 +10,13 @@ from datetime import timedelta
 from decimal import Decimal
 
 import numpy as np
+import pandas as pd
 import pytest
 from django.db import connection, transaction
 
 from detection import adapters
 from detection import history as cache_module
+from detection.engine.features import build_features
 from detection.services import model_version_activate, model_version_train, score_transactions
 from tests.detection.conftest import START, store_history
 from transactions.models import Channel, LabelSource, Source, Transaction
@@ -102,6 +104,12 @@ def test_a_batch_reads_the_same_history_from_the_cache_as_from_sql(settings):
     assert_same(cached, direct)
     assert cached[1].sum() == 80
     assert cache_rows() > len(cached[0]["row_id"]) > 80
+    # the cache's text comes coded, SQL's spelled out; the engine gives both the same features
+    assert isinstance(cached[0]["account_id"], pd.Categorical) and direct[0]["account_id"].dtype == object
+    assert np.array_equal(
+        build_features(cached[0], target_mask=cached[1]).X[np.argsort(cached[0]["row_id"][cached[1]])],
+        build_features(direct[0], target_mask=direct[1]).X[np.argsort(direct[0]["row_id"][direct[1]])],
+    )
 
 
 def test_stored_targets_read_by_scattered_primary_keys_give_the_frame_of_the_model_instances(settings):
@@ -186,6 +194,10 @@ def test_the_callers_own_uncommitted_rows_count_but_are_not_cached(settings):
         cached, direct = frames(mine, settings)
         assert_same(cached, direct)
         assert cached[1].sum() == 70
+        transaction_label(transaction=batch[0], label=1, source=LabelSource.REPORTED)  # a cached row, changed here
+        cached, direct = frames(batch, settings)
+        assert_same(cached, direct)
+        assert cached[0]["label"][cached[0]["row_id"] == batch[0].pk].tolist() == [1.0]
         transaction.set_rollback(True)
     assert cache_rows() == before
     cached, direct = frames(batch, settings)

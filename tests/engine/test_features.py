@@ -41,6 +41,19 @@ def test_a_few_targets_of_a_large_frame_get_exactly_the_features_of_every_row_sc
     assert np.array_equal(some.X, every[targets], equal_nan=True)
 
 
+def test_text_given_as_categoricals_gets_the_features_of_text_given_as_strings():
+    frame = transactions(days=30)
+    frame.loc[frame.index[::9], "merchant_id"] = ""  # no merchant: still "" for the features
+    coded = frame.copy()
+    for name in ("account_id", "merchant_id", "channel", "country", "merchant_category"):
+        if name in coded:
+            coded[name] = pd.Categorical(coded[name].astype(object), categories=sorted(set(coded[name]))[::-1])
+    assert isinstance(Frame.of(coded).merchant_id, pd.Categorical)
+    targets = np.zeros(len(frame), dtype=bool)
+    targets[::3] = True
+    assert np.array_equal(build_features(coded, target_mask=targets).X, build_features(frame, target_mask=targets).X)
+
+
 def test_future_rows_do_not_change_a_rows_features():
     frame = transactions(days=20)
     cut = len(frame) // 2
