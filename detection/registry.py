@@ -3,6 +3,7 @@
 Which version is active is read from the cache (one Redis GET) at most once a second; activation bumps it.
 """
 
+import gc
 import threading
 import time
 from dataclasses import dataclass
@@ -54,7 +55,22 @@ def active_model() -> LoadedModel:
         if _loaded is None or _loaded.version.pk != version_id:
             version = ModelVersion.objects.get(pk=version_id)
             _loaded = LoadedModel(version=version, detector=Detector.from_bytes(bytes(version.artifact)))
+            _freeze_long_lived()
         return _loaded
+
+
+def _freeze_long_lived() -> None:
+    """Put what lives as long as the process (Django, numpy, torch, the model just loaded) out of the garbage
+    collector's sight.
+
+    A full collection walks every tracked object: about 375,000 in a scoring process, 230-270 ms on a 2-core
+    machine, and the short-lived dicts of each request (a 1,000-row batch makes tens of thousands) bring the next one
+    closer: one batch request in ten paid for one, and single requests saw it in their p99. Frozen objects are not
+    walked again. Once per loaded model: unfreeze, collect (the previous model's cycles), freeze.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 def active_model_changed() -> None:

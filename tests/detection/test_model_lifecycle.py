@@ -1,3 +1,4 @@
+import gc
 from datetime import timedelta
 
 import pytest
@@ -48,6 +49,12 @@ def test_activation_retires_the_previous_version_and_is_audited(history):
     assert first.status == ModelVersion.Status.RETIRED
     assert second.status == ModelVersion.Status.ACTIVE
     assert AuditEvent.objects.filter(action="model.activate").count() == 2
+
+
+def test_a_loaded_model_is_kept_out_of_the_garbage_collectors_walks(active_version):
+    detector = registry.active_model().detector
+    assert gc.get_freeze_count() > 0
+    assert not any(o is detector for o in gc.get_objects())  # frozen: a full collection does not walk it
 
 
 def test_scoring_without_an_active_model_says_so(history):
