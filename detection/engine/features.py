@@ -201,11 +201,18 @@ class _Builder:
         self.log_amount_q = np.rint(np.log1p(np.maximum(data.amount, 0.0)) * LOG_SCALE).astype(np.int64)
         self.out: dict[str, np.ndarray] = {}
         self._codes: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._groupings: dict[tuple[int, ...], Grouping] = {}
 
     def grouping(self, *columns: np.ndarray) -> Grouping:
-        return Grouping(
-            combine_codes([self._codes_of(c) for c in columns]), self.rel_ts, self.time_order, self.rows, self.span
-        )
+        """Rows grouped by the columns' values together. A column with one value all over the frame groups nothing
+        (a sender that never gives the country, say): (account, country) is then the account's grouping, made once.
+        """
+        varied = [c for c in columns if self._codes_of(c).max(initial=0) > 0] or list(columns[:1])
+        key = tuple(id(c) for c in varied)  # the columns are kept with their codes, so their ids stay theirs
+        if key not in self._groupings:
+            codes = combine_codes([self._codes_of(c) for c in varied])
+            self._groupings[key] = Grouping(codes, self.rel_ts, self.time_order, self.rows, self.span)
+        return self._groupings[key]
 
     def _codes_of(self, column: np.ndarray) -> np.ndarray:
         """Each column is factorized once per build (the account id takes part in six groupings)."""
