@@ -151,9 +151,12 @@ class HistoryCache:
         return {name: np.concatenate([own[name], values]) for name, values in rows.items()}
 
     def _categorical(self, name: str, codes: np.ndarray) -> pd.Categorical:
-        dense, used = pd.factorize(codes)
+        """The values of the cache's codes, with only the categories they use (numbered in code order)."""
+        used = np.zeros(len(self.codes[name]), dtype=bool)
+        used[codes] = True
+        renumbered = np.cumsum(used) - 1
         categories = pd.Index(self.keys[name].view("key")[used], dtype=object)
-        return pd.Categorical.from_codes(dense, categories=categories, validate=False)
+        return pd.Categorical.from_codes(renumbered[codes], categories=categories, validate=False)
 
     def _select(self, accounts, merchants, account_since, merchant_since, until) -> dict[str, np.ndarray]:
         """The rows' columns, each text column as its codes (``self.keys`` holds the values)."""

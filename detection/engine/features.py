@@ -207,7 +207,7 @@ class _Builder:
         """Rows grouped by the columns' values together. A column with one value all over the frame groups nothing
         (a sender that never gives the country, say): (account, country) is then the account's grouping, made once.
         """
-        varied = [c for c in columns if self._codes_of(c).max(initial=0) > 0] or list(columns[:1])
+        varied = [c for c in columns if _varies(self._codes_of(c))] or list(columns[:1])
         key = tuple(id(c) for c in varied)  # the columns are kept with their codes, so their ids stay theirs
         if key not in self._groupings:
             codes = combine_codes([self._codes_of(c) for c in varied])
@@ -366,6 +366,10 @@ class _Builder:
             self.out[f"attr_{name}"] = np.sign(value) * np.log1p(np.abs(value))
             if _is_amount_like(name):
                 self.out[f"amount_vs_attr_{name}"] = self.out["amount_log"] - np.log1p(np.maximum(value, 0.0))
+
+
+def _varies(codes: np.ndarray) -> bool:
+    return bool(len(codes)) and int(codes.min()) != int(codes.max())
 
 
 def _relative_amount(log_amount, log_sum, square_sum, n) -> tuple[np.ndarray, np.ndarray]:

@@ -20,7 +20,10 @@ def codes_of(*columns: np.ndarray) -> np.ndarray:
     return combine_codes([factorized(column) for column in columns])
 
 
-def factorized(column: np.ndarray) -> np.ndarray:
+def factorized(column: np.ndarray | pd.Categorical) -> np.ndarray:
+    """Integer codes, equal where the values are equal; a categorical's own codes (``Frame`` keeps no -1 in them)."""
+    if isinstance(column, pd.Categorical):
+        return column.codes.astype(np.int64)
     return pd.factorize(column)[0].astype(np.int64)
 
 

@@ -1,7 +1,8 @@
 import numpy as np
+import pandas as pd
 import pytest
 
-from detection.engine.windows import Grouping, codes_of, stable_order
+from detection.engine.windows import Grouping, codes_of, factorized, stable_order
 
 
 def _brute_force_max(codes, ts, values, width):
@@ -70,3 +71,11 @@ def test_a_grouping_of_some_targets_gives_them_what_the_grouping_of_every_row_gi
         all_known = everyone.known_events(start_all, events, known)[targets]
         np.testing.assert_array_equal(some.known_events(start_some, events, known), all_known)
     np.testing.assert_array_equal(some.previous_ts(), everyone.previous_ts()[targets])
+
+
+def test_a_categoricals_codes_are_equal_exactly_where_its_values_are():
+    values = np.array(["b", "a", "", "b", "c", "a"], dtype=object)
+    coded = pd.Categorical(values, categories=["z", "c", "b", "a", ""])  # "z" unused: codes need not be dense
+    codes = factorized(coded)
+    assert codes.dtype == np.int64
+    np.testing.assert_array_equal(codes[:, None] == codes[None, :], values[:, None] == values[None, :])
