@@ -92,15 +92,22 @@ class TailModel:
     of anomalies, and they are exactly that tail. Calibrated on them, a real anomaly looks only as strange as the top
     2-5% of ordinary traffic; extrapolated from the body, it stands out by as much as it really departs from it.
     A feature without spread in its body (a flag that is almost always 0), or marked ``empirical``, keeps the
-    empirical calibration.
+    empirical calibration. A feature marked ``floor`` is never less surprising than its empirical calibration says:
+    where its tail falls faster than the fitted exponential, the observed rarity counts.
     A row's anomaly is the surprise of its most extreme feature.
     """
 
     BODY, SLOPE_FROM = 0.95, 0.80
 
-    def __init__(self, X: np.ndarray, directions: np.ndarray, empirical: np.ndarray | None = None):
+    def __init__(
+        self,
+        X: np.ndarray,
+        directions: np.ndarray,
+        empirical: np.ndarray | None = None,
+        floor: np.ndarray | None = None,
+    ):
         """``empirical`` marks features calibrated on the training rows as they are (counts of known frauds: no
-        unlabelled anomaly hides in them)."""
+        unlabelled anomaly hides in them); ``floor`` marks features whose fitted tail is floored by that calibration."""
         X = np.asarray(X, dtype=np.float64)
         varying = X.max(axis=0) > X.min(axis=0)
         self.columns = np.flatnonzero((directions != 0) & varying)
@@ -113,12 +120,16 @@ class TailModel:
         if empirical is not None:
             fitted &= ~np.asarray(empirical, bool)[self.columns]
         self.slope = np.where(fitted, 1.0 / np.maximum(spread, 1e-9), 0.0)  # 0: empirical only
+        self.floor = np.zeros(len(self.columns), bool) if floor is None else np.asarray(floor, bool)[self.columns]
 
     def __setstate__(self, state: dict) -> None:
-        """A model saved before the fitted tails existed keeps its empirical calibration (slope 0)."""
+        """A model saved before the fitted tails existed keeps its empirical calibration (slope 0); one saved before
+        the floor existed keeps its fitted tails as they were (no floor)."""
         self.__dict__.update(state)
         if "slope" not in state:
             self.slope = self.body = np.zeros(len(self.columns))
+        if "floor" not in state:
+            self.floor = np.zeros(len(self.columns), bool)
 
     def surprises(self, X: np.ndarray) -> np.ndarray:
         """Per row and directed feature, the surprise -log(tail share) of the row's value."""
@@ -128,9 +139,12 @@ class TailModel:
         for k, (j, sign, calibrate) in enumerate(zip(self.columns, self.signs, self.calibrators, strict=True)):
             value = sign * X[:, j]
             if self.slope[k] > 0:
-                out[:, k] = surprise(np.minimum(calibrate(value), self.BODY))
+                q = calibrate(value)
+                out[:, k] = surprise(np.minimum(q, self.BODY))
                 beyond = value > self.body[k]
                 out[beyond, k] = base + (value[beyond] - self.body[k]) * self.slope[k]
+                if self.floor[k]:
+                    np.maximum(out[:, k], surprise(q), out=out[:, k])
             else:
                 out[:, k] = surprise(calibrate(value))
         return out

@@ -53,3 +53,24 @@ def test_features_marked_empirical_are_calibrated_on_the_training_rows_as_they_a
     expected = surprise(marked.calibrators[0](probe[:, 0]))
     assert np.array_equal(marked.anomaly(probe), expected)
     assert not np.array_equal(TailModel(X, np.array([1])).anomaly(probe), expected)
+
+
+def test_a_floored_feature_is_at_least_as_surprising_as_its_observed_rarity():
+    rng = np.random.default_rng(5)
+    X = rng.uniform(0.0, 1.0, size=(4000, 1))  # a tail that ends: faster than any exponential
+    probe = np.array([[0.5], [0.97], [0.999], [2.0]])
+    fitted = TailModel(X, np.array([1]))
+    floored = TailModel(X, np.array([1]), floor=np.array([True]))
+    empirical = surprise(floored.calibrators[0](probe[:, 0]))
+    assert np.array_equal(floored.anomaly(probe), np.maximum(fitted.anomaly(probe), empirical))
+    assert floored.anomaly(probe)[2] > fitted.anomaly(probe)[2]  # rarer than the fitted tail says
+
+
+def test_a_tail_model_saved_before_the_floor_existed_keeps_its_fitted_tails():
+    X = np.random.default_rng(6).uniform(0.0, 1.0, size=(4000, 1))
+    model = TailModel(X, np.array([1]))
+    restored = TailModel.__new__(TailModel)
+    restored.__setstate__({k: v for k, v in model.__dict__.items() if k != "floor"})
+    probe = np.array([[0.5], [0.999], [2.0]])
+    assert np.array_equal(restored.anomaly(probe), model.anomaly(probe))
+    assert not restored.floor.any()
