@@ -30,7 +30,8 @@ from detection.engine.calibration import QuantileCalibrator, surprise
 from detection.engine.explain import MIN_RARITY, reasons_for
 from detection.engine.features import (
     LABEL_FEATURES,
-    SUPERVISED_ONLY_FEATURES,
+    NOT_READ_BY_FOREST_OR_AUTOENCODER,
+    RARITY_FLOOR_FEATURES,
     FeatureMatrix,
     FeatureSpec,
     build_features,
@@ -147,9 +148,10 @@ class Detector:
         self.profile = FeatureProfile(X[sample], directions, seed=seed)
         deviation = np.isin(self.spec.names, self.spec.deviations)
         labels = np.isin(self.spec.names, LABEL_FEATURES)
-        self.tail = TailModel(X[sample], np.where(deviation, directions, 0), empirical=labels)
-        # The forest and the autoencoder read every feature but the supervised-only ones.
-        self.unsupervised_columns = np.flatnonzero(~np.isin(self.spec.names, SUPERVISED_ONLY_FEATURES))
+        floor = np.isin(self.spec.names, RARITY_FLOOR_FEATURES)
+        self.tail = TailModel(X[sample], np.where(deviation, directions, 0), empirical=labels, floor=floor)
+        # The forest and the autoencoder read every feature but the supervised-only ones and the tail model's own.
+        self.unsupervised_columns = np.flatnonzero(~np.isin(self.spec.names, NOT_READ_BY_FOREST_OR_AUTOENCODER))
         ordinary = self._ordinary(X, sample)
         Z = self._scaled(X[ordinary])
         self.forest = fit_forest(Z, seed=seed, n_estimators=p["n_estimators"], max_samples=p["max_samples"])
@@ -249,7 +251,7 @@ class Detector:
         )
 
     def _scaled(self, X: np.ndarray) -> np.ndarray:
-        """What the forest and the autoencoder read: robust z-scores of every feature but the supervised-only ones."""
+        """What the forest and the autoencoder read: robust z-scores of every feature but those they never read."""
         Z = self.profile.scaled(X, one_sided=self.params["one_sided"])
         columns = getattr(self, "unsupervised_columns", None)  # absent in artifacts saved before it existed
         return Z if columns is None or len(columns) == Z.shape[1] else Z[:, columns]

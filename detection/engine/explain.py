@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from detection.engine.features import REPEAT_SPIKE_ORDINARY, REPEAT_SPIKE_WEIGHT
+
 MIN_RARITY = 4.6
 MAX_REASONS = 3
 _WINDOW_WORDS = {"1h": "hour", "24h": "24 hours", "7d": "7 days", "14d": "14 days", "30d": "30 days"}
@@ -50,6 +52,8 @@ def _speaker(name: str) -> Speaker | None:
         return lambda v, _: ("amount", f"large amount ({math.expm1(v):,.2f})")
     if name in ("a_amount_vs_typical", "a_amount_z"):
         return lambda _, typical: ("amount", f"amount {math.exp(typical):.1f}x this account's typical amount")
+    if name == "a_amount_vs_typical_after_spike":
+        return _after_spike
     if name == "a_peak_amount_7d_vs_typical":
         return lambda v, _: (
             "amount_peak",
@@ -107,6 +111,15 @@ def _speaker(name: str) -> Speaker | None:
         what = name[5:].replace("_", " ")
         return lambda v, _: (f"attr_{name}", f"unusual {what}: {_signed(v):,.4g}")
     return None
+
+
+def _after_spike(v: float, typical: float) -> tuple[str, str]:
+    """The amount's ratio to the typical amount and, when it raised the feature, the recent spike that did."""
+    words = f"amount {math.exp(typical):.1f}x this account's typical amount"
+    beyond = (v - typical) / REPEAT_SPIKE_WEIGHT
+    if beyond > 1e-3:
+        words += f", after one of {math.exp(REPEAT_SPIKE_ORDINARY + beyond):.1f}x in the last 7 days"
+    return "amount", words
 
 
 class Reasons(Sequence):

@@ -8,6 +8,7 @@ plus the account's history (``ACCOUNT_LOOKBACK_SECONDS``) and the merchant's his
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -93,6 +94,22 @@ AMOUNT_PEAK_DIRECTIONS: dict[str, int] = {"a_peak_amount_7d_vs_typical": 1}
 AMOUNT_PEAK_FEATURES = tuple(AMOUNT_PEAK_DIRECTIONS)
 # What the forest, the autoencoder and the tail model never read.
 SUPERVISED_ONLY_FEATURES = (*SUPERVISED_FEATURES, *RECENT_SHARE_FEATURES, *AMOUNT_PEAK_FEATURES)
+# The amount against the account's typical amount, raised by how far the account's largest amount of its last 7 days
+# went beyond ordinary variation (``REPEAT_SPIKE_ORDINARY``): a card being drained shows repeated spikes, so once one
+# has shown, a next amount only moderately above the typical one is no longer ordinary for that card. The typical
+# amount is itself raised by the spikes it averages, which hides the next ones from the plain ratio. A deviation read
+# by the tail model (and the supervised model); the forest and the autoencoder keep their inputs.
+REPEAT_SPIKE_ORDINARY = math.log(2.5)  # a 7-day peak up to 2.5x the typical amount adds nothing
+REPEAT_SPIKE_WEIGHT = 0.5  # log-ratio added per unit of log-ratio the peak goes beyond it
+REPEAT_SPIKE_DIRECTIONS: dict[str, int] = {"a_amount_vs_typical_after_spike": 1}
+REPEAT_SPIKE_FEATURES = tuple(REPEAT_SPIKE_DIRECTIONS)
+# What the forest and the autoencoder never read.
+NOT_READ_BY_FOREST_OR_AUTOENCODER = (*SUPERVISED_ONLY_FEATURES, *REPEAT_SPIKE_FEATURES)
+# Features whose tail-model surprise is never below their observed rarity in the training rows (``TailModel``'s
+# floor): the amount itself. The exponential tail fitted on the body of the log-amounts under-rates amounts rarer than
+# anything ordinary traffic shows when the amounts' tail falls faster than exponential (the largest customers' ranges
+# end); the floor only ever raises a surprise, so unlabelled anomalies in the training rows cannot lower it.
+RARITY_FLOOR_FEATURES = ("amount_log",)
 
 
 @dataclass
@@ -107,6 +124,9 @@ class FeatureSpec:
     recent_share: bool = False
     # Whether the account's recent amount peak exists (``AMOUNT_PEAK_FEATURES``); older specs read False, as above.
     amount_peak: bool = False
+    # Whether the amount against the typical amount after a spike exists (``REPEAT_SPIKE_FEATURES``); older specs read
+    # False, as above.
+    repeat_spike: bool = False
 
     @property
     def names(self) -> list[str]:
@@ -121,13 +141,15 @@ class FeatureSpec:
             *supervised,
             *recent,
             *(AMOUNT_PEAK_FEATURES if self.amount_peak else ()),
+            *(REPEAT_SPIKE_FEATURES if self.repeat_spike else ()),
         ]
 
     @property
     def deviations(self) -> list[str]:
         """The directed features the tail model reads: deviations, the sender's fields, label-aware features."""
         sender = [n for n in self.names if n.startswith(("attr_", "amount_vs_attr_"))]
-        return [*DEVIATION_FEATURES, *LABEL_FEATURES, *sender]
+        own = REPEAT_SPIKE_FEATURES if self.repeat_spike else ()
+        return [*DEVIATION_FEATURES, *own, *LABEL_FEATURES, *sender]
 
     @property
     def directions(self) -> dict[str, int]:
@@ -142,6 +164,8 @@ class FeatureSpec:
             directions.update(RECENT_SHARE_DIRECTIONS)
         if self.amount_peak:
             directions.update(AMOUNT_PEAK_DIRECTIONS)
+        if self.repeat_spike:
+            directions.update(REPEAT_SPIKE_DIRECTIONS)
         return directions
 
     @classmethod
@@ -152,6 +176,7 @@ class FeatureSpec:
             supervised_features=True,
             recent_share=True,
             amount_peak=True,
+            repeat_spike=True,
         )
 
 
@@ -222,7 +247,7 @@ class _Builder:
 
     def build(self, spec: FeatureSpec) -> dict[str, np.ndarray]:
         self.supervised, self.recent_share = spec.supervised_features, spec.recent_share
-        self.amount_peak = spec.amount_peak
+        self.amount_peak, self.repeat_spike = spec.amount_peak, spec.repeat_spike
         self._transaction()
         account = self.grouping(self.d.account_id)
         self._account_windows(account)
@@ -262,8 +287,13 @@ class _Builder:
         out["a_amount_vs_typical"], out["a_amount_z"] = _relative_amount(
             out["amount_log"], log_total, g.window_sum(square_sums, start), self.account_n
         )
-        if self.amount_peak:
-            out["a_peak_amount_7d_vs_typical"] = self._amount_peak(g, log_total)
+        if self.amount_peak or self.repeat_spike:
+            peak = self._amount_peak(g, log_total)
+            if self.amount_peak:
+                out["a_peak_amount_7d_vs_typical"] = peak
+            if self.repeat_spike:
+                beyond = np.maximum(peak - REPEAT_SPIKE_ORDINARY, 0.0)
+                out["a_amount_vs_typical_after_spike"] = out["a_amount_vs_typical"] + REPEAT_SPIKE_WEIGHT * beyond
         previous = g.previous_ts()
         gap = np.where(previous >= 0, g.t - previous, ACCOUNT_LOOKBACK_SECONDS)
         out["a_secs_since_prev_log"] = np.log1p(np.minimum(gap, ACCOUNT_LOOKBACK_SECONDS))

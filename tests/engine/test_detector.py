@@ -9,6 +9,8 @@ from detection.engine.features import (
     ACCOUNT_LOOKBACK_SECONDS,
     LABEL_FEATURES,
     MERCHANT_LOOKBACK_SECONDS,
+    REPEAT_SPIKE_ORDINARY,
+    REPEAT_SPIKE_WEIGHT,
     SUPERVISED_ONLY_FEATURES,
     build_features,
 )
@@ -81,6 +83,14 @@ def test_the_forest_and_the_autoencoder_do_not_read_the_supervised_only_features
     assert "a_peak_amount_7d_vs_typical" not in detector.spec.deviations  # nor does the tail model
     X = build_features(frame, spec=detector.spec).X[:5]
     assert detector._scaled(X).shape == (5, len(names))
+
+
+def test_the_amount_after_a_spike_is_read_by_the_tail_model_only(frame, detector):
+    names = [detector.feature_names[j] for j in detector.unsupervised_columns]
+    assert "a_amount_vs_typical_after_spike" not in names
+    tail = [detector.feature_names[j] for j in detector.tail.columns]
+    assert "a_amount_vs_typical_after_spike" in tail
+    assert [tail[k] for k in np.flatnonzero(detector.tail.floor)] == ["amount_log"]
 
 
 def test_too_few_known_frauds_leave_the_unsupervised_models_alone():
@@ -159,6 +169,17 @@ def test_the_ensemble_score_keeps_its_meaning_as_a_share_of_the_training_traffic
     score = detector.score_frame(frame).score
     assert np.mean(score >= 0.95) == pytest.approx(0.05, abs=0.015)
     assert np.mean(score >= 0.80) == pytest.approx(0.20, abs=0.03)
+
+
+def test_the_amount_after_a_spike_is_said_in_words_with_the_spike():
+    typical = float(np.log(2.0))
+    spike = float(np.log(6.0))
+    value = typical + REPEAT_SPIKE_WEIGHT * (spike - REPEAT_SPIKE_ORDINARY)
+    topic, words = _speaker("a_amount_vs_typical_after_spike")(value, typical)
+    assert topic == "amount"
+    assert words == "amount 2.0x this account's typical amount, after one of 6.0x in the last 7 days"
+    no_spike = _speaker("a_amount_vs_typical_after_spike")(typical, typical)
+    assert no_spike == ("amount", "amount 2.0x this account's typical amount")
 
 
 def test_a_recent_amount_peak_is_said_in_words():

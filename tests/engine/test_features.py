@@ -7,6 +7,9 @@ from detection.engine.features import (
     AMOUNT_PEAK_FEATURES,
     MERCHANT_LOOKBACK_SECONDS,
     RECENT_SHARE_FEATURES,
+    REPEAT_SPIKE_FEATURES,
+    REPEAT_SPIKE_ORDINARY,
+    REPEAT_SPIKE_WEIGHT,
     SUPERVISED_FEATURES,
     FeatureSpec,
     build_features,
@@ -108,9 +111,8 @@ def test_a_spec_stored_before_the_recent_fraud_share_keeps_its_feature_set():
     old = _unpickled_spec(attributes=["total_amount_24h"], supervised_features=True)  # no recent_share field
     assert not set(RECENT_SHARE_FEATURES) & set(old.names)
     new = build_features(frame)
-    assert new.names[-len(RECENT_SHARE_FEATURES) - len(AMOUNT_PEAK_FEATURES) : -len(AMOUNT_PEAK_FEATURES)] == list(
-        RECENT_SHARE_FEATURES
-    )
+    later = len(AMOUNT_PEAK_FEATURES) + len(REPEAT_SPIKE_FEATURES)
+    assert new.names[-len(RECENT_SHARE_FEATURES) - later : -later] == list(RECENT_SHARE_FEATURES)
     _assert_old_columns_unchanged(frame, old, new)
 
 
@@ -122,7 +124,19 @@ def test_a_spec_stored_before_the_amount_peak_keeps_its_feature_set():
     assert old.names == [*FeatureSpec(**fields).names]
     assert not set(AMOUNT_PEAK_FEATURES) & set(old.names)
     new = build_features(frame)
-    assert new.names[-len(AMOUNT_PEAK_FEATURES) :] == list(AMOUNT_PEAK_FEATURES)
+    later = len(REPEAT_SPIKE_FEATURES)
+    assert new.names[-len(AMOUNT_PEAK_FEATURES) - later : -later] == list(AMOUNT_PEAK_FEATURES)
+    _assert_old_columns_unchanged(frame, old, new)
+
+
+def test_a_spec_stored_before_the_amount_after_a_spike_keeps_its_feature_set():
+    frame = transactions(days=10, fraud_share=0.1)
+    fields = {"attributes": ["total_amount_24h"], "supervised_features": True, "recent_share": True}
+    old = _unpickled_spec(**fields, amount_peak=True)  # no repeat_spike field
+    assert old.names == [*FeatureSpec(**fields, amount_peak=True).names]
+    assert not set(REPEAT_SPIKE_FEATURES) & (set(old.names) | set(old.deviations))
+    new = build_features(frame)
+    assert new.names[-len(REPEAT_SPIKE_FEATURES) :] == list(REPEAT_SPIKE_FEATURES)
     _assert_old_columns_unchanged(frame, old, new)
 
 
@@ -167,6 +181,42 @@ def test_the_amount_peak_reads_neither_later_rows_nor_labels():
     assert after[cut] == before
     frame["label"], frame["label_known_ts"] = np.nan, np.nan
     assert np.array_equal(build_features(frame).column("a_peak_amount_7d_vs_typical"), after)
+
+
+def test_the_amount_after_a_spike_raises_the_ratio_by_the_spike_beyond_ordinary_variation():
+    day = 86400
+    frame = pd.DataFrame(
+        {
+            "row_id": range(7),
+            "ts": START + np.array([0, 1, 2, 3, 4, 5, 14]) * day,
+            "account_id": ["a"] * 7,
+            "merchant_id": ["m"] * 7,
+            "amount": [10.0, 10.0, 10.0, 60.0, 10.0, 20.0, 20.0],
+        }
+    )
+    features = build_features(frame)
+    after = features.column("a_amount_vs_typical_after_spike")
+    ratio = features.column("a_amount_vs_typical")
+    log = np.log1p(frame["amount"].to_numpy())
+    # Row 5: its 7 days hold the spike of 60 (row 3); its typical amount is the geometric mean of rows 0-4.
+    peak = log[3] - log[:5].mean()
+    assert peak > REPEAT_SPIKE_ORDINARY
+    assert after[5] == pytest.approx(ratio[5] + REPEAT_SPIKE_WEIGHT * (peak - REPEAT_SPIKE_ORDINARY), abs=1e-4)
+    # Rows 0-3 saw no spike beyond ordinary variation; row 6's 7 days hold no row at all.
+    assert np.array_equal(after[[0, 1, 2, 3, 6]], ratio[[0, 1, 2, 3, 6]])
+
+
+def test_the_amount_after_a_spike_reads_neither_later_rows_nor_labels():
+    frame = transactions(days=20, fraud_share=0.1)
+    cut = len(frame) // 2
+    before = build_features(frame.iloc[: cut + 1]).column("a_amount_vs_typical_after_spike")[cut]
+    frame.loc[frame.index[cut + 1 :], "amount"] *= 100.0  # later rows become huge spikes
+    frame["label_known_ts"] = frame["ts"]
+    after = build_features(frame).column("a_amount_vs_typical_after_spike")
+    assert after[cut] == before
+    assert np.any(after[cut + 1 :] > build_features(frame).column("a_amount_vs_typical")[cut + 1 :])
+    frame["label"], frame["label_known_ts"] = np.nan, np.nan
+    assert np.array_equal(build_features(frame).column("a_amount_vs_typical_after_spike"), after)
 
 
 def test_account_windows_count_only_earlier_rows_in_the_window():
