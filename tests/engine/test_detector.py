@@ -3,7 +3,7 @@ import pytest
 
 from detection.engine import detector as detector_module
 from detection.engine import parallel
-from detection.engine.detector import Detector
+from detection.engine.detector import UNSUPERVISED, Detector
 from detection.engine.explain import MIN_RARITY, _speaker
 from detection.engine.features import (
     ACCOUNT_LOOKBACK_SECONDS,
@@ -113,6 +113,17 @@ def labelled():
     frame = transactions(days=30, fraud_share=0.05, seed=2)
     frame["label_known_ts"] = frame["ts"] + 3600
     return frame, Detector(**FAST).fit(frame, seed=0)
+
+
+def test_the_supervised_model_reads_the_amount_after_a_spike_only_through_the_tail_models_surprise(labelled):
+    frame, detector = labelled
+    read = [detector.feature_names[j] for j in detector.supervised_columns]
+    assert "a_amount_vs_typical_after_spike" not in read and "a_peak_amount_7d_vs_typical" in read
+    assert detector.supervised.n_features_in_ == len(read) + len(UNSUPERVISED)
+    features = build_features(frame, spec=detector.spec).X
+    stacked = detector._stacked(features)
+    blocks = detector.score_features(features, reasons=False).components["supervised"]
+    assert np.array_equal(blocks, detector.calibrators["supervised"](detector._predict(stacked)))
 
 
 def test_supervised_scores_equal_scikit_learn_bit_for_bit_on_either_path(labelled):
