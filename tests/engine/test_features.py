@@ -171,16 +171,23 @@ def test_the_amount_peak_compares_the_largest_amount_of_seven_days_with_the_typi
     assert peak[5] == 0  # nothing in its last 7 days (row 4 is 8 days earlier)
 
 
-def test_the_amount_peak_reads_neither_later_rows_nor_labels():
+@pytest.mark.parametrize(
+    ("name", "below"),
+    [("a_peak_amount_7d_vs_typical", None), ("a_amount_vs_typical_after_spike", "a_amount_vs_typical")],
+)
+def test_the_amount_peak_and_the_amount_after_it_read_neither_later_rows_nor_labels(name, below):
     frame = transactions(days=20, fraud_share=0.1)
     cut = len(frame) // 2
-    before = build_features(frame.iloc[: cut + 1]).column("a_peak_amount_7d_vs_typical")[cut]
+    before = build_features(frame.iloc[: cut + 1]).column(name)[cut]
     frame.loc[frame.index[cut + 1 :], "amount"] *= 100.0  # later rows become huge spikes
     frame["label_known_ts"] = frame["ts"]
-    after = build_features(frame).column("a_peak_amount_7d_vs_typical")
+    features = build_features(frame)
+    after = features.column(name)
     assert after[cut] == before
+    floor = np.zeros(len(frame)) if below is None else features.column(below)
+    assert np.any(after[cut + 1 :] > floor[cut + 1 :])  # the later spikes do show in the later rows
     frame["label"], frame["label_known_ts"] = np.nan, np.nan
-    assert np.array_equal(build_features(frame).column("a_peak_amount_7d_vs_typical"), after)
+    assert np.array_equal(build_features(frame).column(name), after)
 
 
 def test_the_amount_after_a_spike_raises_the_ratio_by_the_spike_beyond_ordinary_variation():
@@ -204,19 +211,6 @@ def test_the_amount_after_a_spike_raises_the_ratio_by_the_spike_beyond_ordinary_
     assert after[5] == pytest.approx(ratio[5] + REPEAT_SPIKE_WEIGHT * (peak - REPEAT_SPIKE_ORDINARY), abs=1e-4)
     # Rows 0-3 saw no spike beyond ordinary variation; row 6's 7 days hold no row at all.
     assert np.array_equal(after[[0, 1, 2, 3, 6]], ratio[[0, 1, 2, 3, 6]])
-
-
-def test_the_amount_after_a_spike_reads_neither_later_rows_nor_labels():
-    frame = transactions(days=20, fraud_share=0.1)
-    cut = len(frame) // 2
-    before = build_features(frame.iloc[: cut + 1]).column("a_amount_vs_typical_after_spike")[cut]
-    frame.loc[frame.index[cut + 1 :], "amount"] *= 100.0  # later rows become huge spikes
-    frame["label_known_ts"] = frame["ts"]
-    after = build_features(frame).column("a_amount_vs_typical_after_spike")
-    assert after[cut] == before
-    assert np.any(after[cut + 1 :] > build_features(frame).column("a_amount_vs_typical")[cut + 1 :])
-    frame["label"], frame["label_known_ts"] = np.nan, np.nan
-    assert np.array_equal(build_features(frame).column("a_amount_vs_typical_after_spike"), after)
 
 
 def test_account_windows_count_only_earlier_rows_in_the_window():
