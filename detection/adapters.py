@@ -6,11 +6,14 @@ merchant_category, latitude, longitude, location_distance_km, attr_<name>..., la
 
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 
 from detection import history
@@ -115,15 +118,88 @@ def frame_for_transactions(transactions: Sequence[Transaction]) -> tuple[dict[st
 
 
 def frame_for_stored(
-    *, pks: Sequence[int] = (), source_id: int | None = None, transaction_ids: Sequence[str] = ()
+    *,
+    pks: Sequence[int] = (),
+    source_id: int | None = None,
+    transaction_ids: Sequence[str] = (),
+    written: Mapping[int, Mapping[str, Any]] | None = None,
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """frame_for_transactions for stored transactions given by primary key, or by a source and the sender's ids,
-    without building a model instance per row (bulk jobs score 50,000 at a time). Ids not stored are left out."""
+    without building a model instance per row (bulk jobs score 50,000 at a time). Ids not stored are left out.
+
+    `written` gives, by primary key, the values the caller's open transaction stored for some of the `pks` (the
+    ingest's cleaned rows, `IngestedRow.stored`): those are taken as they are instead of read back. They must be
+    what the rows hold now (nothing changed them since).
+    """
+    wanted = set(pks) if source_id is None else set()
+    written = {pk: values for pk, values in (written or {}).items() if pk in wanted}
+    rest = [pk for pk in pks if pk not in written]
+    read = _stored_targets(pks=rest, source_id=source_id, transaction_ids=transaction_ids)
+    if not written and read is None:
+        return _frame_from_tuples([]), np.zeros(0, dtype=bool)
+    targets = _Targets.merge(_Targets.of_written(written) if written else None, read)
+    return _frame_for_targets(
+        target_ids=np.asarray(targets.ids, dtype=np.int64),
+        accounts=sorted(targets.accounts),
+        merchants=sorted(targets.merchants - {""}),
+        earliest=targets.earliest,
+        latest=targets.latest,
+        attributes=targets.attributes,
+        written=_written_columns(written) if written else None,
+    )
+
+
+@dataclass
+class _Targets:
+    """What the history read needs to know of the rows to score."""
+
+    ids: list[int]
+    accounts: set[str]
+    merchants: set[str]
+    earliest: datetime
+    latest: datetime
+    attributes: dict[int, dict]
+
+    @classmethod
+    def of_written(cls, written: Mapping[int, Mapping[str, Any]]) -> "_Targets":
+        times = [values["timestamp"] for values in written.values()]
+        return cls(
+            ids=list(written),
+            accounts={values["account_id"] for values in written.values()},
+            merchants={values["merchant_id"] for values in written.values()},
+            earliest=min(times),
+            latest=max(times),
+            # As stored (JSON) and read back: the same values, whatever the sender's types were.
+            attributes={
+                pk: json.loads(json.dumps(values["attributes"], cls=DjangoJSONEncoder))
+                for pk, values in written.items()
+                if values.get("attributes")
+            },
+        )
+
+    @classmethod
+    def merge(cls, first: "_Targets | None", second: "_Targets | None") -> "_Targets":
+        if first is None or second is None:
+            return first or second
+        return cls(
+            ids=first.ids + second.ids,
+            accounts=first.accounts | second.accounts,
+            merchants=first.merchants | second.merchants,
+            earliest=min(first.earliest, second.earliest),
+            latest=max(first.latest, second.latest),
+            attributes=first.attributes | second.attributes,
+        )
+
+
+def _stored_targets(*, pks: Sequence[int], source_id: int | None, transaction_ids: Sequence[str]) -> _Targets | None:
+    """The targets as stored, given by primary key or by a source and the sender's ids; None when none is stored."""
     columns = (
         "SELECT id, account_id, merchant_id, extract(epoch from timestamp)::float8, "
         "CASE WHEN attributes = '{}'::jsonb THEN NULL ELSE attributes::text END FROM transactions_transaction "
     )
     if source_id is None:
+        if not pks:
+            return None
         # The range lets the planner see how few rows match: with a long id list alone it estimates one row per
         # element and may read the whole table (30 ms at 270,000 rows, where the index takes 3 ms).
         ids = [int(pk) for pk in pks]
@@ -136,7 +212,7 @@ def frame_for_stored(
         cursor.execute(query, params)
         rows = cursor.fetchall()
         if not rows:
-            return _frame_from_tuples([]), np.zeros(0, dtype=bool)
+            return None
         target_ids = np.array([row[0] for row in rows], dtype=np.int64)
         epochs = np.array([row[3] for row in rows], dtype=np.float64)
         # The window's ends are the stored timestamps themselves, not float epochs (which may round a microsecond):
@@ -150,17 +226,42 @@ def frame_for_stored(
             [first, last, first + last],
         )
         earliest, latest = cursor.fetchone()
-    return _frame_for_targets(
-        target_ids=target_ids,
-        accounts=sorted({row[1] for row in rows}),
-        merchants=sorted({row[2] for row in rows if row[2]}),
+    return _Targets(
+        ids=target_ids.tolist(),
+        accounts={row[1] for row in rows},
+        merchants={row[2] for row in rows},
         earliest=earliest,
         latest=latest,
         attributes={row[0]: json.loads(row[4]) for row in rows if row[4]},
     )
 
 
-def _frame_for_targets(*, target_ids, accounts, merchants, earliest, latest, attributes):
+def _written_columns(written: Mapping[int, Mapping[str, Any]]) -> dict[str, np.ndarray]:
+    """Rows the caller stored, as the history read's columns: the same values the database gives back (a float of
+    the stored cents, epoch seconds of the stored microseconds, both correctly rounded on either side)."""
+    return _columns_from_tuples(
+        [
+            (
+                pk,
+                values["timestamp"].timestamp(),
+                values["account_id"],
+                values["merchant_id"],
+                float(values["amount"]),
+                values["channel"],
+                values["country"],
+                values["merchant_category"],
+                values["latitude"],
+                values["longitude"],
+                values["location_distance_km"],
+                values["label"],
+                values["labelled_at"].timestamp() if values["label"] is not None else None,
+            )
+            for pk, values in written.items()
+        ]
+    )
+
+
+def _frame_for_targets(*, target_ids, accounts, merchants, earliest, latest, attributes, written=None):
     window = {
         "accounts": accounts,
         "merchants": merchants,
@@ -170,7 +271,7 @@ def _frame_for_targets(*, target_ids, accounts, merchants, earliest, latest, att
     }
     # A single transaction's history is one indexed read; a batch's is about a hundred rows per transaction,
     # which the history cache holds in memory.
-    cached = _cached_history(window, target_ids) if len(accounts) + len(merchants) > COPY_THRESHOLD else None
+    cached = _cached_history(window, target_ids, written) if len(accounts) + len(merchants) > COPY_THRESHOLD else None
     rows = cached if cached is not None else _history_rows(**window)  # the cache's rows come unique
     frame = _frame_from_columns(rows) if isinstance(rows, dict) else _frame_from_tuples(rows)
     frame = frame if cached is not None else _unique_rows(frame)
@@ -188,20 +289,39 @@ _OWN_ROWS_SQL = (
 )
 
 
-def _cached_history(window: dict, target_ids: np.ndarray) -> dict[str, np.ndarray] | None:
-    """The window's rows from the history cache plus this transaction's own rows; None to read them by SQL."""
+def _cached_history(
+    window: dict, target_ids: np.ndarray, written: dict[str, np.ndarray] | None = None
+) -> dict[str, np.ndarray] | None:
+    """The window's rows from the history cache plus this transaction's own rows; None to read them by SQL.
+
+    `written` (rows the caller stored in this transaction, all of them targets) stands for the own rows when the
+    transaction wrote nothing else: a count instead of reading them back.
+    """
     cache = history.history_cache(_BASE_COLUMNS, _fetch_columns)
     if cache is None:
         return None
     params = [window["accounts"], window["account_since"], window["until"]]
     params += [window["merchants"], window["merchant_since"], window["until"]]
     with connection.cursor() as cursor:
-        cursor.execute(_OWN_ROWS_SQL, params)
-        own = _columns_from_tuples(cursor.fetchall())
+        own = _own_rows(cursor, params, written)
     rows = cache.columns_for(**window, own=own)  # where this transaction changed a cached row, its version is kept
     if rows is None or not np.isin(target_ids, rows["id"]).all():  # a target the cache has not seen: be safe
         return None
     return rows
+
+
+def _own_rows(cursor, params: list, written: dict[str, np.ndarray] | None) -> dict[str, np.ndarray]:
+    """The rows this transaction wrote in the window: `written`, when they are all it wrote (each is a target, so
+    inside the window), else read."""
+    if written is not None:
+        cursor.execute(_OWN_COUNT_SQL)
+        if cursor.fetchone()[0] == len(written["id"]):
+            return written
+    cursor.execute(_OWN_ROWS_SQL, params)
+    return _columns_from_tuples(cursor.fetchall())
+
+
+_OWN_COUNT_SQL = "SELECT count(*) FROM transactions_transaction WHERE change_txid = txid_current_if_assigned()"
 
 
 def _fetch_columns(

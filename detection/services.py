@@ -3,9 +3,10 @@
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 from django.db import IntegrityError, transaction
@@ -220,16 +221,24 @@ class StoredScoring:
 
 @transaction.atomic(savepoint=False)
 def score_stored(
-    *, pks: Sequence[int] = (), source_id: int | None = None, transaction_ids: Sequence[str] = ()
+    *,
+    pks: Sequence[int] = (),
+    source_id: int | None = None,
+    transaction_ids: Sequence[str] = (),
+    written: Mapping[int, Mapping[str, Any]] | None = None,
 ) -> StoredScoring:
     """Score stored transactions with the active model, given by primary key or by a source and the sender's ids:
     for the batch endpoint and bulk jobs.
 
     The same features, scores, review items and alerts as `score_transactions`, kept in arrays from the history
     read to the INSERTs (no model instance per row). A transaction this version scored before keeps its score.
+    `written` may give the values the caller's open transaction stored for some of them, by primary key (the
+    ingest's cleaned rows), which are then not read back (see `adapters.frame_for_stored`).
     """
     loaded = registry.active_model()
-    frame, targets = adapters.frame_for_stored(pks=pks, source_id=source_id, transaction_ids=transaction_ids)
+    frame, targets = adapters.frame_for_stored(
+        pks=pks, source_id=source_id, transaction_ids=transaction_ids, written=written
+    )
     if not targets.any():
         return StoredScoring(scored=0, flagged=0, version=loaded.version.version)
     computed = _Computed.of(loaded.detector.score_frame(frame, targets), frame["row_id"][targets])

@@ -100,7 +100,7 @@ def transactions_score_batch(*, source: Source, rows: list[dict]) -> dict[str, A
     payloads = _latest_score_payloads([r.pk for _, r in good if not r.created])
     to_score = list(dict.fromkeys(r.pk for _, r in good if r.pk not in payloads))
     if to_score:
-        fresh = score_stored(pks=to_score)
+        fresh = score_stored(pks=to_score, written={r.pk: r.stored for _, r in good if r.created})
         for pk, (value, level, flagged, reasons) in fresh.created.items():
             payloads[pk] = _score_fields(value, level, flagged, reasons, fresh.version)
         if fresh.created:

@@ -74,6 +74,9 @@ class IngestedRow:
     transaction_id: str | None
     created: bool = False
     errors: list[FieldError] = field(default_factory=list)
+    # The values this call stored, for a row it created (the canonical fields, `attributes`, and `labelled_at` when
+    # labelled): what scoring would otherwise read back. None for a row already stored, or refused.
+    stored: dict[str, Any] | None = None
 
 
 # No savepoint inside a caller's transaction: nothing here is caught and retried, and each savepoint is two more
@@ -113,7 +116,7 @@ def transactions_ingest_rows(
         pk, created = outcome[tx_id]
         created = created and tx_id not in seen  # the same id twice in one call: the first one is the new row
         seen.add(tx_id)
-        results.append(IngestedRow(pk=pk, transaction_id=tx_id, created=created))
+        results.append(IngestedRow(pk=pk, transaction_id=tx_id, created=created, stored=item.data if created else None))
         if created and item.data.get("label") is not None:
             events.append(LabelEvent(transaction_id=pk, label=item.data["label"], source=label_source, created_at=now))
     LabelEvent.objects.bulk_create(events)

@@ -6,13 +6,14 @@ transaction that commits after the cache looked, the caller's own uncommitted ro
 """
 
 import threading
-from datetime import timedelta
+from datetime import timedelta, timezone
 from decimal import Decimal
 
 import numpy as np
 import pandas as pd
 import pytest
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from detection import adapters
 from detection import history as cache_module
@@ -20,7 +21,7 @@ from detection.engine.features import build_features
 from detection.services import model_version_activate, model_version_train, score_transactions
 from tests.detection.conftest import START, store_history
 from transactions.models import Channel, LabelSource, Source, Transaction
-from transactions.services import transaction_label
+from transactions.services import transaction_label, transactions_ingest_rows
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -238,3 +239,67 @@ def test_a_batch_scored_through_the_cache_gets_the_scores_of_the_sql_path(settin
     settings.HISTORY_CACHE = True
     cached = {s.transaction_id: s.score for s in score_transactions(transactions=batch)}
     assert cached == direct
+
+
+def ingested_rows(batch: list[Transaction]) -> list[dict]:
+    """Raw rows as a partner sends them, with what can round on the way into the database: 3-decimal amounts,
+    microseconds and offsets, coordinates, labels, attributes of every JSON type."""
+    rows = []
+    for i, tx in enumerate(batch):
+        moment = tx.timestamp + timedelta(hours=2, microseconds=123457 * (i + 1))
+        rows.append(
+            {
+                "transaction_id": f"sent-{i}",
+                "timestamp": moment.astimezone(timezone(timedelta(hours=5, minutes=30))).isoformat(),
+                "account_id": tx.account_id,
+                "merchant_id": tx.merchant_id if i % 5 else "",
+                "amount": f"{12.345 + i * 1.0105:.3f}",
+                "channel": ("online", "cp", "atm")[i % 3],
+                "latitude": 48.123456789 + i / 7 if i % 4 else None,
+                "longitude": 2.987654321 - i / 9 if i % 4 else None,
+                "location_distance_km": i * 0.1 if i % 2 else None,
+                "country": "fr" if i % 6 else "",
+                "label": (None, 0, 1)[i % 3],
+                "attributes": {"count": i, "ratio": i / 3, "big": 1e20, "flag": i % 2 == 0, "text": f"{i}.5"},
+            }
+        )
+    return rows
+
+
+def test_rows_this_transaction_stored_give_the_frame_read_back_from_the_database(settings, monkeypatch):
+    monkeypatch.setattr(adapters, "COPY_THRESHOLD", 10)  # a batch this small reads through the cache too
+    store_history(accounts=30, days=20)
+    batch = latest_batch()
+    frames(batch, settings)  # the cache is filled
+    source = Source.objects.get(name="test-history")
+    with transaction.atomic():
+        ingested = transactions_ingest_rows(source=source, rows=ingested_rows(batch[:70]))
+        written = {r.pk: r.stored for r in ingested}
+        pks = list(written)
+        assert all(r.created for r in ingested) and len(pks) == 70
+        with CaptureQueriesContext(connection) as queries:
+            given = adapters.frame_for_stored(pks=pks, written=written)
+        sql = [q["sql"] for q in queries]
+        assert any("SELECT count(*)" in q for q in sql)  # through the cache, which counts this transaction's rows
+        assert not [q for q in sql if "change_txid = txid_current_if_assigned())" in q]  # and does not read them
+        assert_same(given, adapters.frame_for_stored(pks=pks))
+        assert given[1].sum() == 70 and np.isfinite(given[0]["label_known_ts"]).sum() > 40
+        transaction.set_rollback(True)
+
+
+def test_rows_stored_beside_other_writes_of_the_transaction_are_read_back(settings, monkeypatch):
+    monkeypatch.setattr(adapters, "COPY_THRESHOLD", 10)
+    store_history(accounts=30, days=20)
+    batch = latest_batch()
+    frames(batch, settings)
+    source = Source.objects.get(name="test-history")
+    with transaction.atomic():
+        transaction_label(transaction=batch[0], label=1, source=LabelSource.REPORTED)  # a cached row, changed here
+        ingested = transactions_ingest_rows(source=source, rows=ingested_rows(batch[:70]))
+        written = {r.pk: r.stored for r in ingested}
+        with CaptureQueriesContext(connection) as queries:
+            given = adapters.frame_for_stored(pks=[*written, batch[0].pk], written=written)
+        assert [q for q in queries if "change_txid = txid_current_if_assigned())" in q["sql"]]  # read: not all known
+        assert_same(given, adapters.frame_for_stored(pks=[*written, batch[0].pk]))
+        assert given[0]["label"][given[0]["row_id"] == batch[0].pk].tolist() == [1.0]
+        transaction.set_rollback(True)
