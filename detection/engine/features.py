@@ -235,8 +235,9 @@ class _Builder:
         varied = [c for c in columns if _varies(self._codes_of(c))] or list(columns[:1])
         key = tuple(id(c) for c in varied)  # the columns are kept with their codes, so their ids stay theirs
         if key not in self._groupings:
-            codes = combine_codes([self._codes_of(c) for c in varied])
-            self._groupings[key] = Grouping(codes, self.rel_ts, self.time_order, self.rows, self.span)
+            parts = [self._codes_of(c) for c in varied]
+            codes = combine_codes(parts)
+            self._groupings[key] = Grouping(codes, self.rel_ts, self.time_order, self.rows, self.span, parts)
         return self._groupings[key]
 
     def _codes_of(self, column: np.ndarray) -> np.ndarray:
@@ -378,13 +379,10 @@ class _Builder:
         """Rows in the last 7 days whose account had not used this merchant in the 7 days before that row."""
         d = self.d
         merchants_rows = g.order  # every row of the targets' merchants: the only rows g's windows read
-        pair = Grouping(
-            combine_codes([self._codes_of(d.merchant_id), self._codes_of(d.account_id)]),
-            self.rel_ts,
-            self.time_order,
-            merchants_rows,
-            self.span,
-        )
+        merchants = self._codes_of(d.merchant_id)
+        pairs = combine_codes([merchants, self._codes_of(d.account_id)])
+        # The targets are every row of their merchants: their merchants alone find exactly their pairs' rows.
+        pair = Grouping(pairs, self.rel_ts, self.time_order, merchants_rows, self.span, [merchants])
         is_new = np.zeros(len(d), dtype=np.int64)
         is_new[merchants_rows] = pair.count(pair.start(NEW_ACCOUNT_WINDOW)) == 0
         return g.window_sum(g.cumsum(is_new), g.start(NEW_ACCOUNT_WINDOW))
