@@ -123,13 +123,15 @@ def frame_for_stored(
     source_id: int | None = None,
     transaction_ids: Sequence[str] = (),
     written: Mapping[int, Mapping[str, Any]] | None = None,
+    written_final: bool = False,
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """frame_for_transactions for stored transactions given by primary key, or by a source and the sender's ids,
     without building a model instance per row (bulk jobs score 50,000 at a time). Ids not stored are left out.
 
     `written` gives, by primary key, the values the caller's open transaction stored for some of the `pks` (the
     ingest's cleaned rows, `IngestedRow.stored`): those are taken as they are instead of read back. They must be
-    what the rows hold now (nothing changed them since).
+    what the rows hold now (nothing changed them since). `written_final`: they are also what the transaction will
+    commit, and it writes nothing else to the transactions table (the history cache then adopts them at commit).
     """
     wanted = set(pks) if source_id is None else set()
     written = {pk: values for pk, values in (written or {}).items() if pk in wanted}
@@ -146,6 +148,7 @@ def frame_for_stored(
         latest=targets.latest,
         attributes=targets.attributes,
         written=_written_columns(written) if written else None,
+        written_final=written_final,
     )
 
 
@@ -261,7 +264,9 @@ def _written_columns(written: Mapping[int, Mapping[str, Any]]) -> dict[str, np.n
     )
 
 
-def _frame_for_targets(*, target_ids, accounts, merchants, earliest, latest, attributes, written=None):
+def _frame_for_targets(
+    *, target_ids, accounts, merchants, earliest, latest, attributes, written=None, written_final=False
+):
     window = {
         "accounts": accounts,
         "merchants": merchants,
@@ -271,7 +276,8 @@ def _frame_for_targets(*, target_ids, accounts, merchants, earliest, latest, att
     }
     # A single transaction's history is one indexed read; a batch's is about a hundred rows per transaction,
     # which the history cache holds in memory.
-    cached = _cached_history(window, target_ids, written) if len(accounts) + len(merchants) > COPY_THRESHOLD else None
+    use_cache = len(accounts) + len(merchants) > COPY_THRESHOLD
+    cached = _cached_history(window, target_ids, written, written_final) if use_cache else None
     rows = cached if cached is not None else _history_rows(**window)  # the cache's rows come unique
     frame = _frame_from_columns(rows) if isinstance(rows, dict) else _frame_from_tuples(rows)
     frame = frame if cached is not None else _unique_rows(frame)
@@ -290,12 +296,13 @@ _OWN_ROWS_SQL = (
 
 
 def _cached_history(
-    window: dict, target_ids: np.ndarray, written: dict[str, np.ndarray] | None = None
+    window: dict, target_ids: np.ndarray, written: dict[str, np.ndarray] | None = None, final: bool = False
 ) -> dict[str, np.ndarray] | None:
     """The window's rows from the history cache plus this transaction's own rows; None to read them by SQL.
 
     `written` (rows the caller stored in this transaction, all of them targets) stands for the own rows when the
-    transaction wrote nothing else: a count instead of reading them back.
+    transaction wrote nothing else: a count instead of reading them back. `final`: the caller writes nothing more
+    to the transactions table before it commits, so the cache takes the rows in at commit (`adopt_on_commit`).
     """
     cache = history.history_cache(_BASE_COLUMNS, _fetch_columns)
     if cache is None:
@@ -303,25 +310,31 @@ def _cached_history(
     params = [window["accounts"], window["account_since"], window["until"]]
     params += [window["merchants"], window["merchant_since"], window["until"]]
     with connection.cursor() as cursor:
-        own = _own_rows(cursor, params, written)
+        own, txid = _own_rows(cursor, params, written)
     rows = cache.columns_for(**window, own=own)  # where this transaction changed a cached row, its version is kept
+    if final and own is written:
+        cache.adopt_on_commit(txid, written)
     if rows is None or not np.isin(target_ids, rows["id"]).all():  # a target the cache has not seen: be safe
         return None
     return rows
 
 
-def _own_rows(cursor, params: list, written: dict[str, np.ndarray] | None) -> dict[str, np.ndarray]:
+def _own_rows(cursor, params: list, written: dict[str, np.ndarray] | None) -> tuple[dict[str, np.ndarray], int | None]:
     """The rows this transaction wrote in the window: `written`, when they are all it wrote (each is a target, so
-    inside the window), else read."""
+    inside the window), else read; and the transaction's id when `written` is all it wrote."""
     if written is not None:
         cursor.execute(_OWN_COUNT_SQL)
-        if cursor.fetchone()[0] == len(written["id"]):
-            return written
+        count, txid = cursor.fetchone()
+        if count == len(written["id"]):
+            return written, txid
     cursor.execute(_OWN_ROWS_SQL, params)
-    return _columns_from_tuples(cursor.fetchall())
+    return _columns_from_tuples(cursor.fetchall()), None
 
 
-_OWN_COUNT_SQL = "SELECT count(*) FROM transactions_transaction WHERE change_txid = txid_current_if_assigned()"
+_OWN_COUNT_SQL = (
+    "SELECT count(*), txid_current_if_assigned() FROM transactions_transaction "
+    "WHERE change_txid = txid_current_if_assigned()"
+)
 
 
 def _fetch_columns(

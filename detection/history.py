@@ -23,7 +23,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 
 TEXT_COLUMNS = ("account_id", "merchant_id", "channel", "country", "merchant_category")
 # Rows of the cache older than the newest request's lookback by this much are dropped at the next compaction.
@@ -45,11 +45,16 @@ class _Snapshot:
         _, xmax, running = text.split(":")  # pg_snapshot as text: "xmin:xmax:xip,xip,..."
         return cls(xmax=int(xmax), running={int(x) for x in running.split(",") if x}, own=own)
 
-    def unseen_until(self, current: "_Snapshot", pending: set[int]) -> list:
+    def unseen_until(self, current: "_Snapshot", pending: set[int], adopted: set[int]) -> list:
         """The changed-rows and tombstone queries' parameters: the transaction ids this look did not see finish
         (from its xmax up to the current look's, its running ones, our pending ones) below the current look's xmax
-        (later ones come next time)."""
-        return [self.xmax, current.xmax, sorted(self.running | pending), current.xmax]
+        (later ones come next time), except those whose rows the cache adopted.
+
+        Each id once: our own transaction's id is usually at or above the xmax of a look made in it (a snapshot's
+        xmax follows the last *completed* transaction), so listing it too would read its rows twice.
+        """
+        listed = sorted(x for x in self.running | pending if x < self.xmax and x not in adopted)
+        return [self.xmax, current.xmax, sorted(adopted), listed, current.xmax]
 
 
 @dataclass
@@ -102,6 +107,7 @@ class HistoryCache:
         self.floor: float | None = None  # epoch seconds; rows at or after it are all here
         self.snapshot: _Snapshot | None = None
         self.pending_own: set[int] = set()  # transaction ids of ours that may commit later
+        self.adopted: set[int] = set()  # ids of ours whose rows were taken in at commit (`adopt_on_commit`)
         self.disabled_until = 0.0
         self.dead = 0
         self.max_id = -1
@@ -176,6 +182,36 @@ class HistoryCache:
             return np.zeros(len(codes), dtype=bool)
         return np.isin(codes, wanted, kind="table")
 
+    def adopt_on_commit(self, txid: int, rows: dict[str, np.ndarray]) -> None:
+        """Take `rows` in once the caller's transaction (`txid`) commits, instead of reading them back later.
+
+        The caller promises they are every row its transaction writes to the transactions table, as they will be
+        committed (no other write before or after).
+        """
+        # Robust: the commit stands whatever happens here (a failed adoption empties the cache).
+        transaction.on_commit(lambda: self._adopt(txid, rows), robust=True)
+
+    def _adopt(self, txid: int, rows: dict[str, np.ndarray]) -> None:
+        with self.lock:
+            # Only rows of a transaction a look was made in (so its id is pending) and none has seen finish: a later
+            # look, or a refill, has read them already.
+            if txid not in self.pending_own or txid in self.adopted or self.floor is None:
+                return
+            # Rows from a second before the floor on (which a float compare against it cannot miss): more than a look
+            # would read, and harmless (no request reads below the floor without a refill).
+            keep = np.asarray(rows["timestamp"], dtype=np.float64) >= self.floor - 1
+            adopted = {name: np.asarray(values)[keep] for name, values in rows.items()}
+            self.adopted.add(txid)  # the next looks leave its rows out, until one sees it finish
+            try:
+                self._kill(np.asarray(adopted["id"], dtype=np.int64))
+                self._add(adopted)
+            except Exception:
+                self._reset()
+                raise
+            if self.rows.size > self.max_rows:
+                self._reset()
+                self.disabled_until = time.monotonic() + 600
+
     # ------------------------------------------------------------------ keeping up
 
     def _fill(self, floor: float) -> bool:
@@ -198,7 +234,7 @@ class HistoryCache:
         previous = self.snapshot
         with connection.cursor() as cursor:
             current = self._snapshot(cursor)
-            unseen = previous.unseen_until(current, self.pending_own)
+            unseen = previous.unseen_until(current, self.pending_own, self.adopted)
             cursor.execute(_TOMBSTONES_SQL, unseen)
             tombstones = [pk for (pk,) in cursor.fetchall()]
         if None in tombstones:  # the table was truncated
@@ -223,6 +259,7 @@ class HistoryCache:
     def _own_transaction(self, snapshot: _Snapshot) -> None:
         """Forget our transaction ids the snapshot saw finish; remember the open one, whose rows were not read."""
         self.pending_own = {x for x in self.pending_own if x >= snapshot.xmax or x in snapshot.running}
+        self.adopted = {x for x in self.adopted if x >= snapshot.xmax or x in snapshot.running}
         if snapshot.own is not None:
             self.pending_own.add(snapshot.own)
 
@@ -273,14 +310,16 @@ _FILL_SQL = "WHERE t.timestamp >= to_timestamp(%s) AND t.change_txid IS DISTINCT
 # two simple index conditions on change_txid, so the planner takes the index for each however long some other
 # transaction of the cluster stays open.
 _CHANGED_ROWS = (
-    "(SELECT * FROM transactions_transaction WHERE change_txid >= %s AND change_txid < %s UNION ALL "
+    "(SELECT * FROM transactions_transaction WHERE change_txid >= %s AND change_txid < %s "
+    "AND change_txid <> ALL(%s::bigint[]) UNION ALL "
     "SELECT * FROM transactions_transaction WHERE change_txid = ANY(%s::bigint[]) AND change_txid < %s)"
 )
 _CHANGES_WHERE = "WHERE t.timestamp >= to_timestamp(%s) AND t.change_txid IS DISTINCT FROM txid_current_if_assigned()"
 _TOMBSTONES_SQL = (
     "SELECT transaction_pk FROM transactions_deletedtransaction d "
     "WHERE d.change_txid IS DISTINCT FROM txid_current_if_assigned() AND ("
-    "(d.change_txid >= %s AND d.change_txid < %s) OR (d.change_txid = ANY(%s::bigint[]) AND d.change_txid < %s))"
+    "(d.change_txid >= %s AND d.change_txid < %s AND d.change_txid <> ALL(%s::bigint[])) OR "
+    "(d.change_txid = ANY(%s::bigint[]) AND d.change_txid < %s))"
 )
 
 _CACHES: dict[str, HistoryCache] = {}

@@ -226,6 +226,7 @@ def score_stored(
     source_id: int | None = None,
     transaction_ids: Sequence[str] = (),
     written: Mapping[int, Mapping[str, Any]] | None = None,
+    written_final: bool = False,
 ) -> StoredScoring:
     """Score stored transactions with the active model, given by primary key or by a source and the sender's ids:
     for the batch endpoint and bulk jobs.
@@ -233,11 +234,12 @@ def score_stored(
     The same features, scores, review items and alerts as `score_transactions`, kept in arrays from the history
     read to the INSERTs (no model instance per row). A transaction this version scored before keeps its score.
     `written` may give the values the caller's open transaction stored for some of them, by primary key (the
-    ingest's cleaned rows), which are then not read back (see `adapters.frame_for_stored`).
+    ingest's cleaned rows), which are then not read back, and `written_final` that the transaction will commit
+    them as they are with no other write to the transactions table (see `adapters.frame_for_stored`).
     """
     loaded = registry.active_model()
     frame, targets = adapters.frame_for_stored(
-        pks=pks, source_id=source_id, transaction_ids=transaction_ids, written=written
+        pks=pks, source_id=source_id, transaction_ids=transaction_ids, written=written, written_final=written_final
     )
     if not targets.any():
         return StoredScoring(scored=0, flagged=0, version=loaded.version.version)

@@ -82,13 +82,19 @@ def transaction_score(*, source: Source, data: dict) -> ScoreOutcome:
     return ScoreOutcome(transaction=tx, score=score, created=result.created)
 
 
-@db.atomic
 def transactions_score_batch(*, source: Source, rows: list[dict]) -> dict[str, Any]:
     """Store and score many; bad items come back as errors by index and do not stop the good ones.
 
     Rows stay primary keys and arrays from ingest to the answer (no model instance per row); a transaction
     already stored keeps, and answers with, its newest stored score.
     """
+    # In a transaction of its own, this call is all that transaction writes: the history cache may take the
+    # stored rows in at commit rather than read them back.
+    return _score_batch(source=source, rows=rows, alone=not db.get_connection().in_atomic_block)
+
+
+@db.atomic
+def _score_batch(*, source: Source, rows: list[dict], alone: bool) -> dict[str, Any]:
     started = time.perf_counter()
     ingested = transactions_ingest_rows(source=source, rows=rows)
     errors, good = [], []
@@ -100,7 +106,8 @@ def transactions_score_batch(*, source: Source, rows: list[dict]) -> dict[str, A
     payloads = _latest_score_payloads([r.pk for _, r in good if not r.created])
     to_score = list(dict.fromkeys(r.pk for _, r in good if r.pk not in payloads))
     if to_score:
-        fresh = score_stored(pks=to_score, written={r.pk: r.stored for _, r in good if r.created})
+        written = {r.pk: r.stored for _, r in good if r.created}
+        fresh = score_stored(pks=to_score, written=written, written_final=alone)
         for pk, (value, level, flagged, reasons) in fresh.created.items():
             payloads[pk] = _score_fields(value, level, flagged, reasons, fresh.version)
         if fresh.created:

@@ -20,6 +20,7 @@ from detection import history as cache_module
 from detection.engine.features import build_features
 from detection.services import model_version_activate, model_version_train, score_transactions
 from tests.detection.conftest import START, store_history
+from transactions.api_services import transactions_score_batch
 from transactions.models import Channel, LabelSource, Source, Transaction
 from transactions.services import transaction_label, transactions_ingest_rows
 
@@ -303,3 +304,85 @@ def test_rows_stored_beside_other_writes_of_the_transaction_are_read_back(settin
         assert_same(given, adapters.frame_for_stored(pks=[*written, batch[0].pk]))
         assert given[0]["label"][given[0]["row_id"] == batch[0].pk].tolist() == [1.0]
         transaction.set_rollback(True)
+
+
+def test_a_batch_committed_on_its_own_is_taken_into_the_cache_without_being_read_back(settings, monkeypatch):
+    monkeypatch.setattr(adapters, "COPY_THRESHOLD", 10)
+    store_history(accounts=30, days=20)
+    model_version_activate(version=model_version_train(until=START + timedelta(days=18), seed=0))
+    batch = latest_batch()
+    frames(batch, settings)
+    (cache,) = cache_module._CACHES.values()
+    fetched = []
+    fetch = cache._fetch
+    cache._fetch = lambda *args, **kwargs: fetched.append(fetch(*args, **kwargs)["id"]) or fetch(*args, **kwargs)
+    source = Source.objects.get(name="test-history")
+    before = cache_rows()
+    answer = transactions_score_batch(source=source, rows=ingested_rows(batch[:70]))
+    assert answer["counts"]["created"] == 70
+    assert cache_rows() == before + 70  # taken in at commit
+    sent = Transaction.objects.filter(transaction_id__startswith="sent-")
+    cached, direct = frames(list(sent), settings)
+    assert_same(cached, direct)
+    assert not any(np.isin(sent.values_list("pk", flat=True), ids).any() for ids in fetched)  # never read back
+    assert cache_rows() == before + 70
+
+
+def test_a_batch_inside_a_callers_transaction_is_read_back_after_it_commits(settings, monkeypatch):
+    monkeypatch.setattr(adapters, "COPY_THRESHOLD", 10)
+    store_history(accounts=30, days=20)
+    model_version_activate(version=model_version_train(until=START + timedelta(days=18), seed=0))
+    batch = latest_batch()
+    frames(batch, settings)
+    source = Source.objects.get(name="test-history")
+    before = cache_rows()
+    with transaction.atomic():  # the caller may still write here: nothing is adopted
+        transactions_score_batch(source=source, rows=ingested_rows(batch[:70]))
+        transaction_label(transaction=Transaction.objects.get(transaction_id="sent-3"), label=1, source="reported")
+    assert cache_rows() == before
+    sent = list(Transaction.objects.filter(transaction_id__startswith="sent-"))
+    cached, direct = frames(sent, settings)
+    assert_same(cached, direct)
+    assert cache_rows() == before + 70
+    assert cached[0]["label"][cached[0]["row_id"] == next(t.pk for t in sent if t.transaction_id == "sent-3")] == 1
+
+
+def test_rows_a_look_has_read_are_not_adopted_twice(settings, monkeypatch):
+    monkeypatch.setattr(adapters, "COPY_THRESHOLD", 1)
+    store_history(accounts=30, days=20)
+    frames(latest_batch(), settings)
+    (cache,) = cache_module._CACHES.values()
+    with transaction.atomic():
+        mine = Transaction.objects.bulk_create(
+            [
+                row(Source.objects.get(name="test-history"), f"mine-{i}", "acct-001", "m-001", days=19.5)
+                for i in range(3)
+            ]
+        )
+        frames(mine, settings)  # a look in this transaction: its id is pending
+        txid = cache.snapshot.own
+        rows = adapters._columns_from_tuples(
+            [
+                (
+                    t.pk,
+                    t.timestamp.timestamp(),
+                    t.account_id,
+                    t.merchant_id,
+                    25.0,
+                    "online",
+                    "FR",
+                    "",
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                )
+                for t in mine
+            ]
+        )
+    before = cache_rows()
+    frames(mine, settings)  # a look after the commit reads the rows
+    assert cache_rows() == before + 3
+    cache._adopt(txid, rows)  # too late: already read
+    assert cache_rows() == before + 3
