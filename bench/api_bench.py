@@ -6,6 +6,7 @@ and prints each figure beside the engine's raw scoring rate on the same rows, as
 
     .venv/bin/python bench/api_bench.py                       # uvicorn (2 workers), daphne, gunicorn (2 sync)
     .venv/bin/python bench/api_bench.py --servers uvicorn --single 3000 --runs 3
+    .venv/bin/python bench/api_bench.py --servers gunicorn --workers 4 --batch-clients 4 --batch-rows 28000
 """
 
 import argparse
@@ -49,6 +50,8 @@ SERVERS = {
     ],
 }
 
+WORKER_FLAG = {"uvicorn": "--workers", "gunicorn": "-w"}  # daphne runs one process
+
 
 class Client:
     """One keep-alive HTTP/1.1 connection."""
@@ -66,10 +69,13 @@ class Client:
         return response.status, time.perf_counter() - started, content
 
 
-def start_server(name: str) -> subprocess.Popen:
+def start_server(name: str, workers: int) -> subprocess.Popen:
     # Persistent connections suit WSGI workers; under ASGI each request may run on a new thread (see settings).
     env = bench_env(RUN_DB, DB_CONN_MAX_AGE="60" if name == "gunicorn" else "0")
-    process = subprocess.Popen([sys.executable, *SERVERS[name]], cwd=ROOT, env=env, start_new_session=True)
+    command = [sys.executable, *SERVERS[name]]
+    if name in WORKER_FLAG:
+        command[command.index(WORKER_FLAG[name]) + 1] = str(workers)
+    process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -143,12 +149,16 @@ def run_together(work, shares: list) -> float:
     return time.perf_counter() - started
 
 
-def batch(secret: str, rows: list[dict], size: int = 1000) -> dict:
-    """Batches of `size`: a warm-up batch from each of two clients at once (each server worker fills its history
-    cache once), then one client's sequential batches (median rows/s), then two clients at once (total rows/s)."""
+def batch(secret: str, rows: list[dict], clients: int, workers: int, size: int = 1000) -> dict:
+    """Batches of `size`: a warm-up batch for each server worker, sent at once (each fills its history cache), then
+    one client's sequential batches (median rows/s), then `clients` clients at once, each sending as many batches
+    (total rows/s: the clients start and stop together, so no client's last batch runs alone)."""
     batches = [rows[start : start + size] for start in range(0, len(rows), size)]
-    warm, rest = batches[:2], batches[2:]
+    warm, rest = batches[:workers], batches[workers:]
     sequential, parallel = rest[: len(rest) // 2], rest[len(rest) // 2 :]
+    parallel = parallel[: len(parallel) - len(parallel) % clients]
+    if not sequential or not parallel:
+        raise SystemExit(f"--batch-rows too small for {workers} warm-up batches and {clients} clients")
     _batches_from_clients(secret, [[b] for b in warm])
     client = Client(secret)
     rates = []
@@ -157,11 +167,12 @@ def batch(secret: str, rows: list[dict], size: int = 1000) -> dict:
         assert status == 200, (status, content[:300])
         assert json.loads(content)["counts"]["created"] == len(items)
         rates.append(len(items) / seconds)
-    elapsed = _batches_from_clients(secret, [parallel[0::2], parallel[1::2]])
+    elapsed = _batches_from_clients(secret, [parallel[i::clients] for i in range(clients)])
     return {
         "batches": len(rates),
         "rows_per_s": statistics.median(rates),
-        "batch_clients": 2,
+        "batch_clients": clients,
+        "parallel_batches": len(parallel),
         "parallel_rows_per_s": sum(len(b) for b in parallel) / elapsed,
     }
 
@@ -215,11 +226,11 @@ def run_server(name: str, secret: str, args) -> dict:
     single_rows = rows[: args.single + 50]
     concurrent_rows = rows[args.single + 50 : args.single + 50 + args.concurrent_requests]
     batch_rows = rows[args.single + 50 + args.concurrent_requests :]
-    process = start_server(name)
+    process = start_server(name, args.workers)
     try:
         result = {"server": name, **single(secret, single_rows)}
         result |= concurrent(secret, concurrent_rows, args.clients)
-        result |= batch(secret, batch_rows)
+        result |= batch(secret, batch_rows, args.batch_clients, args.workers)
     finally:
         stop_server(process)
     result |= engine_rates([r["transaction_id"] for r in batch_rows[2000:3000]])
@@ -237,9 +248,12 @@ def main() -> None:
     parser.add_argument(
         "--batch-rows",
         type=int,
-        default=12000,
-        help="Rows sent in batches of 1,000 (2 warm-up, half of the rest by one client, half by two clients at once).",
+        default=22000,
+        help="Rows sent in batches of 1,000 (one warm-up batch per worker, half of the rest by one client, half by "
+        "--batch-clients clients at once, as many each).",
     )
+    parser.add_argument("--batch-clients", type=int, default=2, help="Clients sending batches at once.")
+    parser.add_argument("--workers", type=int, default=2, help="Worker processes of uvicorn and gunicorn.")
     parser.add_argument("--runs", type=int, default=1)
     args = parser.parse_args()
     prepare()
