@@ -1,5 +1,6 @@
 """Writes to the transaction store: ingest one or many, label, import a file, store a generated frame."""
 
+import json
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import OperationalError, connection
 from django.db import transaction as db_transaction
 from django.utils import timezone
@@ -87,13 +89,35 @@ def transactions_ingest_many(
 ) -> list[IngestResult]:
     """Store many raw transactions in bulk SQL; results in input order. Safe to repeat and to run concurrently."""
     ingested = transactions_ingest_rows(source=source, rows=rows, label_source=label_source)
-    stored = Transaction.objects.in_bulk([row.pk for row in ingested if row.pk is not None])
+    # A row this call created is built from the values it stored (the single-score path's readback took 0.7 ms);
+    # the others are read.
+    stored = Transaction.objects.in_bulk([row.pk for row in ingested if row.pk is not None and row.stored is None])
+    stored |= {row.pk: _stored_instance(source, row, label_source) for row in ingested if row.stored is not None}
     return [
         IngestResult(transaction=None, errors=row.errors)
         if row.pk is None
         else IngestResult(transaction=stored[row.pk], created=row.created)
         for row in ingested
     ]
+
+
+def _stored_instance(source: Source, row: IngestedRow, label_source: str) -> Transaction:
+    """The model instance of a row this call stored, as the database would give it back (the attributes as their
+    JSON reads back; the database's own columns, `ingested_at` and `change_txid`, deferred: read if asked for)."""
+    values = row.stored
+    labelled = values["label"] is not None
+    fields = {
+        "id": row.pk,
+        "source_id": source.pk,
+        **{name: values[name] for name in bulk.ROW_COLUMNS},
+        "attributes": json.loads(json.dumps(values["attributes"], cls=DjangoJSONEncoder)),
+        "label": values["label"],
+        "label_source": label_source if labelled else "",
+        "labelled_at": values["labelled_at"] if labelled else None,
+    }
+    instance = Transaction.from_db(connection.alias, list(fields), list(fields.values()))
+    instance.source = source
+    return instance
 
 
 @db_transaction.atomic(savepoint=False)

@@ -155,3 +155,38 @@ def test_label_refuses_an_unknown_value():
         transaction_label(transaction=tx, label="perhaps", source="review")
 
     assert LabelEvent.objects.count() == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},
+        {
+            "amount": "10.125",
+            "timestamp": "2026-01-05T11:00:00.123456+05:30",
+            "merchant_id": " m-7 ",
+            "channel": "cnp",
+            "latitude": "48.8566",
+            "longitude": 2.3522,
+            "location_distance_km": 12,
+            "country": "fr",
+            "label": "fraud",
+            "is_online": 1,
+            "attributes": {"count": 3, "big": 1e20, "nested": {"b": 1, "a": [1.5, "x"]}},
+        },
+    ],
+)
+def test_a_new_transaction_comes_back_as_the_database_holds_it(extra):
+    source = SourceFactory()
+
+    result = transaction_ingest(source=source, data={**BODY, **extra})
+
+    built, stored = result.transaction, Transaction.objects.get(pk=result.transaction.pk)
+    deferred = built.get_deferred_fields()
+    assert deferred == {"ingested_at", "change_txid"}
+    for field in Transaction._meta.concrete_fields:
+        if field.attname not in deferred:
+            assert getattr(built, field.attname) == getattr(stored, field.attname), field.attname
+    assert built.ingested_at == stored.ingested_at  # read when asked for
+    assert built.source == source and not built._state.adding
