@@ -15,7 +15,7 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from detection import adapters
+from detection import adapters, registry
 from detection import history as cache_module
 from detection.engine.features import build_features
 from detection.services import model_version_activate, model_version_train, score_transactions
@@ -386,3 +386,21 @@ def test_rows_a_look_has_read_are_not_adopted_twice(settings, monkeypatch):
     assert cache_rows() == before + 3
     cache._adopt(txid, rows)  # too late: already read
     assert cache_rows() == before + 3
+
+
+def test_batches_scored_one_after_another_get_the_scores_of_the_sql_path(settings, monkeypatch):
+    monkeypatch.setattr(adapters, "COPY_THRESHOLD", 10)
+    store_history(accounts=30, days=20)
+    model_version_activate(version=model_version_train(until=START + timedelta(days=18), seed=0))
+    source = Source.objects.get(name="test-history")
+    rows = ingested_rows(latest_batch())
+    for start in (0, 40):  # the second batch's history holds the first one, committed (and adopted) by the cache
+        answer = transactions_score_batch(source=source, rows=rows[start : start + 40])
+    cached = {item["transaction_id"]: item["score"] for item in answer["results"]}
+    second = list(Transaction.objects.filter(transaction_id__in=cached))
+    settings.HISTORY_CACHE = False
+    frame, targets = adapters.frame_for_transactions(second)
+    output = registry.active_model().detector.score_frame(frame, targets)
+    by_pk = {t.pk: t.transaction_id for t in second}
+    direct = {by_pk[pk]: round(float(v), 6) for pk, v in zip(frame["row_id"][targets], output.score, strict=True)}
+    assert len(cached) == 40 and cached == direct
