@@ -65,3 +65,15 @@ def insert_returning(
         moved = f"WITH s AS (DELETE FROM {staging} RETURNING *) INSERT INTO {target} SELECT {select} FROM s {suffix}"  # noqa: S608
         cursor.execute(moved)
         return cursor.fetchall()
+
+
+_COPY_ESCAPES = str.maketrans(
+    {"\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\v": "\\v", "\f": "\\f", "\r": "\\r"}
+)
+
+
+def copy_text(text: str) -> str:
+    """`text` as a value in a line of COPY's text format: backslashes doubled, control characters escaped."""
+    if text.isprintable() and "\\" not in text:
+        return text
+    return text.translate(_COPY_ESCAPES)

@@ -1,5 +1,6 @@
 """insert_returning: the same rows stored and returned whether they travel as arrays or through COPY."""
 
+import math
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -7,6 +8,7 @@ import pytest
 from django.db import connection, transaction
 
 from anomaly_site import bulk_insert
+from transactions import bulk
 from transactions.bulk import insert_rows
 from transactions.models import Source, Transaction
 
@@ -86,3 +88,55 @@ def test_the_staging_table_outlives_a_commit_empty_and_a_rolled_back_call_leaves
     assert all(created for _, created in again.values()) and len(first) == many
     stored = set(Transaction.objects.filter(source=source).values_list("transaction_id", flat=True))
     assert stored == {f"t-{i}" for i in range(many)} | {f"t-{2000 + i}" for i in range(many)}
+
+
+def _stored(source: Source) -> dict[str, tuple]:
+    columns = [f.attname for f in Transaction._meta.concrete_fields if f.attname not in ("id", "source_id")]
+    columns = [name for name in columns if name not in ("ingested_at", "change_txid")]
+    return {row[0]: row for row in Transaction.objects.filter(source=source).values_list(*columns)}
+
+
+def tricky_row(i: int) -> dict:
+    texts = ["plain", "tab\there", "new\nline\rcr", "back\\slash\\N", "bell\b\f\v", "nel\x85 sep\u2028", "é€😀", ""]
+    text = texts[i % len(texts)]
+    floats = [None, 0.0, -0.0, 1e-300, 48.856613, -180.0, 1e308, math.inf, 0.1 + 0.2]
+    return clean_row(
+        i,
+        transaction_id=f"{text}-{i}",
+        timestamp=AT.replace(microsecond=i * 7919 % 1_000_000),
+        account_id=text or "acct",
+        amount=[Decimal("0.00"), Decimal("-0.00"), Decimal("12.35"), Decimal("1E+3"), Decimal("999999999999.99")][
+            i % 5
+        ],
+        merchant_id=text,
+        merchant_category=text[:64],
+        device_id=text,
+        latitude=[None, 12.5, -0.0][i % 3],
+        location_distance_km=floats[i % len(floats)],
+        attributes=[{}, {"t": text, "q": 'a"b', "n": None, "x": [1, 2.5, {"k": "\\"}]}, {"n": i}][i % 3],
+    )
+
+
+@pytest.mark.django_db
+def test_copy_lines_store_what_psycopgs_row_writer_stores():
+    by_lines, by_writer = Source.objects.create(name="lines"), Source.objects.create(name="writer")
+    rows = [tricky_row(i) for i in range(bulk_insert.COPY_ABOVE + 30)]
+
+    insert_rows(source_id=by_lines.pk, rows=rows, label_source="reported")
+    bulk_insert.insert_returning(
+        table=bulk.TABLE,
+        into=bulk.INSERT_COLUMNS,
+        columns=bulk._ROW_TYPES,
+        rows=[bulk._row_values(row, by_writer.pk, "reported") for row in rows],
+        select=f"{', '.join(f's.{name}' for name, _ in bulk._ROW_TYPES)}, now()",
+        suffix="RETURNING id",
+    )
+
+    stored = _stored(by_lines)
+    assert stored == _stored(by_writer) and len(stored) == len(rows)
+    assert [repr(value) for value in stored["tab\there-1"]] == [
+        repr(value) for value in _stored(by_writer)["tab\there-1"]
+    ]
+    assert (
+        Transaction.objects.get(source=by_lines, transaction_id="back\\slash\\N-3").attributes == rows[3]["attributes"]
+    )
