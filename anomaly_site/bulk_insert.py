@@ -4,9 +4,10 @@ Small sets travel as one array parameter per column through `unnest`. Large ones
 staging table first: psycopg writes COPY rows in C, while it quotes array literals element by element in Python
 (50,000 scores: 0.25 s by COPY, 2 s as arrays).
 
-A staging table lives as long as its database session (`ON COMMIT DELETE ROWS`), and the INSERT takes its rows out
-with a `DELETE ... RETURNING` in the same statement: creating and dropping it for every call took four of a
-1,000-row batch's statements and about 4 ms of its time.
+A staging table lives as long as its database session (`ON COMMIT DELETE ROWS`): creating and dropping it for every
+call took four of a 1,000-row batch's statements and about 4 ms of its time. Each call empties it before filling it,
+in the statement that makes sure it exists (it is empty but for an earlier call of the same transaction); taking
+the rows out with a `DELETE ... RETURNING` in the INSERT instead cost PostgreSQL 1.3 ms of CPU per 1,000 rows.
 """
 
 import zlib
@@ -55,15 +56,15 @@ def insert_returning(
         # Named by its columns too, so two callers staging different columns for one table never share a table.
         staging = f"staging_{table}_{zlib.crc32(definition.encode()):08x}"
         # Cheap when it exists (the usual case: a catalog lookup); a rolled-back transaction may have taken it away.
-        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {staging} ({definition}) ON COMMIT DELETE ROWS")
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {staging} ({definition}) ON COMMIT DELETE ROWS; DELETE FROM {staging}"  # noqa: S608
+        )
         with cursor.cursor.copy(f"COPY {staging} ({', '.join(names)}) FROM STDIN") as copy:
             if copy_lines:
                 copy.write("".join(copy_lines))
             for row in rows:
                 copy.write_row(row)
-        # Emptied as it is read, so a second call in the same transaction starts from an empty table.
-        moved = f"WITH s AS (DELETE FROM {staging} RETURNING *) INSERT INTO {target} SELECT {select} FROM s {suffix}"  # noqa: S608
-        cursor.execute(moved)
+        cursor.execute(f"INSERT INTO {target} SELECT {select} FROM {staging} s {suffix}")  # noqa: S608
         return cursor.fetchall()
 
 

@@ -123,14 +123,7 @@ def test_copy_lines_store_what_psycopgs_row_writer_stores():
     rows = [tricky_row(i) for i in range(bulk_insert.COPY_ABOVE + 30)]
 
     insert_rows(source_id=by_lines.pk, rows=rows, label_source="reported")
-    bulk_insert.insert_returning(
-        table=bulk.TABLE,
-        into=bulk.INSERT_COLUMNS,
-        columns=bulk._ROW_TYPES,
-        rows=[bulk._row_values(row, by_writer.pk, "reported") for row in rows],
-        select=f"{', '.join(f's.{name}' for name, _ in bulk._ROW_TYPES)}, now()",
-        suffix="RETURNING id",
-    )
+    _insert_plain(by_writer, rows)
 
     stored = _stored(by_lines)
     assert stored == _stored(by_writer) and len(stored) == len(rows)
@@ -140,3 +133,25 @@ def test_copy_lines_store_what_psycopgs_row_writer_stores():
     assert (
         Transaction.objects.get(source=by_lines, transaction_id="back\\slash\\N-3").attributes == rows[3]["attributes"]
     )
+
+
+def _insert_plain(source: Source, rows: list[dict]) -> list[tuple]:
+    return bulk_insert.insert_returning(
+        table=bulk.TABLE,
+        into=bulk.INSERT_COLUMNS,
+        columns=bulk._ROW_TYPES,
+        rows=[bulk._row_values(row, source.pk, "reported") for row in rows],
+        select=f"{', '.join(f's.{name}' for name, _ in bulk._ROW_TYPES)}, now()",
+        suffix="RETURNING transaction_id",
+    )
+
+
+@pytest.mark.django_db
+def test_a_second_large_call_in_one_transaction_stages_only_its_own_rows():
+    source = Source.objects.create(name="two-calls")
+    many = bulk_insert.COPY_ABOVE + 10
+
+    first = _insert_plain(source, [clean_row(i) for i in range(many)])
+    second = _insert_plain(source, [clean_row(many + i) for i in range(many)])  # the first's rows again would conflict
+
+    assert sorted(second) == sorted((f"t-{many + i}",) for i in range(many)) and len(first) == many
