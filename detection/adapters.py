@@ -242,26 +242,24 @@ def _stored_targets(*, pks: Sequence[int], source_id: int | None, transaction_id
 def _written_columns(written: Mapping[int, Mapping[str, Any]]) -> dict[str, np.ndarray]:
     """Rows the caller stored, as the history read's columns: the same values the database gives back (a float of
     the stored cents, epoch seconds of the stored microseconds, both correctly rounded on either side)."""
-    return _columns_from_tuples(
-        [
-            (
-                pk,
-                values["timestamp"].timestamp(),
-                values["account_id"],
-                values["merchant_id"],
-                float(values["amount"]),
-                values["channel"],
-                values["country"],
-                values["merchant_category"],
-                values["latitude"],
-                values["longitude"],
-                values["location_distance_km"],
-                values["label"],
-                values["labelled_at"].timestamp() if values["label"] is not None else None,
-            )
-            for pk, values in written.items()
-        ]
-    )
+    rows = list(written.values())
+    nan = float("nan")
+
+    def floats(name: str) -> np.ndarray:
+        return np.array([nan if v[name] is None else v[name] for v in rows], dtype=np.float64)
+
+    labelled = [v["label"] is not None for v in rows]
+    return {
+        "id": np.fromiter(written, dtype=np.int64, count=len(rows)),
+        "timestamp": np.array([v["timestamp"].timestamp() for v in rows], dtype=np.float64),
+        **{name: np.array([v[name] for v in rows], dtype=object) for name in _TEXT_COLUMNS},
+        "amount": np.array([float(v["amount"]) for v in rows], dtype=np.float64),
+        **{name: floats(name) for name in ("latitude", "longitude", "location_distance_km", "label")},
+        "labelled_at": np.array(
+            [v["labelled_at"].timestamp() if known else nan for v, known in zip(rows, labelled, strict=True)],
+            dtype=np.float64,
+        ),
+    }
 
 
 def _frame_for_targets(
@@ -302,7 +300,7 @@ def _cached_history(
 
     `written` (rows the caller stored in this transaction, all of them targets) stands for the own rows when the
     transaction wrote nothing else: a count instead of reading them back. `final`: the caller writes nothing more
-    to the transactions table before it commits, so the cache takes the rows in at commit (`adopt_on_commit`).
+    to the transactions table before it commits, so the cache takes the rows in at commit (`adopt`).
     """
     cache = history.history_cache(_BASE_COLUMNS, _fetch_columns)
     if cache is None:
@@ -311,9 +309,8 @@ def _cached_history(
     params += [window["merchants"], window["merchant_since"], window["until"]]
     with connection.cursor() as cursor:
         own, txid = _own_rows(cursor, params, written)
-    rows = cache.columns_for(**window, own=own)  # where this transaction changed a cached row, its version is kept
-    if final and own is written:
-        cache.adopt_on_commit(txid, written)
+    # Where this transaction changed a cached row, its version is kept; rows it alone wrote may be adopted.
+    rows = cache.columns_for(**window, own=own, adopt=txid if final and own is written else None)
     if rows is None or not np.isin(target_ids, rows["id"]).all():  # a target the cache has not seen: be safe
         return None
     return rows

@@ -19,6 +19,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -107,7 +108,7 @@ class HistoryCache:
         self.floor: float | None = None  # epoch seconds; rows at or after it are all here
         self.snapshot: _Snapshot | None = None
         self.pending_own: set[int] = set()  # transaction ids of ours that may commit later
-        self.adopted: set[int] = set()  # ids of ours whose rows were taken in at commit (`adopt_on_commit`)
+        self.adopted: set[int] = set()  # ids of ours whose rows were taken in at commit (`_adopt`)
         self.disabled_until = 0.0
         self.dead = 0
         self.max_id = -1
@@ -123,9 +124,14 @@ class HistoryCache:
         merchant_since: datetime,
         until: datetime,
         own: dict[str, np.ndarray] | None = None,
+        adopt: int | None = None,
     ) -> dict[str, np.ndarray | pd.Categorical] | None:
         """The rows an SQL history read would return, or None when the cache cannot answer: the cached committed
         rows, where ``own`` (the caller's open transaction's rows, never cached) replaces their committed versions.
+
+        ``adopt``: the caller's transaction id, when ``own`` is every row it writes to the transactions table, as
+        it will commit them (no other write before or after): the cache then takes them in at commit instead of
+        reading them back at a later look.
 
         Text columns come as ``pandas.Categorical``, from the cache's codes: coded once when cached, not spelled out
         and hashed again for every batch.
@@ -146,11 +152,13 @@ class HistoryCache:
                 accounts, merchants, account_since.timestamp(), merchant_since.timestamp(), until.timestamp()
             )
             if own is not None and len(own["id"]):
+                own = self._coded(own)
                 rows = self._with_own(rows, own)
+                if adopt is not None:  # robust: the commit stands whatever happens there
+                    transaction.on_commit(partial(self._adopt, adopt, own), robust=True)
             return {name: self._categorical(name, v) if name in self.codes else v for name, v in rows.items()}
 
     def _with_own(self, rows: dict[str, np.ndarray], own: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        own = {name: self._encode(name, v) if name in self.codes else v for name, v in own.items()}
         if int(own["id"].min()) <= self.max_id:  # it changed rows that may be cached: its versions are kept
             keep = ~np.isin(rows["id"], own["id"])
             rows = {name: values[keep] for name, values in rows.items()}
@@ -182,16 +190,8 @@ class HistoryCache:
             return np.zeros(len(codes), dtype=bool)
         return np.isin(codes, wanted, kind="table")
 
-    def adopt_on_commit(self, txid: int, rows: dict[str, np.ndarray]) -> None:
-        """Take `rows` in once the caller's transaction (`txid`) commits, instead of reading them back later.
-
-        The caller promises they are every row its transaction writes to the transactions table, as they will be
-        committed (no other write before or after).
-        """
-        # Robust: the commit stands whatever happens here (a failed adoption empties the cache).
-        transaction.on_commit(lambda: self._adopt(txid, rows), robust=True)
-
-    def _adopt(self, txid: int, rows: dict[str, np.ndarray]) -> None:
+    def _adopt(self, txid: int, coded: dict[str, np.ndarray]) -> None:
+        """Take in the rows of our transaction `txid`, just committed (coded as `_coded` gives them)."""
         with self.lock:
             # Only rows of a transaction a look was made in (so its id is pending) and none has seen finish: a later
             # look, or a refill, has read them already.
@@ -199,12 +199,12 @@ class HistoryCache:
                 return
             # Rows from a second before the floor on (which a float compare against it cannot miss): more than a look
             # would read, and harmless (no request reads below the floor without a refill).
-            keep = np.asarray(rows["timestamp"], dtype=np.float64) >= self.floor - 1
-            adopted = {name: np.asarray(values)[keep] for name, values in rows.items()}
+            keep = coded["timestamp"] >= self.floor - 1
+            adopted = {name: values[keep] for name, values in coded.items()}
             self.adopted.add(txid)  # the next looks leave its rows out, until one sees it finish
             try:
                 self._kill(np.asarray(adopted["id"], dtype=np.int64))
-                self._add(adopted)
+                self._append(adopted)
             except Exception:
                 self._reset()
                 raise
@@ -264,13 +264,21 @@ class HistoryCache:
             self.pending_own.add(snapshot.own)
 
     def _add(self, rows: dict[str, np.ndarray]) -> None:
-        count = len(rows["id"])
-        if not count:
-            return
+        self._append(self._coded(rows))
+
+    def _coded(self, rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The rows with each text column as its codes (under the same names)."""
         columns = {name: np.asarray(values) for name, values in rows.items()}
         columns["timestamp"] = columns["timestamp"].astype(np.float64)
         for name in self.codes:
-            columns[f"_{name}"] = self._encode(name, columns.pop(name))
+            columns[name] = self._encode(name, columns[name])
+        return columns
+
+    def _append(self, coded: dict[str, np.ndarray]) -> None:
+        count = len(coded["id"])
+        if not count:
+            return
+        columns = {f"_{name}" if name in self.codes else name: values for name, values in coded.items()}
         columns["alive"] = np.ones(count, dtype=bool)
         self.rows.append(columns)
         self.max_id = max(self.max_id, int(columns["id"].max()))

@@ -384,7 +384,7 @@ def test_rows_a_look_has_read_are_not_adopted_twice(settings, monkeypatch):
     before = cache_rows()
     frames(mine, settings)  # a look after the commit reads the rows
     assert cache_rows() == before + 3
-    cache._adopt(txid, rows)  # too late: already read
+    cache._adopt(txid, cache._coded(rows))  # too late: already read
     assert cache_rows() == before + 3
 
 
