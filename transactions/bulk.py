@@ -9,10 +9,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
+import psycopg
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 
 from anomaly_site.bulk_insert import COPY_ABOVE, copy_text, insert_returning
 from transactions.models import LabelEvent, Transaction
@@ -70,7 +71,22 @@ SKIP_STORED = "ON CONFLICT (source_id, transaction_id) DO NOTHING RETURNING id, 
 
 
 def _insert_new(rows: Sequence[dict[str, Any]], source_id: int, label_source: str) -> list[tuple]:
-    """(id, transaction_id) of the rows stored now."""
+    """(id, transaction_id) of the rows stored now.
+
+    A large set of distinct ids tries a plain INSERT first, in a savepoint: ON CONFLICT's speculative insertion
+    cost PostgreSQL 2.5 ms of CPU per 1,000 rows, the savepoint's two statements 0.3 ms of Python. An id already
+    stored, or being stored by a concurrent sender, fails it on the unique constraint (after waiting for that
+    sender, as ON CONFLICT waits); the rows then go again with ON CONFLICT DO NOTHING, which decides as always
+    (the rows inserted before that id are paid twice, and left dead until vacuum).
+    """
+    ids = [row["transaction_id"] for row in rows]
+    if len(rows) > COPY_ABOVE and len(set(ids)) == len(ids):
+        try:
+            with transaction.atomic():
+                return _insert(rows, source_id, label_source, suffix="RETURNING id, transaction_id")
+        except IntegrityError as error:
+            if not isinstance(error.__cause__, psycopg.errors.UniqueViolation):
+                raise
     return _insert(rows, source_id, label_source, suffix=SKIP_STORED)
 
 

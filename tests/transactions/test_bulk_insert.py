@@ -1,11 +1,13 @@
 """insert_returning: the same rows stored and returned whether they travel as arrays or through COPY."""
 
 import math
+import threading
+import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 
 from anomaly_site import bulk_insert
 from transactions import bulk
@@ -155,3 +157,82 @@ def test_a_second_large_call_in_one_transaction_stages_only_its_own_rows():
     second = _insert_plain(source, [clean_row(many + i) for i in range(many)])  # the first's rows again would conflict
 
     assert sorted(second) == sorted((f"t-{many + i}",) for i in range(many)) and len(first) == many
+
+
+@pytest.mark.django_db
+def test_a_large_call_with_some_ids_stored_before_stores_just_the_rest():
+    source = Source.objects.create(name="some-before")
+    count = bulk_insert.COPY_ABOVE + 20
+    first = insert_rows(source_id=source.pk, rows=[clean_row(i) for i in range(0, count, 2)], label_source="reported")
+
+    again = insert_rows(source_id=source.pk, rows=[clean_row(i) for i in range(count)], label_source="reported")
+
+    assert {tx_id: pk for tx_id, (pk, created) in again.items() if not created} == {
+        tx_id: pk for tx_id, (pk, _) in first.items()
+    }
+    assert sorted(tx_id for tx_id, (_, created) in again.items() if created) == sorted(
+        f"t-{i}" for i in range(1, count, 2)
+    )
+    assert Transaction.objects.filter(source=source).count() == count  # and the transaction is still usable
+
+
+@pytest.mark.django_db
+def test_an_id_twice_in_a_large_call_stores_its_first_row():
+    source = Source.objects.create(name="twice")
+    rows = [clean_row(i) for i in range(bulk_insert.COPY_ABOVE + 5)] + [clean_row(3, amount=Decimal("99.00"))]
+
+    outcome = insert_rows(source_id=source.pk, rows=rows, label_source="reported")
+
+    assert len(outcome) == len(rows) - 1 and all(created for _, created in outcome.values())
+    assert Transaction.objects.get(pk=outcome["t-3"][0]).amount == Decimal("15.34")
+
+
+@pytest.mark.django_db
+def test_a_large_call_for_a_missing_source_is_refused():
+    rows = [clean_row(i) for i in range(bulk_insert.COPY_ABOVE + 5)]
+
+    with pytest.raises(IntegrityError, match="is not present in table"):
+        insert_rows(source_id=987654321, rows=rows, label_source="reported")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_senders_of_the_same_large_batch_store_each_row_once():
+    source = Source.objects.create(name="race")
+    count = bulk_insert.COPY_ABOVE + 10
+    stored_uncommitted, outcomes = threading.Event(), {}
+
+    def first():
+        try:
+            with transaction.atomic():
+                outcomes["first"] = insert_rows(
+                    source_id=source.pk, rows=[clean_row(i) for i in range(count)], label_source="reported"
+                )
+                stored_uncommitted.set()
+                time.sleep(0.5)  # the second sender's INSERT waits on these rows' unique index entries meanwhile
+        finally:
+            stored_uncommitted.set()
+            connection.close()
+
+    def second():
+        stored_uncommitted.wait(timeout=30)
+        try:
+            with transaction.atomic():
+                rows = [clean_row(i) for i in range(5, count + 5)]
+                outcomes["second"] = insert_rows(source_id=source.pk, rows=rows, label_source="reported")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert all(created for _, created in outcomes["first"].values())
+    assert {tx_id: pk for tx_id, (pk, created) in outcomes["second"].items() if not created} == {
+        f"t-{i}": outcomes["first"][f"t-{i}"][0] for i in range(5, count)
+    }
+    assert sorted(tx_id for tx_id, (_, created) in outcomes["second"].items() if created) == sorted(
+        f"t-{i}" for i in range(count, count + 5)
+    )
+    assert Transaction.objects.filter(source=source).count() == count + 5
