@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from transactions.validation import CANONICAL_FIELDS, RowError, frame_clean
+from transactions.validation import CANONICAL_FIELDS, Reason, RowError, frame_clean, nul_rows
 
 ALL_OTHER_COLUMNS = "*"
 PARQUET_SUFFIXES = {".parquet", ".pq"}
@@ -136,6 +136,14 @@ def _map_chunk(raw: pd.DataFrame, plan: FilePlan, first_row: int) -> MappedChunk
     if plan.label_column:
         canonical["label"] = raw[plan.label_column]
     frame, errors = frame_clean(canonical)
+    refused = [(name, nul_rows(raw[name])) for name in plan.attributes]
+    if any(mask.any() for _, mask in refused):
+        errors = sorted(
+            [*errors, *(RowError(int(row), name, Reason.NUL) for name, mask in refused for row in raw.index[mask])],
+            key=lambda error: error.row,
+        )
+        rejected = np.logical_or.reduce([mask.to_numpy() for _, mask in refused])
+        frame = frame[~pd.Series(rejected, index=raw.index).loc[frame.index].to_numpy()]
     for name in plan.attributes:
         frame[f"attr_{name}"] = attribute_values(raw[name]).loc[frame.index]
     return MappedChunk(frame=frame, errors=errors, first_row=first_row, rows=len(raw))

@@ -73,6 +73,7 @@ class Reason:
     COUNTRY = "not a 2-letter country code"
     LABEL = "unknown label (expected 0/1, true/false, fraud/legit)"
     ATTRIBUTES = "must be an object"
+    NUL = "contains a NUL character (\\u0000), which cannot be stored"
 
     @staticmethod
     def too_long(limit: int) -> str:
@@ -112,6 +113,8 @@ class _Unusual(Exception):
 def transaction_clean(raw: dict[str, Any]) -> Cleaned:
     """Clean one raw transaction dict: canonical fields, aliases resolved, any other key kept in `attributes`."""
     values, attributes, errors = _split_raw(raw)
+    if attributes:
+        errors.extend(FieldError(str(key), Reason.NUL) for key, value in attributes.items() if _has_nul(key, value))
     if not errors:
         try:
             return Cleaned(data=_clean_usual(values, attributes))
@@ -153,6 +156,21 @@ def _split_raw(raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], lis
     return values, attributes, errors
 
 
+def _has_nul(*values: Any) -> bool:
+    """Whether any text in the values (nested in lists and objects too) holds a NUL, which PostgreSQL's text and
+    JSON types refuse: refused here, with the field named, rather than by the database for the whole request."""
+    for value in values:
+        if isinstance(value, str):
+            if "\x00" in value:
+                return True
+        elif isinstance(value, dict):
+            if any(_has_nul(key, item) for key, item in value.items()):
+                return True
+        elif isinstance(value, list | tuple) and any(_has_nul(item) for item in value):
+            return True
+    return False
+
+
 def _is_missing(value: Any) -> bool:
     if value is None:
         return True
@@ -176,6 +194,8 @@ def _text(name: str, value: Any) -> str:
     limit = TEXT_LIMITS[name]
     if len(text) > limit:
         raise _Invalid(Reason.too_long(limit))
+    if "\x00" in text:
+        raise _Invalid(Reason.NUL)
     return text
 
 
@@ -208,10 +228,12 @@ def _amount(name: str, value: Any) -> Decimal:
     number = _decimal(value)
     if number < 0:
         raise _Invalid(Reason.NEGATIVE)
-    cents = number.quantize(CENT, rounding=ROUND_HALF_UP)
-    if cents > MAX_AMOUNT:
+    if number >= _TOO_LARGE_FROM:  # before rounding: quantize fails on numbers past its precision (1e26 and up)
         raise _Invalid(Reason.TOO_LARGE)
-    return cents
+    return number.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+_TOO_LARGE_FROM = MAX_AMOUNT + CENT / 2  # rounds (half up) past MAX_AMOUNT
 
 
 def _float_in(low: float, high: float, reason: str):
@@ -357,7 +379,7 @@ def _usual_text(value: Any, limit: int, default: Any) -> str:
     kind = type(value)
     if kind is str:
         text = value.strip()
-        if text and len(text) <= limit:
+        if text and len(text) <= limit and "\x00" not in text:
             return text
         if not text and default is not _NO_DEFAULT:
             return default
@@ -491,7 +513,16 @@ def _v_required(name: str, missing: pd.Series) -> list[tuple[str, pd.Series]]:
 def _v_text(name: str, column: pd.Series):
     text, missing = _as_text(column)
     limit = TEXT_LIMITS[name]
-    return text, _v_required(name, missing) + [(Reason.too_long(limit), text.str.len() > limit)]
+    too_long = text.str.len() > limit
+    nul = ~too_long & text.str.contains("\x00", regex=False)
+    return text, _v_required(name, missing) + [(Reason.too_long(limit), too_long), (Reason.NUL, nul)]
+
+
+def nul_rows(column: pd.Series) -> pd.Series:
+    """Which values of a file's column hold a NUL character (text only; numbers never do)."""
+    if not (pd.api.types.is_string_dtype(column) or column.dtype == object):
+        return pd.Series(False, index=column.index)
+    return column.astype("str").str.contains("\x00", regex=False) & column.notna()
 
 
 def _v_timestamp(name: str, column: pd.Series):

@@ -34,6 +34,23 @@ def test_a_mixed_batch_stores_every_valid_item_and_reports_each_bad_one_by_field
     assert Score.objects.filter(transaction__source=scorer.token.source).count() == 2
 
 
+def test_values_the_database_would_refuse_are_reported_by_field_and_sink_nothing_else(scorer, active_model):
+    items = [prototype_body(1), prototype_body(2, user_id="u\x00"), prototype_body(3, amount="1e30"), prototype_body(4)]
+    items[3]["note"] = {"text": "\x00"}
+
+    response = scorer.post(URL, {"transactions": items}, format="json")
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert [r["index"] for r in body["results"]] == [0]
+    assert [(e["index"], [f["field"] for f in e["errors"]]) for e in body["errors"]] == [
+        (1, ["account_id"]),
+        (2, ["amount"]),
+        (3, ["note"]),
+    ]
+    assert Transaction.objects.filter(source=scorer.token.source).count() == 1
+
+
 def test_a_one_row_batch_is_scored(scorer, active_model):
     response = scorer.post(URL, {"transactions": [prototype_body()]}, format="json")
 

@@ -131,6 +131,31 @@ def test_a_parquet_file_imports_with_its_label_and_typed_columns(tmp_path):
     assert fraud.timestamp.isoformat() == "2018-04-01T00:02:10+00:00"
 
 
+@pytest.mark.django_db
+def test_rows_a_database_would_refuse_are_reported_and_the_others_stored(tmp_path):
+    path = tmp_path / "odd.parquet"
+    pd.DataFrame(
+        {
+            "id": ["t1", "t2", "t3", "t4"],
+            "when": ["2026-01-05 10:00:00"] * 4,
+            "user_id": ["u1", "u\x002", "u3", "u4"],
+            "amount": ["12.50", "8.00", "1e30", "3.00"],
+            "is_online": ["1", "0", "0", "1"],
+            "note": ["first", "", None, "bad\x00note"],
+        }
+    ).to_parquet(path)
+
+    summary = transactions_import_file(source=SourceFactory(), path=path, mapping=MAPPING, attributes=["note"])
+
+    assert summary.errors == [
+        RowError(2, "account_id", Reason.NUL),
+        RowError(3, "amount", Reason.TOO_LARGE),
+        RowError(4, "note", Reason.NUL),
+    ]
+    assert (summary.stored, summary.rejected) == (1, 3)
+    assert Transaction.objects.get().attributes == {"note": "first"}
+
+
 def test_a_mapped_column_missing_from_the_file_is_named(mixed_csv):
     with pytest.raises(MappingError, match="'customer' is not in the file"):
         list(read_mapped_chunks(mixed_csv, mapping={**MAPPING, "account_id": "customer"}))

@@ -91,10 +91,24 @@ def test_defaults_fill_optional_fields(settings):
         ("timestamp", "05/01/2026", Reason.NOT_A_DATE),
         ("amount", "12,50", Reason.NOT_A_NUMBER),
         ("transaction_id", "x" * 129, Reason.too_long(128)),
+        ("amount", "1e30", Reason.TOO_LARGE),  # past Decimal's rounding precision: refused, not an exception
+        ("amount", "999999999999.995", Reason.TOO_LARGE),
+        ("account_id", "a\x00b", Reason.NUL),
+        ("merchant_id", "m-1\x00", Reason.NUL),
     ],
 )
 def test_out_of_rule_values_name_field_and_reason(name, value, reason):
     assert transaction_clean({**GOOD, name: value}).errors == [FieldError(name, reason)]
+
+
+def test_the_largest_amount_is_kept():
+    assert transaction_clean({**GOOD, "amount": "999999999999.994"}).data["amount"] == Decimal("999999999999.99")
+
+
+def test_a_nul_character_in_an_attribute_is_refused_naming_its_key():
+    body = {**GOOD, "note": "a\x00b", "attributes": {"tags": ["ok", {"deep": "\x00"}], "fine": "yes"}}
+
+    assert transaction_clean(body).errors == [FieldError("tags", Reason.NUL), FieldError("note", Reason.NUL)]
 
 
 MIXED_ROWS = [
