@@ -13,11 +13,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 
 from detection import history
 from detection.engine.features import ACCOUNT_LOOKBACK_SECONDS, MERCHANT_LOOKBACK_SECONDS
+from transactions.bulk import attributes_as_stored
 from transactions.models import Transaction
 
 _BASE_COLUMNS = (
@@ -172,12 +172,7 @@ class _Targets:
             merchants={values["merchant_id"] for values in written.values()},
             earliest=min(times),
             latest=max(times),
-            # As stored (JSON) and read back: the same values, whatever the sender's types were.
-            attributes={
-                pk: json.loads(json.dumps(values["attributes"], cls=DjangoJSONEncoder))
-                for pk, values in written.items()
-                if values.get("attributes")
-            },
+            attributes={pk: attributes_as_stored(v["attributes"]) for pk, v in written.items() if v.get("attributes")},
         )
 
     @classmethod

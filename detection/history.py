@@ -151,12 +151,13 @@ class HistoryCache:
             rows = self._select(
                 accounts, merchants, account_since.timestamp(), merchant_since.timestamp(), until.timestamp()
             )
-            if own is not None and len(own["id"]):
-                own = self._coded(own)
-                rows = self._with_own(rows, own)
-                if adopt is not None:  # robust: the commit stands whatever happens there
-                    transaction.on_commit(partial(self._adopt, adopt, own), robust=True)
-            return {name: self._categorical(name, v) if name in self.codes else v for name, v in rows.items()}
+            coded = self._coded(own) if own is not None and len(own["id"]) else None
+            if coded is not None:
+                rows = self._with_own(rows, coded)
+            rows = {name: self._categorical(name, v) if name in self.codes else v for name, v in rows.items()}
+        if coded is not None and adopt is not None:  # outside the lock: outside a transaction it runs at once
+            transaction.on_commit(partial(self._adopt, adopt, coded), robust=True)  # the commit stands regardless
+        return rows
 
     def _with_own(self, rows: dict[str, np.ndarray], own: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         if int(own["id"].min()) <= self.max_id:  # it changed rows that may be cached: its versions are kept

@@ -5,6 +5,7 @@ row; everything here is written so that losing that race is an ordinary "duplica
 """
 
 import io
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -113,6 +114,12 @@ _ROW_TYPES = (
     ("source_id", "bigint"),
 )
 _JSON = DjangoJSONEncoder()  # json.dumps(..., cls=DjangoJSONEncoder) made one per call: 1.5 us a row
+
+
+def attributes_as_stored(attributes: dict[str, Any]) -> dict[str, Any]:
+    """Attributes as the database gives them back: their JSON as the inserts write it, read again (numbers equal,
+    a Decimal or a datetime as the text it was stored as)."""
+    return json.loads(_JSON.encode(attributes)) if attributes else {}
 
 
 def _row_values(row: dict[str, Any], source_id: int, label_source: str) -> tuple:

@@ -1,6 +1,5 @@
 """Writes to the transaction store: ingest one or many, label, import a file, store a generated frame."""
 
-import json
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -10,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import OperationalError, connection
 from django.db import transaction as db_transaction
 from django.utils import timezone
@@ -110,7 +108,7 @@ def _stored_instance(source: Source, row: IngestedRow, label_source: str) -> Tra
         "id": row.pk,
         "source_id": source.pk,
         **{name: values[name] for name in bulk.ROW_COLUMNS},
-        "attributes": json.loads(json.dumps(values["attributes"], cls=DjangoJSONEncoder)),
+        "attributes": bulk.attributes_as_stored(values["attributes"]),
         "label": values["label"],
         "label_source": label_source if labelled else "",
         "labelled_at": values["labelled_at"] if labelled else None,

@@ -306,17 +306,28 @@ def test_rows_stored_beside_other_writes_of_the_transaction_are_read_back(settin
         transaction.set_rollback(True)
 
 
-def test_a_batch_committed_on_its_own_is_taken_into_the_cache_without_being_read_back(settings, monkeypatch):
-    monkeypatch.setattr(adapters, "COPY_THRESHOLD", 10)
+@pytest.fixture
+def scored_history(settings, monkeypatch):
+    """History in a filled cache, an active model, and the source batches are sent from: (latest rows, source)."""
+    monkeypatch.setattr(adapters, "COPY_THRESHOLD", 10)  # a batch this small reads through the cache too
     store_history(accounts=30, days=20)
     model_version_activate(version=model_version_train(until=START + timedelta(days=18), seed=0))
     batch = latest_batch()
     frames(batch, settings)
+    return batch, Source.objects.get(name="test-history")
+
+
+def test_a_batch_committed_on_its_own_is_taken_into_the_cache_without_being_read_back(settings, scored_history):
+    batch, source = scored_history
     (cache,) = cache_module._CACHES.values()
-    fetched = []
-    fetch = cache._fetch
-    cache._fetch = lambda *args, **kwargs: fetched.append(fetch(*args, **kwargs)["id"]) or fetch(*args, **kwargs)
-    source = Source.objects.get(name="test-history")
+    fetched, fetch = [], cache._fetch
+
+    def recording(*args, **kwargs):
+        rows = fetch(*args, **kwargs)
+        fetched.append(rows["id"])
+        return rows
+
+    cache._fetch = recording
     before = cache_rows()
     answer = transactions_score_batch(source=source, rows=ingested_rows(batch[:70]))
     assert answer["counts"]["created"] == 70
@@ -328,13 +339,8 @@ def test_a_batch_committed_on_its_own_is_taken_into_the_cache_without_being_read
     assert cache_rows() == before + 70
 
 
-def test_a_batch_inside_a_callers_transaction_is_read_back_after_it_commits(settings, monkeypatch):
-    monkeypatch.setattr(adapters, "COPY_THRESHOLD", 10)
-    store_history(accounts=30, days=20)
-    model_version_activate(version=model_version_train(until=START + timedelta(days=18), seed=0))
-    batch = latest_batch()
-    frames(batch, settings)
-    source = Source.objects.get(name="test-history")
+def test_a_batch_inside_a_callers_transaction_is_read_back_after_it_commits(settings, scored_history):
+    batch, source = scored_history
     before = cache_rows()
     with transaction.atomic():  # the caller may still write here: nothing is adopted
         transactions_score_batch(source=source, rows=ingested_rows(batch[:70]))
@@ -388,12 +394,9 @@ def test_rows_a_look_has_read_are_not_adopted_twice(settings, monkeypatch):
     assert cache_rows() == before + 3
 
 
-def test_batches_scored_one_after_another_get_the_scores_of_the_sql_path(settings, monkeypatch):
-    monkeypatch.setattr(adapters, "COPY_THRESHOLD", 10)
-    store_history(accounts=30, days=20)
-    model_version_activate(version=model_version_train(until=START + timedelta(days=18), seed=0))
-    source = Source.objects.get(name="test-history")
-    rows = ingested_rows(latest_batch())
+def test_batches_scored_one_after_another_get_the_scores_of_the_sql_path(settings, scored_history):
+    batch, source = scored_history
+    rows = ingested_rows(batch)
     for start in (0, 40):  # the second batch's history holds the first one, committed (and adopted) by the cache
         answer = transactions_score_batch(source=source, rows=rows[start : start + 40])
     cached = {item["transaction_id"]: item["score"] for item in answer["results"]}
