@@ -29,6 +29,9 @@ from django.db import connection, transaction
 TEXT_COLUMNS = ("account_id", "merchant_id", "channel", "country", "merchant_category")
 # Rows of the cache older than the newest request's lookback by this much are dropped at the next compaction.
 EVICT_SLACK_SECONDS = 7 * 86400
+# Up to this many keys, a text column's categoricals carry all of them, in one dtype made again only when a key
+# is added (a batch saves renumbering 84,000 codes per column); past it, only the keys a batch uses.
+ALL_KEYS_UP_TO = 1 << 16
 # A cache filled for a request reaches this much further back, so slightly older requests still hit it.
 FILL_MARGIN_SECONDS = 86400
 
@@ -105,6 +108,7 @@ class HistoryCache:
         # and a batch's frame gets its text as categoricals of these codes.
         self.codes: dict[str, dict[str, int]] = {name: {} for name in TEXT_COLUMNS}
         self.keys: dict[str, _Columns] = {name: _Columns() for name in TEXT_COLUMNS}  # code -> value
+        self._dtypes: dict[str, pd.CategoricalDtype] = {}  # every key of a column, as categories
         self.floor: float | None = None  # epoch seconds; rows at or after it are all here
         self.snapshot: _Snapshot | None = None
         self.pending_own: set[int] = set()  # transaction ids of ours that may commit later
@@ -166,7 +170,14 @@ class HistoryCache:
         return {name: np.concatenate([own[name], values]) for name, values in rows.items()}
 
     def _categorical(self, name: str, codes: np.ndarray) -> pd.Categorical:
-        """The values of the cache's codes, with only the categories they use (numbered in code order)."""
+        """The values of the cache's codes: with every key as a category (one dtype, kept until a key is added) for
+        a column of up to ALL_KEYS_UP_TO keys, else with only the categories they use (numbered in code order)."""
+        keys = self.keys[name]
+        if keys.size <= ALL_KEYS_UP_TO:
+            dtype = self._dtypes.get(name)
+            if dtype is None or len(dtype.categories) != keys.size:
+                dtype = self._dtypes[name] = pd.CategoricalDtype(pd.Index(keys.view("key").copy(), dtype=object))
+            return pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
         used = np.zeros(len(self.codes[name]), dtype=bool)
         used[codes] = True
         renumbered = np.cumsum(used) - 1

@@ -98,7 +98,9 @@ def cache_rows() -> int:
     return int(cache.rows.view("alive").sum())
 
 
-def test_a_batch_reads_the_same_history_from_the_cache_as_from_sql(settings):
+@pytest.mark.parametrize("all_keys_up_to", [0, cache_module.ALL_KEYS_UP_TO])  # categories: the used keys, or all
+def test_a_batch_reads_the_same_history_from_the_cache_as_from_sql(settings, monkeypatch, all_keys_up_to):
+    monkeypatch.setattr(cache_module, "ALL_KEYS_UP_TO", all_keys_up_to)
     store_history(accounts=30, days=20)
     batch = latest_batch()
     assert len(batch) == 80
