@@ -69,8 +69,9 @@ class FeatureProfile:
 
     def _column_rarity(self, column: np.ndarray, j: int) -> np.ndarray:
         n, ref, direction = len(self.reference), self.reference[:, j], self.directions[j]
-        upper = (n - np.searchsorted(ref, column, side="left") + 0.5) / (n + 1)
-        lower = (np.searchsorted(ref, column, side="right") + 0.5) / (n + 1)
+        # Only the side the direction reads is searched (the searches are most of a single row's reasons).
+        upper = (n - np.searchsorted(ref, column, side="left") + 0.5) / (n + 1) if direction >= 0 else None
+        lower = (np.searchsorted(ref, column, side="right") + 0.5) / (n + 1) if direction <= 0 else None
         tail = upper if direction > 0 else lower if direction < 0 else np.minimum(2 * np.minimum(upper, lower), 1)
         return -np.log(tail)
 
