@@ -5,6 +5,7 @@ Uses the API benchmark's database (bench/api_common.py prepares it) and prints t
 
     .venv/bin/python bench/score_path_profile.py --requests 500
     .venv/bin/python bench/score_path_profile.py --batch 1000 --requests 6 --sql   # SQL time per batch, by statement
+    .venv/bin/python bench/score_path_profile.py --batch 1000 --requests 30 --django --cpu   # Python and PostgreSQL CPU
     .venv/bin/python bench/score_path_profile.py --django --profile   # through middleware, DRF, auth, throttling
 """
 
@@ -33,6 +34,9 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="Print a cProfile of the timed requests.")
     parser.add_argument("--batch", type=int, default=0, help="Time batches of this many rows instead of singles.")
     parser.add_argument("--sql", action="store_true", help="Print the SQL statements' time per request, by kind.")
+    parser.add_argument(
+        "--cpu", action="store_true", help="Print the CPU per request of this process and of its PostgreSQL backend."
+    )
     parser.add_argument(
         "--django", action="store_true", help="Send each request through Django's whole stack (no socket, no server)."
     )
@@ -67,8 +71,13 @@ def profile_requests(args) -> None:
         call(bodies)
     profile = cProfile.Profile() if args.profile else None
     statements: dict[str, list[float]] = collections.defaultdict(list)
+    cpu_before = _cpu_seconds(connection)
     with connection.execute_wrapper(timing_into(statements)) if args.sql else contextlib.nullcontext():
         timings = _timed(call, requests[warmup:], profile)
+    if args.cpu:
+        python, backend = (after - before for after, before in zip(_cpu_seconds(connection), cpu_before, strict=True))
+        per = 1000 / len(requests[warmup:])
+        print(f"CPU per request: Python {python * per:.1f} ms, PostgreSQL backend {backend * per:.1f} ms")
     timings.sort()
     p99 = timings[min(len(timings) - 1, int(len(timings) * 0.99))]
     label = f"transactions_score_batch({size})" if args.batch else "transaction_score"
@@ -110,6 +119,15 @@ def _timed(call, requests, profile) -> list[float]:
             profile.disable()
         timings.append((time.perf_counter() - started) * 1000)
     return timings
+
+
+def _cpu_seconds(connection) -> tuple[float, float]:
+    """CPU seconds used so far by this process and by its PostgreSQL backend (utime + stime from /proc)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return time.process_time(), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def timing_into(statements: dict[str, list[float]]):
