@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from detection.engine.frame import Frame
-from detection.engine.windows import Grouping, combine_codes, factorized
+from detection.engine.windows import Grouping, combine_codes, factorized, time_order
 
 HOUR, DAY = 3600, 86400
 ACCOUNT_WINDOWS = {"1h": HOUR, "24h": DAY, "7d": 7 * DAY, "30d": 30 * DAY}
@@ -221,7 +221,7 @@ class _Builder:
         self.t0 = int(data.ts.min()) if len(data) else 0
         self.rel_ts = data.ts - self.t0
         self.span = int(self.rel_ts.max(initial=0)) + 2 * MERCHANT_LOOKBACK_SECONDS + 1
-        self.time_order = np.lexsort((data.row_id, data.ts))
+        self.time_order = time_order(data.ts, data.row_id)
         self.amount = data.amount[rows]
         self.log_amount_q = np.rint(np.log1p(np.maximum(data.amount, 0.0)) * LOG_SCALE).astype(np.int64)
         self.out: dict[str, np.ndarray] = {}
@@ -237,7 +237,11 @@ class _Builder:
         if key not in self._groupings:
             parts = [self._codes_of(c) for c in varied]
             codes = combine_codes(parts)
-            self._groupings[key] = Grouping(codes, self.rel_ts, self.time_order, self.rows, self.span, parts)
+            if len(varied) > 1:  # (account, merchant) divides the account's rows: sorted from its grouping's order
+                rows_in_order, parts = self.grouping(varied[0]).order, parts[1:]
+            else:
+                rows_in_order = self.time_order
+            self._groupings[key] = Grouping(codes, self.rel_ts, rows_in_order, self.rows, self.span, parts)
         return self._groupings[key]
 
     def _codes_of(self, column: np.ndarray) -> np.ndarray:
@@ -355,23 +359,23 @@ class _Builder:
         out["m_new_accounts_7d"] = np.where(has, np.log1p(self._merchant_new_accounts(g)), 0.0)
         is_fraud = (d.label == 1) & np.isfinite(d.label_known_ts) & (d.merchant_id != "")
         known = np.where(is_fraud, d.label_known_ts - self.t0, np.inf)
+        labelled = np.isfinite(d.label) & np.isfinite(d.label_known_ts) & (d.merchant_id != "")
+        labels = (labelled, np.where(labelled, d.label_known_ts - self.t0, np.inf))
         for name, width in FRAUD_WINDOWS.items():
             frauds = g.known_events(g.start(width), is_fraud, known)
             out[f"m_known_frauds_{name}"] = np.where(has, np.log1p(frauds), 0.0)
             if name == "30d":
                 out["m_known_fraud_rate_30d"] = np.where(has, frauds / (n + 1.0), 0.0)
             if self.supervised and name in SHARE_WINDOWS:
-                self._merchant_share(g, name, width, frauds, has)
+                self._merchant_share(g, name, width, frauds, has, labels)
         if self.recent_share:
             name, width = RECENT_SHARE_WINDOW
-            self._merchant_share(g, name, width, g.known_events(g.start(width), is_fraud, known), has)
+            self._merchant_share(g, name, width, g.known_events(g.start(width), is_fraud, known), has, labels)
 
-    def _merchant_share(self, g: Grouping, name: str, width: int, frauds: np.ndarray, has: np.ndarray) -> None:
-        """Known frauds over the window's transactions whose label is known (fraud or not) at the target's time."""
-        d = self.d
-        labelled = np.isfinite(d.label) & np.isfinite(d.label_known_ts) & (d.merchant_id != "")
-        known = np.where(labelled, d.label_known_ts - self.t0, np.inf)
-        labels = g.known_events(g.start(width), labelled, known)
+    def _merchant_share(self, g: Grouping, name: str, width: int, frauds: np.ndarray, has: np.ndarray, labels) -> None:
+        """Known frauds over the window's transactions whose label is known (fraud or not) at the target's time;
+        ``labels``: which rows are labelled, and when each label became known."""
+        labels = g.known_events(g.start(width), *labels)
         self.out[f"m_known_fraud_share_{name}"] = np.where(has, frauds / (labels + 1.0), 0.0)
         self.out[f"m_known_labels_{name}"] = np.where(has, np.log1p(labels), 0.0)
 
@@ -381,8 +385,9 @@ class _Builder:
         merchants_rows = g.order  # every row of the targets' merchants: the only rows g's windows read
         merchants = self._codes_of(d.merchant_id)
         pairs = combine_codes([merchants, self._codes_of(d.account_id)])
-        # The targets are every row of their merchants: their merchants alone find exactly their pairs' rows.
-        pair = Grouping(pairs, self.rel_ts, self.time_order, merchants_rows, self.span, [merchants])
+        # Every row of the targets' merchants is a target here, in g's (merchant, ts, row_id) order, which the
+        # (merchant, account) pairs only divide further.
+        pair = Grouping(pairs, self.rel_ts, merchants_rows, merchants_rows, self.span)
         is_new = np.zeros(len(d), dtype=np.int64)
         is_new[merchants_rows] = pair.count(pair.start(NEW_ACCOUNT_WINDOW)) == 0
         return g.window_sum(g.cumsum(is_new), g.start(NEW_ACCOUNT_WINDOW))

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from detection.engine.windows import Grouping, codes_of, factorized, stable_order
+from detection.engine.windows import Grouping, codes_of, combine_codes, factorized, stable_order, time_order
 
 
 def _brute_force_max(codes, ts, values, width):
@@ -79,3 +79,38 @@ def test_a_categoricals_codes_are_equal_exactly_where_its_values_are():
     codes = factorized(coded)
     assert codes.dtype == np.int64
     np.testing.assert_array_equal(codes[:, None] == codes[None, :], values[:, None] == values[None, :])
+
+
+@pytest.mark.parametrize("id_range", [50, 1 << 20, 1 << 45])  # the last cannot be packed beside the times
+def test_time_order_is_lexsorts_order_by_time_then_id(id_range):
+    rng = np.random.default_rng(id_range)
+    for n in (0, 1, 40):
+        ts = rng.integers(1_500_000_000, 1_500_000_000 + 30 * 86_400, n)
+        ts[: n // 2] = ts[0] if n else ts[: n // 2]  # many ties in time, broken by id
+        row_id = rng.choice(id_range, n, replace=False) if id_range < 1 << 30 else rng.integers(0, id_range, n)
+        np.testing.assert_array_equal(time_order(ts, row_id), np.lexsort((row_id, ts)))
+
+
+def test_a_grouping_sorted_from_a_coarser_groupings_order_equals_one_sorted_from_time_order():
+    rng = np.random.default_rng(11)
+    n = 4_000
+    ts = rng.integers(0, 400_000, n)
+    row_id = rng.permutation(n)
+    order = time_order(ts, row_id)
+    accounts, merchants = rng.integers(0, 60, n), rng.integers(-1, 30, n)
+    targets = np.sort(rng.choice(n, 40, replace=False))
+    pairs = combine_codes([accounts, merchants])
+    span = 2_000_000
+    account = Grouping(accounts, ts, order, targets, span)
+    direct = Grouping(pairs, ts, order, targets, span, [accounts, merchants])
+    within = Grouping(pairs, ts, account.order, targets, span, [merchants])
+    np.testing.assert_array_equal(within.order, direct.order)
+    np.testing.assert_array_equal(within.tpos, direct.tpos)
+    for width in (0, 3_600, 86_400):
+        np.testing.assert_array_equal(within.count(within.start(width)), direct.count(direct.start(width)))
+
+
+def test_combined_codes_tell_a_missing_value_from_the_previous_groups_last_value():
+    accounts, merchants = np.array([1, 0]), np.array([-1, 2])  # (1, missing) against (0, the top merchant)
+    combined = combine_codes([accounts, merchants])
+    assert combined[0] != combined[1]
