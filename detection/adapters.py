@@ -306,7 +306,12 @@ def _cached_history(
         own, txid = _own_rows(cursor, params, written)
     # Where this transaction changed a cached row, its version is kept; rows it alone wrote may be adopted.
     rows = cache.columns_for(**window, own=own, adopt=txid if final and own is written else None)
-    if rows is None or not np.isin(target_ids, rows["id"]).all():  # a target the cache has not seen: be safe
+    if rows is None:
+        return None
+    # A target the cache has not seen: be safe. Own rows are in `rows` (a batch's targets usually are all its own):
+    # only the others are looked for among all the window's rows.
+    others = target_ids[~np.isin(target_ids, own["id"])] if len(own["id"]) else target_ids
+    if len(others) and not np.isin(others, rows["id"]).all():
         return None
     return rows
 

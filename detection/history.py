@@ -32,6 +32,9 @@ EVICT_SLACK_SECONDS = 7 * 86400
 # Up to this many keys, a text column's categoricals carry all of them, in one dtype made again only when a key
 # is added (a batch saves renumbering 84,000 codes per column); past it, only the keys a batch uses.
 ALL_KEYS_UP_TO = 1 << 16
+# Up to this many rows, a text column is coded by looking each row's key up (fresh strings from a request hash once
+# either way); past it, pandas finds the distinct keys first (0.2 against 0.09 ms for a batch's 1,000 rows).
+LOOKUP_ROWS_UP_TO = 1 << 16
 # A cache filled for a request reaches this much further back, so slightly older requests still hit it.
 FILL_MARGIN_SECONDS = 86400
 
@@ -152,22 +155,14 @@ class HistoryCache:
             if self.floor is None or not self.rows.size:  # nothing committed in the window yet: SQL has it all
                 return None
             self._evict(since)
-            rows = self._select(
-                accounts, merchants, account_since.timestamp(), merchant_since.timestamp(), until.timestamp()
-            )
             coded = self._coded(own) if own is not None and len(own["id"]) else None
-            if coded is not None:
-                rows = self._with_own(rows, coded)
+            rows = self._select(
+                accounts, merchants, account_since.timestamp(), merchant_since.timestamp(), until.timestamp(), coded
+            )
             rows = {name: self._categorical(name, v) if name in self.codes else v for name, v in rows.items()}
         if coded is not None and adopt is not None:  # outside the lock: outside a transaction it runs at once
             transaction.on_commit(partial(self._adopt, adopt, coded), robust=True)  # the commit stands regardless
         return rows
-
-    def _with_own(self, rows: dict[str, np.ndarray], own: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        if int(own["id"].min()) <= self.max_id:  # it changed rows that may be cached: its versions are kept
-            keep = ~np.isin(rows["id"], own["id"])
-            rows = {name: values[keep] for name, values in rows.items()}
-        return {name: np.concatenate([own[name], values]) for name, values in rows.items()}
 
     def _categorical(self, name: str, codes: np.ndarray) -> pd.Categorical:
         """The values of the cache's codes: with every key as a category (one dtype, kept until a key is added) for
@@ -184,15 +179,25 @@ class HistoryCache:
         categories = pd.Index(self.keys[name].view("key")[used], dtype=object)
         return pd.Categorical.from_codes(renumbered[codes], categories=categories, validate=False)
 
-    def _select(self, accounts, merchants, account_since, merchant_since, until) -> dict[str, np.ndarray]:
-        """The rows' columns, each text column as its codes (``self.keys`` holds the values)."""
+    def _select(self, accounts, merchants, account_since, merchant_since, until, own) -> dict[str, np.ndarray]:
+        """The rows' columns, each text column as its codes (``self.keys`` holds the values): ``own`` (coded) first,
+        then the cached rows, but those it holds another version of."""
         ts, alive = self.rows.view("timestamp"), self.rows.view("alive")
         mask = self._keys_in("account_id", accounts) & (ts >= account_since)
         mask |= self._keys_in("merchant_id", merchants) & (ts >= merchant_since)
         mask &= alive & (ts <= until)
         positions = np.flatnonzero(mask)
-        stored = {name: f"_{name}" if name in self.codes else name for name in self.columns}
-        return {name: self.rows.view(column)[positions] for name, column in stored.items()}
+        head = 0 if own is None else len(own["id"])
+        if head and int(own["id"].min()) <= self.max_id:  # it changed rows that may be cached: its versions are kept
+            positions = positions[~np.isin(self.rows.view("id")[positions], own["id"])]
+        out = {}
+        for name in self.columns:
+            cached = self.rows.view(f"_{name}" if name in self.codes else name)
+            column = out[name] = np.empty(head + len(positions), dtype=cached.dtype)
+            if head:
+                column[:head] = own[name]
+            np.take(cached, positions, out=column[head:], mode="clip")  # into place: no concatenation after
+        return out
 
     def _keys_in(self, column: str, keys: list[str]) -> np.ndarray:
         """Which cached rows have one of these keys: a lookup table over the column's codes (np.isin's own table
@@ -297,12 +302,22 @@ class HistoryCache:
         self.max_id = max(self.max_id, int(columns["id"].max()))
 
     def _encode(self, name: str, values: np.ndarray) -> np.ndarray:
-        codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=False)
+        """The values' codes (text, never null: the columns are NOT NULL), coding keys not seen before."""
         known, size = self.codes[name], len(self.codes[name])
-        shared = np.fromiter((known.setdefault(key, len(known)) for key in uniques.tolist()), dtype=np.int64)
+        if len(values) <= LOOKUP_ROWS_UP_TO:  # a batch's rows, a refresh: each row's key looked up once
+            keys = np.asarray(values, dtype=object).tolist()
+            codes = list(map(known.get, keys))
+            if None in codes:
+                pairs = zip(keys, codes, strict=True)
+                codes = [known.setdefault(key, len(known)) if code is None else code for key, code in pairs]
+            shared = np.array(codes, dtype=np.int64)
+        else:  # a fill: each distinct key looked up once
+            coded, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=False)
+            shared = np.fromiter((known.setdefault(key, len(known)) for key in uniques.tolist()), dtype=np.int64)
+            shared = shared[coded]
         if len(known) > size:
             self.keys[name].append({"key": np.asarray(list(known)[size:], dtype=object)})
-        return shared[codes]
+        return shared
 
     def _kill(self, ids: np.ndarray) -> None:
         """Mark the cached versions of these rows dead (deleted, or about to be replaced by a newer version)."""
