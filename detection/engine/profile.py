@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from detection.engine.calibration import QuantileCalibrator, surprise
@@ -40,9 +42,14 @@ class FeatureProfile:
         low_cut, high_cut = self._cuts(floor)
         rows, cols = np.nonzero((high_cut <= X) | (low_cut >= X))
         values = np.empty(len(rows))
-        for j in np.unique(cols):
-            picked = cols == j
-            values[picked] = self._column_rarity(X[rows[picked], j].astype(np.float64), j)
+        # The entries taken column by column: sorted by column once, each column's run searched as one slice.
+        by_column = np.argsort(cols, kind="stable")
+        ordered = cols[by_column]
+        picked = X[rows[by_column], ordered].astype(np.float64)
+        bounds = [0, *(np.flatnonzero(ordered[1:] != ordered[:-1]) + 1).tolist(), len(ordered)]
+        for start, stop in itertools.pairwise(bounds):
+            if stop > start:
+                values[by_column[start:stop]] = self._column_rarity(picked[start:stop], int(ordered[start]))
         keep = values >= floor
         return rows[keep], cols[keep], values[keep]
 
@@ -68,12 +75,25 @@ class FeatureProfile:
         return cached[floor]
 
     def _column_rarity(self, column: np.ndarray, j: int) -> np.ndarray:
-        n, ref, direction = len(self.reference), self.reference[:, j], self.directions[j]
+        n, ref, direction = len(self.reference), self._reference_columns()[j], self.directions[j]
         # Only the side the direction reads is searched (the searches are most of a single row's reasons).
         upper = (n - np.searchsorted(ref, column, side="left") + 0.5) / (n + 1) if direction >= 0 else None
         lower = (np.searchsorted(ref, column, side="right") + 0.5) / (n + 1) if direction <= 0 else None
         tail = upper if direction > 0 else lower if direction < 0 else np.minimum(2 * np.minimum(upper, lower), 1)
         return -np.log(tail)
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.pop("_columns", None)  # a copy of the reference, made again on first use: not stored twice
+        return state
+
+    def _reference_columns(self) -> np.ndarray:
+        """The reference, one contiguous row per feature (searchsorted copies a strided column on every call); made
+        on first use, so profiles pickled before it existed have it too."""
+        columns = getattr(self, "_columns", None)
+        if columns is None:
+            columns = self._columns = np.ascontiguousarray(self.reference.T)
+        return columns
 
     def rarity(self, X: np.ndarray) -> np.ndarray:
         """-log of the share of reference rows at least as extreme, in the feature's risky direction."""
