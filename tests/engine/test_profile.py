@@ -74,3 +74,17 @@ def test_a_tail_model_saved_before_the_floor_existed_keeps_its_fitted_tails():
     probe = np.array([[0.5], [0.999], [2.0]])
     assert np.array_equal(restored.anomaly(probe), model.anomaly(probe))
     assert not restored.floor.any()
+
+
+def test_a_profile_pickled_after_use_stores_its_reference_once_and_reads_the_same():
+    import pickle
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(2000, 3)).astype(np.float32)
+    profile = FeatureProfile(X, np.array([1, -1, 0]), seed=0)
+    before = profile.rare_entries(X, 2.0)  # makes the profile's column-major copy of its reference
+    blob = pickle.dumps(profile)
+    assert len(blob) < 1.5 * profile.reference.nbytes
+    after = pickle.loads(blob).rare_entries(X, 2.0)  # noqa: S301 - our own bytes
+    for made, read in zip(before, after, strict=True):
+        np.testing.assert_array_equal(made, read)
