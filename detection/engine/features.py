@@ -359,23 +359,25 @@ class _Builder:
         out["m_new_accounts_7d"] = np.where(has, np.log1p(self._merchant_new_accounts(g)), 0.0)
         is_fraud = (d.label == 1) & np.isfinite(d.label_known_ts) & (d.merchant_id != "")
         known = np.where(is_fraud, d.label_known_ts - self.t0, np.inf)
-        labelled = np.isfinite(d.label) & np.isfinite(d.label_known_ts) & (d.merchant_id != "")
-        labels = (labelled, np.where(labelled, d.label_known_ts - self.t0, np.inf))
+        is_labelled = np.isfinite(d.label) & np.isfinite(d.label_known_ts) & (d.merchant_id != "")
+        labelled = (is_labelled, np.where(is_labelled, d.label_known_ts - self.t0, np.inf))
         for name, width in FRAUD_WINDOWS.items():
             frauds = g.known_events(g.start(width), is_fraud, known)
             out[f"m_known_frauds_{name}"] = np.where(has, np.log1p(frauds), 0.0)
             if name == "30d":
                 out["m_known_fraud_rate_30d"] = np.where(has, frauds / (n + 1.0), 0.0)
             if self.supervised and name in SHARE_WINDOWS:
-                self._merchant_share(g, name, width, frauds, has, labels)
+                self._merchant_share(g, name, width, frauds, has, labelled)
         if self.recent_share:
             name, width = RECENT_SHARE_WINDOW
-            self._merchant_share(g, name, width, g.known_events(g.start(width), is_fraud, known), has, labels)
+            self._merchant_share(g, name, width, g.known_events(g.start(width), is_fraud, known), has, labelled)
 
-    def _merchant_share(self, g: Grouping, name: str, width: int, frauds: np.ndarray, has: np.ndarray, labels) -> None:
+    def _merchant_share(
+        self, g: Grouping, name: str, width: int, frauds: np.ndarray, has: np.ndarray, labelled: tuple
+    ) -> None:
         """Known frauds over the window's transactions whose label is known (fraud or not) at the target's time;
-        ``labels``: which rows are labelled, and when each label became known."""
-        labels = g.known_events(g.start(width), *labels)
+        ``labelled``: which rows are labelled, and when each label became known (relative seconds)."""
+        labels = g.known_events(g.start(width), *labelled)
         self.out[f"m_known_fraud_share_{name}"] = np.where(has, frauds / (labels + 1.0), 0.0)
         self.out[f"m_known_labels_{name}"] = np.where(has, np.log1p(labels), 0.0)
 
