@@ -12,12 +12,14 @@ and prints each figure beside the engine's raw scoring rate on the same rows, as
 import argparse
 import http.client
 import json
+import os
 import statistics
 import subprocess
 import sys
 import threading
 import time
 import uuid
+from pathlib import Path
 
 from api_common import BENCH_DB, ROOT, bench_env, fresh_copy, prepare, request_rows, setup_django
 
@@ -90,7 +92,6 @@ def start_server(name: str, workers: int) -> subprocess.Popen:
 
 
 def stop_server(process: subprocess.Popen) -> None:
-    import os
     import signal
 
     os.killpg(process.pid, signal.SIGTERM)
@@ -167,14 +168,29 @@ def batch(secret: str, rows: list[dict], clients: int, workers: int, size: int =
         assert status == 200, (status, content[:300])
         assert json.loads(content)["counts"]["created"] == len(items)
         rates.append(len(items) / seconds)
+    (busy_before, total_before), client_before = _machine_cpu(), time.process_time()
     elapsed = _batches_from_clients(secret, [parallel[i::clients] for i in range(clients)])
+    client = time.process_time() - client_before
+    busy, total = (after - before for after, before in zip(_machine_cpu(), (busy_before, total_before), strict=True))
     return {
         "batches": len(rates),
         "rows_per_s": statistics.median(rates),
         "batch_clients": clients,
         "parallel_batches": len(parallel),
         "parallel_rows_per_s": sum(len(b) for b in parallel) / elapsed,
+        # The whole machine during the parallel batches (server, PostgreSQL, this client, anything else running):
+        # how busy its cores were, and the CPU time spent per 1,000-row batch.
+        "parallel_cpu_busy": busy / total if total else 0.0,
+        "parallel_cpu_ms_per_batch": busy / os.sysconf("SC_CLK_TCK") * 1000 / len(parallel),
+        "parallel_client_cpu_ms_per_batch": client * 1000 / len(parallel),  # of that, this process's clients
     }
+
+
+def _machine_cpu() -> tuple[int, int]:
+    """Busy and total clock ticks of every core so far (/proc/stat: idle and iowait count as not busy)."""
+    ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = ticks[3] + ticks[4]
+    return sum(ticks[:8]) - idle, sum(ticks[:8])
 
 
 def _batches_from_clients(secret: str, shares: list[list[list[dict]]]) -> float:
