@@ -316,6 +316,9 @@ class _Builder:
     def _account_location(self, g: Grouping) -> None:
         d, r, start = self.d, self.rows, self.account_start
         valid = np.isfinite(d.latitude) & np.isfinite(d.longitude)
+        if not valid[r].any():  # no target has coordinates (many senders give none): no shift to measure
+            self.out["a_location_shift_km_log"] = np.zeros(len(r))
+            return
         lat_q = np.where(valid, np.rint(np.nan_to_num(d.latitude) * DEGREE_SCALE), 0).astype(np.int64)
         lon_q = np.where(valid, np.rint(np.nan_to_num(d.longitude) * DEGREE_SCALE), 0).astype(np.int64)
         n = g.window_sum(g.cumsum(valid.astype(np.int64)), start)

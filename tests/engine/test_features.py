@@ -243,3 +243,24 @@ def test_amount_is_compared_with_the_accounts_typical_amount():
     ratio = np.exp(build_features(frame).column("a_amount_vs_typical"))
     assert ratio[0] == 1.0
     assert 7.0 < ratio[4] < 8.0
+
+
+def test_location_shift_is_measured_only_for_targets_with_coordinates():
+    frame = transactions(days=30)
+    assert frame["latitude"].notna().any()
+    spec = FeatureSpec.infer(Frame.of(frame))
+    every = build_features(frame, spec=spec)
+    shift = every.column("a_location_shift_km_log")
+    assert (shift > 0).any()
+    no_coordinates = frame["latitude"].isna().to_numpy().copy()
+    no_coordinates[::4] = True
+    frame.loc[no_coordinates, ["latitude", "longitude"]] = np.nan
+    # Targets without coordinates, from an account history that has some: none has a shift, as when scored with
+    # targets that do have coordinates.
+    some = build_features(frame, target_mask=no_coordinates, spec=spec).column("a_location_shift_km_log")
+    assert not some.any()
+    mixed = no_coordinates.copy()
+    mixed[np.flatnonzero(~no_coordinates)[:50]] = True
+    both = build_features(frame, target_mask=mixed, spec=spec)
+    assert not both.column("a_location_shift_km_log")[no_coordinates[mixed]].any()
+    assert np.array_equal(both.X, build_features(frame, spec=spec).X[mixed])
