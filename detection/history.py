@@ -32,8 +32,8 @@ EVICT_SLACK_SECONDS = 7 * 86400
 # Up to this many keys, a text column's categoricals carry all of them, in one dtype made again only when a key
 # is added (a batch saves renumbering 84,000 codes per column); past it, only the keys a batch uses.
 ALL_KEYS_UP_TO = 1 << 16
-# Up to this many rows, a text column is coded by looking each row's key up (fresh strings from a request hash once
-# either way); past it, pandas finds the distinct keys first (0.2 against 0.09 ms for a batch's 1,000 rows).
+# Up to this many rows, a text column is coded by looking each row's key up (a batch's 1,000 rows: 0.09 ms, against
+# 0.2 ms for pandas' factorize and then a lookup of each distinct key); past it, as for a fill, factorize goes first.
 LOOKUP_ROWS_UP_TO = 1 << 16
 # A cache filled for a request reaches this much further back, so slightly older requests still hit it.
 FILL_MARGIN_SECONDS = 86400
