@@ -16,7 +16,7 @@ from django.utils import timezone
 from alerts.audit import audit_record
 from alerts.selectors import alert_rules_may_match, alert_rules_screen, risk_policy_current
 from alerts.services import alerts_evaluate_for_scores
-from anomaly_site.bulk_insert import COPY_ABOVE, insert_returning
+from anomaly_site.bulk_insert import COPY_ABOVE, copy_text, insert_returning
 from detection import adapters, registry
 from detection.engine.detector import Detector
 from detection.engine.features import ACCOUNT_LOOKBACK_SECONDS, MERCHANT_LOOKBACK_SECONDS
@@ -149,17 +149,13 @@ def _score_copy_lines(computed: _Computed, version_id: int, now: datetime) -> li
     are fixed words, numbers are Python's shortest repr, which JSON and PostgreSQL both read back exactly.
     """
     stamp = now.isoformat()
-    reasons = [_copy_escape(json.dumps(why)) if why else "[]" for why in computed.reasons]
+    reasons = [copy_text(json.dumps(why)) if why else "[]" for why in computed.reasons]
     columns = computed.row_ids, computed.values, computed.levels, computed.flagged, computed.components_json()
     rows = zip(*columns, reasons, strict=True)
     return [
         f"{tx}\t{version_id}\t{value!r}\t{level}\t{'t' if flag else 'f'}\t{parts}\t{why}\t{stamp}\n"
         for tx, value, level, flag, parts, why in rows
     ]
-
-
-def _copy_escape(text: str) -> str:
-    return text.replace("\\", "\\\\") if "\\" in text else text
 
 
 _SCORE_COLUMNS = (
