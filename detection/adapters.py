@@ -51,6 +51,7 @@ _HISTORY_SQL = (
     "WHERE t.merchant_id = ANY(%s) AND t.timestamp >= %s AND t.timestamp <= %s"
 )
 _TEXT_COLUMNS = ("account_id", "merchant_id", "channel", "country", "merchant_category")
+_FLOAT_COLUMNS = ("timestamp", "amount", "latitude", "longitude", "location_distance_km", "label", "labelled_at")
 # Above this many targets the history is streamed with COPY and parsed by pandas' C reader.
 COPY_THRESHOLD = 64
 
@@ -376,7 +377,9 @@ def _copy_columns(cursor, params, *, sql: str = _HISTORY_SQL, extra: tuple[str, 
         buffer,
         header=None,
         names=[*_BASE_COLUMNS, *extra],
-        dtype=dict.fromkeys((*_TEXT_COLUMNS, *extra), str),
+        # Floats even where no value is missing (every label known, every distance given): a column read as
+        # integers would turn the NaN of the rows added to it later into the smallest int64.
+        dtype={**dict.fromkeys(_FLOAT_COLUMNS, np.float64), **dict.fromkeys((*_TEXT_COLUMNS, *extra), str)},
         keep_default_na=False,
         na_values={name: [""] for name in _BASE_COLUMNS if name not in _TEXT_COLUMNS},
     )

@@ -269,9 +269,15 @@ def ingested_rows(batch: list[Transaction]) -> list[dict]:
     return rows
 
 
-def test_rows_this_transaction_stored_give_the_frame_read_back_from_the_database(settings, monkeypatch):
+# Every stored row labelled (a labelled file imported): the cache's fill then reads no missing label, or distance.
+@pytest.mark.parametrize("history_labelled", [False, True])
+def test_rows_this_transaction_stored_give_the_frame_read_back_from_the_database(
+    settings, monkeypatch, history_labelled
+):
     monkeypatch.setattr(adapters, "COPY_THRESHOLD", 10)  # a batch this small reads through the cache too
     store_history(accounts=30, days=20)
+    if history_labelled:
+        Transaction.objects.update(label=0, labelled_at=START, location_distance_km=3)
     batch = latest_batch()
     frames(batch, settings)  # the cache is filled
     source = Source.objects.get(name="test-history")
@@ -285,6 +291,7 @@ def test_rows_this_transaction_stored_give_the_frame_read_back_from_the_database
         sql = [q["sql"] for q in queries]
         assert any("SELECT count(*)" in q for q in sql)  # through the cache, which counts this transaction's rows
         assert not [q for q in sql if "change_txid = txid_current_if_assigned())" in q]  # and does not read them
+        settings.HISTORY_CACHE = False  # the rows as SQL reads them
         assert_same(given, adapters.frame_for_stored(pks=pks))
         assert given[1].sum() == 70 and np.isfinite(given[0]["label_known_ts"]).sum() > 40
         transaction.set_rollback(True)
