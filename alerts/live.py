@@ -2,11 +2,10 @@
 
 import logging
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.template.loader import render_to_string
 
 from alerts.selectors import alerts_recent, alerts_unseen_count
+from anomaly_site.channel_send import group_send
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +28,6 @@ def bell_render(user) -> str:
 def bell_broadcast() -> None:
     """Called after new alerts are committed; a channel layer that is down costs the live update, nothing else."""
     try:
-        async_to_sync(get_channel_layer().group_send)(ALERTS_GROUP, {"type": "alerts.changed"})
+        group_send(ALERTS_GROUP, {"type": "alerts.changed"})
     except Exception:  # noqa: BLE001
         logger.exception("could not broadcast new alerts")

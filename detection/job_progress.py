@@ -6,9 +6,7 @@ chunk is stored and after each is scored, and when the job moves from its ingest
 
 import logging
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
-
+from anomaly_site.channel_send import group_send
 from detection.models import ScoringJob
 
 logger = logging.getLogger(__name__)
@@ -39,10 +37,9 @@ def job_summary(job: ScoringJob) -> dict:
 def publish(job_id: int) -> None:
     """Tell the job's page where it stands; a broadcast that fails is logged, never fails the job."""
     job = ScoringJob.objects.filter(pk=job_id).first()
-    layer = get_channel_layer()
-    if job is None or layer is None:
+    if job is None:
         return
     try:
-        async_to_sync(layer.group_send)(group_name(job_id), {"type": "job.progress", "job": job_summary(job)})
+        group_send(group_name(job_id), {"type": "job.progress", "job": job_summary(job)})
     except Exception:  # noqa: BLE001 - progress is a courtesy; the database holds the truth
         logger.warning("job progress broadcast failed", extra={"job": job_id}, exc_info=True)

@@ -6,9 +6,9 @@ page uses, for its own user (buttons depend on who is looking) and its own filte
 
 import logging
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import transaction
+
+from anomaly_site.channel_send import group_send
 
 logger = logging.getLogger(__name__)
 
@@ -19,10 +19,8 @@ EVENTS = ("created", "changed")
 def review_queue_broadcast(*, item_ids: list[int], event: str) -> None:
     if event not in EVENTS:
         raise ValueError(f"unknown event {event!r}")
-    layer = get_channel_layer()
-    if layer is None or not item_ids:
-        return
-    async_to_sync(layer.group_send)(QUEUE_GROUP, {"type": "queue.event", "event": event, "item_ids": item_ids})
+    if item_ids:
+        group_send(QUEUE_GROUP, {"type": "queue.event", "event": event, "item_ids": item_ids})
 
 
 def review_queue_broadcast_on_commit(*, item_ids: list[int], event: str) -> None:
