@@ -3,7 +3,7 @@
 `async_to_sync(layer.group_send)` starts a thread and an event loop for every call, and channels-redis keeps its
 Redis connections per event loop, so each message also opened a new connection: 2.8 ms of CPU a message, paid
 inside every request that flags a transaction. Here the loop (and so the connection pool) lives in a daemon thread,
-made again in a process forked after it was made (a Celery worker child, a gunicorn worker).
+made anew in a process forked after it was made (a Celery worker child, a gunicorn worker).
 """
 
 import asyncio
@@ -16,7 +16,6 @@ SEND_TIMEOUT_SECONDS = 5.0
 
 _lock = threading.Lock()
 _loop: asyncio.AbstractEventLoop | None = None
-_loop_pid = 0
 
 
 def group_send(group: str, message: dict, *, timeout: float = SEND_TIMEOUT_SECONDS) -> None:
@@ -34,10 +33,18 @@ def group_send(group: str, message: dict, *, timeout: float = SEND_TIMEOUT_SECON
 
 
 def _process_loop() -> asyncio.AbstractEventLoop:
-    global _loop, _loop_pid
+    global _loop
     with _lock:
-        if _loop is None or _loop_pid != os.getpid() or _loop.is_closed():
-            loop = asyncio.new_event_loop()
-            threading.Thread(target=loop.run_forever, name="channel-send", daemon=True).start()
-            _loop, _loop_pid = loop, os.getpid()
+        if _loop is None or _loop.is_closed():
+            _loop = asyncio.new_event_loop()
+            threading.Thread(target=_loop.run_forever, name="channel-send", daemon=True).start()
         return _loop
+
+
+def _forget_in_child() -> None:
+    """A forked child has no thread running its parent's loop, and may have copied the lock held: both made anew."""
+    global _lock, _loop
+    _lock, _loop = threading.Lock(), None
+
+
+os.register_at_fork(after_in_child=_forget_in_child)

@@ -1,6 +1,7 @@
 """Group messages from synchronous code: delivered through the real Redis channel layer, on one loop per process."""
 
 import asyncio
+import os
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -29,15 +30,25 @@ def test_a_message_sent_from_sync_code_reaches_the_groups_channels():
     assert receive() == {"type": "test.hello", "n": 2}
 
 
-def test_messages_share_one_loop_and_a_forked_process_makes_its_own(monkeypatch):
+def test_messages_share_one_loop():
     channel_send.group_send("send-test", {"type": "test.hello"})
     loop = channel_send._process_loop()
     channel_send.group_send("send-test", {"type": "test.hello"})
     assert channel_send._process_loop() is loop and loop.is_running()
-    monkeypatch.setattr(channel_send.os, "getpid", lambda: -1)  # as in a child forked after the loop was made
+
+
+def test_a_process_forked_after_a_message_sends_on_a_loop_of_its_own():
+    channel_send.group_send("send-test", {"type": "test.hello"})  # the parent's loop and its thread exist
     receive = listen("send-test-child")
-    channel_send.group_send("send-test-child", {"type": "test.child"})
-    assert channel_send._process_loop() is not loop
+    pid = os.fork()
+    if pid == 0:  # the child: its parent's loop has no thread here
+        try:
+            channel_send.group_send("send-test-child", {"type": "test.child"}, timeout=5)
+        except BaseException:  # noqa: BLE001 - any failure is the exit code the parent checks
+            os._exit(1)
+        os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
     assert receive() == {"type": "test.child"}
 
 
