@@ -52,9 +52,10 @@ def test_a_process_forked_after_a_message_sends_on_a_loop_of_its_own():
     assert receive() == {"type": "test.child"}
 
 
-def test_nothing_is_sent_without_a_channel_layer(settings):
+def test_nothing_is_sent_without_a_channel_layer(settings, monkeypatch):
     settings.CHANNEL_LAYERS = {}
-    channel_send.group_send("send-test", {"type": "test.hello"})  # no layer, no error
+    monkeypatch.setattr(channel_send, "_process_loop", lambda: pytest.fail("a message was sent"))
+    channel_send.group_send("send-test", {"type": "test.hello"})  # no layer: no loop, no error
 
 
 def test_a_layer_that_does_not_answer_gives_a_timeout(monkeypatch):
