@@ -296,10 +296,11 @@ class Detector:
             compiled = self._compiled_supervised = CompiledBoosting(self.supervised)
         return compiled.probability(stacked)
 
-    def score_features(self, X: np.ndarray, *, reasons: bool = True) -> ScoreOutput:
+    def score_features(self, X: np.ndarray, *, reasons: bool = True, amounts: np.ndarray | None = None) -> ScoreOutput:
         """Calibrated scores in [0, 1] of precomputed features (rows of ``build_features`` with this spec).
 
         Large batches are scored in row blocks on a small thread pool; a row's score does not depend on its block.
+        ``amounts``: the rows' amounts, which the reasons quote (without them, as the features hold them: rounded).
         """
         X = np.asarray(X, dtype=np.float32)
         parts = map_blocks(lambda rows: self._score_block(X[rows], reasons, rows.start), len(X))
@@ -308,7 +309,9 @@ class Detector:
         if not reasons:
             return ScoreOutput(score=score, components=components)
         entries = tuple(np.concatenate([p[1][k] for p in parts]) for k in range(3))
-        return ScoreOutput(score=score, components=components, reasons=reasons_for(X, entries, self.feature_names))
+        return ScoreOutput(
+            score=score, components=components, reasons=reasons_for(X, entries, self.feature_names, amounts)
+        )
 
     def _score_block(self, X: np.ndarray, reasons: bool, offset: int) -> tuple[dict[str, np.ndarray], tuple]:
         raw = self._unsupervised_raw(X)
@@ -326,7 +329,8 @@ class Detector:
     def score_frame(self, frame, target_mask=None, *, reasons: bool = True) -> ScoreOutput:
         """Features and scores of the target rows (all rows by default), in frame order."""
         features = build_features(frame, target_mask=target_mask, spec=self.spec)
-        output = self.score_features(features.X, reasons=reasons)
+        amounts = np.asarray(frame["amount"], dtype=np.float64)[features.rows] if reasons else None
+        output = self.score_features(features.X, reasons=reasons, amounts=amounts)
         output.rows = features.rows
         return output
 

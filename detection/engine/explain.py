@@ -129,12 +129,20 @@ class Reasons(Sequence):
     (a batch that stores scores only never pays for the words). ``reasons[i]`` is a list of strings.
     """
 
-    def __init__(self, X: np.ndarray, entries: tuple[np.ndarray, np.ndarray, np.ndarray], names: list[str]):
+    def __init__(
+        self,
+        X: np.ndarray,
+        entries: tuple[np.ndarray, np.ndarray, np.ndarray],
+        names: list[str],
+        amounts: np.ndarray | None = None,
+    ):
+        """``amounts``: each row's amount, quoted as it is (the features hold it rounded); None to word the feature."""
         rows, cols, rarity = entries
         order = np.lexsort((cols, -rarity, rows))  # by row, rarest first, ties by feature position
         self._rows, self._cols = rows[order], cols[order]
         self._bounds = np.searchsorted(self._rows, np.arange(len(X) + 1)).tolist()  # indexed once per row read
         self._X, self._names = X, names
+        self._amounts = None if amounts is None else np.asarray(amounts, dtype=np.float64).tolist()
         self._typical = names.index("a_amount_vs_typical") if "a_amount_vs_typical" in names else None
 
     def __len__(self) -> int:
@@ -150,21 +158,33 @@ class Reasons(Sequence):
             return []
         x = self._X[i]
         typical = 0.0 if self._typical is None else float(x[self._typical])
-        return _row_reasons(x, self._cols[lo : min(hi, lo + 3 * MAX_REASONS)], self._names, typical)
+        amount = None if self._amounts is None else self._amounts[i]
+        return _row_reasons(x, self._cols[lo : min(hi, lo + 3 * MAX_REASONS)], self._names, typical, amount)
 
 
-def reasons_for(X: np.ndarray, entries: tuple[np.ndarray, np.ndarray, np.ndarray], names: list[str]) -> Reasons:
+def reasons_for(
+    X: np.ndarray,
+    entries: tuple[np.ndarray, np.ndarray, np.ndarray],
+    names: list[str],
+    amounts: np.ndarray | None = None,
+) -> Reasons:
     """The top reasons of each row, rarest first, from the entries at least ``MIN_RARITY`` rare."""
-    return Reasons(X, entries, names)
+    return Reasons(X, entries, names, amounts)
 
 
-def _row_reasons(x: np.ndarray, columns: np.ndarray, names: list[str], typical: float) -> list[str]:
+def _row_reasons(
+    x: np.ndarray, columns: np.ndarray, names: list[str], typical: float, amount: float | None = None
+) -> list[str]:
     said, topics = [], set()
     for j in columns.tolist():
         if len(said) == MAX_REASONS:
             break
         speaker = _speaker(names[j])
-        found = speaker(float(x[j]), typical) if speaker else None
+        value = float(x[j])
+        if amount is not None and names[j] == "amount_log":
+            # The feature is the log-amount in fixed point (to 1/65536): the words quote the amount itself.
+            value = math.log1p(max(amount, 0.0))
+        found = speaker(value, typical) if speaker else None
         if found and found[1] and found[0] not in topics:
             topics.add(found[0])
             said.append(found[1])

@@ -197,3 +197,15 @@ def test_a_recent_amount_peak_is_said_in_words():
     topic, words = _speaker("a_peak_amount_7d_vs_typical")(float(np.log(5.0)), 0.0)
     assert topic == "amount_peak"
     assert words == "a transaction of 5.0x this account's typical amount in the last 7 days"
+
+
+def test_a_large_amount_is_quoted_as_the_transaction_has_it(frame, detector):
+    # The feature holds the log-amount in fixed point (1/65536): worded from it, 9,999.00 read "9,999.02".
+    frame = frame.copy()
+    rows = [5, 305, 605, 905]
+    frame.loc[frame.index[rows], "amount"] = [9_999.00, 123_456.78, 87_654.32, 1_000_000.00]
+    output = detector.score_frame(frame)
+    quoted = {i: words for i in rows for words in output.reasons[i] if words.startswith("large amount")}
+    assert len(quoted) >= 2
+    for i, words in quoted.items():
+        assert words == f"large amount ({frame['amount'].iloc[i]:,.2f})"
