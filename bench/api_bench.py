@@ -19,9 +19,17 @@ import sys
 import threading
 import time
 import uuid
-from pathlib import Path
 
-from api_common import BENCH_DB, ROOT, bench_env, fresh_copy, prepare, request_rows, setup_django
+from api_common import (
+    BENCH_DB,
+    ROOT,
+    bench_env,
+    fresh_copy,
+    machine_cpu_ticks,
+    prepare,
+    request_rows,
+    setup_django,
+)
 
 PORT = 8765
 RUN_DB = BENCH_DB + "_run"
@@ -168,10 +176,11 @@ def batch(secret: str, rows: list[dict], clients: int, workers: int, size: int =
         assert status == 200, (status, content[:300])
         assert json.loads(content)["counts"]["created"] == len(items)
         rates.append(len(items) / seconds)
-    (busy_before, total_before), client_before = _machine_cpu(), time.process_time()
+    (busy_before, total_before), client_before = machine_cpu_ticks(), time.process_time()
     elapsed = _batches_from_clients(secret, [parallel[i::clients] for i in range(clients)])
     client = time.process_time() - client_before
-    busy, total = (after - before for after, before in zip(_machine_cpu(), (busy_before, total_before), strict=True))
+    busy_after, total_after = machine_cpu_ticks()
+    busy, total = busy_after - busy_before, total_after - total_before
     return {
         "batches": len(rates),
         "rows_per_s": statistics.median(rates),
@@ -184,13 +193,6 @@ def batch(secret: str, rows: list[dict], clients: int, workers: int, size: int =
         "parallel_cpu_ms_per_batch": busy / os.sysconf("SC_CLK_TCK") * 1000 / len(parallel),
         "parallel_client_cpu_ms_per_batch": client * 1000 / len(parallel),  # of that, this process's clients
     }
-
-
-def _machine_cpu() -> tuple[int, int]:
-    """Busy and total clock ticks of every core so far (/proc/stat: idle and iowait count as not busy)."""
-    ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = ticks[3] + ticks[4]
-    return sum(ticks[:8]) - idle, sum(ticks[:8])
 
 
 def _batches_from_clients(secret: str, shares: list[list[list[dict]]]) -> float:

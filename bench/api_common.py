@@ -155,6 +155,13 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
+def machine_cpu_ticks() -> tuple[int, int]:
+    """Busy and total clock ticks of every core since boot, every process included (/proc/stat's first eight
+    fields, user to steal: idle and iowait count as not busy; guest time is counted in user already)."""
+    ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return sum(ticks) - ticks[3] - ticks[4], sum(ticks)
+
+
 def children(pid: int) -> list[int]:
     path = Path(f"/proc/{pid}/task/{pid}/children")
     return [int(p) for p in path.read_text().split()] if path.exists() else []

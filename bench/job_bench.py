@@ -30,6 +30,7 @@ from api_common import (
     children,
     fresh_copy,
     handbook_days,
+    machine_cpu_ticks,
     peak_rss_mb,
     prepare,
     psql,
@@ -90,8 +91,7 @@ def cpu_seconds(pid: int) -> float:
 
 def machine_busy_seconds() -> float:
     """CPU seconds all cores have spent not idle since boot (every process: workers, PostgreSQL, others)."""
-    values = [int(v) for v in open("/proc/stat").readline().split()[1:]]  # noqa: SIM115, PTH123
-    return (sum(values) - values[3] - values[4]) / TICKS  # minus idle and iowait
+    return machine_cpu_ticks()[0] / TICKS
 
 
 def stop(processes: list[subprocess.Popen]) -> None:
