@@ -187,13 +187,13 @@ def test_score_rows_written_as_copy_lines_read_back_exactly(active_version, hist
 
     from detection.services import _Computed, _score_copy_lines, _score_rows_insert
 
-    reasons = ['unusual back\\slash "quoted" \t tab', "montant inhabituel: 3 × l'usuel €", "😀"]
+    reasons = ['unusual back\\slash "quoted" \t tab', "montant inhabituel: 3 × l'usuel €", "😀", "bell \x07 line\nend"]
     computed = _Computed(
         row_ids=[history[0].pk, history[1].pk],
         values=[0.123457, 1e-06],
         levels=["low", "critical"],
         flagged=[False, True],
-        component_names=["isolation_forest", "autoencoder"],
+        component_names=["isolation_forest", 'auto "encoder" \\'],
         component_values=[[0.1, 0.30000000000000004], [1.0, 2.5e-05]],
         reasons=[reasons, []],
     )
@@ -202,6 +202,6 @@ def test_score_rows_written_as_copy_lines_read_back_exactly(active_version, hist
     stored = {s.transaction_id: s for s in Score.objects.filter(pk__in=ids.values())}
     first, second = stored[history[0].pk], stored[history[1].pk]
     assert (first.score, first.risk_level, first.is_anomaly, first.reasons) == (0.123457, "low", False, reasons)
-    assert first.components == {"isolation_forest": 0.1, "autoencoder": 0.30000000000000004}
+    assert first.components == {"isolation_forest": 0.1, 'auto "encoder" \\': 0.30000000000000004}
     assert (second.score, second.is_anomaly, second.reasons) == (1e-06, True, [])
-    assert second.components == {"isolation_forest": 1.0, "autoencoder": 2.5e-05}
+    assert second.components == {"isolation_forest": 1.0, 'auto "encoder" \\': 2.5e-05}
