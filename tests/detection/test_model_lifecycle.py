@@ -57,6 +57,17 @@ def test_a_loaded_model_is_kept_out_of_the_garbage_collectors_walks(active_versi
     assert not any(o is detector for o in gc.get_objects())  # frozen: a full collection does not walk it
 
 
+def test_a_scoring_process_collects_its_young_objects_less_often(active_version):
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        registry._loaded = None  # the next look loads the model again, as a new process does
+        registry.active_model()
+        assert gc.get_threshold() == (registry.YOUNG_COLLECTION_AFTER, 10, 10)
+    finally:
+        gc.set_threshold(*before)
+
+
 def test_scoring_without_an_active_model_says_so(history):
     registry.active_model_changed()
     with pytest.raises(NoActiveModel):
