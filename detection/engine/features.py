@@ -225,14 +225,14 @@ class _Builder:
         self.amount = data.amount[rows]
         self.log_amount_q = np.rint(np.log1p(np.maximum(data.amount, 0.0)) * LOG_SCALE).astype(np.int64)
         self.out: dict[str, np.ndarray] = {}
-        self._codes: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._codes: dict[int, tuple[np.ndarray, np.ndarray, bool]] = {}
         self._groupings: dict[tuple[int, ...], Grouping] = {}
 
     def grouping(self, *columns: np.ndarray) -> Grouping:
         """Rows grouped by the columns' values together. A column with one value all over the frame groups nothing
         (a sender that never gives the country, say): (account, country) is then the account's grouping, made once.
         """
-        varied = [c for c in columns if _varies(self._codes_of(c))] or list(columns[:1])
+        varied = [c for c in columns if self._coded(c)[1]] or list(columns[:1])
         key = tuple(id(c) for c in varied)  # the columns are kept with their codes, so their ids stay theirs
         if key not in self._groupings:
             parts = [self._codes_of(c) for c in varied]
@@ -245,10 +245,15 @@ class _Builder:
         return self._groupings[key]
 
     def _codes_of(self, column: np.ndarray) -> np.ndarray:
-        """Each column is factorized once per build (the account id takes part in six groupings)."""
+        return self._coded(column)[0]
+
+    def _coded(self, column: np.ndarray) -> tuple[np.ndarray, bool]:
+        """A column's codes and whether they vary, found once per build (the account id takes part in six
+        groupings)."""
         if id(column) not in self._codes:  # the column is kept with its codes, so its id cannot be reused
-            self._codes[id(column)] = (column, factorized(column))
-        return self._codes[id(column)][1]
+            codes = factorized(column)
+            self._codes[id(column)] = (column, codes, _varies(codes))
+        return self._codes[id(column)][1:]
 
     def build(self, spec: FeatureSpec) -> dict[str, np.ndarray]:
         self.supervised, self.recent_share = spec.supervised_features, spec.recent_share

@@ -81,6 +81,21 @@ def test_a_categoricals_codes_are_equal_exactly_where_its_values_are():
     np.testing.assert_array_equal(codes[:, None] == codes[None, :], values[:, None] == values[None, :])
 
 
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.array([3, 1, 7, 3, 0, 7, 7, 2], dtype=np.int64),  # few values: their own codes
+        np.array([-5, 2, -5, 1], dtype=np.int32),  # below zero: shifted
+        np.array([10**12, 3, 10**12, -(10**12)], dtype=np.int64),  # a span beyond the rows: factorized
+        np.array([4], dtype=np.uint8),
+    ],
+)
+def test_integers_codes_are_equal_exactly_where_they_are_and_small(values):
+    codes = factorized(values)
+    assert codes.dtype == np.int64 and codes.min() >= 0 and codes.max() < max(len(values), 1)
+    np.testing.assert_array_equal(codes[:, None] == codes[None, :], values[:, None] == values[None, :])
+
+
 @pytest.mark.parametrize("id_range", [50, 1 << 20, 1 << 45])  # the last cannot be packed beside the times
 def test_time_order_is_lexsorts_order_by_time_then_id(id_range):
     rng = np.random.default_rng(id_range)
