@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from detection.engine.frame import Frame
-from detection.engine.windows import Grouping, combine_codes, factorized, time_order
+from detection.engine.windows import Grouping, combine_codes, factorized, stable_order, time_order
 
 HOUR, DAY = 3600, 86400
 ACCOUNT_WINDOWS = {"1h": HOUR, "24h": DAY, "7d": 7 * DAY, "30d": 30 * DAY}
@@ -392,14 +392,17 @@ class _Builder:
     def _merchant_new_accounts(self, g: Grouping) -> np.ndarray:
         """Rows in the last 7 days whose account had not used this merchant in the 7 days before that row."""
         d = self.d
-        merchants_rows = g.order  # every row of the targets' merchants: the only rows g's windows read
-        merchants = self._codes_of(d.merchant_id)
-        pairs = combine_codes([merchants, self._codes_of(d.account_id)])
-        # Every row of the targets' merchants is a target here, in g's (merchant, ts, row_id) order, which the
-        # (merchant, account) pairs only divide further.
-        pair = Grouping(pairs, self.rel_ts, merchants_rows, merchants_rows, self.span)
+        merchants_rows = g.order  # every row of the targets' merchants, in (merchant, ts, row_id) order
+        pairs = combine_codes([self._codes_of(column)[merchants_rows] for column in (d.merchant_id, d.account_id)])
+        # In (merchant, account, ts, row_id) order (a stable sort of that order by the pairs), a row's account had
+        # used the merchant in the 7 days before it exactly when the row just before it is of the same pair and at
+        # most 7 days older: the latest of the pair's earlier rows.
+        in_order = stable_order(pairs)
+        pairs, ts = pairs[in_order], self.rel_ts[merchants_rows[in_order]]
+        seen = np.zeros(len(in_order), dtype=bool)
+        seen[1:] = (pairs[1:] == pairs[:-1]) & (ts[:-1] >= ts[1:] - NEW_ACCOUNT_WINDOW)
         is_new = np.zeros(len(d), dtype=np.int64)
-        is_new[merchants_rows] = pair.count(pair.start(NEW_ACCOUNT_WINDOW)) == 0
+        is_new[merchants_rows[in_order]] = ~seen
         return g.window_sum(g.cumsum(is_new), g.start(NEW_ACCOUNT_WINDOW))
 
     def _attributes(self, spec: FeatureSpec) -> None:

@@ -230,6 +230,41 @@ def test_account_windows_count_only_earlier_rows_in_the_window():
     assert features.column("a_new_merchant").tolist() == [0, 0, 1, 0]
 
 
+def test_a_merchants_new_accounts_are_counted_as_defined_row_by_row():
+    """m_new_accounts_7d: the merchant's rows of the 7 days before the target (earlier in (ts, row_id) order) whose
+    account had no row at that merchant in the 7 days before that row; brute force over every pair of rows."""
+    rng = np.random.default_rng(11)
+    n, week = 400, 7 * 86400
+    ts = START + np.sort(rng.integers(0, 5 * week, n))
+    ts[100:110] = ts[100]  # ties in time, broken by row id
+    frame = pd.DataFrame(
+        {
+            "row_id": rng.permutation(n) + 1,
+            "ts": ts,
+            "account_id": rng.choice([f"a{i}" for i in range(12)], n),
+            "merchant_id": rng.choice(["m1", "m2", "m3", ""], n, p=[0.4, 0.3, 0.2, 0.1]),
+            "amount": rng.uniform(1, 100, n).round(2),
+        }
+    )
+    got = np.expm1(build_features(frame).column("m_new_accounts_7d")).round()
+    order = list(zip(frame["ts"], frame["row_id"], strict=True))
+    merchant, account = frame["merchant_id"].to_numpy(), frame["account_id"].to_numpy()
+
+    def before(x, y, width):  # x earlier than y in (ts, row_id) order, and at most `width` seconds earlier
+        return order[x] < order[y] and order[x][0] >= order[y][0] - width
+
+    def is_new(x):
+        return not any(merchant[y] == merchant[x] and account[y] == account[x] and before(y, x, week) for y in range(n))
+
+    new = [is_new(x) for x in range(n)]
+    expected = [
+        0 if merchant[t] == "" else sum(merchant[x] == merchant[t] and new[x] and before(x, t, week) for x in range(n))
+        for t in range(n)
+    ]
+    assert got.tolist() == expected
+    assert max(expected) > 3 and min(e for e, m in zip(expected, merchant, strict=True) if m) == 0
+
+
 def test_amount_is_compared_with_the_accounts_typical_amount():
     frame = pd.DataFrame(
         {
