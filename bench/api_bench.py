@@ -71,7 +71,8 @@ class Client:
         self.headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
 
     def post(self, path: str, body) -> tuple[int, float, bytes]:
-        payload = json.dumps(body)
+        """`body`: the JSON itself (bytes) or what to encode."""
+        payload = body if isinstance(body, bytes) else json.dumps(body)
         started = time.perf_counter()
         self.connection.request("POST", path, payload, self.headers)
         response = self.connection.getresponse()
@@ -196,15 +197,20 @@ def batch(secret: str, rows: list[dict], clients: int, workers: int, size: int =
 
 
 def _batches_from_clients(secret: str, shares: list[list[list[dict]]]) -> float:
-    """Each share's batches sent in order by a client of its own, all clients at once; the elapsed seconds."""
+    """Each share's batches sent in order by a client of its own, all clients at once; the elapsed seconds.
+
+    The bodies are encoded before the clock starts: a partner encodes its requests on its own machine, while here
+    the clients share the server's two cores (encoding a 1,000-row body takes 1 to 2 ms of CPU).
+    """
+    bodies = [[json.dumps({"transactions": items}).encode() for items in share] for share in shares]
 
     def work(share):
         client = Client(secret)
-        for items in share:
-            status, _, content = client.post("/api/v1/transactions/score/batch", {"transactions": items})
+        for body in share:
+            status, _, content = client.post("/api/v1/transactions/score/batch", body)
             assert status == 200, (status, content[:300])
 
-    return run_together(work, shares)
+    return run_together(work, bodies)
 
 
 def engine_rates(transaction_ids: list[str]) -> dict:
