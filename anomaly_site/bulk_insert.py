@@ -13,7 +13,8 @@ the rows out with a `DELETE ... RETURNING` in the INSERT instead cost PostgreSQL
 import zlib
 from collections.abc import Sequence
 
-from django.db import connection
+import psycopg
+from django.db import IntegrityError, connection, transaction
 
 # Above this many rows, COPY and a staging table beat the arrays despite their extra statements.
 COPY_ABOVE = 200
@@ -66,6 +67,25 @@ def insert_returning(
                 copy.write_row(row)
         cursor.execute(f"INSERT INTO {target} SELECT {select} FROM {staging} s {suffix}")  # noqa: S608
         return cursor.fetchall()
+
+
+def insert_new_returning(*, conflict: str, returning: str, **insert) -> list[tuple]:
+    """`insert_returning` (its keyword arguments) of rows that are expected to be new, skipping any whose
+    `conflict` columns' values are stored already: a plain INSERT in a savepoint first, then, if one was stored,
+    the rows again with ON CONFLICT (`conflict`) DO NOTHING, which decides as always (the rows inserted before that
+    one are paid twice, and left dead until vacuum). `returning`: the RETURNING list.
+
+    ON CONFLICT's speculative insertion costs PostgreSQL about 2.5 ms of CPU per 1,000 rows and writes a WAL record
+    per row to confirm it; the savepoint's two statements cost 0.3 ms. For large sets only, of distinct rows (a row
+    that conflicts with an earlier one of the same statement would always fail the plain INSERT).
+    """
+    try:
+        with transaction.atomic():
+            return insert_returning(**insert, suffix=f"RETURNING {returning}")
+    except IntegrityError as error:
+        if not isinstance(error.__cause__, psycopg.errors.UniqueViolation):
+            raise
+    return insert_returning(**insert, suffix=f"ON CONFLICT ({conflict}) DO NOTHING RETURNING {returning}")
 
 
 _COPY_ESCAPES = str.maketrans(

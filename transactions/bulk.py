@@ -10,13 +10,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
-import psycopg
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, connection, transaction
+from django.db import connection
 
-from anomaly_site.bulk_insert import COPY_ABOVE, copy_text, insert_returning
+from anomaly_site.bulk_insert import COPY_ABOVE, copy_text, insert_new_returning, insert_returning
 from transactions.models import LabelEvent, Transaction
 from transactions.validation import CANONICAL_FIELDS
 
@@ -74,34 +73,27 @@ SKIP_STORED = "ON CONFLICT (source_id, transaction_id) DO NOTHING RETURNING id, 
 def _insert_new(rows: Sequence[dict[str, Any]], source_id: int, label_source: str) -> list[tuple]:
     """(id, transaction_id) of the rows stored now.
 
-    A large set of distinct ids tries a plain INSERT first, in a savepoint: ON CONFLICT's speculative insertion
-    cost PostgreSQL 2.5 ms of CPU per 1,000 rows, the savepoint's two statements 0.3 ms of Python. An id already
-    stored, or being stored by a concurrent sender, fails it on the unique constraint (after waiting for that
-    sender, as ON CONFLICT waits); the rows then go again with ON CONFLICT DO NOTHING, which decides as always
-    (the rows inserted before that id are paid twice, and left dead until vacuum).
+    A large set of distinct ids tries a plain INSERT first (`insert_new_returning`). An id already stored, or being
+    stored by a concurrent sender, fails it on the unique constraint (after waiting for that sender, as ON CONFLICT
+    waits); the rows then go again with ON CONFLICT DO NOTHING.
     """
     ids = [row["transaction_id"] for row in rows]
+    insert = _insert_arguments(rows, source_id, label_source)
     if len(rows) > COPY_ABOVE and len(set(ids)) == len(ids):
-        try:
-            with transaction.atomic():
-                return _insert(rows, source_id, label_source, suffix="RETURNING id, transaction_id")
-        except IntegrityError as error:
-            if not isinstance(error.__cause__, psycopg.errors.UniqueViolation):
-                raise
-    return _insert(rows, source_id, label_source, suffix=SKIP_STORED)
+        return insert_new_returning(conflict="source_id, transaction_id", returning="id, transaction_id", **insert)
+    return insert_returning(**insert, suffix=SKIP_STORED)
 
 
-def _insert(rows: Sequence[dict[str, Any]], source_id: int, label_source: str, *, suffix: str) -> list[tuple]:
+def _insert_arguments(rows: Sequence[dict[str, Any]], source_id: int, label_source: str) -> dict[str, Any]:
     large = len(rows) > COPY_ABOVE
-    return insert_returning(
-        table=TABLE,
-        into=INSERT_COLUMNS,
-        columns=_ROW_TYPES,
-        rows=() if large else [_row_values(row, source_id, label_source) for row in rows],
-        copy_lines=_copy_lines(rows, source_id, label_source) if large else (),
-        select=f"{', '.join(f's.{name}' for name, _ in _ROW_TYPES)}, now()",
-        suffix=suffix,
-    )
+    return {
+        "table": TABLE,
+        "into": INSERT_COLUMNS,
+        "columns": _ROW_TYPES,
+        "rows": () if large else [_row_values(row, source_id, label_source) for row in rows],
+        "copy_lines": _copy_lines(rows, source_id, label_source) if large else (),
+        "select": f"{', '.join(f's.{name}' for name, _ in _ROW_TYPES)}, now()",
+    }
 
 
 # The staged columns, in INSERT_COLUMNS order (ingested_at is now()).

@@ -216,3 +216,31 @@ def test_score_rows_written_as_copy_lines_read_back_exactly(active_version, hist
     assert first.components == {"isolation_forest": 0.1, 'auto "encoder" \\': 0.30000000000000004}
     assert (second.score, second.is_anomaly, second.reasons) == (1e-06, True, [])
     assert second.components == {"isolation_forest": 1.0, 'auto "encoder" \\': 2.5e-05}
+
+
+def test_a_large_set_of_scores_some_stored_before_stores_just_the_rest(active_version, history):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from detection.services import _Computed, _score_copy_lines, _score_rows_insert
+
+    targets = [t.pk for t in history[: COPY_ABOVE + 20]]
+    assert not Score.objects.filter(transaction__in=targets).exists()
+
+    def insert(pks: list[int]) -> dict[int, int]:
+        n = len(pks)
+        computed = _Computed(pks, [0.5] * n, ["low"] * n, [False] * n, ["forest"], [[0.5]] * n, [[]] * n)
+        return _score_rows_insert(copy_lines=_score_copy_lines(computed, active_version.pk, timezone.now()))
+
+    with CaptureQueriesContext(connection) as plain:
+        first = insert(targets[::2])  # none stored: the plain INSERT
+    with CaptureQueriesContext(connection) as retried:
+        again = insert(targets)  # half stored: the plain INSERT fails, ON CONFLICT stores the rest
+
+    assert not any("ON CONFLICT" in q["sql"] for q in plain.captured_queries)  # no speculative insertion
+    assert any("ON CONFLICT" in q["sql"] for q in retried.captured_queries)
+
+    assert sorted(first) == sorted(targets[::2]) and sorted(again) == sorted(targets[1::2])
+    stored = dict(Score.objects.filter(transaction__in=targets).values_list("transaction_id", "id"))
+    assert stored == first | again  # one score each, the first ones kept
