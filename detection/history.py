@@ -189,7 +189,7 @@ class HistoryCache:
         positions = np.flatnonzero(mask)
         head = 0 if own is None else len(own["id"])
         if head and int(own["id"].min()) <= self.max_id:  # it changed rows that may be cached: its versions are kept
-            positions = positions[~np.isin(self.rows.view("id")[positions], own["id"])]
+            positions = positions[~_isin_ids(self.rows.view("id")[positions], own["id"])]
         out = {}
         for name in self.columns:
             cached = self.rows.view(f"_{name}" if name in self.codes else name)
@@ -325,7 +325,7 @@ class HistoryCache:
         stored = self.rows.view("id")
         if not len(stored) or not len(ids):
             return
-        hit = np.isin(stored, ids)
+        hit = _isin_ids(stored, ids)
         alive = self.rows.view("alive")
         self.dead += int((hit & alive).sum())
         alive[hit] = False
@@ -338,6 +338,15 @@ class HistoryCache:
         keep = self.rows.view("alive") & (self.rows.view("timestamp") >= cutoff)
         self.rows.keep(keep)
         self.floor, self.dead = max(self.floor, cutoff), 0
+
+
+def _isin_ids(values: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """``np.isin(values, ids)`` for ids of recent rows, above most cached ones: only the values from the smallest id
+    up are looked up (a batch's 1,000 ids among 270,000 cached rows: np.isin alone took about 1.5 ms)."""
+    hit = values >= ids.min()
+    candidates = np.flatnonzero(hit)
+    hit[candidates] = np.isin(values[candidates], ids)
+    return hit
 
 
 # Conditions for the adapters' reader (`_fetch_columns`), which supplies the select list over alias t.

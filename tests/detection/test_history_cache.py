@@ -416,3 +416,12 @@ def test_batches_scored_one_after_another_get_the_scores_of_the_sql_path(setting
     by_pk = {t.pk: t.transaction_id for t in second}
     direct = {by_pk[pk]: round(float(v), 6) for pk, v in zip(frame["row_id"][targets], output.score, strict=True)}
     assert len(cached) == 40 and cached == direct
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_cache_finds_ids_among_its_rows_as_isin_does(seed):
+    rng = np.random.default_rng(seed)
+    values = rng.permutation(5_000)[: rng.integers(1, 3_000)].astype(np.int64)
+    ids = rng.choice(6_000, rng.integers(1, 500), replace=False).astype(np.int64)
+    ids[0] = 10_000 if seed == 3 else ids[0]  # an id above every value
+    np.testing.assert_array_equal(cache_module._isin_ids(values, ids), np.isin(values, ids))
