@@ -19,8 +19,14 @@ class ReviewItem(models.Model):
         LEGITIMATE = "legitimate", "Legitimate"
         NEEDS_INFO = "needs_info", "Needs more information"
 
-    transaction = models.OneToOneField("transactions.Transaction", on_delete=models.CASCADE, related_name="review_item")
-    score = models.ForeignKey("detection.Score", on_delete=models.PROTECT, related_name="review_items")
+    # Both enforced by statement-level triggers (anomaly_site/parent_keys.py), not a per-row foreign key check: a
+    # batch queues its flagged transactions in one statement.
+    transaction = models.OneToOneField(
+        "transactions.Transaction", on_delete=models.CASCADE, related_name="review_item", db_constraint=False
+    )
+    score = models.ForeignKey(
+        "detection.Score", on_delete=models.PROTECT, related_name="review_items", db_constraint=False
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
     priority = models.FloatField(default=0, help_text="Higher first: from score, amount and age.")
     assignee = models.ForeignKey(

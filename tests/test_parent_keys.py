@@ -7,7 +7,8 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 
 from detection.models import ModelVersion, Score
-from tests.factories import ModelVersionFactory, ScoreFactory, TransactionFactory
+from review.models import ReviewItem
+from tests.factories import ModelVersionFactory, ReviewItemFactory, ScoreFactory, TransactionFactory
 from transactions.models import Source, Transaction
 
 
@@ -121,6 +122,27 @@ def test_deleting_a_transaction_waits_for_an_open_insert_of_its_score_then_refus
         with pytest.raises(psycopg.errors.ForeignKeyViolation):  # then sees the score committed meanwhile
             deleter.execute("DELETE FROM transactions_transaction WHERE id = %s", [scored.transaction_id])
     assert Transaction.objects.filter(pk=scored.transaction_id).exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("column", "parent"), [("score_id", "detection_score"), ("transaction_id", "transactions")])
+def test_a_review_item_of_a_missing_score_or_transaction_is_refused(column, parent):
+    item = ReviewItemFactory()
+    fields = {"score_id": item.score_id, "transaction_id": TransactionFactory().pk} | {column: item.score_id + 1000}
+    with pytest.raises(IntegrityError, match=parent), transaction.atomic():
+        ReviewItem.objects.create(**fields)
+    with pytest.raises(IntegrityError, match=parent), transaction.atomic():
+        ReviewItem.objects.filter(pk=item.pk).update(**{column: getattr(item, column) + 1000})
+
+
+@pytest.mark.django_db
+def test_a_queued_transaction_or_its_score_cannot_be_deleted_by_sql_but_the_orm_cascades():
+    item = ReviewItemFactory(transaction=TransactionFactory())  # a transaction without scores: only the item holds it
+    for table, pk in (("detection_score", item.score_id), ("transactions_transaction", item.transaction_id)):
+        with pytest.raises(IntegrityError, match="review_reviewitem"), transaction.atomic(), connection.cursor() as c:
+            c.execute(f"DELETE FROM {table} WHERE id = %s", [pk])  # noqa: S608 - the test's own constants
+    Transaction.objects.filter(pk=item.transaction_id).delete()  # Django deletes the item first
+    assert not ReviewItem.objects.filter(pk=item.pk).exists() and Score.objects.filter(pk=item.score_id).exists()
 
 
 @contextlib.contextmanager
