@@ -130,8 +130,10 @@ print("model", version.version, version.training_rows)
 
 
 def request_rows(first_day: int, count: int, run: str) -> list[dict]:
-    """`count` handbook rows from `first_day` on, as API bodies, ids made unique to this run."""
-    path = handbook_days(first_day, first_day + 3, WORK / f"days-{first_day}.parquet")
+    """`count` handbook rows from `first_day` on, as API bodies, ids made unique to this run: from as many days as
+    that takes (the handbook has about 9,700 rows a day; at least 3 days)."""
+    days = max(3, -(-count // 9_000))
+    path = handbook_days(first_day, first_day + days, WORK / f"days-{first_day}-{days}.parquet")
     import pandas as pd
 
     frame = pd.read_parquet(path).head(count)
