@@ -144,7 +144,8 @@ def _score_copy_lines(computed: _Computed, version_id: int, now: datetime) -> li
     row's JSON by dict and json.dumps, then psycopg's per-row writer, cost more than the scoring's models.
 
     COPY's text format escapes backslashes (and control characters, which orjson never leaves raw); risk levels
-    are fixed words, numbers are Python's shortest repr, which JSON and PostgreSQL both read back exactly.
+    are fixed words, numbers are written shortest (Python's repr, orjson's), which JSON and PostgreSQL both read
+    back exactly.
     """
     stamp = now.isoformat()
     reasons = [copy_text(orjson.dumps(why).decode()) if why else "[]" for why in computed.reasons]
