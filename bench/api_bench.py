@@ -24,9 +24,12 @@ from api_common import (
     BENCH_DB,
     ROOT,
     bench_env,
+    children,
     fresh_copy,
     machine_cpu_ticks,
     prepare,
+    process_cpu_ticks,
+    psql,
     request_rows,
     setup_django,
 )
@@ -159,7 +162,7 @@ def run_together(work, shares: list) -> float:
     return time.perf_counter() - started
 
 
-def batch(secret: str, rows: list[dict], clients: int, workers: int, size: int = 1000) -> dict:
+def batch(secret: str, rows: list[dict], clients: int, workers: int, server_pid: int, size: int = 1000) -> dict:
     """Batches of `size`: a warm-up batch for each server worker, sent at once (each fills its history cache), then
     one client's sequential batches (median rows/s), then `clients` clients at once, each sending as many batches
     (total rows/s: the clients start and stop together, so no client's last batch runs alone)."""
@@ -177,11 +180,15 @@ def batch(secret: str, rows: list[dict], clients: int, workers: int, size: int =
         assert status == 200, (status, content[:300])
         assert json.loads(content)["counts"]["created"] == len(items)
         rates.append(len(items) / seconds)
+    servers, backends = children(server_pid) or [server_pid], _backends()  # daphne serves from its own process
     (busy_before, total_before), client_before = machine_cpu_ticks(), time.process_time()
+    servers_before, backends_before = process_cpu_ticks(servers), process_cpu_ticks(backends)
     elapsed = _batches_from_clients(secret, [parallel[i::clients] for i in range(clients)])
     client = time.process_time() - client_before
     busy_after, total_after = machine_cpu_ticks()
+    servers_after, backends_after = process_cpu_ticks(servers), process_cpu_ticks(backends)
     busy, total = busy_after - busy_before, total_after - total_before
+    ms_per_batch = 1000 / os.sysconf("SC_CLK_TCK") / len(parallel)
     return {
         "batches": len(rates),
         "rows_per_s": statistics.median(rates),
@@ -193,7 +200,23 @@ def batch(secret: str, rows: list[dict], clients: int, workers: int, size: int =
         "parallel_cpu_busy": busy / total if total else 0.0,
         "parallel_cpu_ms_per_batch": busy / os.sysconf("SC_CLK_TCK") * 1000 / len(parallel),
         "parallel_client_cpu_ms_per_batch": client * 1000 / len(parallel),  # of that, this process's clients
+        # ... the server's worker processes, and the run database's PostgreSQL backends
+        "parallel_server_cpu_ms_per_batch": _spent(servers_before, servers_after) * ms_per_batch,
+        "parallel_postgres_cpu_ms_per_batch": _spent(backends_before, backends_after) * ms_per_batch,
     }
+
+
+def _backends() -> list[int]:
+    """The PostgreSQL backends connected to the run's database (the server's workers, once they have served)."""
+    from django.conf import settings
+
+    name = settings.DATABASES["default"]["NAME"]
+    query = f"SELECT pid FROM pg_stat_activity WHERE datname = '{name}'"  # noqa: S608 - the benchmark's own name
+    return [int(pid) for pid in psql(query).split()]
+
+
+def _spent(before: dict[int, int], after: dict[int, int]) -> int:
+    return sum(ticks - before[pid] for pid, ticks in after.items() if pid in before)
 
 
 def _batches_from_clients(secret: str, shares: list[list[list[dict]]]) -> float:
@@ -254,7 +277,7 @@ def run_server(name: str, secret: str, args) -> dict:
     try:
         result = {"server": name, **single(secret, single_rows)}
         result |= concurrent(secret, concurrent_rows, args.clients)
-        result |= batch(secret, batch_rows, args.batch_clients, args.workers)
+        result |= batch(secret, batch_rows, args.batch_clients, args.workers, process.pid)
     finally:
         stop_server(process)
     result |= engine_rates([r["transaction_id"] for r in batch_rows[2000:3000]])

@@ -164,6 +164,18 @@ def machine_cpu_ticks() -> tuple[int, int]:
     return sum(ticks) - ticks[3] - ticks[4], sum(ticks)
 
 
+def process_cpu_ticks(pids: list[int]) -> dict[int, int]:
+    """Each live process's CPU so far (utime + stime, clock ticks)."""
+    ticks = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        ticks[pid] = int(fields[11]) + int(fields[12])
+    return ticks
+
+
 def children(pid: int) -> list[int]:
     path = Path(f"/proc/{pid}/task/{pid}/children")
     return [int(p) for p in path.read_text().split()] if path.exists() else []

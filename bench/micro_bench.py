@@ -4,6 +4,8 @@
     .venv/bin/python bench/micro_bench.py token   # partner token lookup: the ORM query vs the prebuilt SQL
     .venv/bin/python bench/micro_bench.py split   # a job's split: 1,000,000 handbook rows validated into chunk files
     .venv/bin/python bench/micro_bench.py reasons # wording 33,000 rows' reasons (synthetic rare entries)
+    .venv/bin/python bench/micro_bench.py json    # a 1,000-row answer and score rows' JSON: json/DRF vs orjson
+    .venv/bin/python bench/micro_bench.py rows    # a batch's per-row records and the history cache's id lookup
 
 `trees` fits a HistGradientBoosting of 159 trees (31 leaves, as the supervised part) on synthetic data and times
 both evaluations of the same rows on one thread, checking that they agree bit for bit. `token` runs on a fresh copy
@@ -111,7 +113,94 @@ def reasons() -> None:
     print(f"reasons of {len(X):,} rows ({len(set(entries[0].tolist())):,} with rare entries) worded: {worded:.0f} ms")
 
 
+def _django() -> None:
+    import os
+
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "anomaly_site.settings")
+    django.setup()
+
+
+def json_writers() -> None:
+    """The batch answer by DRF's renderer and by ours; the score rows' components and reasons as JSON text."""
+    import json
+
+    import numpy as np
+    import orjson
+
+    _django()
+    from rest_framework.renderers import JSONRenderer
+
+    from anomaly_site.renderers import FastJSONRenderer
+
+    rng = np.random.default_rng(0)
+    reasons = ["amount 3.2x the account's typical (42.10)", "new merchant for this account"]
+    items = [
+        {
+            "index": i,
+            "created": True,
+            "transaction_id": f"tx-{i:08d}",
+            "score": round(float(rng.random()), 6),
+            "risk_level": "low",
+            "is_anomaly": False,
+            "reasons": reasons,
+            "model_version": 3,
+        }
+        for i in range(1000)
+    ]
+    answer = {"results": items, "errors": [], "counts": {"received": 1000, "created": 1000, "existing": 0}}
+    drf, ours = (
+        median_ms(lambda: JSONRenderer().render(answer), 50),
+        median_ms(lambda: FastJSONRenderer().render(answer), 50),
+    )
+    print(f"1,000-row batch answer: DRF's renderer {drf:.2f} ms, orjson's {ours:.2f} ms")
+    names = ["forest", "autoencoder", "tail", "unsupervised", "supervised"]
+    values = np.round(rng.random((1000, len(names))), 6).tolist()
+    template = "{" + ", ".join(f'"{name}": %r' for name in names) + "}"
+    by_format = median_ms(lambda: [template % tuple(row) for row in values], 50)
+    by_orjson = median_ms(lambda: [orjson.dumps(dict(zip(names, row, strict=True))).decode() for row in values], 50)
+    print(f"1,000 rows' components: a format per row {by_format:.2f} ms, orjson {by_orjson:.2f} ms")
+    whys = [reasons if i % 3 == 0 else [] for i in range(1000)]
+    by_json = median_ms(lambda: [json.dumps(why) if why else "[]" for why in whys], 50)
+    by_orjson = median_ms(lambda: [orjson.dumps(why).decode() if why else "[]" for why in whys], 50)
+    print(f"1,000 rows' reasons: json.dumps {by_json:.2f} ms, orjson {by_orjson:.2f} ms")
+
+
+def rows() -> None:
+    """A batch's 1,000 ingest records (a frozen dataclass, as before, and the named tuple now), and the history
+    cache's lookup of a batch's ids among 270,000 cached ones."""
+    import dataclasses
+
+    import numpy as np
+
+    _django()
+    from detection.history import _isin_ids
+    from transactions.services import IngestedRow
+
+    @dataclasses.dataclass(frozen=True)
+    class Frozen:
+        pk: int | None
+        transaction_id: str | None
+        created: bool = False
+        errors: list = dataclasses.field(default_factory=list)
+        stored: dict | None = None
+
+    stored = {"amount": 1}
+    for kind in (Frozen, IngestedRow):
+        made = median_ms(
+            lambda kind=kind: [kind(pk=i, transaction_id="t", created=True, stored=stored) for i in range(1000)], 30
+        )
+        print(f"1,000 {kind.__name__}: {made:.2f} ms")
+    cached = np.arange(270_000, dtype=np.int64) + 1_000_000
+    ids = np.arange(1_268_500, 1_270_500, 2, dtype=np.int64)  # a batch's ids, interleaved with another worker's
+    assert np.array_equal(np.isin(cached, ids), _isin_ids(cached, ids))
+    plain, recent = median_ms(lambda: np.isin(cached, ids), 20), median_ms(lambda: _isin_ids(cached, ids), 20)
+    print(f"1,000 ids among 270,000: np.isin {plain:.2f} ms, from the smallest id up {recent:.2f} ms")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
-    parser.add_argument("what", choices=["trees", "token", "split", "reasons"])
-    {"trees": trees, "token": token, "split": split, "reasons": reasons}[parser.parse_args().what]()
+    commands = {"trees": trees, "token": token, "split": split, "reasons": reasons, "json": json_writers, "rows": rows}
+    parser.add_argument("what", choices=list(commands))
+    commands[parser.parse_args().what]()

@@ -7,6 +7,8 @@ Uses the API benchmark's database (bench/api_common.py prepares it) and prints t
     .venv/bin/python bench/score_path_profile.py --batch 1000 --requests 6 --sql   # SQL time per batch, by statement
     .venv/bin/python bench/score_path_profile.py --batch 1000 --requests 30 --django --cpu   # Python and PostgreSQL CPU
     .venv/bin/python bench/score_path_profile.py --django --profile   # through middleware, DRF, auth, throttling
+    .venv/bin/python bench/score_path_profile.py --batch 1000 --requests 30 --django --gc --wal   # GC; WAL, commits
+    .venv/bin/python bench/score_path_profile.py --batch 1000 --requests 30 --django --gc --gc-young 700   # Python's
 """
 
 import argparse
@@ -40,6 +42,11 @@ def main() -> None:
     parser.add_argument(
         "--django", action="store_true", help="Send each request through Django's whole stack (no socket, no server)."
     )
+    parser.add_argument("--gc", action="store_true", help="Print the garbage collector's time and collections.")
+    parser.add_argument(
+        "--gc-young", type=int, help="Collect the youngest generation after this many new objects (Python's: 700)."
+    )
+    parser.add_argument("--wal", action="store_true", help="Print the WAL written and the commits' time per request.")
     args = parser.parse_args()
     prepare()
     os.environ["DB_CONN_MAX_AGE"] = "60"  # as the API benchmark runs gunicorn: no new connection per request
@@ -71,9 +78,28 @@ def profile_requests(args) -> None:
         call(bodies)
     profile = cProfile.Profile() if args.profile else None
     statements: dict[str, list[float]] = collections.defaultdict(list)
+    if args.gc_young:  # after the warm-up, which loaded the model and set the scoring processes' threshold
+        import gc
+
+        gc.set_threshold(args.gc_young, *gc.get_threshold()[1:])
     cpu_before = _cpu_seconds(connection)
-    with connection.execute_wrapper(timing_into(statements)) if args.sql else contextlib.nullcontext():
+    wal_before = _wal_position(connection)
+    with contextlib.ExitStack() as watching:
+        if args.sql:
+            watching.enter_context(connection.execute_wrapper(timing_into(statements)))
+        collections_seen = watching.enter_context(_collections()) if args.gc else None
+        commits = watching.enter_context(_commits()) if args.wal else None
         timings = _timed(call, requests[warmup:], profile)
+    count = len(requests[warmup:])
+    if collections_seen is not None:
+        seconds, by_generation = collections_seen
+        print(f"GC per request: {seconds[0] * 1000 / count:.2f} ms; collections by generation {by_generation}")
+    if commits is not None:
+        wal = _wal_bytes_since(connection, wal_before)
+        print(
+            f"WAL per request {wal / count / 1024:,.0f} kB; commit median {statistics.median(commits) * 1000:.2f} ms,"
+            f" at most {max(commits) * 1000:.2f} ms ({len(commits)} commits)"
+        )
     if args.cpu:
         python, backend = (after - before for after, before in zip(_cpu_seconds(connection), cpu_before, strict=True))
         per = 1000 / len(requests[warmup:])
@@ -119,6 +145,60 @@ def _timed(call, requests, profile) -> list[float]:
             profile.disable()
         timings.append((time.perf_counter() - started) * 1000)
     return timings
+
+
+@contextlib.contextmanager
+def _collections():
+    """([seconds], [collections of generation 0, 1, 2]) spent by the garbage collector while inside."""
+    import gc
+
+    seconds, by_generation, started = [0.0], [0, 0, 0], [0.0]
+
+    def callback(phase, info):
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            seconds[0] += time.perf_counter() - started[0]
+            by_generation[info["generation"]] += 1
+
+    gc.callbacks.append(callback)
+    try:
+        yield seconds, by_generation
+    finally:
+        gc.callbacks.remove(callback)
+
+
+@contextlib.contextmanager
+def _commits():
+    """The seconds of every database commit made while inside (Django's commit, timed around it)."""
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
+    seconds, original = [], BaseDatabaseWrapper._commit
+
+    def timed(self):
+        started = time.perf_counter()
+        try:
+            return original(self)
+        finally:
+            seconds.append(time.perf_counter() - started)
+
+    BaseDatabaseWrapper._commit = timed
+    try:
+        yield seconds
+    finally:
+        BaseDatabaseWrapper._commit = original
+
+
+def _wal_position(connection) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_wal_lsn()::text")
+        return cursor.fetchone()[0]
+
+
+def _wal_bytes_since(connection, position: str) -> float:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s::pg_lsn)", [position])
+        return float(cursor.fetchone()[0])
 
 
 def _cpu_seconds(connection) -> tuple[float, float]:

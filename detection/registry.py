@@ -72,8 +72,9 @@ def _freeze_long_lived() -> None:
     And collect the youngest generation after YOUNG_COLLECTION_AFTER new objects rather than Python's 700: a 1,000-row
     batch holds some 10,000 objects alive at once (the request's rows, their cleaned copies, the answer's items),
     which crossed 700 fourteen times a batch, each time walked again, and brought older collections on too: 1.9 ms
-    of a batch's CPU, against 0.4 ms (``bench/score_path_profile.py``'s figure, gc callbacks around it; 30 batches).
-    A single score holds a few hundred: 2 collections in 1,000 single scores (155 at 700), the same CPU on average.
+    of a batch's CPU, against 0.75 ms (``bench/score_path_profile.py --batch 1000 --requests 30 --django --gc``, and
+    ``--gc-young 700`` for Python's threshold). A single score holds a few hundred: 2 collections in 1,000 single
+    scores (154 at 700), the same 0.04 ms a request on average.
     """
     gc.unfreeze()
     gc.collect()
