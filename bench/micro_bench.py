@@ -6,6 +6,7 @@
     .venv/bin/python bench/micro_bench.py reasons # wording 33,000 rows' reasons (synthetic rare entries)
     .venv/bin/python bench/micro_bench.py json    # a 1,000-row answer and score rows' JSON: json/DRF vs orjson
     .venv/bin/python bench/micro_bench.py rows    # a batch's per-row records and the history cache's id lookup
+    .venv/bin/python bench/micro_bench.py features  # build_features of eight 1,000-target batch frames
 
 `trees` fits a HistGradientBoosting of 159 trees (31 leaves, as the supervised part) on synthetic data and times
 both evaluations of the same rows on one thread, checking that they agree bit for bit. `token` runs on a fresh copy
@@ -199,8 +200,35 @@ def rows() -> None:
     print(f"1,000 ids among 270,000: np.isin {plain:.2f} ms, from the smallest id up {recent:.2f} ms")
 
 
+def features() -> None:
+    """build_features of eight batches' frames (1,000 stored handbook transactions each, with their histories, from
+    the API benchmark's database), process CPU per batch, the median of five passes."""
+    from api_common import BENCH_DB, prepare, setup_django
+
+    prepare()
+    setup_django(BENCH_DB)  # read only
+    from detection import adapters
+    from detection.engine.features import build_features
+    from transactions.models import Transaction
+
+    newest = list(Transaction.objects.order_by("-timestamp").values_list("pk", flat=True)[:8000])
+    frames = [
+        adapters.frame_for_transactions(list(Transaction.objects.filter(pk__in=newest[k : k + 1000])))
+        for k in range(0, 8000, 1000)
+    ]
+    passes = []
+    for _ in range(6):  # the first warms up
+        started = time.process_time()
+        for frame, targets in frames:
+            build_features(frame, target_mask=targets)
+        passes.append((time.process_time() - started) / len(frames) * 1000)
+    rows, median = len(frames[0][0]["row_id"]), statistics.median(passes[1:])
+    print(f"build_features of a 1,000-target batch ({rows:,} rows): {median:.2f} ms")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     commands = {"trees": trees, "token": token, "split": split, "reasons": reasons, "json": json_writers, "rows": rows}
+    commands["features"] = features
     parser.add_argument("what", choices=list(commands))
     commands[parser.parse_args().what]()

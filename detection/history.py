@@ -342,7 +342,8 @@ class HistoryCache:
 
 def _isin_ids(values: np.ndarray, ids: np.ndarray) -> np.ndarray:
     """``np.isin(values, ids)`` for ids of recent rows, above most cached ones: only the values from the smallest id
-    up are looked up (a batch's 1,000 ids among 270,000 cached rows: 0.14 ms, np.isin alone 0.31 ms)."""
+    up are looked up (a batch's 1,000 ids among 270,000 cached rows: 0.15 ms, np.isin alone 0.29 ms;
+    ``bench/micro_bench.py rows``)."""
     hit = values >= ids.min()
     candidates = np.flatnonzero(hit)
     hit[candidates] = np.isin(values[candidates], ids)

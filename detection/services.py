@@ -126,7 +126,7 @@ class _Computed:
         return [dict(zip(self.component_names, row, strict=True)) for row in self.component_values]
 
     def components_json(self) -> list[str]:
-        """Each row's components as JSON text, by orjson (1,000 rows: 0.5 ms; a format per row, 1.3 ms)."""
+        """Each row's components as JSON text, by orjson (1,000 rows: 0.7 ms; a format per row, 1.4 ms)."""
         names = self.component_names
         return [orjson.dumps(dict(zip(names, row, strict=True))).decode() for row in self.component_values]
 
