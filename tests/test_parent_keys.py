@@ -159,3 +159,55 @@ def _insert_score_left_open(writer, *, transaction_id: int, version_id: int) -> 
         " reasons, created_at) VALUES (%s, %s, 0.5, 'low', false, '{}', '[]', now())",
         [transaction_id, version_id],
     )
+
+
+def _scans(cursor, table: str) -> tuple[int, int]:
+    """`table`'s sequential and index scans so far in this transaction."""
+    cursor.execute("SELECT seq_scan, coalesce(idx_scan, 0) FROM pg_stat_xact_user_tables WHERE relname = %s", [table])
+    return cursor.fetchone()
+
+
+def _scored_transactions(cursor, *, source_id: int, version_id: int, first: int, count: int) -> list[tuple[int, int]]:
+    """`count` new transactions with a score each, by SQL; their (transaction id, score id) pairs."""
+    cursor.execute(
+        "INSERT INTO transactions_transaction (source_id, transaction_id, timestamp, account_id, amount, currency,"
+        " merchant_id, merchant_category, channel, country, device_id, attributes, label_source, ingested_at)"
+        " SELECT %s, 'grown-' || g, now(), 'a', 1, 'EUR', '', '', 'online', '', '', '{}', '', now()"
+        " FROM generate_series(%s, %s) g RETURNING id",
+        [source_id, first, first + count - 1],
+    )
+    transaction_ids = [row[0] for row in cursor.fetchall()]
+    cursor.execute(
+        "INSERT INTO detection_score (transaction_id, model_version_id, score, risk_level, is_anomaly, components,"
+        " reasons, created_at) SELECT t, %s, 0.9, 'high', true, '{}', '[]', now() FROM unnest(%s::bigint[]) t"
+        " RETURNING transaction_id, id",
+        [version_id, transaction_ids],
+    )
+    return cursor.fetchall()
+
+
+def _queue(cursor, pairs: list[tuple[int, int]]) -> None:
+    cursor.execute(
+        "INSERT INTO review_reviewitem (transaction_id, score_id, status, priority, created_at, decision)"
+        " SELECT t, s, 'open', 90, now(), '' FROM unnest(%s::bigint[], %s::bigint[]) AS q(t, s)",
+        [[t for t, _ in pairs], [s for _, s in pairs]],
+    )
+
+
+@pytest.mark.django_db
+def test_a_large_parents_check_probes_its_key_even_when_planned_while_it_was_small():
+    """The session plans a trigger's check once: planned while the scores were few, it must not go on reading
+    every score (a hash join) for each batch queued once they are many."""
+    source, version = Source.objects.create(name="growing"), ModelVersionFactory()
+    with connection.cursor() as cursor:
+        cursor.execute("DISCARD PLANS")  # this session plans the checks anew, with the tables as small as now
+        few = _scored_transactions(cursor, source_id=source.pk, version_id=version.pk, first=0, count=200)
+        _queue(cursor, few[:100])
+        many = _scored_transactions(cursor, source_id=source.pk, version_id=version.pk, first=200, count=20000)
+        before = {table: _scans(cursor, table) for table in ("detection_score", "transactions_transaction")}
+        _queue(cursor, many[-100:])
+        after = {table: _scans(cursor, table) for table in before}
+    assert ReviewItem.objects.count() == 200
+    for table in before:
+        assert after[table][0] == before[table][0], f"{table} read whole"
+        assert after[table][1] > before[table][1], f"{table}'s key not probed"
