@@ -12,6 +12,8 @@ the rows out with a `DELETE ... RETURNING` in the INSERT instead cost PostgreSQL
 
 import zlib
 from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
 
 import psycopg
 from django.db import IntegrityError, connection, transaction
@@ -50,7 +52,7 @@ def insert_returning(
             arrays = ", ".join(f"%s::{kind}[]" for _, kind in columns)
             cursor.execute(
                 f"INSERT INTO {target} SELECT {select} FROM unnest({arrays}) AS s({', '.join(names)}) {suffix}",  # noqa: S608
-                [list(column) for column in zip(*rows, strict=True)],
+                [array_literal(column) for column in zip(*rows, strict=True)],
             )
             return cursor.fetchall()
         definition = ", ".join(f"{name} {kind}" for name, kind in columns)
@@ -86,6 +88,45 @@ def insert_new_returning(*, conflict: str, returning: str, **insert) -> list[tup
         if not isinstance(error.__cause__, psycopg.errors.UniqueViolation):
             raise
     return insert_returning(**insert, suffix=f"ON CONFLICT ({conflict}) DO NOTHING RETURNING {returning}")
+
+
+def array_literal(values: Sequence) -> str | list:
+    """`values` as the text of a PostgreSQL array (``{1,NULL,"a b"}``), to be cast to the column's array type.
+
+    What psycopg writes for a list when Django binds parameters on the client, but without its adapter's Python
+    call per element: six columns of a batch's 72 review items took it 1.2 ms, this about a tenth. Values of any
+    other type than these (a dict, say) return as the list, for psycopg to adapt.
+    """
+    parts = []
+    for value in values:
+        kind = type(value)
+        if kind is str:
+            parts.append(f'"{value.translate(_ARRAY_ESCAPES)}"')
+        elif value is None:
+            parts.append("NULL")
+        elif kind is int:
+            parts.append(str(value))
+        elif kind is float:
+            parts.append(float_text(value))
+        elif kind is bool:
+            parts.append("t" if value else "f")
+        elif kind is Decimal:
+            parts.append(str(value))  # NaN and exponents as numeric reads them
+        elif kind is datetime:
+            parts.append(f'"{value.isoformat()}"')  # with its offset when it has one, as psycopg writes it
+        else:
+            return list(values)
+    return "{" + ",".join(parts) + "}"
+
+
+_ARRAY_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"'})
+
+
+def float_text(value: float) -> str:
+    """A float as PostgreSQL reads it back exactly (its shortest repr; NaN and the infinities by name)."""
+    if value - value == 0:  # finite: the shortest text that reads back as the same float
+        return repr(value)
+    return "NaN" if value != value else "Infinity" if value > 0 else "-Infinity"
 
 
 _COPY_ESCAPES = str.maketrans(

@@ -7,6 +7,7 @@
     .venv/bin/python bench/micro_bench.py json    # a 1,000-row answer and score rows' JSON: json/DRF vs orjson
     .venv/bin/python bench/micro_bench.py rows    # a batch's per-row records and the history cache's id lookup
     .venv/bin/python bench/micro_bench.py features  # build_features of eight 1,000-target batch frames
+    .venv/bin/python bench/micro_bench.py arrays  # small inserts' column arrays: psycopg's lists vs our literals
 
 `trees` fits a HistGradientBoosting of 159 trees (31 leaves, as the supervised part) on synthetic data and times
 both evaluations of the same rows on one thread, checking that they agree bit for bit. `token` runs on a fresh copy
@@ -226,9 +227,47 @@ def features() -> None:
     print(f"build_features of a 1,000-target batch ({rows:,} rows): {median:.2f} ms")
 
 
+def arrays() -> None:
+    """The statement of a batch's review items (72 rows, six column arrays) and of a single transaction (one row,
+    19 arrays), sent with each column as a list (psycopg spells it) and as `array_literal`'s text: the whole
+    execute through Django's cursor, SELECTing nothing so that nothing is written, the median of 200."""
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from api_common import BENCH_DB, prepare, setup_django
+
+    prepare()
+    setup_django(BENCH_DB)  # read only
+    from django.db import connection
+
+    from anomaly_site.bulk_insert import array_literal
+    from transactions.bulk import _ROW_TYPES
+
+    now = datetime.now(UTC)
+    review = (
+        [("bigint", "bigint", "text", "float8", "timestamptz", "text")],
+        [(300_000 + i, 30_000 + i, "open", 97.5 + i / 7, now, "") for i in range(72)],
+    )
+    single = (
+        [(kind for _, kind in _ROW_TYPES)],
+        [
+            ("tx-1", now, "acct-1", Decimal("12.34"), "EUR", "m-1", "grocery", "online", 48.85, 2.35, 1.5)
+            + ("FR", "dev-1", '{"k": 1}', None, "", None, 1)
+        ],
+    )
+    with connection.cursor() as cursor:
+        for name, (kinds, rows) in (("72 review items", review), ("one transaction", single)):
+            kinds = list(kinds[0])
+            sql = f"SELECT 1 FROM unnest({', '.join(f'%s::{kind}[]' for kind in kinds)}) LIMIT 0"  # noqa: S608
+            columns = list(zip(*rows, strict=True))
+            lists = median_ms(lambda sql=sql, c=columns: cursor.execute(sql, [list(v) for v in c]), 200)
+            texts = median_ms(lambda sql=sql, c=columns: cursor.execute(sql, [array_literal(v) for v in c]), 200)
+            print(f"{name}: as lists {lists:.3f} ms, as literals {texts:.3f} ms (execute, round trip included)")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     commands = {"trees": trees, "token": token, "split": split, "reasons": reasons, "json": json_writers, "rows": rows}
-    commands["features"] = features
+    commands |= {"features": features, "arrays": arrays}
     parser.add_argument("what", choices=list(commands))
     commands[parser.parse_args().what]()

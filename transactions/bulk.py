@@ -15,7 +15,7 @@ import pyarrow.csv as pa_csv
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 
-from anomaly_site.bulk_insert import COPY_ABOVE, copy_text, insert_new_returning, insert_returning
+from anomaly_site.bulk_insert import COPY_ABOVE, copy_text, float_text, insert_new_returning, insert_returning
 from transactions.models import LabelEvent, Transaction
 from transactions.validation import CANONICAL_FIELDS
 
@@ -157,11 +157,7 @@ def _copy_lines(rows: Sequence[dict[str, Any]], source_id: int, label_source: st
 
 
 def _copy_float(value: float | None) -> str:
-    if value is None:
-        return "\\N"
-    if value - value == 0:  # finite
-        return repr(value)
-    return "NaN" if value != value else "Infinity" if value > 0 else "-Infinity"
+    return "\\N" if value is None else float_text(value)
 
 
 # ---------------------------------------------------------------- frames (files, the generator)

@@ -236,3 +236,31 @@ def test_two_senders_of_the_same_large_batch_store_each_row_once():
         f"t-{i}" for i in range(count, count + 5)
     )
     assert Transaction.objects.filter(source=source).count() == count + 5
+
+
+TRICKY = {
+    "text": ["plain", "", "NULL", 'say "hi"', "back\\slash", "a,b {c}", " padded ", "tab\tnew\nline", "é 🎉", None],
+    "bigint": [0, -1, 2**63 - 1, None, 42],
+    "smallint": [0, 1, None],
+    "float8": [0.1, -0.0, 1e-300, 1.7976931348623157e308, math.nan, math.inf, -math.inf, None, 1 / 3],
+    "numeric": [Decimal("12.34"), Decimal("-0.01"), Decimal("1E+3"), Decimal("NaN"), None],
+    "boolean": [True, False, None],
+    "timestamptz": [AT, datetime(2026, 3, 1, 13, 0, 0, 123456, tzinfo=UTC), None],
+    "jsonb": ['{"a": "x\\"y"}', "[]", None],
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", sorted(TRICKY))
+def test_an_array_literal_reads_back_as_psycopgs_own_array_does(kind):
+    values = TRICKY[kind]
+    literal = bulk_insert.array_literal(values)
+    assert isinstance(literal, str)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT %s::{kind}[]::text, %s::{kind}[]::text", [literal, list(values)])
+        ours, psycopgs = cursor.fetchone()
+    assert ours == psycopgs
+
+
+def test_an_array_of_values_it_does_not_spell_goes_to_psycopg_as_a_list():
+    assert bulk_insert.array_literal([1, {"a": 1}]) == [1, {"a": 1}]
