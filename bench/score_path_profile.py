@@ -9,6 +9,7 @@ Uses the API benchmark's database (bench/api_common.py prepares it) and prints t
     .venv/bin/python bench/score_path_profile.py --django --profile   # through middleware, DRF, auth, throttling
     .venv/bin/python bench/score_path_profile.py --batch 1000 --requests 30 --django --gc --wal   # GC; WAL, commits
     .venv/bin/python bench/score_path_profile.py --batch 1000 --requests 30 --django --gc --gc-young 700   # Python's
+    .venv/bin/python bench/score_path_profile.py --batch 1000 --requests 80 --django --scans   # whole-table reads
 """
 
 import argparse
@@ -47,6 +48,9 @@ def main() -> None:
         "--gc-young", type=int, help="Collect the youngest generation after this many new objects (Python's: 700)."
     )
     parser.add_argument("--wal", action="store_true", help="Print the WAL written and the commits' time per request.")
+    parser.add_argument(
+        "--scans", action="store_true", help="Print the rows that sequential scans read per request, by table."
+    )
     args = parser.parse_args()
     prepare()
     os.environ["DB_CONN_MAX_AGE"] = "60"  # as the API benchmark runs gunicorn: no new connection per request
@@ -84,6 +88,7 @@ def profile_requests(args) -> None:
         gc.set_threshold(args.gc_young, *gc.get_threshold()[1:])
     cpu_before = _cpu_seconds(connection)
     wal_before = _wal_position(connection)
+    scans_before = _sequential_reads(connection) if args.scans else None
     with contextlib.ExitStack() as watching:
         if args.sql:
             watching.enter_context(connection.execute_wrapper(timing_into(statements)))
@@ -100,6 +105,10 @@ def profile_requests(args) -> None:
             f"WAL per request {wal / count / 1024:,.0f} kB; commit median {statistics.median(commits) * 1000:.2f} ms,"
             f" at most {max(commits) * 1000:.2f} ms ({len(commits)} commits)"
         )
+    if scans_before is not None:
+        after = _sequential_reads(connection)
+        read = {table: (after[table] - before) / count for table, before in scans_before.items()}
+        print("Rows read by sequential scans per request:", {table: round(n) for table, n in read.items() if n >= 1})
     if args.cpu:
         python, backend = (after - before for after, before in zip(_cpu_seconds(connection), cpu_before, strict=True))
         per = 1000 / len(requests[warmup:])
@@ -199,6 +208,15 @@ def _wal_bytes_since(connection, position: str) -> float:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s::pg_lsn)", [position])
         return float(cursor.fetchone()[0])
+
+
+def _sequential_reads(connection) -> dict[str, int]:
+    """Rows read so far by sequential scans of each of the database's tables (this backend's counts flushed first:
+    it flushes them when it goes idle, forced between the two statements)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_force_next_flush()")
+        cursor.execute("SELECT relname, coalesce(seq_tup_read, 0) FROM pg_stat_user_tables")
+        return dict(cursor.fetchall())
 
 
 def _cpu_seconds(connection) -> tuple[float, float]:
