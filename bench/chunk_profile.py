@@ -4,8 +4,8 @@ Runs on a fresh copy of the API benchmark's database (bench/api_common.py prepar
 handbook rows by COPY (what a job's storing phase does), commits, then times `score_stored` on them as a job chunk
 does, with the history cache warm (a first chunk of the same size fills it, as a worker's first chunk would).
 
-    .venv/bin/python bench/chunk_profile.py --rows 50000            # seconds per phase
-    .venv/bin/python bench/chunk_profile.py --rows 50000 --profile  # and a cProfile of the scoring
+    .venv/bin/python bench/chunk_profile.py --rows 33000            # seconds per phase
+    .venv/bin/python bench/chunk_profile.py --rows 33000 --profile  # and a cProfile of the scoring
 """
 
 import argparse
