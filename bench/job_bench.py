@@ -33,6 +33,7 @@ from api_common import (
     machine_cpu_ticks,
     peak_rss_mb,
     prepare,
+    process_cpu_ticks,
     psql,
 )
 
@@ -85,8 +86,7 @@ def worker_peaks(workers: list[subprocess.Popen]) -> list[dict]:
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time a process has used."""
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()  # noqa: SIM115, PTH123 - a one-line read
-    return (int(fields[11]) + int(fields[12])) / TICKS
+    return process_cpu_ticks([pid])[pid] / TICKS
 
 
 def machine_busy_seconds() -> float:

@@ -26,7 +26,15 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from api_common import BENCH_DB, drop_copy, fresh_copy, prepare, request_rows, setup_django  # noqa: E402
+from api_common import (  # noqa: E402
+    BENCH_DB,
+    drop_copy,
+    fresh_copy,
+    prepare,
+    process_cpu_ticks,
+    request_rows,
+    setup_django,
+)
 
 RUN_DB = BENCH_DB + "_profile"
 
@@ -224,8 +232,7 @@ def _cpu_seconds(connection) -> tuple[float, float]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         (pid,) = cursor.fetchone()
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return time.process_time(), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return time.process_time(), process_cpu_ticks([pid])[pid] / os.sysconf("SC_CLK_TCK")
 
 
 def timing_into(statements: dict[str, list[float]]):
