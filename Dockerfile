@@ -6,5 +6,7 @@ COPY requirements/ requirements/
 # torch is pinned; the CPU wheel index keeps the image small.
 RUN pip install --extra-index-url https://download.pytorch.org/whl/cpu -r requirements/base.txt
 COPY . .
+# The compiled tree descents go into numba's cache in the image: no process compiles them at start-up.
+RUN python -c "from detection.engine import kernels; kernels.warm_up()"
 EXPOSE 8000
 CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "anomaly_site.asgi:application"]

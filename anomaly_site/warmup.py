@@ -1,6 +1,6 @@
-"""Start-up of a serving process: load the active model before the first request, then keep the garbage collector
-away from everything loaded so far (Django, numpy, torch, the model), which would otherwise be traversed again on
-every full collection and show up as latency spikes."""
+"""Start-up of a serving process: load the active model and the compiled tree descents before the first request, then
+keep the garbage collector away from everything loaded so far (Django, numpy, torch, the model), which would otherwise
+be traversed again on every full collection and show up as latency spikes."""
 
 import gc
 import logging
@@ -10,6 +10,9 @@ logger = logging.getLogger(__name__)
 
 def warm_up_serving_process() -> None:
     from detection import registry
+    from detection.engine import kernels
+
+    kernels.warm_up()  # compiled, or read from numba's cache: not in the first request's time
 
     try:
         registry.active_model()

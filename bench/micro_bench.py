@@ -1,6 +1,6 @@
 """Small measurements behind choices on the scoring path (medians printed; synthetic or benchmark data).
 
-    .venv/bin/python bench/micro_bench.py trees   # compiled node table vs scikit-learn's loop, by block size
+    .venv/bin/python bench/micro_bench.py trees   # the compiled supervised trees vs scikit-learn's loop, by block size
     .venv/bin/python bench/micro_bench.py token   # partner token lookup: the ORM query vs the prebuilt SQL
     .venv/bin/python bench/micro_bench.py split   # a job's split: 1,000,000 handbook rows validated into chunk files
     .venv/bin/python bench/micro_bench.py reasons # wording 33,000 rows' reasons (synthetic rare entries)
@@ -8,8 +8,12 @@
     .venv/bin/python bench/micro_bench.py rows    # a batch's per-row records and the history cache's id lookup
     .venv/bin/python bench/micro_bench.py features  # build_features of eight 1,000-target batch frames
     .venv/bin/python bench/micro_bench.py arrays  # small inserts' column arrays: psycopg's lists vs our literals
+    .venv/bin/python bench/micro_bench.py forest  # the compiled forest descent vs numpy's level-by-level one
 
-`trees` fits a HistGradientBoosting of 159 trees (31 leaves, as the supervised part) on synthetic data and times
+`forest` runs on the API benchmark's database (bench/api_common.py prepares it; read only): the active model's
+forest on 1,000 stored rows' features and on one row, against the numpy descent the compiled loop replaced (kept here
+for the comparison), alternating call by call, with the results checked equal. `trees` fits a HistGradientBoosting
+of 159 trees (31 leaves, as the supervised part) on synthetic data and times
 both evaluations of the same rows on one thread, checking that they agree bit for bit. `token` runs on a fresh copy
 of the API benchmark's database (bench/api_common.py prepares it). `split` reads the job benchmark's file
 (bench/job_bench.py makes it) in 50,000-row chunks through the same validation and Parquet writes as
@@ -265,9 +269,65 @@ def arrays() -> None:
             print(f"{name}: as lists {lists:.3f} ms, as literals {texts:.3f} ms (execute, round trip included)")
 
 
+def _numpy_forest(forest, X):
+    """The forest's descent as numpy did it before the compiled loop: every row and tree a level per step."""
+    import numpy as np
+
+    trees = len(forest.value) >> forest.depth
+    base = np.arange(trees, dtype=np.int64) * forest.inner
+    node = np.broadcast_to(base, (len(X), trees)).copy()
+    offsets = (np.arange(len(X)) * X.shape[1])[:, None]
+    flat = X.ravel()
+    for _ in range(forest.depth):
+        right = flat[forest.feature[node] + offsets] > forest.threshold[node]
+        node = 2 * node + 1 - base + right
+    leaves = node + ((np.arange(trees) << forest.depth) - base - forest.inner)
+    return 2.0 ** (-forest.value[leaves].sum(axis=1) / forest.denominator)
+
+
+def _alternating(first, second, repeat: int) -> tuple[float, float]:
+    """Medians (ms) of two calls timed alternately, so a noisy machine's drift falls on both."""
+    a, b = [], []
+    for _ in range(repeat):
+        for fn, into in ((first, a), (second, b)):
+            started = time.perf_counter()
+            fn()
+            into.append(time.perf_counter() - started)
+    return statistics.median(a) * 1000, statistics.median(b) * 1000
+
+
+def forest() -> None:
+    import numpy as np
+    from api_common import BENCH_DB, prepare, setup_django
+
+    prepare()
+    setup_django(BENCH_DB)  # read only
+    from detection import adapters
+    from detection.engine.features import build_features
+    from detection.registry import active_model
+    from transactions.models import Transaction
+
+    detector = active_model().detector
+    newest = Transaction.objects.order_by("-timestamp").values_list("pk", flat=True)[:1000]
+    frame, targets = adapters.frame_for_transactions(list(Transaction.objects.filter(pk__in=list(newest))))
+    Z = np.ascontiguousarray(detector._scaled(build_features(frame, target_mask=targets, spec=detector.spec).X))
+    compiled = detector.forest
+    for rows, repeat in ((1, 2000), (len(Z), 200)):
+        X = Z[:rows]
+        assert np.allclose(compiled.anomaly(X), _numpy_forest(compiled, X), rtol=0, atol=1e-12)
+        numpy_ms, compiled_ms = _alternating(
+            lambda X=X: _numpy_forest(compiled, X), lambda X=X: compiled.anomaly(X), repeat
+        )
+        trees = len(compiled.value) >> compiled.depth
+        print(
+            f"forest ({trees} trees, depth {compiled.depth}), {rows:,} rows:"
+            f" numpy {numpy_ms:.3f} ms, compiled {compiled_ms:.3f} ms"
+        )
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     commands = {"trees": trees, "token": token, "split": split, "reasons": reasons, "json": json_writers, "rows": rows}
-    commands |= {"features": features, "arrays": arrays}
+    commands |= {"features": features, "arrays": arrays, "forest": forest}
     parser.add_argument("what", choices=list(commands))
     commands[parser.parse_args().what]()

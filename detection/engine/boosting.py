@@ -1,8 +1,8 @@
-"""The supervised model's trees, evaluated from flat numpy arrays (no OpenMP, no per-tree Python call).
+"""The supervised model's trees, evaluated from one flat node table (no OpenMP, no per-tree Python call).
 
 scikit-learn's HistGradientBoosting predicts tree after tree from Python, about 6 µs per tree for one row, and runs
-OpenMP threads whose count has to be limited around every call. Here the fitted trees are one node table that every
-row descends at once, one level per step; the leaf values are added tree by tree in scikit-learn's order, so the
+OpenMP threads whose count has to be limited around every call. Here the fitted trees are one node table that a
+compiled loop descends (``kernels``); the leaf values are added tree by tree in scikit-learn's order, so the
 probabilities equal ``predict_proba`` exactly, and the result does not depend on threads or on the batch.
 """
 
@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit
 from sklearn.ensemble import HistGradientBoostingClassifier
+
+from detection.engine.kernels import boosting_raw
 
 
 class CompiledBoosting:
@@ -40,28 +42,10 @@ class CompiledBoosting:
         self.depth = int(max(nodes["depth"].max(), 0))
         self.baseline = float(np.asarray(model._baseline_prediction).ravel()[0])
 
-    def raw(self, X: np.ndarray, chunk: int = 4096) -> np.ndarray:
-        X = np.ascontiguousarray(X, dtype=np.float64)
-        out = np.empty(len(X))
-        for lo in range(0, len(X), chunk):
-            out[lo : lo + chunk] = self._raw(X[lo : lo + chunk])
-        return out
-
-    def _raw(self, X: np.ndarray) -> np.ndarray:
-        n = len(X)
-        node = np.broadcast_to(self.roots, (n, len(self.roots))).copy()
-        rows = (np.arange(n) * X.shape[1])[:, None]
-        flat, missing = X.ravel(), bool(np.isnan(X).any())
-        for _ in range(self.depth):
-            x = flat[rows + self.feature[node]]
-            go_right = x > self.threshold[node]
-            if missing:
-                go_right = np.where(np.isnan(x), ~self.missing_left[node], go_right)
-            node = self.children[2 * node + go_right]
-        # Baseline first, then tree by tree, as scikit-learn adds them (cumsum is sequential, unlike sum).
-        terms = np.empty((n, node.shape[1] + 1))
-        terms[:, 0], terms[:, 1:] = self.baseline, self.value[node]
-        return np.cumsum(terms, axis=1)[:, -1]
+    def raw(self, X: np.ndarray) -> np.ndarray:
+        X = np.ascontiguousarray(X, dtype=np.float64)  # as scikit-learn reads it: the thresholds are float64
+        args = (self.roots, self.feature, self.threshold, self.missing_left, self.children, self.value)
+        return boosting_raw(X, *args, self.depth, self.baseline)
 
     def probability(self, X: np.ndarray) -> np.ndarray:
         return expit(self.raw(X))

@@ -20,7 +20,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.special import expit
 from sklearn.ensemble import HistGradientBoostingClassifier
 from threadpoolctl import ThreadpoolController
 
@@ -45,8 +44,6 @@ from detection.engine.profile import FeatureProfile, TailModel
 UNSUPERVISED = ("isolation_forest", "autoencoder", "tail")
 # The tail model reads only deviation features chosen with domain knowledge; the forest and the autoencoder read
 # everything and catch unusual combinations. Each half gets half of the say.
-# From this many rows on, the supervised trees are evaluated by scikit-learn rather than the compiled node table.
-SUPERVISED_COMPILED_MAX_ROWS = 128
 WEIGHTS = {"isolation_forest": 0.25, "autoencoder": 0.25, "tail": 0.5}
 DEFAULT_PARAMS = {
     "n_estimators": 100,
@@ -282,15 +279,9 @@ class Detector:
         return self._predict(self._stacked(X))
 
     def _predict(self, stacked: np.ndarray) -> np.ndarray:
-        """The supervised model's fraud probability, equal to ``predict_proba`` whichever way it is computed.
-
-        A few rows descend the compiled node table (no per-tree Python call); from ``SUPERVISED_COMPILED_MAX_ROWS``
-        rows on, scikit-learn's own Cython loop is faster, run on one OpenMP thread because the blocks of a large
-        batch are already scored side by side. Both add the same leaf values in the same order, so a row's
-        probability does not depend on the way taken (a test compares them bit for bit).
-        """
-        if len(stacked) >= SUPERVISED_COMPILED_MAX_ROWS:
-            return expit(self.supervised._raw_predict(stacked, n_threads=1)[:, 0])
+        """The supervised model's fraud probability, equal to ``predict_proba`` bit for bit: every row descends the
+        compiled node table (no per-tree Python call, no OpenMP threads; faster than scikit-learn's loop at every
+        batch size, ``bench/micro_bench.py trees``), the leaf values added in scikit-learn's order."""
         compiled = getattr(self, "_compiled_supervised", None)
         if compiled is None:  # artifacts saved before compilation existed compile on first use
             compiled = self._compiled_supervised = CompiledBoosting(self.supervised)

@@ -58,12 +58,13 @@ def compiled_values(forest: IsolationForest) -> np.ndarray:
     )
 
 
-def test_compiled_forest_scores_do_not_depend_on_how_rows_are_chunked():
+def test_compiled_forest_scores_do_not_depend_on_the_batch():
     rng = np.random.default_rng(6)
     X = rng.normal(size=(3000, 5)).astype(np.float32)
     forest = IsolationForest(n_estimators=40, random_state=4).fit(X)
     compiled = CompiledForest(forest, n_features=5)
-    whole = compiled.anomaly(X, chunk=len(X))
-    for chunk in (1, 7, 256, 1000):  # buffers reused from chunk to chunk, and a shorter last chunk
-        assert np.array_equal(compiled.anomaly(X, chunk=chunk), whole)
+    whole = compiled.anomaly(X)
+    for lo, hi in ((0, 1), (5, 12), (100, 356), (1999, 3000)):  # a single row, small and large slices
+        assert np.array_equal(compiled.anomaly(X[lo:hi]), whole[lo:hi])
+    assert np.array_equal(compiled.anomaly(X[::-1]), whole[::-1])
     np.testing.assert_allclose(whole, -forest.score_samples(X), rtol=0, atol=1e-9)

@@ -1,0 +1,96 @@
+"""The trees' descents, compiled (numba): every row through every tree of the isolation forest and of the
+supervised model.
+
+numpy descends all rows and trees at once, a level per step, in eight passes over (rows x trees) arrays per level:
+for a 1,000-row batch that is most of the forest's 5.4 ms, and a single row pays tens of calls for a few hundred
+nodes. Here each row walks its trees level by level with the trees side by side: the trees' next nodes do not depend
+on each other, so the processor overlaps their reads (one tree after another, each waiting on its last read, took
+as long as numpy). ``bench/micro_bench.py trees`` measures them.
+
+The sums are exact in the sense that matters: a row's result depends only on the row and the model (never on its
+batch, its block or a thread), and the supervised model's leaf values are added baseline first, then tree by tree,
+as scikit-learn adds them, so its probabilities equal ``predict_proba`` bit for bit.
+
+Compiled on first use in a process, from numba's cache beside this file when one was written (a process that
+cannot write there compiles in memory); serving processes warm them up before their first request (``warm_up``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, nogil=True)
+def forest_path_lengths(X, feature, threshold, value, depth, inner):  # pragma: no cover - compiled
+    """Each row's summed path length over the forest's complete trees (``forest.CompiledForest``'s layout: inner
+    node h of tree t at t * inner + h, children of h at 2h + 1 and 2h + 2, leaf l of tree t at t * 2**depth + l)."""
+    n, trees = X.shape[0], len(value) >> depth
+    out = np.empty(n)
+    node = np.empty(trees, dtype=np.int64)
+    for i in range(n):
+        row = X[i]
+        for t in range(trees):
+            node[t] = 0
+        for _ in range(depth):
+            for t in range(trees):
+                k = t * inner + node[t]
+                node[t] = 2 * node[t] + 1 + (row[feature[k]] > threshold[k])
+        total = 0.0
+        for t in range(trees):
+            total += value[(t << depth) + node[t] - inner]
+        out[i] = total
+    return out
+
+
+@njit(cache=True, nogil=True)
+def boosting_raw(X, roots, feature, threshold, missing_left, children, value, depth, baseline):  # pragma: no cover
+    """Each row's raw prediction: the baseline plus each tree's leaf value, in tree order
+    (``boosting.CompiledBoosting``'s layout: children[2 * node] left, children[2 * node + 1] right, a leaf its own
+    child; a missing value goes where the node's ``missing_left`` says)."""
+    n, trees = X.shape[0], len(roots)
+    out = np.empty(n)
+    node = np.empty(trees, dtype=np.int64)
+    active = np.empty(trees, dtype=np.int64)  # the trees whose leaf this row has not reached yet
+    for i in range(n):
+        row = X[i]
+        for t in range(trees):
+            node[t] = roots[t]
+            active[t] = t
+        remaining = trees
+        for _ in range(depth):
+            kept = 0
+            for a in range(remaining):
+                t = active[a]
+                k = node[t]
+                if children[2 * k] == k:  # a leaf
+                    continue
+                x = np.float64(row[feature[k]])
+                right = (not missing_left[k]) if np.isnan(x) else x > threshold[k]
+                node[t] = children[2 * k + right]
+                active[kept] = t
+                kept += 1
+            remaining = kept
+            if not remaining:
+                break
+        total = baseline
+        for t in range(trees):
+            total += value[node[t]]
+        out[i] = total
+    return out
+
+
+def warm_up() -> None:
+    """Compile (or load from the cache) both descents for the types the models pass, on a one-node forest and tree."""
+    forest_path_lengths(np.zeros((1, 1), np.float32), np.zeros(1, np.int32), np.zeros(1, np.float32), np.zeros(2), 1, 1)
+    boosting_raw(
+        np.zeros((1, 1)),
+        np.zeros(1, np.intp),
+        np.zeros(1, np.intp),
+        np.full(1, np.inf),
+        np.ones(1, np.bool_),
+        np.zeros(2, np.intp),
+        np.zeros(1),
+        0,
+        0.0,
+    )
