@@ -237,12 +237,15 @@ def _batches_from_clients(secret: str, shares: list[list[list[dict]]]) -> float:
 
 
 def engine_rates(transaction_ids: list[str]) -> dict:
-    """The engine alone on the same stored rows: features frame built outside the timing, then score_frame."""
+    """The engine alone on the same stored rows: features frame built outside the timing, then score_frame (after one
+    untimed call: this process's first compiles the tree descents or loads them from numba's cache, which a server
+    does at start-up)."""
     from detection import adapters, registry
     from transactions.models import Transaction
 
     loaded = registry.active_model()
     stored = list(Transaction.objects.filter(transaction_id__in=transaction_ids))
+    loaded.detector.score_frame(*adapters.frame_for_transactions(stored[:1]))  # warm, as a server is before its first
     frame, targets = adapters.frame_for_transactions(stored)
     started = time.perf_counter()
     loaded.detector.score_frame(frame, targets)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-_RAGGED_MAX = 1 << 22  # known_events compares all (target, event) pairs at once up to this many pairs
+from detection.engine.kernels import known_counts
+
 _DENSE_ABOVE = 1 << 31  # codes * span (seconds, under 2**31 for decades) must stay within int64
 
 
@@ -191,23 +192,11 @@ class Grouping:
     def known_events(self, start: np.ndarray, is_event: np.ndarray, known_ts: np.ndarray) -> np.ndarray:
         """How many event rows (e.g. frauds) in each target's window were known (known_ts <= target ts)."""
         events, known = self._events_in_order(is_event, known_ts)
-        counts = np.zeros(len(self.tpos), dtype=np.int64)
         if not len(events):
-            return counts
-        first = np.searchsorted(events, start)
-        stop = np.searchsorted(events, self.tpos)
-        lengths = stop - first
-        total = int(lengths.sum())
-        if total <= _RAGGED_MAX:  # every (target, event) pair at once: a few array operations, even for one target
-            owner = np.repeat(np.arange(len(first)), lengths)
-            position = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths - first, lengths)
-            return np.bincount(owner[known[position] <= self.t[owner]], minlength=len(first)).astype(np.int64)
-        active, k = np.flatnonzero(stop > first), 0
-        while active.size:
-            counts[active] += known[first[active] + k] <= self.t[active]
-            k += 1
-            active = active[first[active] + k < stop[active]]
-        return counts
+            return np.zeros(len(self.tpos), dtype=np.int64)
+        # Each target's events lie between two searches; a compiled loop compares their known times with its time
+        # (numpy's every-pair arrays took 0.4 ms a call for a batch's 30,000 pairs, eight calls a batch).
+        return known_counts(np.searchsorted(events, start), np.searchsorted(events, self.tpos), known, self.t)
 
     def _events_in_order(self, is_event: np.ndarray, known_ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Positions of the event rows in this grouping's order and their known times, found once per pair of

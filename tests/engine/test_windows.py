@@ -129,3 +129,25 @@ def test_combined_codes_tell_a_missing_value_from_the_previous_groups_last_value
     accounts, merchants = np.array([1, 0]), np.array([-1, 2])  # (1, missing) against (0, the top merchant)
     combined = combine_codes([accounts, merchants])
     assert combined[0] != combined[1]
+
+
+def test_known_events_count_what_a_row_by_row_reading_counts():
+    rng = np.random.default_rng(8)
+    n = 2_000
+    ts = np.sort(rng.integers(0, 200_000, n))
+    codes = rng.integers(0, 15, n)
+    is_event = rng.random(n) < 0.3
+    known = np.where(is_event, ts + rng.integers(0, 50_000, n), np.inf)  # known some time after, or never
+    targets = np.sort(rng.choice(n, 200, replace=False))
+    grouping = Grouping(codes, ts, np.arange(n), targets, span=10**7)
+    for width in (0, 3_600, 86_400, 10**6):
+        counted = grouping.known_events(grouping.start(width), is_event, known)
+        expected = [
+            sum(
+                1
+                for j in range(i)  # rows before the target in (ts, row) order: the rows are sorted by time
+                if codes[j] == codes[i] and ts[j] >= ts[i] - width and is_event[j] and known[j] <= ts[i]
+            )
+            for i in targets
+        ]
+        np.testing.assert_array_equal(counted, expected)
