@@ -1,5 +1,6 @@
 """Compiled loops (numba): the trees' descents, every row through every tree of the isolation forest and of the
-supervised model; the count of each target's known events (``windows.Grouping.known_events``).
+supervised model; the count of each target's known events (``windows.Grouping.known_events``); the searches behind
+the reasons' rarities (``profile.FeatureProfile.rare_entries``).
 
 numpy descends all rows and trees at once, a level per step, in eight passes over (rows x trees) arrays per level:
 for a 1,000-row batch that is most of the forest's 5.4 ms, and a single row pays tens of calls for a few hundred
@@ -93,6 +94,40 @@ def known_counts(first, stop, known, t):  # pragma: no cover - compiled
     return out
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _before(a, b):  # pragma: no cover - compiled
+    """numpy's sort order of floats, which puts NaN last."""
+    return a < b or (b != b and a == a)
+
+
+@njit(cache=True, nogil=True)
+def reference_positions(reference, columns, values):  # pragma: no cover - compiled
+    """For each entry, ``np.searchsorted(reference[column], value)`` with side left and with side right: one binary
+    search per entry in its column's sorted reference row, whatever the columns (numpy needs a call per column)."""
+    n = reference.shape[1]
+    left = np.empty(len(values), dtype=np.int64)
+    right = np.empty(len(values), dtype=np.int64)
+    for e in range(len(values)):
+        ref, value = reference[columns[e]], values[e]
+        lo, hi = 0, n
+        while lo < hi:  # first position whose value is not before this one
+            mid = (lo + hi) >> 1
+            if _before(ref[mid], value):
+                lo = mid + 1
+            else:
+                hi = mid
+        left[e] = lo
+        hi = n
+        while lo < hi:  # first position whose value comes after this one
+            mid = (lo + hi) >> 1
+            if _before(value, ref[mid]):
+                hi = mid
+            else:
+                lo = mid + 1
+        right[e] = lo
+    return left, right
+
+
 def warm_up() -> None:
     """Compile (or load from the cache) both descents for the types the models pass, on a one-node forest and tree."""
     forest_path_lengths(np.zeros((1, 1), np.float32), np.zeros(1, np.int32), np.zeros(1, np.float32), np.zeros(2), 1, 1)
@@ -108,3 +143,4 @@ def warm_up() -> None:
         0.0,
     )
     known_counts(np.zeros(1, np.int64), np.ones(1, np.int64), np.zeros(1), np.zeros(1, np.int64))
+    reference_positions(np.zeros((1, 2)), np.zeros(1, np.int64), np.zeros(1))

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 
 from detection.engine.calibration import QuantileCalibrator, surprise
+from detection.engine.kernels import reference_positions
 
 REFERENCE_SIZE = 4096
 
@@ -41,15 +40,10 @@ class FeatureProfile:
         X = np.asarray(X)
         low_cut, high_cut = self._cuts(floor)
         rows, cols = np.nonzero((high_cut <= X) | (low_cut >= X))
-        values = np.empty(len(rows))
-        # The entries taken column by column: sorted by column once, each column's run searched as one slice.
-        by_column = np.argsort(cols, kind="stable")
-        ordered = cols[by_column]
-        picked = X[rows[by_column], ordered].astype(np.float64)
-        bounds = [0, *(np.flatnonzero(ordered[1:] != ordered[:-1]) + 1).tolist(), len(ordered)]
-        for start, stop in itertools.pairwise(bounds):
-            if stop > start:
-                values[by_column[start:stop]] = self._column_rarity(picked[start:stop], int(ordered[start]))
+        # Every entry's two searches in one compiled call (a call per column cost most of a single row's reasons),
+        # then ``_column_rarity``'s arithmetic, entry by entry as there.
+        left, right = reference_positions(self._reference_columns(), cols, X[rows, cols].astype(np.float64))
+        values = self._tail_rarity(left, right, self.directions[cols])
         keep = values >= floor
         return rows[keep], cols[keep], values[keep]
 
@@ -75,11 +69,23 @@ class FeatureProfile:
         return cached[floor]
 
     def _column_rarity(self, column: np.ndarray, j: int) -> np.ndarray:
-        n, ref, direction = len(self.reference), self._reference_columns()[j], self.directions[j]
+        ref, direction = self._reference_columns()[j], self.directions[j]
         # Only the side the direction reads is searched (the searches are most of a single row's reasons).
-        upper = (n - np.searchsorted(ref, column, side="left") + 0.5) / (n + 1) if direction >= 0 else None
-        lower = (np.searchsorted(ref, column, side="right") + 0.5) / (n + 1) if direction <= 0 else None
-        tail = upper if direction > 0 else lower if direction < 0 else np.minimum(2 * np.minimum(upper, lower), 1)
+        left = np.searchsorted(ref, column, side="left") if direction >= 0 else None
+        right = np.searchsorted(ref, column, side="right") if direction <= 0 else None
+        return self._tail_rarity(left, right, direction)
+
+    def _tail_rarity(self, left, right, direction) -> np.ndarray:
+        """-log of the share of reference rows at least as extreme, from the values' search positions in the
+        reference (``left`` / ``right``: numpy's searchsorted sides) and their features' directions."""
+        n = len(self.reference)
+        upper = (n - left + 0.5) / (n + 1) if left is not None else None
+        lower = (right + 0.5) / (n + 1) if right is not None else None
+        if np.ndim(direction) == 0:
+            tail = upper if direction > 0 else lower if direction < 0 else np.minimum(2 * np.minimum(upper, lower), 1)
+        else:
+            both = np.minimum(2 * np.minimum(upper, lower), 1)
+            tail = np.where(direction > 0, upper, np.where(direction < 0, lower, both))
         return -np.log(tail)
 
     def __getstate__(self) -> dict:
