@@ -10,6 +10,9 @@ Uses the API benchmark's database (bench/api_common.py prepares it) and prints t
     .venv/bin/python bench/score_path_profile.py --batch 1000 --requests 30 --django --gc --wal   # GC; WAL, commits
     .venv/bin/python bench/score_path_profile.py --batch 1000 --requests 30 --django --gc --gc-young 700   # Python's
     .venv/bin/python bench/score_path_profile.py --batch 1000 --requests 80 --django --scans   # whole-table reads
+    .venv/bin/python bench/score_path_profile.py --requests 1000 --django \
+        --time detection.engine.autoencoder:Autoencoder.errors,detection.engine.profile:FeatureProfile.rare_entries
+        # wall time per request inside the named functions (module:qualified.name), as a request calls them
 """
 
 import argparse
@@ -59,6 +62,12 @@ def main() -> None:
     parser.add_argument(
         "--scans", action="store_true", help="Print the rows that sequential scans read per request, by table."
     )
+    parser.add_argument(
+        "--time",
+        default="",
+        help="Comma-separated module:qualified.name functions: print the wall time per request spent inside each"
+        " (wrapped where the module defines it: a name imported elsewhere before the run keeps the original there).",
+    )
     args = parser.parse_args()
     prepare()
     os.environ["DB_CONN_MAX_AGE"] = "60"  # as the API benchmark runs gunicorn: no new connection per request
@@ -102,6 +111,7 @@ def profile_requests(args) -> None:
             watching.enter_context(connection.execute_wrapper(timing_into(statements)))
         collections_seen = watching.enter_context(_collections()) if args.gc else None
         commits = watching.enter_context(_commits()) if args.wal else None
+        inside = watching.enter_context(_time_inside(args.time.split(","))) if args.time else None
         timings = _timed(call, requests[warmup:], profile)
     count = len(requests[warmup:])
     if collections_seen is not None:
@@ -113,6 +123,9 @@ def profile_requests(args) -> None:
             f"WAL per request {wal / count / 1024:,.0f} kB; commit median {statistics.median(commits) * 1000:.2f} ms,"
             f" at most {max(commits) * 1000:.2f} ms ({len(commits)} commits)"
         )
+    if inside is not None:
+        for name, (seconds, calls) in sorted(inside.items(), key=lambda item: -item[1][0]):
+            print(f"{seconds * 1000 / count:8.3f} ms/request {calls / count:5.1f}x  inside {name}")
     if scans_before is not None:
         after = _sequential_reads(connection)
         read = {table: (after[table] - before) / count for table, before in scans_before.items()}
@@ -162,6 +175,41 @@ def _timed(call, requests, profile) -> list[float]:
             profile.disable()
         timings.append((time.perf_counter() - started) * 1000)
     return timings
+
+
+@contextlib.contextmanager
+def _time_inside(targets: list[str]):
+    """Wrap each module:qualified.name function to add up the wall time spent inside it; unwrapped after."""
+    import functools
+    import importlib
+
+    totals: dict[str, list] = {}
+    restore = []
+    for target in targets:
+        module_name, _, qualified = target.partition(":")
+        *path, name = qualified.split(".")
+        owner = importlib.import_module(module_name)
+        for part in path:
+            owner = getattr(owner, part)
+        original = owner.__dict__[name]
+        total = totals[qualified] = [0.0, 0]
+
+        @functools.wraps(original)
+        def timed(*args, _original=original, _total=total, **kwargs):
+            started = time.perf_counter()
+            try:
+                return _original(*args, **kwargs)
+            finally:
+                _total[0] += time.perf_counter() - started
+                _total[1] += 1
+
+        setattr(owner, name, timed)
+        restore.append((owner, name, original))
+    try:
+        yield totals
+    finally:
+        for owner, name, original in restore:
+            setattr(owner, name, original)
 
 
 @contextlib.contextmanager

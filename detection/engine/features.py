@@ -335,19 +335,20 @@ class _Builder:
         self.out["a_location_shift_km_log"] = np.where(has, np.log1p(km), 0.0)
 
     def _account_novelty(self, g: Grouping) -> None:
-        d, r, has_history = self.d, self.rows, self.account_n > 0
+        """Whether the account's last 30 days held the target's merchant (country, channel, category), and how many
+        of them fell in its 3-hour slot of the day: counted among the account's window rows (``g.matches``), which
+        hold exactly the rows a grouping by (account, merchant) would put in the same window."""
+        d, r, start, has_history = self.d, self.rows, self.account_start, self.account_n > 0
         for name, column in (
             ("merchant", d.merchant_id),
             ("country", d.country),
             ("channel", d.channel),
             ("category", d.merchant_category),
         ):
-            pair = self.grouping(d.account_id, column)
-            seen = pair.count(pair.start(ACCOUNT_WINDOWS["30d"])) > 0
+            seen = g.matches(start, self._codes_of(column)) > 0
             self.out[f"a_new_{name}"] = (has_history & ~seen & (column[r] != "")).astype(np.float64)
         hour_bucket = (d.ts % DAY) // (3 * HOUR)
-        pair = self.grouping(d.account_id, hour_bucket)
-        same = pair.count(pair.start(ACCOUNT_WINDOWS["30d"]))
+        same = g.matches(start, factorized(hour_bucket))
         self.out["a_hour_rarity"] = (self.account_n - same) / (self.account_n + 2.0)
 
     def _merchant(self, g: Grouping) -> None:

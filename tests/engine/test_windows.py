@@ -151,3 +151,17 @@ def test_known_events_count_what_a_row_by_row_reading_counts():
             for i in targets
         ]
         np.testing.assert_array_equal(counted, expected)
+
+
+def test_matches_count_what_a_grouping_by_both_columns_counts():
+    rng = np.random.default_rng(9)
+    n = 3_000
+    ts = np.sort(rng.integers(0, 400_000, n))
+    accounts, merchants = rng.integers(0, 30, n), rng.integers(0, 12, n)
+    targets = np.sort(rng.choice(n, 300, replace=False))
+    span = 2_000_000
+    by_account = Grouping(accounts, ts, np.arange(n), targets, span=span)
+    by_pair = Grouping(combine_codes([accounts, merchants]), ts, np.arange(n), targets, span=span)
+    for width in (0, 3_600, 86_400, 10**6):
+        expected = by_pair.count(by_pair.start(width))
+        np.testing.assert_array_equal(by_account.matches(by_account.start(width), merchants), expected)
