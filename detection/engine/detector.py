@@ -319,8 +319,9 @@ class Detector:
 
     def score_frame(self, frame, target_mask=None, *, reasons: bool = True) -> ScoreOutput:
         """Features and scores of the target rows (all rows by default), in frame order."""
-        features = build_features(frame, target_mask=target_mask, spec=self.spec)
-        amounts = np.asarray(frame["amount"], dtype=np.float64)[features.rows] if reasons else None
+        data = Frame.of(frame)  # a dict of columns, a DataFrame or a Frame (whose columns are not subscriptable)
+        features = build_features(data, target_mask=target_mask, spec=self.spec)
+        amounts = data.amount[features.rows] if reasons else None
         output = self.score_features(features.X, reasons=reasons, amounts=amounts)
         output.rows = features.rows
         return output

@@ -14,6 +14,7 @@ from detection.engine.features import (
     SUPERVISED_ONLY_FEATURES,
     build_features,
 )
+from detection.engine.frame import Frame
 from tests.engine.synthetic import FAST, history_for, transactions
 
 
@@ -208,3 +209,11 @@ def test_a_large_amount_is_quoted_as_the_transaction_has_it(frame, detector):
     assert len(quoted) >= 2
     for i, words in quoted.items():
         assert words == f"large amount ({frame['amount'].iloc[i]:,.2f})"
+
+
+def test_score_frame_takes_a_frame_as_well_as_columns(labelled):
+    frame, detector = labelled
+    as_columns = detector.score_frame(frame)
+    as_frame = detector.score_frame(Frame.of(frame))
+    assert np.array_equal(as_frame.score, as_columns.score)
+    assert list(as_frame.reasons) == list(as_columns.reasons)
