@@ -195,7 +195,7 @@ class Grouping:
         if not len(events):
             return np.zeros(len(self.tpos), dtype=np.int64)
         # Each target's events lie between two searches; a compiled loop compares their known times with its time
-        # (numpy's every-pair arrays took 0.4 ms a call for a batch's 30,000 pairs, eight calls a batch).
+        # (numpy's arrays of every (target, event) pair: 2.75-2.92 ms for a batch's eight calls, now 1.93-2.18 ms).
         return known_counts(np.searchsorted(events, start), np.searchsorted(events, self.tpos), known, self.t)
 
     def matches(self, start: np.ndarray, codes: np.ndarray) -> np.ndarray:
