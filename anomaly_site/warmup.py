@@ -1,4 +1,4 @@
-"""Start-up of a serving process: load the active model and the compiled tree descents before the first request, then
+"""Start-up of a serving process: load the active model and the engine's compiled loops before the first request, then
 keep the garbage collector away from everything loaded so far (Django, numpy, torch, the model), which would otherwise
 be traversed again on every full collection and show up as latency spikes."""
 

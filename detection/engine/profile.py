@@ -40,8 +40,7 @@ class FeatureProfile:
         X = np.asarray(X)
         low_cut, high_cut = self._cuts(floor)
         rows, cols = np.nonzero((high_cut <= X) | (low_cut >= X))
-        # Every entry's two searches in one compiled call (a call per column cost most of a single row's reasons),
-        # then ``_column_rarity``'s arithmetic, entry by entry as there.
+        # Every entry's two searches in one compiled call (a call per column cost most of a single row's reasons).
         left, right = reference_positions(self._reference_columns(), cols, X[rows, cols].astype(np.float64))
         values = self._tail_rarity(left, right, self.directions[cols])
         keep = values >= floor
@@ -68,25 +67,13 @@ class FeatureProfile:
             self._cut_cache = cached
         return cached[floor]
 
-    def _column_rarity(self, column: np.ndarray, j: int) -> np.ndarray:
-        ref, direction = self._reference_columns()[j], self.directions[j]
-        # Only the side the direction reads is searched (the searches are most of a single row's reasons).
-        left = np.searchsorted(ref, column, side="left") if direction >= 0 else None
-        right = np.searchsorted(ref, column, side="right") if direction <= 0 else None
-        return self._tail_rarity(left, right, direction)
-
-    def _tail_rarity(self, left, right, direction) -> np.ndarray:
-        """-log of the share of reference rows at least as extreme, from the values' search positions in the
-        reference (``left`` / ``right``: numpy's searchsorted sides) and their features' directions."""
+    def _tail_rarity(self, left: np.ndarray, right: np.ndarray, directions: np.ndarray) -> np.ndarray:
+        """-log of the share of reference rows at least as extreme, in each feature's risky direction, from the
+        values' positions in their columns' references (``left`` / ``right``: numpy's searchsorted sides)."""
         n = len(self.reference)
-        upper = (n - left + 0.5) / (n + 1) if left is not None else None
-        lower = (right + 0.5) / (n + 1) if right is not None else None
-        if np.ndim(direction) == 0:
-            tail = upper if direction > 0 else lower if direction < 0 else np.minimum(2 * np.minimum(upper, lower), 1)
-        else:
-            both = np.minimum(2 * np.minimum(upper, lower), 1)
-            tail = np.where(direction > 0, upper, np.where(direction < 0, lower, both))
-        return -np.log(tail)
+        upper, lower = (n - left + 0.5) / (n + 1), (right + 0.5) / (n + 1)
+        both = np.minimum(2 * np.minimum(upper, lower), 1)
+        return -np.log(np.where(directions > 0, upper, np.where(directions < 0, lower, both)))
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
@@ -104,10 +91,9 @@ class FeatureProfile:
     def rarity(self, X: np.ndarray) -> np.ndarray:
         """-log of the share of reference rows at least as extreme, in the feature's risky direction."""
         X = np.asarray(X, dtype=np.float64)
-        rarity = np.zeros(X.shape)
-        for j in range(X.shape[1]):
-            rarity[:, j] = self._column_rarity(X[:, j], j)
-        return rarity
+        cols = np.tile(np.arange(X.shape[1]), len(X))
+        left, right = reference_positions(self._reference_columns(), cols, X.ravel())
+        return self._tail_rarity(left, right, self.directions[cols]).reshape(X.shape)
 
 
 class TailModel:
