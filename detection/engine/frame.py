@@ -94,8 +94,12 @@ def _text(values, n: int) -> np.ndarray | pd.Categorical:
     if isinstance(values, pd.Categorical) and not (values.codes < 0).any():
         return values
     array = np.asarray(values, dtype=object)
-    if array.dtype == object and n and any(v is None or v != v for v in array[: min(n, 64)]):
-        array = np.where(pd.isna(array), "", array)
+    # A missing value (None, NaN; a categorical's -1 code) anywhere in the column is "" (none), as the database's
+    # NOT NULL text columns and the file readers give it: every row looked at (3.6 us for a single score's hundred
+    # history rows, 16 ms a million rows), since one found past the first few would otherwise group as a value.
+    missing = pd.isna(array)
+    if missing.any():
+        array = np.where(missing, "", array)
     return array
 
 

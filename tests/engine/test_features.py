@@ -57,6 +57,22 @@ def test_text_given_as_categoricals_gets_the_features_of_text_given_as_strings()
     assert np.array_equal(build_features(coded, target_mask=targets).X, build_features(frame, target_mask=targets).X)
 
 
+def test_missing_text_anywhere_in_a_column_is_no_value():
+    frame = transactions(days=30)
+    frame["merchant_id"] = frame["merchant_id"].astype(object)
+    late = frame.index[100::7]  # past the first rows, where a look at the head alone would not find them
+    given_empty = frame.copy()
+    given_empty.loc[late, "merchant_id"] = ""
+    for missing in (None, np.nan):
+        given_missing = frame.copy()
+        given_missing.loc[late, "merchant_id"] = missing
+        assert list(Frame.of(given_missing).merchant_id[late]) == [""] * len(late)
+        assert np.array_equal(build_features(given_missing).X, build_features(given_empty).X)
+    categorical = frame.copy()
+    categorical["merchant_id"] = pd.Categorical(given_empty["merchant_id"].replace("", None))
+    assert np.array_equal(build_features(categorical).X, build_features(given_empty).X)
+
+
 def test_future_rows_do_not_change_a_rows_features():
     frame = transactions(days=20)
     cut = len(frame) // 2
