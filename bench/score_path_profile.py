@@ -12,7 +12,8 @@ Uses the API benchmark's database (bench/api_common.py prepares it) and prints t
     .venv/bin/python bench/score_path_profile.py --batch 1000 --requests 80 --django --scans   # whole-table reads
     .venv/bin/python bench/score_path_profile.py --requests 1000 --django \
         --time detection.engine.autoencoder:Autoencoder.errors,detection.engine.profile:FeatureProfile.rare_entries
-        # wall time per request inside the named functions (module:qualified.name), as a request calls them
+        # wall time per request inside the named functions (module:qualified.name, class and static methods too),
+        # as a request calls them: name a function where its caller looks it up (a module that imported it by name)
 """
 
 import argparse
@@ -193,9 +194,11 @@ def _time_inside(targets: list[str]):
             owner = getattr(owner, part)
         original = owner.__dict__[name]
         total = totals[qualified] = [0.0, 0]
+        kind = type(original) if isinstance(original, classmethod | staticmethod) else None
+        function = original.__func__ if kind else original
 
-        @functools.wraps(original)
-        def timed(*args, _original=original, _total=total, **kwargs):
+        @functools.wraps(function)
+        def timed(*args, _original=function, _total=total, **kwargs):
             started = time.perf_counter()
             try:
                 return _original(*args, **kwargs)
@@ -203,7 +206,7 @@ def _time_inside(targets: list[str]):
                 _total[0] += time.perf_counter() - started
                 _total[1] += 1
 
-        setattr(owner, name, timed)
+        setattr(owner, name, kind(timed) if kind else timed)
         restore.append((owner, name, original))
     try:
         yield totals
