@@ -28,6 +28,14 @@ def _check_model() -> dict:
         return {"ok": False, "error": type(exc).__name__}
     if active is None:
         return {"ok": False, "error": "no active model version"}
+    from detection import registry
+
+    try:  # this process's copy, loaded if it has none: an artifact this release cannot read is not a working model
+        registry.active_model()
+    except registry.NoActiveModel as exc:
+        return {"ok": False, "version": active["version"], "error": str(exc)}
+    except Exception as exc:  # noqa: BLE001
+        return {"ok": False, "version": active["version"], "error": type(exc).__name__}
     return {"ok": True, "version": active["version"]}
 
 

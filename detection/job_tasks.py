@@ -21,8 +21,8 @@ def scoring_job_chunk_task(self, chunk_id: int, phase: str = "") -> str:
     except jobs.ChunkBusy:
         # Another worker holds the lease: look again once it may have expired (a dead worker's claim does).
         raise self.retry(countdown=settings.JOB_CHUNK_LEASE_SECONDS + 1, max_retries=None)
-    except NoActiveModel:
-        jobs.scoring_job_chunk_fail(chunk_id=chunk_id, reason="No model version is active.")
+    except NoActiveModel as missing:  # none active, or the active one unreadable: the message says which
+        jobs.scoring_job_chunk_fail(chunk_id=chunk_id, reason=str(missing))
         raise
     except Exception as exc:
         if self.request.retries < 3:

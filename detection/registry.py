@@ -4,14 +4,17 @@ Which version is active is read from the cache (one Redis GET) at most once a se
 """
 
 import gc
+import logging
 import threading
 import time
 from dataclasses import dataclass
 
 from django.core.cache import cache
 
-from detection.engine.detector import Detector
+from detection.engine.detector import ArtifactError, Detector
 from detection.models import ModelVersion
+
+logger = logging.getLogger(__name__)
 
 ACTIVE_KEY = "detection:active-model-version"
 CHECK_INTERVAL_SECONDS = 1.0
@@ -20,6 +23,16 @@ YOUNG_COLLECTION_AFTER = 50_000  # new container objects between two collections
 
 class NoActiveModel(Exception):
     """No model version is active: train one (`manage.py train --activate`) or activate one in admin."""
+
+
+class ModelUnloadable(NoActiveModel):
+    """A version is active but its artifact cannot be read by this release: nothing can be scored with it."""
+
+    def __init__(self, version: int, reason: str):
+        super().__init__(
+            f"Model version {version} is active but cannot be loaded ({reason}): activate another version or train a "
+            "new one."
+        )
 
 
 @dataclass(frozen=True)
@@ -31,6 +44,7 @@ class LoadedModel:
 _lock = threading.Lock()
 _loaded: LoadedModel | None = None
 _checked_at = 0.0
+_unloadable: tuple[int, int, str] | None = None  # (version id, version, reason): not read again while it is active
 
 
 def _active_version_id() -> int | None:
@@ -42,8 +56,9 @@ def _active_version_id() -> int | None:
 
 
 def active_model() -> LoadedModel:
-    """The detector of the active version; raises NoActiveModel when there is none."""
-    global _loaded, _checked_at
+    """The detector of the active version; raises NoActiveModel when there is none, ModelUnloadable (one) when its
+    artifact cannot be read: scoring then stops with that error rather than going on with another version."""
+    global _loaded, _checked_at, _unloadable
     now = time.monotonic()
     if _loaded is not None and now - _checked_at < CHECK_INTERVAL_SECONDS:
         return _loaded
@@ -54,8 +69,17 @@ def active_model() -> LoadedModel:
             _loaded = None
             raise NoActiveModel("No model version is active.")
         if _loaded is None or _loaded.version.pk != version_id:
+            _loaded = None
+            if _unloadable is not None and _unloadable[0] == version_id:
+                raise ModelUnloadable(*_unloadable[1:])
             version = ModelVersion.objects.get(pk=version_id)
-            _loaded = LoadedModel(version=version, detector=Detector.from_bytes(bytes(version.artifact)))
+            try:
+                detector = Detector.from_bytes(bytes(version.artifact))
+            except ArtifactError as exc:
+                _unloadable = (version_id, version.version, str(exc))
+                logger.error("active model version %s cannot be loaded: %s", version.version, exc)
+                raise ModelUnloadable(version.version, str(exc)) from exc
+            _loaded, _unloadable = LoadedModel(version=version, detector=detector), None
             _freeze_long_lived()
         return _loaded
 

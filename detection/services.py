@@ -19,10 +19,10 @@ from alerts.selectors import alert_rules_may_match, alert_rules_screen, risk_pol
 from alerts.services import alerts_evaluate_for_scores
 from anomaly_site.bulk_insert import COPY_ABOVE, copy_text, insert_new_returning, insert_returning
 from detection import adapters, registry
-from detection.engine.detector import Detector
+from detection.engine.detector import ArtifactError, Detector
 from detection.engine.features import ACCOUNT_LOOKBACK_SECONDS, MERCHANT_LOOKBACK_SECONDS
 from detection.models import ModelVersion, Score
-from detection.registry import NoActiveModel
+from detection.registry import ModelUnloadable, NoActiveModel
 from review.services import review_items_create_for_scores, review_items_queue
 from transactions.models import Transaction
 
@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 TRAINING_HISTORY_SECONDS = max(ACCOUNT_LOOKBACK_SECONDS, MERCHANT_LOOKBACK_SECONDS)
 
 __all__ = [
+    "ModelUnloadable",
     "NoActiveModel",
     "model_version_activate",
     "model_version_train",
@@ -371,6 +372,10 @@ def model_version_activate(*, version: ModelVersion, user=None, request=None) ->
         return version
     if version.status not in (ModelVersion.Status.READY, ModelVersion.Status.RETIRED):
         raise ValueError(f"Version v{version.version} is {version.status}; only a trained version can be activated.")
+    try:  # a version this release cannot read (a newer release trained it, say) would stop all scoring
+        Detector.from_bytes(bytes(version.artifact))
+    except ArtifactError as exc:
+        raise ValueError(f"Version v{version.version} cannot be activated: {exc}.") from exc
     previous = ModelVersion.objects.select_for_update().filter(status=ModelVersion.Status.ACTIVE).first()
     if previous is not None:
         previous.status = ModelVersion.Status.RETIRED

@@ -18,7 +18,7 @@ from accounts.authentication import HasScope
 from accounts.models import PartnerToken
 from anomaly_site import api_schema  # noqa: F401 - registers the token scheme with drf-spectacular
 from anomaly_site.api_errors import FieldErrors, flatten_errors
-from detection.services import NoActiveModel
+from detection.services import ModelUnloadable, NoActiveModel
 from transactions import api_selectors as selectors
 from transactions import api_services as services
 
@@ -31,6 +31,13 @@ class ModelUnavailable(APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_detail = "No model version is active: nothing can be scored until one is trained and activated."
     default_code = "no_active_model"
+
+    @classmethod
+    def of(cls, missing: NoActiveModel) -> "ModelUnavailable":
+        """No version active, or the active one's artifact unreadable by this release (which the answer names)."""
+        if isinstance(missing, ModelUnloadable):
+            return cls(detail=str(missing), code="model_unloadable")
+        return cls()
 
 
 def partner_source(request):
@@ -119,8 +126,8 @@ class TransactionScoreApi(PartnerApi):
             outcome = services.transaction_score(source=source, data=request.data)
         except services.InvalidTransaction as invalid:
             raise FieldErrors(invalid.errors)
-        except NoActiveModel:
-            raise ModelUnavailable()
+        except NoActiveModel as missing:
+            raise ModelUnavailable.of(missing)
         body = services.score_payload(outcome.transaction, outcome.score)
         return Response(body, status=status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK)
 
@@ -156,8 +163,8 @@ class TransactionScoreBatchApi(PartnerApi):
         rows = require_list(request.data, key="transactions", limit=settings.API_BATCH_MAX_ITEMS)
         try:
             return Response(services.transactions_score_batch(source=source, rows=rows))
-        except NoActiveModel:
-            raise ModelUnavailable()
+        except NoActiveModel as missing:
+            raise ModelUnavailable.of(missing)
 
 
 class LabelInputSerializer(serializers.Serializer):

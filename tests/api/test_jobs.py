@@ -8,10 +8,10 @@ import json
 import pytest
 from django.db import transaction as db_transaction
 
-from detection import jobs
+from detection import jobs, registry
 from detection.job_tasks import scoring_job_chunk_task, scoring_job_split_task
-from detection.models import Score, ScoringJob, ScoringJobChunk
-from detection.services import score_transactions
+from detection.models import ModelVersion, Score, ScoringJob, ScoringJobChunk
+from detection.services import ModelUnloadable, score_transactions
 from tests.api.jobs_data import BAD_ROWS, MAPPING, csv_upload, job_frame, parquet_upload
 from transactions.models import Transaction
 from transactions.services import transactions_import_file
@@ -283,3 +283,17 @@ def test_progress_is_published_to_the_jobs_channel_group(scorer, active_model, s
     assert stored[-1] == 25
     assert [m["job"]["phase"] for m in messages].count("scoring") >= 3  # the move, then each chunk scored
     assert messages[-1]["job"]["processed_rows"] == 25
+
+
+def test_a_job_whose_active_model_this_release_cannot_read_fails_saying_why(scorer, no_active_model):
+    ModelVersion.objects.create(version=9, status=ModelVersion.Status.ACTIVE, artifact=b"sentinel-detector/999\n")
+    registry.active_model_changed()
+    job_id = upload(scorer, csv_upload(job_frame(12, bad=False))).json()["id"]
+
+    with pytest.raises(ModelUnloadable):
+        run_job(job_id)
+
+    job = ScoringJob.objects.get(pk=job_id)
+    assert job.status == "failed"
+    assert job.error.startswith("Model version 9 is active but cannot be loaded (model artifact format 999")
+    assert scorer.get(f"{URL}/{job_id}").json()["error"] == job.error

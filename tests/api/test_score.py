@@ -4,7 +4,8 @@ from datetime import timedelta
 
 import pytest
 
-from detection.models import Score
+from detection import registry
+from detection.models import ModelVersion, Score
 from review.models import ReviewItem
 from tests.api.conftest import prototype_body
 from tests.detection.conftest import START
@@ -97,6 +98,24 @@ def test_without_an_active_model_the_answer_is_503_and_nothing_is_stored(scorer,
     assert response.status_code == 503
     assert response.json()["errors"][0]["code"] == "no_active_model"
     assert not Transaction.objects.filter(transaction_id="TXN_00000001").exists()
+
+
+def test_an_active_model_this_release_cannot_read_is_a_503_naming_it(scorer, no_active_model):
+    ModelVersion.objects.create(version=9, status=ModelVersion.Status.ACTIVE, artifact=b"sentinel-detector/999\n")
+    registry.active_model_changed()
+
+    response = scorer.post(URL, prototype_body(), format="json")
+    assert response.status_code == 503
+    error = response.json()["errors"][0]
+    assert error["code"] == "model_unloadable"
+    assert error["reason"].startswith("Model version 9 is active but cannot be loaded (model artifact format 999")
+    assert not Transaction.objects.filter(transaction_id="TXN_00000001").exists()
+
+    health = scorer.get("/healthz")
+    assert health.status_code == 503
+    assert health.json()["checks"]["model"]["ok"] is False
+    assert health.json()["checks"]["model"]["version"] == 9
+    assert "cannot be loaded" in health.json()["checks"]["model"]["error"]
 
 
 def test_a_second_partner_may_reuse_an_id_without_seeing_the_first(scorer, other_partner, active_model):

@@ -2,12 +2,15 @@ import gc
 from datetime import timedelta
 
 import pytest
+from django.db import transaction as db_transaction
 
 from alerts.models import AuditEvent
 from anomaly_site.bulk_insert import COPY_ABOVE
 from detection import registry
+from detection.engine.detector import ARTIFACT_FORMAT, Detector
 from detection.models import ModelVersion, Score
 from detection.services import (
+    ModelUnloadable,
     NoActiveModel,
     model_version_activate,
     model_version_train,
@@ -72,6 +75,42 @@ def test_scoring_without_an_active_model_says_so(history):
     registry.active_model_changed()
     with pytest.raises(NoActiveModel):
         score_transactions(transactions=history[:1])
+
+
+NEWER_ARTIFACT = f"sentinel-detector/{ARTIFACT_FORMAT + 1}\n".encode() + b"what a newer release writes"
+
+
+def test_an_active_version_this_release_cannot_read_stops_scoring_and_says_why(active_version, history, monkeypatch):
+    # As after a rollback: a newer release trained and activated version 9, which this release cannot read.
+    ModelVersion.objects.filter(pk=active_version.pk).update(status=ModelVersion.Status.RETIRED)
+    ModelVersion.objects.create(version=9, status=ModelVersion.Status.ACTIVE, artifact=NEWER_ARTIFACT)
+    registry.active_model_changed()
+    reads = []
+    read = Detector.from_bytes
+    monkeypatch.setattr(Detector, "from_bytes", lambda blob: reads.append(1) or read(blob))
+
+    expected = r"Model version 9 is active but cannot be loaded \(model artifact format \d+ was written by a newer"
+    for _ in range(2):  # as two requests, each in its own transaction
+        registry.active_model_changed()
+        with pytest.raises(ModelUnloadable, match=expected), db_transaction.atomic():
+            score_transactions(transactions=history[:1])
+    assert len(reads) == 1  # read once; not again on every request while it stays active
+    assert not Score.objects.exists()
+
+    model_version_activate(version=active_version)  # back to a version it reads
+    registry.active_model_changed()  # what the activation's commit does
+    assert score_transactions(transactions=history[:1])[0].model_version_id == active_version.pk
+
+
+def test_a_version_this_release_cannot_read_cannot_be_activated(history):
+    version = model_version_train(seed=0)
+    ModelVersion.objects.filter(pk=version.pk).update(artifact=NEWER_ARTIFACT)
+
+    with pytest.raises(ValueError, match=rf"v{version.version} cannot be activated: model artifact format"):
+        model_version_activate(version=version)
+    version.refresh_from_db()
+    assert version.status == ModelVersion.Status.READY
+    assert not AuditEvent.objects.filter(action="model.activate").exists()
 
 
 def test_a_spike_far_above_the_accounts_baseline_is_flagged_with_a_reason(active_version):

@@ -1,9 +1,11 @@
+import pickle
+
 import numpy as np
 import pytest
 
 from detection.engine import detector as detector_module
 from detection.engine import parallel
-from detection.engine.detector import UNSUPERVISED, Detector
+from detection.engine.detector import ARTIFACT_FORMAT, UNSUPERVISED, ArtifactError, Detector
 from detection.engine.explain import MIN_RARITY, _speaker
 from detection.engine.features import (
     ACCOUNT_LOOKBACK_SECONDS,
@@ -58,6 +60,28 @@ def test_artifact_round_trip_scores_identically(frame, detector):
     restored = Detector.from_bytes(detector.to_bytes())
     assert restored.feature_names == detector.feature_names
     assert np.array_equal(restored.score_frame(frame).score, detector.score_frame(frame).score)
+
+
+def test_an_artifact_names_its_format_and_one_from_before_the_header_still_loads(frame, detector):
+    blob = detector.to_bytes()
+    assert blob.startswith(f"sentinel-detector/{ARTIFACT_FORMAT}\n".encode())
+    legacy = Detector.from_bytes(pickle.dumps(detector, protocol=5))  # format 0: the pickle alone
+    assert np.array_equal(legacy.score_frame(frame).score, detector.score_frame(frame).score)
+
+
+def test_an_artifact_this_release_cannot_read_is_refused_saying_why(detector):
+    body = detector.to_bytes().split(b"\n", 1)[1]
+    newer = f"sentinel-detector/{ARTIFACT_FORMAT + 1}\n".encode() + b"whatever a newer release writes"
+    with pytest.raises(ArtifactError, match=f"format {ARTIFACT_FORMAT + 1} was written by a newer release"):
+        Detector.from_bytes(newer)
+    with pytest.raises(ArtifactError, match="header names no format"):
+        Detector.from_bytes(b"sentinel-detector/x\n" + body)
+    with pytest.raises(ArtifactError, match=r"cannot be read: UnpicklingError"):
+        Detector.from_bytes(b"not a pickle at all")
+    with pytest.raises(ArtifactError, match="cannot be read"):
+        Detector.from_bytes(detector.to_bytes()[:-100])  # cut short
+    with pytest.raises(ArtifactError, match="it holds a dict"):
+        Detector.from_bytes(pickle.dumps({"a": 1}))
 
 
 def test_reasons_explain_a_large_amount_in_words(frame, detector):
