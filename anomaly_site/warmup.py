@@ -16,6 +16,8 @@ def warm_up_serving_process() -> None:
 
     try:
         registry.active_model()
+    except registry.ModelUnloadable:
+        pass  # the registry has logged which version and why
     except registry.NoActiveModel:
         logger.info("no active model version yet; it will be loaded when one is activated")
     except Exception:  # noqa: BLE001 - start-up must not fail because the database is not ready yet

@@ -102,6 +102,21 @@ def test_an_active_version_this_release_cannot_read_stops_scoring_and_says_why(a
     assert score_transactions(transactions=history[:1])[0].model_version_id == active_version.pk
 
 
+def test_a_serving_process_starting_with_an_unreadable_active_version_logs_it_once(db, caplog):
+    from anomaly_site.warmup import warm_up_serving_process
+
+    ModelVersion.objects.create(version=9, status=ModelVersion.Status.ACTIVE, artifact=NEWER_ARTIFACT)
+    registry.active_model_changed()
+    try:
+        with caplog.at_level("INFO"):
+            warm_up_serving_process()
+    finally:
+        gc.unfreeze()
+        registry.active_model_changed()
+    assert [record.levelname for record in caplog.records] == ["ERROR"]  # not "no active model version yet"
+    assert caplog.records[0].getMessage().startswith("active model version 9 cannot be loaded: model artifact format")
+
+
 def test_a_version_this_release_cannot_read_cannot_be_activated(history):
     version = model_version_train(seed=0)
     ModelVersion.objects.filter(pk=version.pk).update(artifact=NEWER_ARTIFACT)
