@@ -1,10 +1,13 @@
 """The import_transactions and generate_transactions commands."""
 
 import csv
+from datetime import UTC, datetime
 from io import StringIO
 
 import pytest
+import time_machine
 from django.core.management import CommandError, call_command
+from django.db.models import Max, Min
 
 from transactions.models import LabelEvent, Source, Transaction
 
@@ -153,6 +156,17 @@ def test_generate_store_with_labels_records_them_as_imported():
     assert set(fraud.values_list("label_source", flat=True)) == {"import"}
     assert not fraud.filter(attributes__anomaly_type=None).exists()
     assert LabelEvent.objects.count() == Transaction.objects.count()
+
+
+@pytest.mark.django_db
+def test_generate_recent_ends_now_not_at_the_end_of_today():
+    now = datetime(2026, 3, 10, 12, 30, tzinfo=UTC)
+    with time_machine.travel(now, tick=False):
+        run("generate_transactions", "--accounts", "30", "--days", "3", "--seed", "1", "--store", "--start", "recent")
+
+    times = Transaction.objects.aggregate(first=Min("timestamp"), last=Max("timestamp"))
+    assert times["first"] >= datetime(2026, 3, 8, tzinfo=UTC)
+    assert datetime(2026, 3, 10, tzinfo=UTC) < times["last"] <= now  # today's morning, not its afternoon
 
 
 @pytest.mark.django_db

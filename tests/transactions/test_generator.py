@@ -1,5 +1,7 @@
 """The synthetic generator: deterministic, realistic enough, with labelled anomalies of every kind."""
 
+from datetime import UTC, datetime, timedelta
+
 import pandas as pd
 import pytest
 
@@ -71,3 +73,22 @@ def test_a_compromised_merchant_hits_many_accounts(frame):
     hits = frame[frame["anomaly_type"] == "compromised_merchant"].groupby("merchant_id")["account_id"].nunique()
 
     assert hits.max() >= 3
+
+
+@pytest.mark.parametrize("days", [1, 3, 9])
+def test_a_short_world_keeps_every_row_within_its_days(days):
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    for seed in range(3):
+        times = generate(accounts=120, days=days, seed=seed, start=start)["timestamp"]
+        assert times.min() >= start and times.max() < start + timedelta(days=days)
+
+
+@pytest.mark.parametrize(
+    ("accounts", "days", "seed", "rows", "total"), [(60, 12, 4, 1_353, 88_520.79), (400, 45, 7, 36_169, 2_487_473.34)]
+)
+def test_a_world_of_eleven_days_or_more_is_what_it_was(accounts, days, seed, rows, total):
+    """A breach's window is only ever shortened in worlds of 10 days or fewer: the same draws, the same rows as before
+    it was (figures from the generator before; the second is the demo's world)."""
+    frame = generate(accounts=accounts, days=days, seed=seed)
+    assert len(frame) == rows
+    assert round(float(frame["amount"].sum()), 2) == total

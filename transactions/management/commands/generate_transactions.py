@@ -2,6 +2,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from django.core.management.base import BaseCommand, CommandError
 
 from transactions.generator import DEFAULT_START, generate
@@ -24,7 +25,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--start",
             default=DEFAULT_START.date().isoformat(),
-            help="First day (YYYY-MM-DD), or 'recent' for the last --days days up to today. Default: 2026-01-01.",
+            help="First day (YYYY-MM-DD), or 'recent' for the last --days days up to now. Default: 2026-01-01.",
         )
         target = parser.add_mutually_exclusive_group(required=True)
         target.add_argument("--output", type=Path, help="Write a CSV file (with label and anomaly_type columns).")
@@ -40,6 +41,8 @@ class Command(BaseCommand):
         if accounts < 1 or days < 1:
             raise CommandError("--accounts and --days must be at least 1")
         frame = generate(accounts=accounts, days=days, seed=seed, start=self._start(start, days))
+        if start == "recent":  # up to now: the rest of today has not happened yet
+            frame = frame[frame["timestamp"] <= pd.Timestamp.now(tz=UTC)].reset_index(drop=True)
         anomalies = int(frame["label"].sum())
         self.stdout.write(
             f"Generated {len(frame):,} transactions of {accounts:,} accounts over {days} days, "
