@@ -372,6 +372,8 @@ def model_version_activate(*, version: ModelVersion, user=None, request=None) ->
         return version
     if version.status not in (ModelVersion.Status.READY, ModelVersion.Status.RETIRED):
         raise ValueError(f"Version v{version.version} is {version.status}; only a trained version can be activated.")
+    if not version.artifact:
+        raise ValueError(f"Version v{version.version} has no trained model to activate.")
     try:  # a version this release cannot read (a newer release trained it, say) would stop all scoring
         Detector.from_bytes(bytes(version.artifact))
     except ArtifactError as exc:

@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from factory.django import DjangoModelFactory
 
+from detection.engine.detector import Detector
 from detection.models import ModelVersion, RiskPolicy, Score
 from review.models import ReviewItem
 from transactions.models import Channel, Source, Transaction
@@ -68,6 +69,8 @@ class ModelVersionFactory(DjangoModelFactory):
     version = factory.Sequence(lambda n: n + 1)
     status = ModelVersion.Status.READY
     algorithms = factory.LazyFunction(lambda: ["isolation_forest", "autoencoder"])
+    # A readable artifact of an untrained detector: enough to be activated, not to score.
+    artifact = factory.LazyFunction(lambda: Detector.__new__(Detector).to_bytes())
 
 
 class RiskPolicyFactory(DjangoModelFactory):
