@@ -2,6 +2,7 @@
 
 import json
 import logging
+import time
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
@@ -31,3 +32,15 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             payload["exc_info"] = self.formatException(record.exc_info)
         return json.dumps(payload)
+
+
+_warned_at: dict[str, float] = {}
+
+
+def warn_now_and_then(logger: logging.Logger, key: str, message: str, *args, every: float = 60.0) -> None:
+    """``logger.warning(message, *args)``, at most once every ``every`` seconds per key in a process: a dependency
+    that is down would otherwise log once per request."""
+    now = time.monotonic()
+    if now - _warned_at.get(key, -every) >= every:
+        _warned_at[key] = now
+        logger.warning(message, *args)

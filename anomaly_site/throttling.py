@@ -4,9 +4,13 @@ DRF's SimpleRateThrottle keeps a list of every request time per key and rewrites
 thousands of requests a minute that list is what costs. A counter per (scope, token, window), counted by an atomic
 INCR and given its expiry by EXPIRE NX in the same round trip, holds under concurrency across processes and
 machines. The Redis client is made once per process (Django's cache makes a new one on every call, ~0.2 ms), on the
-cache's own server and key prefix.
+cache's own server, key prefix and timeouts.
+
+A Redis that does not answer lets requests through (with a warning in the log now and then): rate limits protect
+the service, and partners' payment flows should not stop because their counter cannot be kept.
 """
 
+import logging
 import math
 import os
 import time
@@ -17,7 +21,9 @@ from django.core.cache import cache
 from rest_framework.throttling import BaseThrottle
 
 from accounts.models import PartnerToken
+from anomaly_site.logging import warn_now_and_then
 
+logger = logging.getLogger(__name__)
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -27,16 +33,20 @@ def parse_rate(rate: str) -> tuple[int, int]:
     return int(count), _PERIODS[period.strip()[0].lower()]
 
 
-_CLIENTS: dict[int, redis.Redis] = {}
+_CLIENTS: dict[tuple[int, str], redis.Redis] = {}
+_TIMEOUTS = ("socket_connect_timeout", "socket_timeout")
 
 
 def _client() -> redis.Redis:
     """This process's client of the cache's Redis server (a forked child makes its own)."""
-    pid = os.getpid()
-    if pid not in _CLIENTS:
+    cache_settings = settings.CACHES["default"]
+    key = (os.getpid(), cache_settings["LOCATION"])
+    if key not in _CLIENTS:
         _CLIENTS.clear()
-        _CLIENTS[pid] = redis.Redis.from_url(settings.CACHES["default"]["LOCATION"])
-    return _CLIENTS[pid]
+        options = cache_settings.get("OPTIONS", {})
+        timeouts = {name: options[name] for name in _TIMEOUTS if name in options}
+        _CLIENTS[key] = redis.Redis.from_url(cache_settings["LOCATION"], **timeouts)
+    return _CLIENTS[key]
 
 
 class TokenRateThrottle(BaseThrottle):
@@ -54,7 +64,11 @@ class TokenRateThrottle(BaseThrottle):
         pipe = _client().pipeline(transaction=False)
         pipe.incr(cache.make_and_validate_key(key))
         pipe.expire(cache.make_and_validate_key(key), period + 1, nx=True)
-        count, _ = pipe.execute()
+        try:
+            count, _ = pipe.execute()
+        except redis.RedisError as exc:
+            warn_now_and_then(logger, "throttle", "rate limits are off while Redis does not answer: %s", exc)
+            return True
         self._wait = (window + 1) * period - now
         return count <= limit
 

@@ -1,6 +1,8 @@
 """The active model, loaded once per process and reloaded when the active version changes.
 
-Which version is active is read from the cache (one Redis GET) at most once a second; activation bumps it.
+Which version is active is read from the cache (one Redis GET) at most once a second; activation bumps it. The
+cached answer lives a minute at most, and while Redis does not answer PostgreSQL is asked instead: an activation
+whose bump Redis missed is still seen within the minute.
 """
 
 import gc
@@ -11,12 +13,14 @@ from dataclasses import dataclass
 
 from django.core.cache import cache
 
+from anomaly_site.logging import warn_now_and_then
 from detection.engine.detector import ArtifactError, Detector
 from detection.models import ModelVersion
 
 logger = logging.getLogger(__name__)
 
 ACTIVE_KEY = "detection:active-model-version"
+ACTIVE_KEY_SECONDS = 60
 CHECK_INTERVAL_SECONDS = 1.0
 YOUNG_COLLECTION_AFTER = 50_000  # new container objects between two collections of the youngest generation (see below)
 
@@ -48,11 +52,19 @@ _unloadable: tuple[int, int, str] | None = None  # (version id, version, reason)
 
 
 def _active_version_id() -> int | None:
-    version_id = cache.get(ACTIVE_KEY)
-    if version_id is None:
-        version_id = ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).values_list("id", flat=True).first()
-        cache.set(ACTIVE_KEY, version_id or 0, timeout=None)
+    try:
+        version_id = cache.get(ACTIVE_KEY)
+        if version_id is None:
+            version_id = _active_version_in_database()
+            cache.set(ACTIVE_KEY, version_id or 0, timeout=ACTIVE_KEY_SECONDS)
+    except Exception as exc:  # noqa: BLE001 - Redis down or unreachable: PostgreSQL has the answer
+        warn_now_and_then(logger, "active-version", "the active model version is read from PostgreSQL: %s", exc)
+        version_id = _active_version_in_database()
     return version_id or None
+
+
+def _active_version_in_database() -> int | None:
+    return ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).values_list("id", flat=True).first()
 
 
 def active_model() -> LoadedModel:
@@ -109,5 +121,8 @@ def _freeze_long_lived() -> None:
 def active_model_changed() -> None:
     """Tell every process to look again: called after an activation commits."""
     global _checked_at
-    cache.delete(ACTIVE_KEY)
     _checked_at = 0.0
+    try:
+        cache.delete(ACTIVE_KEY)
+    except Exception as exc:  # noqa: BLE001 - the cached answer expires within ACTIVE_KEY_SECONDS anyway
+        logger.warning("could not tell other processes of the activation through Redis: %s", exc)

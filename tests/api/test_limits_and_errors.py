@@ -2,7 +2,9 @@
 
 import json
 
+from anomaly_site import logging as anomaly_logging
 from anomaly_site.api_errors import handler500
+from detection import registry
 from tests.api.conftest import prototype_body
 from transactions import api_services
 from transactions.models import Transaction
@@ -37,6 +39,27 @@ def test_each_scope_has_its_own_rate(scorer, active_model, settings):
     response = scorer.get("/api/v1/transactions")
 
     assert response.status_code == 200
+
+
+def test_scoring_goes_on_while_redis_does_not_answer(scorer, active_model, settings, caplog, monkeypatch):
+    """Rate limits are off and the active version is read from PostgreSQL; the log says so, once, not per request."""
+    monkeypatch.setattr(anomaly_logging, "_warned_at", {})
+    settings.API_RATES = settings.API_RATES | {"score": "1/min"}
+    settings.CACHES = {"default": settings.CACHES["default"] | {"LOCATION": "redis://127.0.0.1:1/0"}}  # refused
+    registry.active_model_changed()
+
+    with caplog.at_level("WARNING"):
+        codes = [scorer.post(SCORE, prototype_body(n), format="json").status_code for n in range(3)]
+        batch = scorer.post(f"{SCORE}/batch", {"transactions": [prototype_body(7)]}, format="json")
+
+    assert codes == [201, 201, 201]  # over the 1/min rate: not counted while Redis is away
+    assert batch.status_code == 200 and batch.json()["results"][0]["model_version"] == active_model.version
+    assert Transaction.objects.filter(source=scorer.token.source).count() == 4
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert sum(m.startswith("rate limits are off while Redis does not answer") for m in warnings) == 1
+    assert sum(m.startswith("the active model version is read from PostgreSQL") for m in warnings) == 1
+    health = scorer.get("/healthz").json()["checks"]
+    assert (health["redis"]["ok"], health["model"]["ok"]) == (False, True)
 
 
 def test_a_body_over_the_request_size_limit_is_refused_with_413(scorer, active_model, settings):

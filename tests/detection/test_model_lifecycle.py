@@ -117,6 +117,23 @@ def test_a_serving_process_starting_with_an_unreadable_active_version_logs_it_on
     assert caplog.records[0].getMessage().startswith("active model version 9 cannot be loaded: model artifact format")
 
 
+def test_a_version_without_a_trained_model_cannot_be_activated(history):
+    version = ModelVersion.objects.create(version=5, status=ModelVersion.Status.READY)
+
+    with pytest.raises(ValueError, match="v5 has no trained model to activate"):
+        model_version_activate(version=version)
+
+
+def test_the_cached_active_version_expires_so_a_missed_activation_is_seen_within_a_minute(active_version):
+    from django.core.cache import cache
+
+    from anomaly_site.throttling import _client
+
+    registry.active_model()
+    ttl = _client().ttl(cache.make_and_validate_key(registry.ACTIVE_KEY))
+    assert 0 < ttl <= registry.ACTIVE_KEY_SECONDS
+
+
 def test_a_version_this_release_cannot_read_cannot_be_activated(history):
     version = model_version_train(seed=0)
     ModelVersion.objects.filter(pk=version.pk).update(artifact=NEWER_ARTIFACT)
