@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from alerts.audit import audit_record
-from alerts.models import Alert, AlertDelivery, AlertRule, AuditEvent, generate_signing_secret
+from alerts.models import Alert, AlertDelivery, AlertRule, AuditEvent, PendingEvaluation, generate_signing_secret
 from alerts.services import alert_delivery_resend, alert_rule_delete, alert_rule_save
 from alerts.views import audit_csv_response
 from transactions.models import Channel as TransactionChannel
@@ -310,3 +310,14 @@ class AuditEventAdmin(ReadOnlyAdmin):
     @admin.action(description="Export selected as CSV")
     def export_csv(self, request, queryset):
         return audit_csv_response(queryset.order_by("created_at", "id"))
+
+
+@admin.register(PendingEvaluation)
+class PendingEvaluationAdmin(ReadOnlyAdmin):
+    """Scores waiting for their alert evaluation because the broker was down; the beat task empties the list."""
+
+    list_display = ["id", "created_at", "score_count", "error"]
+
+    @admin.display(description="scores")
+    def score_count(self, pending):
+        return len(pending.score_ids)

@@ -247,3 +247,15 @@ class AlertReadMark(models.Model):
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="alert_read_mark")
     last_seen_alert_id = models.BigIntegerField(default=0)
+
+
+class PendingEvaluation(models.Model):
+    """Scores whose alert evaluation could not be queued (the broker was down when they were stored): evaluated by
+    the next `alerts.requeue` run (Celery beat, every ALERTS_REQUEUE_MINUTES) or by `manage.py alerts_requeue`."""
+
+    score_ids = ArrayField(models.BigIntegerField())
+    error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from alerts.audit import audit_record, audit_snapshot
 from alerts.live import bell_broadcast
-from alerts.models import Alert, AlertDelivery, AlertReadMark, AlertRule
+from alerts.models import Alert, AlertDelivery, AlertReadMark, AlertRule, PendingEvaluation
 from alerts.selectors import risk_policy_invalidate
 from detection.models import RiskPolicy, Score
 
@@ -27,13 +27,36 @@ def alerts_evaluate_for_scores(*, score_ids: list[int]) -> None:
         transaction.on_commit(partial(_enqueue_evaluation, ids[start : start + EVALUATION_CHUNK]))
 
 
+# Queueing an evaluation tries the broker twice, 0.1 s apart (Celery's default policy waits 0.6 s): with the broker
+# down, a scoring request pays that once per flagged batch, and the scores are kept for a later evaluation instead.
+ENQUEUE_RETRY_POLICY = {"max_retries": 1, "interval_start": 0.1, "interval_step": 0.1, "interval_max": 0.1}
+
+
 def _enqueue_evaluation(score_ids: list[int]) -> None:
     from alerts.tasks import alerts_evaluate_task
 
     try:
-        alerts_evaluate_task.delay(score_ids)
-    except Exception:  # noqa: BLE001 - the broker being down must not fail the scoring request
+        alerts_evaluate_task.apply_async((score_ids,), retry_policy=ENQUEUE_RETRY_POLICY)
+    except Exception as exc:  # noqa: BLE001 - the broker being down must not fail the scoring request
         logger.exception("could not enqueue alert evaluation", extra={"score_count": len(score_ids)})
+        # The scores are committed (this runs after the commit): PostgreSQL keeps them until a worker evaluates them.
+        PendingEvaluation.objects.create(score_ids=score_ids, error=f"{type(exc).__name__}: {exc}"[:2000])
+
+
+def alerts_evaluate_pending(*, limit: int = 100) -> int:
+    """Evaluate the rules on scores whose evaluation could not be queued; how many scores. A row is removed in the
+    transaction that evaluates it, so two runs at once never evaluate it twice (and an evaluation repeated after a
+    crash fires nothing twice: a rule alerts once per transaction)."""
+    evaluated = 0
+    for _ in range(limit):
+        with transaction.atomic():
+            pending = PendingEvaluation.objects.select_for_update(skip_locked=True).order_by("id").first()
+            if pending is None:
+                break
+            alerts_evaluate(score_ids=pending.score_ids)
+            evaluated += len(pending.score_ids)
+            pending.delete()
+    return evaluated
 
 
 def alerts_evaluate(*, score_ids: list[int]) -> list[Alert]:

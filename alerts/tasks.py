@@ -4,7 +4,7 @@ from celery import shared_task
 from django.conf import settings
 
 from alerts.delivery import alert_delivery_attempt
-from alerts.services import alerts_evaluate
+from alerts.services import alerts_evaluate, alerts_evaluate_pending
 
 
 def retry_delay(attempts: int) -> float:
@@ -15,6 +15,12 @@ def retry_delay(attempts: int) -> float:
 @shared_task(name="alerts.evaluate", acks_late=True, ignore_result=True)
 def alerts_evaluate_task(score_ids: list[int]) -> int:
     return len(alerts_evaluate(score_ids=score_ids))
+
+
+@shared_task(name="alerts.evaluate_pending", ignore_result=True)
+def alerts_evaluate_pending_task() -> int:
+    """Celery beat's: the scores whose evaluation could not be queued while the broker was down."""
+    return alerts_evaluate_pending()
 
 
 @shared_task(bind=True, name="alerts.deliver", acks_late=True, ignore_result=True, max_retries=None)

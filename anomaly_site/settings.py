@@ -114,7 +114,6 @@ CACHES = {
     }
 }
 
-
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -142,16 +141,21 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 RETRAIN_EVERY_HOURS = float(os.environ.get("RETRAIN_EVERY_HOURS", "24"))
 RETRAIN_DAYS = int(os.environ.get("RETRAIN_DAYS", "30"))
 RETRAIN_AUTO_ACTIVATE = env_bool("RETRAIN_AUTO_ACTIVATE", False)
-CELERY_BEAT_SCHEDULE = (
-    {
-        "retrain-detection-model": {
-            "task": "detection.tasks.model_version_retrain_task",
-            "schedule": RETRAIN_EVERY_HOURS * 3600,
+# Minutes between two looks for scores whose alert evaluation could not be queued (the broker was down).
+ALERTS_PENDING_EVERY_MINUTES = float(os.environ.get("ALERTS_PENDING_EVERY_MINUTES", "5"))
+CELERY_BEAT_SCHEDULE = {
+    "alerts-evaluate-pending": {"task": "alerts.evaluate_pending", "schedule": ALERTS_PENDING_EVERY_MINUTES * 60},
+    **(
+        {
+            "retrain-detection-model": {
+                "task": "detection.tasks.model_version_retrain_task",
+                "schedule": RETRAIN_EVERY_HOURS * 3600,
+            }
         }
-    }
-    if RETRAIN_EVERY_HOURS > 0
-    else {}
-)
+        if RETRAIN_EVERY_HOURS > 0
+        else {}
+    ),
+}
 CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get("CELERY_BEAT_SCHEDULE_FILENAME", str(BASE_DIR / "var" / "celerybeat"))
 
 AUTH_PASSWORD_VALIDATORS = [
