@@ -251,7 +251,7 @@ class AlertReadMark(models.Model):
 
 class PendingEvaluation(models.Model):
     """Scores whose alert evaluation could not be queued (the broker was down when they were stored): evaluated by
-    the next `alerts.requeue` run (Celery beat, every ALERTS_REQUEUE_MINUTES) or by `manage.py alerts_requeue`."""
+    Celery beat's `alerts.evaluate_pending` (every ALERTS_PENDING_EVERY_MINUTES) or by `manage.py alerts_requeue`."""
 
     score_ids = ArrayField(models.BigIntegerField())
     error = models.TextField(blank=True, default="")

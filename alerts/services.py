@@ -40,7 +40,10 @@ def _enqueue_evaluation(score_ids: list[int]) -> None:
     except Exception as exc:  # noqa: BLE001 - the broker being down must not fail the scoring request
         logger.exception("could not enqueue alert evaluation", extra={"score_count": len(score_ids)})
         # The scores are committed (this runs after the commit): PostgreSQL keeps them until a worker evaluates them.
-        PendingEvaluation.objects.create(score_ids=score_ids, error=f"{type(exc).__name__}: {exc}"[:2000])
+        try:
+            PendingEvaluation.objects.create(score_ids=score_ids, error=f"{type(exc).__name__}: {exc}"[:2000])
+        except Exception:  # noqa: BLE001 - nor may the database then: the scores are stored, their alerts are lost
+            logger.exception("could not keep the scores for a later alert evaluation", extra={"score_ids": score_ids})
 
 
 def alerts_evaluate_pending(*, limit: int = 100) -> int:

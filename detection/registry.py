@@ -54,12 +54,15 @@ _unloadable: tuple[int, int, str] | None = None  # (version id, version, reason)
 def _active_version_id() -> int | None:
     try:
         version_id = cache.get(ACTIVE_KEY)
-        if version_id is None:
-            version_id = _active_version_in_database()
-            cache.set(ACTIVE_KEY, version_id or 0, timeout=ACTIVE_KEY_SECONDS)
     except Exception as exc:  # noqa: BLE001 - Redis down or unreachable: PostgreSQL has the answer
         warn_now_and_then(logger, "active-version", "the active model version is read from PostgreSQL: %s", exc)
+        return _active_version_in_database()
+    if version_id is None:
         version_id = _active_version_in_database()
+        try:
+            cache.set(ACTIVE_KEY, version_id or 0, timeout=ACTIVE_KEY_SECONDS)
+        except Exception as exc:  # noqa: BLE001
+            warn_now_and_then(logger, "active-version", "the active model version is read from PostgreSQL: %s", exc)
     return version_id or None
 
 
