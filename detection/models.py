@@ -25,6 +25,8 @@ class ModelVersion(models.Model):
     labelled_rows = models.PositiveIntegerField(default=0)
     metrics = models.JSONField(default=dict, blank=True)
     artifact = models.BinaryField(null=True, blank=True, editable=False)
+    # The engine's ARTIFACT_FORMAT when the artifact was written; 0 for versions stored before it was recorded.
+    artifact_format = models.PositiveSmallIntegerField(default=0, editable=False)
     error = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(

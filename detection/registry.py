@@ -89,7 +89,7 @@ def active_model() -> LoadedModel:
                 raise ModelUnloadable(*_unloadable[1:])
             version = ModelVersion.objects.get(pk=version_id)
             try:
-                detector = Detector.from_bytes(bytes(version.artifact))
+                detector = Detector.from_bytes(bytes(version.artifact), version.artifact_format)
             except ArtifactError as exc:
                 _unloadable = (version_id, version.version, str(exc))
                 logger.error("active model version %s cannot be loaded: %s", version.version, exc)

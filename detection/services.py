@@ -19,7 +19,7 @@ from alerts.selectors import alert_rules_may_match, alert_rules_screen, risk_pol
 from alerts.services import alerts_evaluate_for_scores
 from anomaly_site.bulk_insert import COPY_ABOVE, copy_text, insert_new_returning, insert_returning
 from detection import adapters, registry
-from detection.engine.detector import ArtifactError, Detector
+from detection.engine.detector import ARTIFACT_FORMAT, ArtifactError, Detector
 from detection.engine.features import ACCOUNT_LOOKBACK_SECONDS, MERCHANT_LOOKBACK_SECONDS
 from detection.models import ModelVersion, Score
 from detection.registry import ModelUnloadable, NoActiveModel
@@ -303,7 +303,7 @@ def model_version_train(
     version.training_rows = len(trained)
     version.labelled_rows = int(trained["label"].notna().sum())
     version.metrics = dict(detector.training_metrics) | {"training_seconds": round(time.monotonic() - started, 2)}
-    version.artifact = detector.to_bytes()
+    version.artifact, version.artifact_format = detector.to_bytes(), ARTIFACT_FORMAT
     version.trained_at = timezone.now()
     version.save()
     logger.info("model trained", extra={"version": version.version, "rows": version.training_rows})
@@ -375,7 +375,7 @@ def model_version_activate(*, version: ModelVersion, user=None, request=None) ->
     if not version.artifact:
         raise ValueError(f"Version v{version.version} has no trained model to activate.")
     try:  # a version this release cannot read (a newer release trained it, say) would stop all scoring
-        Detector.from_bytes(bytes(version.artifact))
+        Detector.from_bytes(bytes(version.artifact), version.artifact_format)
     except ArtifactError as exc:
         raise ValueError(f"Version v{version.version} cannot be activated: {exc}.") from exc
     previous = ModelVersion.objects.select_for_update().filter(status=ModelVersion.Status.ACTIVE).first()

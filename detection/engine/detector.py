@@ -41,12 +41,12 @@ from detection.engine.frame import Frame
 from detection.engine.parallel import map_blocks
 from detection.engine.profile import FeatureProfile, TailModel
 
-# A model artifact is this header, then the pickled Detector. Raise ARTIFACT_FORMAT when a change makes the new
-# artifacts unreadable by the release before it (a class renamed or moved, a field that it cannot do without): a
-# release then refuses an artifact newer than it reads with an error that says so, instead of failing inside the
-# unpickling. Artifacts without the header (written before it) are format 0 and read as before.
+# The format of the artifacts this release writes, kept beside each artifact (the model version's row), not in it:
+# the artifact stays the pickled Detector alone, which every release reads as before. Raise it when a change makes
+# new artifacts unreadable by the release before it (a class renamed or moved, a field that release cannot do
+# without): a release then refuses an artifact newer than it reads with an error that says so, instead of failing
+# inside the unpickling. Format 0: artifacts stored before formats were recorded, read as format 1.
 ARTIFACT_FORMAT = 1
-_ARTIFACT_HEADER = b"sentinel-detector/"
 
 
 class ArtifactError(Exception):
@@ -339,27 +339,23 @@ class Detector:
         return output
 
     def to_bytes(self) -> bytes:
-        return _ARTIFACT_HEADER + f"{ARTIFACT_FORMAT}\n".encode() + pickle.dumps(self, protocol=5)
+        """The artifact, of format ARTIFACT_FORMAT (which the caller keeps beside it)."""
+        return pickle.dumps(self, protocol=5)
 
     @classmethod
-    def from_bytes(cls, blob: bytes) -> Detector:
-        """The detector of an artifact; ArtifactError, saying why, when this release cannot read it."""
-        body, fmt = memoryview(blob), 0
-        if blob[: len(_ARTIFACT_HEADER)] == _ARTIFACT_HEADER:
-            line_end = blob.find(b"\n", len(_ARTIFACT_HEADER), len(_ARTIFACT_HEADER) + 12)
-            spelled = bytes(blob[len(_ARTIFACT_HEADER) : line_end]) if line_end > 0 else b""
-            if not spelled.isdigit():
-                raise ArtifactError("damaged model artifact: its header names no format")
-            fmt, body = int(spelled), body[line_end + 1 :]
-        if fmt > ARTIFACT_FORMAT:
+    def from_bytes(cls, blob: bytes, artifact_format: int = ARTIFACT_FORMAT) -> Detector:
+        """The detector of an artifact of the given format; ArtifactError, saying why, when this release cannot read
+        it."""
+        if artifact_format > ARTIFACT_FORMAT:
             raise ArtifactError(
-                f"model artifact format {fmt} was written by a newer release; this release reads formats up to "
-                f"{ARTIFACT_FORMAT}"
+                f"model artifact format {artifact_format} was written by a newer release; this release reads formats "
+                f"up to {ARTIFACT_FORMAT}"
             )
         try:
-            detector = pickle.loads(body)  # noqa: S301 - our own artifact, from our own database
+            detector = pickle.loads(blob)  # noqa: S301 - our own artifact, from our own database
         except Exception as exc:  # noqa: BLE001 - whatever unpickling raises, the artifact is unreadable here
-            raise ArtifactError(f"model artifact (format {fmt}) cannot be read: {type(exc).__name__}: {exc}") from exc
+            reason = f"{type(exc).__name__}: {exc}"
+            raise ArtifactError(f"model artifact (format {artifact_format}) cannot be read: {reason}") from exc
         if not isinstance(detector, cls):
             raise ArtifactError(f"not a model artifact: it holds a {type(detector).__name__}")
         return detector

@@ -20,7 +20,7 @@ from detection.services import model_version_train
 from tests.detection.conftest import START, store_history
 
 ROOT = Path(__file__).resolve().parents[2]
-MODEL_FIELDS = ("algorithms", "parameters", "feature_names", "metrics", "artifact", "training_rows")
+MODEL_FIELDS = ("algorithms", "parameters", "feature_names", "metrics", "artifact", "artifact_format", "training_rows")
 
 
 def prototype_body(n: int = 1, **changes) -> dict:

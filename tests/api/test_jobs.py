@@ -286,7 +286,7 @@ def test_progress_is_published_to_the_jobs_channel_group(scorer, active_model, s
 
 
 def test_a_job_whose_active_model_this_release_cannot_read_fails_saying_why(scorer, no_active_model):
-    ModelVersion.objects.create(version=9, status=ModelVersion.Status.ACTIVE, artifact=b"sentinel-detector/999\n")
+    ModelVersion.objects.create(version=9, status=ModelVersion.Status.ACTIVE, artifact=b"?", artifact_format=999)
     registry.active_model_changed()
     job_id = upload(scorer, csv_upload(job_frame(12, bad=False))).json()["id"]
 

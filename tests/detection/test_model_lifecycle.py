@@ -38,6 +38,7 @@ def test_training_saves_a_ready_version_with_its_record(history):
     assert {"isolation_forest", "autoencoder"} <= set(version.algorithms)
     assert version.feature_names
     assert version.artifact and len(bytes(version.artifact)) > 1000
+    assert version.artifact_format == ARTIFACT_FORMAT
     assert version.training_start <= version.training_end
 
 
@@ -77,17 +78,17 @@ def test_scoring_without_an_active_model_says_so(history):
         score_transactions(transactions=history[:1])
 
 
-NEWER_ARTIFACT = f"sentinel-detector/{ARTIFACT_FORMAT + 1}\n".encode() + b"what a newer release writes"
+NEWER_ARTIFACT = {"artifact": b"what a newer release writes", "artifact_format": ARTIFACT_FORMAT + 1}
 
 
 def test_an_active_version_this_release_cannot_read_stops_scoring_and_says_why(active_version, history, monkeypatch):
     # As after a rollback: a newer release trained and activated version 9, which this release cannot read.
     ModelVersion.objects.filter(pk=active_version.pk).update(status=ModelVersion.Status.RETIRED)
-    ModelVersion.objects.create(version=9, status=ModelVersion.Status.ACTIVE, artifact=NEWER_ARTIFACT)
+    ModelVersion.objects.create(version=9, status=ModelVersion.Status.ACTIVE, **NEWER_ARTIFACT)
     registry.active_model_changed()
     reads = []
     read = Detector.from_bytes
-    monkeypatch.setattr(Detector, "from_bytes", lambda blob: reads.append(1) or read(blob))
+    monkeypatch.setattr(Detector, "from_bytes", lambda *args: reads.append(1) or read(*args))
 
     expected = r"Model version 9 is active but cannot be loaded \(model artifact format \d+ was written by a newer"
     for _ in range(2):  # as two requests, each in its own transaction
@@ -105,7 +106,7 @@ def test_an_active_version_this_release_cannot_read_stops_scoring_and_says_why(a
 def test_a_serving_process_starting_with_an_unreadable_active_version_logs_it_once(db, caplog):
     from anomaly_site.warmup import warm_up_serving_process
 
-    ModelVersion.objects.create(version=9, status=ModelVersion.Status.ACTIVE, artifact=NEWER_ARTIFACT)
+    ModelVersion.objects.create(version=9, status=ModelVersion.Status.ACTIVE, **NEWER_ARTIFACT)
     registry.active_model_changed()
     try:
         with caplog.at_level("INFO"):
@@ -136,7 +137,7 @@ def test_the_cached_active_version_expires_so_a_missed_activation_is_seen_within
 
 def test_a_version_this_release_cannot_read_cannot_be_activated(history):
     version = model_version_train(seed=0)
-    ModelVersion.objects.filter(pk=version.pk).update(artifact=NEWER_ARTIFACT)
+    ModelVersion.objects.filter(pk=version.pk).update(**NEWER_ARTIFACT)
 
     with pytest.raises(ValueError, match=rf"v{version.version} cannot be activated: model artifact format"):
         model_version_activate(version=version)
