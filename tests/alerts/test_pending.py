@@ -79,3 +79,35 @@ def test_celery_beat_looks_for_pending_evaluations(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["alerts-evaluate-pending"]
     assert entry == {"task": "alerts.evaluate_pending", "schedule": settings.ALERTS_PENDING_EVERY_MINUTES * 60}
     assert "alerts.evaluate_pending" in app.tasks
+
+
+def test_alerts_requeue_leaves_a_delivery_waiting_out_its_retry_backoff_to_its_retry(monkeypatch, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from alerts.management.commands import alerts_requeue
+    from alerts.models import AlertDelivery
+
+    settings.ALERTS_RETRY_BACKOFF = 60
+    rule = AlertRuleFactory()
+    now = timezone.now()
+
+    def delivery(**fields):
+        return AlertDelivery.objects.create(
+            rule=rule, channel=rule.channel, destination="x", scheduled_for=now, **fields
+        )
+
+    never_tried = delivery()
+    backing_off = delivery(attempts=2, last_attempt_at=now - timedelta(seconds=30))  # its retry comes at 120 s
+    overdue = delivery(attempts=2, last_attempt_at=now - timedelta(seconds=600))  # its retry was lost with the broker
+    delivery(status=AlertDelivery.Status.SENT, attempts=1, last_attempt_at=now)
+    queued = []
+    monkeypatch.setattr(alerts_requeue.alert_delivery_send, "delay", queued.append)
+    out = StringIO()
+
+    call_command("alerts_requeue", stdout=out)
+
+    assert sorted(queued) == sorted([never_tried.pk, overdue.pk])
+    assert backing_off.pk not in queued
+    assert "Queued 2 delivery(ies)" in out.getvalue() and "1 waiting out a retry's backoff" in out.getvalue()
