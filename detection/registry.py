@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 
 from django.core.cache import cache
+from redis.exceptions import RedisError
 
 from anomaly_site.logging import warn_now_and_then
 from detection.engine.detector import ArtifactError, Detector
@@ -54,15 +55,12 @@ _unloadable: tuple[int, int, str] | None = None  # (version id, version, reason)
 def _active_version_id() -> int | None:
     try:
         version_id = cache.get(ACTIVE_KEY)
-    except Exception as exc:  # noqa: BLE001 - Redis down or unreachable: PostgreSQL has the answer
-        warn_now_and_then(logger, "active-version", "the active model version is read from PostgreSQL: %s", exc)
-        return _active_version_in_database()
-    if version_id is None:
-        version_id = _active_version_in_database()
-        try:
+        if version_id is None:
+            version_id = _active_version_in_database()
             cache.set(ACTIVE_KEY, version_id or 0, timeout=ACTIVE_KEY_SECONDS)
-        except Exception as exc:  # noqa: BLE001
-            warn_now_and_then(logger, "active-version", "the active model version is read from PostgreSQL: %s", exc)
+    except RedisError as exc:  # Redis down or unreachable: PostgreSQL has the answer
+        warn_now_and_then(logger, "active-version", "the active model version is read from PostgreSQL: %s", exc)
+        version_id = _active_version_in_database()
     return version_id or None
 
 
@@ -127,5 +125,5 @@ def active_model_changed() -> None:
     _checked_at = 0.0
     try:
         cache.delete(ACTIVE_KEY)
-    except Exception as exc:  # noqa: BLE001 - the cached answer expires within ACTIVE_KEY_SECONDS anyway
+    except RedisError as exc:  # the cached answer expires within ACTIVE_KEY_SECONDS anyway
         logger.warning("could not tell other processes of the activation through Redis: %s", exc)
