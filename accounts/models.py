@@ -44,6 +44,11 @@ class PartnerToken(models.Model):
     def is_active(self) -> bool:
         return self.revoked_at is None
 
+    @property
+    def throttle_key(self) -> str:
+        """The rate limits' counter of this token (core.throttling keys requests by it)."""
+        return f"token-{self.pk}"
+
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes
 

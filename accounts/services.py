@@ -3,7 +3,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import PartnerToken, Scope, hash_token
-from alerts.audit import audit_record
+from core.audit import audit_record
 from transactions.models import Source
 
 ANALYST, ADMIN, VIEWER = "analyst", "admin", "viewer"

@@ -6,10 +6,11 @@ from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from alerts.audit import audit_record
 from alerts.models import Alert, AlertDelivery, AlertRule, AuditEvent, PendingEvaluation, generate_signing_secret
 from alerts.services import alert_delivery_resend, alert_rule_delete, alert_rule_save
 from alerts.views import audit_csv_response
+from core.admin import ReadOnlyAdmin
+from core.audit import audit_record
 from transactions.models import Channel as TransactionChannel
 
 STATUS_COLOURS = {"pending": "#b7791f", "sending": "#2f5bd3", "sent": "#2e7d32", "failed": "#c0392b"}
@@ -157,19 +158,6 @@ class AlertRuleAdmin(admin.ModelAdmin):
             rule.enabled = enabled
             alert_rule_save(rule=rule, user=request.user)
         self.message_user(request, f"{len(changed)} rule(s) {'enabled' if enabled else 'disabled'}.")
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """History that must not change: viewable, never added, edited or deleted here."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(AlertDelivery)

@@ -6,16 +6,13 @@ class AlertsConfig(AppConfig):
     name = "alerts"
 
     def ready(self) -> None:
-        from alerts.selectors import alert_rules_invalidate, risk_policy_invalidate
+        from alerts.selectors import alert_rules_invalidate
+        from alerts.services import alerts_evaluate_stored
+        from detection.scoring.events import scores_stored_subscribe
 
-        # However a policy row is written (service, shell, factory), this process stops using its cached copy.
-        post_save.connect(
-            lambda **kwargs: risk_policy_invalidate(),
-            sender="detection.RiskPolicy",
-            dispatch_uid="alerts.risk_policy_invalidate",
-            weak=False,
-        )
-        # Likewise for the rules' conditions that screen which new scores are sent for evaluation.
+        scores_stored_subscribe(alerts_evaluate_stored)
+        # The rules' conditions that screen which new scores are sent for evaluation are cached per process:
+        # however a rule is written, this process stops using its copy.
         for signal in (post_save, post_delete):
             signal.connect(
                 alert_rules_invalidate,

@@ -5,7 +5,7 @@ import logging
 from django.template.loader import render_to_string
 
 from alerts.selectors import alerts_recent, alerts_unseen_count
-from anomaly_site.channel_send import group_send
+from core.channel_send import group_send
 
 logger = logging.getLogger(__name__)
 

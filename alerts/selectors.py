@@ -1,4 +1,4 @@
-"""Reads for alerts, the risk policy in force and the audit trail."""
+"""Reads for alerts: the rules' screen of new scores, recent alerts for the bell, the audit trail."""
 
 import threading
 import time
@@ -7,36 +7,6 @@ import numpy as np
 from django.db.models import QuerySet
 
 from alerts.models import RISK_ORDER, Alert, AlertReadMark, AlertRule, AuditEvent
-from detection.models import RiskPolicy
-
-# The policy is read on every score, so each process keeps the newest row and re-reads it at most once per
-# POLICY_TTL_SECONDS; a change made in this process (or a rolled-back test) drops the copy at once.
-POLICY_TTL_SECONDS = 1.0
-_policy_lock = threading.Lock()
-_policy_cache: tuple[RiskPolicy, float] | None = None
-
-
-def risk_policy_current() -> RiskPolicy:
-    """The thresholds in force: the newest RiskPolicy row, created with the defaults when none exists."""
-    global _policy_cache
-    cached = _policy_cache
-    now = time.monotonic()
-    if cached is not None and now - cached[1] < POLICY_TTL_SECONDS:
-        return cached[0]
-    policy = RiskPolicy.objects.order_by("-created_at", "-id").first()
-    if policy is None:
-        policy = RiskPolicy.objects.create(comment="default")
-    with _policy_lock:
-        _policy_cache = (policy, now)
-    return policy
-
-
-def risk_policy_invalidate() -> None:
-    """Forget this process's copy; other processes pick the change up within POLICY_TTL_SECONDS."""
-    global _policy_cache
-    with _policy_lock:
-        _policy_cache = None
-
 
 # Every scored transaction would otherwise cost a broker round trip (about 1.7 ms) even when no rule can match it,
 # so each process keeps the enabled rules' score and risk conditions, re-read at most once per RULES_TTL_SECONDS and
@@ -88,10 +58,6 @@ def alert_rules_invalidate(**kwargs) -> None:
     global _rules_cache
     with _rules_lock:
         _rules_cache = None
-
-
-def risk_policy_history() -> QuerySet[RiskPolicy]:
-    return RiskPolicy.objects.select_related("created_by").order_by("-created_at", "-id")
 
 
 def alerts_recent(*, limit: int = 10) -> list[Alert]:

@@ -8,16 +8,21 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from alerts.audit import audit_record, audit_snapshot
 from alerts.live import bell_broadcast
 from alerts.models import Alert, AlertDelivery, AlertReadMark, AlertRule, PendingEvaluation
-from alerts.selectors import risk_policy_invalidate
-from detection.models import RiskPolicy, Score
+from alerts.selectors import alert_rules_screen
+from core.audit import audit_record, audit_snapshot
+from detection.models import Score
+from detection.scoring.events import ScoresStored
 
 logger = logging.getLogger(__name__)
 
 EVALUATION_CHUNK = 2000
-POLICY_FIELDS = ("medium", "high", "critical", "review_threshold", "comment")
+
+
+def alerts_evaluate_stored(event: ScoresStored) -> None:
+    """Scoring's news of stored scores: those some enabled rule may match are evaluated after the commit."""
+    alerts_evaluate_for_scores(score_ids=event.score_ids[alert_rules_screen(event.scores, event.risk_levels)].tolist())
 
 
 def alerts_evaluate_for_scores(*, score_ids: list[int]) -> None:
@@ -179,32 +184,6 @@ def alert_delivery_resend(*, delivery: AlertDelivery, user=None) -> AlertDeliver
     )
     audit_record(action="delivery.resend", obj=resend, before={"resend_of": delivery.pk}, actor=user)
     return resend
-
-
-@transaction.atomic
-def risk_policy_create(
-    *, medium: float, high: float, critical: float, review_threshold: float, comment: str = "", user=None
-) -> RiskPolicy:
-    """New thresholds as a new row (older rows stay as history), validated, audited, in force for the next score."""
-    previous = RiskPolicy.objects.order_by("-created_at", "-id").first()
-    policy = RiskPolicy(
-        medium=medium, high=high, critical=critical, review_threshold=review_threshold, comment=comment, created_by=user
-    )
-    policy.full_clean()
-    policy.save()
-    audit_record(
-        action="threshold.change",
-        obj=policy,
-        before=audit_snapshot(previous, exclude=("id",)) if previous else None,
-        after=_policy_values(policy),
-        actor=user,
-    )
-    transaction.on_commit(risk_policy_invalidate)
-    return policy
-
-
-def _policy_values(policy: RiskPolicy) -> dict:
-    return {field: getattr(policy, field) for field in POLICY_FIELDS}
 
 
 @transaction.atomic

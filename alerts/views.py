@@ -11,8 +11,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from alerts.forms import AuditExportForm, RiskPolicyForm
 from alerts.live import bell_context, user_may_see_alerts
-from alerts.selectors import audit_events, risk_policy_current, risk_policy_history
-from alerts.services import alerts_mark_seen, risk_policy_create
+from alerts.selectors import audit_events
+from alerts.services import alerts_mark_seen
+from detection.policy.selectors import risk_policy_current, risk_policy_history
+from detection.policy.services import risk_policy_create
 
 AUDIT_COLUMNS = [
     "created_at",

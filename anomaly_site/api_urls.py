@@ -1,8 +1,7 @@
-"""Everything under /api/v1/: partner-facing DRF endpoints, one module per app."""
+"""Everything under /api/v1/: the partner-facing DRF endpoints (transactions, labels, jobs)."""
 
 from django.urls import include, path
 
 urlpatterns = [
-    path("", include("transactions.api_urls")),
     path("", include("detection.api_urls")),
 ]

@@ -28,7 +28,7 @@ def _check_model() -> dict:
         return {"ok": False, "error": type(exc).__name__}
     if active is None:
         return {"ok": False, "error": "no active model version"}
-    from detection import registry
+    from detection.scoring import registry
 
     try:  # this process's copy, loaded if it has none: an artifact this release cannot read is not a working model
         registry.active_model()

@@ -3,7 +3,7 @@
 from django.urls import path
 
 from alerts.consumers import AlertBellConsumer
-from detection.consumers import JobProgressConsumer
+from detection.jobs.consumers import JobProgressConsumer
 from review.consumers import ReviewQueueConsumer
 
 websocket_urlpatterns: list = [

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "template_partials",
     "channels",
     "anomaly_site",
+    "core",
     "accounts",
     "transactions",
     "detection",
@@ -55,8 +56,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "anomaly_site.middleware.RequestIdMiddleware",
-    "anomaly_site.api_errors.ApiJsonErrorsMiddleware",
+    "core.middleware.RequestIdMiddleware",
+    "core.api_errors.ApiJsonErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -66,8 +67,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "anomaly_site.middleware.LoginRequiredEverywhereMiddleware",
-    "alerts.audit.AuditContextMiddleware",
+    "core.middleware.LoginRequiredEverywhereMiddleware",
+    "core.audit.AuditContextMiddleware",
 ]
 
 ROOT_URLCONF = "anomaly_site.urls"
@@ -214,7 +215,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": [
-        "anomaly_site.renderers.FastJSONRenderer",
+        "core.renderers.FastJSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -234,8 +235,8 @@ LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "anomaly_site.logging.RequestIdFilter"}},
-    "formatters": {"json": {"()": "anomaly_site.logging.JsonFormatter"}},
+    "filters": {"request_id": {"()": "core.logging.RequestIdFilter"}},
+    "formatters": {"json": {"()": "core.logging.JsonFormatter"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["request_id"]},
     },
@@ -255,8 +256,8 @@ ALERTS_RETRY_BACKOFF = float(os.environ.get("ALERTS_RETRY_BACKOFF", "10"))
 ALERTS_RETRY_BACKOFF_MAX = float(os.environ.get("ALERTS_RETRY_BACKOFF_MAX", "3600"))
 
 # Partner API (issue 4): error shape, per-token rate limits (count/period, period s, min, h or d), batch and jobs.
-REST_FRAMEWORK["EXCEPTION_HANDLER"] = "anomaly_site.api_errors.api_exception_handler"
-REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["anomaly_site.throttling.TokenRateThrottle"]
+REST_FRAMEWORK["EXCEPTION_HANDLER"] = "core.api_errors.api_exception_handler"
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["core.throttling.TokenRateThrottle"]
 API_RATES = {
     "score": os.environ.get("API_RATE_SCORE", "6000/min"),
     "label": os.environ.get("API_RATE_LABEL", "1200/min"),

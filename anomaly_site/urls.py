@@ -4,7 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from anomaly_site import views
-from anomaly_site.metrics import metrics_view
+from core.metrics import metrics_view
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -24,5 +24,5 @@ urlpatterns = [
     path("alerts/", include("alerts.urls")),
 ]
 
-handler404 = "anomaly_site.api_errors.handler404"
-handler500 = "anomaly_site.api_errors.handler500"
+handler404 = "core.api_errors.handler404"
+handler500 = "core.api_errors.handler500"

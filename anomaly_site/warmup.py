@@ -9,8 +9,8 @@ logger = logging.getLogger(__name__)
 
 
 def warm_up_serving_process() -> None:
-    from detection import registry
     from detection.engine import kernels
+    from detection.scoring import registry
 
     kernels.warm_up()  # compiled, or read from numba's cache: not in the first request's time
 

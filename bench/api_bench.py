@@ -240,7 +240,7 @@ def engine_rates(transaction_ids: list[str]) -> dict:
     """The engine alone on the same stored rows: features frame built outside the timing, then score_frame (after one
     untimed call: this process's first compiles the tree descents or loads them from numba's cache, which a server
     does at start-up)."""
-    from detection import adapters, registry
+    from detection.scoring import adapters, registry
     from transactions.models import Transaction
 
     loaded = registry.active_model()

@@ -115,7 +115,7 @@ def prepare() -> None:
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     history = handbook_days(0, HISTORY_DAYS, WORK / "history.parquet")
     code = f"""
-from detection.services import model_version_activate, model_version_train
+from detection.training.services import model_version_activate, model_version_train
 from transactions.services import source_get_or_create, transactions_import_file
 source = source_get_or_create(name="handbook-history")
 summary = transactions_import_file(source=source, path={str(history)!r}, mapping={MAPPING!r}, label_column="TX_FRAUD")

@@ -44,7 +44,7 @@ def run(args) -> None:
     setup_django(RUN_DB)
     from django.db import connection, transaction
 
-    from detection.services import score_stored
+    from detection.scoring.services import score_stored
     from transactions.files import read_mapped_chunks
     from transactions.services import source_get_or_create, transactions_store_frame
 

@@ -18,7 +18,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from detection.backtest_io import load_frame  # noqa: E402
+from detection.backtests.files import load_frame  # noqa: E402
 from detection.engine import parallel  # noqa: E402
 from detection.engine.detector import Detector  # noqa: E402
 from detection.engine.features import ACCOUNT_LOOKBACK_SECONDS, MERCHANT_LOOKBACK_SECONDS, build_features  # noqa: E402

@@ -39,7 +39,7 @@ def main() -> None:
     setup_django()
     from django.conf import settings
 
-    from detection import adapters
+    from detection.scoring import adapters
     from transactions.models import Transaction
 
     for offset in (int(o) for o in args.offsets.split(",")):

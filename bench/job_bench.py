@@ -107,7 +107,7 @@ def run_job(path, rows: int) -> dict:
 from pathlib import Path
 from django.core.files import File
 from accounts.services import partner_token_create
-from detection.jobs import scoring_job_create
+from detection.jobs.services import scoring_job_create
 token, _ = partner_token_create(name="bench-jobs", scopes=["score"])
 with Path({str(path)!r}).open("rb") as handle:
     job = scoring_job_create(source=token.source, upload=File(handle, name="job.parquet"), mapping={{
@@ -144,7 +144,8 @@ def engine_rate(rows: int) -> float:
     """The engine alone on 100,000 of the job's stored rows (frame built outside the timing)."""
     code = """
 import time
-from detection import adapters, registry
+from detection.scoring import adapters
+from detection.scoring import registry
 from transactions.models import Transaction
 stored = list(Transaction.objects.filter(source__name="bench-jobs").order_by("id")[:100000])
 frame, targets = adapters.frame_for_transactions(stored)

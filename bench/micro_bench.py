@@ -17,7 +17,7 @@ of 159 trees (31 leaves, as the supervised part) on synthetic data and times
 both evaluations of the same rows on one thread, checking that they agree bit for bit. `token` runs on a fresh copy
 of the API benchmark's database (bench/api_common.py prepares it). `split` reads the job benchmark's file
 (bench/job_bench.py makes it) in 50,000-row chunks through the same validation and Parquet writes as
-`detection.jobs._split_chunks`, and prints wall and CPU seconds, the median of three runs.
+`detection.jobs.services._split_chunks`, and prints wall and CPU seconds, the median of three runs.
 """
 
 import argparse
@@ -138,7 +138,7 @@ def json_writers() -> None:
     _django()
     from rest_framework.renderers import JSONRenderer
 
-    from anomaly_site.renderers import FastJSONRenderer
+    from core.renderers import FastJSONRenderer
 
     rng = np.random.default_rng(0)
     reasons = ["amount 3.2x the account's typical (42.10)", "new merchant for this account"]
@@ -181,7 +181,7 @@ def rows() -> None:
     import numpy as np
 
     _django()
-    from detection.history import _isin_ids
+    from detection.scoring.history import _isin_ids
     from transactions.services import IngestedRow
 
     @dataclasses.dataclass(frozen=True)
@@ -212,8 +212,8 @@ def features() -> None:
 
     prepare()
     setup_django(BENCH_DB)  # read only
-    from detection import adapters
     from detection.engine.features import build_features
+    from detection.scoring import adapters
     from transactions.models import Transaction
 
     newest = list(Transaction.objects.order_by("-timestamp").values_list("pk", flat=True)[:8000])
@@ -244,7 +244,7 @@ def arrays() -> None:
     setup_django(BENCH_DB)  # read only
     from django.db import connection
 
-    from anomaly_site.bulk_insert import array_literal
+    from core.bulk_insert import array_literal
     from transactions.bulk import _ROW_TYPES
 
     now = datetime.now(UTC)
@@ -302,9 +302,9 @@ def forest() -> None:
 
     prepare()
     setup_django(BENCH_DB)  # read only
-    from detection import adapters
     from detection.engine.features import build_features
-    from detection.registry import active_model
+    from detection.scoring import adapters
+    from detection.scoring.registry import active_model
     from transactions.models import Transaction
 
     detector = active_model().detector

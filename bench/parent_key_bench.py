@@ -18,7 +18,7 @@ from pathlib import Path
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from anomaly_site.parent_keys import statement_parent_key  # noqa: E402
+from core.parent_keys import statement_parent_key  # noqa: E402
 
 DB = "anomaly_bench_parent_keys"
 SERVER = os.environ.get("BENCH_PG", "host=127.0.0.1 user=postgres")

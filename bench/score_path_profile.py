@@ -83,7 +83,7 @@ def profile_requests(args) -> None:
     from django.db import connection
 
     from accounts.services import partner_token_create
-    from transactions.api_services import transaction_score, transactions_score_batch
+    from detection.scoring.api_services import transaction_score, transactions_score_batch
 
     token, secret = partner_token_create(name=f"profile-{uuid.uuid4().hex[:6]}", scopes=["score"])
     size = max(args.batch, 1)

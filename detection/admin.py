@@ -1,10 +1,12 @@
 from django.contrib import admin, messages
 from django.forms.models import model_to_dict
 
-from alerts.admin import ReadOnlyAdmin
-from alerts.selectors import risk_policy_current
-from alerts.services import risk_policy_create
+from core.admin import ReadOnlyAdmin
 from detection.models import ModelVersion, RiskPolicy, Score
+from detection.policy.selectors import risk_policy_current
+from detection.policy.services import risk_policy_create
+from transactions.admin import TransactionAdmin
+from transactions.models import Transaction
 
 HEADLINE_METRICS = ("average_precision", "roc_auc", "precision_at_k", "recall_at_k")
 
@@ -50,7 +52,7 @@ class ModelVersionAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Activate the selected version (retires the active one)", permissions=["activate"])
     def activate(self, request, queryset):
-        from detection.services import model_version_activate
+        from detection.training.services import model_version_activate
 
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one version to activate.", messages.ERROR)
@@ -118,3 +120,28 @@ class RiskPolicyAdmin(admin.ModelAdmin):
             context["title"] = "Set new risk thresholds"
             context["subtitle"] = "In force for the next score. The previous values stay in history."
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+
+class ScoreInline(admin.TabularInline):
+    model = Score
+    fields = ["model_version", "score", "risk_level", "is_anomaly", "reasons", "created_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class TransactionWithScoresAdmin(TransactionAdmin):
+    """The transactions app's admin page, with each transaction's scores (transactions may not import detection)."""
+
+    inlines = [ScoreInline, *TransactionAdmin.inlines]
+
+
+admin.site.unregister(Transaction)
+admin.site.register(Transaction, TransactionWithScoresAdmin)

@@ -1,55 +1,17 @@
-"""Celery tasks of the detection app: thin, taking ids, calling a service."""
+"""Where Celery's autodiscovery finds the detection app's tasks: each job's package keeps its own.
 
-from datetime import datetime
+Task names are given explicitly and stay those of the modules they first lived in, so messages already queued
+and beat schedules keep working across releases.
+"""
 
-from celery import shared_task
-from django.conf import settings
-from django.core.cache import cache
+from detection.backtests.tasks import backtest_run_task
+from detection.jobs.tasks import scoring_job_chunk_task, scoring_job_split_task
+from detection.training.tasks import model_version_retrain_task, model_version_train_task
 
-from detection.models import ModelVersion
-from detection.services import model_version_activate, model_version_retrain, model_version_train
-
-RETRAIN_LOCK = "detection:retrain-lock"
-
-
-@shared_task(acks_late=True)
-def model_version_train_task(
-    version_id: int,
-    since: str | None = None,
-    until: str | None = None,
-    max_rows: int | None = None,
-    seed: int = 0,
-    activate: bool = False,
-) -> int:
-    """Train the given (training-state) version; activate it when asked. Idempotent: a finished version is left."""
-    claimed = ModelVersion.objects.filter(pk=version_id, status=ModelVersion.Status.TRAINING, trained_at=None)
-    version = claimed.first()
-    if version is None:
-        return version_id
-    version = model_version_train(
-        since=datetime.fromisoformat(since) if since else None,
-        until=datetime.fromisoformat(until) if until else None,
-        max_rows=max_rows,
-        seed=seed,
-        version=version,
-    )
-    if activate:
-        model_version_activate(version=version)
-    return version.pk
-
-
-@shared_task(acks_late=True)
-def model_version_retrain_task() -> int | None:
-    """The scheduled retraining (Celery beat): one at a time across all workers, on the newest RETRAIN_DAYS."""
-    if not cache.add(RETRAIN_LOCK, "1", timeout=3 * 3600):
-        return None
-    try:
-        version = model_version_retrain(days=settings.RETRAIN_DAYS, activate=settings.RETRAIN_AUTO_ACTIVATE)
-        return version.pk if version else None
-    finally:
-        cache.delete(RETRAIN_LOCK)
-
-
-# Scoring-job and backtest tasks live in their own modules; imported here so Celery's autodiscovery registers them.
-from detection.backtest_tasks import backtest_run_task  # noqa: E402,F401
-from detection.job_tasks import scoring_job_chunk_task, scoring_job_split_task  # noqa: E402,F401
+__all__ = [
+    "backtest_run_task",
+    "model_version_retrain_task",
+    "model_version_train_task",
+    "scoring_job_chunk_task",
+    "scoring_job_split_task",
+]

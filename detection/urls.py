@@ -1,6 +1,8 @@
 from django.urls import path
 
-from detection import backtests, uploads, views
+from detection.backtests import services as backtests
+from detection.jobs import uploads
+from detection.performance import views
 
 app_name = "detection"
 urlpatterns = [

@@ -8,7 +8,7 @@ import logging
 
 from django.db import transaction
 
-from anomaly_site.channel_send import group_send
+from core.channel_send import group_send
 
 logger = logging.getLogger(__name__)
 

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
+from prometheus_client.core import GaugeMetricFamily
 
 from review.models import ReviewDecision, ReviewItem
 from transactions.models import Transaction
@@ -119,3 +120,11 @@ def related_decisions(*, transaction: Transaction, limit: int = 10) -> QuerySet[
         .select_related("item__transaction", "user")
         .order_by("-created_at", "-pk")[:limit]
     )
+
+
+def review_queue_depth_gauge():
+    """/metrics: review items not yet decided, by status (read at scrape time)."""
+    queue = GaugeMetricFamily("anomaly_review_queue_depth", "Review items not yet decided.", labels=["status"])
+    for status in ACTIVE:
+        queue.add_metric([status], ReviewItem.objects.filter(status=status).count())
+    yield queue

@@ -11,8 +11,9 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from alerts.audit import audit_record
-from anomaly_site.bulk_insert import insert_returning
+from core.audit import audit_record
+from core.bulk_insert import insert_returning
+from detection.scoring.events import ScoresStored
 from review.broadcast import review_queue_broadcast_on_commit
 from review.models import ReviewDecision, ReviewItem
 from transactions.models import Transaction
@@ -81,6 +82,18 @@ def review_items_queue(*, transaction_ids, score_ids, scores, amounts) -> list[i
     if item_ids:
         review_queue_broadcast_on_commit(item_ids=item_ids, event="created")
     return item_ids
+
+
+def review_items_queue_stored(event: ScoresStored) -> None:
+    """Scoring's news of stored scores: the flagged ones enter the queue."""
+    flagged = event.flagged
+    if flagged.any():
+        review_items_queue(
+            transaction_ids=event.transaction_ids[flagged],
+            score_ids=event.score_ids[flagged],
+            scores=event.scores[flagged],
+            amounts=event.amounts[flagged],
+        )
 
 
 @transaction.atomic(savepoint=False)

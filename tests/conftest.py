@@ -61,7 +61,8 @@ def api_client():
 @pytest.fixture(autouse=True)
 def _fresh_risk_policy_cache():
     """The policy and the alert rules are cached per process; a test's rolled-back rows must not leak into the next."""
-    from alerts.selectors import alert_rules_invalidate, risk_policy_invalidate
+    from alerts.selectors import alert_rules_invalidate
+    from detection.policy.selectors import risk_policy_invalidate
 
     risk_policy_invalidate()
     alert_rules_invalidate()

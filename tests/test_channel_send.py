@@ -7,7 +7,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-from anomaly_site import channel_send
+from core import channel_send
 
 
 def listen(group: str):

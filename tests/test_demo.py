@@ -5,8 +5,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from accounts.models import PartnerToken
-from detection import registry
 from detection.models import ModelVersion, Score
+from detection.scoring import registry
 from review.models import ReviewItem
 
 

@@ -11,7 +11,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy
 from rest_framework.renderers import JSONRenderer
 
-from anomaly_site.renderers import FastJSONRenderer
+from core.renderers import FastJSONRenderer
 
 
 class Level(models.TextChoices):

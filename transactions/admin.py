@@ -1,7 +1,6 @@
 from django.contrib import admin
 
-from alerts.admin import ReadOnlyAdmin
-from detection.models import Score
+from core.admin import ReadOnlyAdmin
 from transactions.models import LabelEvent, Source, Transaction
 
 
@@ -11,21 +10,6 @@ class SourceAdmin(admin.ModelAdmin):
     list_filter = ["kind"]
     search_fields = ["name"]
     readonly_fields = ["created_at"]
-
-
-class ScoreInline(admin.TabularInline):
-    model = Score
-    fields = ["model_version", "score", "risk_level", "is_anomaly", "reasons", "created_at"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    show_change_link = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 class LabelEventInline(admin.TabularInline):
@@ -62,7 +46,7 @@ class TransactionAdmin(ReadOnlyAdmin):
     list_select_related = ["source"]
     search_fields = ["=transaction_id", "=account_id", "=merchant_id"]
     show_full_result_count = False
-    inlines = [ScoreInline, LabelEventInline]
+    inlines = [LabelEventInline]  # detection.admin adds the scores' inline before it
 
 
 @admin.register(LabelEvent)

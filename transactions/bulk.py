@@ -15,7 +15,7 @@ import pyarrow.csv as pa_csv
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 
-from anomaly_site.bulk_insert import COPY_ABOVE, copy_text, float_text, insert_new_returning, insert_returning
+from core.bulk_insert import COPY_ABOVE, copy_text, float_text, insert_new_returning, insert_returning
 from transactions.models import LabelEvent, Transaction
 from transactions.validation import CANONICAL_FIELDS
 

@@ -1,6 +1,6 @@
 from django.db import migrations
 
-from anomaly_site.parent_keys import statement_parent_check
+from core.parent_keys import statement_parent_check
 
 
 class Migration(migrations.Migration):

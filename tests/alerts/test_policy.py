@@ -4,10 +4,10 @@ import pytest
 from django.db import IntegrityError
 from django.urls import reverse
 
-from alerts.models import AuditEvent
-from alerts.selectors import risk_policy_current
-from alerts.services import risk_policy_create
+from core.models import AuditEvent
 from detection.models import RiskPolicy
+from detection.policy.selectors import risk_policy_current
+from detection.policy.services import risk_policy_create
 from tests.factories import RiskPolicyFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

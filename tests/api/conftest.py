@@ -14,9 +14,9 @@ from django.db import connection, transaction
 from rest_framework.test import APIClient
 
 from accounts.services import partner_token_create, partner_token_revoke
-from detection import registry
 from detection.models import ModelVersion
-from detection.services import model_version_train
+from detection.scoring import registry
+from detection.training.services import model_version_train
 from tests.detection.conftest import START, store_history
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,10 +8,11 @@ import json
 import pytest
 from django.db import transaction as db_transaction
 
-from detection import jobs, registry
-from detection.job_tasks import scoring_job_chunk_task, scoring_job_split_task
+from detection.jobs import services as jobs
+from detection.jobs.tasks import scoring_job_chunk_task, scoring_job_split_task
 from detection.models import ModelVersion, Score, ScoringJob, ScoringJobChunk
-from detection.services import ModelUnloadable, score_transactions
+from detection.scoring import registry
+from detection.scoring.services import ModelUnloadable, score_transactions
 from tests.api.jobs_data import BAD_ROWS, MAPPING, csv_upload, job_frame, parquet_upload
 from transactions.models import Transaction
 from transactions.services import transactions_import_file

@@ -2,11 +2,10 @@
 
 import json
 
-from anomaly_site import logging as anomaly_logging
-from anomaly_site.api_errors import handler500
-from detection import registry
+from core import logging as anomaly_logging
+from core.api_errors import handler500
+from detection.scoring import api_services, registry
 from tests.api.conftest import prototype_body
-from transactions import api_services
 from transactions.models import Transaction
 
 SCORE = "/api/v1/transactions/score"

@@ -4,8 +4,8 @@ from datetime import timedelta
 
 import pytest
 
-from detection import registry
 from detection.models import ModelVersion, Score
+from detection.scoring import registry
 from review.models import ReviewItem
 from tests.api.conftest import prototype_body
 from tests.detection.conftest import START

@@ -15,12 +15,13 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from detection import adapters, registry
-from detection import history as cache_module
 from detection.engine.features import build_features
-from detection.services import model_version_activate, model_version_train, score_transactions
+from detection.scoring import adapters, registry
+from detection.scoring import history as cache_module
+from detection.scoring.api_services import transactions_score_batch
+from detection.scoring.services import score_transactions
+from detection.training.services import model_version_activate, model_version_train
 from tests.detection.conftest import START, store_history
-from transactions.api_services import transactions_score_batch
 from transactions.models import Channel, LabelSource, Source, Transaction
 from transactions.services import transaction_label, transactions_ingest_rows
 

@@ -4,18 +4,13 @@ from datetime import timedelta
 import pytest
 from django.db import transaction as db_transaction
 
-from alerts.models import AuditEvent
-from anomaly_site.bulk_insert import COPY_ABOVE
-from detection import registry
+from core.bulk_insert import COPY_ABOVE
+from core.models import AuditEvent
 from detection.engine.detector import ARTIFACT_FORMAT, Detector
 from detection.models import ModelVersion, Score
-from detection.services import (
-    ModelUnloadable,
-    NoActiveModel,
-    model_version_activate,
-    model_version_train,
-    score_transactions,
-)
+from detection.scoring import registry
+from detection.scoring.services import ModelUnloadable, NoActiveModel, score_transactions
+from detection.training.services import model_version_activate, model_version_train
 from review.models import ReviewItem
 from tests.detection.conftest import START, store_transaction
 from tests.factories import AlertRuleFactory
@@ -128,7 +123,7 @@ def test_a_version_without_a_trained_model_cannot_be_activated(history):
 def test_the_cached_active_version_expires_so_a_missed_activation_is_seen_within_a_minute(active_version):
     from django.core.cache import cache
 
-    from anomaly_site.throttling import _client
+    from core.throttling import _client
 
     registry.active_model()
     ttl = _client().ttl(cache.make_and_validate_key(registry.ACTIVE_KEY))
@@ -186,7 +181,7 @@ def test_a_score_does_not_depend_on_the_batch_it_arrives_in(active_version):
 
 
 def test_only_scores_some_alert_rule_could_match_are_sent_for_evaluation(active_version, monkeypatch):
-    from detection import services
+    from alerts import services
 
     sent: list[list[int]] = []
     monkeypatch.setattr(services, "alerts_evaluate_for_scores", lambda score_ids: sent.append(list(score_ids)))
@@ -205,7 +200,7 @@ def test_only_scores_some_alert_rule_could_match_are_sent_for_evaluation(active_
 
 
 def test_training_reads_the_history_before_its_window_but_trains_on_the_window_only(history, monkeypatch):
-    from detection import services
+    from detection.training import services
 
     seen = {}
     original = services.Detector.fit
@@ -236,7 +231,7 @@ def test_training_reads_the_history_before_its_window_but_trains_on_the_window_o
 def test_bulk_scoring_in_arrays_stores_what_score_transactions_stores(active_version, size):
     from django.db import transaction as db_transaction
 
-    from detection.services import score_stored
+    from detection.scoring.services import score_stored
 
     day = START + timedelta(days=20)
     batch = [store_transaction(account_id="acct-001", amount="4800.00", at=day + timedelta(hours=12))] + [
@@ -268,7 +263,7 @@ def test_bulk_scoring_in_arrays_stores_what_score_transactions_stores(active_ver
 def test_score_rows_written_as_copy_lines_read_back_exactly(active_version, history):
     from django.utils import timezone
 
-    from detection.services import _Computed, _score_copy_lines, _score_rows_insert
+    from detection.scoring.services import _Computed, _score_copy_lines, _score_rows_insert
 
     reasons = ['unusual back\\slash "quoted" \t tab', "montant inhabituel: 3 × l'usuel €", "😀", "bell \x07 line\nend"]
     computed = _Computed(
@@ -295,7 +290,7 @@ def test_a_large_set_of_scores_some_stored_before_stores_just_the_rest(active_ve
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
-    from detection.services import _Computed, _score_copy_lines, _score_rows_insert
+    from detection.scoring.services import _Computed, _score_copy_lines, _score_rows_insert
 
     targets = [t.pk for t in history[: COPY_ABOVE + 20]]
     assert not Score.objects.filter(transaction__in=targets).exists()

@@ -4,7 +4,7 @@ import pytest
 from django.core.cache import cache
 
 from detection.models import ModelVersion
-from detection.tasks import RETRAIN_LOCK, model_version_retrain_task
+from detection.training.tasks import RETRAIN_LOCK, model_version_retrain_task
 from transactions.services import transaction_label
 
 

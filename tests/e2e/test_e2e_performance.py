@@ -2,8 +2,8 @@
 
 import pytest
 
-from alerts.selectors import risk_policy_invalidate
 from detection.models import RiskPolicy
+from detection.policy.selectors import risk_policy_invalidate
 from tests.e2e.conftest import log_in, screenshot
 from tests.performance.seed import seed_performance
 

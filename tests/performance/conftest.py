@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from alerts.selectors import risk_policy_invalidate
 from detection.models import ModelVersion, Score
+from detection.policy.selectors import risk_policy_invalidate
 from tests.factories import (
     ModelVersionFactory,
     ReviewItemFactory,

@@ -4,9 +4,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from detection import backtests
-from detection.backtest_report import report_context
-from detection.backtest_tasks import backtest_run_task
+from detection.backtests import services as backtests
+from detection.backtests.report import report_context
+from detection.backtests.tasks import backtest_run_task
 from detection.models import BacktestRun
 from tests.performance.backtest_data import labelled_frame
 

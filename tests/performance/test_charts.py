@@ -3,7 +3,7 @@
 import re
 
 from detection.charts import BarSeries, Series, bar_chart, line_chart, nice_ticks
-from detection.performance import MAX_CURVE_POINTS, curves
+from detection.performance.metrics import MAX_CURVE_POINTS, curves
 
 
 def polyline_points(svg: str, name: str) -> list[str]:

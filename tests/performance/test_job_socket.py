@@ -7,7 +7,7 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 
 from anomaly_site.routing import websocket_urlpatterns
-from detection import job_progress
+from detection.jobs import progress as job_progress
 from detection.models import ScoringJob
 from tests.factories import UserFactory
 from transactions.services import source_get_or_create

@@ -5,11 +5,11 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 
-from alerts.models import AuditEvent
-from alerts.selectors import risk_policy_current
+from core.models import AuditEvent
 from detection.models import RiskPolicy, Score
-from detection.performance_report import explorer_section
-from detection.services import score_transactions
+from detection.performance.report import explorer_section
+from detection.policy.selectors import risk_policy_current
+from detection.scoring.services import score_transactions
 from tests.detection.conftest import START, store_transaction
 
 EXPLORE = reverse("detection:threshold_explore")

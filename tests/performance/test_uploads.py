@@ -4,7 +4,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from detection import jobs, uploads
+from detection.jobs import services as jobs
+from detection.jobs import uploads
 from detection.models import ScoringJob
 from tests.api.jobs_data import MAPPING, csv_upload, job_frame, parquet_upload
 from tests.factories import UserFactory

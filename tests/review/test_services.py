@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from alerts.models import AuditEvent
+from core.models import AuditEvent
 from review.models import ReviewDecision, ReviewItem
 from review.services import (
     ReviewConflict,

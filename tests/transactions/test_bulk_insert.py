@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from django.db import IntegrityError, connection, transaction
 
-from anomaly_site import bulk_insert
+from core import bulk_insert
 from transactions import bulk
 from transactions.bulk import insert_rows
 from transactions.models import Source, Transaction

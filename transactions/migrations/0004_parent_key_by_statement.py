@@ -3,7 +3,7 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-from anomaly_site.parent_keys import statement_parent_key
+from core.parent_keys import statement_parent_key
 
 
 class Migration(migrations.Migration):

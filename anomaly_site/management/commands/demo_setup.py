@@ -7,7 +7,8 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from accounts.services import ADMIN, ANALYST, VIEWER, partner_token_create, roles_sync
-from detection.services import model_version_activate, model_version_train, score_transactions
+from detection.scoring.services import score_transactions
+from detection.training.services import model_version_activate, model_version_train
 from transactions.models import Transaction
 
 DEMO_USERS = (("analyst", ANALYST, False), ("admin", ADMIN, True), ("viewer", VIEWER, False))

@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 from django.core.management.base import BaseCommand, CommandError
 
-from detection.backtest_io import MappingError, load_frame, parse_mapping
+from detection.backtests.files import MappingError, load_frame, parse_mapping
 from detection.engine.backtest import FEEDBACK, BacktestConfig, run_backtest
 
 

@@ -4,8 +4,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from detection.services import model_version_activate, model_version_create, model_version_train
-from detection.tasks import model_version_train_task
+from detection.training.services import model_version_activate, model_version_create, model_version_train
+from detection.training.tasks import model_version_train_task
 
 
 class Command(BaseCommand):

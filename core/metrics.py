@@ -1,0 +1,112 @@
+"""Prometheus metrics: scoring latency, scored and flagged counts per model version, job progress, queue depth.
+
+Counters and histograms live in each process. Set PROMETHEUS_MULTIPROC_DIR (an empty, writable directory,
+cleared at deploy) to sum them over every web and worker process on the machine; without it /metrics shows
+the counts of the process that answers. Job progress and the review-queue depth are read from the database
+at scrape time, so they are right whichever process answers.
+
+/metrics answers requests from 127.0.0.1 or ::1 (METRICS_ALLOW_LOCAL, on by default; turn it off behind a
+proxy on the same host), and any request carrying `Authorization: Bearer $METRICS_TOKEN` when that is set.
+"""
+
+import hmac
+import os
+from collections.abc import Callable, Iterable
+
+from django.conf import settings
+from django.http import HttpResponse, JsonResponse
+from django.views.decorators.http import require_GET
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.core import Metric
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+SCORING_SECONDS = Histogram(
+    "anomaly_scoring_seconds",
+    "Time to store and score one request or job chunk (ingest, features, model, storage), by kind.",
+    ["kind"],
+    buckets=LATENCY_BUCKETS,
+)
+SCORED = Counter("anomaly_scored", "Transactions scored, by model version and kind.", ["model_version", "kind"])
+FLAGGED = Counter(
+    "anomaly_flagged", "Transactions flagged for review, by model version and kind.", ["model_version", "kind"]
+)
+
+
+def scores_recorded(scores: Iterable, *, path: str, seconds: float) -> None:
+    """Count freshly stored scores (objects with .model_version.version and .is_anomaly) and the time they took."""
+    SCORING_SECONDS.labels(kind=path).observe(seconds)
+    scored: dict[int, list[int]] = {}
+    for score in scores:
+        counts = scored.setdefault(score.model_version.version, [0, 0])
+        counts[0] += 1
+        counts[1] += bool(score.is_anomaly)
+    for version, (total, flagged) in scored.items():
+        SCORED.labels(model_version=str(version), kind=path).inc(total)
+        if flagged:
+            FLAGGED.labels(model_version=str(version), kind=path).inc(flagged)
+
+
+def counts_recorded(*, model_version: int, scored: int, flagged: int, kind: str, seconds: float) -> None:
+    """The same as scores_recorded, from counts (a job chunk does not keep its Score objects around)."""
+    SCORING_SECONDS.labels(kind=kind).observe(seconds)
+    SCORED.labels(model_version=str(model_version), kind=kind).inc(scored)
+    if flagged:
+        FLAGGED.labels(model_version=str(model_version), kind=kind).inc(flagged)
+
+
+Gauge = Callable[[], Iterable[Metric]]
+_gauges: list[Gauge] = []
+
+
+def gauges_register(gauge: Gauge) -> None:
+    """Add a function whose metric families are read from the database at every scrape (apps register theirs
+    when Django starts: the review queue's depth, unfinished jobs' rows); registering one twice has no effect."""
+    if gauge not in _gauges:
+        _gauges.append(gauge)
+
+
+class DatabaseCollector:
+    """Gauges read at scrape time, from every registered gauge function."""
+
+    def collect(self):
+        for gauge in _gauges:
+            yield from gauge()
+
+
+_database_registry = CollectorRegistry(auto_describe=False)
+_database_registry.register(DatabaseCollector())
+
+
+def exposition() -> bytes:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        process_registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(process_registry)
+    else:
+        process_registry = REGISTRY
+    return generate_latest(process_registry) + generate_latest(_database_registry)
+
+
+def metrics_allowed(request) -> bool:
+    token = settings.METRICS_TOKEN
+    header = request.headers.get("Authorization", "")
+    if token and header.startswith("Bearer ") and hmac.compare_digest(header[7:].strip(), token):
+        return True
+    allow_local = getattr(settings, "METRICS_ALLOW_LOCAL", True)
+    return allow_local and request.META.get("REMOTE_ADDR") in ("127.0.0.1", "::1")
+
+
+@require_GET
+def metrics_view(request):
+    if not metrics_allowed(request):
+        body = {"errors": [{"field": "Authorization", "reason": "Metrics are not public.", "code": "forbidden"}]}
+        return JsonResponse(body | {"status": 403}, status=403)
+    return HttpResponse(exposition(), content_type=CONTENT_TYPE_LATEST)

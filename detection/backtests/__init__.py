@@ -1,0 +1,1 @@
+"""Backtests: a labelled file replayed through the engine, its report and its pages."""

@@ -1,0 +1,206 @@
+"""Partner API of bulk scoring jobs: upload a CSV or Parquet file, follow its progress, download its scores."""
+
+import csv
+import json
+
+from django.conf import settings
+from django.http import Http404, StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from rest_framework import serializers, status
+from rest_framework.exceptions import APIException
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import api_schema  # noqa: F401 - registers the token scheme with drf-spectacular
+from accounts.authentication import HasScope
+from accounts.models import PartnerToken
+from core.api_errors import FieldErrors, PayloadTooLarge, error_item
+from detection.jobs import services as jobs
+from detection.jobs.progress import job_summary
+from detection.models import ScoringJob
+from transactions.models import Source
+from transactions.services import source_get_or_create
+
+ERRORS = OpenApiResponse(description='JSON: {"errors": [{"field", "reason", "code"}], "status", "request_id"}')
+UPLOAD_SOURCE = "uploads"
+
+
+class JobNotFinished(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The job has not finished; its result is ready when its status is 'done'."
+    default_code = "not_finished"
+
+
+def job_source(request) -> Source:
+    """A partner's job scores into its own source; a person's (with the upload permission) into 'uploads'."""
+    if isinstance(request.auth, PartnerToken):
+        return request.auth.source
+    return source_get_or_create(name=UPLOAD_SOURCE, kind=Source.Kind.UPLOAD)
+
+
+def job_get(request, job_id: int) -> ScoringJob:
+    """The job if the caller may see it (a partner: its own source's jobs), 404 otherwise."""
+    jobs_visible = ScoringJob.objects.select_related("source")
+    if isinstance(request.auth, PartnerToken):
+        jobs_visible = jobs_visible.filter(source=request.auth.source)
+    job = jobs_visible.filter(pk=job_id).first()
+    if job is None:
+        raise Http404
+    return job
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class JsonField(serializers.Field):
+    """A form field holding JSON text (multipart forms carry only strings and files)."""
+
+    def __init__(self, *, kind: type, **kwargs):
+        self.kind = kind
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, self.kind):
+            return data
+        try:
+            value = json.loads(data)
+        except (TypeError, ValueError):
+            self.fail("invalid")
+        if not isinstance(value, self.kind):
+            self.fail("invalid")
+        return value
+
+    default_error_messages = {
+        "invalid": "Must be JSON text of the right kind (an object for mapping, a list for attributes)."
+    }
+
+    def to_representation(self, value):
+        return value
+
+
+class JobOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField(help_text="pending, running, done or failed.")
+    phase = serializers.CharField(
+        help_text="ingesting (the file's rows are being stored) or scoring (every row is stored; scoring)."
+    )
+    progress = serializers.FloatField(help_text="Share of the file's rows scored, 0 to 1.")
+    total_rows = serializers.IntegerField(help_text="Rows in the file; known once the whole file is read.")
+    stored_rows = serializers.IntegerField(help_text="Rows of the chunks stored so far (the ingesting phase).")
+    processed_rows = serializers.IntegerField(help_text="Rows of the chunks scored so far.")
+    created_rows = serializers.IntegerField(help_text="Rows stored as new transactions.")
+    existing_rows = serializers.IntegerField(help_text="Rows whose transaction id the source had already sent.")
+    error_rows = serializers.IntegerField()
+    flagged_rows = serializers.IntegerField()
+    chunk_count = serializers.IntegerField()
+    error = serializers.CharField()
+    original_name = serializers.CharField()
+    mapping = serializers.DictField()
+    attributes = serializers.ListField(child=serializers.CharField())
+    label_column = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    errors = serializers.ListField(child=serializers.DictField(), help_text="The first 100 rejected rows' errors.")
+    result_url = serializers.CharField(allow_null=True)
+
+
+def job_payload(request, job: ScoringJob) -> dict:
+    payload = job_summary(job) | {
+        "original_name": job.original_name,
+        "mapping": job.mapping,
+        "attributes": job.attributes,
+        "label_column": job.label_column,
+        "created_at": job.created_at,
+        "finished_at": job.finished_at,
+        "errors": jobs.scoring_job_errors(job),
+    }
+    done = job.status == ScoringJob.Status.DONE
+    payload["result_url"] = request.build_absolute_uri(f"/api/v1/jobs/{job.pk}/result.csv") if done else None
+    return payload
+
+
+class ScoringJobCreateApi(APIView):
+    """Upload a CSV or Parquet file to score in the background; answers 202 with the job to follow."""
+
+    permission_classes = [IsAuthenticated, HasScope]
+    parser_classes = [MultiPartParser, FormParser]
+    required_scope = "score"
+    required_user_permission = "transactions.upload_transactions"
+    throttle_scope = "jobs"
+
+    class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "JobCreateInput"
+
+        file = serializers.FileField(help_text="A .csv (with a header) or .parquet file.")
+        mapping = JsonField(
+            kind=dict, required=False, help_text='JSON: canonical field → column, e.g. {"account_id": "user_id"}.'
+        )
+        attributes = JsonField(kind=list, required=False, help_text='JSON list of columns to keep, or ["*"].')
+        label_column = serializers.CharField(required=False, allow_blank=True)
+
+    @extend_schema(
+        request={"multipart/form-data": InputSerializer}, responses={202: JobOutputSerializer, 400: ERRORS, 413: ERRORS}
+    )
+    def post(self, request):
+        if int(request.META.get("CONTENT_LENGTH") or 0) > settings.FILE_UPLOAD_MAX_BYTES:
+            raise PayloadTooLarge(f"Uploads are limited to {settings.FILE_UPLOAD_MAX_BYTES} bytes.")
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            job = jobs.scoring_job_create(
+                source=job_source(request),
+                upload=data.validated_data["file"],
+                mapping=data.validated_data.get("mapping"),
+                attributes=data.validated_data.get("attributes", []),
+                label_column=data.validated_data.get("label_column") or None,
+                token=request.auth if isinstance(request.auth, PartnerToken) else None,
+                user=request.user if request.user.pk is not None else None,
+            )
+        except jobs.JobInputError as invalid:
+            raise FieldErrors([error_item(invalid.field, invalid.reason)])
+        body = JobOutputSerializer(job_payload(request, job)).data
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": f"/api/v1/jobs/{job.pk}"})
+
+
+class ScoringJobDetailApi(APIView):
+    """A job's status, progress, counts and the first rejected rows' errors."""
+
+    permission_classes = [IsAuthenticated, HasScope]
+    required_scope = "read"
+    required_user_permission = "transactions.view_transaction"
+
+    @extend_schema(responses={200: JobOutputSerializer, 404: ERRORS})
+    def get(self, request, job_id: int):
+        job = job_get(request, job_id)
+        return Response(JobOutputSerializer(job_payload(request, job)).data)
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+class ScoringJobResultApi(APIView):
+    """The scored rows of a finished job as CSV, streamed: row, transaction_id, score, risk_level, …"""
+
+    permission_classes = [IsAuthenticated, HasScope]
+    required_scope = "read"
+    required_user_permission = "transactions.view_transaction"
+
+    @extend_schema(responses={(200, "text/csv"): OpenApiResponse(description="CSV"), 404: ERRORS, 409: ERRORS})
+    def get(self, request, job_id: int):
+        job = job_get(request, job_id)
+        if job.status != ScoringJob.Status.DONE:
+            raise JobNotFinished()
+        writer = csv.writer(_Echo())
+        lines = (writer.writerow(row) for row in _with_header(jobs.scoring_job_result_rows(job)))
+        response = StreamingHttpResponse(lines, content_type="text/csv")
+        response["Content-Disposition"] = f'attachment; filename="job-{job.pk}-scores.csv"'
+        return response
+
+
+def _with_header(rows):
+    yield jobs.RESULT_COLUMNS
+    yield from rows

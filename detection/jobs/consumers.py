@@ -1,0 +1,41 @@
+"""A scoring job's websocket (/ws/jobs/<id>/): joins the Channels group `job_<id>` and forwards the job page's own
+progress partial after each chunk, so the bar moves without polling."""
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from detection.jobs.progress import group_name
+from detection.jobs.uploads import job_progress_html, job_visible
+
+
+def _render(user, job_id: int) -> str | None:
+    job = job_visible(user, job_id)
+    return job_progress_html(job) if job is not None else None
+
+
+class JobProgressConsumer(AsyncWebsocketConsumer):
+    group = ""
+
+    async def connect(self):
+        self.user = self.scope.get("user")
+        self.job_id = int(self.scope["url_route"]["kwargs"]["job_id"])
+        html = await database_sync_to_async(_render)(self.user, self.job_id)
+        if html is None:
+            await self.close(code=4403)
+            return
+        self.group = group_name(self.job_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        await self.send(text_data=html)  # whatever happened between the page's render and this connection
+
+    async def disconnect(self, code):
+        if self.group:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        """The page only listens."""
+
+    async def job_progress(self, event):
+        html = await database_sync_to_async(_render)(self.user, self.job_id)
+        if html is not None:
+            await self.send(text_data=html)

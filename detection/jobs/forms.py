@@ -1,0 +1,60 @@
+from django import forms
+
+NOT_IN_FILE = ("", "— not in the file —")
+UPLOAD_SUFFIXES = (".csv", ".parquet", ".pq")
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField(
+        label="CSV or Parquet file",
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.parquet,.pq"}),
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if not upload.name.lower().endswith(UPLOAD_SUFFIXES):
+            raise forms.ValidationError("Upload a .csv or .parquet file.")
+        return upload
+
+
+class MappingForm(forms.Form):
+    """Canonical field ← file column, one select per field (guessed, editable), extra columns kept as attributes,
+    and the column holding known outcomes, if any."""
+
+    def __init__(self, *args, columns: list[str], fields: tuple, required: tuple, guess: dict, label_guess, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.columns, self.canonical = columns, [f for f in fields if f != "label"]
+        choices = [NOT_IN_FILE, *[(c, c) for c in columns]]
+        for name in self.canonical:
+            self.fields[f"map_{name}"] = forms.ChoiceField(
+                label=name, choices=choices, required=name in required, initial=guess.get(name, "")
+            )
+        self.fields["label_column"] = forms.ChoiceField(
+            label="Known outcome (label) column", choices=choices, required=False, initial=label_guess or ""
+        )
+        used = {*guess.values(), label_guess}
+        self.fields["attributes"] = forms.MultipleChoiceField(
+            label="Keep as attributes",
+            choices=[(c, c) for c in columns],
+            required=False,
+            initial=[c for c in columns if c not in used],
+            widget=forms.CheckboxSelectMultiple,
+        )
+
+    def mapping_fields(self):
+        return [self[f"map_{name}"] for name in self.canonical]
+
+    def mapping(self) -> dict[str, str]:
+        return {name: self.cleaned_data[f"map_{name}"] for name in self.canonical if self.cleaned_data[f"map_{name}"]}
+
+    def clean(self):
+        data = super().clean()
+        chosen = [data.get(f"map_{name}") for name in self.canonical if data.get(f"map_{name}")]
+        label = data.get("label_column")
+        doubled = sorted({c for c in chosen if chosen.count(c) > 1})
+        if doubled:
+            raise forms.ValidationError(f"Column {doubled[0]!r} is mapped to more than one field.")
+        if label and label in chosen:
+            raise forms.ValidationError(f"Column {label!r} cannot be both a field and the label.")
+        data["attributes"] = [c for c in data.get("attributes", []) if c not in chosen and c != label]
+        return data

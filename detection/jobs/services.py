@@ -1,0 +1,265 @@
+"""Bulk scoring jobs: a stored upload, read chunk by chunk; every chunk stored, then every chunk scored.
+
+The split (one task) streams the file into per-chunk files and queues each chunk as it is recorded; the chunks'
+two phases (store, then score once the whole file is stored) are in detection.jobs.chunks.
+"""
+
+import logging
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError
+from django.db import transaction as db
+from django.db.models import Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from detection.jobs import progress as job_progress
+from detection.jobs.chunks import (  # noqa: F401 - the chunks' API, re-exported
+    ChunkBusy,
+    enqueue_chunk,
+    scoring_job_chunk_claim,
+    scoring_job_chunk_run,
+    scoring_job_finish_if_done,
+    scoring_job_score_if_stored,
+)
+from detection.models import Score, ScoringJob, ScoringJobChunk
+from transactions.files import (
+    MappingError,
+    file_columns,
+    guess_label_column,
+    guess_mapping,
+    plan_columns,
+    read_mapped_chunks,
+)
+from transactions.models import Source
+
+logger = logging.getLogger(__name__)
+
+FORMATS = {".csv": ScoringJob.Format.CSV, ".parquet": ScoringJob.Format.PARQUET, ".pq": ScoringJob.Format.PARQUET}
+MAX_ERRORS_PER_CHUNK = 1000
+JOBS_DIR = "jobs"
+
+
+@dataclass(frozen=True)
+class JobInputError(Exception):
+    field: str
+    reason: str
+
+
+def media_path(relative: str) -> Path:
+    return Path(settings.MEDIA_ROOT) / relative
+
+
+# ------------------------------------------------------------------ create
+
+
+def scoring_job_create(
+    *,
+    source: Source,
+    upload: UploadedFile,
+    mapping: dict[str, str] | None = None,
+    attributes: list[str] | tuple = (),
+    label_column: str | None = None,
+    token=None,
+    user=None,
+) -> ScoringJob:
+    """Store the upload under MEDIA_ROOT/jobs/, check the mapping against its header, queue the split."""
+    file_format = _file_format(upload.name)
+    relative = _store_upload(upload)
+    try:
+        plan = _plan(media_path(relative), mapping, list(attributes), label_column)
+    except JobInputError:
+        media_path(relative).unlink(missing_ok=True)
+        raise
+    with db.atomic():
+        job = ScoringJob.objects.create(
+            source=source,
+            token=token,
+            created_by=user,
+            file_path=relative,
+            file_format=file_format,
+            original_name=Path(upload.name).name[:255],
+            mapping=plan.mapping,
+            attributes=plan.attributes,
+            label_column=plan.label_column or "",
+        )
+        db.on_commit(lambda: _enqueue_split(job.pk))
+    return job
+
+
+def _file_format(name: str) -> str:
+    suffix = Path(name or "").suffix.lower()
+    if suffix not in FORMATS:
+        raise JobInputError("file", "Upload a .csv or .parquet file.")
+    return FORMATS[suffix]
+
+
+def _store_upload(upload: UploadedFile) -> str:
+    suffix = Path(upload.name).suffix.lower()
+    relative = f"{JOBS_DIR}/{uuid.uuid4().hex}/upload{suffix}"
+    target = media_path(relative)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("wb") as out:
+        for piece in upload.chunks():
+            out.write(piece)
+    return relative
+
+
+def _plan(path: Path, mapping, attributes, label_column):
+    try:
+        columns = file_columns(path)
+    except Exception as exc:  # noqa: BLE001 - any reader failure means the file is not what it claims
+        raise JobInputError("file", f"The file could not be read as CSV or Parquet ({type(exc).__name__}).")
+    if not mapping:
+        mapping = guess_mapping(columns)
+        label_column = label_column or guess_label_column(columns)
+    try:
+        return plan_columns(columns, mapping, attributes, label_column, ())
+    except MappingError as exc:
+        raise JobInputError("mapping", str(exc))
+
+
+def _enqueue_split(job_id: int) -> None:
+    from detection.jobs.tasks import scoring_job_split_task
+
+    scoring_job_split_task.apply_async(args=[job_id], queue=settings.JOB_QUEUE)
+
+
+# ------------------------------------------------------------------ split
+
+
+def scoring_job_split(*, job_id: int) -> ScoringJob | None:
+    """Read the upload chunk by chunk into per-chunk files; each chunk is recorded and queued as it is written,
+    so workers store chunks while the file is still being read.
+
+    Safe to repeat: chunks already recorded are kept (and queued again if not stored yet).
+    """
+    claimable = Q(status=ScoringJob.Status.PENDING) | Q(status=ScoringJob.Status.RUNNING, split_at=None)
+    claimed = ScoringJob.objects.filter(claimable, pk=job_id)
+    if not claimed.update(status=ScoringJob.Status.RUNNING, started_at=Coalesce("started_at", timezone.now())):
+        return None
+    job = ScoringJob.objects.get(pk=job_id)
+    job_progress.publish(job_id)
+    try:
+        total = _split_chunks(job)
+    except Exception as exc:
+        logger.exception("scoring job split failed", extra={"job": job_id})
+        _job_fail(job_id, f"The file could not be read: {type(exc).__name__}: {exc}"[:2000])
+        return None
+    ScoringJob.objects.filter(pk=job_id).update(
+        total_rows=total, chunk_count=job.chunks.count(), split_at=timezone.now()
+    )
+    scoring_job_score_if_stored(job_id=job_id)
+    job_progress.publish(job_id)
+    return ScoringJob.objects.get(pk=job_id)
+
+
+def _split_chunks(job: ScoringJob) -> int:
+    total = 0
+    known = set(job.chunks.values_list("index", flat=True))
+    chunks = read_mapped_chunks(
+        media_path(job.file_path),
+        mapping=job.mapping,
+        attributes=job.attributes,
+        label_column=job.label_column or None,
+        chunk_rows=settings.JOB_CHUNK_ROWS,
+    )
+    for index, mapped in enumerate(chunks):
+        total += mapped.rows
+        if index not in known:
+            _chunk_record(_chunk_write(job, index, mapped))
+    unstored = job.chunks.filter(index__in=known, status__in=(ScoringJobChunk.Status.PENDING,))
+    for chunk_id in unstored.values_list("pk", flat=True):
+        enqueue_chunk(chunk_id)
+    return total
+
+
+def _chunk_write(job: ScoringJob, index: int, mapped) -> ScoringJobChunk:
+    relative = f"{Path(job.file_path).parent}/chunk-{index:05d}.parquet"
+    mapped.frame.to_parquet(media_path(relative), index=True)
+    starts_at = mapped.frame["timestamp"].min() if len(mapped.frame) else None
+    return ScoringJobChunk(
+        job=job,
+        index=index,
+        first_row=mapped.first_row,
+        row_count=mapped.rows,
+        starts_at=None if pd.isna(starts_at) else starts_at,
+        file_path=relative,
+        errors=[_row_error(e) for e in mapped.errors[:MAX_ERRORS_PER_CHUNK]],
+        error_rows=len({e.row for e in mapped.errors}),
+    )
+
+
+def _chunk_record(chunk: ScoringJobChunk) -> None:
+    """Record and queue a chunk; a split repeated at the same time records each index once (the constraint)."""
+    try:
+        with db.atomic():
+            chunk.save()
+            db.on_commit(lambda: enqueue_chunk(chunk.pk))
+    except IntegrityError:
+        logger.info("chunk already recorded", extra={"job": chunk.job_id, "index": chunk.index})
+
+
+def _row_error(error) -> dict:
+    return {"row": int(error.row), "field": error.field, "reason": error.reason}
+
+
+# ------------------------------------------------------------------ failures
+
+
+def _job_fail(job_id: int, reason: str) -> None:
+    ScoringJob.objects.filter(pk=job_id).exclude(status=ScoringJob.Status.DONE).update(
+        status=ScoringJob.Status.FAILED, error=reason, finished_at=timezone.now()
+    )
+    job_progress.publish(job_id)
+
+
+def scoring_job_chunk_fail(*, chunk_id: int, reason: str) -> None:
+    """A chunk that failed for good (not a killed worker: an error every retry repeats) fails its job."""
+    job_id = ScoringJobChunk.objects.filter(pk=chunk_id).values_list("job_id", flat=True).first()
+    if job_id is not None:
+        _job_fail(job_id, reason[:2000])
+
+
+# ------------------------------------------------------------------ reads
+
+
+def scoring_job_errors(job: ScoringJob, *, limit: int = 100) -> list[dict]:
+    errors: list[dict] = []
+    for chunk_errors in job.chunks.exclude(errors=[]).order_by("index").values_list("errors", flat=True):
+        errors.extend(chunk_errors[: limit - len(errors)])
+        if len(errors) >= limit:
+            break
+    return errors
+
+
+RESULT_COLUMNS = ("row", "transaction_id", "score", "risk_level", "is_anomaly", "model_version", "reasons")
+
+
+def scoring_job_result_rows(job: ScoringJob) -> Iterator[tuple]:
+    """Each scored row of the file, in file order, with its transaction's latest score."""
+    for chunk in job.chunks.filter(status=ScoringJobChunk.Status.DONE).order_by("index"):
+        frame = pd.read_parquet(media_path(chunk.file_path), columns=["transaction_id"])
+        scores = _latest_scores_by_id(job.source_id, frame["transaction_id"].tolist())
+        for row, transaction_id in zip(frame.index.tolist(), frame["transaction_id"].tolist(), strict=True):
+            score = scores.get(transaction_id)
+            if score is not None:
+                yield (row, transaction_id, *score)
+
+
+def _latest_scores_by_id(source_id: int, ids: list[str]) -> dict[str, tuple]:
+    rows = (
+        Score.objects.filter(transaction__source_id=source_id, transaction__transaction_id__in=ids)
+        .order_by("transaction_id", "-created_at", "-id")
+        .distinct("transaction_id")
+        .values_list(
+            "transaction__transaction_id", "score", "risk_level", "is_anomaly", "model_version__version", "reasons"
+        )
+    )
+    return {r[0]: (round(r[1], 6), r[2], r[3], r[4], "; ".join(r[5])) for r in rows}

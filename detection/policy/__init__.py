@@ -1,0 +1,1 @@
+"""The risk policy (risk-level cut-offs and the review threshold): its services and selectors."""

@@ -1,0 +1,340 @@
+"""Partner API over transactions: score one or a batch, report outcomes (labels), read what was stored.
+
+Views are thin: access check, input, one service or selector, output. A partner token acts on its own source
+only; people (session login) may read every source with the `transactions.view_transaction` permission.
+"""
+
+from django.conf import settings
+from django.http import Http404
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
+from rest_framework.pagination import CursorPagination
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import api_schema  # noqa: F401 - registers the token scheme with drf-spectacular
+from accounts.authentication import HasScope
+from accounts.models import PartnerToken
+from core.api_errors import FieldErrors, flatten_errors
+from detection.scoring import api_selectors as selectors
+from detection.scoring import api_services as services
+from detection.scoring.services import ModelUnloadable, NoActiveModel
+
+ERRORS = OpenApiResponse(description='JSON: {"errors": [{"field", "reason", "code"}], "status", "request_id"}')
+LABELS = {"fraud": 1, "legitimate": 0}
+LABEL_NAMES = {1: "fraud", 0: "legitimate"}
+
+
+class ModelUnavailable(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "No model version is active: nothing can be scored until one is trained and activated."
+    default_code = "no_active_model"
+
+    @classmethod
+    def of(cls, missing: NoActiveModel) -> "ModelUnavailable":
+        """No version active, or the active one's artifact unreadable by this release (which the answer names)."""
+        if isinstance(missing, ModelUnloadable):
+            return cls(detail=str(missing), code="model_unloadable")
+        return cls()
+
+
+def partner_source(request):
+    """The source a partner's writes go to; people write through the web pages, not this API."""
+    if isinstance(request.auth, PartnerToken):
+        return request.auth.source
+    raise PermissionDenied("Writing through the API needs a partner token (Authorization: Bearer <token>).")
+
+
+def request_source(request):
+    """The source a caller may read: its own for a partner token, None (every source) for a person."""
+    return request.auth.source if isinstance(request.auth, PartnerToken) else None
+
+
+def require_list(data, *, key: str, limit: int) -> list:
+    items = data.get(key) if isinstance(data, dict) else None
+    if not isinstance(items, list) or not items:
+        raise ValidationError({key: [f"A non-empty list is required (at most {limit} items)."]})
+    if len(items) > limit:
+        raise ValidationError({key: [f"At most {limit} items per request; this one has {len(items)}."]})
+    return items
+
+
+class ScoreOutputSerializer(serializers.Serializer):
+    transaction_id = serializers.CharField()
+    score = serializers.FloatField()
+    risk_level = serializers.CharField()
+    is_anomaly = serializers.BooleanField()
+    reasons = serializers.ListField(child=serializers.CharField())
+    model_version = serializers.IntegerField()
+
+
+class FieldErrorSerializer(serializers.Serializer):
+    field = serializers.CharField(allow_null=True)
+    reason = serializers.CharField()
+    code = serializers.CharField()
+
+
+class ItemErrorSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    transaction_id = serializers.CharField(allow_null=True)
+    errors = FieldErrorSerializer(many=True)
+
+
+class TransactionInputSerializer(serializers.Serializer):
+    """The canonical schema (documentation; the ingest rules validate). Any other field is kept in `attributes`,
+    so the prototype's body (`user_id`, `is_online`, `transaction_count_1h`, …) is accepted unchanged."""
+
+    transaction_id = serializers.CharField(max_length=128)
+    timestamp = serializers.CharField(help_text="ISO 8601 or 'YYYY-MM-DD HH:MM:SS' (UTC when no offset).")
+    account_id = serializers.CharField(max_length=128, help_text="Alias: user_id.")
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0)
+    currency = serializers.CharField(required=False, max_length=3)
+    merchant_id = serializers.CharField(required=False)
+    merchant_category = serializers.CharField(required=False)
+    channel = serializers.CharField(required=False, help_text="online, in_person, atm, other; or is_online 0/1.")
+    latitude = serializers.FloatField(required=False)
+    longitude = serializers.FloatField(required=False)
+    location_distance_km = serializers.FloatField(required=False)
+    country = serializers.CharField(required=False, max_length=2)
+    device_id = serializers.CharField(required=False)
+    attributes = serializers.DictField(required=False)
+
+
+class PartnerApi(APIView):
+    permission_classes = [IsAuthenticated, HasScope]
+
+
+class TransactionScoreApi(PartnerApi):
+    """Store one transaction and score it; sending it again returns the stored result (200, not 201)."""
+
+    required_scope = "score"
+    InputSerializer = TransactionInputSerializer
+    OutputSerializer = ScoreOutputSerializer
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={201: OutputSerializer, 200: OutputSerializer, 400: ERRORS, 503: ERRORS},
+        summary="Score one transaction",
+    )
+    def post(self, request):
+        source = partner_source(request)
+        if not isinstance(request.data, dict):
+            raise ValidationError({"non_field_errors": ["A JSON object is required."]})
+        try:
+            outcome = services.transaction_score(source=source, data=request.data)
+        except services.InvalidTransaction as invalid:
+            raise FieldErrors(invalid.errors)
+        except NoActiveModel as missing:
+            raise ModelUnavailable.of(missing)
+        body = services.score_payload(outcome.transaction, outcome.score)
+        return Response(body, status=status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK)
+
+
+class TransactionScoreBatchApi(PartnerApi):
+    """Score up to API_BATCH_MAX_ITEMS transactions at once; bad items are reported and do not sink the others."""
+
+    required_scope = "score"
+
+    class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "ScoreBatchInput"
+
+        transactions = TransactionInputSerializer(many=True)
+
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "ScoreBatchOutput"
+
+        class ResultSerializer(ScoreOutputSerializer):
+            index = serializers.IntegerField()
+            created = serializers.BooleanField()
+
+        results = ResultSerializer(many=True)
+        errors = ItemErrorSerializer(many=True)
+        counts = inline_serializer("BatchCounts", {k: serializers.IntegerField() for k in services.BATCH_COUNTS})
+
+    @extend_schema(
+        request=InputSerializer, responses={200: OutputSerializer, 400: ERRORS, 503: ERRORS}, summary="Score a batch"
+    )
+    def post(self, request):
+        source = partner_source(request)
+        rows = require_list(request.data, key="transactions", limit=settings.API_BATCH_MAX_ITEMS)
+        try:
+            return Response(services.transactions_score_batch(source=source, rows=rows))
+        except NoActiveModel as missing:
+            raise ModelUnavailable.of(missing)
+
+
+class LabelInputSerializer(serializers.Serializer):
+    label = serializers.ChoiceField(choices=list(LABELS))
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    reported_at = serializers.DateTimeField(required=False, default=None, help_text="When the outcome was known.")
+
+
+class TransactionLabelApi(PartnerApi):
+    """Report a transaction's outcome (a chargeback: fraud; a customer's confirmation: legitimate)."""
+
+    required_scope = "label"
+    InputSerializer = LabelInputSerializer
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={200: OpenApiResponse(description="The transaction, as GET returns it."), 404: ERRORS},
+    )
+    def post(self, request, transaction_id: str):
+        source = partner_source(request)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        report = services.LabelReport(transaction_id=transaction_id, **_label_fields(data.validated_data))
+        outcome = services.labels_report(source=source, reports=[report])
+        if outcome["errors"]:
+            raise Http404
+        transaction = selectors.transaction_get(source=source, transaction_id=transaction_id)
+        return Response(TransactionOutputSerializer(transaction).data)
+
+
+def _label_fields(validated: dict) -> dict:
+    return {"label": LABELS[validated["label"]], "note": validated["note"], "reported_at": validated["reported_at"]}
+
+
+class LabelBulkApi(PartnerApi):
+    """Report many outcomes at once; an unknown transaction id is reported by index and stops nothing else."""
+
+    required_scope = "label"
+
+    class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "LabelBulkInput"
+
+        class ItemSerializer(LabelInputSerializer):
+            transaction_id = serializers.CharField(max_length=128)
+
+        labels = ItemSerializer(many=True)
+
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "LabelBulkOutput"
+
+        results = inline_serializer(
+            "LabelResult",
+            {
+                "index": serializers.IntegerField(),
+                "transaction_id": serializers.CharField(),
+                "label": serializers.CharField(),
+            },
+            many=True,
+        )
+        errors = ItemErrorSerializer(many=True)
+        counts = inline_serializer(
+            "LabelCounts", {"received": serializers.IntegerField(), "labelled": serializers.IntegerField()}
+        )
+
+    @extend_schema(request=InputSerializer, responses={200: OutputSerializer, 400: ERRORS})
+    def post(self, request):
+        source = partner_source(request)
+        items = require_list(request.data, key="labels", limit=settings.API_BATCH_MAX_ITEMS)
+        reports, errors = [], []
+        for index, item in enumerate(items):
+            data = self.InputSerializer.ItemSerializer(data=item if isinstance(item, dict) else {})
+            if data.is_valid():
+                reports.append((index, data.validated_data))
+            else:
+                errors.append(_item_error(index, item, data.errors))
+        outcome = services.labels_report(
+            source=source,
+            reports=[services.LabelReport(transaction_id=v["transaction_id"], **_label_fields(v)) for _, v in reports],
+        )
+        return Response(_renumber(outcome, [i for i, _ in reports], errors))
+
+
+def _item_error(index: int, item, detail) -> dict:
+    transaction_id = item.get("transaction_id") if isinstance(item, dict) else None
+    return {"index": index, "transaction_id": transaction_id, "errors": flatten_errors(detail)}
+
+
+def _renumber(outcome: dict, positions: list[int], errors: list[dict]) -> dict:
+    """The service numbered the valid items 0..n; give back each item's index in the request."""
+    for entry in outcome["results"] + outcome["errors"]:
+        entry["index"] = positions[entry["index"]]
+    for entry in outcome["results"]:
+        entry["label"] = LABEL_NAMES[entry["label"]]
+    outcome["errors"] = sorted(outcome["errors"] + errors, key=lambda e: e["index"])
+    outcome["counts"]["received"] = len(positions) + len(errors)
+    return outcome
+
+
+class TransactionOutputSerializer(serializers.Serializer):
+    transaction_id = serializers.CharField()
+    timestamp = serializers.DateTimeField()
+    account_id = serializers.CharField()
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2)
+    currency = serializers.CharField()
+    merchant_id = serializers.CharField()
+    merchant_category = serializers.CharField()
+    channel = serializers.CharField()
+    latitude = serializers.FloatField(allow_null=True)
+    longitude = serializers.FloatField(allow_null=True)
+    location_distance_km = serializers.FloatField(allow_null=True)
+    country = serializers.CharField()
+    device_id = serializers.CharField()
+    attributes = serializers.DictField()
+    label = serializers.SerializerMethodField()
+    label_source = serializers.CharField()
+    labelled_at = serializers.DateTimeField(allow_null=True)
+    ingested_at = serializers.DateTimeField()
+    score = serializers.SerializerMethodField()
+
+    def get_label(self, obj) -> str | None:
+        return LABEL_NAMES.get(obj.label)
+
+    @extend_schema_field(ScoreOutputSerializer(allow_null=True))
+    def get_score(self, obj) -> dict | None:
+        score = getattr(obj, "latest_score", None)
+        return None if score is None else services.score_payload(obj, score)
+
+
+class TransactionDetailApi(PartnerApi):
+    """One transaction the caller may see, with its latest score and label."""
+
+    required_scope = "read"
+    required_user_permission = "transactions.view_transaction"
+    OutputSerializer = TransactionOutputSerializer
+
+    @extend_schema(responses={200: OutputSerializer, 404: ERRORS})
+    def get(self, request, transaction_id: str):
+        transaction = selectors.transaction_get(source=request_source(request), transaction_id=transaction_id)
+        return Response(self.OutputSerializer(transaction).data)
+
+
+class TransactionPagination(CursorPagination):
+    ordering = ("-timestamp", "-id")
+    page_size_query_param = "limit"
+    max_page_size = 500
+
+
+class TransactionListApi(PartnerApi):
+    """The caller's transactions, newest first, filtered; cursor-paginated (`next`/`previous` links)."""
+
+    required_scope = "read"
+    required_user_permission = "transactions.view_transaction"
+    OutputSerializer = TransactionOutputSerializer
+
+    class FilterSerializer(serializers.Serializer):
+        since = serializers.DateTimeField(required=False, help_text="Transactions at or after this time.")
+        until = serializers.DateTimeField(required=False, help_text="Transactions before this time.")
+        account_id = serializers.CharField(required=False)
+        risk_level = serializers.ChoiceField(choices=["low", "medium", "high", "critical"], required=False)
+        label = serializers.ChoiceField(choices=["fraud", "legitimate", "unlabelled"], required=False)
+        limit = serializers.IntegerField(required=False, min_value=1, max_value=500)
+        cursor = serializers.CharField(required=False)
+
+    @extend_schema(parameters=[FilterSerializer], responses={200: OutputSerializer(many=True), 400: ERRORS})
+    def get(self, request):
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        queryset = selectors.transaction_list(source=request_source(request), filters=filters.validated_data)
+        paginator = TransactionPagination()
+        page = selectors.with_latest_scores(paginator.paginate_queryset(queryset, request, view=self))
+        return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)

@@ -1,0 +1,265 @@
+"""Writes of scoring: stored transactions scored by the active model version, their scores stored."""
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import orjson
+from django.db import transaction
+from django.utils import timezone
+
+from core.bulk_insert import COPY_ABOVE, copy_text, insert_new_returning, insert_returning
+from detection.models import Score
+from detection.policy.selectors import risk_policy_current
+from detection.scoring import adapters, registry
+from detection.scoring.events import ScoresStored, scores_stored_publish
+from detection.scoring.registry import ModelUnloadable, NoActiveModel
+from transactions.models import Transaction
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["ModelUnloadable", "NoActiveModel", "score_stored", "score_transactions", "transaction_latest_score"]
+
+
+def transaction_latest_score(transaction_row: Transaction) -> Score | None:
+    return (
+        Score.objects.select_related("model_version")
+        .filter(transaction=transaction_row)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
+@transaction.atomic(savepoint=False)
+def score_transactions(*, transactions: Sequence[Transaction]) -> list[Score]:
+    """Score stored transactions with the active model; flagged ones enter review, alerts follow the commit.
+
+    A transaction already scored by the active version keeps its stored score (the insert skips it and the
+    stored row is returned). Returns one Score per input, in input order.
+    """
+    if not transactions:
+        return []
+    loaded = registry.active_model()
+    unique = list({t.pk: t for t in transactions}.values())
+    computed = _scores_compute(unique, loaded)
+    created = _scores_insert(computed)
+    by_transaction = {s.transaction_id: s for s in created}
+    missing = [t.pk for t in unique if t.pk not in by_transaction]
+    if missing:
+        stored = Score.objects.filter(transaction_id__in=missing, model_version=loaded.version)
+        by_transaction |= {s.transaction_id: s for s in stored}
+    for score in by_transaction.values():
+        score.model_version = loaded.version
+    if created:
+        scores_stored_publish(
+            ScoresStored(
+                transaction_ids=np.array([s.transaction_id for s in created], dtype=np.int64),
+                score_ids=np.array([s.pk for s in created], dtype=np.int64),
+                scores=np.array([s.score for s in created], dtype=np.float64),
+                risk_levels=[s.risk_level for s in created],
+                flagged=np.array([s.is_anomaly for s in created], dtype=bool),
+                amounts=np.array([s.transaction.amount for s in created], dtype=object),
+            )
+        )
+    return [by_transaction[t.pk] for t in transactions]
+
+
+def _scores_compute(todo: Sequence[Transaction], loaded: registry.LoadedModel) -> list[Score]:
+    frame, targets = adapters.frame_for_transactions(todo)
+    computed = _Computed.of(loaded.detector.score_frame(frame, targets), frame["row_id"][targets])
+    by_pk = {t.pk: t for t in todo}
+    return [
+        Score(
+            transaction=by_pk[row_id],
+            model_version=loaded.version,
+            score=value,
+            risk_level=level,
+            is_anomaly=flag,
+            components=parts,
+            reasons=why,
+        )
+        for row_id, value, level, flag, parts, why in computed.rows()
+    ]
+
+
+@dataclass(frozen=True)
+class _Computed:
+    """What a score row stores, column by column, for the target rows of a scored frame (in frame order)."""
+
+    row_ids: list[int]
+    values: list[float]
+    levels: list[str]
+    flagged: list[bool]
+    component_names: list[str]
+    component_values: list[list[float]]  # per row, in the order of component_names
+    reasons: list[list[str]]
+
+    @classmethod
+    def of(cls, output, row_ids: np.ndarray) -> "_Computed":
+        policy = risk_policy_current()
+        values = [round(value, 6) for value in output.score.astype(np.float64).tolist()]
+        names = list(output.components)
+        parts = np.round(np.column_stack([output.components[n] for n in names]), 6).tolist() if names else []
+        return cls(
+            row_ids=row_ids.tolist(),
+            values=values,
+            levels=[policy.risk_level(value) for value in values],
+            flagged=[policy.is_flagged(value) for value in values],
+            component_names=names,
+            component_values=parts if names else [[] for _ in values],
+            reasons=[[*why] for why in output.reasons],  # worded when read: read once
+        )
+
+    def components(self) -> list[dict[str, float]]:
+        return [dict(zip(self.component_names, row, strict=True)) for row in self.component_values]
+
+    def components_json(self) -> list[str]:
+        """Each row's components as JSON text, by orjson (1,000 rows: 0.7 ms; a format per row, 1.4 ms)."""
+        names = self.component_names
+        return [orjson.dumps(dict(zip(names, row, strict=True))).decode() for row in self.component_values]
+
+    def rows(self):
+        return zip(self.row_ids, self.values, self.levels, self.flagged, self.components(), self.reasons, strict=True)
+
+
+def _score_row(transaction_id, version_id, value, level, flag, components, reasons, now) -> tuple:
+    """One row of _SCORE_COLUMNS."""
+    return (transaction_id, version_id, value, level, flag, json.dumps(components), json.dumps(reasons), now)
+
+
+def _score_copy_lines(computed: _Computed, version_id: int, now: datetime) -> list[str]:
+    """The rows of _SCORE_COLUMNS in COPY's text format, one line each: for large sets, where formatting every
+    row's JSON by dict and json.dumps, then psycopg's per-row writer, cost more than the scoring's models.
+
+    COPY's text format escapes backslashes (and control characters, which orjson never leaves raw); risk levels
+    are fixed words, numbers are written shortest (Python's repr, orjson's), which JSON and PostgreSQL both read
+    back exactly.
+    """
+    stamp = now.isoformat()
+    reasons = [copy_text(orjson.dumps(why).decode()) if why else "[]" for why in computed.reasons]
+    parts = [copy_text(text) for text in computed.components_json()]
+    columns = computed.row_ids, computed.values, computed.levels, computed.flagged, parts
+    rows = zip(*columns, reasons, strict=True)
+    return [
+        f"{tx}\t{version_id}\t{value!r}\t{level}\t{'t' if flag else 'f'}\t{parts}\t{why}\t{stamp}\n"
+        for tx, value, level, flag, parts, why in rows
+    ]
+
+
+_SCORE_COLUMNS = (
+    ("transaction_id", "bigint"),
+    ("model_version_id", "bigint"),
+    ("score", "float8"),
+    ("risk_level", "text"),
+    ("is_anomaly", "bool"),
+    ("components", "jsonb"),
+    ("reasons", "jsonb"),
+    ("created_at", "timestamptz"),
+)
+
+
+def _scores_insert(scores: list[Score]) -> list[Score]:
+    """Store new scores in one statement; returns those inserted, with their ids (a transaction this version scored
+    before keeps its stored row)."""
+    if not scores:
+        return []
+    now = timezone.now()
+    rows = [
+        _score_row(
+            s.transaction_id, s.model_version_id, s.score, s.risk_level, s.is_anomaly, s.components, s.reasons, now
+        )
+        for s in scores
+    ]
+    ids = _score_rows_insert(rows)
+    created = []
+    for score in scores:
+        if score.transaction_id in ids:
+            score.pk, score.created_at = ids[score.transaction_id], now
+            score._state.adding = False
+            created.append(score)
+    return created
+
+
+def _score_rows_insert(rows: list[tuple] = (), copy_lines: list[str] = ()) -> dict[int, int]:
+    """INSERT rows of _SCORE_COLUMNS (as tuples, or as COPY lines: a large set, of distinct transactions), skipping
+    transactions this version scored before: {transaction pk: score id}.
+
+    A large set is usually of transactions just stored (a batch, a job's chunk): it tries a plain INSERT first
+    (`insert_new_returning`; 1.2 MB of WAL a 1,000-row batch, 48 kB of it ON CONFLICT's confirmations)."""
+    insert = {"table": Score._meta.db_table, "columns": _SCORE_COLUMNS, "rows": rows, "copy_lines": copy_lines}
+    conflict, returning = "transaction_id, model_version_id", "id, transaction_id"
+    if copy_lines:
+        returned = insert_new_returning(conflict=conflict, returning=returning, **insert)
+    else:
+        returned = insert_returning(**insert, suffix=f"ON CONFLICT ({conflict}) DO NOTHING RETURNING {returning}")
+    return {transaction_id: pk for pk, transaction_id in returned}
+
+
+@dataclass(frozen=True)
+class StoredScoring:
+    scored: int  # transactions of the batch found stored
+    flagged: int  # of those, how many are flagged (by the score this version stored for them)
+    version: int  # the model version that scored them
+    # The scores this call stored, by transaction pk: (score, risk level, flagged, reasons). Transactions this
+    # version had scored before are not in it.
+    created: dict[int, tuple[float, str, bool, list[str]]] = field(default_factory=dict)
+
+
+@transaction.atomic(savepoint=False)
+def score_stored(
+    *,
+    pks: Sequence[int] = (),
+    source_id: int | None = None,
+    transaction_ids: Sequence[str] = (),
+    written: Mapping[int, Mapping[str, Any]] | None = None,
+    written_final: bool = False,
+) -> StoredScoring:
+    """Score stored transactions with the active model, given by primary key or by a source and the sender's ids:
+    for the batch endpoint and bulk jobs.
+
+    The same features, scores, review items and alerts as `score_transactions`, kept in arrays from the history
+    read to the INSERTs (no model instance per row). A transaction this version scored before keeps its score.
+    `written` may give the values the caller's open transaction stored for some of them, by primary key (the
+    ingest's cleaned rows), which are then not read back, and `written_final` that the transaction will commit
+    them as they are with no other write to the transactions table (see `adapters.frame_for_stored`).
+    """
+    loaded = registry.active_model()
+    frame, targets = adapters.frame_for_stored(
+        pks=pks, source_id=source_id, transaction_ids=transaction_ids, written=written, written_final=written_final
+    )
+    if not targets.any():
+        return StoredScoring(scored=0, flagged=0, version=loaded.version.version)
+    computed = _Computed.of(loaded.detector.score_frame(frame, targets), frame["row_id"][targets])
+    now, version_id = timezone.now(), loaded.version.pk
+    if len(computed.row_ids) > COPY_ABOVE:
+        ids = _score_rows_insert(copy_lines=_score_copy_lines(computed, version_id, now))
+    else:
+        ids = _score_rows_insert([_score_row(tx, version_id, *rest, now) for tx, *rest in computed.rows()])
+    row_ids, flagged = np.asarray(computed.row_ids, dtype=np.int64), np.asarray(computed.flagged, dtype=bool)
+    created = np.array([tx in ids for tx in computed.row_ids], dtype=bool)
+    score_ids = np.array([ids.get(tx, 0) for tx in computed.row_ids], dtype=np.int64)
+    queue = created & flagged
+    if created.any():
+        scores_stored_publish(
+            ScoresStored(
+                transaction_ids=row_ids[created],
+                score_ids=score_ids[created],
+                scores=np.asarray(computed.values, dtype=np.float64)[created],
+                risk_levels=np.asarray(computed.levels, dtype=object)[created].tolist(),
+                flagged=flagged[created],
+                amounts=np.asarray(frame["amount"][targets])[created],
+            )
+        )
+    flagged_count = int(queue.sum())
+    if not created.all():  # scored before: count them by the score stored then
+        flagged_count += Score.objects.filter(
+            transaction_id__in=row_ids[~created].tolist(), model_version=loaded.version, is_anomaly=True
+        ).count()
+    answer = computed.row_ids, computed.values, computed.levels, computed.flagged, computed.reasons
+    rows = zip(*answer, created.tolist(), strict=True)
+    made = {tx: (value, level, flag, why) for tx, value, level, flag, why, new in rows if new}
+    return StoredScoring(scored=len(row_ids), flagged=flagged_count, version=loaded.version.version, created=made)

@@ -1,0 +1,1 @@
+"""Training, retraining and activating model versions, and their Celery tasks."""
