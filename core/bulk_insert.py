@@ -1,13 +1,10 @@
 """Many rows into one table in one INSERT ... ON CONFLICT ... RETURNING, whatever their number.
 
 Small sets travel as one array parameter per column through `unnest`. Large ones go through COPY into a temporary
-staging table first: psycopg writes COPY rows in C, while it quotes array literals element by element in Python
-(50,000 scores: 0.25 s by COPY, 2 s as arrays).
-
-A staging table lives as long as its database session (`ON COMMIT DELETE ROWS`): creating and dropping it for every
-call took four of a 1,000-row batch's statements and about 4 ms of its time. Each call empties it before filling it,
-in the statement that makes sure it exists (it is empty but for an earlier call of the same transaction); taking
-the rows out with a `DELETE ... RETURNING` in the INSERT instead cost PostgreSQL 1.3 ms of CPU per 1,000 rows.
+staging table first: psycopg writes COPY rows in C, while it quotes array literals element by element in Python.
+The staging table lives as long as the session (`ON COMMIT DELETE ROWS`), since creating and dropping it on every
+call would add statements to every batch; each call empties it in the statement that makes sure it exists, which
+is cheaper than taking the rows out with a `DELETE ... RETURNING` inside the INSERT.
 """
 
 import zlib
@@ -77,9 +74,9 @@ def insert_new_returning(*, conflict: str, returning: str, **insert) -> list[tup
     the rows again with ON CONFLICT (`conflict`) DO NOTHING, which decides as always (the rows inserted before that
     one are paid twice, and left dead until vacuum). `returning`: the RETURNING list.
 
-    ON CONFLICT's speculative insertion costs PostgreSQL about 2.5 ms of CPU per 1,000 rows and writes a WAL record
-    per row to confirm it; the savepoint's two statements cost 0.3 ms. For large sets only, of distinct rows (a row
-    that conflicts with an earlier one of the same statement would always fail the plain INSERT).
+    ON CONFLICT's speculative insertion costs CPU and a WAL record per row to confirm it, far more on a large set
+    than the savepoint's two statements. For large sets of distinct rows only (a row that conflicts with an earlier
+    one of the same statement would always fail the plain INSERT).
     """
     try:
         with transaction.atomic():
@@ -94,8 +91,7 @@ def array_literal(values: Sequence) -> str | list:
     """`values` as the text of a PostgreSQL array (``{1,NULL,"a b"}``), to be cast to the column's array type.
 
     What psycopg writes for a list when Django binds parameters on the client, but without its adapter's Python
-    call per element: the INSERT of a batch's 72 review items (six columns) took 1.2-1.7 ms to execute with lists,
-    0.6-0.9 ms with these (``bench/micro_bench.py arrays``). Values of any other type than these (a dict, say)
+    call per element, which dominates a small INSERT's time. Values of any other type than these (a dict, say)
     return as the list, for psycopg to adapt.
     """
     parts = []

@@ -1,8 +1,8 @@
 """Channels group messages sent from synchronous code, on one event loop per process that outlives the call.
 
 `async_to_sync(layer.group_send)` starts a thread and an event loop for every call, and channels-redis keeps its
-Redis connections per event loop, so each message also opened a new connection: 2.8 ms of CPU a message, paid
-inside every request that flags a transaction. Here the loop (and so the connection pool) lives in a daemon thread,
+Redis connections per event loop, so each message would open a new connection, inside every request that flags a
+transaction. Here the loop (and so the connection pool) lives in a daemon thread,
 made anew in a process forked after it was made (a Celery worker child, a gunicorn worker).
 """
 

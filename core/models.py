@@ -32,8 +32,8 @@ class AuditEvent(models.Model):
     objects = AuditEventQuerySet.as_manager()
 
     class Meta:
-        # The table, migrations, permissions and admin URL were the alerts app's before the audit trail moved to
-        # core; they stay so, as contracts. alerts.models imports this class so that it is registered there.
+        # Registered in the alerts app: its table, migrations, permissions and admin URL are contracts that stay
+        # the alerts app's. alerts.models imports this class so that it is registered there.
         app_label = "alerts"
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["object_type", "object_id"], name="audit_object")]

@@ -1,24 +1,9 @@
 """Foreign keys checked once per statement instead of once per row, for the bulk tables' references.
 
-PostgreSQL checks a foreign key row by row: every inserted row runs a lookup that locks its parent row (FOR KEY
-SHARE), even when all 50,000 rows of a chunk point at the same source or model version. Measured here, each such
-check cost about 7 µs a row, more than the insert itself: a 1,000,000-row job paid it three million times (its
-transactions' source, its scores' transaction and model version).
-
-These triggers keep the same guarantees (under READ COMMITTED, Django's default) at the cost of one query per
-statement:
-- after an INSERT or UPDATE statement on the child table, a parent id of its new rows that is not present raises
-  foreign_key_violation (SQLSTATE 23503, an IntegrityError in Django), naming it;
-- before a parent row is deleted (or its id changed), a child row that still points at it raises the same error,
-  and so does a TRUNCATE of the parent table that leaves child rows behind;
-- a parent deleted while a transaction inserts children pointing at it: one of the two must wait for the other,
-  as a foreign key's row lock makes it. How depends on the parent:
-  * `lock="rows"`, for small parent tables (a source, a model version: a whole chunk points at one row): the insert
-    locks each distinct parent row FOR KEY SHARE, as a foreign key does, once per statement;
-  * `lock="table"`, for large ones (a score's transaction: one parent per row, and locking 50,000 rows costs what
-    the per-row check did): the insert takes no row lock; the parent's delete first takes a SHARE lock on the
-    child table, so it waits for every open insert into it to commit, then sees their rows. Parent deletes are
-    rare operator actions; while one runs, inserts into the child table wait.
+PostgreSQL checks a foreign key row by row, each check locking the parent row, even when a whole chunk points at
+one source or model version; in bulk inserts that check costs more than the insert itself. These triggers keep the
+same guarantees (under READ COMMITTED, Django's default) at one query per statement: a new child row whose parent is
+missing, or a parent deleted, re-keyed or truncated under child rows, raises foreign_key_violation (SQLSTATE 23503).
 
 Used from migrations: a change to the SQL goes with a new migration that applies it to databases migrated before
 (`statement_parent_check` for the check functions), and the old migrations then write the new SQL.
@@ -32,6 +17,12 @@ def statement_parent_key(*, child: str, column: str, parent: str, lock: str) -> 
     project's constants, never user input)."""
     check, guard = f"{child}_{column}_parent_check", f"{child}_{column}_child_guard"
     check_function = _check_function(child=child, column=column, parent=parent, lock=lock)
+    # A parent deleted while children pointing at it are inserted: one must wait for the other, as a foreign key's
+    # row lock makes it. lock="rows", for small parent tables (a whole chunk points at one source or model version):
+    # the insert locks each distinct parent row FOR KEY SHARE, once per statement. lock="table", for large ones (a
+    # score's transaction: one parent per row, where row locks would cost what the per-row check did): the insert
+    # takes no row lock, and the parent's delete first takes a SHARE lock on the child table, so it waits for every
+    # open insert into it to commit, then sees their rows. Parent deletes are rare operator actions.
     wait = f"LOCK TABLE {child} IN SHARE MODE;" if lock == "table" else ""
     forward = f"""
         {check_function}
@@ -96,9 +87,8 @@ def _check_function(*, child: str, column: str, parent: str, lock: str) -> str:
         missing = f"""SELECT n.{column} INTO missing FROM new_rows n
                 WHERE NOT EXISTS (SELECT 1 FROM {parent} p WHERE p.id = n.{column}) LIMIT 1"""  # noqa: S608
         # A session plans the query once and keeps the plan. Planned while the parent table was small (a new
-        # installation, a benchmark's first batches), a hash join read the whole parent table for every statement
-        # after it had grown: 8.3 ms of a 1,000-row batch's review-queue insert at 32,000 scores, growing with them.
-        # Probing the parent's primary key for each new row is right at any size.
+        # installation's first batches), a hash join would read the whole parent table for every statement after it
+        # had grown, ever slower as it grows. Probing the parent's primary key for each new row is right at any size.
         planning = "SET enable_hashjoin = off SET enable_mergejoin = off SET enable_seqscan = off"
     else:
         raise ValueError(f"lock must be 'rows' or 'table', not {lock!r}")

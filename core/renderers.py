@@ -1,12 +1,9 @@
 """The API's JSON renderer: DRF's output, written by orjson where orjson writes the same thing.
 
-A 1,000-row batch answer took DRF's renderer (``json.dumps`` with its encoder class) about 1.7 ms and takes this
-one about 0.3 ms (``bench/micro_bench.py json``). Anything orjson does not write exactly as DRF does goes to DRF's
-renderer: an indented answer (asked for in the Accept header), an integer beyond 64 bits, a key that is not a
-string, a string that is not valid UTF-8. Dates, decimals, lazy strings, numpy values and dataclasses go through
-DRF's encoder, as before; UUIDs orjson writes itself, as DRF does (their canonical text). One difference: a float
-NaN or infinity is written null, where DRF wrote the bare words NaN and Infinity, which are not JSON (its
-``strict`` is off by default) and which strict JSON parsers refuse.
+Serialising a batch answer with ``json.dumps`` and DRF's encoder class costs several times what orjson does.
+Whatever orjson would write differently goes to DRF's renderer (an indented answer, an integer beyond 64 bits, a
+non-string key, invalid UTF-8); dates, decimals, lazy strings, numpy values and dataclasses go through DRF's
+encoder. One difference: a float NaN or infinity is written null, not DRF's bare NaN/Infinity, which are not JSON.
 """
 
 import orjson

@@ -3,11 +3,9 @@
 DRF's SimpleRateThrottle keeps a list of every request time per key and rewrites it on each request; at
 thousands of requests a minute that list is what costs. A counter per (scope, token, window), counted by an atomic
 INCR and given its expiry by EXPIRE NX in the same round trip, holds under concurrency across processes and
-machines. The Redis client is made once per process (Django's cache makes a new one on every call, ~0.2 ms), on the
-cache's own server, key prefix and timeouts.
-
-A Redis that does not answer lets requests through (with a warning in the log now and then): rate limits protect
-the service, and partners' payment flows should not stop because their counter cannot be kept.
+machines. The Redis client is made once per process (Django's cache makes a new one on every call), on the cache's
+own server, key prefix and timeouts. A Redis that does not answer lets requests through (with a warning now and
+then): partners' payment flows should not stop because their counter cannot be kept.
 """
 
 import logging
