@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 
 from alerts.models import RISK_ORDER, Alert, AlertReadMark, AlertRule, AuditEvent
 
-# Every scored transaction would otherwise cost a broker round trip (about 1.7 ms) even when no rule can match it,
+# Every scored transaction would otherwise cost a broker round trip even when no rule can match it,
 # so each process keeps the enabled rules' score and risk conditions, re-read at most once per RULES_TTL_SECONDS and
 # dropped at once when a rule is saved or deleted in this process. The screen only ever lets through more than the
 # rules match: their other conditions (amount, merchant, rates, ...) are checked by the evaluation itself.

@@ -314,8 +314,8 @@ def _compromised_merchant(rng, world, person, people, days, baseline, room):
     wanted = min(int(rng.integers(8, 26)), max(3, int(room / 1.5)))  # small worlds get small breaches
     victims = rng.choice(len(neighbours), size=min(len(neighbours), wanted), replace=False)
     start = rng.uniform(0, max(days - 10, 1) * 86400.0)
-    # Within the generated days: a world of 10 days or fewer may get a shorter breach (the same draws, so a world of
-    # 11 days or more, the demo's 45 among them, is what it always was).
+    # Within the generated days: a world of 10 days or fewer may get a shorter breach (the cap takes no extra draws,
+    # so a world of 11 days or more, the demo's 45 among them, is the same for a seed as without it).
     length = min(rng.uniform(3, 10) * 86400.0, max(days * 86400.0 - start, 1.0))
     frames = []
     for victim in (neighbours[int(v)] for v in victims):
