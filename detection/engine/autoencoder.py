@@ -15,9 +15,9 @@ from torch import nn
 
 # Torch's and numpy's BLAS thread pools at one thread in every process that imports the engine. Inference runs on a
 # few thousand rows at a time, already in parallel blocks (``parallel.map_blocks``) or beside other requests' threads
-# and PostgreSQL: with two intra-op threads on a busy 2-core machine, an idle-waiting thread stalled a 1,000-row
-# batch's reconstruction by about 90 ms (1 ms alone); training uses one thread anyway, for identical sums on every
-# run. The reconstruction's matrix products are numpy's (``Autoencoder.errors``), so its BLAS gets the same limit.
+# and PostgreSQL: on a busy machine a second intra-op thread waits idle and stalls a batch's reconstruction many
+# times over; training uses one thread anyway, for identical sums on every run. The reconstruction's matrix products
+# are numpy's (``Autoencoder.errors``), so its BLAS gets the same limit.
 torch.set_num_threads(1)
 threadpool_limits(limits=1, user_api="blas")
 
@@ -103,11 +103,10 @@ class Autoencoder:
 
     def errors(self, X: np.ndarray, chunk: int = 65536) -> np.ndarray:
         """Mean squared reconstruction error per row, in float64 (a row's error then depends on its batch only in the
-        last bits of BLAS's sums, as it did under torch).
+        last bits of BLAS's sums, as under torch).
 
-        Inference is numpy over the trained weights, the same layers: torch's per-call dispatch was most of a single
-        transaction's reconstruction (0.28-0.36 ms of a single score under torch, 0.07 ms now; in process,
-        ``score_path_profile.py --time``).
+        Inference is numpy over the trained weights, the same layers: torch's per-call dispatch would be most of a
+        single transaction's reconstruction.
         """
         layers = self._inference_layers()
         out = np.empty(len(X))

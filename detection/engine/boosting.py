@@ -1,6 +1,6 @@
 """The supervised model's trees, evaluated from one flat node table (no OpenMP, no per-tree Python call).
 
-scikit-learn's HistGradientBoosting predicts tree after tree from Python, about 6 µs per tree for one row, and runs
+scikit-learn's HistGradientBoosting predicts tree after tree from Python, a Python step per tree, and runs
 OpenMP threads whose count has to be limited around every call. Here the fitted trees are one node table that a
 compiled loop descends (``kernels``); the leaf values are added tree by tree in scikit-learn's order, so the
 probabilities equal ``predict_proba`` exactly, and the result does not depend on threads or on the batch.

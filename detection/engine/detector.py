@@ -1,15 +1,10 @@
 """The detector: isolation forest + autoencoder (+ a supervised model once labels exist), calibrated and combined.
 
-Every component's raw output is turned into its quantile against the training traffic (``calibration``). With no
-labels the ensemble averages the components' surprises ``-log(1 - q)`` and calibrates that average in turn, so
-one model that finds a transaction extremely strange is not voted down by one that finds it ordinary. With labels
-the supervised model receives the features and the unsupervised surprises as inputs and so learns from the labels
-how far to trust each detector; its calibrated output is then the ensemble.
-
-The fit makes two passes: the tail model first, on every training row; then the forest, the autoencoder and the
-calibrators on the rows the tail model does not put in its top ``trim_share`` (unlabelled anomalies left out of
-"ordinary"). Scoring never changes thread settings per call: the supervised trees are compiled to numpy
-(``boosting``), and large batches are cut into blocks scored on a small per-process pool (``parallel``).
+Each component's raw output becomes its quantile against the training traffic (``calibration``). Without labels
+the ensemble averages the surprises ``-log(1 - q)``, so one model that finds a transaction extremely strange is not
+voted down by one that finds it ordinary; with labels the supervised model takes the features and those surprises as
+inputs and learns how far to trust each detector. The fit trains the tail model on every training row first, then
+the forest, the autoencoder and the calibrators on the rows outside its top ``trim_share`` (the "ordinary" ones).
 """
 
 from __future__ import annotations
@@ -82,8 +77,8 @@ _CONTROLLER: list[ThreadpoolController] = []
 def _openmp_threads(limit: int | None):
     """A context limiting OpenMP threads, from one controller per process.
 
-    ``threadpool_limits`` rescans the process's loaded libraries (``/proc/self/maps``) on every call, about 7 ms;
-    the controller scans once and then only sets the thread counts (tens of microseconds).
+    ``threadpool_limits`` rescans the process's loaded libraries (``/proc/self/maps``) on every call, too slow to
+    pay per scoring call; the controller scans once and then only sets the thread counts.
     """
     if not _CONTROLLER:
         _CONTROLLER.append(ThreadpoolController())
@@ -163,7 +158,7 @@ class Detector:
         # The forest and the autoencoder read every feature but the supervised-only ones and the tail model's own.
         self.unsupervised_columns = np.flatnonzero(~np.isin(self.spec.names, NOT_READ_BY_FOREST_OR_AUTOENCODER))
         # The supervised model sees the after-spike amount through the tail model's surprise, not as a column: read
-        # directly, it grew the model trained on every handbook label from 67 to 104 trees (scoring a fifth slower).
+        # directly, it made the model trained on every handbook label grow far more trees, and scoring slower.
         self.supervised_columns = np.flatnonzero(~np.isin(self.spec.names, REPEAT_SPIKE_FEATURES))
         ordinary = self._ordinary(X, sample)
         Z = self._scaled(X[ordinary])
@@ -293,7 +288,7 @@ class Detector:
     def _predict(self, stacked: np.ndarray) -> np.ndarray:
         """The supervised model's fraud probability, equal to ``predict_proba`` bit for bit: every row descends the
         compiled node table (no per-tree Python call, no OpenMP threads; faster than scikit-learn's loop at every
-        batch size, ``bench/micro_bench.py trees``), the leaf values added in scikit-learn's order."""
+        batch size), the leaf values added in scikit-learn's order."""
         compiled = getattr(self, "_compiled_supervised", None)
         if compiled is None:  # artifacts saved before compilation existed compile on first use
             compiled = self._compiled_supervised = CompiledBoosting(self.supervised)

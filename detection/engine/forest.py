@@ -1,8 +1,8 @@
 """Isolation forest: trained with scikit-learn, evaluated from flat numpy arrays.
 
-scikit-learn walks its trees one at a time in Python, which costs about 6 ms for a single row. Here the fitted
-trees are copied into one flat table of complete trees that a compiled loop descends (``kernels``), so a single row
-takes about ten microseconds and the scores equal scikit-learn's ``score_samples`` (to 1e-9).
+scikit-learn walks its trees one at a time in Python, slow for the single row a request scores. Here the fitted
+trees are copied into one flat table of complete trees that a compiled loop descends (``kernels``), and the scores
+equal scikit-learn's ``score_samples`` (to 1e-9).
 """
 
 from __future__ import annotations

@@ -1,20 +1,12 @@
 """The engine's input: one table of transactions, as a pandas DataFrame or a dict of numpy arrays.
 
-Columns (a dict may omit the optional ones):
-
-- ``row_id`` int64, unique (database primary key or file row number); ties in time are broken by it
-- ``ts`` int64, seconds since the epoch, UTC
-- ``account_id`` str; ``merchant_id`` str (``""`` = none)
-- ``amount`` float64
-- optional: ``channel`` (online|in_person|atm|other), ``country``, ``merchant_category`` (str),
-  ``latitude``, ``longitude``, ``location_distance_km`` (float, NaN = missing),
-  ``attr_<name>`` (partner-supplied fields; values that parse as numbers become features),
-  ``label`` (1 fraud, 0 legitimate, NaN unknown), ``label_known_ts`` (seconds; NaN = not known yet).
-
-``Frame.of`` turns either form into plain numpy arrays once; everything downstream works on those. A text column
-may also come as a ``pandas.Categorical`` of str (without missing values), kept as it is: the features only group
-by and compare text, which a categorical does from its integer codes (a batch's history, coded once in the history
-cache, is not spelled out and hashed again row by row).
+Columns: ``row_id`` int64, unique, breaks ties in time; ``ts`` int64 seconds since the epoch, UTC; ``account_id``,
+``merchant_id`` str (``""`` = none); ``amount`` float64. Optional: ``channel`` (online|in_person|atm|other),
+``country``, ``merchant_category``, ``latitude``, ``longitude``, ``location_distance_km`` (NaN = missing),
+``attr_<name>`` (partner fields; numbers become features), ``label`` (1 fraud, 0 legitimate, NaN unknown),
+``label_known_ts`` (seconds; NaN = not known yet). ``Frame.of`` turns either form into numpy arrays once. A text
+column may come as a ``pandas.Categorical`` of str, kept so: the features only group and compare text, which its
+codes do without hashing the history's text again.
 """
 
 from __future__ import annotations
@@ -95,8 +87,8 @@ def _text(values, n: int) -> np.ndarray | pd.Categorical:
         return values
     array = np.asarray(values, dtype=object)
     # A missing value (None, NaN; a categorical's -1 code) anywhere in the column is "" (none), as the database's
-    # NOT NULL text columns and the file readers give it: every row looked at (3.6 us for a single score's hundred
-    # history rows, 16 ms a million rows), since one found past the first few would otherwise group as a value.
+    # NOT NULL text columns and the file readers give it: every row looked at, since one found past the first few
+    # would otherwise group as a value.
     missing = pd.isna(array)
     if missing.any():
         array = np.where(missing, "", array)

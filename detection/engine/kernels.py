@@ -1,20 +1,12 @@
-"""Compiled loops (numba): the trees' descents, every row through every tree of the isolation forest and of the
-supervised model; the count of each target's known events (``windows.Grouping.known_events``) and of its window's
-rows that share a value with it (``windows.Grouping.matches``); the searches behind the reasons' rarities
+"""Compiled loops (numba): the trees' descents (isolation forest and supervised model), the window counts of
+``windows.Grouping.known_events`` and ``matches``, and the searches behind the reasons' rarities
 (``profile.FeatureProfile.rare_entries``).
 
-numpy descended all rows and trees at once, a level per step, in eight passes over (rows x trees) arrays per level:
-7.7 ms for a 1,000-row batch's forest, and a single row paid tens of calls for a few hundred nodes (0.11 ms). Here each
-row walks its trees level by level with the trees side by side: the trees' next nodes do not depend on each other, so
-the processor overlaps their reads (one tree after another, each waiting on its last read, took about as long as
-numpy): 2.7 and 0.010 ms. ``bench/micro_bench.py forest`` and ``trees`` measure the descents.
-
-The sums are exact in the sense that matters: a row's result depends only on the row and the model (never on its
-batch, its block or a thread), and the supervised model's leaf values are added baseline first, then tree by tree,
-as scikit-learn adds them, so its probabilities equal ``predict_proba`` bit for bit.
-
-Compiled on first use in a process, from numba's cache beside this file when one was written (a process that
-cannot write there compiles in memory); serving processes warm them up before their first request (``warm_up``).
+Each row walks its trees level by level with the trees side by side: their next nodes do not depend on each other,
+so the processor overlaps their reads, where numpy's passes over (rows x trees) arrays, or one tree after another,
+wait on each read. A row's result depends only on the row and the model (never its batch or a thread), and the
+supervised leaf values are added in scikit-learn's order, so they equal ``predict_proba`` bit for bit. Compiled on
+first use, from numba's cache beside this file when writable; serving processes warm them up first (``warm_up``).
 """
 
 from __future__ import annotations

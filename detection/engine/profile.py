@@ -100,13 +100,10 @@ class TailModel:
     """The rarest directed feature, with tails fitted on the body of the traffic.
 
     Up to a feature's ``BODY`` quantile its surprise is the empirical -log(share of training rows at least as far
-    out); beyond it, an exponential tail whose slope comes from the ``SLOPE_FROM``..``BODY`` quantiles. The top few
-    percent of the training rows are left out of the fit on purpose: unlabelled training traffic holds a few percent
-    of anomalies, and they are exactly that tail. Calibrated on them, a real anomaly looks only as strange as the top
-    2-5% of ordinary traffic; extrapolated from the body, it stands out by as much as it really departs from it.
-    A feature without spread in its body (a flag that is almost always 0), or marked ``empirical``, keeps the
-    empirical calibration. A feature marked ``floor`` is never less surprising than its empirical calibration says:
-    where its tail falls faster than the fitted exponential, the observed rarity counts.
+    out); beyond it, an exponential tail fitted on the ``SLOPE_FROM``..``BODY`` quantiles. The top is left out of the
+    fit on purpose: unlabelled training traffic holds a few percent of anomalies, exactly that tail, and calibrated on
+    them a real anomaly would look no stranger than they do. A feature without spread in its body, or marked
+    ``empirical``, keeps the empirical calibration; one marked ``floor`` is never less surprising than that says.
     A row's anomaly is the surprise of its most extreme feature.
     """
 
