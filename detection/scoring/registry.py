@@ -99,19 +99,13 @@ def active_model() -> LoadedModel:
 
 def _freeze_long_lived() -> None:
     """Put what lives as long as the process (Django, numpy, torch, the model just loaded) out of the garbage
-    collector's sight.
+    collector's sight, and collect the youngest generation less often.
 
-    A full collection walks every tracked object: about 375,000 in a scoring process, 230-270 ms on a 2-core
-    machine, and the short-lived dicts of each request (a 1,000-row batch makes tens of thousands) bring the next one
-    closer: one batch request in ten paid for one, and single requests saw it in their p99. Frozen objects are not
-    walked again. Once per loaded model: unfreeze, collect (the previous model's cycles), freeze.
-
-    And collect the youngest generation after YOUNG_COLLECTION_AFTER new objects rather than Python's 700: a 1,000-row
-    batch holds some 10,000 objects alive at once (the request's rows, their cleaned copies, the answer's items),
-    which crossed 700 fourteen times a batch, each time walked again, and brought older collections on too: 1.9 ms
-    of a batch's CPU, against 0.75 ms (``bench/score_path_profile.py --batch 1000 --requests 30 --django --gc``, and
-    ``--gc-young 700`` for Python's threshold). A single score holds a few hundred: 2 collections in 1,000 single
-    scores (154 at 700), the same 0.04 ms a request on average.
+    A full collection walks every tracked object, hundreds of thousands in a scoring process, and each request's
+    short-lived objects bring the next one closer, so requests would pay for it in their tail latency; frozen objects
+    are not walked again. Once per loaded model: unfreeze, collect (the previous model's cycles), freeze. A batch
+    holds thousands of objects alive at once, far past Python's young threshold of 700, which would walk them again
+    many times a batch: hence YOUNG_COLLECTION_AFTER.
     """
     gc.unfreeze()
     gc.collect()

@@ -118,7 +118,7 @@ class _Computed:
         return [dict(zip(self.component_names, row, strict=True)) for row in self.component_values]
 
     def components_json(self) -> list[str]:
-        """Each row's components as JSON text, by orjson (1,000 rows: 0.7 ms; a format per row, 1.4 ms)."""
+        """Each row's components as JSON text, by orjson: cheaper than formatting each row's text in Python."""
         names = self.component_names
         return [orjson.dumps(dict(zip(names, row, strict=True))).decode() for row in self.component_values]
 
@@ -189,7 +189,7 @@ def _score_rows_insert(rows: list[tuple] = (), copy_lines: list[str] = ()) -> di
     transactions this version scored before: {transaction pk: score id}.
 
     A large set is usually of transactions just stored (a batch, a job's chunk): it tries a plain INSERT first
-    (`insert_new_returning`; 1.2 MB of WAL a 1,000-row batch, 48 kB of it ON CONFLICT's confirmations)."""
+    (`insert_new_returning`), without ON CONFLICT's WAL record per row."""
     insert = {"table": Score._meta.db_table, "columns": _SCORE_COLUMNS, "rows": rows, "copy_lines": copy_lines}
     conflict, returning = "transaction_id, model_version_id", "id, transaction_id"
     if copy_lines:
