@@ -266,8 +266,9 @@ API_RATES = {
 }
 API_BATCH_MAX_ITEMS = int(os.environ.get("API_BATCH_MAX_ITEMS", "1000"))
 JOB_CHUNK_ROWS = int(os.environ.get("JOB_CHUNK_ROWS", "50000"))
-# Batches and job chunks read their history from a per-process copy of recent transactions (detection/history.py)
-# kept in step with PostgreSQL; above this many rows in the lookback window they read it from PostgreSQL instead.
+# Batches and job chunks read their history from a per-process copy of recent transactions
+# (detection/scoring/history.py) kept in step with PostgreSQL; above this many rows in the lookback window they read
+# it from PostgreSQL instead.
 HISTORY_CACHE = env_bool("HISTORY_CACHE", True)
 HISTORY_CACHE_MAX_ROWS = int(os.environ.get("HISTORY_CACHE_MAX_ROWS", "3000000"))
 JOB_CHUNK_LEASE_SECONDS = int(os.environ.get("JOB_CHUNK_LEASE_SECONDS", "600"))

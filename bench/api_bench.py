@@ -223,7 +223,7 @@ def _batches_from_clients(secret: str, shares: list[list[list[dict]]]) -> float:
     """Each share's batches sent in order by a client of its own, all clients at once; the elapsed seconds.
 
     The bodies are encoded before the clock starts: a partner encodes its requests on its own machine, while here
-    the clients share the server's two cores (encoding a 1,000-row body takes 1 to 2 ms of CPU).
+    the clients share the server's cores, and encoding a large body takes CPU the server would lose.
     """
     bodies = [[json.dumps({"transactions": items}).encode() for items in share] for share in shares]
 

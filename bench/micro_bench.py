@@ -174,8 +174,8 @@ def json_writers() -> None:
 
 
 def rows() -> None:
-    """A batch's 1,000 ingest records (a frozen dataclass, as before, and the named tuple now), and the history
-    cache's lookup of a batch's ids among 270,000 cached ones."""
+    """A batch's 1,000 ingest records (a frozen dataclass against the named tuple in use), and the history cache's
+    lookup of a batch's ids among 270,000 cached ones."""
     import dataclasses
 
     import numpy as np

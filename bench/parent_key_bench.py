@@ -1,4 +1,4 @@
-"""What a reference costs an insert: a foreign key (checked row by row) against anomaly_site/parent_keys.py's
+"""What a reference costs an insert: a foreign key (checked row by row) against core/parent_keys.py's
 statement-level triggers, on bulk inserts of a job chunk's size and on single-row inserts.
 
 Builds a scratch database with a 1,000,000-row parent table (a transaction's shape: many parents, one per child)

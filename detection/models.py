@@ -56,7 +56,7 @@ class Score(models.Model):
 
     # No index of their own: the unique (transaction, model_version) and the (model_version, created_at) indexes
     # lead with these columns and serve their lookups; every stored score saves two index insertions.
-    # Both enforced by statement-level triggers (anomaly_site/parent_keys.py), not a per-row foreign key check.
+    # Both enforced by statement-level triggers (core/parent_keys.py), not a per-row foreign key check.
     transaction = models.ForeignKey(
         "transactions.Transaction", on_delete=models.CASCADE, related_name="scores", db_index=False, db_constraint=False
     )

@@ -19,7 +19,7 @@ class ReviewItem(models.Model):
         LEGITIMATE = "legitimate", "Legitimate"
         NEEDS_INFO = "needs_info", "Needs more information"
 
-    # Both enforced by statement-level triggers (anomaly_site/parent_keys.py), not a per-row foreign key check: a
+    # Both enforced by statement-level triggers (core/parent_keys.py), not a per-row foreign key check: a
     # batch queues its flagged transactions in one statement.
     transaction = models.OneToOneField(
         "transactions.Transaction", on_delete=models.CASCADE, related_name="review_item", db_constraint=False

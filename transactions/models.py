@@ -57,7 +57,7 @@ class Transaction(models.Model):
     LEGITIMATE = 0
 
     # No index of its own: the unique (source, transaction_id) constraint already serves lookups by source.
-    # Enforced by statement-level triggers (anomaly_site/parent_keys.py), not a per-row foreign key check.
+    # Enforced by statement-level triggers (core/parent_keys.py), not a per-row foreign key check.
     source = models.ForeignKey(
         Source, on_delete=models.PROTECT, related_name="transactions", db_index=False, db_constraint=False
     )
