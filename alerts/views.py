@@ -1,4 +1,3 @@
-import csv
 import json
 
 from django.contrib.auth.decorators import permission_required
@@ -13,6 +12,7 @@ from alerts.forms import AuditExportForm, RiskPolicyForm
 from alerts.live import bell_context, user_may_see_alerts
 from alerts.selectors import audit_events
 from alerts.services import alerts_mark_seen
+from core.csv_stream import csv_response
 from detection.policy.selectors import risk_policy_current, risk_policy_history
 from detection.policy.services import risk_policy_create
 
@@ -28,7 +28,6 @@ AUDIT_COLUMNS = [
     "after",
     "request_id",
 ]
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @require_GET
@@ -67,11 +66,6 @@ def thresholds(request):
     return render(request, "alerts/thresholds.html", context, status=400 if form.errors else 200)
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
 @require_GET
 @permission_required("alerts.view_auditevent", raise_exception=True)
 def audit_csv(request):
@@ -83,16 +77,11 @@ def audit_csv(request):
 
 
 def audit_csv_response(events) -> StreamingHttpResponse:
-    writer = csv.writer(_Echo())
-
-    def lines():
-        yield writer.writerow(AUDIT_COLUMNS)
-        for event in events:
-            yield writer.writerow([_cell(getattr(event, column)) for column in AUDIT_COLUMNS])
-
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="audit.csv"'
-    return response
+    """The audit trail as CSV; every cell is text, so none may start a spreadsheet formula."""
+    rows = ([_cell(getattr(event, column)) for column in AUDIT_COLUMNS] for event in events)
+    return csv_response(
+        header=AUDIT_COLUMNS, rows=rows, filename="audit.csv", content_type="text/csv; charset=utf-8", neutralise=True
+    )
 
 
 def _cell(value) -> str:
@@ -100,6 +89,4 @@ def _cell(value) -> str:
         return ""
     if isinstance(value, dict | list):
         return json.dumps(value, sort_keys=True)
-    text = str(value)
-    # A cell starting like a formula would run in a spreadsheet; a leading quote keeps it text.
-    return "'" + text if text[:1] in FORMULA_STARTS else text
+    return str(value)

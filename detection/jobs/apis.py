@@ -1,10 +1,9 @@
 """Partner API of bulk scoring jobs: upload a CSV or Parquet file, follow its progress, download its scores."""
 
-import csv
 import json
 
 from django.conf import settings
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
@@ -18,6 +17,7 @@ from accounts import api_schema  # noqa: F401 - registers the token scheme with 
 from accounts.authentication import HasScope
 from accounts.models import PartnerToken
 from core.api_errors import FieldErrors, PayloadTooLarge, error_item
+from core.csv_stream import csv_response
 from detection.jobs import services as jobs
 from detection.jobs.progress import job_summary
 from detection.models import ScoringJob
@@ -177,11 +177,6 @@ class ScoringJobDetailApi(APIView):
         return Response(JobOutputSerializer(job_payload(request, job)).data)
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
 class ScoringJobResultApi(APIView):
     """The scored rows of a finished job as CSV, streamed: row, transaction_id, score, risk_level, …"""
 
@@ -194,13 +189,5 @@ class ScoringJobResultApi(APIView):
         job = job_get(request, job_id)
         if job.status != ScoringJob.Status.DONE:
             raise JobNotFinished()
-        writer = csv.writer(_Echo())
-        lines = (writer.writerow(row) for row in _with_header(jobs.scoring_job_result_rows(job)))
-        response = StreamingHttpResponse(lines, content_type="text/csv")
-        response["Content-Disposition"] = f'attachment; filename="job-{job.pk}-scores.csv"'
-        return response
-
-
-def _with_header(rows):
-    yield jobs.RESULT_COLUMNS
-    yield from rows
+        rows = jobs.scoring_job_result_rows(job)
+        return csv_response(header=jobs.RESULT_COLUMNS, rows=rows, filename=f"job-{job.pk}-scores.csv")

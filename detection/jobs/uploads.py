@@ -5,12 +5,10 @@ A staged file waits under MEDIA_ROOT/staged/<key>/ until its mapping is confirme
 keys are this person's, so nobody else can map or read them.
 """
 
-import csv
 import re
 import shutil
 import uuid
 from dataclasses import asdict, dataclass
-from itertools import chain
 from pathlib import Path
 
 import pandas as pd
@@ -18,11 +16,12 @@ import pyarrow.parquet as pq
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.files import File
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_http_methods
 
+from core.csv_stream import csv_response
 from detection.jobs import services as jobs
 from detection.jobs.forms import MappingForm, UploadForm
 from detection.models import ScoringJob
@@ -240,19 +239,11 @@ def upload_job_progress(request, pk: int):
     return HttpResponse(job_progress_html(job))
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
 @require_GET
 def upload_job_result(request, pk: int):
     job = _get_job_for_user(request.user, pk)
     if job.status != ScoringJob.Status.DONE:
         return HttpResponse("The job has not finished; its scored file is ready when it is done.", status=409)
-    writer = csv.writer(_Echo())
-    rows = chain([jobs.RESULT_COLUMNS], jobs.scoring_job_result_rows(job))
-    response = StreamingHttpResponse((writer.writerow(row) for row in rows), content_type="text/csv")
     stem = re.sub(r"[^\w.-]+", "_", Path(job.original_name or f"job-{job.pk}").stem)
-    response["Content-Disposition"] = f'attachment; filename="{stem}-scored.csv"'
-    return response
+    rows = jobs.scoring_job_result_rows(job)
+    return csv_response(header=jobs.RESULT_COLUMNS, rows=rows, filename=f"{stem}-scored.csv")
