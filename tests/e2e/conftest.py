@@ -21,6 +21,19 @@ from django.conf import settings
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"
+# The screenshots README.md and docs/user-guide.md show: saved again into docs/images/ when DOC_SCREENSHOTS=1, at a
+# fixed viewport so the committed PNGs stay small and alike (only on request: the pages show times, which change).
+DOC_IMAGES = Path(settings.BASE_DIR) / "docs" / "images"
+DOC_SHOTS = {
+    "queue",
+    "queue-decision-dialog",
+    "transaction",
+    "performance",
+    "upload-mapping",
+    "upload-job-done",
+    "backtest-report",
+}
+DOC_VIEWPORT = {"width": 1280, "height": 800}
 PASSWORD = "pass-word-123"  # tests.factories.UserFactory's
 
 
@@ -163,3 +176,15 @@ def wait_live(page) -> None:
 def screenshot(page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    if name in DOC_SHOTS and os.environ.get("DOC_SCREENSHOTS") == "1":
+        doc_screenshot(page, name)
+
+
+def doc_screenshot(page, name: str) -> None:
+    """The visible part of the page at DOC_VIEWPORT into docs/images/; the page's own viewport is put back after."""
+    size = page.viewport_size
+    page.set_viewport_size(DOC_VIEWPORT)
+    try:
+        page.screenshot(path=str(DOC_IMAGES / f"{name}.png"))
+    finally:
+        page.set_viewport_size(size)
