@@ -119,7 +119,9 @@ CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
-            "hosts": [REDIS_URL],
+            # channels-redis waits for messages with a 5-second blocking pop; redis-py's default socket timeout
+            # (also 5 s) would cut it and close every idle websocket, so its reads get longer than the pop.
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": REDIS_TIMEOUT_SECONDS}],
             "prefix": os.environ.get("CHANNELS_PREFIX", "asgi"),
         },
     }

@@ -113,8 +113,20 @@
   document.addEventListener("keydown", onKey);
   document.addEventListener("click", onClick);
   document.addEventListener("submit", onSubmit);
-  document.addEventListener("htmx:wsOpen", function (e) { if (isQueueSocket(e)) liveStatus("Live", true); });
-  document.addEventListener("htmx:wsClose", function (e) { if (isQueueSocket(e)) liveStatus("Reconnecting…", false); });
+  // A socket that the server or a Redis hiccup closes is reopened by htmx within a second or two: say
+  // "Reconnecting" only when it stays closed longer than that, so a hiccup passes unseen.
+  var QUIET_RECONNECT_MS = 3000;
+  var reconnectNotice = null;
+  document.addEventListener("htmx:wsOpen", function (e) {
+    if (!isQueueSocket(e)) return;
+    clearTimeout(reconnectNotice);
+    reconnectNotice = null;
+    liveStatus("Live", true);
+  });
+  document.addEventListener("htmx:wsClose", function (e) {
+    if (!isQueueSocket(e) || reconnectNotice) return;
+    reconnectNotice = setTimeout(function () { liveStatus("Reconnecting…", false); }, QUIET_RECONNECT_MS);
+  });
   document.addEventListener("htmx:wsAfterMessage", function (e) {
     if (!isQueueSocket(e)) return;
     var empty = document.getElementById("queue-empty");
