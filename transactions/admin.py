@@ -2,6 +2,10 @@ from django.contrib import admin
 
 from core.admin import ReadOnlyAdmin
 from transactions.models import LabelEvent, Source, Transaction
+from transactions.validation import CANONICAL_FIELDS
+
+# Canonical fields left out of the transactions' list, which would be too wide with them (the change page shows all).
+_NOT_LISTED = ("latitude", "longitude", "location_distance_km", "country", "device_id")
 
 
 @admin.register(Source)
@@ -30,18 +34,7 @@ class LabelEventInline(admin.TabularInline):
 class TransactionAdmin(ReadOnlyAdmin):
     """Transactions are facts as received; labels change through review, so the admin only looks."""
 
-    list_display = [
-        "transaction_id",
-        "timestamp",
-        "account_id",
-        "amount",
-        "currency",
-        "merchant_id",
-        "merchant_category",
-        "channel",
-        "label",
-        "source",
-    ]
+    list_display = [*(name for name in CANONICAL_FIELDS if name not in _NOT_LISTED), "source"]
     list_filter = ["channel", "label", "label_source", "source"]
     list_select_related = ["source"]
     search_fields = ["=transaction_id", "=account_id", "=merchant_id"]

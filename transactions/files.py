@@ -37,7 +37,8 @@ _LABEL_GUESSES = ("label", "is_fraud", "tx_fraud", "is_anomaly", "fraud", "class
 
 
 class MappingError(ValueError):
-    """The mapping does not fit the file: an unknown field, a missing or an excluded column."""
+    """The mapping does not fit the file: an unknown field, a missing or an excluded column, a required field
+    without a column, or a file that is neither CSV nor Parquet (imports, jobs and backtests raise it alike)."""
 
 
 @dataclass

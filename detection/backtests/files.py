@@ -11,25 +11,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-CANONICAL = (
-    "transaction_id",
-    "timestamp",
-    "account_id",
-    "merchant_id",
-    "amount",
-    "channel",
-    "country",
-    "merchant_category",
-    "latitude",
-    "longitude",
-    "location_distance_km",
-)
-REQUIRED = ("timestamp", "account_id", "amount")
+from detection.frame_fields import ENGINE_FIELDS
+from transactions.files import MappingError
+from transactions.validation import REQUIRED as INGEST_REQUIRED
+
+# The fields the engine reads (the label is named apart); a replayed file is never stored, so it needs no ids.
+CANONICAL = tuple(name for name in ENGINE_FIELDS if name != "label")
+REQUIRED = tuple(name for name in INGEST_REQUIRED if name != "transaction_id")
 _CHANNEL_WORDS = {"online": "online", "in_person": "in_person", "atm": "atm", "pos": "in_person", "web": "online"}
-
-
-class MappingError(ValueError):
-    """The mapping names an unknown field, a missing or excluded column, or lacks a required field."""
 
 
 def parse_mapping(pairs: list[str]) -> dict[str, str]:

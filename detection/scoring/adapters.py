@@ -16,32 +16,22 @@ import pandas as pd
 from django.db import connection
 
 from detection.engine.features import ACCOUNT_LOOKBACK_SECONDS, MERCHANT_LOOKBACK_SECONDS
+from detection.frame_fields import ENGINE_FIELDS
 from detection.scoring import history
 from transactions.bulk import attributes_as_stored
 from transactions.models import Transaction
 
-_BASE_COLUMNS = (
-    "id",
-    "timestamp",
-    "account_id",
-    "merchant_id",
-    "amount",
-    "channel",
-    "country",
-    "merchant_category",
-    "latitude",
-    "longitude",
-    "location_distance_km",
-    "label",
-    "labelled_at",
-)
+# The stored columns the engine's frame is built from: the primary key, the fields it reads, when labels came.
+_BASE_COLUMNS = ("id", *(name for name in ENGINE_FIELDS if name != "transaction_id"), "labelled_at")
 # Times come back as epoch seconds and amounts as floats: parsing datetimes and decimals row by row in Python
 # costs more than the query itself.
-_SELECT = (
-    "t.id, extract(epoch from t.timestamp)::float8, t.account_id, t.merchant_id, t.amount::float8, t.channel, "
-    "t.country, t.merchant_category, t.latitude, t.longitude, t.location_distance_km, t.label::float8, "
-    "extract(epoch from t.labelled_at)::float8"
-)
+_AS_FLOAT = {
+    "timestamp": "extract(epoch from t.timestamp)::float8",
+    "amount": "t.amount::float8",
+    "label": "t.label::float8",
+    "labelled_at": "extract(epoch from t.labelled_at)::float8",
+}
+_SELECT = ", ".join(_AS_FLOAT.get(name, f"t.{name}") for name in _BASE_COLUMNS)
 # Built from constant column names only; the values are bound parameters.
 _HISTORY_SQL = (
     f"SELECT {_SELECT} FROM transactions_transaction t "  # noqa: S608

@@ -10,6 +10,7 @@ from django.core.management import CommandError, call_command
 from django.db.models import Max, Min
 
 from transactions.models import LabelEvent, Source, Transaction
+from transactions.validation import CANONICAL_FIELDS
 
 SEED_HEADER = [
     "transaction_id",
@@ -183,21 +184,7 @@ def test_generate_store_twice_is_idempotent():
 def test_generated_csv_imports_back_with_its_labels(tmp_path):
     path = tmp_path / "demo.csv"
     run("generate_transactions", "--accounts", "20", "--days", "5", "--seed", "1", "--output", str(path))
-    fields = [
-        "transaction_id",
-        "timestamp",
-        "account_id",
-        "amount",
-        "currency",
-        "merchant_id",
-        "merchant_category",
-        "channel",
-        "latitude",
-        "longitude",
-        "location_distance_km",
-        "country",
-        "device_id",
-    ]
+    fields = [name for name in CANONICAL_FIELDS if name != "label"]
 
     output = run(
         "import_transactions",
