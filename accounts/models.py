@@ -6,6 +6,36 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 
+class Organisation(models.Model):
+    """A customer of the platform: its users, tokens, sources, transactions, models and queues are its own.
+
+    Sources of one organisation share account and merchant histories; organisations never share anything.
+    """
+
+    name = models.SlugField(max_length=64, unique=True, help_text="Short name, used in commands and URLs.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    """A user's access to an organisation; what the user may do there is given by the user's role (group)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="memberships")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "organisation"], name="membership_once")]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.organisation}"
+
+
 class Scope(models.TextChoices):
     SCORE = "score", "Score and ingest transactions"
     LABEL = "label", "Report outcomes (labels)"
@@ -26,6 +56,7 @@ class PartnerToken(models.Model):
     key_prefix = models.CharField(max_length=12, db_index=True, editable=False)
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
     scopes = ArrayField(models.CharField(max_length=16, choices=Scope.choices), default=list)
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="tokens")
     source = models.ForeignKey("transactions.Source", on_delete=models.PROTECT, related_name="tokens")
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(

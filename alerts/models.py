@@ -31,7 +31,8 @@ class AlertRule(models.Model):
         MERCHANT = "merchant", "Same merchant"
         ACCOUNT = "account", "Same account"
 
-    name = models.CharField(max_length=100, unique=True)
+    organisation = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="alert_rules")
+    name = models.CharField(max_length=100)
     description = models.TextField(blank=True, default="")
     enabled = models.BooleanField(default=True)
     # Conditions: every condition that is set must hold.
@@ -77,6 +78,7 @@ class AlertRule(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [
+            models.UniqueConstraint(fields=["organisation", "name"], name="alert_rule_name_per_organisation"),
             models.CheckConstraint(
                 condition=Q(min_score__isnull=True) | Q(min_score__gte=0, min_score__lte=1),
                 name="alert_rule_min_score_in_unit_interval",

@@ -14,7 +14,8 @@ class ModelVersion(models.Model):
         RETIRED = "retired", "Retired"
         FAILED = "failed", "Failed"
 
-    version = models.PositiveIntegerField(unique=True)
+    organisation = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="model_versions")
+    version = models.PositiveIntegerField(help_text="Numbered within the organisation.")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.TRAINING)
     algorithms = models.JSONField(default=list, blank=True)
     parameters = models.JSONField(default=dict, blank=True)
@@ -38,7 +39,10 @@ class ModelVersion(models.Model):
     class Meta:
         ordering = ["-version"]
         constraints = [
-            models.UniqueConstraint(fields=["status"], condition=Q(status="active"), name="one_active_model_version"),
+            models.UniqueConstraint(fields=["organisation", "version"], name="model_version_number_per_organisation"),
+            models.UniqueConstraint(
+                fields=["organisation"], condition=Q(status="active"), name="one_active_model_version"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -79,8 +83,10 @@ class Score(models.Model):
 
 
 class RiskPolicy(models.Model):
-    """Risk bands and the review threshold. Append-only: the newest row is in force, older rows are history."""
+    """Risk bands and the review threshold of an organisation. Append-only: its newest row is in force, older rows
+    are history."""
 
+    organisation = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="risk_policies")
     medium = models.FloatField(default=0.80, help_text="Scores at or above this are at least medium risk.")
     high = models.FloatField(default=0.95, help_text="Scores at or above this are at least high risk.")
     critical = models.FloatField(default=0.99, help_text="Scores at or above this are critical.")
@@ -238,6 +244,7 @@ class BacktestRun(models.Model):
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
 
+    organisation = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="backtest_runs")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

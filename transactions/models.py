@@ -18,9 +18,13 @@ class Source(models.Model):
         IMPORT = "import", "Command-line import"
         DEMO = "demo", "Demo generator"
 
-    name = models.CharField(max_length=100, unique=True)
+    organisation = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="sources")
+    name = models.CharField(max_length=100)
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.PARTNER)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organisation", "name"], name="source_name_per_organisation")]
 
     def __str__(self) -> str:
         return self.name
