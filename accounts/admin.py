@@ -3,8 +3,48 @@ from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
-from accounts.models import PartnerToken, Scope
+from accounts.models import Membership, Organisation, PartnerToken, Scope
 from accounts.services import partner_token_create, partner_token_revoke
+from transactions.models import Source
+
+
+class OrganisationScopedAdmin(admin.ModelAdmin):
+    """An admin page of rows that belong to organisations: staff see the rows of the organisations they may work
+    in (superusers: every one), and may only file rows under those. `organisation_path` names the lookup."""
+
+    organisation_path = "organisation"
+
+    def get_queryset(self, request):
+        rows = super().get_queryset(request)
+        if request.user.is_superuser:
+            return rows
+        allowed = Organisation.objects.filter(memberships__user=request.user)
+        return rows.filter(**{f"{self.organisation_path}__in": allowed})
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "organisation" and not request.user.is_superuser:
+            kwargs["queryset"] = Organisation.objects.filter(memberships__user=request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 1
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Organisation)
+class OrganisationAdmin(admin.ModelAdmin):
+    list_display = ["name", "created_at"]
+    search_fields = ["name"]
+    readonly_fields = ["created_at"]
+    inlines = [MembershipInline]
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 class PartnerTokenCreateForm(forms.ModelForm):
@@ -12,7 +52,15 @@ class PartnerTokenCreateForm(forms.ModelForm):
 
     class Meta:
         model = PartnerToken
-        fields = ["name", "scopes"]
+        fields = ["organisation", "name", "scopes"]
+
+    def clean(self):
+        data = super().clean()
+        organisation, name = data.get("organisation"), data.get("name")
+        internal = Source.objects.filter(organisation=organisation, name=name).exclude(kind=Source.Kind.PARTNER)
+        if organisation and name and internal.exists():
+            self.add_error("name", "This is the name of an internal source (uploads, imports, demo): choose another.")
+        return data
 
 
 class RevokedFilter(admin.SimpleListFilter):
@@ -31,15 +79,26 @@ class RevokedFilter(admin.SimpleListFilter):
 
 
 @admin.register(PartnerToken)
-class PartnerTokenAdmin(admin.ModelAdmin):
+class PartnerTokenAdmin(OrganisationScopedAdmin):
     """Tokens are created here (the secret is shown once) and revoked, never edited or deleted."""
 
-    list_display = ["name", "key_prefix", "scopes", "source", "state", "created_at", "created_by", "last_used_at"]
-    list_filter = [RevokedFilter, "source"]
-    list_select_related = ["source", "created_by"]
+    list_display = [
+        "name",
+        "organisation",
+        "key_prefix",
+        "scopes",
+        "source",
+        "state",
+        "created_at",
+        "created_by",
+        "last_used_at",
+    ]
+    list_filter = [RevokedFilter, "organisation"]
+    list_select_related = ["organisation", "source", "created_by"]
     search_fields = ["name", "key_prefix"]
     readonly_fields = [
         "name",
+        "organisation",
         "key_prefix",
         "scopes",
         "source",
@@ -59,7 +118,7 @@ class PartnerTokenAdmin(admin.ModelAdmin):
         return self.readonly_fields if obj is not None else []
 
     def get_fields(self, request, obj=None):
-        return ["name", "scopes"] if obj is None else self.readonly_fields
+        return ["organisation", "name", "scopes"] if obj is None else self.readonly_fields
 
     def has_change_permission(self, request, obj=None):
         return False
@@ -75,7 +134,10 @@ class PartnerTokenAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         token, secret = partner_token_create(
-            name=form.cleaned_data["name"], scopes=form.cleaned_data["scopes"], created_by=request.user
+            name=form.cleaned_data["name"],
+            scopes=form.cleaned_data["scopes"],
+            organisation=form.cleaned_data["organisation"],
+            created_by=request.user,
         )
         obj.pk, obj._secret_once = token.pk, secret
 

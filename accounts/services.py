@@ -2,7 +2,7 @@ from django.contrib.auth.models import Group, Permission
 from django.db import connection, transaction
 from django.utils import timezone
 
-from accounts.models import PartnerToken, Scope, hash_token
+from accounts.models import Membership, Organisation, PartnerToken, Scope, hash_token
 from core.audit import audit_record
 from transactions.models import Source
 
@@ -49,20 +49,53 @@ def user_has_role(user, role: str) -> bool:
 
 
 @transaction.atomic
-def partner_token_create(*, name: str, scopes: list[str], created_by=None) -> tuple[PartnerToken, str]:
-    """Create a token for a partner; returns the row and the secret, which is shown once and never stored."""
+def organisation_create(*, name: str, user=None) -> Organisation:
+    """A new organisation, empty: it scores once it has an active model version (trained, or copied)."""
+    organisation = Organisation(name=name)
+    organisation.full_clean()
+    organisation.save()
+    audit_record(
+        action="organisation.create",
+        obj=organisation,
+        after={"name": name},
+        actor=user,
+        organisation_id=organisation.pk,
+    )
+    return organisation
+
+
+def membership_add(*, user, organisation: Organisation) -> Membership:
+    """Give a user access to an organisation (idempotent); the user's role decides what they may do there."""
+    membership, _ = Membership.objects.get_or_create(user=user, organisation=organisation)
+    return membership
+
+
+@transaction.atomic
+def partner_token_create(
+    *, name: str, scopes: list[str], organisation: Organisation, created_by=None
+) -> tuple[PartnerToken, str]:
+    """Create a token for a partner of an organisation, sending as the source of its name there; returns the row
+    and the secret, which is shown once and never stored.
+
+    An internal source (uploads, imports, the demo generator) cannot be joined by naming a token after it.
+    """
     unknown = sorted(set(scopes) - set(Scope.values))
     if unknown:
         raise ValueError(f"unknown scope(s): {', '.join(unknown)}; choose from {', '.join(Scope.values)}")
     if not scopes:
         raise ValueError(f"give at least one scope from {', '.join(Scope.values)}")
-    source, _ = Source.objects.get_or_create(name=name, defaults={"kind": Source.Kind.PARTNER})
+    source, _ = Source.objects.get_or_create(
+        organisation=organisation, name=name, defaults={"kind": Source.Kind.PARTNER}
+    )
+    if source.kind != Source.Kind.PARTNER:
+        raise ValueError(f"{name!r} is the name of an internal source ({source.kind}); give the token another name")
     secret = PartnerToken.generate_secret()
     token = PartnerToken.objects.create(
         name=name,
         key_prefix=secret[:12],
         key_hash=hash_token(secret),
         scopes=sorted(set(scopes)),
+        organisation=organisation,
         source=source,
         created_by=created_by,
     )

@@ -70,12 +70,18 @@ def audit_record(
     after: dict | None = None,
     actor=None,
     request=None,
+    organisation_id: int | None = None,
 ) -> AuditEvent:
     """Append one audit row. `actor` is a user (or None for the system); `request` gives the address.
 
     Without `request`, the request being served (if any) supplies the address, and the actor when none is given.
+    The row belongs to `organisation_id`, else to the changed object's organisation, else to the request's.
     """
     request = request if request is not None else audit_request_var.get()
+    if organisation_id is None:
+        organisation_id = getattr(obj, "organisation_id", None) or getattr(
+            getattr(request, "organisation", None), "pk", None
+        )
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or str(obj.pk)
@@ -90,6 +96,7 @@ def audit_record(
         after=_jsonable(after) if after is not None else None,
         actor=actor if getattr(actor, "pk", None) else None,
         actor_label=getattr(actor, "username", "") or ("system" if actor is None else str(actor)),
+        organisation_id=organisation_id,
         ip_address=_client_ip(request),
         request_id=request_id_var.get(),
     )

@@ -1,10 +1,11 @@
-"""Personas shared by every test: two analysts, an admin, a viewer, a partner client and an outsider."""
+"""Personas shared by every test: two analysts, an admin, a viewer, a partner client and an outsider, all of the
+test organisation; and an analyst and a partner client of another organisation, who must see nothing of it."""
 
 import pytest
 from rest_framework.test import APIClient
 
 from accounts.services import ADMIN, ANALYST, VIEWER, partner_token_create
-from tests.factories import UserFactory
+from tests.factories import OrganisationFactory, UserFactory, default_organisation
 
 
 @pytest.fixture
@@ -40,8 +41,39 @@ def analyst_client(client, analyst):
 
 
 @pytest.fixture
+def organisation(db):
+    """The test organisation, which every factory's rows and every persona belong to."""
+    return default_organisation()
+
+
+@pytest.fixture
+def other_organisation(db):
+    return OrganisationFactory(name="other-org")
+
+
+@pytest.fixture
+def other_analyst(other_organisation):
+    """An analyst of another organisation: sees nothing of the test organisation."""
+    return UserFactory(username="olga", roles=[ANALYST], organisations=[other_organisation])
+
+
+@pytest.fixture
 def partner_token(db):
-    return partner_token_create(name="acme-bank", scopes=["score", "label", "read"])
+    return partner_token_create(
+        name="acme-bank", scopes=["score", "label", "read"], organisation=default_organisation()
+    )
+
+
+@pytest.fixture
+def other_partner_client(other_organisation):
+    """A partner of another organisation, with every scope."""
+    token, secret = partner_token_create(
+        name="other-bank", scopes=["score", "label", "read"], organisation=other_organisation
+    )
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    api.token = token
+    return api
 
 
 @pytest.fixture

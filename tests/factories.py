@@ -8,12 +8,27 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from factory.django import DjangoModelFactory
 
+from accounts.models import Membership, Organisation
 from detection.engine.detector import Detector
 from detection.models import ModelVersion, RiskPolicy, Score
 from review.models import ReviewItem
 from transactions.models import Channel, Source, Transaction
 
 User = get_user_model()
+# Every factory's rows belong to this organisation unless told otherwise; the personas are its members.
+TEST_ORGANISATION = "test-org"
+
+
+class OrganisationFactory(DjangoModelFactory):
+    class Meta:
+        model = Organisation
+        django_get_or_create = ("name",)
+
+    name = TEST_ORGANISATION
+
+
+def default_organisation() -> Organisation:
+    return OrganisationFactory()
 
 
 class UserFactory(DjangoModelFactory):
@@ -37,12 +52,24 @@ class UserFactory(DjangoModelFactory):
             for role in extracted:
                 self.groups.add(Group.objects.get(name=role))
 
+    @factory.post_generation
+    def organisations(self, create, extracted, **kwargs):
+        """Member of the test organisation unless given others (an empty list: of none)."""
+        if create:
+            for organisation in organisation_list(extracted):
+                Membership.objects.get_or_create(user=self, organisation=organisation)
+
+
+def organisation_list(given) -> list[Organisation]:
+    return [default_organisation()] if given is None else list(given)
+
 
 class SourceFactory(DjangoModelFactory):
     class Meta:
         model = Source
-        django_get_or_create = ("name",)
+        django_get_or_create = ("organisation", "name")
 
+    organisation = factory.LazyFunction(default_organisation)
     name = factory.Sequence(lambda n: f"source-{n}")
     kind = Source.Kind.PARTNER
 
@@ -66,6 +93,7 @@ class ModelVersionFactory(DjangoModelFactory):
     class Meta:
         model = ModelVersion
 
+    organisation = factory.LazyFunction(default_organisation)
     version = factory.Sequence(lambda n: n + 1)
     status = ModelVersion.Status.READY
     algorithms = factory.LazyFunction(lambda: ["isolation_forest", "autoencoder"])
@@ -77,13 +105,17 @@ class RiskPolicyFactory(DjangoModelFactory):
     class Meta:
         model = RiskPolicy
 
+    organisation = factory.LazyFunction(default_organisation)
+
 
 class ScoreFactory(DjangoModelFactory):
     class Meta:
         model = Score
 
     transaction = factory.SubFactory(TransactionFactory)
-    model_version = factory.SubFactory(ModelVersionFactory)
+    model_version = factory.SubFactory(
+        ModelVersionFactory, organisation=factory.SelfAttribute("..transaction.source.organisation")
+    )
     score = 0.97
     risk_level = Score.RiskLevel.HIGH
     is_anomaly = True
@@ -103,6 +135,7 @@ class AlertRuleFactory(DjangoModelFactory):
     class Meta:
         model = "alerts.AlertRule"
 
+    organisation = factory.LazyFunction(default_organisation)
     name = factory.Sequence(lambda n: f"rule-{n}")
     min_risk_level = Score.RiskLevel.HIGH
     channel = "webhook"

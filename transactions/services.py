@@ -54,8 +54,9 @@ class ImportSummary:
         self.reasons.update((error.field, error.reason) for error in errors)
 
 
-def source_get_or_create(*, name: str, kind: str = Source.Kind.IMPORT) -> Source:
-    source, _ = Source.objects.get_or_create(name=name, defaults={"kind": kind})
+def source_get_or_create(*, organisation, name: str, kind: str = Source.Kind.IMPORT) -> Source:
+    """The organisation's source of this name, made with this kind when new."""
+    source, _ = Source.objects.get_or_create(organisation=organisation, name=name, defaults={"kind": kind})
     return source
 
 

@@ -11,19 +11,33 @@ POLICY_FIELDS = ("medium", "high", "critical", "review_threshold", "comment")
 
 @transaction.atomic
 def risk_policy_create(
-    *, medium: float, high: float, critical: float, review_threshold: float, comment: str = "", user=None
+    *,
+    organisation_id: int,
+    medium: float,
+    high: float,
+    critical: float,
+    review_threshold: float,
+    comment: str = "",
+    user=None,
 ) -> RiskPolicy:
-    """New thresholds as a new row (older rows stay as history), validated, audited, in force for the next score."""
-    previous = RiskPolicy.objects.order_by("-created_at", "-id").first()
+    """An organisation's new thresholds as a new row (older rows stay as history), validated, audited, in force for
+    its next score."""
+    previous = RiskPolicy.objects.filter(organisation_id=organisation_id).order_by("-created_at", "-id").first()
     policy = RiskPolicy(
-        medium=medium, high=high, critical=critical, review_threshold=review_threshold, comment=comment, created_by=user
+        organisation_id=organisation_id,
+        medium=medium,
+        high=high,
+        critical=critical,
+        review_threshold=review_threshold,
+        comment=comment,
+        created_by=user,
     )
     policy.full_clean()
     policy.save()
     audit_record(
         action="threshold.change",
         obj=policy,
-        before=audit_snapshot(previous, exclude=("id",)) if previous else None,
+        before=audit_snapshot(previous, exclude=("id", "organisation")) if previous else None,
         after=_policy_values(policy),
         actor=user,
     )

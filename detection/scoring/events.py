@@ -12,8 +12,9 @@ import numpy as np
 
 @dataclass(frozen=True)
 class ScoresStored:
-    """Scores one call stored (not those a version had stored before), as parallel sequences."""
+    """Scores one call stored (not those a version had stored before) for one organisation, as parallel sequences."""
 
+    organisation_id: int
     transaction_ids: np.ndarray  # primary keys, int64
     score_ids: np.ndarray  # int64
     scores: np.ndarray  # float64

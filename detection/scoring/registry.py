@@ -1,8 +1,8 @@
-"""The active model, loaded once per process and reloaded when the active version changes.
+"""Each organisation's active model, loaded once per process and reloaded when its active version changes.
 
-Which version is active is read from the cache (one Redis GET) at most once a second; activation bumps it. The
-cached answer lives a minute at most, and while Redis does not answer PostgreSQL is asked instead: an activation
-whose bump Redis missed is still seen within the minute.
+Which version is active is read from the cache (one Redis GET) at most once a second per organisation; activation
+bumps it. The cached answer lives a minute at most, and while Redis does not answer PostgreSQL is asked instead: an
+activation whose bump Redis missed is still seen within the minute.
 """
 
 import gc
@@ -20,14 +20,15 @@ from detection.models import ModelVersion
 
 logger = logging.getLogger(__name__)
 
-ACTIVE_KEY = "detection:active-model-version"
+ACTIVE_KEY = "detection:active-model-version:{organisation_id}"
 ACTIVE_KEY_SECONDS = 60
 CHECK_INTERVAL_SECONDS = 1.0
 YOUNG_COLLECTION_AFTER = 50_000  # new container objects between two collections of the youngest generation (see below)
 
 
 class NoActiveModel(Exception):
-    """No model version is active: train one (`manage.py train --activate`) or activate one in admin."""
+    """No model version of the organisation is active: train one (`manage.py train --activate`), activate one in
+    admin, or copy another organisation's (`manage.py create_organisation NAME --copy-model-from ORG`)."""
 
 
 class ModelUnloadable(NoActiveModel):
@@ -46,55 +47,65 @@ class LoadedModel:
     detector: Detector
 
 
+@dataclass
+class _Slot:
+    """One organisation's loaded model and when its active version was last looked up."""
+
+    loaded: LoadedModel | None = None
+    checked_at: float = 0.0
+    unloadable: tuple[int, int, str] | None = None  # (version id, version, reason): not read again while active
+
+
 _lock = threading.Lock()
-_loaded: LoadedModel | None = None
-_checked_at = 0.0
-_unloadable: tuple[int, int, str] | None = None  # (version id, version, reason): not read again while it is active
+_slots: dict[int, _Slot] = {}
 
 
-def _active_version_id() -> int | None:
+def _active_version_id(organisation_id: int) -> int | None:
+    key = ACTIVE_KEY.format(organisation_id=organisation_id)
     try:
-        version_id = cache.get(ACTIVE_KEY)
+        version_id = cache.get(key)
         if version_id is None:
-            version_id = _active_version_in_database()
-            cache.set(ACTIVE_KEY, version_id or 0, timeout=ACTIVE_KEY_SECONDS)
+            version_id = _active_version_in_database(organisation_id)
+            cache.set(key, version_id or 0, timeout=ACTIVE_KEY_SECONDS)
     except RedisError as exc:  # Redis down or unreachable: PostgreSQL has the answer
         warn_now_and_then(logger, "active-version", "the active model version is read from PostgreSQL: %s", exc)
-        version_id = _active_version_in_database()
+        version_id = _active_version_in_database(organisation_id)
     return version_id or None
 
 
-def _active_version_in_database() -> int | None:
-    return ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).values_list("id", flat=True).first()
+def _active_version_in_database(organisation_id: int) -> int | None:
+    active = ModelVersion.objects.filter(organisation_id=organisation_id, status=ModelVersion.Status.ACTIVE)
+    return active.values_list("id", flat=True).first()
 
 
-def active_model() -> LoadedModel:
-    """The detector of the active version; raises NoActiveModel when there is none, ModelUnloadable (one) when its
-    artifact cannot be read: scoring then stops with that error rather than going on with another version."""
-    global _loaded, _checked_at, _unloadable
+def active_model(*, organisation_id: int) -> LoadedModel:
+    """The detector of the organisation's active version; raises NoActiveModel when there is none, ModelUnloadable
+    (one) when its artifact cannot be read: scoring then stops with that error rather than going on with another
+    version."""
+    slot = _slots.get(organisation_id) or _slots.setdefault(organisation_id, _Slot())
     now = time.monotonic()
-    if _loaded is not None and now - _checked_at < CHECK_INTERVAL_SECONDS:
-        return _loaded
-    version_id = _active_version_id()
+    if slot.loaded is not None and now - slot.checked_at < CHECK_INTERVAL_SECONDS:
+        return slot.loaded
+    version_id = _active_version_id(organisation_id)
     with _lock:
-        _checked_at = now
+        slot.checked_at = now
         if version_id is None:
-            _loaded = None
+            slot.loaded = None
             raise NoActiveModel("No model version is active.")
-        if _loaded is None or _loaded.version.pk != version_id:
-            _loaded = None
-            if _unloadable is not None and _unloadable[0] == version_id:
-                raise ModelUnloadable(*_unloadable[1:])
+        if slot.loaded is None or slot.loaded.version.pk != version_id:
+            slot.loaded = None
+            if slot.unloadable is not None and slot.unloadable[0] == version_id:
+                raise ModelUnloadable(*slot.unloadable[1:])
             version = ModelVersion.objects.get(pk=version_id)
             try:
                 detector = Detector.from_bytes(bytes(version.artifact), version.artifact_format)
             except ArtifactError as exc:
-                _unloadable = (version_id, version.version, str(exc))
+                slot.unloadable = (version_id, version.version, str(exc))
                 logger.error("active model version %s cannot be loaded: %s", version.version, exc)
                 raise ModelUnloadable(version.version, str(exc)) from exc
-            _loaded, _unloadable = LoadedModel(version=version, detector=detector), None
+            slot.loaded, slot.unloadable = LoadedModel(version=version, detector=detector), None
             _freeze_long_lived()
-        return _loaded
+        return slot.loaded
 
 
 def _freeze_long_lived() -> None:
@@ -113,11 +124,14 @@ def _freeze_long_lived() -> None:
     gc.set_threshold(YOUNG_COLLECTION_AFTER, *gc.get_threshold()[1:])
 
 
-def active_model_changed() -> None:
-    """Tell every process to look again: called after an activation commits."""
-    global _checked_at
-    _checked_at = 0.0
+def active_model_changed(organisation_id: int | None = None) -> None:
+    """Tell every process to look again at the organisation's active version (every organisation's, given None):
+    called after an activation commits."""
+    ids = list(_slots) if organisation_id is None else [organisation_id]
+    for slot_id in ids:
+        if slot_id in _slots:
+            _slots[slot_id].checked_at = 0.0
     try:
-        cache.delete(ACTIVE_KEY)
+        cache.delete_many([ACTIVE_KEY.format(organisation_id=slot_id) for slot_id in ids])
     except RedisError as exc:  # the cached answer expires within ACTIVE_KEY_SECONDS anyway
         logger.warning("could not tell other processes of the activation through Redis: %s", exc)
