@@ -20,23 +20,32 @@ def _check_redis() -> dict:
 
 
 def _check_model() -> dict:
+    """Every organisation's active version loads in this process (an artifact this release cannot read is not a
+    working model); not ok while no organisation has one."""
     from detection.models import ModelVersion
-
-    try:
-        active = ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).values("version").first()
-    except Exception as exc:  # noqa: BLE001
-        return {"ok": False, "error": type(exc).__name__}
-    if active is None:
-        return {"ok": False, "error": "no active model version"}
     from detection.scoring import registry
 
-    try:  # this process's copy, loaded if it has none: an artifact this release cannot read is not a working model
-        registry.active_model()
-    except registry.NoActiveModel as exc:
-        return {"ok": False, "version": active["version"], "error": str(exc)}
+    try:
+        active = list(
+            ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE)
+            .order_by("organisation__name")
+            .values("organisation_id", "organisation__name", "version")
+        )
     except Exception as exc:  # noqa: BLE001
-        return {"ok": False, "version": active["version"], "error": type(exc).__name__}
-    return {"ok": True, "version": active["version"]}
+        return {"ok": False, "error": type(exc).__name__}
+    if not active:
+        return {"ok": False, "error": "no active model version"}
+    report = {"ok": True, "versions": {row["organisation__name"]: row["version"] for row in active}}
+    if len(active) == 1:
+        report["version"] = active[0]["version"]
+    for row in active:
+        try:  # this process's copy, loaded if it has none
+            registry.active_model(organisation_id=row["organisation_id"])
+        except registry.NoActiveModel as exc:
+            return report | {"ok": False, "error": f"{row['organisation__name']}: {exc}"}
+        except Exception as exc:  # noqa: BLE001
+            return report | {"ok": False, "error": f"{row['organisation__name']}: {type(exc).__name__}"}
+    return report
 
 
 def health_checks() -> dict[str, dict]:

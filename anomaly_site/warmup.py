@@ -2,6 +2,7 @@
 keep the garbage collector away from everything loaded so far (Django, numpy, torch, the model), which would otherwise
 be traversed again on every full collection and show up as latency spikes."""
 
+import contextlib
 import gc
 import logging
 
@@ -15,12 +16,18 @@ def warm_up_serving_process() -> None:
     kernels.warm_up()  # compiled, or read from numba's cache: not in the first request's time
 
     try:
-        registry.active_model()
-    except registry.ModelUnloadable:
-        pass  # the registry has logged which version and why
-    except registry.NoActiveModel:
-        logger.info("no active model version yet; it will be loaded when one is activated")
+        from detection.models import ModelVersion
+
+        active = ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).values_list(
+            "organisation_id", flat=True
+        )
+        for organisation_id in list(active):
+            # An unloadable version: the registry has logged which one and why.
+            with contextlib.suppress(registry.ModelUnloadable):
+                registry.active_model(organisation_id=organisation_id)
+        if not active:
+            logger.info("no active model version yet; it will be loaded when one is activated")
     except Exception:  # noqa: BLE001 - start-up must not fail because the database is not ready yet
-        logger.warning("could not load the active model at start-up", exc_info=True)
+        logger.warning("could not load the active models at start-up", exc_info=True)
     gc.collect()
     gc.freeze()

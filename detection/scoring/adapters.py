@@ -1,5 +1,8 @@
 """Adapt stored transactions to the engine's frame, and back: the only place Django rows meet the engine.
 
+Every read is of one organisation's transactions (those of its sources): its accounts' and merchants' histories,
+labels and training windows are its own, whatever another organisation sends under the same ids.
+
 The engine frame has the columns row_id, ts, account_id, merchant_id, amount, channel, country,
 merchant_category, latitude, longitude, location_distance_km, attr_<name>..., label, label_known_ts.
 """
@@ -19,10 +22,11 @@ from detection.engine.features import ACCOUNT_LOOKBACK_SECONDS, MERCHANT_LOOKBAC
 from detection.frame_fields import ENGINE_FIELDS
 from detection.scoring import history
 from transactions.bulk import attributes_as_stored
-from transactions.models import Transaction
+from transactions.models import Source, Transaction
 
-# The stored columns the engine's frame is built from: the primary key, the fields it reads, when labels came.
-_BASE_COLUMNS = ("id", *(name for name in ENGINE_FIELDS if name != "transaction_id"), "labelled_at")
+# The stored columns the engine's frame is built from: the primary key, the fields it reads, when labels came, and
+# the source (which tells the organisation: the history cache holds every organisation's rows).
+_BASE_COLUMNS = ("id", *(name for name in ENGINE_FIELDS if name != "transaction_id"), "labelled_at", "source_id")
 # Times come back as epoch seconds and amounts as floats: parsing datetimes and decimals row by row in Python
 # costs more than the query itself.
 _AS_FLOAT = {
@@ -35,10 +39,10 @@ _SELECT = ", ".join(_AS_FLOAT.get(name, f"t.{name}") for name in _BASE_COLUMNS)
 # Built from constant column names only; the values are bound parameters.
 _HISTORY_SQL = (
     f"SELECT {_SELECT} FROM transactions_transaction t "  # noqa: S608
-    "WHERE t.account_id = ANY(%s) AND t.timestamp >= %s AND t.timestamp <= %s "
+    "WHERE t.account_id = ANY(%s) AND t.timestamp >= %s AND t.timestamp <= %s AND t.source_id = ANY(%s) "
     "UNION ALL "
     f"SELECT {_SELECT} FROM transactions_transaction t "
-    "WHERE t.merchant_id = ANY(%s) AND t.timestamp >= %s AND t.timestamp <= %s"
+    "WHERE t.merchant_id = ANY(%s) AND t.timestamp >= %s AND t.timestamp <= %s AND t.source_id = ANY(%s)"
 )
 _TEXT_COLUMNS = ("account_id", "merchant_id", "channel", "country", "merchant_category")
 _FLOAT_COLUMNS = ("timestamp", "amount", "latitude", "longitude", "location_distance_km", "label", "labelled_at")
@@ -70,6 +74,7 @@ def _columns_from_tuples(rows: Sequence[tuple]) -> dict[str, np.ndarray]:
     for name in ("latitude", "longitude", "location_distance_km", "label", "labelled_at"):
         columns[name] = np.where(columns[name] == None, np.nan, columns[name]).astype(np.float64)  # noqa: E711
     columns["id"] = columns["id"].astype(np.int64)
+    columns["source_id"] = columns["source_id"].astype(np.int64)
     for name in ("timestamp", "amount"):
         columns[name] = columns[name].astype(np.float64)
     return columns
@@ -90,8 +95,11 @@ def _with_attributes(frame: dict[str, np.ndarray], attributes: dict[int, dict]) 
     return frame
 
 
-def frame_for_transactions(transactions: Sequence[Transaction]) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """The targets plus every stored row their features may read: the account's and the merchant's history.
+def frame_for_transactions(
+    transactions: Sequence[Transaction], *, organisation_id: int
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The targets plus every stored row their features may read: the account's and the merchant's history within
+    the organisation.
 
     Returns the frame and a boolean mask of the target rows. History is bounded by the engine's lookbacks, so
     the features are exactly those the batch path computes over the whole table.
@@ -99,6 +107,7 @@ def frame_for_transactions(transactions: Sequence[Transaction]) -> tuple[dict[st
     if not transactions:
         return _frame_from_tuples([]), np.zeros(0, dtype=bool)
     return _frame_for_targets(
+        source_ids=organisation_source_ids(organisation_id),
         target_ids=np.fromiter({t.pk for t in transactions}, dtype=np.int64),
         accounts=sorted({t.account_id for t in transactions}),
         merchants=sorted({t.merchant_id for t in transactions if t.merchant_id}),
@@ -114,31 +123,37 @@ def frame_for_stored(
     source_id: int | None = None,
     transaction_ids: Sequence[str] = (),
     written: Mapping[int, Mapping[str, Any]] | None = None,
+    written_source_id: int | None = None,
     written_final: bool = False,
+    organisation_id: int,
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """frame_for_transactions for stored transactions given by primary key, or by a source and the sender's ids,
-    without building a model instance per row (bulk jobs score 50,000 at a time). Ids not stored are left out.
+    """frame_for_transactions for stored transactions of one organisation given by primary key, or by a source and
+    the sender's ids, without building a model instance per row (bulk jobs score 50,000 at a time). Ids not stored,
+    or stored by another organisation, are left out.
 
     `written` gives, by primary key, the values the caller's open transaction stored for some of the `pks` (the
     ingest's cleaned rows, `IngestedRow.stored`): those are taken as they are instead of read back. They must be
-    what the rows hold now (nothing changed them since). `written_final`: they are also what the transaction will
-    commit, and it writes nothing else to the transactions table (the history cache then adopts them at commit).
+    what the rows hold now (nothing changed them since), all stored by `written_source_id`. `written_final`: they
+    are also what the transaction will commit, and it writes nothing else to the transactions table (the history
+    cache then adopts them at commit).
     """
     wanted = set(pks) if source_id is None else set()
     written = {pk: values for pk, values in (written or {}).items() if pk in wanted}
     rest = [pk for pk in pks if pk not in written]
-    read = _stored_targets(pks=rest, source_id=source_id, transaction_ids=transaction_ids)
+    source_ids = organisation_source_ids(organisation_id)
+    read = _stored_targets(pks=rest, source_id=source_id, transaction_ids=transaction_ids, source_ids=source_ids)
     if not written and read is None:
         return _frame_from_tuples([]), np.zeros(0, dtype=bool)
     targets = _Targets.merge(_Targets.of_written(written) if written else None, read)
     return _frame_for_targets(
+        source_ids=source_ids,
         target_ids=np.asarray(targets.ids, dtype=np.int64),
         accounts=sorted(targets.accounts),
         merchants=sorted(targets.merchants - {""}),
         earliest=targets.earliest,
         latest=targets.latest,
         attributes=targets.attributes,
-        written=_written_columns(written) if written else None,
+        written=_written_columns(written, written_source_id) if written else None,
         written_final=written_final,
     )
 
@@ -180,8 +195,11 @@ class _Targets:
         )
 
 
-def _stored_targets(*, pks: Sequence[int], source_id: int | None, transaction_ids: Sequence[str]) -> _Targets | None:
-    """The targets as stored, given by primary key or by a source and the sender's ids; None when none is stored."""
+def _stored_targets(
+    *, pks: Sequence[int], source_id: int | None, transaction_ids: Sequence[str], source_ids: list[int]
+) -> _Targets | None:
+    """The targets as stored by the organisation's sources, given by primary key or by a source and the sender's
+    ids; None when none is stored."""
     columns = (
         "SELECT id, account_id, merchant_id, extract(epoch from timestamp)::float8, "
         "CASE WHEN attributes = '{}'::jsonb THEN NULL ELSE attributes::text END FROM transactions_transaction "
@@ -192,11 +210,11 @@ def _stored_targets(*, pks: Sequence[int], source_id: int | None, transaction_id
         # The range lets the planner see how few rows match: with a long id list alone it estimates one row per
         # element and may read the whole table where the index would read a few pages.
         ids = [int(pk) for pk in pks]
-        query = columns + "WHERE id = ANY(%s::bigint[]) AND id BETWEEN %s AND %s"
-        params = [ids, min(ids, default=0), max(ids, default=-1)]
+        query = columns + "WHERE id = ANY(%s::bigint[]) AND id BETWEEN %s AND %s AND source_id = ANY(%s)"
+        params = [ids, min(ids, default=0), max(ids, default=-1), source_ids]
     else:
-        query = columns + "WHERE source_id = %s AND transaction_id = ANY(%s::text[])"
-        params = [source_id, list(transaction_ids)]
+        query = columns + "WHERE source_id = %s AND transaction_id = ANY(%s::text[]) AND source_id = ANY(%s)"
+        params = [source_id, list(transaction_ids), source_ids]
     with connection.cursor() as cursor:
         cursor.execute(query, params)
         rows = cursor.fetchall()
@@ -225,7 +243,7 @@ def _stored_targets(*, pks: Sequence[int], source_id: int | None, transaction_id
     )
 
 
-def _written_columns(written: Mapping[int, Mapping[str, Any]]) -> dict[str, np.ndarray]:
+def _written_columns(written: Mapping[int, Mapping[str, Any]], source_id: int) -> dict[str, np.ndarray]:
     """Rows the caller stored, as the history read's columns: the same values the database gives back (a float of
     the stored cents, epoch seconds of the stored microseconds, both correctly rounded on either side)."""
     rows = list(written.values())
@@ -237,6 +255,7 @@ def _written_columns(written: Mapping[int, Mapping[str, Any]]) -> dict[str, np.n
     labelled = [v["label"] is not None for v in rows]
     return {
         "id": np.fromiter(written, dtype=np.int64, count=len(rows)),
+        "source_id": np.full(len(rows), source_id, dtype=np.int64),
         "timestamp": np.array([v["timestamp"].timestamp() for v in rows], dtype=np.float64),
         **{name: np.array([v[name] for v in rows], dtype=object) for name in _TEXT_COLUMNS},
         "amount": np.array([float(v["amount"]) for v in rows], dtype=np.float64),
@@ -249,9 +268,10 @@ def _written_columns(written: Mapping[int, Mapping[str, Any]]) -> dict[str, np.n
 
 
 def _frame_for_targets(
-    *, target_ids, accounts, merchants, earliest, latest, attributes, written=None, written_final=False
+    *, source_ids, target_ids, accounts, merchants, earliest, latest, attributes, written=None, written_final=False
 ):
     window = {
+        "source_ids": source_ids,
         "accounts": accounts,
         "merchants": merchants,
         "account_since": earliest - timedelta(seconds=ACCOUNT_LOOKBACK_SECONDS),
@@ -274,8 +294,8 @@ _OWN_ROWS_SQL = (
     "WITH own AS MATERIALIZED (SELECT * FROM transactions_transaction "  # noqa: S608 - by the change_txid index
     "WHERE change_txid = txid_current_if_assigned()) "
     f"SELECT {_SELECT} FROM own t WHERE "
-    "(t.account_id = ANY(%s) AND t.timestamp >= %s AND t.timestamp <= %s) OR "
-    "(t.merchant_id = ANY(%s) AND t.timestamp >= %s AND t.timestamp <= %s)"
+    "t.source_id = ANY(%s) AND ((t.account_id = ANY(%s) AND t.timestamp >= %s AND t.timestamp <= %s) OR "
+    "(t.merchant_id = ANY(%s) AND t.timestamp >= %s AND t.timestamp <= %s))"
 )
 
 
@@ -291,7 +311,7 @@ def _cached_history(
     cache = history.history_cache(_BASE_COLUMNS, _fetch_columns)
     if cache is None:
         return None
-    params = [window["accounts"], window["account_since"], window["until"]]
+    params = [window["source_ids"], window["accounts"], window["account_since"], window["until"]]
     params += [window["merchants"], window["merchant_since"], window["until"]]
     with connection.cursor() as cursor:
         own, txid = _own_rows(cursor, params, written)
@@ -346,9 +366,9 @@ def _unique_rows(frame: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {name: values[first] for name, values in frame.items()}
 
 
-def _history_rows(*, accounts, merchants, account_since, merchant_since, until) -> list[tuple] | dict:
-    """One round trip: the accounts' rows and the merchants' rows in their windows."""
-    params = [accounts, account_since, until, merchants, merchant_since, until]
+def _history_rows(*, source_ids, accounts, merchants, account_since, merchant_since, until) -> list[tuple] | dict:
+    """One round trip: the accounts' rows and the merchants' rows in their windows, of the organisation's sources."""
+    params = [accounts, account_since, until, source_ids, merchants, merchant_since, until, source_ids]
     with connection.cursor() as cursor:
         if len(accounts) + len(merchants) <= COPY_THRESHOLD:
             cursor.execute(_HISTORY_SQL, params)
@@ -376,12 +396,15 @@ def _copy_columns(cursor, params, *, sql: str = _HISTORY_SQL, extra: tuple[str, 
     return {name: table[name].to_numpy() for name in (*_BASE_COLUMNS, *extra)}
 
 
-def frame_for_window(*, since: datetime | None, until: datetime | None, limit: int | None = None) -> pd.DataFrame:
-    """Every stored transaction in a time window (training, evaluation), attributes included, oldest first.
+def frame_for_window(
+    *, organisation_id: int, since: datetime | None, until: datetime | None, limit: int | None = None
+) -> pd.DataFrame:
+    """Every transaction an organisation stored in a time window (training, evaluation), attributes included,
+    oldest first.
 
     With `limit`, the newest `limit` transactions of the window.
     """
-    conditions, params = ["TRUE"], []
+    conditions, params = ["t.source_id = ANY(%s)"], [organisation_source_ids(organisation_id)]
     if since is not None:
         conditions.append("t.timestamp >= %s")
         params.append(since)
@@ -403,3 +426,20 @@ def frame_for_window(*, since: datetime | None, until: datetime | None, limit: i
     }
     frame = _with_attributes(frame, attributes) if attributes else frame
     return pd.DataFrame(frame).sort_values(["ts", "row_id"], kind="stable").reset_index(drop=True)
+
+
+def organisation_source_ids(organisation_id: int) -> list[int]:
+    """The organisation's sources: its transactions are theirs, and its histories read only their rows."""
+    return list(Source.objects.filter(organisation_id=organisation_id).values_list("id", flat=True))
+
+
+def organisation_of(*, source_id: int) -> int:
+    """A source's organisation (which never changes), remembered by this process."""
+    organisation_id = _SOURCE_ORGANISATIONS.get(source_id)
+    if organisation_id is None:
+        organisation_id = Source.objects.values_list("organisation_id", flat=True).get(pk=source_id)
+        _SOURCE_ORGANISATIONS[source_id] = organisation_id
+    return organisation_id
+
+
+_SOURCE_ORGANISATIONS: dict[int, int] = {}

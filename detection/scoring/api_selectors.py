@@ -9,24 +9,27 @@ from transactions.models import Source, Transaction
 LABEL_FILTERS = {"fraud": {"label": 1}, "legitimate": {"label": 0}, "unlabelled": {"label__isnull": True}}
 
 
-def transactions_visible(*, source: Source | None) -> QuerySet[Transaction]:
-    """A partner sees its own source's transactions; `source=None` (a person with the permission) sees all."""
-    queryset = Transaction.objects.all()
-    return queryset if source is None else queryset.filter(source=source)
+def transactions_visible(*, source: Source | None = None, organisation=None) -> QuerySet[Transaction]:
+    """A partner sees its own source's transactions; a person (with the permission) those of the organisation they
+    work in; anyone else nothing."""
+    if source is not None:
+        return Transaction.objects.filter(source=source)
+    if organisation is not None:
+        return Transaction.objects.filter(source__organisation=organisation)
+    return Transaction.objects.none()
 
 
-def transaction_get(*, source: Source | None, transaction_id: str) -> Transaction:
+def transaction_get(*, transaction_id: str, source: Source | None = None, organisation=None) -> Transaction:
     """The transaction with this id among those the caller may see, with `latest_score`; 404 otherwise."""
-    transaction = (
-        transactions_visible(source=source).filter(transaction_id=transaction_id).order_by("-ingested_at").first()
-    )
+    visible = transactions_visible(source=source, organisation=organisation)
+    transaction = visible.filter(transaction_id=transaction_id).order_by("-ingested_at").first()
     if transaction is None:
         raise Http404
     return with_latest_scores([transaction])[0]
 
 
-def transaction_list(*, source: Source | None, filters: dict) -> QuerySet[Transaction]:
-    queryset = transactions_visible(source=source)
+def transaction_list(*, filters: dict, source: Source | None = None, organisation=None) -> QuerySet[Transaction]:
+    queryset = transactions_visible(source=source, organisation=organisation)
     if "since" in filters:
         queryset = queryset.filter(timestamp__gte=filters["since"])
     if "until" in filters:

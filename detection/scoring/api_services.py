@@ -107,7 +107,7 @@ def _score_batch(*, source: Source, rows: list[dict], alone: bool) -> dict[str, 
     to_score = list(dict.fromkeys(r.pk for _, r in good if r.pk not in payloads))
     if to_score:
         written = {r.pk: r.stored for _, r in good if r.created}
-        fresh = score_stored(pks=to_score, written=written, written_final=alone)
+        fresh = score_stored(pks=to_score, written=written, written_source_id=source.pk, written_final=alone)
         for pk, (value, level, flagged, reasons) in fresh.created.items():
             payloads[pk] = _score_fields(value, level, flagged, reasons, fresh.version)
         if fresh.created:

@@ -47,9 +47,12 @@ def partner_source(request):
     raise PermissionDenied("Writing through the API needs a partner token (Authorization: Bearer <token>).")
 
 
-def request_source(request):
-    """The source a caller may read: its own for a partner token, None (every source) for a person."""
-    return request.auth.source if isinstance(request.auth, PartnerToken) else None
+def reader_scope(request) -> dict:
+    """What a caller may read, as the selectors' keywords: a partner token its own source, a person the
+    organisation they work in (none for a person of no organisation)."""
+    if isinstance(request.auth, PartnerToken):
+        return {"source": request.auth.source}
+    return {"organisation": getattr(request, "organisation", None)}
 
 
 def require_list(data, *, key: str, limit: int) -> list:
@@ -304,7 +307,7 @@ class TransactionDetailApi(PartnerApi):
 
     @extend_schema(responses={200: OutputSerializer, 404: ERRORS})
     def get(self, request, transaction_id: str):
-        transaction = selectors.transaction_get(source=request_source(request), transaction_id=transaction_id)
+        transaction = selectors.transaction_get(transaction_id=transaction_id, **reader_scope(request))
         return Response(self.OutputSerializer(transaction).data)
 
 
@@ -334,7 +337,7 @@ class TransactionListApi(PartnerApi):
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        queryset = selectors.transaction_list(source=request_source(request), filters=filters.validated_data)
+        queryset = selectors.transaction_list(filters=filters.validated_data, **reader_scope(request))
         paginator = TransactionPagination()
         page = selectors.with_latest_scores(paginator.paginate_queryset(queryset, request, view=self))
         return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)

@@ -119,6 +119,7 @@ class HistoryCache:
     def columns_for(
         self,
         *,
+        source_ids: list[int],
         accounts: list[str],
         merchants: list[str],
         account_since: datetime,
@@ -128,7 +129,8 @@ class HistoryCache:
         adopt: int | None = None,
     ) -> dict[str, np.ndarray | pd.Categorical] | None:
         """The rows an SQL history read would return, or None when the cache cannot answer: the cached committed
-        rows, where ``own`` (the caller's open transaction's rows, never cached) replaces their committed versions.
+        rows of these sources (one organisation's), where ``own`` (the caller's open transaction's rows, never
+        cached) replaces their committed versions.
 
         ``adopt``: the caller's transaction id, when ``own`` is every row it writes to the transactions table, as
         it will commit them (no other write before or after): the cache then takes them in at commit instead of
@@ -151,7 +153,13 @@ class HistoryCache:
             self._evict(since)
             coded = self._coded(own) if own is not None and len(own["id"]) else None
             rows = self._select(
-                accounts, merchants, account_since.timestamp(), merchant_since.timestamp(), until.timestamp(), coded
+                source_ids,
+                accounts,
+                merchants,
+                account_since.timestamp(),
+                merchant_since.timestamp(),
+                until.timestamp(),
+                coded,
             )
             rows = {name: self._categorical(name, v) if name in self.codes else v for name, v in rows.items()}
         if coded is not None and adopt is not None:  # outside the lock: outside a transaction it runs at once
@@ -173,14 +181,18 @@ class HistoryCache:
         categories = pd.Index(self.keys[name].view("key")[used], dtype=object)
         return pd.Categorical.from_codes(renumbered[codes], categories=categories, validate=False)
 
-    def _select(self, accounts, merchants, account_since, merchant_since, until, own) -> dict[str, np.ndarray]:
+    def _select(
+        self, source_ids, accounts, merchants, account_since, merchant_since, until, own
+    ) -> dict[str, np.ndarray]:
         """The rows' columns, each text column as its codes (``self.keys`` holds the values): ``own`` (coded) first,
-        then the cached rows, but those it holds another version of."""
+        then the cached rows of these sources, but those it holds another version of."""
         ts, alive = self.rows.view("timestamp"), self.rows.view("alive")
         mask = self._keys_in("account_id", accounts) & (ts >= account_since)
         mask |= self._keys_in("merchant_id", merchants) & (ts >= merchant_since)
         mask &= alive & (ts <= until)
         positions = np.flatnonzero(mask)
+        # Another organisation's rows under the same account or merchant ids are never its history.
+        positions = positions[np.isin(self.rows.view("source_id")[positions], source_ids)]
         head = 0 if own is None else len(own["id"])
         if head and int(own["id"].min()) <= self.max_id:  # it changed rows that may be cached: its versions are kept
             positions = positions[~_isin_ids(self.rows.view("id")[positions], own["id"])]

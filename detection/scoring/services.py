@@ -36,16 +36,18 @@ def transaction_latest_score(transaction_row: Transaction) -> Score | None:
 
 @transaction.atomic(savepoint=False)
 def score_transactions(*, transactions: Sequence[Transaction]) -> list[Score]:
-    """Score stored transactions with the active model; flagged ones enter review, alerts follow the commit.
+    """Score stored transactions of one organisation with its active model; flagged ones enter review, alerts
+    follow the commit.
 
     A transaction already scored by the active version keeps its stored score (the insert skips it and the
     stored row is returned). Returns one Score per input, in input order.
     """
     if not transactions:
         return []
-    loaded = registry.active_model()
+    organisation_id = _organisation_of_transactions(transactions)
+    loaded = registry.active_model(organisation_id=organisation_id)
     unique = list({t.pk: t for t in transactions}.values())
-    computed = _scores_compute(unique, loaded)
+    computed = _scores_compute(unique, loaded, organisation_id)
     created = _scores_insert(computed)
     by_transaction = {s.transaction_id: s for s in created}
     missing = [t.pk for t in unique if t.pk not in by_transaction]
@@ -57,6 +59,7 @@ def score_transactions(*, transactions: Sequence[Transaction]) -> list[Score]:
     if created:
         scores_stored_publish(
             ScoresStored(
+                organisation_id=organisation_id,
                 transaction_ids=np.array([s.transaction_id for s in created], dtype=np.int64),
                 score_ids=np.array([s.pk for s in created], dtype=np.int64),
                 scores=np.array([s.score for s in created], dtype=np.float64),
@@ -68,9 +71,18 @@ def score_transactions(*, transactions: Sequence[Transaction]) -> list[Score]:
     return [by_transaction[t.pk] for t in transactions]
 
 
-def _scores_compute(todo: Sequence[Transaction], loaded: registry.LoadedModel) -> list[Score]:
-    frame, targets = adapters.frame_for_transactions(todo)
-    computed = _Computed.of(loaded.detector.score_frame(frame, targets), frame["row_id"][targets])
+def _organisation_of_transactions(transactions: Sequence[Transaction]) -> int:
+    organisations = {adapters.organisation_of(source_id=t.source_id) for t in transactions}
+    if len(organisations) != 1:
+        raise ValueError("Transactions of several organisations are scored apart, one organisation at a time.")
+    return organisations.pop()
+
+
+def _scores_compute(todo: Sequence[Transaction], loaded: registry.LoadedModel, organisation_id: int) -> list[Score]:
+    frame, targets = adapters.frame_for_transactions(todo, organisation_id=organisation_id)
+    computed = _Computed.of(
+        loaded.detector.score_frame(frame, targets), frame["row_id"][targets], organisation_id=organisation_id
+    )
     by_pk = {t.pk: t for t in todo}
     return [
         Score(
@@ -99,8 +111,8 @@ class _Computed:
     reasons: list[list[str]]
 
     @classmethod
-    def of(cls, output, row_ids: np.ndarray) -> "_Computed":
-        policy = risk_policy_current()
+    def of(cls, output, row_ids: np.ndarray, *, organisation_id: int) -> "_Computed":
+        policy = risk_policy_current(organisation_id=organisation_id)
         values = [round(value, 6) for value in output.score.astype(np.float64).tolist()]
         names = list(output.components)
         parts = np.round(np.column_stack([output.components[n] for n in names]), 6).tolist() if names else []
@@ -216,24 +228,40 @@ def score_stored(
     source_id: int | None = None,
     transaction_ids: Sequence[str] = (),
     written: Mapping[int, Mapping[str, Any]] | None = None,
+    written_source_id: int | None = None,
     written_final: bool = False,
+    organisation_id: int | None = None,
 ) -> StoredScoring:
-    """Score stored transactions with the active model, given by primary key or by a source and the sender's ids:
-    for the batch endpoint and bulk jobs.
+    """Score stored transactions of one organisation with its active model, given by primary key or by a source and
+    the sender's ids: for the batch endpoint and bulk jobs. The organisation is the source's (`source_id`, else
+    `written_source_id`) or, for primary keys alone, `organisation_id`; rows of another organisation are left out.
 
     The same features, scores, review items and alerts as `score_transactions`, kept in arrays from the history
     read to the INSERTs (no model instance per row). A transaction this version scored before keeps its score.
     `written` may give the values the caller's open transaction stored for some of them, by primary key (the
     ingest's cleaned rows), which are then not read back, and `written_final` that the transaction will commit
-    them as they are with no other write to the transactions table (see `adapters.frame_for_stored`).
+    them as they are with no other write to the transactions table (see `adapters.frame_for_stored`); they were
+    all stored by `written_source_id`.
     """
-    loaded = registry.active_model()
+    known = source_id if source_id is not None else written_source_id
+    if known is not None:
+        organisation_id = adapters.organisation_of(source_id=known)
+    if organisation_id is None:
+        raise ValueError("score_stored needs the organisation: a source, or organisation_id with primary keys.")
+    loaded = registry.active_model(organisation_id=organisation_id)
     frame, targets = adapters.frame_for_stored(
-        pks=pks, source_id=source_id, transaction_ids=transaction_ids, written=written, written_final=written_final
+        pks=pks,
+        source_id=source_id,
+        transaction_ids=transaction_ids,
+        written=written,
+        written_source_id=written_source_id,
+        written_final=written_final,
+        organisation_id=organisation_id,
     )
     if not targets.any():
         return StoredScoring(scored=0, flagged=0, version=loaded.version.version)
-    computed = _Computed.of(loaded.detector.score_frame(frame, targets), frame["row_id"][targets])
+    output = loaded.detector.score_frame(frame, targets)
+    computed = _Computed.of(output, frame["row_id"][targets], organisation_id=organisation_id)
     now, version_id = timezone.now(), loaded.version.pk
     if len(computed.row_ids) > COPY_ABOVE:
         ids = _score_rows_insert(copy_lines=_score_copy_lines(computed, version_id, now))
@@ -246,6 +274,7 @@ def score_stored(
     if created.any():
         scores_stored_publish(
             ScoresStored(
+                organisation_id=organisation_id,
                 transaction_ids=row_ids[created],
                 score_ids=score_ids[created],
                 scores=np.asarray(computed.values, dtype=np.float64)[created],
