@@ -1,4 +1,8 @@
-"""Writes of training: a model version trained on stored transactions, retrained on a schedule, activated."""
+"""Writes of training: an organisation's model version trained on its stored transactions, retrained on a schedule,
+copied from another organisation, activated.
+
+Each organisation trains, numbers and activates its own versions, and trains on its own transactions only.
+"""
 
 import logging
 import time
@@ -6,9 +10,10 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 
+from accounts.models import Organisation
 from core.audit import audit_record
 from detection.engine.detector import ARTIFACT_FORMAT, ArtifactError, Detector
 from detection.engine.features import ACCOUNT_LOOKBACK_SECONDS, MERCHANT_LOOKBACK_SECONDS
@@ -23,6 +28,7 @@ TRAINING_HISTORY_SECONDS = max(ACCOUNT_LOOKBACK_SECONDS, MERCHANT_LOOKBACK_SECON
 
 def model_version_train(
     *,
+    organisation: Organisation,
     since: datetime | None = None,
     until: datetime | None = None,
     max_rows: int | None = None,
@@ -30,11 +36,14 @@ def model_version_train(
     user=None,
     version: ModelVersion | None = None,
 ) -> ModelVersion:
-    """Train a detector on stored transactions in [since, until) and save it as a ready version."""
-    version = version or model_version_create(user=user)
+    """Train a detector on the organisation's stored transactions in [since, until) and save it as a ready version
+    of the organisation (`version`, when given, must be one of its own in the training state)."""
+    if version is not None and version.organisation_id != organisation.pk:
+        raise ValueError(f"Version v{version.version} belongs to another organisation than {organisation}.")
+    version = version or model_version_create(organisation=organisation, user=user)
     started = time.monotonic()
     try:
-        frame, train = _training_frame(since=since, until=until, max_rows=max_rows)
+        frame, train = _training_frame(organisation_id=organisation.pk, since=since, until=until, max_rows=max_rows)
         if train.sum() < 100:
             raise ValueError(f"Too few transactions to train on: {int(train.sum())} (need at least 100).")
         detector = Detector().fit(frame, seed=seed, train_mask=train)
@@ -54,12 +63,16 @@ def model_version_train(
     version.artifact, version.artifact_format = detector.to_bytes(), ARTIFACT_FORMAT
     version.trained_at = timezone.now()
     version.save()
-    logger.info("model trained", extra={"version": version.version, "rows": version.training_rows})
+    logger.info(
+        "model trained",
+        extra={"organisation": organisation.name, "version": version.version, "rows": version.training_rows},
+    )
     return version
 
 
-def _training_frame(*, since, until, max_rows):
-    """The training rows of [since, until) (the newest `max_rows` of them) and, before them, their history.
+def _training_frame(*, organisation_id: int, since, until, max_rows):
+    """The organisation's training rows of [since, until) (the newest `max_rows` of them) and, before them, their
+    history (its own: another organisation's rows under the same account or merchant ids are never read).
 
     Scoring computes every feature over the account's and merchant's stored history (30 days and more); a model
     trained on its window alone would see the window's first weeks with short histories (few transactions, every
@@ -68,14 +81,14 @@ def _training_frame(*, since, until, max_rows):
     """
     first = since
     if max_rows:
-        newest = Transaction.objects.order_by("-timestamp", "-id")
+        newest = _transactions_of(organisation_id).order_by("-timestamp", "-id")
         if since is not None:
             newest = newest.filter(timestamp__gte=since)
         if until is not None:
             newest = newest.filter(timestamp__lt=until)
         first = newest.values_list("timestamp", flat=True)[max_rows - 1 : max_rows].first() or since
     context = None if first is None else first - timedelta(seconds=TRAINING_HISTORY_SECONDS)
-    frame = adapters.frame_for_window(since=context, until=until)
+    frame = adapters.frame_for_window(organisation_id=organisation_id, since=context, until=until)
     ts = frame["ts"].to_numpy()
     train = np.ones(len(frame), bool) if first is None else ts >= int(first.timestamp())
     if max_rows and train.sum() > max_rows:  # rows sharing the first training row's second: keep the newest ones
@@ -83,38 +96,96 @@ def _training_frame(*, since, until, max_rows):
     return frame, train
 
 
-def model_version_retrain(*, days: int, activate: bool) -> ModelVersion | None:
-    """Train on the newest `days` days of stored traffic, labels known so far included; None with too little data.
+def _transactions_of(organisation_id: int):
+    return Transaction.objects.filter(source__organisation_id=organisation_id)
 
-    With `activate`, the new version replaces the active one; otherwise it waits, ready, for an admin.
+
+def organisations_with_traffic():
+    """The organisations that have stored at least one transaction (those a scheduled retraining looks at)."""
+    stored = Transaction.objects.filter(source__organisation=OuterRef("pk"))
+    return Organisation.objects.filter(Exists(stored)).order_by("name")
+
+
+def model_version_retrain(*, organisation: Organisation, days: int, activate: bool) -> ModelVersion | None:
+    """Train on the organisation's newest `days` days of stored traffic, labels known so far included; None with
+    too little data.
+
+    With `activate`, the new version replaces its active one; otherwise it waits, ready, for an admin.
     """
-    newest = Transaction.objects.order_by("-timestamp").values_list("timestamp", flat=True).first()
+    stored = _transactions_of(organisation.pk)
+    newest = stored.order_by("-timestamp").values_list("timestamp", flat=True).first()
     if newest is None:
         return None
     since = newest - timedelta(days=days)
-    if Transaction.objects.filter(timestamp__gte=since).count() < 100:
+    if stored.filter(timestamp__gte=since)[:100].count() < 100:
         return None
-    version = model_version_train(since=since, until=newest + timedelta(seconds=1))
+    version = model_version_train(organisation=organisation, since=since, until=newest + timedelta(seconds=1))
     if activate:
         model_version_activate(version=version)
     return version
 
 
-def model_version_create(*, user=None) -> ModelVersion:
-    """A new version number in the training state; retried if two trainings start at once."""
+def model_version_create(
+    *, organisation: Organisation, user=None, status: str = ModelVersion.Status.TRAINING, **fields
+) -> ModelVersion:
+    """The organisation's next version number, in the training state (or `status`, with `fields`); retried if two
+    versions of the organisation are created at once (the number is unique within the organisation)."""
     for _ in range(5):
         try:
             with transaction.atomic():
-                latest = ModelVersion.objects.aggregate(latest=Max("version"))["latest"] or 0
-                return ModelVersion.objects.create(version=latest + 1, created_by=user)
+                numbered = ModelVersion.objects.filter(organisation=organisation)
+                latest = numbered.aggregate(latest=Max("version"))["latest"] or 0
+                return ModelVersion.objects.create(
+                    organisation=organisation, version=latest + 1, status=status, created_by=user, **fields
+                )
         except IntegrityError:
             continue
-    raise RuntimeError("Could not allocate a model version number.")
+    raise RuntimeError(f"Could not allocate a model version number in {organisation}.")
+
+
+COPIED_FIELDS = (
+    "algorithms",
+    "feature_names",
+    "training_start",
+    "training_end",
+    "training_rows",
+    "labelled_rows",
+    "metrics",
+    "artifact",
+    "artifact_format",
+    "trained_at",
+)
+
+
+@transaction.atomic
+def model_version_copy(*, version: ModelVersion, organisation: Organisation, user=None) -> ModelVersion:
+    """A trained version of one organisation as a new ready version of another, its artifact and record copied
+    (`parameters["copied_from"]` says whose): the new organisation can score before it has traffic to train on.
+
+    Nothing of the first organisation's transactions is copied; only what its model learnt from them.
+    """
+    if version.organisation_id == organisation.pk:
+        raise ValueError(f"v{version.version} already belongs to {organisation}.")
+    if version.status not in (ModelVersion.Status.READY, ModelVersion.Status.ACTIVE, ModelVersion.Status.RETIRED):
+        raise ValueError(f"Version v{version.version} is {version.status}; only a trained version can be copied.")
+    if not version.artifact:
+        raise ValueError(f"Version v{version.version} has no trained model to copy.")
+    origin = {"organisation": version.organisation.name, "version": version.version}
+    copy = model_version_create(
+        organisation=organisation,
+        user=user,
+        status=ModelVersion.Status.READY,
+        parameters=dict(version.parameters) | {"copied_from": origin},
+        **{name: getattr(version, name) for name in COPIED_FIELDS},
+    )
+    audit_record(action="model.copy", obj=copy, after={"version": copy.version, "copied_from": origin}, actor=user)
+    return copy
 
 
 @transaction.atomic
 def model_version_activate(*, version: ModelVersion, user=None, request=None) -> ModelVersion:
-    """Make a ready (or retired) version the active one; the previous active version is retired."""
+    """Make a ready (or retired) version its organisation's active one; the organisation's previous active version
+    is retired (other organisations' are left as they are)."""
     version = ModelVersion.objects.select_for_update().get(pk=version.pk)
     if version.status == ModelVersion.Status.ACTIVE:
         return version
@@ -126,7 +197,8 @@ def model_version_activate(*, version: ModelVersion, user=None, request=None) ->
         Detector.from_bytes(bytes(version.artifact), version.artifact_format)
     except ArtifactError as exc:
         raise ValueError(f"Version v{version.version} cannot be activated: {exc}.") from exc
-    previous = ModelVersion.objects.select_for_update().filter(status=ModelVersion.Status.ACTIVE).first()
+    active = ModelVersion.objects.filter(organisation_id=version.organisation_id, status=ModelVersion.Status.ACTIVE)
+    previous = active.select_for_update().first()
     if previous is not None:
         previous.status = ModelVersion.Status.RETIRED
         previous.save(update_fields=["status"])
@@ -141,7 +213,8 @@ def model_version_activate(*, version: ModelVersion, user=None, request=None) ->
         actor=user,
         request=request,
     )
-    transaction.on_commit(registry.active_model_changed)
+    organisation_id = version.organisation_id
+    transaction.on_commit(lambda: registry.active_model_changed(organisation_id))
     return version
 
 

@@ -10,10 +10,24 @@ from detection.engine.detector import ARTIFACT_FORMAT, Detector
 from detection.models import ModelVersion, Score
 from detection.scoring import registry
 from detection.scoring.services import ModelUnloadable, NoActiveModel, score_transactions
-from detection.training.services import model_version_activate, model_version_train
+from detection.training import services as training
+from detection.training.services import model_version_activate
 from review.models import ReviewItem
 from tests.detection.conftest import START, store_transaction
-from tests.factories import AlertRuleFactory
+from tests.factories import AlertRuleFactory, default_organisation
+
+
+def model_version_train(**options) -> ModelVersion:
+    """Train a version of the test organisation, on its transactions."""
+    return training.model_version_train(organisation=default_organisation(), **options)
+
+
+def model_version_stored(**fields) -> ModelVersion:
+    return ModelVersion.objects.create(organisation=default_organisation(), **fields)
+
+
+def active_model():
+    return registry.active_model(organisation_id=default_organisation().pk)
 
 
 @pytest.fixture
@@ -51,7 +65,7 @@ def test_activation_retires_the_previous_version_and_is_audited(history):
 
 
 def test_a_loaded_model_is_kept_out_of_the_garbage_collectors_walks(active_version):
-    detector = registry.active_model().detector
+    detector = active_model().detector
     assert gc.get_freeze_count() > 0
     assert not any(o is detector for o in gc.get_objects())  # frozen: a full collection does not walk it
 
@@ -60,8 +74,8 @@ def test_a_scoring_process_collects_its_young_objects_less_often(active_version)
     before = gc.get_threshold()
     try:
         gc.set_threshold(700, 10, 10)
-        registry._loaded = None  # the next look loads the model again, as a new process does
-        registry.active_model()
+        registry._slots.clear()  # the next look loads the model again, as a new process does
+        active_model()
         assert gc.get_threshold() == (registry.YOUNG_COLLECTION_AFTER, 10, 10)
     finally:
         gc.set_threshold(*before)
@@ -79,7 +93,7 @@ NEWER_ARTIFACT = {"artifact": b"what a newer release writes", "artifact_format":
 def test_an_active_version_this_release_cannot_read_stops_scoring_and_says_why(active_version, history, monkeypatch):
     # As after a rollback: a newer release trained and activated version 9, which this release cannot read.
     ModelVersion.objects.filter(pk=active_version.pk).update(status=ModelVersion.Status.RETIRED)
-    ModelVersion.objects.create(version=9, status=ModelVersion.Status.ACTIVE, **NEWER_ARTIFACT)
+    model_version_stored(version=9, status=ModelVersion.Status.ACTIVE, **NEWER_ARTIFACT)
     registry.active_model_changed()
     reads = []
     read = Detector.from_bytes
@@ -101,7 +115,7 @@ def test_an_active_version_this_release_cannot_read_stops_scoring_and_says_why(a
 def test_a_serving_process_starting_with_an_unreadable_active_version_logs_it_once(db, caplog):
     from anomaly_site.warmup import warm_up_serving_process
 
-    ModelVersion.objects.create(version=9, status=ModelVersion.Status.ACTIVE, **NEWER_ARTIFACT)
+    model_version_stored(version=9, status=ModelVersion.Status.ACTIVE, **NEWER_ARTIFACT)
     registry.active_model_changed()
     try:
         with caplog.at_level("INFO"):
@@ -114,7 +128,7 @@ def test_a_serving_process_starting_with_an_unreadable_active_version_logs_it_on
 
 
 def test_a_version_without_a_trained_model_cannot_be_activated(history):
-    version = ModelVersion.objects.create(version=5, status=ModelVersion.Status.READY)
+    version = model_version_stored(version=5, status=ModelVersion.Status.READY)
 
     with pytest.raises(ValueError, match="v5 has no trained model to activate"):
         model_version_activate(version=version)
@@ -125,8 +139,9 @@ def test_the_cached_active_version_expires_so_a_missed_activation_is_seen_within
 
     from core.throttling import _client
 
-    registry.active_model()
-    ttl = _client().ttl(cache.make_and_validate_key(registry.ACTIVE_KEY))
+    active_model()
+    key = registry.ACTIVE_KEY.format(organisation_id=active_version.organisation_id)
+    ttl = _client().ttl(cache.make_and_validate_key(key))
     assert 0 < ttl <= registry.ACTIVE_KEY_SECONDS
 
 
@@ -184,7 +199,7 @@ def test_only_scores_some_alert_rule_could_match_are_sent_for_evaluation(active_
     from alerts import services
 
     sent: list[list[int]] = []
-    monkeypatch.setattr(services, "alerts_evaluate_for_scores", lambda score_ids: sent.append(list(score_ids)))
+    monkeypatch.setattr(services, "alerts_evaluate_for_scores", lambda score_ids, **_: sent.append(list(score_ids)))
     day = START + timedelta(days=20)
     first = store_transaction(account_id="acct-001", amount="4800.00", at=day + timedelta(hours=12))
     assert score_transactions(transactions=[first])[0].is_anomaly

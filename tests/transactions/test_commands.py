@@ -83,6 +83,18 @@ def run(*args) -> str:
     return out.getvalue()
 
 
+@pytest.fixture
+def no_organisation(db):
+    """No organisation exists yet (as in a fresh installation)."""
+
+
+@pytest.fixture(autouse=True)
+def _one_organisation(request):
+    """The commands store into the only organisation there is: the test organisation (unless no_organisation)."""
+    if request.node.get_closest_marker("django_db") and "no_organisation" not in request.fixturenames:
+        request.getfixturevalue("organisation")
+
+
 @pytest.mark.django_db
 def test_import_with_the_seed_mapping_prints_the_summary_and_rejections(seed_csv):
     output = run(
@@ -141,7 +153,7 @@ def test_import_refuses_a_malformed_map(seed_csv):
 def test_generate_store_keeps_labels_back_by_default():
     output = run("generate_transactions", "--accounts", "20", "--days", "5", "--seed", "1", "--store")
 
-    assert "under source 'demo' (without labels)" in output
+    assert "under source 'demo' of test-org (without labels)" in output
     assert Source.objects.get(name="demo").kind == Source.Kind.DEMO
     assert Transaction.objects.count() > 100
     assert not Transaction.objects.filter(label__isnull=False).exists()
@@ -177,7 +189,8 @@ def test_generate_store_twice_is_idempotent():
 
     output = run("generate_transactions", "--accounts", "20", "--days", "5", "--seed", "1", "--store")
 
-    assert f"Stored 0 new transactions under source 'demo' (without labels); {count:,} were already there." in output
+    expected = f"Stored 0 new transactions under source 'demo' of test-org (without labels); {count:,} were already"
+    assert expected in output
 
 
 @pytest.mark.django_db
@@ -203,3 +216,60 @@ def test_generated_csv_imports_back_with_its_labels(tmp_path):
         == Transaction.objects.filter(attributes__has_key="anomaly_type").count()
         > 0
     )
+
+
+# ------------------------------------------------------------------ --organisation
+
+
+@pytest.mark.django_db
+def test_import_stores_into_the_named_organisations_source(seed_csv, organisation, other_organisation):
+    output = run(
+        "import_transactions", str(seed_csv), "--map", *SEED_MAP, "--source", "seed", "--organisation", "other-org"
+    )
+
+    assert "Imported 3 rows into source 'seed' of other-org" in output
+    assert set(Transaction.objects.values_list("source__organisation__name", flat=True)) == {"other-org"}
+
+
+@pytest.mark.django_db
+def test_the_same_source_name_in_two_organisations_is_two_sources(seed_csv, organisation, other_organisation):
+    run("import_transactions", str(seed_csv), "--map", *SEED_MAP, "--source", "seed", "--organisation", "test-org")
+
+    output = run(
+        "import_transactions", str(seed_csv), "--map", *SEED_MAP, "--source", "seed", "--organisation", "other-org"
+    )
+
+    assert "stored 2, duplicates 0, rejected 1." in output  # the other organisation's rows are not its duplicates
+    assert Source.objects.filter(name="seed").count() == 2
+    assert Transaction.objects.filter(transaction_id="TXN_2").count() == 2
+
+
+@pytest.mark.django_db
+def test_without_organisation_the_commands_refuse_to_guess_among_several(seed_csv, organisation, other_organisation):
+    with pytest.raises(
+        CommandError, match=r"name the organisation with --organisation \(one of: other-org, test-org\)"
+    ):
+        run("import_transactions", str(seed_csv), "--map", *SEED_MAP)
+    with pytest.raises(CommandError, match="one of: other-org, test-org"):
+        run("generate_transactions", "--accounts", "5", "--days", "1", "--store")
+
+    assert not Transaction.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_unknown_organisation_is_named_with_those_there_are(seed_csv, organisation):
+    with pytest.raises(CommandError, match=r"no organisation named 'acme'; there are: test-org"):
+        run("import_transactions", str(seed_csv), "--map", *SEED_MAP, "--organisation", "acme")
+
+
+def test_storing_before_any_organisation_exists_says_how_to_create_one(no_organisation):
+    with pytest.raises(CommandError, match="create_organisation NAME"):
+        run("generate_transactions", "--accounts", "5", "--days", "1", "--store")
+
+
+def test_generating_a_csv_needs_no_organisation(no_organisation, tmp_path):
+    path = tmp_path / "demo.csv"
+
+    run("generate_transactions", "--accounts", "5", "--days", "1", "--output", str(path))
+
+    assert path.stat().st_size > 0

@@ -4,14 +4,22 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from accounts.selectors import NoOrganisation, organisation_by_name
 from detection.training.services import model_version_activate, model_version_create, model_version_train
 from detection.training.tasks import model_version_train_task
+from transactions.models import Transaction
 
 
 class Command(BaseCommand):
-    help = "Train a model version on stored transactions (here, or on a Celery worker with --async)."
+    help = (
+        "Train a model version of an organisation on its stored transactions (here, or on a Celery worker with "
+        "--async)."
+    )
 
     def add_arguments(self, parser):
+        parser.add_argument(
+            "--organisation", help="The organisation whose transactions it learns (default: the only one, if one)."
+        )
         parser.add_argument(
             "--since", help="Start of the training window (ISO 8601). Default: --days before the newest."
         )
@@ -22,17 +30,20 @@ class Command(BaseCommand):
         parser.add_argument("--activate", action="store_true", help="Make the new version the active one.")
         parser.add_argument("--async", dest="run_async", action="store_true", help="Queue it for a Celery worker.")
 
-    def handle(self, *args, since, until, days, max_rows, seed, activate, run_async, **options):
+    def handle(self, *args, organisation, since, until, days, max_rows, seed, activate, run_async, **options):
+        try:
+            organisation = organisation_by_name(organisation)
+        except NoOrganisation as exc:
+            raise CommandError(str(exc)) from exc
         since_dt = self._parse(since, "--since")
         until_dt = self._parse(until, "--until")
         if days is not None and since_dt is None:
-            from transactions.models import Transaction
-
-            newest = Transaction.objects.order_by("-timestamp").values_list("timestamp", flat=True).first()
+            stored = Transaction.objects.filter(source__organisation=organisation)
+            newest = stored.order_by("-timestamp").values_list("timestamp", flat=True).first()
             if newest is None:
-                raise CommandError("No stored transactions to train on.")
+                raise CommandError(f"{organisation} has no stored transactions to train on.")
             since_dt = newest - timedelta(days=days)
-        version = model_version_create()
+        version = model_version_create(organisation=organisation)
         if run_async:
             model_version_train_task.delay(
                 version.pk,
@@ -42,16 +53,23 @@ class Command(BaseCommand):
                 seed,
                 activate,
             )
-            self.stdout.write(f"Queued training of v{version.version}.")
+            self.stdout.write(f"Queued training of {organisation}'s v{version.version}.")
             return
         started = timezone.now()
         try:
-            version = model_version_train(since=since_dt, until=until_dt, max_rows=max_rows, seed=seed, version=version)
+            version = model_version_train(
+                organisation=organisation,
+                since=since_dt,
+                until=until_dt,
+                max_rows=max_rows,
+                seed=seed,
+                version=version,
+            )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         seconds = (timezone.now() - started).total_seconds()
         self.stdout.write(
-            f"Trained v{version.version} on {version.training_rows} transactions "
+            f"Trained {organisation}'s v{version.version} on {version.training_rows} transactions "
             f"({version.labelled_rows} labelled) in {seconds:.1f} s: {', '.join(version.algorithms)}."
         )
         if activate:

@@ -6,6 +6,7 @@ import pandas as pd
 from django.core.management.base import BaseCommand, CommandError
 
 from transactions.generator import DEFAULT_START, generate
+from transactions.management.organisation_option import add_organisation_argument, organisation_from_option
 from transactions.models import LabelSource, Source
 from transactions.services import source_get_or_create, transactions_store_frame
 
@@ -31,6 +32,7 @@ class Command(BaseCommand):
         target.add_argument("--output", type=Path, help="Write a CSV file (with label and anomaly_type columns).")
         target.add_argument("--store", action="store_true", help="Store the rows in the database.")
         parser.add_argument("--source", default="demo", help="Source name for --store (default: demo).")
+        add_organisation_argument(parser)
         parser.add_argument(
             "--with-labels",
             action="store_true",
@@ -40,6 +42,7 @@ class Command(BaseCommand):
     def handle(self, *args, accounts, days, seed, start, output, store, source, with_labels, **options):
         if accounts < 1 or days < 1:
             raise CommandError("--accounts and --days must be at least 1")
+        organisation = organisation_from_option(options["organisation"]) if store else None
         frame = generate(accounts=accounts, days=days, seed=seed, start=self._start(start, days))
         if start == "recent":  # up to now: the rest of today has not happened yet
             frame = frame[frame["timestamp"] <= pd.Timestamp.now(tz=UTC)].reset_index(drop=True)
@@ -51,7 +54,7 @@ class Command(BaseCommand):
         if output:
             self._write_csv(frame, output)
         else:
-            self._store(frame, source, with_labels)
+            self._store(frame, organisation, source, with_labels)
 
     def _start(self, value: str, days: int) -> datetime:
         if value == "recent":
@@ -65,8 +68,8 @@ class Command(BaseCommand):
         frame.rename(columns={"attr_terminal_id": "terminal_id"}).to_csv(output, index=False)
         self.stdout.write(self.style.SUCCESS(f"Wrote {output}."))
 
-    def _store(self, frame, source_name: str, with_labels: bool) -> None:
-        source = source_get_or_create(name=source_name, kind=Source.Kind.DEMO)
+    def _store(self, frame, organisation, source_name: str, with_labels: bool) -> None:
+        source = source_get_or_create(organisation=organisation, name=source_name, kind=Source.Kind.DEMO)
         attributes = ["terminal_id"]
         if with_labels:
             frame["attr_anomaly_type"] = frame["anomaly_type"].where(frame["anomaly_type"] != "")
@@ -82,7 +85,7 @@ class Command(BaseCommand):
         labels = "with labels" if with_labels else "without labels"
         self.stdout.write(
             self.style.SUCCESS(
-                f"Stored {stored:,} new transactions under source '{source.name}' ({labels}); "
+                f"Stored {stored:,} new transactions under source '{source.name}' of {organisation} ({labels}); "
                 f"{len(frame) - stored:,} were already there."
             )
         )

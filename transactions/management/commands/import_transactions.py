@@ -4,6 +4,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from transactions.files import MappingError
+from transactions.management.organisation_option import add_organisation_argument, organisation_from_option
 from transactions.models import Source
 from transactions.services import ImportSummary, source_get_or_create, transactions_import_file
 
@@ -32,6 +33,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--label", dest="label_column", help="Column holding the ground-truth label (0/1).")
         parser.add_argument("--source", help="Source name the rows are stored under (default: the file's name).")
+        add_organisation_argument(parser)
         parser.add_argument("--exclude", type=comma_list, default=[], help="Columns never read (e.g. label leaks).")
         parser.add_argument("--chunk-rows", type=int, default=100_000)
         parser.add_argument("--workers", type=int, default=2, help="Chunks written at once (database connections).")
@@ -41,7 +43,8 @@ class Command(BaseCommand):
         if not file.exists():
             raise CommandError(f"{file} does not exist")
         mapping = self._mapping(map)
-        store = source_get_or_create(name=source or file.stem, kind=Source.Kind.IMPORT)
+        organisation = organisation_from_option(options["organisation"])
+        store = source_get_or_create(organisation=organisation, name=source or file.stem, kind=Source.Kind.IMPORT)
         started = time.monotonic()
         try:
             summary = transactions_import_file(
@@ -78,7 +81,8 @@ class Command(BaseCommand):
     def _summary(self, summary: ImportSummary, source: Source, seconds: float, show_errors: int) -> None:
         self.stdout.write(
             self.style.SUCCESS(
-                f"Imported {summary.rows:,} rows into source '{source.name}' in {seconds:.1f} s: "
+                f"Imported {summary.rows:,} rows into source '{source.name}' of {source.organisation} in "
+                f"{seconds:.1f} s: "
                 f"stored {summary.stored:,}, duplicates {summary.duplicates:,}, rejected {summary.rejected:,}."
             )
         )
