@@ -8,7 +8,13 @@ from django.db import IntegrityError, connection, transaction
 
 from detection.models import ModelVersion, Score
 from review.models import ReviewItem
-from tests.factories import ModelVersionFactory, ReviewItemFactory, ScoreFactory, TransactionFactory
+from tests.factories import (
+    ModelVersionFactory,
+    ReviewItemFactory,
+    ScoreFactory,
+    TransactionFactory,
+    default_organisation,
+)
 from transactions.models import Source, Transaction
 
 
@@ -21,7 +27,7 @@ def test_a_transaction_of_a_missing_source_is_refused():
 
 @pytest.mark.django_db
 def test_a_bulk_insert_with_one_missing_source_stores_nothing():
-    source = Source.objects.create(name="bulk-parent")
+    source = Source.objects.create(organisation=default_organisation(), name="bulk-parent")
     with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO transactions_transaction (source_id, transaction_id, timestamp, account_id, amount, currency,"
@@ -61,7 +67,7 @@ def test_a_referenced_parent_cannot_be_deleted_even_by_sql():
 
 @pytest.mark.django_db
 def test_an_unreferenced_parent_can_be_deleted():
-    source = Source.objects.create(name="empty")
+    source = Source.objects.create(organisation=default_organisation(), name="empty")
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM transactions_source WHERE id = %s", [source.pk])
     assert not Source.objects.filter(pk=source.pk).exists()
@@ -198,7 +204,7 @@ def _queue(cursor, pairs: list[tuple[int, int]]) -> None:
 def test_a_large_parents_check_probes_its_key_even_when_planned_while_it_was_small():
     """The session plans a trigger's check once: planned while the scores were few, it must not go on reading
     every score (a hash join) for each batch queued once they are many."""
-    source, version = Source.objects.create(name="growing"), ModelVersionFactory()
+    source, version = Source.objects.create(organisation=default_organisation(), name="growing"), ModelVersionFactory()
     with connection.cursor() as cursor:
         cursor.execute("DISCARD PLANS")  # this session plans the checks anew, with the tables as small as now
         few = _scored_transactions(cursor, source_id=source.pk, version_id=version.pk, first=0, count=200)

@@ -13,7 +13,7 @@ from alerts.models import AlertDelivery, AlertRule, AuditEvent
 from alerts.services import alerts_evaluate
 from detection.models import ModelVersion
 from tests.alerts.helpers import scored
-from tests.factories import AlertRuleFactory, ModelVersionFactory, RiskPolicyFactory
+from tests.factories import AlertRuleFactory, ModelVersionFactory, RiskPolicyFactory, default_organisation
 
 pytestmark = pytest.mark.django_db
 
@@ -40,6 +40,10 @@ RULE_FORM = {
 }
 
 
+def _rule_form(**changes) -> dict:
+    return {**RULE_FORM, "organisation": default_organisation().pk, **changes}
+
+
 @pytest.fixture
 def admin_client(client, admin_user):
     client.force_login(admin_user)
@@ -58,7 +62,7 @@ def test_every_owned_changelist_and_detail_page_renders(admin_client):
     delivery_rule = AlertRuleFactory()
     alerts_evaluate(score_ids=[scored().pk])
     RiskPolicyFactory()
-    partner_token_create(name="acme", scopes=["read"])
+    partner_token_create(organisation=default_organisation(), name="acme", scopes=["read"])
     models = [m for m in admin.site._registry if m._meta.app_label in OWN_APPS]
 
     for model in models:
@@ -73,7 +77,8 @@ def test_every_owned_changelist_and_detail_page_renders(admin_client):
 
 def test_token_created_in_admin_shows_the_secret_once_and_is_audited(admin_client):
     response = admin_client.post(
-        reverse("admin:accounts_partnertoken_add"), {"name": "beta-bank", "scopes": ["score", "read"]}
+        reverse("admin:accounts_partnertoken_add"),
+        {"organisation": default_organisation().pk, "name": "beta-bank", "scopes": ["score", "read"]},
     )
 
     assert response.status_code == 200
@@ -88,7 +93,7 @@ def test_token_created_in_admin_shows_the_secret_once_and_is_audited(admin_clien
 
 
 def test_revoke_action_revokes_and_audits_each_token_once(admin_client):
-    token, _ = partner_token_create(name="gamma", scopes=["read"])
+    token, _ = partner_token_create(organisation=default_organisation(), name="gamma", scopes=["read"])
 
     for _ in range(2):
         response = admin_client.post(_changelist(PartnerToken), {"action": "revoke", "_selected_action": [token.pk]})
@@ -126,14 +131,14 @@ def test_activate_action_refuses_a_version_still_training(admin_client):
 
 
 def test_rule_created_changed_and_deleted_in_admin_each_leave_one_audit_row(admin_client, admin_user):
-    assert admin_client.post(reverse("admin:alerts_alertrule_add"), RULE_FORM).status_code == 302
+    assert admin_client.post(reverse("admin:alerts_alertrule_add"), _rule_form()).status_code == 302
     rule = AlertRule.objects.get(name="big online")
     assert (rule.merchant_categories, rule.transaction_channels, rule.created_by) == (
         ["electronics", "jewelry"],
         ["online"],
         admin_user,
     )
-    change = {**RULE_FORM, "amount_min": "2000"}
+    change = _rule_form(amount_min="2000")
     assert admin_client.post(reverse("admin:alerts_alertrule_change", args=[rule.pk]), change).status_code == 302
     delete_url = reverse("admin:alerts_alertrule_delete", args=[rule.pk])
     assert admin_client.post(delete_url, {"post": "yes"}).status_code == 302
@@ -145,7 +150,7 @@ def test_rule_created_changed_and_deleted_in_admin_each_leave_one_audit_row(admi
 
 
 def test_rule_with_a_bad_destination_is_refused(admin_client):
-    response = admin_client.post(reverse("admin:alerts_alertrule_add"), {**RULE_FORM, "destination": "ftp://x"})
+    response = admin_client.post(reverse("admin:alerts_alertrule_add"), _rule_form(destination="ftp://x"))
     assert response.status_code == 200
     assert not AlertRule.objects.exists()
     assert not _audits("rule.create")

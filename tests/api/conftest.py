@@ -18,6 +18,7 @@ from detection.models import ModelVersion
 from detection.scoring import registry
 from detection.training.services import model_version_train
 from tests.detection.conftest import START, store_history
+from tests.factories import default_organisation
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL_FIELDS = ("algorithms", "parameters", "feature_names", "metrics", "artifact", "artifact_format", "training_rows")
@@ -54,7 +55,7 @@ def make_partner(db):
     """A client with a fresh partner token of the given scopes (and its own source)."""
 
     def make(*scopes: str, name: str = "acme-bank") -> APIClient:
-        token, secret = partner_token_create(name=name, scopes=list(scopes))
+        token, secret = partner_token_create(organisation=default_organisation(), name=name, scopes=list(scopes))
         api = client_for(secret)
         api.token = token
         return api
@@ -90,7 +91,7 @@ def trained_model(django_db_setup, django_db_blocker) -> dict:
     """Train once per session on a small consistent history, keep the fitted artifact, undo the rows."""
     with django_db_blocker.unblock(), transaction.atomic():
         store_history(accounts=20, days=10)
-        version = model_version_train(until=START + timedelta(days=10), seed=0)
+        version = model_version_train(organisation=default_organisation(), until=START + timedelta(days=10), seed=0)
         fields = {name: getattr(version, name) for name in MODEL_FIELDS}
         transaction.set_rollback(True)
     fields["artifact"] = bytes(fields["artifact"])
@@ -106,7 +107,9 @@ def history(db):
 def active_model(db, trained_model, history) -> ModelVersion:
     """The session's trained model, active, over the history it was trained on."""
     registry.active_model_changed()
-    version = ModelVersion.objects.create(version=7, status=ModelVersion.Status.ACTIVE, **trained_model)
+    version = ModelVersion.objects.create(
+        organisation=default_organisation(), version=7, status=ModelVersion.Status.ACTIVE, **trained_model
+    )
     registry.active_model_changed()
     yield version
     registry.active_model_changed()

@@ -9,6 +9,7 @@ from detection.scoring import registry
 from review.models import ReviewItem
 from tests.api.conftest import prototype_body
 from tests.detection.conftest import START
+from tests.factories import default_organisation
 from transactions.models import Transaction
 
 URL = "/api/v1/transactions/score"
@@ -101,7 +102,13 @@ def test_without_an_active_model_the_answer_is_503_and_nothing_is_stored(scorer,
 
 
 def test_an_active_model_this_release_cannot_read_is_a_503_naming_it(scorer, no_active_model):
-    ModelVersion.objects.create(version=9, status=ModelVersion.Status.ACTIVE, artifact=b"?", artifact_format=999)
+    ModelVersion.objects.create(
+        organisation=default_organisation(),
+        version=9,
+        status=ModelVersion.Status.ACTIVE,
+        artifact=b"?",
+        artifact_format=999,
+    )
     registry.active_model_changed()
 
     response = scorer.post(URL, prototype_body(), format="json")

@@ -4,15 +4,26 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
+from tests.factories import default_organisation
 from transactions.models import Channel, Source, Transaction
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 
 
-def store_history(*, accounts: int = 40, days: int = 20, per_day: int = 3, seed: int = 0) -> list[Transaction]:
+def history_source(organisation=None) -> Source:
+    """The import source the stored histories come from, in the test organisation unless told otherwise."""
+    source, _ = Source.objects.get_or_create(
+        organisation=organisation or default_organisation(), name="test-history", defaults={"kind": Source.Kind.IMPORT}
+    )
+    return source
+
+
+def store_history(
+    *, accounts: int = 40, days: int = 20, per_day: int = 3, seed: int = 0, organisation=None
+) -> list[Transaction]:
     """Stored, consistent per-account histories: each account spends around its own level at its own merchants."""
     rng = np.random.default_rng(seed)
-    source, _ = Source.objects.get_or_create(name="test-history", defaults={"kind": Source.Kind.IMPORT})
+    source = history_source(organisation)
     rows = []
     for a in range(accounts):
         level = rng.uniform(10, 120)
@@ -38,8 +49,10 @@ def store_history(*, accounts: int = 40, days: int = 20, per_day: int = 3, seed:
     return Transaction.objects.bulk_create(rows)
 
 
-def store_transaction(*, account_id: str, amount: str, at: datetime, merchant_id: str = "m-999", **fields):
-    source, _ = Source.objects.get_or_create(name="test-history", defaults={"kind": Source.Kind.IMPORT})
+def store_transaction(
+    *, account_id: str, amount: str, at: datetime, merchant_id: str = "m-999", organisation=None, **fields
+):
+    source = history_source(organisation)
     defaults = {"channel": Channel.IN_PERSON, "merchant_category": "grocery", "country": "FR"}
     return Transaction.objects.create(
         source=source,

@@ -22,6 +22,7 @@ from detection.scoring.api_services import transactions_score_batch
 from detection.scoring.services import score_transactions
 from detection.training.services import model_version_activate, model_version_train
 from tests.detection.conftest import START, store_history
+from tests.factories import default_organisation
 from transactions.models import Channel, LabelSource, Source, Transaction
 from transactions.services import transaction_label, transactions_ingest_rows
 
@@ -36,14 +37,18 @@ def fresh_cache(settings):
     cache_module._CACHES.clear()
 
 
+def _org() -> int:
+    return default_organisation().pk
+
+
 def frames(batch, settings, *, from_cache: bool = True):
     """The batch's frame through the cache and through SQL."""
     settings.HISTORY_CACHE = True
-    cached = adapters.frame_for_transactions(batch)
+    cached = adapters.frame_for_transactions(batch, organisation_id=_org())
     (cache,) = cache_module._CACHES.values()
     assert (cache.floor is not None) == from_cache  # the cache answered (or, when told, could not)
     settings.HISTORY_CACHE = False
-    direct = adapters.frame_for_transactions(batch)
+    direct = adapters.frame_for_transactions(batch, organisation_id=_org())
     settings.HISTORY_CACHE = True
     return cached, direct
 
@@ -121,10 +126,10 @@ def test_stored_targets_read_by_scattered_primary_keys_give_the_frame_of_the_mod
     store_history(accounts=30, days=20)
     batch = latest_batch(200)[::7]  # ids far apart: the range read must still find each one and no other
     settings.HISTORY_CACHE = False
-    by_pk = adapters.frame_for_stored(pks=[t.pk for t in reversed(batch)])
-    assert_same(by_pk, adapters.frame_for_transactions(batch))
+    by_pk = adapters.frame_for_stored(organisation_id=_org(), pks=[t.pk for t in reversed(batch)])
+    assert_same(by_pk, adapters.frame_for_transactions(batch, organisation_id=_org()))
     assert by_pk[1].sum() == len(batch)
-    frame, targets = adapters.frame_for_stored(pks=[])
+    frame, targets = adapters.frame_for_stored(organisation_id=_org(), pks=[])
     assert len(frame["row_id"]) == 0 and len(targets) == 0
 
 
@@ -234,7 +239,9 @@ def test_history_older_than_the_cache_and_a_cache_too_large_fall_back_to_sql(set
 
 def test_a_batch_scored_through_the_cache_gets_the_scores_of_the_sql_path(settings):
     store_history(accounts=30, days=20)
-    model_version_activate(version=model_version_train(until=START + timedelta(days=18), seed=0))
+    model_version_activate(
+        version=model_version_train(organisation=default_organisation(), until=START + timedelta(days=18), seed=0)
+    )
     batch = latest_batch()
     settings.HISTORY_CACHE = False
     with transaction.atomic():
@@ -288,12 +295,14 @@ def test_rows_this_transaction_stored_give_the_frame_read_back_from_the_database
         pks = list(written)
         assert all(r.created for r in ingested) and len(pks) == 70
         with CaptureQueriesContext(connection) as queries:
-            given = adapters.frame_for_stored(pks=pks, written=written)
+            given = adapters.frame_for_stored(
+                organisation_id=_org(), pks=pks, written=written, written_source_id=batch[0].source_id
+            )
         sql = [q["sql"] for q in queries]
         assert any("SELECT count(*)" in q for q in sql)  # through the cache, which counts this transaction's rows
         assert not [q for q in sql if "change_txid = txid_current_if_assigned())" in q]  # and does not read them
         settings.HISTORY_CACHE = False  # the rows as SQL reads them
-        assert_same(given, adapters.frame_for_stored(pks=pks))
+        assert_same(given, adapters.frame_for_stored(organisation_id=_org(), pks=pks))
         assert given[1].sum() == 70 and np.isfinite(given[0]["label_known_ts"]).sum() > 40
         transaction.set_rollback(True)
 
@@ -309,9 +318,14 @@ def test_rows_stored_beside_other_writes_of_the_transaction_are_read_back(settin
         ingested = transactions_ingest_rows(source=source, rows=ingested_rows(batch[:70]))
         written = {r.pk: r.stored for r in ingested}
         with CaptureQueriesContext(connection) as queries:
-            given = adapters.frame_for_stored(pks=[*written, batch[0].pk], written=written)
+            given = adapters.frame_for_stored(
+                organisation_id=_org(),
+                pks=[*written, batch[0].pk],
+                written=written,
+                written_source_id=batch[0].source_id,
+            )
         assert [q for q in queries if "change_txid = txid_current_if_assigned())" in q["sql"]]  # read: not all known
-        assert_same(given, adapters.frame_for_stored(pks=[*written, batch[0].pk]))
+        assert_same(given, adapters.frame_for_stored(organisation_id=_org(), pks=[*written, batch[0].pk]))
         assert given[0]["label"][given[0]["row_id"] == batch[0].pk].tolist() == [1.0]
         transaction.set_rollback(True)
 
@@ -321,7 +335,9 @@ def scored_history(settings, monkeypatch):
     """History in a filled cache, an active model, and the source batches are sent from: (latest rows, source)."""
     monkeypatch.setattr(adapters, "COPY_THRESHOLD", 10)  # a batch this small reads through the cache too
     store_history(accounts=30, days=20)
-    model_version_activate(version=model_version_train(until=START + timedelta(days=18), seed=0))
+    model_version_activate(
+        version=model_version_train(organisation=default_organisation(), until=START + timedelta(days=18), seed=0)
+    )
     batch = latest_batch()
     frames(batch, settings)
     return batch, Source.objects.get(name="test-history")
@@ -393,6 +409,7 @@ def test_rows_a_look_has_read_are_not_adopted_twice(settings, monkeypatch):
                     None,
                     None,
                     None,
+                    t.source_id,
                 )
                 for t in mine
             ]
@@ -412,8 +429,8 @@ def test_batches_scored_one_after_another_get_the_scores_of_the_sql_path(setting
     cached = {item["transaction_id"]: item["score"] for item in answer["results"]}
     second = list(Transaction.objects.filter(transaction_id__in=cached))
     settings.HISTORY_CACHE = False
-    frame, targets = adapters.frame_for_transactions(second)
-    output = registry.active_model().detector.score_frame(frame, targets)
+    frame, targets = adapters.frame_for_transactions(second, organisation_id=_org())
+    output = registry.active_model(organisation_id=_org()).detector.score_frame(frame, targets)
     by_pk = {t.pk: t.transaction_id for t in second}
     direct = {by_pk[pk]: round(float(v), 6) for pk, v in zip(frame["row_id"][targets], output.score, strict=True)}
     assert len(cached) == 40 and cached == direct

@@ -9,7 +9,7 @@ from channels.testing import WebsocketCommunicator
 from anomaly_site.routing import websocket_urlpatterns
 from detection.jobs import progress as job_progress
 from detection.models import ScoringJob
-from tests.factories import UserFactory
+from tests.factories import UserFactory, default_organisation
 from transactions.services import source_get_or_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -17,7 +17,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def make_job(user, **fields) -> ScoringJob:
     values = {"file_path": "jobs/x/upload.csv", "file_format": "csv", "status": ScoringJob.Status.RUNNING} | fields
-    return ScoringJob.objects.create(source=source_get_or_create(name="uploads"), created_by=user, **values)
+    return ScoringJob.objects.create(
+        source=source_get_or_create(organisation=default_organisation(), name="uploads"), created_by=user, **values
+    )
 
 
 def communicator(user, job: ScoringJob) -> WebsocketCommunicator:

@@ -8,7 +8,7 @@ from detection.jobs import services as jobs
 from detection.jobs import uploads
 from detection.models import ScoringJob
 from tests.api.jobs_data import MAPPING, csv_upload, job_frame, parquet_upload
-from tests.factories import UserFactory
+from tests.factories import UserFactory, default_organisation
 
 INDEX = reverse("detection:uploads")
 
@@ -150,7 +150,9 @@ def job_for(user, **fields) -> ScoringJob:
     from transactions.services import source_get_or_create
 
     values = {"file_path": "jobs/x/upload.csv", "file_format": "csv", "original_name": "rows.csv"} | fields
-    return ScoringJob.objects.create(source=source_get_or_create(name="uploads"), created_by=user, **values)
+    return ScoringJob.objects.create(
+        source=source_get_or_create(organisation=default_organisation(), name="uploads"), created_by=user, **values
+    )
 
 
 def test_job_page_shows_progress(analyst_client, analyst):

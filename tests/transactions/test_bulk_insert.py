@@ -10,6 +10,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 
 from core import bulk_insert
+from tests.factories import default_organisation
 from transactions import bulk
 from transactions.bulk import insert_rows
 from transactions.models import Source, Transaction
@@ -42,7 +43,7 @@ def clean_row(i: int, **extra) -> dict:
 @pytest.mark.django_db
 @pytest.mark.parametrize("count", [3, bulk_insert.COPY_ABOVE + 50])
 def test_rows_are_stored_the_same_by_arrays_and_by_copy(count):
-    source = Source.objects.create(name=f"bulk-{count}")
+    source = Source.objects.create(organisation=default_organisation(), name=f"bulk-{count}")
     rows = [clean_row(i) for i in range(count)]
     outcome = insert_rows(source_id=source.pk, rows=rows, label_source="reported")
     assert len(outcome) == count and all(created for _, created in outcome.values())
@@ -57,7 +58,7 @@ def test_rows_are_stored_the_same_by_arrays_and_by_copy(count):
 @pytest.mark.django_db
 @pytest.mark.parametrize("count", [3, bulk_insert.COPY_ABOVE + 50])
 def test_rows_sent_again_are_reported_existing_and_not_stored_twice(count):
-    source = Source.objects.create(name=f"again-{count}")
+    source = Source.objects.create(organisation=default_organisation(), name=f"again-{count}")
     first = insert_rows(source_id=source.pk, rows=[clean_row(i) for i in range(count)], label_source="reported")
     rows = [clean_row(i) for i in range(count + 2)] + [clean_row(0)]
     again = insert_rows(source_id=source.pk, rows=rows, label_source="reported")
@@ -76,7 +77,7 @@ def _staged_tables() -> list[str]:
 
 @pytest.mark.django_db(transaction=True)
 def test_the_staging_table_outlives_a_commit_empty_and_a_rolled_back_call_leaves_nothing():
-    source = Source.objects.create(name="staging")
+    source = Source.objects.create(organisation=default_organisation(), name="staging")
     many = bulk_insert.COPY_ABOVE + 10
     with transaction.atomic():
         first = insert_rows(source_id=source.pk, rows=[clean_row(i) for i in range(many)], label_source="reported")
@@ -121,7 +122,10 @@ def tricky_row(i: int) -> dict:
 
 @pytest.mark.django_db
 def test_copy_lines_store_what_psycopgs_row_writer_stores():
-    by_lines, by_writer = Source.objects.create(name="lines"), Source.objects.create(name="writer")
+    by_lines, by_writer = (
+        Source.objects.create(organisation=default_organisation(), name="lines"),
+        Source.objects.create(organisation=default_organisation(), name="writer"),
+    )
     rows = [tricky_row(i) for i in range(bulk_insert.COPY_ABOVE + 30)]
 
     insert_rows(source_id=by_lines.pk, rows=rows, label_source="reported")
@@ -150,7 +154,7 @@ def _insert_plain(source: Source, rows: list[dict]) -> list[tuple]:
 
 @pytest.mark.django_db
 def test_a_second_large_call_in_one_transaction_stages_only_its_own_rows():
-    source = Source.objects.create(name="two-calls")
+    source = Source.objects.create(organisation=default_organisation(), name="two-calls")
     many = bulk_insert.COPY_ABOVE + 10
 
     first = _insert_plain(source, [clean_row(i) for i in range(many)])
@@ -161,7 +165,7 @@ def test_a_second_large_call_in_one_transaction_stages_only_its_own_rows():
 
 @pytest.mark.django_db
 def test_a_large_call_with_some_ids_stored_before_stores_just_the_rest():
-    source = Source.objects.create(name="some-before")
+    source = Source.objects.create(organisation=default_organisation(), name="some-before")
     count = bulk_insert.COPY_ABOVE + 20
     first = insert_rows(source_id=source.pk, rows=[clean_row(i) for i in range(0, count, 2)], label_source="reported")
 
@@ -178,7 +182,7 @@ def test_a_large_call_with_some_ids_stored_before_stores_just_the_rest():
 
 @pytest.mark.django_db
 def test_an_id_twice_in_a_large_call_stores_its_first_row():
-    source = Source.objects.create(name="twice")
+    source = Source.objects.create(organisation=default_organisation(), name="twice")
     rows = [clean_row(i) for i in range(bulk_insert.COPY_ABOVE + 5)] + [clean_row(3, amount=Decimal("99.00"))]
 
     outcome = insert_rows(source_id=source.pk, rows=rows, label_source="reported")
@@ -197,7 +201,7 @@ def test_a_large_call_for_a_missing_source_is_refused():
 
 @pytest.mark.django_db(transaction=True)
 def test_two_senders_of_the_same_large_batch_store_each_row_once():
-    source = Source.objects.create(name="race")
+    source = Source.objects.create(organisation=default_organisation(), name="race")
     count = bulk_insert.COPY_ABOVE + 10
     stored_uncommitted, outcomes = threading.Event(), {}
 
