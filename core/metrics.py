@@ -1,4 +1,5 @@
-"""Prometheus metrics: scoring latency, scored and flagged counts per model version, job progress, queue depth.
+"""Prometheus metrics: scoring latency, scored and flagged counts per organisation and model version, job progress
+and review-queue depth per organisation. An organisation is labelled with its name (its slug).
 
 Counters and histograms live in each process. Set PROMETHEUS_MULTIPROC_DIR (an empty, writable directory,
 cleared at deploy) to sum them over every web and worker process on the machine; without it /metrics shows
@@ -35,14 +36,22 @@ SCORING_SECONDS = Histogram(
     ["kind"],
     buckets=LATENCY_BUCKETS,
 )
-SCORED = Counter("anomaly_scored", "Transactions scored, by model version and kind.", ["model_version", "kind"])
+# Model versions are numbered per organisation, so a version is only told apart with its organisation.
+SCORED = Counter(
+    "anomaly_scored",
+    "Transactions scored, by organisation, model version and kind.",
+    ["organisation", "model_version", "kind"],
+)
 FLAGGED = Counter(
-    "anomaly_flagged", "Transactions flagged for review, by model version and kind.", ["model_version", "kind"]
+    "anomaly_flagged",
+    "Transactions flagged for review, by organisation, model version and kind.",
+    ["organisation", "model_version", "kind"],
 )
 
 
-def scores_recorded(scores: Iterable, *, path: str, seconds: float) -> None:
-    """Count freshly stored scores (objects with .model_version.version and .is_anomaly) and the time they took."""
+def scores_recorded(scores: Iterable, *, organisation: str, path: str, seconds: float) -> None:
+    """Count one organisation's freshly stored scores (objects with .model_version.version and .is_anomaly) and the
+    time they took."""
     SCORING_SECONDS.labels(kind=path).observe(seconds)
     scored: dict[int, list[int]] = {}
     for score in scores:
@@ -50,17 +59,19 @@ def scores_recorded(scores: Iterable, *, path: str, seconds: float) -> None:
         counts[0] += 1
         counts[1] += bool(score.is_anomaly)
     for version, (total, flagged) in scored.items():
-        SCORED.labels(model_version=str(version), kind=path).inc(total)
+        SCORED.labels(organisation=organisation, model_version=str(version), kind=path).inc(total)
         if flagged:
-            FLAGGED.labels(model_version=str(version), kind=path).inc(flagged)
+            FLAGGED.labels(organisation=organisation, model_version=str(version), kind=path).inc(flagged)
 
 
-def counts_recorded(*, model_version: int, scored: int, flagged: int, kind: str, seconds: float) -> None:
+def counts_recorded(
+    *, organisation: str, model_version: int, scored: int, flagged: int, kind: str, seconds: float
+) -> None:
     """The same as scores_recorded, from counts (a job chunk does not keep its Score objects around)."""
     SCORING_SECONDS.labels(kind=kind).observe(seconds)
-    SCORED.labels(model_version=str(model_version), kind=kind).inc(scored)
+    SCORED.labels(organisation=organisation, model_version=str(model_version), kind=kind).inc(scored)
     if flagged:
-        FLAGGED.labels(model_version=str(model_version), kind=kind).inc(flagged)
+        FLAGGED.labels(organisation=organisation, model_version=str(model_version), kind=kind).inc(flagged)
 
 
 Gauge = Callable[[], Iterable[Metric]]

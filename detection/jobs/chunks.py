@@ -164,7 +164,12 @@ def _score(chunk: ScoringJobChunk) -> None:
         seconds = time.perf_counter() - started
         db.on_commit(
             lambda: metrics.counts_recorded(
-                model_version=result.version, scored=result.scored, flagged=result.flagged, kind="job", seconds=seconds
+                organisation=chunk.job.source.organisation.name,
+                model_version=result.version,
+                scored=result.scored,
+                flagged=result.flagged,
+                kind="job",
+                seconds=seconds,
             )
         )
 

@@ -78,7 +78,9 @@ def transaction_score(*, source: Source, data: dict) -> ScoreOutcome:
     stored = None if result.created else _latest_scores([tx]).get(tx.pk)
     score = stored or score_transactions(transactions=[tx])[0]
     if stored is None:
-        metrics.scores_recorded([score], path="single", seconds=time.perf_counter() - started)
+        metrics.scores_recorded(
+            [score], organisation=source.organisation.name, path="single", seconds=time.perf_counter() - started
+        )
     return ScoreOutcome(transaction=tx, score=score, created=result.created)
 
 
@@ -114,7 +116,12 @@ def _score_batch(*, source: Source, rows: list[dict], alone: bool) -> dict[str, 
             flagged = sum(1 for _, _, flag, _ in fresh.created.values() if flag)
             seconds = time.perf_counter() - started
             metrics.counts_recorded(
-                model_version=fresh.version, scored=len(fresh.created), flagged=flagged, kind="batch", seconds=seconds
+                organisation=source.organisation.name,
+                model_version=fresh.version,
+                scored=len(fresh.created),
+                flagged=flagged,
+                kind="batch",
+                seconds=seconds,
             )
         payloads |= _latest_score_payloads([pk for pk in to_score if pk not in payloads])  # scored meanwhile
     items = [{"index": i, "created": r.created, "transaction_id": r.transaction_id, **payloads[r.pk]} for i, r in good]
