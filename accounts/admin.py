@@ -5,26 +5,8 @@ from django.utils.html import format_html
 
 from accounts.models import Membership, Organisation, PartnerToken, Scope
 from accounts.services import partner_token_create, partner_token_revoke
+from core.admin import OrganisationListFilter, OrganisationScopedAdmin  # OrganisationScopedAdmin: every app's base
 from transactions.models import Source
-
-
-class OrganisationScopedAdmin(admin.ModelAdmin):
-    """An admin page of rows that belong to organisations: staff see the rows of the organisations they may work
-    in (superusers: every one), and may only file rows under those. `organisation_path` names the lookup."""
-
-    organisation_path = "organisation"
-
-    def get_queryset(self, request):
-        rows = super().get_queryset(request)
-        if request.user.is_superuser:
-            return rows
-        allowed = Organisation.objects.filter(memberships__user=request.user)
-        return rows.filter(**{f"{self.organisation_path}__in": allowed})
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "organisation" and not request.user.is_superuser:
-            kwargs["queryset"] = Organisation.objects.filter(memberships__user=request.user)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 class MembershipInline(admin.TabularInline):
@@ -93,7 +75,7 @@ class PartnerTokenAdmin(OrganisationScopedAdmin):
         "created_by",
         "last_used_at",
     ]
-    list_filter = [RevokedFilter, "organisation"]
+    list_filter = [RevokedFilter, OrganisationListFilter]
     list_select_related = ["organisation", "source", "created_by"]
     search_fields = ["name", "key_prefix"]
     readonly_fields = [

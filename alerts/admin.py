@@ -1,3 +1,6 @@
+"""The alerts app's admin pages: rules, alerts, deliveries and the audit trail, each scoped to the organisations the
+person is a member of (superusers: every one, and the platform's own audit events besides)."""
+
 import json
 
 from django import forms
@@ -9,7 +12,12 @@ from django.utils.html import format_html, format_html_join
 from alerts.models import Alert, AlertDelivery, AlertRule, AuditEvent, PendingEvaluation, generate_signing_secret
 from alerts.services import alert_delivery_resend, alert_rule_delete, alert_rule_save
 from alerts.views import audit_csv_response
-from core.admin import ReadOnlyAdmin
+from core.admin import (
+    OrganisationListFilter,
+    OrganisationRelatedFieldListFilter,
+    OrganisationScopedAdmin,
+    ReadOnlyAdmin,
+)
 from core.audit import audit_record
 from transactions.models import Channel as TransactionChannel
 
@@ -24,6 +32,7 @@ class AlertRuleForm(forms.ModelForm):
     class Meta:
         model = AlertRule
         fields = [
+            "organisation",
             "name",
             "description",
             "enabled",
@@ -46,17 +55,31 @@ class AlertRuleForm(forms.ModelForm):
         widgets = {"description": forms.Textarea(attrs={"rows": 2})}
 
 
+class ScopedReadOnlyAdmin(OrganisationScopedAdmin, ReadOnlyAdmin):
+    """An organisation's history: viewable by its members (and superusers), never added, edited or deleted."""
+
+
 @admin.register(AlertRule)
-class AlertRuleAdmin(admin.ModelAdmin):
+class AlertRuleAdmin(OrganisationScopedAdmin):
     form = AlertRuleForm
-    list_display = ["name", "enabled", "channel", "destination", "conditions", "quiet_period_minutes", "alert_count"]
+    list_display = [
+        "name",
+        "organisation",
+        "enabled",
+        "channel",
+        "destination",
+        "conditions",
+        "quiet_period_minutes",
+        "alert_count",
+    ]
     list_editable = ["enabled"]
-    list_filter = ["enabled", "channel", "min_risk_level"]
+    list_filter = [OrganisationListFilter, "enabled", "channel", "min_risk_level"]
+    list_select_related = ["organisation"]
     search_fields = ["name", "description", "destination"]
     readonly_fields = ["signing_secret_display", "created_at", "updated_at", "created_by"]
     actions = ["rotate_signing_secret", "enable_rules", "disable_rules"]
     fieldsets = [
-        (None, {"fields": ["name", "description", "enabled"]}),
+        (None, {"fields": ["organisation", "name", "description", "enabled"]}),
         (
             "Conditions (every condition set must hold)",
             {
@@ -161,7 +184,8 @@ class AlertRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(AlertDelivery)
-class AlertDeliveryAdmin(ReadOnlyAdmin):
+class AlertDeliveryAdmin(ScopedReadOnlyAdmin):
+    organisation_path = "rule__organisation"
     list_display = [
         "id",
         "rule",
@@ -175,7 +199,7 @@ class AlertDeliveryAdmin(ReadOnlyAdmin):
         "sent_at",
         "short_error",
     ]
-    list_filter = ["status", "channel", "rule"]
+    list_filter = [OrganisationListFilter, "status", "channel", ("rule", OrganisationRelatedFieldListFilter)]
     list_select_related = ["rule"]
     search_fields = ["destination", "last_error", "rule__name"]
     date_hierarchy = "created_at"
@@ -234,9 +258,10 @@ class AlertDeliveryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Alert)
-class AlertAdmin(ReadOnlyAdmin):
+class AlertAdmin(ScopedReadOnlyAdmin):
+    organisation_path = "rule__organisation"
     list_display = ["id", "created_at", "rule", "transaction_link", "risk", "score_value", "amount", "account"]
-    list_filter = ["rule", "score__risk_level"]
+    list_filter = [OrganisationListFilter, ("rule", OrganisationRelatedFieldListFilter), "score__risk_level"]
     list_select_related = ["rule", "transaction", "score"]
     search_fields = ["transaction__transaction_id", "transaction__account_id", "transaction__merchant_id"]
     date_hierarchy = "created_at"
@@ -266,14 +291,27 @@ class AlertAdmin(ReadOnlyAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "actor_label", "action", "object_type", "object_id", "object_repr", "ip_address"]
-    list_filter = ["action", "object_type", ("actor", admin.RelatedOnlyFieldListFilter)]
+class AuditEventAdmin(ScopedReadOnlyAdmin):
+    """Staff see their organisations' events; the platform's own (no organisation) only superusers."""
+
+    list_display = [
+        "created_at",
+        "organisation",
+        "actor_label",
+        "action",
+        "object_type",
+        "object_id",
+        "object_repr",
+        "ip_address",
+    ]
+    list_filter = [OrganisationListFilter, "action", "object_type", ("actor", admin.RelatedOnlyFieldListFilter)]
+    list_select_related = ["organisation"]
     search_fields = ["action", "object_repr", "object_id", "actor_label", "ip_address", "request_id"]
     date_hierarchy = "created_at"
     actions = ["export_csv"]
     fields = [
         "created_at",
+        "organisation",
         "actor",
         "actor_label",
         "ip_address",
@@ -301,10 +339,13 @@ class AuditEventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(PendingEvaluation)
-class PendingEvaluationAdmin(ReadOnlyAdmin):
-    """Scores waiting for their alert evaluation because the broker was down; the beat task empties the list."""
+class PendingEvaluationAdmin(ScopedReadOnlyAdmin):
+    """Scores waiting for their alert evaluation because the broker was down; the beat task empties the list. Rows
+    kept before organisations (none named) are shown to superusers only."""
 
-    list_display = ["id", "created_at", "score_count", "error"]
+    list_display = ["id", "organisation", "created_at", "score_count", "error"]
+    list_filter = [OrganisationListFilter]
+    list_select_related = ["organisation"]
 
     @admin.display(description="scores")
     def score_count(self, pending):

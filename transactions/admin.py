@@ -1,6 +1,11 @@
 from django.contrib import admin
 
-from core.admin import ReadOnlyAdmin
+from core.admin import (
+    OrganisationListFilter,
+    OrganisationRelatedFieldListFilter,
+    OrganisationScopedAdmin,
+    ReadOnlyAdmin,
+)
 from transactions.models import LabelEvent, Source, Transaction
 from transactions.validation import CANONICAL_FIELDS
 
@@ -8,10 +13,15 @@ from transactions.validation import CANONICAL_FIELDS
 _NOT_LISTED = ("latitude", "longitude", "location_distance_km", "country", "device_id")
 
 
+class ScopedReadOnlyAdmin(OrganisationScopedAdmin, ReadOnlyAdmin):
+    """An organisation's history: viewable by its members (and superusers), never added, edited or deleted."""
+
+
 @admin.register(Source)
-class SourceAdmin(admin.ModelAdmin):
-    list_display = ["name", "kind", "created_at"]
-    list_filter = ["kind"]
+class SourceAdmin(OrganisationScopedAdmin):
+    list_display = ["name", "organisation", "kind", "created_at"]
+    list_filter = [OrganisationListFilter, "kind"]
+    list_select_related = ["organisation"]
     search_fields = ["name"]
     readonly_fields = ["created_at"]
 
@@ -31,11 +41,18 @@ class LabelEventInline(admin.TabularInline):
 
 
 @admin.register(Transaction)
-class TransactionAdmin(ReadOnlyAdmin):
+class TransactionAdmin(ScopedReadOnlyAdmin):
     """Transactions are facts as received; labels change through review, so the admin only looks."""
 
+    organisation_path = "source__organisation"
     list_display = [*(name for name in CANONICAL_FIELDS if name not in _NOT_LISTED), "source"]
-    list_filter = ["channel", "label", "label_source", "source"]
+    list_filter = [
+        OrganisationListFilter,
+        "channel",
+        "label",
+        "label_source",
+        ("source", OrganisationRelatedFieldListFilter),
+    ]
     list_select_related = ["source"]
     search_fields = ["=transaction_id", "=account_id", "=merchant_id"]
     show_full_result_count = False
@@ -43,9 +60,10 @@ class TransactionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(LabelEvent)
-class LabelEventAdmin(ReadOnlyAdmin):
+class LabelEventAdmin(ScopedReadOnlyAdmin):
+    organisation_path = "transaction__source__organisation"
     list_display = ["created_at", "transaction", "label", "source", "created_by"]
-    list_filter = ["label", "source"]
+    list_filter = [OrganisationListFilter, "label", "source"]
     list_select_related = ["transaction", "created_by"]
     search_fields = ["transaction__transaction_id", "note"]
     raw_id_fields = ["transaction"]
