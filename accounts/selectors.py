@@ -1,5 +1,7 @@
 """Reads of organisations: which a user may work in, and the one a request works in."""
 
+from types import SimpleNamespace
+
 from django.db.models import QuerySet
 
 from accounts.models import Organisation
@@ -29,6 +31,14 @@ def organisation_for_request(request) -> Organisation | None:
         if organisation is not None:
             return organisation
     return allowed.first()
+
+
+def organisation_for_scope(scope) -> Organisation | None:
+    """A websocket's organisation, as `organisation_for_request` decides for a page: from the scope's user and session
+    (a scope without a session gets the user's first organisation). Call from a thread, not the event loop."""
+    return organisation_for_request(
+        SimpleNamespace(user=scope.get("user"), session=scope["session"] if "session" in scope else {})
+    )
 
 
 def organisation_by_name(name: str | None) -> Organisation:

@@ -1,7 +1,8 @@
-"""Tell every open review queue that items were created or changed, after the change is committed.
+"""Tell an organisation's open review queues that items were created or changed, after the change is committed.
 
-The message carries ids only: each connected queue renders the rows itself with the same partial template the
-page uses, for its own user (buttons depend on who is looking) and its own filters.
+Each organisation's queues form one channel-layer group, so no queue ever hears of another organisation's items.
+The message carries ids only: each connected queue renders the rows itself with the same partial template the page
+uses, for its own user (buttons depend on who is looking) and its own filters.
 """
 
 import logging
@@ -12,19 +13,25 @@ from core.channel_send import group_send
 
 logger = logging.getLogger(__name__)
 
-QUEUE_GROUP = "review-queue"
 EVENTS = ("created", "changed")
 
 
-def review_queue_broadcast(*, item_ids: list[int], event: str) -> None:
+def queue_group(organisation_id: int) -> str:
+    """The channel-layer group of one organisation's open queues."""
+    return f"review-queue-{organisation_id}"
+
+
+def review_queue_broadcast(*, organisation_id: int, item_ids: list[int], event: str) -> None:
     if event not in EVENTS:
         raise ValueError(f"unknown event {event!r}")
     if item_ids:
-        group_send(QUEUE_GROUP, {"type": "queue.event", "event": event, "item_ids": item_ids})
+        group_send(queue_group(organisation_id), {"type": "queue.event", "event": event, "item_ids": item_ids})
 
 
-def review_queue_broadcast_on_commit(*, item_ids: list[int], event: str) -> None:
-    """Broadcast once the surrounding transaction commits; a failed broadcast is logged, never raised, since the
-    change itself is saved and the next page load shows it."""
+def review_queue_broadcast_on_commit(*, organisation_id: int, item_ids: list[int], event: str) -> None:
+    """Broadcast to the organisation's queues once the surrounding transaction commits; a failed broadcast is logged,
+    never raised, since the change itself is saved and the next page load shows it."""
     ids = list(item_ids)
-    transaction.on_commit(lambda: review_queue_broadcast(item_ids=ids, event=event), robust=True)
+    transaction.on_commit(
+        lambda: review_queue_broadcast(organisation_id=organisation_id, item_ids=ids, event=event), robust=True
+    )

@@ -67,6 +67,12 @@ class ReviewItem(models.Model):
         return f"Review of {self.transaction_id} ({self.status})"
 
     @property
+    def organisation_id(self) -> int:
+        """The item's organisation: its transaction's source's (items carry no column of their own). Audit rows of
+        the item take it from here."""
+        return self.transaction.source.organisation_id
+
+    @property
     def age(self) -> timedelta:
         return timezone.now() - self.created_at
 

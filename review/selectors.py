@@ -1,4 +1,8 @@
-"""Reads for the review workspace; each returns a queryset or plain data, never renders."""
+"""Reads for the review workspace; each returns a queryset or plain data, never renders.
+
+Every read takes the organisation it reads for and returns only that organisation's rows: items, transactions and
+the account and merchant histories around them (sources of one organisation share histories; organisations never).
+"""
 
 from datetime import timedelta
 
@@ -6,6 +10,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
 
+from accounts.models import Organisation
 from review.models import ReviewDecision, ReviewItem
 from transactions.models import Transaction
 
@@ -51,23 +56,42 @@ def _filters_q(filters: dict, user) -> Q:
     return q
 
 
-def review_queue(*, user, filters: dict) -> QuerySet[ReviewItem]:
-    """Items matching the queue's filters in the chosen order, with everything a row shows joined in."""
+def review_items(*, organisation_id: int | None) -> QuerySet[ReviewItem]:
+    """The organisation's review items (none without an organisation): where every read and action of review starts."""
+    if organisation_id is None:
+        return ReviewItem.objects.none()
+    return ReviewItem.objects.filter(transaction__source__organisation_id=organisation_id)
+
+
+def transactions_of(*, organisation_id: int | None) -> QuerySet[Transaction]:
+    """The organisation's transactions (none without an organisation)."""
+    if organisation_id is None:
+        return Transaction.objects.none()
+    return Transaction.objects.filter(source__organisation_id=organisation_id)
+
+
+def review_queue(*, organisation_id: int | None, user, filters: dict) -> QuerySet[ReviewItem]:
+    """The organisation's items matching the queue's filters in the chosen order, with everything a row shows."""
     ordering = ORDERINGS.get(filters.get("sort", "priority"), ORDERINGS["priority"])
     return (
-        ReviewItem.objects.filter(_filters_q(filters, user))
+        review_items(organisation_id=organisation_id)
+        .filter(_filters_q(filters, user))
         .select_related("transaction", "score", "assignee")
         .order_by(*ordering)
     )
 
 
-def review_queue_counts(*, user) -> dict[str, int]:
-    """Open, in review, waiting for information, and claimed by this user: one aggregate query."""
-    return ReviewItem.objects.filter(status__in=ACTIVE).aggregate(
-        open=Count("pk", filter=Q(status=ReviewItem.Status.OPEN)),
-        in_review=Count("pk", filter=Q(status=ReviewItem.Status.IN_REVIEW)),
-        needs_info=Count("pk", filter=Q(decision=ReviewItem.Decision.NEEDS_INFO)),
-        mine=Count("pk", filter=Q(assignee=user)),
+def review_queue_counts(*, organisation_id: int | None, user) -> dict[str, int]:
+    """The organisation's open, in review, waiting for information, and claimed by this user: one aggregate query."""
+    return (
+        review_items(organisation_id=organisation_id)
+        .filter(status__in=ACTIVE)
+        .aggregate(
+            open=Count("pk", filter=Q(status=ReviewItem.Status.OPEN)),
+            in_review=Count("pk", filter=Q(status=ReviewItem.Status.IN_REVIEW)),
+            needs_info=Count("pk", filter=Q(decision=ReviewItem.Decision.NEEDS_INFO)),
+            mine=Count("pk", filter=Q(assignee=user)),
+        )
     )
 
 
@@ -83,20 +107,26 @@ def review_item_history(*, item: ReviewItem) -> QuerySet[ReviewDecision]:
     return item.decisions.select_related("user").order_by("-created_at", "-pk")
 
 
+def _same_organisation(transaction: Transaction) -> QuerySet[Transaction]:
+    return transactions_of(organisation_id=transaction.source.organisation_id)
+
+
 def account_history(*, transaction: Transaction, before: int = 60, after: int = 10) -> list[Transaction]:
-    """The account's transactions around this one, oldest first: up to `before` earlier and `after` later."""
-    base = Transaction.objects.for_account(transaction.account_id).exclude(pk=transaction.pk)
+    """The account's transactions around this one in its organisation, oldest first: up to `before` earlier and
+    `after` later."""
+    base = _same_organisation(transaction).for_account(transaction.account_id).exclude(pk=transaction.pk)
     earlier = list(base.filter(timestamp__lte=transaction.timestamp).order_by("-timestamp", "-pk")[:before])
     later = list(base.filter(timestamp__gt=transaction.timestamp).order_by("timestamp", "pk")[:after])
     return [*reversed(earlier), transaction, *later]
 
 
 def merchant_activity(*, transaction: Transaction, limit: int = 10) -> dict:
-    """The merchant's recent transactions before this one, with counts over the last day and week."""
+    """The merchant's recent transactions before this one in its organisation, with counts over the last day and
+    week."""
     if not transaction.merchant_id:
         return {"recent": [], "stats": None}
     at = transaction.timestamp
-    window = Transaction.objects.filter(merchant_id=transaction.merchant_id, timestamp__lte=at)
+    window = _same_organisation(transaction).filter(merchant_id=transaction.merchant_id, timestamp__lte=at)
     stats = window.filter(timestamp__gt=at - timedelta(days=7)).aggregate(
         week=Count("pk"),
         day=Count("pk", filter=Q(timestamp__gt=at - timedelta(days=1))),
@@ -109,12 +139,14 @@ def merchant_activity(*, transaction: Transaction, limit: int = 10) -> dict:
 
 
 def related_decisions(*, transaction: Transaction, limit: int = 10) -> QuerySet[ReviewDecision]:
-    """Earlier decisions on the same account or merchant (not notes, not this transaction's)."""
+    """Earlier decisions on the same account or merchant in its organisation (not notes, not this transaction's)."""
     same = Q(item__transaction__account_id=transaction.account_id)
     if transaction.merchant_id:
         same |= Q(item__transaction__merchant_id=transaction.merchant_id)
     return (
-        ReviewDecision.objects.filter(same)
+        ReviewDecision.objects.filter(
+            same, item__transaction__source__organisation_id=transaction.source.organisation_id
+        )
         .exclude(decision="")
         .exclude(item__transaction=transaction)
         .select_related("item__transaction", "user")
@@ -123,8 +155,20 @@ def related_decisions(*, transaction: Transaction, limit: int = 10) -> QuerySet[
 
 
 def review_queue_depth_gauge():
-    """/metrics: review items not yet decided, by status (read at scrape time)."""
-    queue = GaugeMetricFamily("anomaly_review_queue_depth", "Review items not yet decided.", labels=["status"])
-    for status in ACTIVE:
-        queue.add_metric([status], ReviewItem.objects.filter(status=status).count())
+    """/metrics: items not yet decided, by organisation (its name) and status, zeros too (read at scrape time)."""
+    queue = GaugeMetricFamily(
+        "anomaly_review_queue_depth", "Review items not yet decided.", labels=["organisation", "status"]
+    )
+    depths = dict.fromkeys(
+        ((name, status) for name in Organisation.objects.values_list("name", flat=True) for status in ACTIVE), 0
+    )
+    rows = (
+        ReviewItem.objects.filter(status__in=ACTIVE)
+        .values_list("transaction__source__organisation__name", "status")
+        .annotate(depth=Count("pk"))
+        .order_by()
+    )
+    depths |= {(name, status): depth for name, status, depth in rows}
+    for (name, status), depth in sorted(depths.items()):
+        queue.add_metric([name, status], depth)
     yield queue

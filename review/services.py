@@ -1,7 +1,8 @@
 """Writes to the review queue: create items for flagged scores, claim, release, decide, note.
 
-Every change is broadcast to open queues after commit (see `review.broadcast`), and claims and decisions are
-written to the audit trail.
+Every change is broadcast to its organisation's open queues after commit (see `review.broadcast`), and claims and
+decisions are written to the audit trail. Items reach these functions through an organisation's selectors
+(`review.selectors.review_items`), so each acts on one organisation's item only.
 """
 
 import math
@@ -16,6 +17,7 @@ from core.bulk_insert import insert_returning
 from detection.scoring.events import ScoresStored
 from review.broadcast import review_queue_broadcast_on_commit
 from review.models import ReviewDecision, ReviewItem
+from review.selectors import review_items
 from transactions.models import Transaction
 from transactions.services import transaction_label
 
@@ -74,21 +76,23 @@ def _item_rows(transaction_ids, score_ids, scores, amounts, now) -> list[tuple]:
 
 
 @transaction.atomic(savepoint=False)
-def review_items_queue(*, transaction_ids, score_ids, scores, amounts) -> list[int]:
-    """Queue flagged scores given as parallel sequences (one per transaction, as bulk scoring has them in arrays):
-    the same items, priorities and broadcast as `review_items_create_for_scores`. Returns the new items' ids."""
+def review_items_queue(*, organisation_id: int, transaction_ids, score_ids, scores, amounts) -> list[int]:
+    """Queue flagged scores of one organisation's transactions given as parallel sequences (one per transaction, as
+    bulk scoring has them in arrays): the same items, priorities and broadcast as `review_items_create_for_scores`.
+    Returns the new items' ids."""
     rows = _item_rows(transaction_ids, score_ids, scores, amounts, timezone.now())
     item_ids = [pk for pk, _ in _insert_ignoring_queued(rows)] if rows else []
     if item_ids:
-        review_queue_broadcast_on_commit(item_ids=item_ids, event="created")
+        review_queue_broadcast_on_commit(organisation_id=organisation_id, item_ids=item_ids, event="created")
     return item_ids
 
 
 def review_items_queue_stored(event: ScoresStored) -> None:
-    """Scoring's news of stored scores: the flagged ones enter the queue."""
+    """Scoring's news of stored scores: the flagged ones enter their organisation's queue."""
     flagged = event.flagged
     if flagged.any():
         review_items_queue(
+            organisation_id=event.organisation_id,
             transaction_ids=event.transaction_ids[flagged],
             score_ids=event.score_ids[flagged],
             scores=event.scores[flagged],
@@ -106,12 +110,12 @@ def review_items_create_for_scores(*, scores: list) -> list[ReviewItem]:
     if not unique:
         return []
     now = timezone.now()
-    amounts = _amounts_by_transaction(unique)
+    facts = _amounts_and_organisations(unique)
     rows = _item_rows(
         [s.transaction_id for s in unique],
         [s.pk for s in unique],
         [s.score for s in unique],
-        [amounts[s.transaction_id] for s in unique],
+        [facts[s.transaction_id][0] for s in unique],
         now,
     )
     created = {transaction_id: pk for pk, transaction_id in _insert_ignoring_queued(rows)}
@@ -129,22 +133,27 @@ def review_items_create_for_scores(*, scores: list) -> list[ReviewItem]:
         for transaction_id, _, _, priority, _, _ in rows
         if transaction_id in created
     ]
+    by_organisation: dict[int, list[int]] = {}
     for item in items:
         item._state.adding = False
-    if items:
-        review_queue_broadcast_on_commit(item_ids=[i.pk for i in items], event="created")
+        by_organisation.setdefault(facts[item.transaction_id][1], []).append(item.pk)
+    for organisation_id, item_ids in by_organisation.items():
+        review_queue_broadcast_on_commit(organisation_id=organisation_id, item_ids=item_ids, event="created")
     return items
 
 
-def _amounts_by_transaction(scores: list) -> dict[int, Decimal]:
+def _amounts_and_organisations(scores: list) -> dict[int, tuple[Decimal, int]]:
+    """Each scored transaction's amount and organisation: from the loaded transactions, else in one query."""
     cached = {
-        s.transaction_id: s.transaction.amount
+        s.transaction_id: (s.transaction.amount, s.transaction.source.organisation_id)
         for s in scores
         if "transaction" in s._state.fields_cache  # already loaded: no query
+        and "source" in s.transaction._state.fields_cache
     }
     missing = [s.transaction_id for s in scores if s.transaction_id not in cached]
     if missing:
-        cached.update(Transaction.objects.filter(pk__in=missing).values_list("pk", "amount"))
+        rows = Transaction.objects.filter(pk__in=missing).values_list("pk", "amount", "source__organisation_id")
+        cached.update((pk, (amount, organisation_id)) for pk, amount, organisation_id in rows)
     return cached
 
 
@@ -157,16 +166,23 @@ def _snapshot(item: ReviewItem) -> dict:
 
 
 def _locked(item_id: int) -> ReviewItem:
-    return ReviewItem.objects.select_for_update(of=("self",)).select_related("assignee").get(pk=item_id)
+    return (
+        ReviewItem.objects.select_for_update(of=("self",))
+        .select_related("assignee", "transaction__source")
+        .get(pk=item_id)
+    )
 
 
 @transaction.atomic
-def review_claim_next(*, user, request=None) -> ReviewItem | None:
-    """Hand the user the highest-priority open item. Rows locked by a concurrent claim are skipped, so two
-    analysts pressing "claim next" at the same moment always get different items. None when the queue is empty.
+def review_claim_next(*, organisation_id: int | None, user, request=None) -> ReviewItem | None:
+    """Hand the user the highest-priority open item of the organisation. Rows locked by a concurrent claim are
+    skipped, so two analysts pressing "claim next" at the same moment always get different items. None when the
+    organisation's queue is empty.
     """
     item = (
-        ReviewItem.objects.select_for_update(skip_locked=True, of=("self",))
+        review_items(organisation_id=organisation_id)
+        .select_for_update(skip_locked=True, of=("self",))
+        .select_related("transaction__source")
         .filter(status=ReviewItem.Status.OPEN)
         .order_by("-priority", "created_at", "pk")
         .first()
@@ -194,7 +210,7 @@ def _claim(*, item: ReviewItem, user, request) -> ReviewItem:
     item.claimed_at = timezone.now()
     item.save(update_fields=["status", "assignee", "claimed_at"])
     audit_record(action="review.claim", obj=item, before=before, after=_snapshot(item), actor=user, request=request)
-    review_queue_broadcast_on_commit(item_ids=[item.pk], event="changed")
+    review_queue_broadcast_on_commit(organisation_id=item.organisation_id, item_ids=[item.pk], event="changed")
     return item
 
 
@@ -212,7 +228,7 @@ def review_release(*, item: ReviewItem, user, request=None) -> ReviewItem:
     item.claimed_at = None
     item.save(update_fields=["status", "assignee", "claimed_at"])
     audit_record(action="review.release", obj=item, before=before, after=_snapshot(item), actor=user, request=request)
-    review_queue_broadcast_on_commit(item_ids=[item.pk], event="changed")
+    review_queue_broadcast_on_commit(organisation_id=item.organisation_id, item_ids=[item.pk], event="changed")
     return item
 
 
@@ -242,7 +258,7 @@ def review_decide(*, item: ReviewItem, user, decision: str, note: str = "", requ
         item.status = ReviewItem.Status.IN_REVIEW
     item.save(update_fields=["decision", "assignee", "claimed_at", "status", "decided_at", "decided_by"])
     audit_record(action="review.decide", obj=item, before=before, after=_snapshot(item), actor=user, request=request)
-    review_queue_broadcast_on_commit(item_ids=[item.pk], event="changed")
+    review_queue_broadcast_on_commit(organisation_id=item.organisation_id, item_ids=[item.pk], event="changed")
     return item
 
 
@@ -266,7 +282,7 @@ def review_note_add(*, item: ReviewItem, user, note: str) -> ReviewDecision:
     if not note:
         raise ValueError("a note cannot be empty")
     entry = ReviewDecision.objects.create(item=item, decision="", note=note, user=user)
-    review_queue_broadcast_on_commit(item_ids=[item.pk], event="changed")
+    review_queue_broadcast_on_commit(organisation_id=item.organisation_id, item_ids=[item.pk], event="changed")
     return entry
 
 

@@ -1,7 +1,8 @@
 """The review workspace's pages: the queue, the transaction page, and the claim / release / decide actions.
 
 Actions answer an htmx request with the item's row partial (the same one the websocket pushes) and a plain
-form post with a redirect, so every page works without JavaScript too.
+form post with a redirect, so every page works without JavaScript too. Everything is the request's organisation's:
+items and transactions reach a view only through the access helpers below, which answer 404 for any other's.
 """
 
 from django.contrib import messages
@@ -27,18 +28,26 @@ DECIDE_PERM = "review.decide_reviewitem"
 decide_required = permission_required(DECIDE_PERM, raise_exception=True)
 
 
-def _get_item_for_user(user, pk: int) -> ReviewItem:
-    """The review item, or 404 for anyone who may not see review items."""
-    if not user.has_perm(VIEW_PERM):
+def _organisation_id(request) -> int | None:
+    return getattr(request.organisation, "pk", None)
+
+
+def _get_item_for_request(request, pk: int) -> ReviewItem:
+    """The request's organisation's review item, or 404 for anyone who may not see review items and for another
+    organisation's item."""
+    if not request.user.has_perm(VIEW_PERM):
         raise Http404("No such item.")
-    return get_object_or_404(ReviewItem.objects.select_related("transaction", "score", "assignee"), pk=pk)
+    items = selectors.review_items(organisation_id=_organisation_id(request))
+    return get_object_or_404(items.select_related("transaction__source", "score", "assignee"), pk=pk)
 
 
-def _get_transaction_for_user(user, pk: int) -> Transaction:
-    """The transaction, or 404 for anyone who may not see transactions and the review workspace."""
-    if not (user.has_perm("transactions.view_transaction") and user.has_perm(VIEW_PERM)):
+def _get_transaction_for_request(request, pk: int) -> Transaction:
+    """The request's organisation's transaction, or 404 for anyone who may not see transactions and the review
+    workspace and for another organisation's transaction."""
+    if not (request.user.has_perm("transactions.view_transaction") and request.user.has_perm(VIEW_PERM)):
         raise Http404("No such transaction.")
-    return get_object_or_404(Transaction.objects.select_related("source"), pk=pk)
+    transactions = selectors.transactions_of(organisation_id=_organisation_id(request))
+    return get_object_or_404(transactions.select_related("source"), pk=pk)
 
 
 def _next_url(request, default: str) -> str:
@@ -54,13 +63,13 @@ def queue(request):
         raise PermissionDenied
     form = QueueFilterForm(request.GET)
     filters = form.filters()
-    page = Paginator(selectors.review_queue(user=request.user, filters=filters), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    organisation_id = _organisation_id(request)
+    items = selectors.review_queue(organisation_id=organisation_id, user=request.user, filters=filters)
+    page = Paginator(items, PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "form": form,
         "page": page,
-        "counts": selectors.review_queue_counts(user=request.user),
+        "counts": selectors.review_queue_counts(organisation_id=organisation_id, user=request.user),
         **row_context(request.user),
     }
     template = "review/queue.html#queue-table" if request.htmx and not request.htmx.boosted else "review/queue.html"
@@ -68,7 +77,7 @@ def queue(request):
 
 
 def _row_response(request, item: ReviewItem, *, flash: str = ""):
-    item = ReviewItem.objects.select_related("transaction", "score", "assignee").get(pk=item.pk)
+    item = _get_item_for_request(request, item.pk)  # as it is now
     context = {"item": item, "flash": flash, **row_context(request.user)}
     return render(request, "review/queue.html#action-response", context)
 
@@ -84,7 +93,7 @@ def _after_action(request, item: ReviewItem, *, error: str = ""):
 @require_POST
 @decide_required
 def claim_next(request):
-    item = services.review_claim_next(user=request.user, request=request)
+    item = services.review_claim_next(organisation_id=_organisation_id(request), user=request.user, request=request)
     if item is None:
         messages.info(request, "Nothing left to claim: the queue is empty.")
         return redirect("review:queue")
@@ -94,7 +103,7 @@ def claim_next(request):
 @require_POST
 @decide_required
 def item_claim(request, pk: int):
-    item = _get_item_for_user(request.user, pk)
+    item = _get_item_for_request(request, pk)
     try:
         services.review_claim(item=item, user=request.user, request=request)
     except services.ReviewConflict as conflict:
@@ -105,7 +114,7 @@ def item_claim(request, pk: int):
 @require_POST
 @decide_required
 def item_release(request, pk: int):
-    item = _get_item_for_user(request.user, pk)
+    item = _get_item_for_request(request, pk)
     try:
         services.review_release(item=item, user=request.user, request=request)
     except services.ReviewConflict as conflict:
@@ -116,7 +125,7 @@ def item_release(request, pk: int):
 @require_POST
 @decide_required
 def item_decide(request, pk: int):
-    item = _get_item_for_user(request.user, pk)
+    item = _get_item_for_request(request, pk)
     form = DecisionForm(request.POST)
     if not form.is_valid():
         return _after_action(request, item, error="Choose fraud, legitimate or needs more information.")
@@ -132,7 +141,7 @@ def item_decide(request, pk: int):
 @require_POST
 @decide_required
 def item_note(request, pk: int):
-    item = _get_item_for_user(request.user, pk)
+    item = _get_item_for_request(request, pk)
     form = NoteForm(request.POST)
     if form.is_valid():
         services.review_note_add(item=item, user=request.user, note=form.cleaned_data["note"])
@@ -143,7 +152,7 @@ def item_note(request, pk: int):
 
 @require_GET
 def transaction_detail(request, pk: int):
-    tx = _get_transaction_for_user(request.user, pk)
+    tx = _get_transaction_for_request(request, pk)
     item = selectors.review_item_for_transaction(transaction=tx)
     history = selectors.account_history(transaction=tx)
     context = {

@@ -7,6 +7,7 @@ from django.db import connection, transaction
 
 from review.models import ReviewItem
 from review.services import review_claim_next
+from tests.factories import default_organisation
 from tests.review.conftest import bulk_open_items
 
 
@@ -15,7 +16,7 @@ def _claim_holding_the_lock(user, barrier: threading.Barrier, results: dict) -> 
     are in flight at once: the first session's row lock is held while the second one looks for an item."""
     try:
         with transaction.atomic():
-            item = review_claim_next(user=user)
+            item = review_claim_next(organisation_id=default_organisation().pk, user=user)
             results[user.username] = item.pk if item else None
             barrier.wait(timeout=20)
     finally:
@@ -43,7 +44,9 @@ def test_two_analysts_claiming_next_at_once_get_different_items(analyst, second_
 def _claim_many(user, barrier: threading.Barrier, results: dict, rounds: int) -> None:
     try:
         barrier.wait(timeout=20)
-        results[user.username] = [review_claim_next(user=user).pk for _ in range(rounds)]
+        results[user.username] = [
+            review_claim_next(organisation_id=default_organisation().pk, user=user).pk for _ in range(rounds)
+        ]
     finally:
         connection.close()
 

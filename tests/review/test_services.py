@@ -52,25 +52,25 @@ def test_priority_ranks_a_much_larger_amount_first_at_a_slightly_lower_score():
     assert review_priority(score=0.96, amount=50_000) > review_priority(score=0.97, amount=20)
 
 
-def test_new_items_are_broadcast_after_commit(django_capture_on_commit_callbacks, monkeypatch):
+def test_new_items_are_broadcast_after_commit(organisation, django_capture_on_commit_callbacks, monkeypatch):
     sent = []
     monkeypatch.setattr("review.broadcast.review_queue_broadcast", lambda **kw: sent.append(kw))
     with django_capture_on_commit_callbacks(execute=True):
         items = review_items_create_for_scores(scores=[ScoreFactory(), ScoreFactory()])
-    assert sent == [{"item_ids": [i.pk for i in items], "event": "created"}]
+    assert sent == [{"organisation_id": organisation.pk, "item_ids": [i.pk for i in items], "event": "created"}]
 
 
-def test_claim_next_hands_out_the_highest_priority_open_item(open_items, analyst):
+def test_claim_next_hands_out_the_highest_priority_open_item(open_items, organisation, analyst):
     best = max(open_items, key=lambda i: i.priority)
-    claimed = review_claim_next(user=analyst)
+    claimed = review_claim_next(organisation_id=organisation.pk, user=analyst)
     assert claimed.pk == best.pk
     claimed.refresh_from_db()
     assert (claimed.status, claimed.assignee) == ("in_review", analyst)
     assert AuditEvent.objects.filter(action="review.claim", object_id=str(best.pk)).exists()
 
 
-def test_claim_next_on_an_empty_queue_returns_none(db, analyst):
-    assert review_claim_next(user=analyst) is None
+def test_claim_next_on_an_empty_queue_returns_none(organisation, analyst):
+    assert review_claim_next(organisation_id=organisation.pk, user=analyst) is None
 
 
 def test_claiming_an_item_claimed_by_someone_else_is_a_conflict(open_items, analyst, second_analyst):
