@@ -126,8 +126,9 @@ class AlertRule(models.Model):
         return self.timeout_seconds or settings.ALERTS_DELIVERY_TIMEOUT
 
     def score_condition(self) -> Q:
-        """The rule's per-transaction conditions as a filter on Score (rates are counted separately)."""
-        q = Q()
+        """The rule's per-transaction conditions as a filter on Score (rates are counted separately): only ever scores
+        of the rule's organisation's transactions."""
+        q = Q(transaction__source__organisation_id=self.organisation_id)
         if self.min_risk_level:
             q &= Q(risk_level__in=RISK_ORDER[RISK_ORDER.index(self.min_risk_level) :])
         if self.min_score is not None:
@@ -203,10 +204,16 @@ class AlertDelivery(models.Model):
 
 
 class AlertReadMark(models.Model):
-    """How far each user has read the alert list: alerts with a higher id count as new in the bell."""
+    """How far each user has read an organisation's alert list: its alerts with a higher id count as new in the bell."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="alert_read_mark")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="alert_read_marks")
+    organisation = models.ForeignKey("accounts.Organisation", on_delete=models.CASCADE, related_name="+")
     last_seen_alert_id = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "organisation"], name="alert_read_mark_per_user_organisation")
+        ]
 
 
 class PendingEvaluation(models.Model):
@@ -214,6 +221,10 @@ class PendingEvaluation(models.Model):
     Celery beat's `alerts.evaluate_pending` (every ALERTS_PENDING_EVERY_MINUTES) or by `manage.py alerts_requeue`."""
 
     score_ids = ArrayField(models.BigIntegerField())
+    # The scores' organisation, whose rules evaluate them; empty for rows kept before organisations (every rule then).
+    organisation = models.ForeignKey(
+        "accounts.Organisation", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     error = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -1,48 +1,53 @@
-"""Reads for alerts: the rules' screen of new scores, recent alerts for the bell, the audit trail."""
+"""Reads for alerts: the rules' screen of new scores, recent alerts for the bell, the audit trail; each for one
+organisation (the audit trail's platform-level events for superusers only)."""
 
 import threading
 import time
 
 import numpy as np
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from alerts.models import RISK_ORDER, Alert, AlertReadMark, AlertRule, AuditEvent
 
 # Every scored transaction would otherwise cost a broker round trip even when no rule can match it,
-# so each process keeps the enabled rules' score and risk conditions, re-read at most once per RULES_TTL_SECONDS and
-# dropped at once when a rule is saved or deleted in this process. The screen only ever lets through more than the
-# rules match: their other conditions (amount, merchant, rates, ...) are checked by the evaluation itself.
+# so each process keeps the enabled rules' score and risk conditions by organisation, re-read (every organisation's,
+# in one query) at most once per RULES_TTL_SECONDS and dropped at once when a rule is saved or deleted in this
+# process. The screen only ever lets through more than an organisation's rules match: their other conditions
+# (amount, merchant, rates, ...) are checked by the evaluation itself.
 RULES_TTL_SECONDS = 1.0
 _rules_lock = threading.Lock()
-_rules_cache: tuple[list[tuple[float | None, int]], float] | None = None
+Floors = list[tuple[float | None, int]]
+_rules_cache: tuple[dict[int, Floors], float] | None = None
 
 
-def _rule_floors() -> list[tuple[float | None, int]]:
-    """(min_score or None, index of min_risk_level or 0) of every enabled rule."""
+def _rule_floors(organisation_id: int) -> Floors:
+    """(min_score or None, index of min_risk_level or 0) of every enabled rule of the organisation."""
     global _rules_cache
     cached = _rules_cache
     now = time.monotonic()
-    if cached is not None and now - cached[1] < RULES_TTL_SECONDS:
-        return cached[0]
-    floors = [
-        (min_score, RISK_ORDER.index(level) if level else 0)
-        for min_score, level in AlertRule.objects.filter(enabled=True).values_list("min_score", "min_risk_level")
-    ]
-    with _rules_lock:
-        _rules_cache = (floors, now)
-    return floors
+    if cached is None or now - cached[1] >= RULES_TTL_SECONDS:
+        by_organisation: dict[int, Floors] = {}
+        rules = AlertRule.objects.filter(enabled=True).values_list("organisation_id", "min_score", "min_risk_level")
+        for organisation, min_score, level in rules:
+            by_organisation.setdefault(organisation, []).append((min_score, RISK_ORDER.index(level) if level else 0))
+        cached = (by_organisation, now)
+        with _rules_lock:
+            _rules_cache = cached
+    return cached[0].get(organisation_id, [])
 
 
-def alert_rules_may_match(scores) -> list:
-    """The scores that some enabled rule's score and risk conditions let through (all rules: a superset)."""
+def alert_rules_may_match(scores, *, organisation_id: int) -> list:
+    """The scores that some enabled rule of the organisation lets through on score and risk (a superset)."""
     scores = list(scores)
-    keep = alert_rules_screen([s.score for s in scores], [s.risk_level for s in scores])
+    keep = alert_rules_screen(
+        [s.score for s in scores], [s.risk_level for s in scores], organisation_id=organisation_id
+    )
     return [s for s, kept in zip(scores, keep, strict=True) if kept]
 
 
-def alert_rules_screen(scores, risk_levels) -> np.ndarray:
+def alert_rules_screen(scores, risk_levels, *, organisation_id: int) -> np.ndarray:
     """alert_rules_may_match for parallel sequences of score values and risk levels: a boolean mask."""
-    floors = _rule_floors()
+    floors = _rule_floors(organisation_id)
     keep = np.zeros(len(scores), dtype=bool)
     if not floors or not len(scores):
         return keep
@@ -60,20 +65,36 @@ def alert_rules_invalidate(**kwargs) -> None:
         _rules_cache = None
 
 
-def alerts_recent(*, limit: int = 10) -> list[Alert]:
-    return list(Alert.objects.select_related("rule", "transaction", "score").order_by("-id")[:limit])
+def alerts_of(*, organisation_id: int | None) -> QuerySet[Alert]:
+    """The organisation's alerts (those of its rules), none without an organisation."""
+    if organisation_id is None:
+        return Alert.objects.none()
+    return Alert.objects.filter(rule__organisation_id=organisation_id)
+
+
+def alerts_recent(*, organisation_id: int | None, limit: int = 10) -> list[Alert]:
+    alerts = alerts_of(organisation_id=organisation_id).select_related("rule", "transaction", "score")
+    return list(alerts.order_by("-id")[:limit])
 
 
 UNSEEN_CAP = 100  # the bell shows "99+"; counting further would scan every alert a new user never read
 
 
-def alerts_unseen_count(*, user) -> int:
-    mark = AlertReadMark.objects.filter(user=user).values_list("last_seen_alert_id", flat=True).first() or 0
-    return Alert.objects.filter(id__gt=mark).order_by()[:UNSEEN_CAP].count()
+def alerts_unseen_count(*, user, organisation_id: int | None) -> int:
+    marks = AlertReadMark.objects.filter(user=user, organisation_id=organisation_id)
+    mark = marks.values_list("last_seen_alert_id", flat=True).first() or 0
+    return alerts_of(organisation_id=organisation_id).filter(id__gt=mark).order_by()[:UNSEEN_CAP].count()
 
 
-def audit_events(*, action: str = "", since=None, until=None) -> QuerySet[AuditEvent]:
-    events = AuditEvent.objects.select_related("actor").order_by("created_at", "id")
+def audit_events(
+    *, organisation_id: int | None, platform: bool = False, action: str = "", since=None, until=None
+) -> QuerySet[AuditEvent]:
+    """The organisation's audit events, oldest first; with `platform`, also the platform's own (no organisation),
+    which only superusers may see."""
+    in_scope = Q(organisation_id=organisation_id) if organisation_id is not None else Q(pk__in=[])
+    if platform:
+        in_scope |= Q(organisation__isnull=True)
+    events = AuditEvent.objects.filter(in_scope).select_related("actor").order_by("created_at", "id")
     if action:
         events = events.filter(action=action)
     if since is not None:

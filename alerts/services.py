@@ -1,4 +1,8 @@
-"""Writes for alerts: evaluating rules after scoring, deliveries, thresholds and rule changes (all audited)."""
+"""Writes for alerts: evaluating rules after scoring, deliveries, thresholds and rule changes (all audited).
+
+A rule only ever fires on scores of its own organisation's transactions (`AlertRule.score_condition`), and the
+alerts it raises ring only its organisation's bells.
+"""
 
 import logging
 from datetime import timedelta
@@ -10,7 +14,7 @@ from django.utils import timezone
 
 from alerts.live import bell_broadcast
 from alerts.models import Alert, AlertDelivery, AlertReadMark, AlertRule, PendingEvaluation
-from alerts.selectors import alert_rules_screen
+from alerts.selectors import alert_rules_screen, alerts_of
 from core.audit import audit_record, audit_snapshot
 from detection.models import Score
 from detection.scoring.events import ScoresStored
@@ -21,15 +25,18 @@ EVALUATION_CHUNK = 2000
 
 
 def alerts_evaluate_stored(event: ScoresStored) -> None:
-    """Scoring's news of stored scores: those some enabled rule may match are evaluated after the commit."""
-    alerts_evaluate_for_scores(score_ids=event.score_ids[alert_rules_screen(event.scores, event.risk_levels)].tolist())
+    """Scoring's news of stored scores: those some enabled rule of their organisation may match are evaluated after
+    the commit, against that organisation's rules."""
+    screen = alert_rules_screen(event.scores, event.risk_levels, organisation_id=event.organisation_id)
+    alerts_evaluate_for_scores(organisation_id=event.organisation_id, score_ids=event.score_ids[screen].tolist())
 
 
-def alerts_evaluate_for_scores(*, score_ids: list[int]) -> None:
-    """Ask a worker to evaluate the alert rules on these scores once they are committed; never blocks scoring."""
+def alerts_evaluate_for_scores(*, organisation_id: int, score_ids: list[int]) -> None:
+    """Ask a worker to evaluate the organisation's alert rules on these scores of its transactions once they are
+    committed; never blocks scoring."""
     ids = [int(score_id) for score_id in score_ids]
     for start in range(0, len(ids), EVALUATION_CHUNK):
-        transaction.on_commit(partial(_enqueue_evaluation, ids[start : start + EVALUATION_CHUNK]))
+        transaction.on_commit(partial(_enqueue_evaluation, ids[start : start + EVALUATION_CHUNK], organisation_id))
 
 
 # Queueing an evaluation tries the broker twice, 0.1 s apart (Celery's default policy waits 0.6 s): with the broker
@@ -37,16 +44,18 @@ def alerts_evaluate_for_scores(*, score_ids: list[int]) -> None:
 ENQUEUE_RETRY_POLICY = {"max_retries": 1, "interval_start": 0.1, "interval_step": 0.1, "interval_max": 0.1}
 
 
-def _enqueue_evaluation(score_ids: list[int]) -> None:
+def _enqueue_evaluation(score_ids: list[int], organisation_id: int) -> None:
     from alerts.tasks import alerts_evaluate_task
 
     try:
-        alerts_evaluate_task.apply_async((score_ids,), retry_policy=ENQUEUE_RETRY_POLICY)
+        alerts_evaluate_task.apply_async((score_ids, organisation_id), retry_policy=ENQUEUE_RETRY_POLICY)
     except Exception as exc:  # noqa: BLE001 - the broker being down must not fail the scoring request
         logger.exception("could not enqueue alert evaluation", extra={"score_count": len(score_ids)})
         # The scores are committed (this runs after the commit): PostgreSQL keeps them until a worker evaluates them.
         try:
-            PendingEvaluation.objects.create(score_ids=score_ids, error=f"{type(exc).__name__}: {exc}"[:2000])
+            PendingEvaluation.objects.create(
+                score_ids=score_ids, organisation_id=organisation_id, error=f"{type(exc).__name__}: {exc}"[:2000]
+            )
         except Exception:  # noqa: BLE001 - nor may the database then: the scores are stored, their alerts are lost
             logger.exception("could not keep the scores for a later alert evaluation", extra={"score_ids": score_ids})
 
@@ -61,19 +70,24 @@ def alerts_evaluate_pending(*, limit: int = 100) -> int:
             pending = PendingEvaluation.objects.select_for_update(skip_locked=True).order_by("id").first()
             if pending is None:
                 break
-            alerts_evaluate(score_ids=pending.score_ids)
+            alerts_evaluate(score_ids=pending.score_ids, organisation_id=pending.organisation_id)
             evaluated += len(pending.score_ids)
             pending.delete()
     return evaluated
 
 
-def alerts_evaluate(*, score_ids: list[int]) -> list[Alert]:
-    """Fire every enabled rule on the matching scores: one alert per rule and transaction, then deliveries."""
+def alerts_evaluate(*, score_ids: list[int], organisation_id: int | None = None) -> list[Alert]:
+    """Fire every enabled rule of the organisation (of every one when None, as for the scores kept while the broker
+    was down) on the matching scores of its transactions: one alert per rule and transaction, then deliveries, then
+    the bells of the organisations that have new alerts ring."""
+    rules = AlertRule.objects.filter(enabled=True)
+    if organisation_id is not None:
+        rules = rules.filter(organisation_id=organisation_id)
     created: list[Alert] = []
-    for rule_id in AlertRule.objects.filter(enabled=True).values_list("id", flat=True):
+    for rule_id in rules.values_list("id", flat=True):
         created.extend(_rule_fire(rule_id=rule_id, score_ids=score_ids))
-    if created:
-        transaction.on_commit(bell_broadcast)
+    for organisation in {alert.rule.organisation_id for alert in created}:
+        transaction.on_commit(partial(bell_broadcast, organisation_id=organisation))
     return created
 
 
@@ -182,7 +196,13 @@ def alert_delivery_resend(*, delivery: AlertDelivery, user=None) -> AlertDeliver
         resend_of=delivery,
         user=user,
     )
-    audit_record(action="delivery.resend", obj=resend, before={"resend_of": delivery.pk}, actor=user)
+    audit_record(
+        action="delivery.resend",
+        obj=resend,
+        before={"resend_of": delivery.pk},
+        actor=user,
+        organisation_id=delivery.rule.organisation_id,
+    )
     return resend
 
 
@@ -214,6 +234,9 @@ def alert_rule_delete(*, rule: AlertRule, user=None) -> None:
     rule.delete()
 
 
-def alerts_mark_seen(*, user) -> None:
-    newest = Alert.objects.order_by("-id").values_list("id", flat=True).first() or 0
-    AlertReadMark.objects.update_or_create(user=user, defaults={"last_seen_alert_id": newest})
+def alerts_mark_seen(*, user, organisation_id: int) -> None:
+    """Every alert of the organisation so far counts as read by the user (the other organisations' stay as they are)."""
+    newest = alerts_of(organisation_id=organisation_id).order_by("-id").values_list("id", flat=True).first() or 0
+    AlertReadMark.objects.update_or_create(
+        user=user, organisation_id=organisation_id, defaults={"last_seen_alert_id": newest}
+    )

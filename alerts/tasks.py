@@ -13,8 +13,10 @@ def retry_delay(attempts: int) -> float:
 
 
 @shared_task(name="alerts.evaluate", acks_late=True, ignore_result=True)
-def alerts_evaluate_task(score_ids: list[int]) -> int:
-    return len(alerts_evaluate(score_ids=score_ids))
+def alerts_evaluate_task(score_ids: list[int], organisation_id: int | None = None) -> int:
+    """The organisation's rules on these scores (every organisation's when None: messages queued before
+    organisations)."""
+    return len(alerts_evaluate(score_ids=score_ids, organisation_id=organisation_id))
 
 
 @shared_task(name="alerts.evaluate_pending", ignore_result=True)

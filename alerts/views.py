@@ -1,9 +1,11 @@
+"""The bell, the thresholds page and the audit export: each for the request's organisation only."""
+
 import json
 
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
 from django.forms.models import model_to_dict
-from django.http import HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -30,20 +32,26 @@ AUDIT_COLUMNS = [
 ]
 
 
+def _organisation_id(request) -> int | None:
+    return getattr(request.organisation, "pk", None)
+
+
 @require_GET
 def bell(request):
-    if not user_may_see_alerts(request.user):
+    organisation_id = _organisation_id(request)
+    if organisation_id is None or not user_may_see_alerts(request.user):
         return HttpResponse(status=204)
-    return render(request, "alerts/_bell.html", bell_context(request.user))
+    return render(request, "alerts/_bell.html", bell_context(request.user, organisation_id=organisation_id))
 
 
 @require_POST
 def bell_seen(request):
-    if not user_may_see_alerts(request.user):
+    organisation_id = _organisation_id(request)
+    if organisation_id is None or not user_may_see_alerts(request.user):
         raise PermissionDenied
-    alerts_mark_seen(user=request.user)
+    alerts_mark_seen(user=request.user, organisation_id=organisation_id)
     if request.htmx:
-        return render(request, "alerts/_bell.html", bell_context(request.user))
+        return render(request, "alerts/_bell.html", bell_context(request.user, organisation_id=organisation_id))
     back = request.headers.get("Referer", "")
     safe = url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure())
     return redirect(back if back and safe else "home")
@@ -52,27 +60,36 @@ def bell_seen(request):
 @require_http_methods(["GET", "POST"])
 @permission_required("detection.view_riskpolicy", raise_exception=True)
 def thresholds(request):
+    """The request's organisation's thresholds in force, their history, and (for those who may) new ones."""
+    organisation_id = _organisation_id(request)
+    if organisation_id is None:
+        raise Http404("No organisation to set thresholds for.")
     may_change = request.user.has_perm("detection.add_riskpolicy")
-    current = risk_policy_current()
+    current = risk_policy_current(organisation_id=organisation_id)
     form = RiskPolicyForm(initial=model_to_dict(current, fields=RiskPolicyForm.Meta.fields[:4]))
     if request.method == "POST":
         if not may_change:
             raise PermissionDenied
         form = RiskPolicyForm(request.POST)
         if form.is_valid():
-            risk_policy_create(**form.cleaned_data, user=request.user)
+            risk_policy_create(**form.cleaned_data, organisation_id=organisation_id, user=request.user)
             return redirect("alerts:thresholds")
-    context = {"current": current, "history": risk_policy_history()[:50], "form": form, "may_change": may_change}
+    history = risk_policy_history(organisation_id=organisation_id)[:50]
+    context = {"current": current, "history": history, "form": form, "may_change": may_change}
     return render(request, "alerts/thresholds.html", context, status=400 if form.errors else 200)
 
 
 @require_GET
 @permission_required("alerts.view_auditevent", raise_exception=True)
 def audit_csv(request):
+    """The request's organisation's audit trail; superusers' also has the platform's own events."""
     form = AuditExportForm(request.GET)
     if not form.is_valid():
         return HttpResponseBadRequest(form.errors.as_text())
-    rows = audit_events(**form.cleaned_data).iterator(chunk_size=2000)
+    events = audit_events(
+        organisation_id=_organisation_id(request), platform=request.user.is_superuser, **form.cleaned_data
+    )
+    rows = events.iterator(chunk_size=2000)
     return audit_csv_response(rows)
 
 

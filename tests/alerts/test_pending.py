@@ -39,7 +39,7 @@ def test_a_broker_outage_keeps_the_scores_for_a_later_evaluation_without_stallin
 
     started = time.perf_counter()
     with django_capture_on_commit_callbacks(execute=True):
-        alerts_evaluate_for_scores(score_ids=[matching.pk, ignored.pk])
+        alerts_evaluate_for_scores(organisation_id=rule.organisation_id, score_ids=[matching.pk, ignored.pk])
     elapsed = time.perf_counter() - started
 
     assert elapsed < 0.5  # two tries 0.1 s apart, not Celery's default 0.6 s of retries

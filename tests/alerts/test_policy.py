@@ -15,26 +15,28 @@ pytestmark = pytest.mark.django_db
 NEW_VALUES = {"medium": "0.5", "high": "0.7", "critical": "0.9", "review_threshold": "0.6", "comment": "tighter"}
 
 
-def test_current_policy_is_created_with_defaults_when_none_exists():
-    policy = risk_policy_current()
+def test_current_policy_is_created_with_defaults_when_none_exists(organisation):
+    policy = risk_policy_current(organisation_id=organisation.pk)
     assert RiskPolicy.objects.count() == 1
     assert (policy.medium, policy.high, policy.critical, policy.review_threshold) == (0.80, 0.95, 0.99, 0.95)
 
 
-def test_current_policy_is_the_newest_row_and_is_cached(django_assert_num_queries):
+def test_current_policy_is_the_newest_row_and_is_cached(organisation, django_assert_num_queries):
     RiskPolicyFactory(review_threshold=0.9)
     newest = RiskPolicyFactory(review_threshold=0.7)
 
-    assert risk_policy_current().pk == newest.pk
+    assert risk_policy_current(organisation_id=organisation.pk).pk == newest.pk
     with django_assert_num_queries(0):
-        assert risk_policy_current().pk == newest.pk
+        assert risk_policy_current(organisation_id=organisation.pk).pk == newest.pk
 
 
-def test_new_thresholds_are_in_force_for_the_next_score_without_restart(admin_user):
-    risk_policy_current()
-    risk_policy_create(medium=0.5, high=0.7, critical=0.9, review_threshold=0.6, user=admin_user)
+def test_new_thresholds_are_in_force_for_the_next_score_without_restart(organisation, admin_user):
+    risk_policy_current(organisation_id=organisation.pk)
+    risk_policy_create(
+        organisation_id=organisation.pk, medium=0.5, high=0.7, critical=0.9, review_threshold=0.6, user=admin_user
+    )
     # on_commit does not run inside the test's transaction; the post_save hook already dropped the copy.
-    policy = risk_policy_current()
+    policy = risk_policy_current(organisation_id=organisation.pk)
     assert (policy.review_threshold, policy.is_flagged(0.65), policy.risk_level(0.75)) == (0.6, True, "high")
 
 
@@ -85,11 +87,11 @@ def test_outsider_cannot_see_thresholds_page(client, outsider):
     assert client.get(reverse("alerts:thresholds")).status_code == 403
 
 
-def test_admin_adds_thresholds_in_admin_as_a_new_row_with_one_audit_row(client, admin_user):
+def test_admin_adds_thresholds_in_admin_as_a_new_row_with_one_audit_row(client, admin_user, organisation):
     old = RiskPolicyFactory()
     client.force_login(admin_user)
 
-    response = client.post(reverse("admin:detection_riskpolicy_add"), NEW_VALUES)
+    response = client.post(reverse("admin:detection_riskpolicy_add"), {**NEW_VALUES, "organisation": organisation.pk})
 
     assert response.status_code == 302
     assert RiskPolicy.objects.order_by("-id").first().comment == "tighter"
@@ -97,9 +99,11 @@ def test_admin_adds_thresholds_in_admin_as_a_new_row_with_one_audit_row(client, 
     assert AuditEvent.objects.filter(action="threshold.change").count() == 1
 
 
-def test_admin_add_form_refuses_unordered_bands(client, admin_user):
+def test_admin_add_form_refuses_unordered_bands(client, admin_user, organisation):
     client.force_login(admin_user)
-    response = client.post(reverse("admin:detection_riskpolicy_add"), {**NEW_VALUES, "medium": "0.8"})
+    response = client.post(
+        reverse("admin:detection_riskpolicy_add"), {**NEW_VALUES, "medium": "0.8", "organisation": organisation.pk}
+    )
     assert response.status_code == 200
     assert b"Bands must be ordered" in response.content
     assert not RiskPolicy.objects.filter(comment="tighter").exists()

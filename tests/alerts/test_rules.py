@@ -131,16 +131,18 @@ def test_quiet_period_groups_repeats_within_one_batch():
     assert sorted(d.alerts.count() for d in AlertDelivery.objects.filter(rule=rule)) == [1, 5]
 
 
-def test_screen_lets_through_exactly_the_scores_some_rule_could_match(django_assert_num_queries):
+def test_screen_lets_through_exactly_the_scores_some_rule_could_match(organisation, django_assert_num_queries):
     from alerts.selectors import alert_rules_may_match
 
     low, medium, high = scored(risk_level="low", score=0.2), scored(risk_level="medium", score=0.6), scored()
-    assert alert_rules_may_match([low, medium, high]) == []  # no rule: nothing is sent to a worker
+    assert (
+        alert_rules_may_match([low, medium, high], organisation_id=organisation.pk) == []
+    )  # no rule: nothing is sent to a worker
     AlertRuleFactory(min_risk_level="high")
     AlertRuleFactory(min_risk_level="", min_score=0.55)
     AlertRuleFactory(min_risk_level="", min_score=0.1, enabled=False)
-    assert alert_rules_may_match([low, medium, high]) == [medium, high]
+    assert alert_rules_may_match([low, medium, high], organisation_id=organisation.pk) == [medium, high]
     with django_assert_num_queries(0):  # cached for the next scores
-        alert_rules_may_match([low])
+        alert_rules_may_match([low], organisation_id=organisation.pk)
     AlertRuleFactory(min_risk_level="", min_score=None, amount_min=Decimal("1"))  # no score condition at all
-    assert alert_rules_may_match([low, medium, high]) == [low, medium, high]
+    assert alert_rules_may_match([low, medium, high], organisation_id=organisation.pk) == [low, medium, high]

@@ -7,7 +7,7 @@ import pytest
 from alerts.models import Alert, AlertDelivery
 from alerts.services import alerts_evaluate_for_scores
 from tests.alerts.helpers import scored
-from tests.factories import AlertRuleFactory
+from tests.factories import AlertRuleFactory, default_organisation
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -32,8 +32,8 @@ def test_worker_fires_a_rule_once_per_matching_transaction(celery_worker_process
     ignored = scored(risk_level="low", score=0.1)
     ids = [s.pk for s in [*matching, ignored]]
 
-    alerts_evaluate_for_scores(score_ids=ids)
-    alerts_evaluate_for_scores(score_ids=ids)
+    alerts_evaluate_for_scores(organisation_id=default_organisation().pk, score_ids=ids)
+    alerts_evaluate_for_scores(organisation_id=default_organisation().pk, score_ids=ids)
 
     assert _wait(lambda: _all_settled(rule) and len(receiver.requests) >= 3)
     time.sleep(0.5)  # room for a wrong duplicate to show up
@@ -46,7 +46,7 @@ def test_worker_retries_500_twice_then_records_one_successful_delivery(celery_wo
     receiver = receiver_factory(script=[500, 500])
     rule = AlertRuleFactory(destination=receiver.url)
 
-    alerts_evaluate_for_scores(score_ids=[scored().pk])
+    alerts_evaluate_for_scores(organisation_id=default_organisation().pk, score_ids=[scored().pk])
 
     assert _wait(lambda: _all_settled(rule))
     delivery = AlertDelivery.objects.get(rule=rule)
@@ -61,7 +61,7 @@ def test_silent_receiver_leaves_scoring_unblocked_and_other_deliveries_sent(cele
     score_id = scored().pk
 
     started = time.perf_counter()
-    alerts_evaluate_for_scores(score_ids=[score_id])
+    alerts_evaluate_for_scores(organisation_id=default_organisation().pk, score_ids=[score_id])
     elapsed = time.perf_counter() - started
 
     assert elapsed < 0.5  # it only enqueues: no rule evaluation, no HTTP
