@@ -1,7 +1,8 @@
 """Backtests for people: upload a labelled file, map it, choose how to replay it, run it on a worker, read the report.
 
 The worker reads the file with detection.backtests.files and runs the engine's backtest (detection.engine.backtest);
-the report is the engine's JSON, drawn here as tables and charts.
+the report is the engine's JSON, drawn here as tables and charts. A run belongs to the organisation it was started
+in, and is listed and opened only there.
 """
 
 import logging
@@ -57,14 +58,16 @@ def backtest_run_create(
     attributes: list[str],
     split_column: str | None,
     options: dict,
+    organisation,
     user=None,
 ) -> BacktestRun:
-    """Move the staged file under MEDIA_ROOT/backtests/ and queue the run after commit."""
+    """Move the staged file under MEDIA_ROOT/backtests/ and queue the organisation's run after commit."""
     relative = f"{BACKTESTS_DIR}/{uuid.uuid4().hex}/{Path(staged.path).name}"
     target = Path(settings.MEDIA_ROOT) / relative
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(staged.absolute, target)
     run = BacktestRun.objects.create(
+        organisation=organisation,
         created_by=user,
         file_path=relative,
         original_name=staged.name,
@@ -138,18 +141,23 @@ def _json_safe(value):
 # ------------------------------------------------------------------ views
 
 
-def _require_runner(user) -> None:
-    if not user.has_perm(UPLOAD_PERM):
+def _require_runner(request) -> None:
+    """People who may upload, working in an organisation."""
+    if not request.user.has_perm(UPLOAD_PERM) or request.organisation is None:
         raise PermissionDenied
 
 
-def _get_run_for_user(user, pk: int) -> BacktestRun:
-    """The run, or 404 for anyone but its author and those who may see every run."""
-    _require_runner(user)
-    runs = BacktestRun.objects.all()
-    if not user.has_perm(SEE_ALL_RUNS_PERM):
-        runs = runs.filter(created_by=user)
-    run = runs.filter(pk=pk).first()
+def backtest_runs_visible(*, organisation_id: int, user):
+    """The organisation's runs this person may open: their own, or every one with the see-all permission."""
+    runs = BacktestRun.objects.filter(organisation_id=organisation_id)
+    return runs if user.has_perm(SEE_ALL_RUNS_PERM) else runs.filter(created_by=user)
+
+
+def _get_run_for_user(request, pk: int) -> BacktestRun:
+    """The run, or 404 outside the request's organisation and for anyone but its author and those who may see
+    every run."""
+    _require_runner(request)
+    run = backtest_runs_visible(organisation_id=request.organisation.pk, user=request.user).filter(pk=pk).first()
     if run is None:
         raise Http404("No such backtest.")
     return run
@@ -168,17 +176,18 @@ def options_form(staged: StagedUpload, data=None) -> BacktestOptionsForm:
 
 @require_http_methods(["GET", "POST"])
 def backtest_index(request):
-    _require_runner(request.user)
+    _require_runner(request)
     form, staged_redirect = upload_form_handle(request, next_view="detection:backtest_setup")
     if staged_redirect is not None:
         return staged_redirect
-    runs = BacktestRun.objects.filter(created_by=request.user).defer("result")[:RECENT_RUNS]
+    runs = BacktestRun.objects.filter(organisation=request.organisation, created_by=request.user)
+    runs = runs.defer("result")[:RECENT_RUNS]
     return render(request, "detection/backtests.html", {"form": form, "runs": runs})
 
 
 @require_http_methods(["GET", "POST"])
 def backtest_setup(request, key: str):
-    _require_runner(request.user)
+    _require_runner(request)
     staged = staged_get(request.session, key)
     if staged is None or not staged.absolute.exists():
         raise Http404("This upload is no longer staged; upload the file again.")
@@ -191,6 +200,7 @@ def backtest_setup(request, key: str):
             attributes=form.cleaned_data["attributes"],
             split_column=form.cleaned_data["split_column"] or None,
             options=form.options(),
+            organisation=request.organisation,
             user=request.user,
         )
         staged_discard(request.session, key)
@@ -208,6 +218,6 @@ def _preview(staged: StagedUpload) -> list[list[str]]:
 
 @require_GET
 def backtest_detail(request, pk: int):
-    run = _get_run_for_user(request.user, pk)
+    run = _get_run_for_user(request, pk)
     template = "detection/backtest.html#run-report" if request.htmx else "detection/backtest.html"
     return render(request, template, {"run": run, **report_context(run)})

@@ -1,8 +1,13 @@
-"""Partner API of bulk scoring jobs: upload a CSV or Parquet file, follow its progress, download its scores."""
+"""Partner API of bulk scoring jobs: upload a CSV or Parquet file, follow its progress, download its scores.
+
+Every call works in the caller's organisation (a partner's token's, a person's chosen one): a job of another
+organisation, or of another partner, is a 404.
+"""
 
 import json
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
@@ -20,12 +25,11 @@ from core.api_errors import FieldErrors, PayloadTooLarge, error_item
 from core.csv_stream import csv_response
 from detection.jobs import services as jobs
 from detection.jobs.progress import job_summary
+from detection.jobs.selectors import scoring_job_visible
 from detection.models import ScoringJob
 from transactions.models import Source
-from transactions.services import source_get_or_create
 
 ERRORS = OpenApiResponse(description='JSON: {"errors": [{"field", "reason", "code"}], "status", "request_id"}')
-UPLOAD_SOURCE = "uploads"
 
 
 class JobNotFinished(APIException):
@@ -34,19 +38,40 @@ class JobNotFinished(APIException):
     default_code = "not_finished"
 
 
+def _token(request) -> PartnerToken | None:
+    return request.auth if isinstance(request.auth, PartnerToken) else None
+
+
+def caller_organisation_id(request) -> int | None:
+    """The organisation the call works in: the partner token's, or the person's (None: a person of none)."""
+    token = _token(request)
+    if token is not None:
+        return token.organisation_id
+    organisation = getattr(request, "organisation", None)
+    return organisation.pk if organisation is not None else None
+
+
 def job_source(request) -> Source:
-    """A partner's job scores into its own source; a person's (with the upload permission) into 'uploads'."""
-    if isinstance(request.auth, PartnerToken):
-        return request.auth.source
-    return source_get_or_create(name=UPLOAD_SOURCE, kind=Source.Kind.UPLOAD)
+    """A partner's job scores into its own source; a person's (with the upload permission) into their
+    organisation's 'uploads'."""
+    token = _token(request)
+    if token is not None:
+        return token.source
+    organisation = getattr(request, "organisation", None)
+    if organisation is None:
+        raise PermissionDenied("You belong to no organisation to score into.")
+    return jobs.uploads_source(organisation=organisation)
 
 
 def job_get(request, job_id: int) -> ScoringJob:
-    """The job if the caller may see it (a partner: its own source's jobs), 404 otherwise."""
-    jobs_visible = ScoringJob.objects.select_related("source")
-    if isinstance(request.auth, PartnerToken):
-        jobs_visible = jobs_visible.filter(source=request.auth.source)
-    job = jobs_visible.filter(pk=job_id).first()
+    """The job if the caller may see it (a partner: its own source's; a person: their own, or any of their
+    organisation's with the see-all permission), 404 otherwise."""
+    job = scoring_job_visible(
+        organisation_id=caller_organisation_id(request),
+        job_id=job_id,
+        user=None if _token(request) else request.user,
+        token=_token(request),
+    )
     if job is None:
         raise Http404
     return job
@@ -155,7 +180,7 @@ class ScoringJobCreateApi(APIView):
                 mapping=data.validated_data.get("mapping"),
                 attributes=data.validated_data.get("attributes", []),
                 label_column=data.validated_data.get("label_column") or None,
-                token=request.auth if isinstance(request.auth, PartnerToken) else None,
+                token=_token(request),
                 user=request.user if request.user.pk is not None else None,
             )
         except jobs.JobInputError as invalid:

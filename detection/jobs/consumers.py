@@ -1,15 +1,29 @@
 """A scoring job's websocket (/ws/jobs/<id>/): joins the Channels group `job_<id>` and forwards the job page's own
-progress partial after each chunk, so the bar moves without polling."""
+progress partial after each chunk, so the bar moves without polling.
+
+The socket works in the organisation its page did (the session's choice): another organisation's job is refused as
+the page answers it 404.
+"""
+
+from types import SimpleNamespace
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from accounts.selectors import organisation_for_request
 from detection.jobs.progress import group_name
 from detection.jobs.uploads import job_progress_html, job_visible
 
 
-def _render(user, job_id: int) -> str | None:
-    job = job_visible(user, job_id)
+def _organisation_id(scope) -> int | None:
+    """The organisation the connection's session works in, as a page request's would be."""
+    as_request = SimpleNamespace(user=scope.get("user"), session=scope.get("session") or {})
+    organisation = organisation_for_request(as_request)
+    return organisation.pk if organisation is not None else None
+
+
+def _render(user, organisation_id: int | None, job_id: int) -> str | None:
+    job = job_visible(user, organisation_id, job_id)
     return job_progress_html(job) if job is not None else None
 
 
@@ -19,7 +33,8 @@ class JobProgressConsumer(AsyncWebsocketConsumer):
     async def connect(self):
         self.user = self.scope.get("user")
         self.job_id = int(self.scope["url_route"]["kwargs"]["job_id"])
-        html = await database_sync_to_async(_render)(self.user, self.job_id)
+        self.organisation_id = await database_sync_to_async(_organisation_id)(self.scope)
+        html = await database_sync_to_async(_render)(self.user, self.organisation_id, self.job_id)
         if html is None:
             await self.close(code=4403)
             return
@@ -36,6 +51,6 @@ class JobProgressConsumer(AsyncWebsocketConsumer):
         """The page only listens."""
 
     async def job_progress(self, event):
-        html = await database_sync_to_async(_render)(self.user, self.job_id)
+        html = await database_sync_to_async(_render)(self.user, self.organisation_id, self.job_id)
         if html is not None:
             await self.send(text_data=html)

@@ -38,12 +38,14 @@ from transactions.files import (
     read_mapped_chunks,
 )
 from transactions.models import Source
+from transactions.services import source_get_or_create
 
 logger = logging.getLogger(__name__)
 
 FORMATS = {".csv": ScoringJob.Format.CSV, ".parquet": ScoringJob.Format.PARQUET, ".pq": ScoringJob.Format.PARQUET}
 MAX_ERRORS_PER_CHUNK = 1000
 JOBS_DIR = "jobs"
+UPLOAD_SOURCE = "uploads"
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,11 @@ def media_path(relative: str) -> Path:
 
 
 # ------------------------------------------------------------------ create
+
+
+def uploads_source(*, organisation) -> Source:
+    """The organisation's source of the files its people upload (on the pages and through the API alike)."""
+    return source_get_or_create(organisation=organisation, name=UPLOAD_SOURCE, kind=Source.Kind.UPLOAD)
 
 
 def scoring_job_create(

@@ -2,7 +2,8 @@
 a background job (detection.jobs.services), follow its progress live, read its summary and download the scored file.
 
 A staged file waits under MEDIA_ROOT/staged/<key>/ until its mapping is confirmed; the session remembers which
-keys are this person's, so nobody else can map or read them.
+keys are this person's, so nobody else can map or read them. Jobs are started, listed and opened within the
+request's organisation, into its "uploads" source; another organisation's job is a 404.
 """
 
 import re
@@ -24,15 +25,12 @@ from django.views.decorators.http import require_GET, require_http_methods
 from core.csv_stream import csv_response
 from detection.jobs import services as jobs
 from detection.jobs.forms import MappingForm, UploadForm
+from detection.jobs.selectors import scoring_job_visible, scoring_jobs_visible
 from detection.models import ScoringJob
 from transactions.files import PARQUET_SUFFIXES, file_columns, guess_label_column, guess_mapping
-from transactions.models import Source
-from transactions.services import source_get_or_create
 from transactions.validation import CANONICAL_FIELDS, REQUIRED
 
 UPLOAD_PERM = "transactions.upload_transactions"
-SEE_ALL_JOBS_PERM = "detection.view_scoringjob"
-UPLOAD_SOURCE = "uploads"  # the partner API's jobs by people score into the same source
 SESSION_KEY = "detection_staged_uploads"
 STAGED_DIR = "staged"
 MAX_STAGED = 5
@@ -141,24 +139,23 @@ def mapping_form(staged: StagedUpload, data=None) -> MappingForm:
 # ------------------------------------------------------------------ access
 
 
-def _require_uploader(user) -> None:
-    if not user.has_perm(UPLOAD_PERM):
+def _require_uploader(request) -> None:
+    """People who may upload, working in an organisation (a user of none has nowhere to score into)."""
+    if not request.user.has_perm(UPLOAD_PERM) or request.organisation is None:
         raise PermissionDenied
 
 
-def job_visible(user, job_id: int) -> ScoringJob | None:
-    """The job if this person may follow it: their own, or anyone's for those who may see every job."""
+def job_visible(user, organisation_id: int | None, job_id: int) -> ScoringJob | None:
+    """The job if this person may follow it within the organisation they work in: their own, or anyone's there
+    for those who may see every job."""
     if not (user and user.is_authenticated and user.is_active and user.has_perm(UPLOAD_PERM)):
         return None
-    jobs_seen = ScoringJob.objects.select_related("source")
-    if not user.has_perm(SEE_ALL_JOBS_PERM):
-        jobs_seen = jobs_seen.filter(created_by=user)
-    return jobs_seen.filter(pk=job_id).first()
+    return scoring_job_visible(organisation_id=organisation_id, job_id=job_id, user=user)
 
 
-def _get_job_for_user(user, pk: int) -> ScoringJob:
-    _require_uploader(user)
-    job = job_visible(user, pk)
+def _get_job_for_user(request, pk: int) -> ScoringJob:
+    _require_uploader(request)
+    job = job_visible(request.user, request.organisation.pk, pk)
     if job is None:
         raise Http404("No such job.")
     return job
@@ -185,17 +182,18 @@ def job_progress_html(job: ScoringJob) -> str:
 
 @require_http_methods(["GET", "POST"])
 def upload_index(request):
-    _require_uploader(request.user)
+    _require_uploader(request)
     form, staged_redirect = upload_form_handle(request, next_view="detection:upload_map")
     if staged_redirect is not None:
         return staged_redirect
-    recent = ScoringJob.objects.filter(created_by=request.user).select_related("source")[:RECENT_JOBS]
+    mine = scoring_jobs_visible(organisation_id=request.organisation.pk, user=request.user)
+    recent = mine.filter(created_by=request.user)[:RECENT_JOBS]
     return render(request, "detection/uploads.html", {"form": form, "jobs": recent})
 
 
 @require_http_methods(["GET", "POST"])
 def upload_map(request, key: str):
-    _require_uploader(request.user)
+    _require_uploader(request)
     staged = staged_get(request.session, key)
     if staged is None or not staged.absolute.exists():
         raise Http404("This upload is no longer staged; upload the file again.")
@@ -210,7 +208,7 @@ def upload_map(request, key: str):
 
 
 def _job_create(request, staged: StagedUpload, form: MappingForm) -> ScoringJob | None:
-    source = source_get_or_create(name=UPLOAD_SOURCE, kind=Source.Kind.UPLOAD)
+    source = jobs.uploads_source(organisation=request.organisation)
     with staged.absolute.open("rb") as handle:
         try:
             return jobs.scoring_job_create(
@@ -228,20 +226,20 @@ def _job_create(request, staged: StagedUpload, form: MappingForm) -> ScoringJob 
 
 @require_GET
 def upload_job(request, pk: int):
-    job = _get_job_for_user(request.user, pk)
+    job = _get_job_for_user(request, pk)
     return render(request, "detection/upload_job.html", job_context(job))
 
 
 @require_GET
 def upload_job_progress(request, pk: int):
     """The progress region alone: the page polls it every 2 s when its websocket is not connected."""
-    job = _get_job_for_user(request.user, pk)
+    job = _get_job_for_user(request, pk)
     return HttpResponse(job_progress_html(job))
 
 
 @require_GET
 def upload_job_result(request, pk: int):
-    job = _get_job_for_user(request.user, pk)
+    job = _get_job_for_user(request, pk)
     if job.status != ScoringJob.Status.DONE:
         return HttpResponse("The job has not finished; its scored file is ready when it is done.", status=409)
     stem = re.sub(r"[^\w.-]+", "_", Path(job.original_name or f"job-{job.pk}").stem)

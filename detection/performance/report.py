@@ -85,12 +85,15 @@ def _precision_at(pr: list[tuple[float, float]], recall: float) -> float:
     return max((p for r, p in pr if r >= recall - 1e-12), default=0.0)
 
 
-def daily_section(version: ModelVersion | None, *, days: int = selectors.PERFORMANCE_DAYS) -> dict:
-    """Per day over the last `days`: scored, flagged and alerted volumes, and the known outcomes of flagged ones."""
+def daily_section(
+    version: ModelVersion | None, *, organisation_id: int, days: int = selectors.PERFORMANCE_DAYS
+) -> dict:
+    """Per day over the last `days`: the organisation's scored, flagged and alerted volumes, and the known outcomes
+    of its flagged transactions."""
     since = selectors.window_start(days)
     volume = selectors.score_volume_by_day(version=version, since=since) if version else {}
-    alerts = selectors.alerts_by_day(since=since)
-    outcomes = selectors.flagged_outcomes_by_day(since=since)
+    alerts = selectors.alerts_by_day(organisation_id=organisation_id, since=since)
+    outcomes = selectors.flagged_outcomes_by_day(organisation_id=organisation_id, since=since)
     empty_outcome = {"review_fraud": 0, "review_legitimate": 0, "other_fraud": 0, "other_legitimate": 0}
     rows = [
         DayRow(

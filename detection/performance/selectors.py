@@ -1,5 +1,6 @@
 """Reads for the model-performance pages: versions, labelled scores, daily volumes and outcomes.
 
+Every read is of one organisation: its versions (whose scores are its transactions'), its alerts and outcomes.
 Every read is bounded (a window of days, a row limit) so the page costs the same with a year of history.
 """
 
@@ -39,9 +40,10 @@ class LabelledScores:
         return int(self.labels.sum())
 
 
-def model_versions_recent(*, limit: int = MAX_VERSIONS) -> list[ModelVersion]:
-    """The newest versions, without their (large) artifacts."""
-    return list(ModelVersion.objects.defer("artifact").order_by("-version")[:limit])
+def model_versions_recent(*, organisation_id: int, limit: int = MAX_VERSIONS) -> list[ModelVersion]:
+    """The organisation's newest versions, without their (large) artifacts."""
+    versions = ModelVersion.objects.filter(organisation_id=organisation_id).defer("artifact")
+    return list(versions.order_by("-version")[:limit])
 
 
 def model_version_pick(versions: list[ModelVersion], number: str | int | None) -> ModelVersion | None:
@@ -54,8 +56,9 @@ def model_version_pick(versions: list[ModelVersion], number: str | int | None) -
     return (active or usable or versions or [None])[0]
 
 
-def model_version_active() -> ModelVersion | None:
-    return ModelVersion.objects.defer("artifact").filter(status=ModelVersion.Status.ACTIVE).first()
+def model_version_active(*, organisation_id: int) -> ModelVersion | None:
+    active = ModelVersion.objects.filter(organisation_id=organisation_id, status=ModelVersion.Status.ACTIVE)
+    return active.defer("artifact").first()
 
 
 def labelled_scores(*, version: ModelVersion, limit: int = MAX_LABELLED_ROWS) -> LabelledScores:
@@ -109,16 +112,20 @@ def score_volume_by_day(*, version: ModelVersion, since: datetime) -> dict[date,
     return {r["day"]: {"scored": r["scored"], "flagged": r["flagged"]} for r in rows}
 
 
-def alerts_by_day(*, since: datetime) -> dict[date, int]:
-    """Alerts raised per day, read through the scores they were raised for (the alerts app sits above this one)."""
-    rows = Score.objects.filter(alerts__created_at__gte=since).annotate(day=TruncDate("alerts__created_at"))
+def alerts_by_day(*, organisation_id: int, since: datetime) -> dict[date, int]:
+    """The organisation's alerts raised per day, read through the scores they were raised for (the alerts app sits
+    above this one)."""
+    scores = Score.objects.filter(transaction__source__organisation_id=organisation_id, alerts__created_at__gte=since)
+    rows = scores.annotate(day=TruncDate("alerts__created_at"))
     return {r["day"]: r["n"] for r in rows.values("day").annotate(n=Count("alerts__id")).order_by()}
 
 
-def flagged_outcomes_by_day(*, since: datetime) -> dict[date, dict[str, int]]:
-    """Known outcomes of flagged (queued) transactions per day they became known, split by where they came from."""
+def flagged_outcomes_by_day(*, organisation_id: int, since: datetime) -> dict[date, dict[str, int]]:
+    """Known outcomes of the organisation's flagged (queued) transactions per day they became known, split by where
+    they came from."""
     rows = (
-        Transaction.objects.filter(review_item__isnull=False, label__isnull=False, labelled_at__gte=since)
+        Transaction.objects.filter(source__organisation_id=organisation_id)
+        .filter(review_item__isnull=False, label__isnull=False, labelled_at__gte=since)
         .annotate(day=TruncDate("labelled_at"))
         .values("day")
         .annotate(

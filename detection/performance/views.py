@@ -1,7 +1,9 @@
 """Detection pages: model performance with the threshold explorer (uploads and backtests live in their modules).
 
 Analysts, viewers and admins read (`detection.view_modelversion`); only those who may add a risk policy (admins)
-save a threshold. Anyone else gets 403; anonymous visitors are sent to the login page by the middleware.
+save a threshold. Anyone else gets 403; anonymous visitors are sent to the login page by the middleware. Every
+figure is of the request's organisation: its versions, scores, alerts and risk policy (a saved threshold is its new
+policy row).
 """
 
 from django.contrib import messages
@@ -21,9 +23,11 @@ VIEW_PERM = "detection.view_modelversion"
 SAVE_PERM = "detection.add_riskpolicy"
 
 
-def _require(user, perm: str) -> None:
-    if not user.has_perm(perm):
+def _require(request, perm: str) -> int:
+    """The request's organisation id, for those with `perm` working in an organisation."""
+    if not request.user.has_perm(perm) or request.organisation is None:
         raise PermissionDenied
+    return request.organisation.pk
 
 
 def _active(versions: list[ModelVersion]) -> ModelVersion | None:
@@ -33,10 +37,10 @@ def _active(versions: list[ModelVersion]) -> ModelVersion | None:
 @require_GET
 @login_required
 def performance(request):
-    _require(request.user, VIEW_PERM)
-    versions = selectors.model_versions_recent()
+    organisation_id = _require(request, VIEW_PERM)
+    versions = selectors.model_versions_recent(organisation_id=organisation_id)
     version = selectors.model_version_pick(versions, request.GET.get("version"))
-    policy = risk_policy_current()
+    policy = risk_policy_current(organisation_id=organisation_id)
     form = ThresholdForm.from_policy(policy)
     explore_on = _active(versions) or version
     context = {
@@ -46,7 +50,7 @@ def performance(request):
         "form": form,
         "can_save": request.user.has_perm(SAVE_PERM),
         "quality": performance_report.quality_section(version, policy) if version else None,
-        "daily": performance_report.daily_section(version),
+        "daily": performance_report.daily_section(version, organisation_id=organisation_id),
         "explorer": performance_report.explorer_section(version=explore_on, values=form.cleaned_data, policy=policy),
     }
     return render(request, "detection/performance.html", context)
@@ -56,13 +60,13 @@ def performance(request):
 @login_required
 def threshold_explore(request):
     """The explorer's figures for the thresholds in the query string (the page's HTMX region, or a full page)."""
-    _require(request.user, VIEW_PERM)
-    policy = risk_policy_current()
+    organisation_id = _require(request, VIEW_PERM)
+    policy = risk_policy_current(organisation_id=organisation_id)
     form = ThresholdForm(request.GET)
     context = {"form": form, "policy": policy, "can_save": request.user.has_perm(SAVE_PERM)}
     if form.is_valid():
-        version = selectors.model_version_active() or selectors.model_version_pick(
-            selectors.model_versions_recent(limit=1), None
+        version = selectors.model_version_active(organisation_id=organisation_id) or selectors.model_version_pick(
+            selectors.model_versions_recent(organisation_id=organisation_id, limit=1), None
         )
         context["explorer"] = performance_report.explorer_section(
             version=version, values=form.cleaned_data, policy=policy
@@ -74,12 +78,17 @@ def threshold_explore(request):
 @require_POST
 @login_required
 def threshold_save(request):
-    _require(request.user, SAVE_PERM)
+    organisation_id = _require(request, SAVE_PERM)
     form = ThresholdForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Not saved: " + " ".join(e for errors in form.errors.values() for e in errors))
         return redirect("detection:performance")
-    policy = risk_policy_create(**form.policy_values(), comment=form.cleaned_data["comment"], user=request.user)
+    policy = risk_policy_create(
+        organisation_id=organisation_id,
+        **form.policy_values(),
+        comment=form.cleaned_data["comment"],
+        user=request.user,
+    )
     messages.success(
         request,
         f"Saved: review threshold {policy.review_threshold:.3f}, bands {policy.medium:.3f} / {policy.high:.3f} / "

@@ -8,12 +8,14 @@ import json
 import pytest
 from django.db import transaction as db_transaction
 
+from accounts.services import ADMIN
 from detection.jobs import services as jobs
 from detection.jobs.tasks import scoring_job_chunk_task, scoring_job_split_task
 from detection.models import ModelVersion, Score, ScoringJob, ScoringJobChunk
 from detection.scoring import registry
 from detection.scoring.services import ModelUnloadable, score_transactions
 from tests.api.jobs_data import BAD_ROWS, MAPPING, csv_upload, job_frame, parquet_upload
+from tests.factories import UserFactory, default_organisation
 from transactions.models import Transaction
 from transactions.services import transactions_import_file
 
@@ -287,7 +289,13 @@ def test_progress_is_published_to_the_jobs_channel_group(scorer, active_model, s
 
 
 def test_a_job_whose_active_model_this_release_cannot_read_fails_saying_why(scorer, no_active_model):
-    ModelVersion.objects.create(version=9, status=ModelVersion.Status.ACTIVE, artifact=b"?", artifact_format=999)
+    ModelVersion.objects.create(
+        organisation=default_organisation(),
+        version=9,
+        status=ModelVersion.Status.ACTIVE,
+        artifact=b"?",
+        artifact_format=999,
+    )
     registry.active_model_changed()
     job_id = upload(scorer, csv_upload(job_frame(12, bad=False))).json()["id"]
 
@@ -298,3 +306,59 @@ def test_a_job_whose_active_model_this_release_cannot_read_fails_saying_why(scor
     assert job.status == "failed"
     assert job.error.startswith("Model version 9 is active but cannot be loaded (model artifact format 999")
     assert scorer.get(f"{URL}/{job_id}").json()["error"] == job.error
+
+
+# ------------------------------------------------------------------ organisations
+
+
+@pytest.fixture
+def other_admin_client(client, other_organisation):
+    """A person who may see every job, of another organisation."""
+    client.force_login(UserFactory(username="oscar", roles=[ADMIN], organisations=[other_organisation]))
+    return client
+
+
+def test_a_partner_of_another_organisation_gets_404_for_the_job_and_its_result(
+    scorer, other_partner_client, active_model, small_chunks
+):
+    job_id = upload(scorer, csv_upload(job_frame(25))).json()["id"]
+    run_job(job_id)
+
+    assert other_partner_client.get(f"{URL}/{job_id}").status_code == 404
+    assert other_partner_client.get(f"{URL}/{job_id}/result.csv").status_code == 404
+
+
+def test_a_person_of_another_organisation_who_sees_every_job_gets_404(scorer, other_admin_client, active_model):
+    job_id = upload(scorer, csv_upload(job_frame(5))).json()["id"]
+
+    assert other_admin_client.get(f"{URL}/{job_id}").status_code == 404
+    assert other_admin_client.get(f"{URL}/{job_id}/result.csv").status_code == 404
+
+
+def test_a_persons_upload_scores_into_their_organisations_uploads_source(analyst_client, organisation, active_model):
+    response = upload(analyst_client, csv_upload(job_frame(5)))
+
+    assert response.status_code == 202, response.content
+    job = ScoringJob.objects.select_related("source").get(pk=response.json()["id"])
+    assert (job.source.name, job.source.kind, job.source.organisation) == ("uploads", "upload", organisation)
+    assert analyst_client.get(f"{URL}/{job.pk}").status_code == 200
+
+
+def test_a_job_is_stored_and_scored_within_its_organisation_only(
+    scorer, other_partner_client, other_organisation, active_model, trained_model
+):
+    theirs = ModelVersion.objects.create(
+        organisation=other_organisation, version=2, status=ModelVersion.Status.ACTIVE, **trained_model
+    )
+    registry.active_model_changed()
+    ours = run_job(upload(scorer, csv_upload(job_frame(12, bad=False))).json()["id"])
+
+    job = run_job(upload(other_partner_client, csv_upload(job_frame(12, bad=False))).json()["id"])
+
+    assert (ours.created_rows, job.created_rows, job.existing_rows) == (12, 12, 0)  # the same ids, not duplicates
+    scored = Score.objects.filter(transaction__source=other_partner_client.token.source)
+    assert set(scored.values_list("model_version", flat=True)) == {theirs.pk}
+    assert scored.count() == 12
+    result = other_partner_client.get(f"{URL}/{job.pk}/result.csv")
+    rows = list(csv.DictReader(io.StringIO(b"".join(result.streaming_content).decode())))
+    assert {row["model_version"] for row in rows} == {"2"}

@@ -72,6 +72,30 @@ def admin_client(client, admin_user):
     return client
 
 
+@pytest.fixture
+def other_admin(other_organisation):
+    """An admin of another organisation (a member of it only): may see every job, run and version there."""
+    from accounts.services import ADMIN
+    from tests.factories import UserFactory
+
+    return UserFactory(username="oscar", roles=[ADMIN], organisations=[other_organisation])
+
+
+@pytest.fixture
+def other_admin_client(client, other_admin):
+    client.force_login(other_admin)
+    return client
+
+
+def work_in(client, organisation) -> None:
+    """Choose the organisation the client's session works in (as the header's chooser does)."""
+    from accounts.selectors import SESSION_KEY
+
+    session = client.session
+    session[SESSION_KEY] = organisation.pk
+    session.save()
+
+
 @pytest.fixture(autouse=True)
 def _fresh_policy_cache():
     """The policy in force is cached per process; each test starts from its own rows."""

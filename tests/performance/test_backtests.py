@@ -4,11 +4,14 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from accounts.services import ANALYST
 from detection.backtests import services as backtests
 from detection.backtests.report import report_context
 from detection.backtests.tasks import backtest_run_task
 from detection.models import BacktestRun
+from tests.factories import UserFactory, default_organisation
 from tests.performance.backtest_data import labelled_frame
+from tests.performance.conftest import work_in
 
 INDEX = reverse("detection:backtests")
 OPTIONS = {
@@ -70,6 +73,7 @@ def test_confirmed_setup_queues_a_run(analyst_client, analyst, labelled_csv, dja
     run = BacktestRun.objects.get()
     assert response.status_code == 302
     assert response["Location"] == reverse("detection:backtest", kwargs={"pk": run.pk})
+    assert run.organisation == default_organisation()
     assert (run.status, run.label_column, run.created_by, run.options["test_days"]) == (
         "pending",
         "tx_fraud",
@@ -89,7 +93,9 @@ def test_viewer_may_not_run_backtests(client, viewer):
 
 
 def test_another_analysts_run_is_not_found(analyst_client, second_analyst):
-    run = BacktestRun.objects.create(created_by=second_analyst, file_path="x.csv", label_column="y")
+    run = BacktestRun.objects.create(
+        organisation=default_organisation(), created_by=second_analyst, file_path="x.csv", label_column="y"
+    )
 
     response = analyst_client.get(reverse("detection:backtest", kwargs={"pk": run.pk}))
 
@@ -97,7 +103,9 @@ def test_another_analysts_run_is_not_found(analyst_client, second_analyst):
 
 
 def test_pending_run_page_polls_for_its_report(analyst_client, analyst):
-    run = BacktestRun.objects.create(created_by=analyst, file_path="x.csv", label_column="y", options=OPTIONS)
+    run = BacktestRun.objects.create(
+        organisation=default_organisation(), created_by=analyst, file_path="x.csv", label_column="y", options=OPTIONS
+    )
 
     response = analyst_client.get(reverse("detection:backtest", kwargs={"pk": run.pk}))
 
@@ -107,7 +115,11 @@ def test_pending_run_page_polls_for_its_report(analyst_client, analyst):
 
 def test_a_run_already_taken_is_not_run_twice(analyst):
     run = BacktestRun.objects.create(
-        created_by=analyst, file_path="x.csv", label_column="y", status=BacktestRun.Status.RUNNING
+        organisation=default_organisation(),
+        created_by=analyst,
+        file_path="x.csv",
+        label_column="y",
+        status=BacktestRun.Status.RUNNING,
     )
     BacktestRun.objects.filter(pk=run.pk).update(started_at=run.created_at)
 
@@ -154,7 +166,12 @@ def test_report_puts_the_ensemble_first_shares_ties_and_draws_given_curves(analy
         "curves": {"ensemble": curve, "autoencoder": curve},
     }
     run = BacktestRun.objects.create(
-        created_by=analyst, file_path="x.csv", label_column="y", status=BacktestRun.Status.DONE, result=result
+        organisation=default_organisation(),
+        created_by=analyst,
+        file_path="x.csv",
+        label_column="y",
+        status=BacktestRun.Status.DONE,
+        result=result,
     )
 
     report = report_context(run)
@@ -162,3 +179,33 @@ def test_report_puts_the_ensemble_first_shares_ties_and_draws_given_curves(analy
     assert [name for name, _ in report["rows"]] == ["ensemble", "autoencoder", "tail"]
     assert report["best"]["roc_auc"] == ["ensemble", "autoencoder"]
     assert report["curves_svg"]["roc"].count("<polyline") == 2
+
+
+# ------------------------------------------------------------------ organisations
+
+
+def test_another_organisations_run_is_not_found_even_by_those_who_see_every_run(other_admin_client, analyst):
+    run = BacktestRun.objects.create(
+        organisation=default_organisation(), created_by=analyst, file_path="x.csv", label_column="y"
+    )
+
+    assert other_admin_client.get(reverse("detection:backtest", kwargs={"pk": run.pk})).status_code == 404
+
+
+def test_a_member_of_two_organisations_lists_and_opens_a_run_only_in_its_organisation(
+    client, organisation, other_organisation
+):
+    member = UserFactory(username="dora", roles=[ANALYST], organisations=[organisation, other_organisation])
+    run = BacktestRun.objects.create(
+        organisation=other_organisation, created_by=member, file_path="x.csv", label_column="y", options=OPTIONS
+    )
+    client.force_login(member)
+    url = reverse("detection:backtest", kwargs={"pk": run.pk})
+
+    work_in(client, organisation)
+    assert client.get(url).status_code == 404
+    assert list(client.get(INDEX).context["runs"]) == []
+
+    work_in(client, other_organisation)
+    assert client.get(url).status_code == 200
+    assert list(client.get(INDEX).context["runs"]) == [run]

@@ -69,3 +69,21 @@ def test_a_viewer_is_refused(viewer):
     connected, _ = async_to_sync(_connect)(communicator(viewer, job))
 
     assert not connected
+
+
+def test_an_admin_of_another_organisation_is_refused(analyst, other_admin):
+    job = make_job(analyst)
+
+    connected, code = async_to_sync(_connect)(communicator(other_admin, job))
+
+    assert not connected
+    assert code == 4403
+
+
+def test_an_analyst_of_another_organisation_is_refused_their_own_looking_job(other_analyst):
+    job = make_job(other_analyst)  # created by them, but scoring into the test organisation's source
+
+    connected, code = async_to_sync(_connect)(communicator(other_analyst, job))
+
+    assert not connected
+    assert code == 4403

@@ -1,10 +1,19 @@
 """Who may read the model-performance page, and what it shows with and without labels."""
 
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
 
-from detection.models import ModelVersion
-from tests.factories import ModelVersionFactory, ScoreFactory, TransactionFactory
+from detection.models import ModelVersion, Score
+from tests.factories import (
+    AlertRuleFactory,
+    ModelVersionFactory,
+    ScoreFactory,
+    SourceFactory,
+    TransactionFactory,
+)
+from tests.performance.conftest import labelled_score
 
 URL = reverse("detection:performance")
 
@@ -98,3 +107,55 @@ def test_every_chart_comes_with_its_table(viewer_client, scored_world):
     assert response.status_code == 200
     assert content.count("<svg") == 5  # ROC, PR, precision per day, volume per day, explorer curve
     assert content.count('<details class="numbers">') == 5
+
+
+# ------------------------------------------------------------------ organisations
+
+
+def alert_on(score: Score) -> None:
+    from alerts.models import Alert
+
+    Alert.objects.create(rule=AlertRuleFactory(), transaction=score.transaction, score=score)
+
+
+def test_another_organisations_page_shows_nothing_of_its_versions_scores_alerts_or_outcomes(
+    client, other_analyst, scored_world
+):
+    alert_on(Score.objects.filter(model_version=scored_world).order_by("-score").first())
+    client.force_login(other_analyst)
+
+    response = client.get(URL, {"version": scored_world.version})
+
+    assert response.status_code == 200
+    assert (response.context["versions"], response.context["version"], response.context["quality"]) == ([], None, None)
+    daily = response.context["daily"]
+    assert sum(row.alerts + row.flagged + row.scored for row in daily["rows"]) == 0
+    assert not daily["any_outcome"]
+    assert b"No model version yet" in response.content
+
+
+def test_each_organisation_reads_its_own_version_of_the_same_number(
+    client, other_analyst, other_organisation, scored_world, frozen_now
+):
+    theirs = ModelVersionFactory(organisation=other_organisation, version=3, status=ModelVersion.Status.ACTIVE)
+    source = SourceFactory(organisation=other_organisation, name="their-bank")
+    tx = TransactionFactory(source=source, label=1, label_source="review", labelled_at=frozen_now)
+    Score.objects.filter(pk=ScoreFactory(transaction=tx, model_version=theirs, score=0.97).pk).update(
+        created_at=frozen_now - timedelta(hours=1)
+    )
+    client.force_login(other_analyst)
+
+    response = client.get(URL)
+
+    assert response.context["versions"] == [theirs]
+    assert response.context["quality"]["labelled"].count == 1  # not the test organisation's five
+    assert [row.scored for row in response.context["daily"]["rows"]][-1] == 1
+    assert response.context["explorer"]["totals"]["scored"] == 1
+
+
+def test_the_organisations_own_alerts_are_counted(viewer_client, scored_world, frozen_now):
+    alert_on(labelled_score(scored_world, 0.999, 1, at=frozen_now))
+
+    response = viewer_client.get(URL)
+
+    assert response.context["daily"]["rows"][-1].alerts == 1

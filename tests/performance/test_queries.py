@@ -7,9 +7,10 @@ from django.urls import reverse
 from tests.performance.conftest import labelled_score
 
 URL = reverse("detection:performance")
-# Session and user, the user's permissions (2), versions, policy, labelled scores, confusion, volume, alerts,
-# outcomes, and the explorer's traffic, labelled confusion and histogram.
-EXPECTED_QUERIES = 14
+# Session, user and the request's organisation, the user's permissions (2), versions, policy, labelled scores,
+# confusion, volume, alerts, outcomes, the explorer's traffic, labelled confusion and histogram, and the header's
+# organisation chooser.
+EXPECTED_QUERIES = 16
 
 
 def test_page_queries_are_constant(viewer_client, scored_world, django_assert_num_queries):

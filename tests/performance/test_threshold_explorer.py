@@ -11,6 +11,8 @@ from detection.performance.report import explorer_section
 from detection.policy.selectors import risk_policy_current
 from detection.scoring.services import score_transactions
 from tests.detection.conftest import START, store_transaction
+from tests.factories import ModelVersionFactory, default_organisation
+from tests.performance.conftest import work_in
 
 EXPLORE = reverse("detection:threshold_explore")
 SAVE = reverse("detection:threshold_save")
@@ -23,7 +25,9 @@ def explore(client, threshold: float, **extra):
 
 def figures(version, threshold: float, window: int = 7) -> dict:
     values = BANDS | {"review_threshold": threshold, "window": window}
-    return explorer_section(version=version, values=values, policy=risk_policy_current())
+    return explorer_section(
+        version=version, values=values, policy=risk_policy_current(organisation_id=default_organisation().pk)
+    )
 
 
 def test_flagged_per_day_counts_scores_at_or_above_the_threshold(scored_world):
@@ -106,7 +110,7 @@ def test_admin_saves_thresholds_as_a_new_policy(admin_client, admin_user, scored
     assert RiskPolicy.objects.count() == before + 1
     saved = RiskPolicy.objects.order_by("-created_at", "-id").first()
     assert (saved.review_threshold, saved.created_by, saved.comment) == (0.9, admin_user, "more recall")
-    assert risk_policy_current().review_threshold == 0.9
+    assert risk_policy_current(organisation_id=default_organisation().pk).review_threshold == 0.9
     assert AuditEvent.objects.filter(action="threshold.change", object_id=str(saved.pk)).exists()
 
 
@@ -160,3 +164,32 @@ def test_saved_threshold_is_in_force_for_the_next_score(admin_client, active_mod
     [score] = score_transactions(transactions=[transaction])
 
     assert (score.is_anomaly, score.risk_level) == (True, "critical")
+
+
+# ------------------------------------------------------------------ organisations
+
+
+def test_saving_thresholds_writes_the_working_organisations_policy_only(
+    admin_client, organisation, other_organisation, scored_world
+):
+    work_in(admin_client, other_organisation)  # a superuser may work in either; this one chose the other
+
+    response = admin_client.post(SAVE, BANDS | {"review_threshold": 0.6, "comment": "theirs"})
+
+    assert response.status_code == 302
+    assert risk_policy_current(organisation_id=other_organisation.pk).review_threshold == 0.6
+    assert risk_policy_current(organisation_id=organisation.pk).review_threshold == 0.95
+    event = AuditEvent.objects.get(action="threshold.change")
+    assert event.organisation_id == other_organisation.pk
+
+
+def test_the_explorer_reads_the_organisations_own_version_and_traffic(
+    client, other_analyst, other_organisation, scored_world
+):
+    ModelVersionFactory(organisation=other_organisation, version=1, status="active")
+    client.force_login(other_analyst)
+
+    response = explore(client, 0.9)
+
+    assert response.status_code == 200
+    assert "Version v1 scored nothing in the last 7 days" in response.content.decode()  # not v3's traffic

@@ -4,11 +4,13 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from accounts.services import ANALYST
 from detection.jobs import services as jobs
 from detection.jobs import uploads
 from detection.models import ScoringJob
 from tests.api.jobs_data import MAPPING, csv_upload, job_frame, parquet_upload
 from tests.factories import UserFactory, default_organisation
+from tests.performance.conftest import work_in
 
 INDEX = reverse("detection:uploads")
 
@@ -146,13 +148,10 @@ def test_anonymous_upload_page_sends_to_login(client):
     assert response["Location"].startswith(reverse("login"))
 
 
-def job_for(user, **fields) -> ScoringJob:
-    from transactions.services import source_get_or_create
-
+def job_for(user, organisation=None, **fields) -> ScoringJob:
     values = {"file_path": "jobs/x/upload.csv", "file_format": "csv", "original_name": "rows.csv"} | fields
-    return ScoringJob.objects.create(
-        source=source_get_or_create(organisation=default_organisation(), name="uploads"), created_by=user, **values
-    )
+    source = jobs.uploads_source(organisation=organisation or default_organisation())
+    return ScoringJob.objects.create(source=source, created_by=user, **values)
 
 
 def test_job_page_shows_progress(analyst_client, analyst):
@@ -213,3 +212,57 @@ def test_uploaded_file_is_scored_end_to_end(analyst_client, analyst, active_mode
     lines = b"".join(download.streaming_content).decode().splitlines()
     assert lines[0] == ",".join(jobs.RESULT_COLUMNS)
     assert len(lines) == 1 + 10
+
+
+# ------------------------------------------------------------------ organisations
+
+JOB_PAGES = ("detection:upload_job", "detection:upload_job_progress", "detection:upload_job_result")
+
+
+def test_a_confirmed_mapping_scores_into_the_organisations_uploads_source(
+    analyst_client, organisation, other_organisation, django_capture_on_commit_callbacks
+):
+    key = staged_key(stage(analyst_client))
+    with django_capture_on_commit_callbacks():
+        analyst_client.post(reverse("detection:upload_map", kwargs={"key": key}), mapping_post())
+
+    source = ScoringJob.objects.select_related("source").get().source
+    assert (source.organisation, source.name, source.kind) == (organisation, "uploads", "upload")
+
+
+def test_another_organisations_job_is_not_found_even_by_those_who_see_every_job(other_admin_client, analyst):
+    job = job_for(analyst, status=ScoringJob.Status.DONE, total_rows=1, processed_rows=1)
+
+    for page in JOB_PAGES:
+        assert other_admin_client.get(reverse(page, kwargs={"pk": job.pk})).status_code == 404, page
+
+
+def test_another_organisations_analyst_gets_404_for_the_job_page_and_its_result(client, other_analyst, analyst):
+    job = job_for(analyst, status=ScoringJob.Status.DONE, total_rows=1, processed_rows=1)
+    client.force_login(other_analyst)
+
+    for page in JOB_PAGES:
+        assert client.get(reverse(page, kwargs={"pk": job.pk})).status_code == 404, page
+
+
+def test_a_member_of_two_organisations_sees_a_job_only_while_working_in_its_organisation(
+    client, organisation, other_organisation
+):
+    member = UserFactory(username="dora", roles=[ANALYST], organisations=[organisation, other_organisation])
+    job = job_for(member, other_organisation, status=ScoringJob.Status.RUNNING, total_rows=10)
+    client.force_login(member)
+    url = reverse("detection:upload_job", kwargs={"pk": job.pk})
+
+    work_in(client, organisation)
+    assert client.get(url).status_code == 404
+    assert job not in client.get(INDEX).context["jobs"]
+
+    work_in(client, other_organisation)
+    assert client.get(url).status_code == 200
+    assert list(client.get(INDEX).context["jobs"]) == [job]
+
+
+def test_a_person_of_no_organisation_may_not_upload(client, organisation):
+    client.force_login(UserFactory(username="nemo", roles=[ANALYST], organisations=[]))
+
+    assert client.get(INDEX).status_code == 403
