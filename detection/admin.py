@@ -1,8 +1,13 @@
+"""Admin pages of the detection app. Every row belongs to an organisation: staff see (and file rows under) only the
+organisations they are members of, superusers every one; each page filters by organisation."""
+
 from django.contrib import admin, messages
 from django.forms.models import model_to_dict
 
+from accounts.admin import OrganisationScopedAdmin
+from accounts.models import Organisation
 from core.admin import ReadOnlyAdmin
-from detection.models import ModelVersion, RiskPolicy, Score
+from detection.models import BacktestRun, ModelVersion, RiskPolicy, Score, ScoringJob
 from detection.policy.selectors import risk_policy_current
 from detection.policy.services import risk_policy_create
 from transactions.admin import TransactionAdmin
@@ -11,10 +16,15 @@ from transactions.models import Transaction
 HEADLINE_METRICS = ("average_precision", "roc_auc", "precision_at_k", "recall_at_k")
 
 
+class ScopedReadOnlyAdmin(OrganisationScopedAdmin, ReadOnlyAdmin):
+    """History of an organisation's: viewable by its members (and superusers), never added, edited or deleted."""
+
+
 @admin.register(ModelVersion)
-class ModelVersionAdmin(ReadOnlyAdmin):
+class ModelVersionAdmin(ScopedReadOnlyAdmin):
     list_display = [
         "__str__",
+        "organisation",
         "status",
         "algorithms",
         "training_rows",
@@ -23,11 +33,13 @@ class ModelVersionAdmin(ReadOnlyAdmin):
         "trained_at",
         "activated_at",
     ]
-    list_filter = ["status"]
+    list_filter = ["organisation", "status"]
+    list_select_related = ["organisation"]
     search_fields = ["=version", "error"]
     actions = ["activate"]
     exclude = ["artifact"]
     readonly_fields = [
+        "organisation",
         "version",
         "status",
         "algorithms",
@@ -50,7 +62,9 @@ class ModelVersionAdmin(ReadOnlyAdmin):
         shown = {k: version.metrics[k] for k in HEADLINE_METRICS if isinstance(version.metrics.get(k), int | float)}
         return ", ".join(f"{k} {v:.3f}" for k, v in shown.items()) or "—"
 
-    @admin.action(description="Activate the selected version (retires the active one)", permissions=["activate"])
+    @admin.action(
+        description="Activate the selected version (retires its organisation's active one)", permissions=["activate"]
+    )
     def activate(self, request, queryset):
         from detection.training.services import model_version_activate
 
@@ -62,16 +76,30 @@ class ModelVersionAdmin(ReadOnlyAdmin):
         except ValueError as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return
-        self.message_user(request, f"v{version.version} is now active.", messages.SUCCESS)
+        self.message_user(
+            request, f"v{version.version} is now {version.organisation}'s active version.", messages.SUCCESS
+        )
 
     def has_activate_permission(self, request):
         return request.user.has_perm("detection.change_modelversion")
 
 
+class OrganisationVersionFilter(admin.RelatedFieldListFilter):
+    """The model versions of the organisations the person may see, named with their organisation."""
+
+    def field_choices(self, field, request, model_admin):
+        versions = ModelVersion.objects.defer("artifact").select_related("organisation")
+        if not request.user.is_superuser:
+            versions = versions.filter(organisation__memberships__user=request.user)
+        return [(v.pk, f"{v.organisation} {v}") for v in versions.order_by("organisation__name", "-version")]
+
+
 @admin.register(Score)
-class ScoreAdmin(ReadOnlyAdmin):
+class ScoreAdmin(ScopedReadOnlyAdmin):
+    # A score's organisation is its transaction's, which is its version's: the version's is one join away.
+    organisation_path = "model_version__organisation"
     list_display = ["id", "transaction", "model_version", "score", "risk_level", "is_anomaly", "created_at"]
-    list_filter = ["risk_level", "is_anomaly", "model_version"]
+    list_filter = ["risk_level", "is_anomaly", ("model_version", OrganisationVersionFilter)]
     list_select_related = ["transaction", "model_version"]
     search_fields = ["transaction__transaction_id", "transaction__account_id", "transaction__merchant_id"]
     show_full_result_count = False
@@ -79,12 +107,23 @@ class ScoreAdmin(ReadOnlyAdmin):
 
 
 @admin.register(RiskPolicy)
-class RiskPolicyAdmin(admin.ModelAdmin):
-    """Thresholds are append-only: "add" writes a new row in force from now on; rows never change."""
+class RiskPolicyAdmin(OrganisationScopedAdmin):
+    """Thresholds are append-only: "add" writes an organisation's new row, in force from now on; rows never change."""
 
-    list_display = ["created_at", "created_by", "medium", "high", "critical", "review_threshold", "in_force", "comment"]
-    list_select_related = ["created_by"]
-    fields = ["medium", "high", "critical", "review_threshold", "comment"]
+    list_display = [
+        "created_at",
+        "organisation",
+        "created_by",
+        "medium",
+        "high",
+        "critical",
+        "review_threshold",
+        "in_force",
+        "comment",
+    ]
+    list_filter = ["organisation"]
+    list_select_related = ["organisation", "created_by"]
+    fields = ["organisation", "medium", "high", "critical", "review_threshold", "comment"]
     search_fields = ["comment", "created_by__username"]
 
     def has_change_permission(self, request, obj=None):
@@ -94,21 +133,34 @@ class RiskPolicyAdmin(admin.ModelAdmin):
         return False
 
     def get_readonly_fields(self, request, obj=None):
-        return ["created_at", "created_by"] if obj is not None else []
+        return ["organisation", "created_at", "created_by"] if obj is not None else []
 
     def get_fields(self, request, obj=None):
         return self.fields + (["created_at", "created_by"] if obj is not None else [])
 
     @admin.display(description="in force", boolean=True)
     def in_force(self, policy):
-        return policy.pk == risk_policy_current().pk
+        return policy.pk == risk_policy_current(organisation_id=policy.organisation_id).pk
 
     def get_changeform_initial_data(self, request):
-        return model_to_dict(risk_policy_current(), fields=["medium", "high", "critical", "review_threshold"])
+        """The thresholds in force in the organisation asked for (?organisation=<id>), else in the request's."""
+        organisation = self._organisation_asked(request) or getattr(request, "organisation", None)
+        if organisation is None:
+            return {}
+        current = risk_policy_current(organisation_id=organisation.pk)
+        fields = ["medium", "high", "critical", "review_threshold"]
+        return model_to_dict(current, fields=fields) | {"organisation": organisation.pk}
+
+    def _organisation_asked(self, request) -> Organisation | None:
+        asked = request.GET.get("organisation")
+        allowed = Organisation.objects.all()
+        if not request.user.is_superuser:
+            allowed = allowed.filter(memberships__user=request.user)
+        return allowed.filter(pk=asked).first() if asked and asked.isdigit() else None
 
     def save_model(self, request, obj, form, change):
-        values = {name: form.cleaned_data[name] for name in self.fields}
-        policy = risk_policy_create(**values, user=request.user)
+        values = {name: form.cleaned_data[name] for name in self.fields if name != "organisation"}
+        policy = risk_policy_create(organisation_id=form.cleaned_data["organisation"].pk, **values, user=request.user)
         obj.pk, obj.created_at, obj.created_by = policy.pk, policy.created_at, policy.created_by
 
     def changelist_view(self, request, extra_context=None):
@@ -120,6 +172,34 @@ class RiskPolicyAdmin(admin.ModelAdmin):
             context["title"] = "Set new risk thresholds"
             context["subtitle"] = "In force for the next score. The previous values stay in history."
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+
+@admin.register(ScoringJob)
+class ScoringJobAdmin(ScopedReadOnlyAdmin):
+    """Bulk scoring jobs (uploads and the partner API's), of the organisation of the source they score into."""
+
+    organisation_path = "source__organisation"
+    list_display = ["id", "organisation", "source", "original_name", "status", "phase", "progress_shown", "created_at"]
+    list_filter = ["source__organisation", "status", "phase"]
+    list_select_related = ["source__organisation", "created_by"]
+    search_fields = ["=id", "original_name", "source__name"]
+
+    @admin.display(description="organisation", ordering="source__organisation__name")
+    def organisation(self, job):
+        return job.source.organisation
+
+    @admin.display(description="progress")
+    def progress_shown(self, job):
+        return f"{job.processed_rows:,} / {job.total_rows:,}"
+
+
+@admin.register(BacktestRun)
+class BacktestRunAdmin(ScopedReadOnlyAdmin):
+    list_display = ["id", "organisation", "original_name", "status", "created_by", "created_at", "finished_at"]
+    list_filter = ["organisation", "status"]
+    list_select_related = ["organisation", "created_by"]
+    search_fields = ["=id", "original_name"]
+    exclude = ["result"]
 
 
 class ScoreInline(admin.TabularInline):

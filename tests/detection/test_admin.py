@@ -1,0 +1,104 @@
+"""The detection app's admin pages are scoped by organisation: staff see and change only their organisations'."""
+
+import pytest
+from django.urls import reverse
+
+from accounts.services import ADMIN
+from detection.jobs.services import uploads_source
+from detection.models import BacktestRun, ModelVersion, RiskPolicy, ScoringJob
+from detection.policy.selectors import risk_policy_current
+from tests.factories import ModelVersionFactory, RiskPolicyFactory, ScoreFactory, TransactionFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff_client(client, organisation):
+    """Staff (not a superuser) of the test organisation only."""
+    client.force_login(UserFactory(username="stan", roles=[ADMIN], is_staff=True, organisations=[organisation]))
+    return client
+
+
+@pytest.fixture
+def theirs(other_organisation):
+    """One row of each kind in another organisation."""
+    version = ModelVersionFactory(organisation=other_organisation, version=41, status=ModelVersion.Status.ACTIVE)
+    source = uploads_source(organisation=other_organisation)
+    return {
+        "modelversion": version,
+        "riskpolicy": RiskPolicyFactory(organisation=other_organisation, comment="their policy"),
+        "scoringjob": ScoringJob.objects.create(source=source, file_path="x.csv", file_format="csv"),
+        "backtestrun": BacktestRun.objects.create(organisation=other_organisation, file_path="x.csv", label_column="y"),
+        "score": ScoreFactory(transaction=TransactionFactory(source=source), model_version=version),
+    }
+
+
+@pytest.fixture
+def ours(organisation):
+    version = ModelVersionFactory(organisation=organisation, version=42, status=ModelVersion.Status.ACTIVE)
+    source = uploads_source(organisation=organisation)
+    return {
+        "modelversion": version,
+        "riskpolicy": RiskPolicyFactory(organisation=organisation, comment="our policy"),
+        "scoringjob": ScoringJob.objects.create(source=source, file_path="x.csv", file_format="csv"),
+        "backtestrun": BacktestRun.objects.create(organisation=organisation, file_path="x.csv", label_column="y"),
+        "score": ScoreFactory(transaction=TransactionFactory(source=source), model_version=version),
+    }
+
+
+@pytest.mark.parametrize("model", ["modelversion", "riskpolicy", "scoringjob", "backtestrun", "score"])
+def test_staff_see_only_their_organisations_rows(staff_client, ours, theirs, model):
+    changelist = staff_client.get(reverse(f"admin:detection_{model}_changelist"))
+    their_page = staff_client.get(reverse(f"admin:detection_{model}_change", args=[theirs[model].pk]))
+    our_page = staff_client.get(reverse(f"admin:detection_{model}_change", args=[ours[model].pk]))
+
+    assert changelist.status_code == 200
+    assert [row.pk for row in changelist.context["cl"].result_list] == [ours[model].pk]
+    assert their_page.status_code == 302  # the admin's "does not exist" redirect
+    assert our_page.status_code == 200
+
+
+def test_a_superuser_sees_every_organisations_rows_and_may_filter_by_one(client, admin_user, ours, theirs):
+    client.force_login(admin_user)
+    url = reverse("admin:detection_modelversion_changelist")
+
+    every = client.get(url).context["cl"].result_list
+    filtered = client.get(url, {"organisation__id__exact": theirs["modelversion"].organisation_id})
+
+    assert {v.pk for v in every} == {ours["modelversion"].pk, theirs["modelversion"].pk}
+    assert [v.pk for v in filtered.context["cl"].result_list] == [theirs["modelversion"].pk]
+
+
+def test_activation_in_admin_retires_only_the_versions_organisations_active_one(staff_client, ours, theirs):
+    ready = ModelVersionFactory(organisation=ours["modelversion"].organisation, version=43)
+
+    response = staff_client.post(
+        reverse("admin:detection_modelversion_changelist"), {"action": "activate", "_selected_action": [ready.pk]}
+    )
+
+    assert response.status_code == 302
+    statuses = dict(ModelVersion.objects.values_list("version", "status"))
+    assert statuses == {41: "active", 42: "retired", 43: "active"}
+
+
+def test_a_new_policy_in_admin_is_filed_under_an_organisation_the_staff_member_works_in(
+    staff_client, organisation, other_organisation, theirs
+):
+    add = reverse("admin:detection_riskpolicy_add")
+    values = {"medium": "0.7", "high": "0.9", "critical": "0.98", "review_threshold": "0.9", "comment": "tuned"}
+
+    refused = staff_client.post(add, values | {"organisation": other_organisation.pk})
+    saved = staff_client.post(add, values | {"organisation": organisation.pk})
+
+    assert refused.status_code == 200 and "organisation" in refused.context["adminform"].form.errors
+    assert saved.status_code == 302
+    assert risk_policy_current(organisation_id=organisation.pk).review_threshold == 0.9
+    assert RiskPolicy.objects.filter(organisation=other_organisation).get().comment == "their policy"
+
+
+def test_the_add_policy_form_starts_from_the_organisations_policy_in_force(staff_client, organisation, ours):
+    response = staff_client.get(reverse("admin:detection_riskpolicy_add"))
+
+    initial = response.context["adminform"].form.initial
+    assert initial["organisation"] == organisation.pk
+    assert initial["review_threshold"] == ours["riskpolicy"].review_threshold
