@@ -42,7 +42,8 @@ def test_new_alert_appears_in_the_analysts_bell_live(new_page, asgi_server, anal
     deadline = time.monotonic() + 10
     while page.locator(".alert-bell-count").count() == 0 and time.monotonic() < deadline:
         page.wait_for_timeout(300)
-        _off_the_browser_loop(bell_broadcast)  # the first broadcast may have gone out before the socket opened
+        # the first broadcast may have gone out before the socket opened
+        _off_the_browser_loop(bell_broadcast, organisation_id=score.transaction.source.organisation_id)
 
     assert page.locator(".alert-bell-count").inner_text() == "1"
     page.click("#alert-bell summary")

@@ -4,6 +4,7 @@ channels-redis's blocking read and closed every idle socket with 1011 every few 
 
 import asyncio
 import time
+from functools import partial
 
 import pytest
 import websockets
@@ -44,11 +45,12 @@ async def _idle_then_receive(url: str, origin: str, cookie: str, after_idle) -> 
 def test_idle_sockets_stay_open_for_a_minute_and_still_receive_updates(asgi_server, analyst):
     cookie = _session_cookie(analyst)
     ws = asgi_server.replace("http://", "ws://")
+    ring_the_bell = partial(bell_broadcast, organisation_id=analyst.memberships.get().organisation_id)
 
     async def both():
         return await asyncio.gather(
             _idle_then_receive(f"{ws}/ws/review/", asgi_server, cookie, lambda: in_thread(flag_new_transaction)),
-            _idle_then_receive(f"{ws}/ws/alerts/", asgi_server, cookie, bell_broadcast),
+            _idle_then_receive(f"{ws}/ws/alerts/", asgi_server, cookie, ring_the_bell),
         )
 
     queue_update, bell_update = asyncio.run(both())
