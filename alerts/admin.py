@@ -111,6 +111,10 @@ class AlertRuleAdmin(OrganisationScopedAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_alert_count=Count("alerts"))
 
+    def get_readonly_fields(self, request, obj=None):
+        """A rule stays in the organisation it was made in (its alerts are that organisation's)."""
+        return [*self.readonly_fields, "organisation"] if obj is not None else self.readonly_fields
+
     @admin.display(description="alerts", ordering="_alert_count")
     def alert_count(self, rule):
         url = reverse("admin:alerts_alert_changelist") + f"?rule__id__exact={rule.pk}"

@@ -8,6 +8,7 @@ import logging
 from datetime import timedelta
 from functools import partial
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
@@ -208,11 +209,14 @@ def alert_delivery_resend(*, delivery: AlertDelivery, user=None) -> AlertDeliver
 
 @transaction.atomic
 def alert_rule_save(*, rule: AlertRule, user=None) -> AlertRule:
-    """Create or change a rule (validated) with one audit row holding before and after."""
+    """Create or change a rule (validated) with one audit row holding before and after. A rule stays in its
+    organisation: its alerts are that organisation's, so moving it would hand them to another."""
     before = None
     if rule.pk is not None:
         stored = AlertRule.objects.filter(pk=rule.pk).first()
         before = audit_snapshot(stored) if stored else None
+        if stored is not None and stored.organisation_id != rule.organisation_id:
+            raise ValidationError({"organisation": "A rule cannot move to another organisation."})
     else:
         rule.created_by = user
     rule.full_clean()

@@ -25,6 +25,11 @@ class SourceAdmin(OrganisationScopedAdmin):
     search_fields = ["name"]
     readonly_fields = ["created_at"]
 
+    def get_readonly_fields(self, request, obj=None):
+        """A source stays in the organisation it was made in: its transactions, and their histories, are that
+        organisation's."""
+        return [*self.readonly_fields, "organisation"] if obj is not None else self.readonly_fields
+
 
 class LabelEventInline(admin.TabularInline):
     model = LabelEvent

@@ -10,12 +10,19 @@ from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from accounts.services import ADMIN, ANALYST
 from alerts.models import Alert, AlertRule
 from alerts.selectors import alert_rules_may_match, alerts_unseen_count
-from alerts.services import alerts_evaluate, alerts_evaluate_pending, alerts_evaluate_stored, alerts_mark_seen
+from alerts.services import (
+    alert_rule_save,
+    alerts_evaluate,
+    alerts_evaluate_pending,
+    alerts_evaluate_stored,
+    alerts_mark_seen,
+)
 from anomaly_site.routing import websocket_urlpatterns
 from core.audit import audit_record
 from detection.models import RiskPolicy
@@ -309,3 +316,16 @@ def test_the_admins_organisation_filter_names_only_the_staff_members_organisatio
 
     (organisation_filter,) = [f for f in response.context["cl"].filter_specs if f.title == "organisation"]
     assert [name for _, name in organisation_filter.lookup_choices] == ["other-org"]
+
+
+@pytest.mark.django_db
+def test_a_rule_never_moves_to_another_organisation(client, admin_user, organisation, other_organisation):
+    rule = AlertRuleFactory()
+    rule.organisation = other_organisation
+    with pytest.raises(ValidationError):
+        alert_rule_save(rule=rule)
+    client.force_login(admin_user)
+    page = client.get(reverse("admin:alerts_alertrule_change", args=[rule.pk]))
+
+    assert "organisation" not in page.context["adminform"].form.fields
+    assert AlertRule.objects.get(pk=rule.pk).organisation == organisation
