@@ -24,7 +24,7 @@ os.environ.setdefault("CELERY_QUEUE", "bench-alerts")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "anomaly_site.settings")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from api_common import create_database_if_missing  # noqa: E402
+from api_common import bench_organisation, create_database_if_missing  # noqa: E402
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -36,10 +36,11 @@ def bench_enqueue(calls: int) -> None:
     from alerts.services import alerts_evaluate_for_scores
     from anomaly_site.celery import app
 
+    organisation_id = bench_organisation().pk
     timings = []
     for i in range(calls):
         started = time.perf_counter()
-        alerts_evaluate_for_scores(score_ids=[i + 1])
+        alerts_evaluate_for_scores(organisation_id=organisation_id, score_ids=[i + 1])
         timings.append((time.perf_counter() - started) * 1000)
     app.control.purge()
     print(
@@ -52,8 +53,9 @@ def make_scores(n: int):
     from detection.models import ModelVersion, Score
     from transactions.models import Source, Transaction
 
-    source = Source.objects.create(name="bench-alerts")
-    version = ModelVersion.objects.create(version=990001, status="ready")
+    organisation = bench_organisation()
+    source = Source.objects.create(organisation=organisation, name="bench-alerts")
+    version = ModelVersion.objects.create(organisation=organisation, version=990001, status="ready")
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
     txs = Transaction.objects.bulk_create(
         Transaction(
@@ -78,7 +80,7 @@ def make_scores(n: int):
 def make_rules(destination: str):
     from alerts.models import AlertRule
 
-    common = {"channel": "webhook", "destination": destination}
+    common = {"channel": "webhook", "destination": destination, "organisation": bench_organisation()}
     AlertRule.objects.create(name="high", min_risk_level="high", **common)
     AlertRule.objects.create(
         name="critical online", min_risk_level="critical", transaction_channels=["online"], **common
@@ -120,7 +122,7 @@ def bench_evaluate_and_deliver(n_scores: int, n_deliveries: int) -> None:
         score_ids = make_scores(n_scores)
         make_rules(f"http://127.0.0.1:{server.server_address[1]}/hook")
         started = time.perf_counter()
-        alerts = alerts_evaluate(score_ids=score_ids)
+        alerts = alerts_evaluate(score_ids=score_ids, organisation_id=bench_organisation().pk)
         elapsed = time.perf_counter() - started
         print(
             f"alerts_evaluate: {n_scores} scores x 5 rules in {elapsed * 1000:.0f} ms = {n_scores / elapsed:,.0f}"

@@ -24,6 +24,7 @@ from api_common import (
     BENCH_DB,
     ROOT,
     bench_env,
+    bench_organisation,
     children,
     fresh_copy,
     machine_cpu_ticks,
@@ -34,7 +35,7 @@ from api_common import (
     setup_django,
 )
 
-PORT = 8765
+PORT = int(os.environ.get("BENCH_PORT", "8765"))  # another port when a server already uses it
 RUN_DB = BENCH_DB + "_run"
 SERVERS = {
     "uvicorn": [
@@ -243,16 +244,18 @@ def engine_rates(transaction_ids: list[str]) -> dict:
     from detection.scoring import adapters, registry
     from transactions.models import Transaction
 
-    loaded = registry.active_model()
+    organisation_id = bench_organisation().pk
+    loaded = registry.active_model(organisation_id=organisation_id)
     stored = list(Transaction.objects.filter(transaction_id__in=transaction_ids))
-    loaded.detector.score_frame(*adapters.frame_for_transactions(stored[:1]))  # warm, as a server is before its first
-    frame, targets = adapters.frame_for_transactions(stored)
+    # warm, as a server is before its first request
+    loaded.detector.score_frame(*adapters.frame_for_transactions(stored[:1], organisation_id=organisation_id))
+    frame, targets = adapters.frame_for_transactions(stored, organisation_id=organisation_id)
     started = time.perf_counter()
     loaded.detector.score_frame(frame, targets)
     bulk = len(stored) / (time.perf_counter() - started)
     one_times = []
     for tx in stored[:200]:
-        frame, targets = adapters.frame_for_transactions([tx])
+        frame, targets = adapters.frame_for_transactions([tx], organisation_id=organisation_id)
         started = time.perf_counter()
         loaded.detector.score_frame(frame, targets)
         one_times.append(time.perf_counter() - started)
@@ -311,7 +314,8 @@ def main() -> None:
     setup_django()
     from accounts.services import partner_token_create
 
-    _, secret = partner_token_create(name="bench-partner", scopes=["score", "read"])  # copied into each run's db
+    # copied into each run's db
+    _, secret = partner_token_create(name="bench-partner", scopes=["score", "read"], organisation=bench_organisation())
     for name in args.servers.split(","):
         results = [run_server(name, secret, args) for _ in range(args.runs)]
         for result in results:

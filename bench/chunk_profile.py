@@ -20,7 +20,16 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from api_common import BENCH_DB, MAPPING, drop_copy, fresh_copy, handbook_days, prepare, setup_django  # noqa: E402
+from api_common import (  # noqa: E402
+    BENCH_DB,
+    MAPPING,
+    bench_organisation,
+    drop_copy,
+    fresh_copy,
+    handbook_days,
+    prepare,
+    setup_django,
+)
 from score_path_profile import timing_into  # noqa: E402
 
 RUN_DB = BENCH_DB + "_chunk"
@@ -51,7 +60,7 @@ def run(args) -> None:
     path = handbook_days(28, 35, Path("/tmp/bench-api/days-28-35.parquet"))  # noqa: S108
     frame = next(read_mapped_chunks(path, mapping=MAPPING, chunk_rows=2 * args.rows)).frame
     frame["transaction_id"] = uuid.uuid4().hex[:6] + "-" + frame["transaction_id"].astype(str)
-    source = source_get_or_create(name="chunk-profile")
+    source = source_get_or_create(organisation=bench_organisation(), name="chunk-profile")
     chunks = [frame.iloc[i : i + args.rows] for i in (0, args.rows)]
     if len(chunks[1]) < args.rows:
         raise SystemExit(f"only {len(frame)} rows in the days read; ask for fewer")

@@ -19,7 +19,16 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from api_common import ROOT, bench_env, create_database_if_missing, database_exists, psql, request_rows, setup_django  # noqa: E402
+from api_common import (  # noqa: E402
+    ROOT,
+    bench_env,
+    bench_organisation,
+    create_database_if_missing,
+    database_exists,
+    psql,
+    request_rows,
+    setup_django,
+)
 
 BASE_DB = os.environ.get("INGEST_DB", "anomaly_ingest_bench")
 SEED = Path(os.environ.get("SEED_CSV", ROOT.parent / "shared" / "data" / "seed" / "transactions.csv"))
@@ -92,7 +101,9 @@ def time_insert(rows: list[dict], repeats: int, name: str) -> str:
     from transactions.models import Source
     from transactions.validation import transaction_clean
 
-    source = Source.objects.create(name=f"ingest-bench-{name}-{uuid.uuid4().hex[:6]}")
+    source = Source.objects.create(
+        organisation=bench_organisation(), name=f"ingest-bench-{name}-{uuid.uuid4().hex[:6]}"
+    )
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         backend = cursor.fetchone()[0]

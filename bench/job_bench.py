@@ -24,6 +24,7 @@ import uuid
 
 from api_common import (
     BENCH_DB,
+    BENCH_ORGANISATION,
     ROOT,
     WORK,
     bench_env,
@@ -106,9 +107,11 @@ def run_job(path, rows: int) -> dict:
     code = f"""
 from pathlib import Path
 from django.core.files import File
+from accounts.models import Organisation
 from accounts.services import partner_token_create
 from detection.jobs.services import scoring_job_create
-token, _ = partner_token_create(name="bench-jobs", scopes=["score"])
+organisation = Organisation.objects.get(name={BENCH_ORGANISATION!r})
+token, _ = partner_token_create(name="bench-jobs", scopes=["score"], organisation=organisation)
 with Path({str(path)!r}).open("rb") as handle:
     job = scoring_job_create(source=token.source, upload=File(handle, name="job.parquet"), mapping={{
         "transaction_id": "TRANSACTION_ID", "timestamp": "TX_DATETIME", "account_id": "CUSTOMER_ID",
@@ -144,18 +147,21 @@ def engine_rate(rows: int) -> float:
     """The engine alone on 100,000 of the job's stored rows (frame built outside the timing)."""
     code = """
 import time
+from accounts.models import Organisation
 from detection.scoring import adapters
 from detection.scoring import registry
 from transactions.models import Transaction
+organisation_id = Organisation.objects.get(name=BENCH_ORGANISATION).pk
 stored = list(Transaction.objects.filter(source__name="bench-jobs").order_by("id")[:100000])
-frame, targets = adapters.frame_for_transactions(stored)
-loaded = registry.active_model()
-loaded.detector.score_frame(*adapters.frame_for_transactions(stored[:1]))  # warm: the first call loads the kernels
+frame, targets = adapters.frame_for_transactions(stored, organisation_id=organisation_id)
+loaded = registry.active_model(organisation_id=organisation_id)
+# warm: the first call loads the kernels
+loaded.detector.score_frame(*adapters.frame_for_transactions(stored[:1], organisation_id=organisation_id))
 started = time.perf_counter()
 loaded.detector.score_frame(frame, targets)
 print(len(stored) / (time.perf_counter() - started))
 """
-    return float(django_shell(code))
+    return float(django_shell(f"BENCH_ORGANISATION = {BENCH_ORGANISATION!r}\n" + code))
 
 
 class Probe(threading.Thread):
@@ -195,8 +201,9 @@ def django_shell(code: str) -> str:
 
 def psql_token() -> str:
     code = (
-        "from accounts.services import partner_token_create; "
-        "print(partner_token_create(name='probe', scopes=['score'])[1])"
+        "from accounts.models import Organisation; from accounts.services import partner_token_create; "
+        f"organisation = Organisation.objects.get(name={BENCH_ORGANISATION!r}); "
+        "print(partner_token_create(name='probe', scopes=['score'], organisation=organisation)[1])"
     )
     return django_shell(code)
 
@@ -215,7 +222,7 @@ def one_run(rows: int, workers: int, chunk_rows: int, probe: bool) -> dict:
                     "uvicorn",
                     "anomaly_site.asgi:application",
                     "--port",
-                    "8765",
+                    os.environ.get("BENCH_PORT", "8765"),
                     "--no-access-log",
                     "--log-level",
                     "warning",

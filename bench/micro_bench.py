@@ -63,7 +63,7 @@ def trees() -> None:
 
 
 def token() -> None:
-    from api_common import BENCH_DB, drop_copy, fresh_copy, prepare, setup_django
+    from api_common import BENCH_DB, bench_organisation, drop_copy, fresh_copy, prepare, setup_django
 
     prepare()
     run_db = BENCH_DB + "_micro"
@@ -72,7 +72,7 @@ def token() -> None:
         from accounts.models import PartnerToken, hash_token
         from accounts.services import partner_token_authenticate, partner_token_create
 
-        _, secret = partner_token_create(name="micro-bench", scopes=["score"])
+        _, secret = partner_token_create(name="micro-bench", scopes=["score"], organisation=bench_organisation())
         key = hash_token(secret)
         orm = median_ms(lambda: PartnerToken.objects.select_related("source").filter(key_hash=key).first(), 500)
         prebuilt = median_ms(lambda: partner_token_authenticate(secret), 500)
@@ -208,7 +208,7 @@ def rows() -> None:
 def features() -> None:
     """build_features of eight batches' frames (1,000 stored handbook transactions each, with their histories, from
     the API benchmark's database), process CPU per batch, the median of five passes."""
-    from api_common import BENCH_DB, prepare, setup_django
+    from api_common import BENCH_DB, bench_organisation, prepare, setup_django
 
     prepare()
     setup_django(BENCH_DB)  # read only
@@ -216,9 +216,12 @@ def features() -> None:
     from detection.scoring import adapters
     from transactions.models import Transaction
 
+    organisation_id = bench_organisation().pk
     newest = list(Transaction.objects.order_by("-timestamp").values_list("pk", flat=True)[:8000])
     frames = [
-        adapters.frame_for_transactions(list(Transaction.objects.filter(pk__in=newest[k : k + 1000])))
+        adapters.frame_for_transactions(
+            list(Transaction.objects.filter(pk__in=newest[k : k + 1000])), organisation_id=organisation_id
+        )
         for k in range(0, 8000, 1000)
     ]
     passes = []
@@ -298,7 +301,7 @@ def _alternating(first, second, repeat: int) -> tuple[float, float]:
 
 def forest() -> None:
     import numpy as np
-    from api_common import BENCH_DB, prepare, setup_django
+    from api_common import BENCH_DB, bench_organisation, prepare, setup_django
 
     prepare()
     setup_django(BENCH_DB)  # read only
@@ -307,9 +310,11 @@ def forest() -> None:
     from detection.scoring.registry import active_model
     from transactions.models import Transaction
 
-    detector = active_model().detector
+    organisation_id = bench_organisation().pk
+    detector = active_model(organisation_id=organisation_id).detector
     newest = Transaction.objects.order_by("-timestamp").values_list("pk", flat=True)[:1000]
-    frame, targets = adapters.frame_for_transactions(list(Transaction.objects.filter(pk__in=list(newest))))
+    stored = list(Transaction.objects.filter(pk__in=list(newest)))
+    frame, targets = adapters.frame_for_transactions(stored, organisation_id=organisation_id)
     Z = np.ascontiguousarray(detector._scaled(build_features(frame, target_mask=targets, spec=detector.spec).X))
     compiled = detector.forest
     for rows, repeat in ((1, 2000), (len(Z), 200)):

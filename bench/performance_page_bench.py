@@ -22,7 +22,7 @@ os.environ.setdefault("CACHE_KEY_PREFIX", "bench-performance")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "anomaly_site.settings")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from api_common import create_database_if_missing  # noqa: E402
+from api_common import bench_organisation, create_database_if_missing  # noqa: E402
 
 
 def seed(*, days: int, per_day: int) -> None:
@@ -34,9 +34,12 @@ def seed(*, days: int, per_day: int) -> None:
     from transactions.models import Source, Transaction
 
     rng = np.random.default_rng(0)
-    RiskPolicy.objects.create(comment="bench")
-    version = ModelVersion.objects.create(version=1, status=ModelVersion.Status.ACTIVE, algorithms=["if", "ae"])
-    source = Source.objects.create(name="bench-performance")
+    organisation = bench_organisation()
+    RiskPolicy.objects.create(organisation=organisation, comment="bench")
+    version = ModelVersion.objects.create(
+        organisation=organisation, version=1, status=ModelVersion.Status.ACTIVE, algorithms=["if", "ae"]
+    )
+    source = Source.objects.create(organisation=organisation, name="bench-performance")
     now = timezone.now()
     for day in range(days):
         at = now - timedelta(days=day, hours=1)
@@ -107,7 +110,7 @@ def main() -> None:
     from django.db import transaction
     from django.test import Client
 
-    from accounts.services import VIEWER, roles_sync
+    from accounts.services import VIEWER, membership_add, roles_sync
 
     with transaction.atomic():
         started = time.perf_counter()
@@ -116,6 +119,7 @@ def main() -> None:
         roles_sync()
         user = get_user_model().objects.create(username="bench-viewer")
         user.groups.add(Group.objects.get(name=VIEWER))
+        membership_add(user=user, organisation=bench_organisation())
         client = Client()
         client.force_login(user)
         page = measure(client, "/detection/performance/", args.runs)

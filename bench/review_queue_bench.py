@@ -30,6 +30,8 @@ from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
+from accounts.models import Organisation  # noqa: E402
+from accounts.services import membership_add  # noqa: E402
 from detection.models import ModelVersion, Score  # noqa: E402
 from review.models import ReviewItem  # noqa: E402
 from review.services import review_priority  # noqa: E402
@@ -43,9 +45,9 @@ VARIANTS = {
 }
 
 
-def fill(count: int) -> None:
-    source = Source.objects.create(name="bench")
-    version = ModelVersion.objects.create(version=1, status=ModelVersion.Status.ACTIVE)
+def fill(count: int, organisation: Organisation) -> None:
+    source = Source.objects.create(organisation=organisation, name="bench")
+    version = ModelVersion.objects.create(organisation=organisation, version=1, status=ModelVersion.Status.ACTIVE)
     start = datetime(2026, 1, 1, tzinfo=UTC)
     txs = Transaction.objects.bulk_create(
         Transaction(
@@ -106,9 +108,11 @@ def main() -> None:
     old_name = connection.settings_dict["NAME"]
     connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
-        fill(args.items)
+        organisation = Organisation.objects.create(name="demo")
+        fill(args.items, organisation)
         analyst = User.objects.create_user("bench-analyst", password=None)
         analyst.groups.add(Group.objects.get(name="analyst"))
+        membership_add(user=analyst, organisation=organisation)
         client = Client()
         client.force_login(analyst)
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())

@@ -32,6 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from api_common import (  # noqa: E402
     BENCH_DB,
+    bench_organisation,
     drop_copy,
     fresh_copy,
     prepare,
@@ -85,7 +86,9 @@ def profile_requests(args) -> None:
     from accounts.services import partner_token_create
     from detection.scoring.api_services import transaction_score, transactions_score_batch
 
-    token, secret = partner_token_create(name=f"profile-{uuid.uuid4().hex[:6]}", scopes=["score"])
+    token, secret = partner_token_create(
+        name=f"profile-{uuid.uuid4().hex[:6]}", scopes=["score"], organisation=bench_organisation()
+    )
     size = max(args.batch, 1)
     warmup = 2 if args.batch else 50
     rows = request_rows(29, (args.requests + warmup) * size, uuid.uuid4().hex[:8])
