@@ -36,9 +36,7 @@ def organisation_for_request(request) -> Organisation | None:
 def organisation_for_scope(scope) -> Organisation | None:
     """A websocket's organisation, as `organisation_for_request` decides for a page: from the scope's user and session
     (a scope without a session gets the user's first organisation). Call from a thread, not the event loop."""
-    return organisation_for_request(
-        SimpleNamespace(user=scope.get("user"), session=scope["session"] if "session" in scope else {})
-    )
+    return organisation_for_request(SimpleNamespace(user=scope.get("user"), session=scope.get("session", {})))
 
 
 def organisation_by_name(name: str | None) -> Organisation:
