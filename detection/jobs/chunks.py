@@ -120,7 +120,7 @@ def _run_phase(chunk_id: int, phase: Phase, work) -> bool:
         if ScoringJobChunk.objects.filter(pk=chunk_id, status=phase.claimed).exists():
             raise ChunkBusy(chunk_id)
         return False
-    chunk = ScoringJobChunk.objects.select_related("job", "job__source").get(pk=chunk_id)
+    chunk = ScoringJobChunk.objects.select_related("job__source__organisation").get(pk=chunk_id)
     try:
         with db.atomic():
             if not _finish_claim(chunk, phase, claimed_at):

@@ -5,20 +5,16 @@ The socket works in the organisation its page did (the session's choice): anothe
 the page answers it 404.
 """
 
-from types import SimpleNamespace
-
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from accounts.selectors import organisation_for_request
+from accounts.selectors import organisation_for_scope
 from detection.jobs.progress import group_name
 from detection.jobs.uploads import job_progress_html, job_visible
 
 
 def _organisation_id(scope) -> int | None:
-    """The organisation the connection's session works in, as a page request's would be."""
-    as_request = SimpleNamespace(user=scope.get("user"), session=scope.get("session") or {})
-    organisation = organisation_for_request(as_request)
+    organisation = organisation_for_scope(scope)
     return organisation.pk if organisation is not None else None
 
 

@@ -87,3 +87,26 @@ def test_an_analyst_of_another_organisation_is_refused_their_own_looking_job(oth
 
     assert not connected
     assert code == 4403
+
+
+def test_a_member_of_two_organisations_hears_a_job_only_while_their_session_works_in_its_organisation(
+    organisation, other_organisation
+):
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from accounts.selectors import SESSION_KEY
+    from accounts.services import ANALYST
+
+    member = UserFactory(username="dora", roles=[ANALYST], organisations=[organisation, other_organisation])
+    job = make_job(member)  # in the test organisation
+
+    results = {}
+    for working_in in (other_organisation, organisation):
+        session = SessionStore()
+        session[SESSION_KEY] = working_in.pk
+        session.save()
+        socket = communicator(member, job)
+        socket.scope["session"] = SessionStore(session_key=session.session_key)
+        results[working_in.name] = async_to_sync(_connect)(socket)
+
+    assert results == {"other-org": (False, 4403), "test-org": (True, None)}
