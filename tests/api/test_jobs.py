@@ -362,3 +362,15 @@ def test_a_job_is_stored_and_scored_within_its_organisation_only(
     result = other_partner_client.get(f"{URL}/{job.pk}/result.csv")
     rows = list(csv.DictReader(io.StringIO(b"".join(result.streaming_content).decode())))
     assert {row["model_version"] for row in rows} == {"2"}
+
+
+def test_the_job_rows_gauge_names_each_jobs_organisation(scorer, other_partner_client, active_model):
+    from detection.jobs.selectors import job_rows_gauge
+
+    ours = upload(scorer, csv_upload(job_frame(5))).json()["id"]
+    theirs = upload(other_partner_client, csv_upload(job_frame(5))).json()["id"]
+
+    (family,) = job_rows_gauge()
+
+    totals = {(s.labels["organisation"], s.labels["job"]) for s in family.samples if s.labels["state"] == "total"}
+    assert totals == {("test-org", str(ours)), ("other-org", str(theirs))}
