@@ -14,10 +14,11 @@ class NoOrganisation(Exception):
 
 
 def organisations_for_user(user) -> QuerySet[Organisation]:
-    """The organisations a user may work in: every one for staff (they see a chooser), else their memberships."""
+    """The organisations a user may work in: every one for superusers (the platform's operators), else their
+    memberships, as in the admin; the page header offers a chooser when there are several."""
     if not (user and user.is_authenticated):
         return Organisation.objects.none()
-    if user.is_staff or user.is_superuser:
+    if user.is_superuser:
         return Organisation.objects.all()
     return Organisation.objects.filter(memberships__user=user)
 

@@ -105,23 +105,29 @@ def partner_token_create(
 
 _TOKEN_COLUMNS = [field.attname for field in PartnerToken._meta.concrete_fields]
 _SOURCE_COLUMNS = [field.attname for field in Source._meta.concrete_fields]
+_ORGANISATION_COLUMNS = [field.attname for field in Organisation._meta.concrete_fields]
 # Every partner request runs this: one SQL string built once, as the ORM's compilation of it costs more than the query.
 _TOKEN_SQL = (
     f"SELECT {', '.join(f't.{name}' for name in _TOKEN_COLUMNS)}, "  # noqa: S608 - model column names only
-    f"{', '.join(f's.{name}' for name in _SOURCE_COLUMNS)} "
-    f"FROM {PartnerToken._meta.db_table} t JOIN {Source._meta.db_table} s ON s.id = t.source_id WHERE t.key_hash = %s"
+    f"{', '.join(f's.{name}' for name in _SOURCE_COLUMNS)}, "
+    f"{', '.join(f'o.{name}' for name in _ORGANISATION_COLUMNS)} "
+    f"FROM {PartnerToken._meta.db_table} t JOIN {Source._meta.db_table} s ON s.id = t.source_id "
+    f"JOIN {Organisation._meta.db_table} o ON o.id = t.organisation_id WHERE t.key_hash = %s"
 )
 
 
 def partner_token_authenticate(secret: str) -> PartnerToken | None:
-    """The active token whose secret this is, with its source; None for an unknown or revoked one."""
+    """The active token whose secret this is, with its source and organisation; None for an unknown or revoked one."""
     with connection.cursor() as cursor:
         cursor.execute(_TOKEN_SQL, [hash_token(secret)])
         row = cursor.fetchone()
     if row is None:
         return None
-    token = PartnerToken.from_db(connection.alias, _TOKEN_COLUMNS, row[: len(_TOKEN_COLUMNS)])
-    token.source = Source.from_db(connection.alias, _SOURCE_COLUMNS, row[len(_TOKEN_COLUMNS) :])
+    tokens, sources = len(_TOKEN_COLUMNS), len(_TOKEN_COLUMNS) + len(_SOURCE_COLUMNS)
+    token = PartnerToken.from_db(connection.alias, _TOKEN_COLUMNS, row[:tokens])
+    token.source = Source.from_db(connection.alias, _SOURCE_COLUMNS, row[tokens:sources])
+    token.organisation = Organisation.from_db(connection.alias, _ORGANISATION_COLUMNS, row[sources:])
+    token.source.organisation = token.organisation  # one organisation: the source is the token's own
     return token if token.is_active else None
 
 

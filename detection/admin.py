@@ -6,7 +6,7 @@ from django.forms.models import model_to_dict
 
 from accounts.admin import OrganisationScopedAdmin
 from accounts.models import Organisation
-from core.admin import ReadOnlyAdmin
+from core.admin import OrganisationListFilter, ReadOnlyAdmin
 from detection.models import BacktestRun, ModelVersion, RiskPolicy, Score, ScoringJob
 from detection.policy.selectors import risk_policy_current
 from detection.policy.services import risk_policy_create
@@ -33,7 +33,7 @@ class ModelVersionAdmin(ScopedReadOnlyAdmin):
         "trained_at",
         "activated_at",
     ]
-    list_filter = ["organisation", "status"]
+    list_filter = [OrganisationListFilter, "status"]
     list_select_related = ["organisation"]
     search_fields = ["=version", "error"]
     actions = ["activate"]
@@ -121,7 +121,7 @@ class RiskPolicyAdmin(OrganisationScopedAdmin):
         "in_force",
         "comment",
     ]
-    list_filter = ["organisation"]
+    list_filter = [OrganisationListFilter]
     list_select_related = ["organisation", "created_by"]
     fields = ["organisation", "medium", "high", "critical", "review_threshold", "comment"]
     search_fields = ["comment", "created_by__username"]
@@ -180,7 +180,7 @@ class ScoringJobAdmin(ScopedReadOnlyAdmin):
 
     organisation_path = "source__organisation"
     list_display = ["id", "organisation", "source", "original_name", "status", "phase", "progress_shown", "created_at"]
-    list_filter = ["source__organisation", "status", "phase"]
+    list_filter = [OrganisationListFilter, "status", "phase"]
     list_select_related = ["source__organisation", "created_by"]
     search_fields = ["=id", "original_name", "source__name"]
 
@@ -196,7 +196,7 @@ class ScoringJobAdmin(ScopedReadOnlyAdmin):
 @admin.register(BacktestRun)
 class BacktestRunAdmin(ScopedReadOnlyAdmin):
     list_display = ["id", "organisation", "original_name", "status", "created_by", "created_at", "finished_at"]
-    list_filter = ["organisation", "status"]
+    list_filter = [OrganisationListFilter, "status"]
     list_select_related = ["organisation", "created_by"]
     search_fields = ["=id", "original_name"]
     exclude = ["result"]
