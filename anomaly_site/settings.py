@@ -197,6 +197,13 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 DEFAULT_CURRENCY = os.environ.get("DEFAULT_CURRENCY", "EUR")
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", str(5 * 1024 * 1024)))
 FILE_UPLOAD_MAX_BYTES = int(os.environ.get("FILE_UPLOAD_MAX_BYTES", str(512 * 1024 * 1024)))
+# Ingest bounds (transactions/validation.py): timestamps from TIMESTAMP_MIN (ISO date, UTC) to TIMESTAMP_MAX_AHEAD
+# seconds after now; `attributes` at most this deep, with this many keys in all and this many bytes of JSON.
+TIMESTAMP_MIN = os.environ.get("TIMESTAMP_MIN", "1970-01-01")
+TIMESTAMP_MAX_AHEAD = int(os.environ.get("TIMESTAMP_MAX_AHEAD", str(24 * 3600)))
+ATTRIBUTES_MAX_DEPTH = int(os.environ.get("ATTRIBUTES_MAX_DEPTH", "5"))
+ATTRIBUTES_MAX_KEYS = int(os.environ.get("ATTRIBUTES_MAX_KEYS", "100"))
+ATTRIBUTES_MAX_BYTES = int(os.environ.get("ATTRIBUTES_MAX_BYTES", str(16 * 1024)))
 
 # E-mail: SMTP when EMAIL_HOST is set, the console otherwise.
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
