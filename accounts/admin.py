@@ -1,8 +1,11 @@
+from axes.admin import AccessAttemptAdmin as AxesAccessAttemptAdmin
+from axes.models import AccessAttempt
 from django import forms
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
+from accounts.lockout import login_unlock
 from accounts.models import PartnerToken, Scope
 from accounts.services import partner_token_create, partner_token_revoke
 
@@ -100,3 +103,21 @@ class PartnerTokenAdmin(admin.ModelAdmin):
 
     def has_revoke_permission(self, request):
         return request.user.has_perm("accounts.change_partnertoken")
+
+
+admin.site.unregister(AccessAttempt)
+
+
+@admin.register(AccessAttempt)
+class AccessAttemptAdmin(AxesAccessAttemptAdmin):
+    """axes' failed-login records, with the unlock an admin gives a person who called (audited as login.unlock)."""
+
+    actions = ["unlock", *AxesAccessAttemptAdmin.actions]
+
+    @admin.action(
+        description="Unlock: forget the failed logins of these usernames and addresses", permissions=["delete"]
+    )
+    def unlock(self, request, queryset):
+        pairs = set(queryset.values_list("username", "ip_address"))
+        removed = sum(login_unlock(username=name, ip_address=address, user=request.user) for name, address in pairs)
+        self.message_user(request, f"Unlocked {len(pairs)} username/address pair(s); {removed} record(s) removed.")

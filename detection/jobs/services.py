@@ -19,6 +19,7 @@ from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from core.api_errors import ServiceUnavailable
 from detection.jobs import progress as job_progress
 from detection.jobs.chunks import (  # noqa: F401 - the chunks' API, re-exported
     ChunkBusy,
@@ -125,10 +126,23 @@ def _plan(path: Path, mapping, attributes, label_column):
         raise JobInputError("mapping", str(exc))
 
 
+# Queueing a split tries the broker twice, 0.1 s apart (Celery's default policy retries for longer).
+ENQUEUE_RETRY_POLICY = {"max_retries": 1, "interval_start": 0.1, "interval_step": 0.1, "interval_max": 0.1}
+
+
 def _enqueue_split(job_id: int) -> None:
+    """Queue the split. A broker that does not answer fails the job and its file (so it never waits, pending, for a
+    split nobody queued) and the upload with a 503 and Retry-After, so the caller sends it again."""
     from detection.jobs.tasks import scoring_job_split_task
 
-    scoring_job_split_task.apply_async(args=[job_id], queue=settings.JOB_QUEUE)
+    try:
+        scoring_job_split_task.apply_async(args=[job_id], queue=settings.JOB_QUEUE, retry_policy=ENQUEUE_RETRY_POLICY)
+    except Exception as exc:
+        logger.exception("could not queue a job's split", extra={"job": job_id})
+        _job_fail(job_id, "The job queue did not answer, so the file was not scored: upload it again.")
+        for relative in ScoringJob.objects.filter(pk=job_id).values_list("file_path", flat=True):
+            media_path(relative).unlink(missing_ok=True)
+        raise ServiceUnavailable("The job queue does not answer; upload the file again in a moment.") from exc
 
 
 # ------------------------------------------------------------------ split
