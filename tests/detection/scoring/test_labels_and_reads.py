@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.api.conftest import prototype_body
+from tests.detection.conftest import prototype_body
 from transactions.models import LabelEvent, Transaction
 
 SCORE = "/api/v1/transactions/score"

@@ -1,7 +1,7 @@
 """GET /metrics: Prometheus text for local callers or the METRICS_TOKEN bearer; refused to anyone else."""
 
 from review.models import ReviewItem
-from tests.api.conftest import prototype_body
+from tests.detection.conftest import prototype_body
 from tests.factories import ReviewItemFactory
 
 

@@ -17,7 +17,7 @@ from detection.engine.features import (
     build_features,
 )
 from detection.engine.frame import Frame
-from tests.engine.synthetic import FAST, history_for, transactions
+from tests.detection.engine.synthetic import FAST, history_for, transactions
 
 
 def _unlabelled(frame):

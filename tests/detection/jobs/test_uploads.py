@@ -7,7 +7,7 @@ from django.urls import reverse
 from detection.jobs import services as jobs
 from detection.jobs import uploads
 from detection.models import ScoringJob
-from tests.api.jobs_data import MAPPING, csv_upload, job_frame, parquet_upload
+from tests.detection.jobs.jobs_data import MAPPING, csv_upload, job_frame, parquet_upload
 from tests.factories import UserFactory
 
 INDEX = reverse("detection:uploads")

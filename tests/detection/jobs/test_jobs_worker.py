@@ -6,8 +6,8 @@ import pytest
 
 from detection.models import Score, ScoringJob, ScoringJobChunk
 from review.models import ReviewItem
-from tests.api.conftest import wait_for
-from tests.api.jobs_data import BAD_ROWS, MAPPING, csv_upload, job_frame
+from tests.detection.jobs.conftest import wait_for
+from tests.detection.jobs.jobs_data import BAD_ROWS, MAPPING, csv_upload, job_frame
 from transactions.models import Transaction
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from django.urls import reverse
 
-from tests.performance.conftest import labelled_score
+from tests.detection.performance.conftest import labelled_score
 
 URL = reverse("detection:performance")
 # Session and user, the user's permissions (2), versions, policy, labelled scores, confusion, volume, alerts,

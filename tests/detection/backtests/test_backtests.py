@@ -8,7 +8,7 @@ from detection.backtests import services as backtests
 from detection.backtests.report import report_context
 from detection.backtests.tasks import backtest_run_task
 from detection.models import BacktestRun
-from tests.performance.backtest_data import labelled_frame
+from tests.detection.backtests.backtest_data import labelled_frame
 
 INDEX = reverse("detection:backtests")
 OPTIONS = {

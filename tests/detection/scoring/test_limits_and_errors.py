@@ -5,7 +5,7 @@ import json
 from core import logging as anomaly_logging
 from core.api_errors import handler500
 from detection.scoring import api_services, registry
-from tests.api.conftest import prototype_body
+from tests.detection.conftest import prototype_body
 from transactions.models import Transaction
 
 SCORE = "/api/v1/transactions/score"

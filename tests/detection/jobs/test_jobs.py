@@ -13,7 +13,7 @@ from detection.jobs.tasks import scoring_job_chunk_task, scoring_job_split_task
 from detection.models import ModelVersion, Score, ScoringJob, ScoringJobChunk
 from detection.scoring import registry
 from detection.scoring.services import ModelUnloadable, score_transactions
-from tests.api.jobs_data import BAD_ROWS, MAPPING, csv_upload, job_frame, parquet_upload
+from tests.detection.jobs.jobs_data import BAD_ROWS, MAPPING, csv_upload, job_frame, parquet_upload
 from transactions.models import Transaction
 from transactions.services import transactions_import_file
 

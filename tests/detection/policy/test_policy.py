@@ -1,4 +1,5 @@
-"""Thresholds: the policy in force, admins-only changes through the page and the admin, history and audit."""
+"""Thresholds: the policy in force (detection.policy), admins-only changes through the page (served by alerts) and
+the admin, history and audit."""
 
 import pytest
 from django.db import IntegrityError

@@ -78,7 +78,3 @@ def _fresh_policy_cache():
     risk_policy_invalidate()
     yield
     risk_policy_invalidate()
-
-
-# The partner API's fixtures: a model trained once per session and made active, and a real Celery worker.
-from tests.api.conftest import active_model, celery_worker_process, history, trained_model  # noqa: E402,F401

@@ -15,7 +15,7 @@ from detection.engine.features import (
     build_features,
 )
 from detection.engine.frame import Frame
-from tests.engine.synthetic import START, history_for, transactions
+from tests.detection.engine.synthetic import START, history_for, transactions
 
 
 def _single(frame: pd.DataFrame, position: int) -> np.ndarray:

@@ -5,7 +5,7 @@ import pytest
 from django.core.management import call_command
 
 from detection.engine.backtest import BacktestConfig, run_backtest
-from tests.engine.synthetic import FAST, START, transactions
+from tests.detection.engine.synthetic import FAST, START, transactions
 
 CONTRACT = {
     "roc_auc",

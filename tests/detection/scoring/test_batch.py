@@ -1,7 +1,7 @@
 """POST /api/v1/transactions/score/batch: many at once, bad items reported by index, good ones stored."""
 
 from detection.models import Score
-from tests.api.conftest import prototype_body
+from tests.detection.conftest import prototype_body
 from transactions.models import Transaction
 
 URL = "/api/v1/transactions/score/batch"

@@ -7,8 +7,7 @@ import pytest
 from detection.models import ModelVersion, Score
 from detection.scoring import registry
 from review.models import ReviewItem
-from tests.api.conftest import prototype_body
-from tests.detection.conftest import START
+from tests.detection.conftest import START, prototype_body
 from transactions.models import Transaction
 
 URL = "/api/v1/transactions/score"
