@@ -18,14 +18,13 @@ from accounts.authentication import HasScope
 from accounts.models import PartnerToken
 from core.api_errors import FieldErrors, PayloadTooLarge, error_item
 from core.csv_stream import csv_response
+from detection.jobs import selectors
 from detection.jobs import services as jobs
 from detection.jobs.progress import job_summary
 from detection.models import ScoringJob
 from transactions.models import Source
-from transactions.services import source_get_or_create
 
 ERRORS = OpenApiResponse(description='JSON: {"errors": [{"field", "reason", "code"}], "status", "request_id"}')
-UPLOAD_SOURCE = "uploads"
 
 
 class JobNotFinished(APIException):
@@ -38,7 +37,7 @@ def job_source(request) -> Source:
     """A partner's job scores into its own source; a person's (with the upload permission) into 'uploads'."""
     if isinstance(request.auth, PartnerToken):
         return request.auth.source
-    return source_get_or_create(name=UPLOAD_SOURCE, kind=Source.Kind.UPLOAD)
+    return jobs.upload_source()
 
 
 def job_get(request, job_id: int) -> ScoringJob:
@@ -113,7 +112,7 @@ def job_payload(request, job: ScoringJob) -> dict:
         "label_column": job.label_column,
         "created_at": job.created_at,
         "finished_at": job.finished_at,
-        "errors": jobs.scoring_job_errors(job),
+        "errors": selectors.scoring_job_errors(job),
     }
     done = job.status == ScoringJob.Status.DONE
     payload["result_url"] = request.build_absolute_uri(f"/api/v1/jobs/{job.pk}/result.csv") if done else None
@@ -189,5 +188,5 @@ class ScoringJobResultApi(APIView):
         job = job_get(request, job_id)
         if job.status != ScoringJob.Status.DONE:
             raise JobNotFinished()
-        rows = jobs.scoring_job_result_rows(job)
-        return csv_response(header=jobs.RESULT_COLUMNS, rows=rows, filename=f"job-{job.pk}-scores.csv")
+        rows = selectors.scoring_job_result_rows(job)
+        return csv_response(header=selectors.RESULT_COLUMNS, rows=rows, filename=f"job-{job.pk}-scores.csv")

@@ -5,11 +5,12 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from detection.jobs.progress import group_name
-from detection.jobs.uploads import job_progress_html, job_visible
+from detection.jobs.selectors import scoring_jobs_visible
+from detection.jobs.views import job_progress_html
 
 
 def _render(user, job_id: int) -> str | None:
-    job = job_visible(user, job_id)
+    job = scoring_jobs_visible(user=user).filter(pk=job_id).first()
     return job_progress_html(job) if job is not None else None
 
 

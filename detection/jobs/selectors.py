@@ -1,8 +1,64 @@
-"""Reads of scoring jobs for /metrics."""
+"""Reads of scoring jobs: the jobs a person may follow, a job's errors and scored rows, and /metrics' gauge."""
 
+from collections.abc import Iterator
+
+import pandas as pd
+from django.db.models import QuerySet
 from prometheus_client.core import GaugeMetricFamily
 
-from detection.models import ScoringJob
+from detection.jobs.services import media_path
+from detection.models import Score, ScoringJob, ScoringJobChunk
+from detection.staging.selectors import may_upload
+
+SEE_ALL_JOBS_PERM = "detection.view_scoringjob"
+RECENT_JOBS = 20
+RESULT_COLUMNS = ("row", "transaction_id", "score", "risk_level", "is_anomaly", "model_version", "reasons")
+
+
+def scoring_jobs_visible(*, user) -> QuerySet[ScoringJob]:
+    """The jobs this person may follow: their own, or anyone's for those who may see every job; none for those
+    who may not upload."""
+    if not may_upload(user):
+        return ScoringJob.objects.none()
+    jobs = ScoringJob.objects.select_related("source")
+    return jobs if user.has_perm(SEE_ALL_JOBS_PERM) else jobs.filter(created_by=user)
+
+
+def scoring_jobs_recent(*, user) -> QuerySet[ScoringJob]:
+    """This person's own latest jobs, for the uploads page."""
+    return ScoringJob.objects.filter(created_by=user).select_related("source")[:RECENT_JOBS]
+
+
+def scoring_job_errors(job: ScoringJob, *, limit: int = 100) -> list[dict]:
+    errors: list[dict] = []
+    for chunk_errors in job.chunks.exclude(errors=[]).order_by("index").values_list("errors", flat=True):
+        errors.extend(chunk_errors[: limit - len(errors)])
+        if len(errors) >= limit:
+            break
+    return errors
+
+
+def scoring_job_result_rows(job: ScoringJob) -> Iterator[tuple]:
+    """Each scored row of the file, in file order, with its transaction's latest score (RESULT_COLUMNS)."""
+    for chunk in job.chunks.filter(status=ScoringJobChunk.Status.DONE).order_by("index"):
+        frame = pd.read_parquet(media_path(chunk.file_path), columns=["transaction_id"])
+        scores = _latest_scores_by_id(job.source_id, frame["transaction_id"].tolist())
+        for row, transaction_id in zip(frame.index.tolist(), frame["transaction_id"].tolist(), strict=True):
+            score = scores.get(transaction_id)
+            if score is not None:
+                yield (row, transaction_id, *score)
+
+
+def _latest_scores_by_id(source_id: int, ids: list[str]) -> dict[str, tuple]:
+    rows = (
+        Score.objects.filter(transaction__source_id=source_id, transaction__transaction_id__in=ids)
+        .order_by("transaction_id", "-created_at", "-id")
+        .distinct("transaction_id")
+        .values_list(
+            "transaction__transaction_id", "score", "risk_level", "is_anomaly", "model_version__version", "reasons"
+        )
+    )
+    return {r[0]: (round(r[1], 6), r[2], r[3], r[4], "; ".join(r[5])) for r in rows}
 
 
 def job_rows_gauge():

@@ -6,7 +6,6 @@ two phases (store, then score once the whole file is stored) are in detection.jo
 
 import logging
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +28,7 @@ from detection.jobs.chunks import (  # noqa: F401 - the chunks' API, re-exported
     scoring_job_finish_if_done,
     scoring_job_score_if_stored,
 )
-from detection.models import Score, ScoringJob, ScoringJobChunk
+from detection.models import ScoringJob, ScoringJobChunk
 from transactions.files import (
     MappingError,
     file_columns,
@@ -39,12 +38,14 @@ from transactions.files import (
     read_mapped_chunks,
 )
 from transactions.models import Source
+from transactions.services import source_get_or_create
 
 logger = logging.getLogger(__name__)
 
 FORMATS = {".csv": ScoringJob.Format.CSV, ".parquet": ScoringJob.Format.PARQUET, ".pq": ScoringJob.Format.PARQUET}
 MAX_ERRORS_PER_CHUNK = 1000
 JOBS_DIR = "jobs"
+UPLOAD_SOURCE = "uploads"  # the source of the files people score, on the upload pages and through the jobs API
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,11 @@ def media_path(relative: str) -> Path:
 
 
 # ------------------------------------------------------------------ create
+
+
+def upload_source() -> Source:
+    """The source people's uploads score into (a partner's jobs score into its own)."""
+    return source_get_or_create(name=UPLOAD_SOURCE, kind=Source.Kind.UPLOAD)
 
 
 def scoring_job_create(
@@ -239,41 +245,3 @@ def scoring_job_chunk_fail(*, chunk_id: int, reason: str) -> None:
     job_id = ScoringJobChunk.objects.filter(pk=chunk_id).values_list("job_id", flat=True).first()
     if job_id is not None:
         _job_fail(job_id, reason[:2000])
-
-
-# ------------------------------------------------------------------ reads
-
-
-def scoring_job_errors(job: ScoringJob, *, limit: int = 100) -> list[dict]:
-    errors: list[dict] = []
-    for chunk_errors in job.chunks.exclude(errors=[]).order_by("index").values_list("errors", flat=True):
-        errors.extend(chunk_errors[: limit - len(errors)])
-        if len(errors) >= limit:
-            break
-    return errors
-
-
-RESULT_COLUMNS = ("row", "transaction_id", "score", "risk_level", "is_anomaly", "model_version", "reasons")
-
-
-def scoring_job_result_rows(job: ScoringJob) -> Iterator[tuple]:
-    """Each scored row of the file, in file order, with its transaction's latest score."""
-    for chunk in job.chunks.filter(status=ScoringJobChunk.Status.DONE).order_by("index"):
-        frame = pd.read_parquet(media_path(chunk.file_path), columns=["transaction_id"])
-        scores = _latest_scores_by_id(job.source_id, frame["transaction_id"].tolist())
-        for row, transaction_id in zip(frame.index.tolist(), frame["transaction_id"].tolist(), strict=True):
-            score = scores.get(transaction_id)
-            if score is not None:
-                yield (row, transaction_id, *score)
-
-
-def _latest_scores_by_id(source_id: int, ids: list[str]) -> dict[str, tuple]:
-    rows = (
-        Score.objects.filter(transaction__source_id=source_id, transaction__transaction_id__in=ids)
-        .order_by("transaction_id", "-created_at", "-id")
-        .distinct("transaction_id")
-        .values_list(
-            "transaction__transaction_id", "score", "risk_level", "is_anomaly", "model_version__version", "reasons"
-        )
-    )
-    return {r[0]: (round(r[1], 6), r[2], r[3], r[4], "; ".join(r[5])) for r in rows}

@@ -5,8 +5,9 @@ from django.test import Client
 from django.urls import reverse
 
 from detection.jobs import services as jobs
-from detection.jobs import uploads
+from detection.jobs.selectors import RESULT_COLUMNS
 from detection.models import ScoringJob
+from detection.staging.selectors import staged_upload_get
 from tests.detection.jobs.jobs_data import MAPPING, csv_upload, job_frame, parquet_upload
 from tests.factories import UserFactory
 
@@ -93,7 +94,7 @@ def test_confirmed_mapping_creates_a_scoring_job(analyst_client, analyst, django
         "uploads",
     )
     assert len(callbacks) == 1  # the split task, queued after commit
-    assert uploads.staged_get(analyst_client.session, key) is None
+    assert staged_upload_get(session=analyst_client.session, key=key) is None
 
 
 def test_a_column_mapped_twice_is_refused(analyst_client):
@@ -209,5 +210,5 @@ def test_uploaded_file_is_scored_end_to_end(analyst_client, analyst, active_mode
     assert (job.status, job.total_rows, job.created_rows, job.error_rows) == ("done", 12, 10, 2)
     assert [e["row"] for e in response.context["errors"]] == [3, 7]
     lines = b"".join(download.streaming_content).decode().splitlines()
-    assert lines[0] == ",".join(jobs.RESULT_COLUMNS)
+    assert lines[0] == ",".join(RESULT_COLUMNS)
     assert len(lines) == 1 + 10

@@ -1,4 +1,9 @@
+"""The two forms of staging: the file to upload, and the mapping of its columns onto the canonical fields."""
+
 from django import forms
+
+from transactions import validation
+from transactions.files import guess_label_column, guess_mapping
 
 NOT_IN_FILE = ("", "— not in the file —")
 UPLOAD_SUFFIXES = (".csv", ".parquet", ".pq")
@@ -19,15 +24,18 @@ class UploadForm(forms.Form):
 
 class MappingForm(forms.Form):
     """Canonical field ← file column, one select per field (guessed, editable), extra columns kept as attributes,
-    and the column holding known outcomes, if any."""
+    and the column holding known outcomes, if any. A subclass may offer other fields (FIELDS, REQUIRED)."""
 
-    def __init__(self, *args, columns: list[str], fields: tuple, required: tuple, guess: dict, label_guess, **kwargs):
+    FIELDS = validation.CANONICAL_FIELDS
+    REQUIRED = validation.REQUIRED
+
+    def __init__(self, *args, columns: list[str], guess: dict, label_guess: str | None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.columns, self.canonical = columns, [f for f in fields if f != "label"]
+        self.columns, self.canonical = columns, [f for f in self.FIELDS if f != "label"]
         choices = [NOT_IN_FILE, *[(c, c) for c in columns]]
         for name in self.canonical:
             self.fields[f"map_{name}"] = forms.ChoiceField(
-                label=name, choices=choices, required=name in required, initial=guess.get(name, "")
+                label=name, choices=choices, required=name in self.REQUIRED, initial=guess.get(name, "")
             )
         self.fields["label_column"] = forms.ChoiceField(
             label="Known outcome (label) column", choices=choices, required=False, initial=label_guess or ""
@@ -41,15 +49,24 @@ class MappingForm(forms.Form):
             widget=forms.CheckboxSelectMultiple,
         )
 
+    @classmethod
+    def for_columns(cls, columns: list[str], data=None):
+        """The form for a file with this header, its mapping and label column guessed from the names."""
+        return cls(data, columns=columns, guess=guess_mapping(columns), label_guess=guess_label_column(columns))
+
     def mapping_fields(self):
         return [self[f"map_{name}"] for name in self.canonical]
 
     def mapping(self) -> dict[str, str]:
         return {name: self.cleaned_data[f"map_{name}"] for name in self.canonical if self.cleaned_data[f"map_{name}"]}
 
+    def mapped_columns(self, data: dict) -> list[str]:
+        """The file's columns chosen for a field, in field order."""
+        return [data.get(f"map_{name}") for name in self.canonical if data.get(f"map_{name}")]
+
     def clean(self):
         data = super().clean()
-        chosen = [data.get(f"map_{name}") for name in self.canonical if data.get(f"map_{name}")]
+        chosen = self.mapped_columns(data)
         label = data.get("label_column")
         doubled = sorted({c for c in chosen if chosen.count(c) > 1})
         if doubled:

@@ -1,0 +1,23 @@
+"""Reads of backtest runs: those a person may see, and their own latest."""
+
+from django.db.models import QuerySet
+
+from detection.models import BacktestRun
+from detection.staging.selectors import may_upload
+
+SEE_ALL_RUNS_PERM = "detection.view_backtestrun"
+RECENT_RUNS = 20
+
+
+def backtest_runs_visible(*, user) -> QuerySet[BacktestRun]:
+    """The runs this person may read: their own, or anyone's for those who may see every run; none for those who
+    may not upload."""
+    if not may_upload(user):
+        return BacktestRun.objects.none()
+    runs = BacktestRun.objects.all()
+    return runs if user.has_perm(SEE_ALL_RUNS_PERM) else runs.filter(created_by=user)
+
+
+def backtest_runs_recent(*, user) -> QuerySet[BacktestRun]:
+    """This person's own latest runs, without their reports, for the backtests page."""
+    return BacktestRun.objects.filter(created_by=user).defer("result")[:RECENT_RUNS]
