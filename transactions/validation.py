@@ -414,22 +414,6 @@ def _label(name: str, value: Any) -> int:
         raise _Invalid(Reason.LABEL)
 
 
-_SCALAR_RULES = {
-    "transaction_id": _text,
-    "timestamp": _timestamp,
-    "account_id": _text,
-    "amount": _amount,
-    "currency": _code(_CURRENCY_RE, Reason.CURRENCY),
-    "merchant_id": _text,
-    "merchant_category": _text,
-    "channel": _channel,
-    "latitude": _float_in(-90, 90, Reason.LATITUDE),
-    "longitude": _float_in(-180, 180, Reason.LONGITUDE),
-    "location_distance_km": _float_in(0, math.inf, Reason.NEGATIVE),
-    "country": _code(_COUNTRY_RE, Reason.COUNTRY),
-    "device_id": _text,
-    "label": _label,
-}
 _DEFAULTS = {
     "currency": lambda: settings.DEFAULT_CURRENCY,
     "merchant_id": str,
@@ -446,11 +430,10 @@ _DEFAULTS = {
 
 # ---------------------------------------------------------------- one dict, the usual shapes
 #
-# What an API batch sends: strings, ints and floats already within the rules. Through the rules above, field by
-# field, 1,000 handbook bodies took 11.5 ms and 1,000 prototype bodies 17.7 ms (calls, two regular expressions,
-# `datetime.replace` at 1 us, `in` over a tuple for every key); this path gives the very same values in 6.0 and
-# 8.1 ms (bench/ingest_bench.py) and hands anything else (missing required fields, floats as ids, bools, NaN,
-# values out of range or unknown) to the rules, which give the verdict and the error texts.
+# What an API batch sends: strings, ints and floats already within the rules. This path checks them by type and
+# range, without the rules' call and regular expression per field (bench/ingest_bench.py compares the two), and hands
+# anything else (missing required fields, floats as ids, bools, NaN, values out of range or unknown) to the rules,
+# which give the verdict and the error texts.
 # tests/transactions/test_validation_usual_shapes.py compares both paths value by value, types included.
 
 _NO_DEFAULT = object()  # a required text field's: missing is an error, left to the rules
@@ -497,7 +480,7 @@ def _clean_usual(values: dict[str, Any], attributes: dict[str, Any]) -> dict[str
         "timestamp": _usual_timestamp(get("timestamp")),
         "account_id": _usual_text(get("account_id"), 128, _NO_DEFAULT),
         "amount": _usual_amount(get("amount")),
-        # A currency is never empty: None means the default, read only then (a setting costs 0.4 us a read).
+        # A currency is never empty: None means the default, read only then (a setting is not free to read).
         "currency": _usual_word(get("currency"), _CURRENCIES, {}, None) or settings.DEFAULT_CURRENCY,
         "merchant_id": _usual_text(get("merchant_id"), 128, ""),
         "merchant_category": _usual_text(get("merchant_category"), 64, ""),
@@ -532,7 +515,7 @@ def _usual_timestamp(value: Any) -> datetime:
     if type(value) is str:
         try:
             if _NAIVE_TIMESTAMP.fullmatch(value):
-                # One parse with the offset written in: a third of the time of `replace(tzinfo=UTC)` afterwards.
+                # One parse with the offset written in, cheaper than a parse and then `replace(tzinfo=UTC)`.
                 moment = datetime.fromisoformat(value + "+00:00")
             elif _AWARE_TIMESTAMP.fullmatch(value):
                 moment = datetime.fromisoformat(value).astimezone(UTC)
@@ -640,7 +623,7 @@ def _as_text(column: pd.Series) -> tuple[pd.Series, pd.Series]:
         values = column.to_numpy(dtype=np.float64)
         present = ~np.isnan(values)
         integral = pd.Series(present, index=column.index)
-        integral[present] = np.fmod(values[present], 1) == 0  # NaN arithmetic is 50x slower: skip it
+        integral[present] = np.fmod(values[present], 1) == 0  # NaN arithmetic is slow: present values only
         text = column.astype(str).where(~integral, column.where(integral).astype("Int64").astype(str))
     elif pd.api.types.is_numeric_dtype(column):
         text = column.astype(str)
@@ -818,19 +801,28 @@ def _v_label(name: str, column: pd.Series):
     return labels, [(Reason.LABEL, ~missing & labels.isna())]
 
 
-_FRAME_RULES = {
-    "transaction_id": _v_text,
-    "timestamp": _v_timestamp,
-    "account_id": _v_text,
-    "amount": _v_amount,
-    "currency": _v_code(r"[A-Z]{3}", Reason.CURRENCY, default=lambda: settings.DEFAULT_CURRENCY),
-    "merchant_id": _v_text,
-    "merchant_category": _v_text,
-    "channel": _v_channel,
-    "latitude": _v_float_in(-90, 90, Reason.LATITUDE),
-    "longitude": _v_float_in(-180, 180, Reason.LONGITUDE),
-    "location_distance_km": _v_float_in(0, math.inf, Reason.NEGATIVE),
-    "country": _v_code(r"[A-Z]{2}", Reason.COUNTRY),
-    "device_id": _v_text,
-    "label": _v_label,
+# ---------------------------------------------------------------- every field's two rules
+
+# Each canonical field's rule for one value (the API) and for a whole column (files), side by side so that neither
+# path misses a field; both give the same verdicts and error texts (tests/transactions/test_validation.py).
+_RULES = {
+    "transaction_id": (_text, _v_text),
+    "timestamp": (_timestamp, _v_timestamp),
+    "account_id": (_text, _v_text),
+    "amount": (_amount, _v_amount),
+    "currency": (
+        _code(_CURRENCY_RE, Reason.CURRENCY),
+        _v_code(r"[A-Z]{3}", Reason.CURRENCY, default=lambda: settings.DEFAULT_CURRENCY),
+    ),
+    "merchant_id": (_text, _v_text),
+    "merchant_category": (_text, _v_text),
+    "channel": (_channel, _v_channel),
+    "latitude": (_float_in(-90, 90, Reason.LATITUDE), _v_float_in(-90, 90, Reason.LATITUDE)),
+    "longitude": (_float_in(-180, 180, Reason.LONGITUDE), _v_float_in(-180, 180, Reason.LONGITUDE)),
+    "location_distance_km": (_float_in(0, math.inf, Reason.NEGATIVE), _v_float_in(0, math.inf, Reason.NEGATIVE)),
+    "country": (_code(_COUNTRY_RE, Reason.COUNTRY), _v_code(r"[A-Z]{2}", Reason.COUNTRY)),
+    "device_id": (_text, _v_text),
+    "label": (_label, _v_label),
 }
+_SCALAR_RULES = {name: rules[0] for name, rules in _RULES.items()}
+_FRAME_RULES = {name: rules[1] for name, rules in _RULES.items()}
