@@ -1,9 +1,14 @@
 """Uploads for people: stage a file, map its columns (guessed), start a job, follow it, read and download it."""
 
+from pathlib import Path
+
 import pytest
+from django.conf import settings
+from django.contrib.auth.models import Group
 from django.test import Client
 from django.urls import reverse
 
+from accounts.services import VIEWER
 from detection.jobs import services as jobs
 from detection.jobs.selectors import RESULT_COLUMNS
 from detection.models import ScoringJob
@@ -131,12 +136,30 @@ def test_someone_elses_staged_file_cannot_be_mapped(analyst_client, second_analy
     assert response.status_code == 404
 
 
+def staged_files() -> set[Path]:
+    staged = Path(settings.MEDIA_ROOT) / "staged"
+    return set(staged.rglob("*")) if staged.exists() else set()
+
+
 def test_viewer_may_not_upload(client, viewer):
     client.force_login(viewer)
+    before = staged_files()
 
-    response = client.get(INDEX)
+    response = stage(client)
 
     assert response.status_code == 403
+    assert not ScoringJob.objects.exists()
+    assert staged_files() == before
+
+
+def test_a_file_staged_before_a_demotion_to_viewer_cannot_be_scored(analyst_client, analyst):
+    key = staged_key(stage(analyst_client))
+    analyst.groups.set([Group.objects.get(name=VIEWER)])
+
+    response = analyst_client.post(reverse("detection:upload_map", kwargs={"key": key}), mapping_post())
+
+    assert response.status_code == 403
+    assert not ScoringJob.objects.exists()
 
 
 @pytest.mark.django_db

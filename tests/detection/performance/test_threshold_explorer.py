@@ -120,9 +120,13 @@ def test_analyst_may_not_save_thresholds(analyst_client, scored_world):
 
 
 def test_viewer_may_not_save_thresholds(viewer_client, scored_world):
+    policies = set(RiskPolicy.objects.values_list("pk", flat=True))
+
     response = viewer_client.post(SAVE, BANDS | {"review_threshold": 0.5})
 
     assert response.status_code == 403
+    assert set(RiskPolicy.objects.values_list("pk", flat=True)) == policies
+    assert not AuditEvent.objects.filter(action="threshold.change").exists()
 
 
 def test_save_needs_a_csrf_token(admin_user, scored_world):

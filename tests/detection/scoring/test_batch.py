@@ -114,6 +114,10 @@ def test_a_revoked_token_cannot_send_a_batch(revoked_client, active_model):
 
 
 def test_an_outsider_cannot_send_a_batch(outsider_client, active_model):
+    stored = Transaction.objects.count()
+
     response = outsider_client.post(URL, {"transactions": [prototype_body()]}, content_type="application/json")
 
     assert response.status_code == 403
+    assert Transaction.objects.count() == stored
+    assert not Score.objects.exists()
