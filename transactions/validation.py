@@ -109,11 +109,16 @@ class Reason:
 
 
 def timestamp_min() -> datetime:
-    """The earliest timestamp accepted (TIMESTAMP_MIN, UTC when naive)."""
+    """The earliest timestamp accepted (TIMESTAMP_MIN, UTC when naive), and the earliest scored: never before 1900,
+    since scoring subtracts its lookback windows from a transaction's time."""
     earliest = settings.TIMESTAMP_MIN
     if isinstance(earliest, str):
         earliest = datetime.fromisoformat(earliest)
-    return earliest.replace(tzinfo=UTC) if earliest.tzinfo is None else earliest.astimezone(UTC)
+    earliest = earliest.replace(tzinfo=UTC) if earliest.tzinfo is None else earliest.astimezone(UTC)
+    return max(earliest, _EARLIEST_EVER)
+
+
+_EARLIEST_EVER = datetime(1900, 1, 1, tzinfo=UTC)
 
 
 def timestamp_max_ahead() -> timedelta:
@@ -223,7 +228,7 @@ def attribute_errors(attributes: dict[str, Any]) -> list[FieldError]:
     depth, errors, keys, size = settings.ATTRIBUTES_MAX_DEPTH, [], 0, 0
     for key, value in attributes.items():
         name = key if isinstance(key, str) else str(key)
-        reason = _text_problem(name)
+        reason = text_problem(name)
         if reason is None:
             reason, count, length = _attribute_walk(value, depth - 1)
             keys, size = keys + count, size + length
@@ -246,7 +251,7 @@ def _attribute_walk(value: Any, depth: int) -> tuple[str | None, int, int]:
     looked at no deeper than `depth` more levels (a body nested 500 deep never reaches Python's recursion limit)."""
     kind = type(value)
     if kind is str:
-        return _text_problem(value), 0, 6 * len(value) + 2  # \u escapes are 6 bytes a character at most
+        return text_problem(value), 0, 6 * len(value) + 2  # \u escapes are 6 bytes a character at most
     if kind is int or kind is bool or value is None:
         return None, 0, 24 if kind is not int else len(str(value))
     if kind is float:
@@ -258,7 +263,7 @@ def _attribute_walk(value: Any, depth: int) -> tuple[str | None, int, int]:
         items = value.items() if isinstance(value, dict) else ((None, item) for item in value)
         for key, item in items:
             if key is not None:
-                problem = _text_problem(key if isinstance(key, str) else str(key))
+                problem = text_problem(key if isinstance(key, str) else str(key))
                 if problem is not None:
                     return problem, keys, size
                 keys, size = keys + 1, size + 6 * len(str(key)) + 3
@@ -272,7 +277,8 @@ def _attribute_walk(value: Any, depth: int) -> tuple[str | None, int, int]:
     return None, 0, 6 * len(str(value)) + 2  # dates and the like: DjangoJSONEncoder writes them as text
 
 
-def _text_problem(text: str) -> str | None:
+def text_problem(text: str) -> str | None:
+    """Why PostgreSQL could not store this text (a NUL, a lone surrogate), or None."""
     if "\x00" in text:
         return Reason.NUL
     if not text.isascii() and _SURROGATE_RE.search(text):
@@ -282,7 +288,7 @@ def _text_problem(text: str) -> str | None:
 
 def _printable(name: str) -> str:
     """A key fit to name in an answer: NUL and lone surrogates written as escapes (the answer is JSON text)."""
-    if _text_problem(name) is None:
+    if text_problem(name) is None:
         return name
     return name.replace("\x00", "\\u0000").encode("utf-8", "backslashreplace").decode("utf-8")
 
@@ -319,7 +325,7 @@ def _text(name: str, value: Any) -> str:
     limit = TEXT_LIMITS[name]
     if len(text) > limit:
         raise _Invalid(Reason.too_long(limit))
-    problem = _text_problem(text)
+    problem = text_problem(text)
     if problem is not None:
         raise _Invalid(problem)
     return text

@@ -20,6 +20,7 @@ from detection.frame_fields import ENGINE_FIELDS
 from detection.scoring import history
 from transactions.bulk import attributes_as_stored
 from transactions.models import Transaction
+from transactions.validation import timestamp_min as scorable_since
 
 # The stored columns the engine's frame is built from: the primary key, the fields it reads, when labels came.
 _BASE_COLUMNS = ("id", *(name for name in ENGINE_FIELDS if name != "transaction_id"), "labelled_at")
@@ -197,6 +198,9 @@ def _stored_targets(*, pks: Sequence[int], source_id: int | None, transaction_id
     else:
         query = columns + "WHERE source_id = %s AND transaction_id = ANY(%s::text[])"
         params = [source_id, list(transaction_ids)]
+    # Rows an older release stored before the ingest rules' first time are not scored (their history window would
+    # start before the first representable date): left out, as if not stored.
+    query, params = query + " AND timestamp >= %s", [*params, scorable_since()]
     with connection.cursor() as cursor:
         cursor.execute(query, params)
         rows = cursor.fetchall()

@@ -18,11 +18,12 @@ from rest_framework.views import APIView
 from accounts import api_schema  # noqa: F401 - registers the token scheme with drf-spectacular
 from accounts.authentication import HasScope
 from accounts.models import PartnerToken
-from core.api_errors import FieldErrors, flatten_errors
+from core.api_errors import FieldErrors, error_item, flatten_errors
+from core.parsers import JSONParser
 from detection.scoring import api_selectors as selectors
 from detection.scoring import api_services as services
 from detection.scoring.services import ModelUnloadable, NoActiveModel
-from transactions.validation import CHANNELS
+from transactions.validation import CHANNELS, text_problem
 from transactions.validation import LABELS as TRANSACTION_LABELS
 
 ERRORS = OpenApiResponse(description='JSON: {"errors": [{"field", "reason", "code"}], "status", "request_id"}')
@@ -119,6 +120,16 @@ class TransactionInputSerializer(serializers.Serializer):
 
 class PartnerApi(APIView):
     permission_classes = [IsAuthenticated, HasScope]
+    parser_classes = [JSONParser]
+
+
+def path_transaction_id(value: str) -> str:
+    """A transaction id from the URL: text no transaction can hold (a NUL, a lone surrogate) is a 400 naming it,
+    rather than a query PostgreSQL refuses."""
+    problem = text_problem(value)
+    if problem is not None:
+        raise FieldErrors([error_item("transaction_id", problem)])
+    return value
 
 
 class TransactionScoreApi(PartnerApi):
@@ -200,6 +211,7 @@ class TransactionLabelApi(PartnerApi):
     )
     def post(self, request, transaction_id: str):
         source = partner_source(request)
+        transaction_id = path_transaction_id(transaction_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         report = services.LabelReport(transaction_id=transaction_id, **_label_fields(data.validated_data))
@@ -319,6 +331,7 @@ class TransactionDetailApi(PartnerApi):
 
     @extend_schema(responses={200: OutputSerializer, 404: ERRORS})
     def get(self, request, transaction_id: str):
+        transaction_id = path_transaction_id(transaction_id)
         transaction = selectors.transaction_get(source=request_source(request), transaction_id=transaction_id)
         return Response(self.OutputSerializer(transaction).data)
 
