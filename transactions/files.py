@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Required, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -115,6 +116,16 @@ class FilePlan:
     def columns(self) -> list[str]:
         wanted = [*self.mapping.values(), *self.attributes, *([self.label_column] if self.label_column else [])]
         return list(dict.fromkeys(wanted))
+
+
+class ReadOptions(TypedDict, total=False):
+    """read_mapped_chunks' options, for the services that pass them on (transactions_import_file)."""
+
+    mapping: Required[dict[str, str]]
+    attributes: Sequence[str]
+    label_column: str | None
+    exclude: Sequence[str]
+    chunk_rows: int
 
 
 def read_mapped_chunks(
