@@ -1,4 +1,10 @@
-"""core.csv_stream: the bytes of a streamed CSV download, with and without neutralised formulas."""
+"""core.csv_stream: the bytes of a streamed CSV download, every formula cell neutralised (OWASP's CSV injection)."""
+
+import csv
+import io
+from decimal import Decimal
+
+import pytest
 
 from core.csv_stream import csv_response
 
@@ -40,17 +46,34 @@ def test_rows_are_read_only_as_the_response_is_sent():
     assert read == [0, 1, 2]
 
 
-def test_cells_that_start_like_a_formula_are_left_alone_unless_neutralised():
-    rows = [("=SUM(A1)", "+1", "-2", "@x", "\tt", "\rr", "ok", -3, None)]
+FORMULAS = ["=SUM(A1)", '=HYPERLINK("http://x","y")', "+cmd|' /C calc'!A0", "@SUM(1+1)", "-2+3", "\tt", "\rr"]
 
-    kept = csv_response(header=["c"] * 9, rows=rows, filename="k.csv")
-    neutralised = csv_response(header=["c"] * 9, rows=rows, filename="n.csv", neutralise=True)
 
-    assert body(kept).split(b"\r\n")[1] == b'=SUM(A1),+1,-2,@x,\tt,"\rr",ok,-3,'
-    assert body(neutralised).split(b"\r\n")[1] == b"'=SUM(A1),'+1,'-2,'@x,'\tt,\"'\rr\",ok,-3,"
+@pytest.mark.parametrize("cell", FORMULAS)
+def test_every_text_cell_that_starts_like_a_formula_reads_back_as_text_behind_a_quote(cell):
+    response = csv_response(header=["c", "n"], rows=[(cell, 1)], filename="n.csv")
+
+    [row] = list(csv.reader(io.StringIO(body(response).decode())))[1:]
+
+    assert row == ["'" + cell, "1"]
+
+
+def test_numbers_and_text_that_is_a_plain_number_stay_numbers():
+    rows = [(-3, -2.5, Decimal("-0.10"), "-2.5", "+1", "-1e5", "ok", None, False)]
+
+    response = csv_response(header=["c"] * 9, rows=rows, filename="n.csv")
+
+    assert body(response).split(b"\r\n")[1] == b"-3,-2.5,-0.10,-2.5,+1,-1e5,ok,,False"
+
+
+@pytest.mark.parametrize("cell", ["-2.5x", "- 2", "--2", "-٢", "-1,5", "-.", "+-1"])
+def test_text_that_only_looks_like_a_number_is_neutralised(cell):
+    response = csv_response(header=["c"], rows=[(cell,)], filename="n.csv")
+
+    assert list(csv.reader(io.StringIO(body(response).decode())))[1] == ["'" + cell]
 
 
 def test_the_header_is_never_neutralised():
-    response = csv_response(header=["=a"], rows=[["=b"]], filename="h.csv", neutralise=True)
+    response = csv_response(header=["=a"], rows=[["=b"]], filename="h.csv")
 
     assert body(response) == b"=a\r\n'=b\r\n"
