@@ -1,6 +1,7 @@
 """Reads of backtest runs: those a person may see, and their own latest."""
 
 from django.db.models import QuerySet
+from django.http import Http404
 
 from detection.models import BacktestRun
 from detection.staging.selectors import may_upload
@@ -16,6 +17,14 @@ def backtest_runs_visible(*, user) -> QuerySet[BacktestRun]:
         return BacktestRun.objects.none()
     runs = BacktestRun.objects.all()
     return runs if user.has_perm(SEE_ALL_RUNS_PERM) else runs.filter(created_by=user)
+
+
+def backtest_run_get(*, run_id: int, user) -> BacktestRun:
+    """The run if this person may read it (backtest_runs_visible); Http404 otherwise, whether it exists or not."""
+    run = backtest_runs_visible(user=user).filter(pk=run_id).first()
+    if run is None:
+        raise Http404("No such backtest.")
+    return run
 
 
 def backtest_runs_recent(*, user) -> QuerySet[BacktestRun]:

@@ -4,7 +4,6 @@ Staging and mapping are detection.staging's two steps; this module gives them th
 form, and makes the run.
 """
 
-from django.http import Http404
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
@@ -51,10 +50,7 @@ def _get_run_for_user(user, pk: int) -> BacktestRun:
     """The run, or 404 for anyone but its author and those who may see every run (403 for those who may not
     upload at all)."""
     staging.require_uploader(user)
-    run = selectors.backtest_runs_visible(user=user).filter(pk=pk).first()
-    if run is None:
-        raise Http404("No such backtest.")
-    return run
+    return selectors.backtest_run_get(run_id=pk, user=user)
 
 
 @require_GET

@@ -2,8 +2,6 @@
 
 import json
 
-from django.conf import settings
-from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
@@ -22,6 +20,9 @@ from detection.jobs import selectors
 from detection.jobs import services as jobs
 from detection.jobs.progress import job_summary
 from detection.models import ScoringJob
+from detection.staging.selectors import UPLOAD_PERM
+from detection.staging.services import UploadTooLarge
+from detection.staging.views import body_size_check
 from transactions.models import Source
 
 ERRORS = OpenApiResponse(description='JSON: {"errors": [{"field", "reason", "code"}], "status", "request_id"}')
@@ -41,14 +42,15 @@ def job_source(request) -> Source:
 
 
 def job_get(request, job_id: int) -> ScoringJob:
-    """The job if the caller may see it (a partner: its own source's jobs), 404 otherwise."""
-    jobs_visible = ScoringJob.objects.select_related("source")
+    """The job if the caller may follow it, by the upload pages' rule (a partner token: its own source's jobs; a
+    person: their own, or every job with the permission to see them all); 404 otherwise."""
     if isinstance(request.auth, PartnerToken):
-        jobs_visible = jobs_visible.filter(source=request.auth.source)
-    job = jobs_visible.filter(pk=job_id).first()
-    if job is None:
-        raise Http404
-    return job
+        return selectors.scoring_job_get(job_id=job_id, token=request.auth)
+    return selectors.scoring_job_get(job_id=job_id, user=request.user)
+
+
+def too_large(exc: UploadTooLarge) -> PayloadTooLarge:
+    return PayloadTooLarge({"file": [str(exc)]})
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -143,8 +145,10 @@ class ScoringJobCreateApi(APIView):
         request={"multipart/form-data": InputSerializer}, responses={202: JobOutputSerializer, 400: ERRORS, 413: ERRORS}
     )
     def post(self, request):
-        if int(request.META.get("CONTENT_LENGTH") or 0) > settings.FILE_UPLOAD_MAX_BYTES:
-            raise PayloadTooLarge(f"Uploads are limited to {settings.FILE_UPLOAD_MAX_BYTES} bytes.")
+        try:
+            body_size_check(request)  # before the body is read
+        except UploadTooLarge as exc:
+            raise too_large(exc)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
@@ -159,6 +163,8 @@ class ScoringJobCreateApi(APIView):
             )
         except jobs.JobInputError as invalid:
             raise FieldErrors([error_item(invalid.field, invalid.reason)])
+        except UploadTooLarge as exc:
+            raise too_large(exc)
         body = JobOutputSerializer(job_payload(request, job)).data
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": f"/api/v1/jobs/{job.pk}"})
 
@@ -168,7 +174,7 @@ class ScoringJobDetailApi(APIView):
 
     permission_classes = [IsAuthenticated, HasScope]
     required_scope = "read"
-    required_user_permission = "transactions.view_transaction"
+    required_user_permission = UPLOAD_PERM  # as the upload pages: a viewer may read transactions, not jobs
 
     @extend_schema(responses={200: JobOutputSerializer, 404: ERRORS})
     def get(self, request, job_id: int):
@@ -181,7 +187,7 @@ class ScoringJobResultApi(APIView):
 
     permission_classes = [IsAuthenticated, HasScope]
     required_scope = "read"
-    required_user_permission = "transactions.view_transaction"
+    required_user_permission = UPLOAD_PERM
 
     @extend_schema(responses={(200, "text/csv"): OpenApiResponse(description="CSV"), 404: ERRORS, 409: ERRORS})
     def get(self, request, job_id: int):

@@ -1,11 +1,13 @@
-"""Reads of scoring jobs: the jobs a person may follow, a job's errors and scored rows, and /metrics' gauge."""
+"""Reads of scoring jobs: the jobs a caller may follow, a job's errors and scored rows, and /metrics' gauge."""
 
 from collections.abc import Iterator
 
 import pandas as pd
 from django.db.models import QuerySet
+from django.http import Http404
 from prometheus_client.core import GaugeMetricFamily
 
+from accounts.models import PartnerToken
 from detection.jobs.services import media_path
 from detection.models import Score, ScoringJob, ScoringJobChunk
 from detection.staging.selectors import may_upload
@@ -15,13 +17,24 @@ RECENT_JOBS = 20
 RESULT_COLUMNS = ("row", "transaction_id", "score", "risk_level", "is_anomaly", "model_version", "reasons")
 
 
-def scoring_jobs_visible(*, user) -> QuerySet[ScoringJob]:
-    """The jobs this person may follow: their own, or anyone's for those who may see every job; none for those
-    who may not upload."""
+def scoring_jobs_visible(*, user=None, token: PartnerToken | None = None) -> QuerySet[ScoringJob]:
+    """The jobs a caller may follow, one rule however it comes (the upload pages, the jobs API with a session or a
+    token): a partner token its own source's jobs; a person who may upload their own, or anyone's with the
+    permission to see every job; anyone else none."""
+    jobs = ScoringJob.objects.select_related("source")
+    if token is not None:
+        return jobs.filter(source=token.source)
     if not may_upload(user):
         return ScoringJob.objects.none()
-    jobs = ScoringJob.objects.select_related("source")
     return jobs if user.has_perm(SEE_ALL_JOBS_PERM) else jobs.filter(created_by=user)
+
+
+def scoring_job_get(*, job_id: int, user=None, token: PartnerToken | None = None) -> ScoringJob:
+    """The job if the caller may follow it (scoring_jobs_visible); Http404 otherwise, whether it exists or not."""
+    job = scoring_jobs_visible(user=user, token=token).filter(pk=job_id).first()
+    if job is None:
+        raise Http404("No such job.")
+    return job
 
 
 def scoring_jobs_recent(*, user) -> QuerySet[ScoringJob]:

@@ -29,8 +29,11 @@ from detection.jobs.chunks import (  # noqa: F401 - the chunks' API, re-exported
     scoring_job_score_if_stored,
 )
 from detection.models import ScoringJob, ScoringJobChunk
+from detection.staging.services import upload_size_check
 from transactions.files import (
     MappingError,
+    UnreadableFile,
+    check_readable,
     file_columns,
     guess_label_column,
     guess_mapping,
@@ -39,6 +42,7 @@ from transactions.files import (
 )
 from transactions.models import Source
 from transactions.services import source_get_or_create
+from transactions.validation import text_problem
 
 logger = logging.getLogger(__name__)
 
@@ -76,8 +80,11 @@ def scoring_job_create(
     token=None,
     user=None,
 ) -> ScoringJob:
-    """Store the upload under MEDIA_ROOT/jobs/, check the mapping against its header, queue the split."""
+    """Store the upload under MEDIA_ROOT/jobs/, check that it can be read throughout and the mapping against its
+    header, queue the split. Whatever would fail the job later is refused here, before it exists: a file past
+    FILE_UPLOAD_MAX_BYTES (UploadTooLarge), not UTF-8, or without a column for a required field (JobInputError)."""
     file_format = _file_format(upload.name)
+    upload_size_check(upload.size)
     relative = _store_upload(upload)
     try:
         plan = _plan(media_path(relative), mapping, list(attributes), label_column)
@@ -91,7 +98,7 @@ def scoring_job_create(
             created_by=user,
             file_path=relative,
             file_format=file_format,
-            original_name=Path(upload.name).name[:255],
+            original_name=_original_name(upload.name),
             mapping=plan.mapping,
             attributes=plan.attributes,
             label_column=plan.label_column or "",
@@ -118,7 +125,17 @@ def _store_upload(upload: UploadedFile) -> str:
     return relative
 
 
+def _original_name(name: str) -> str:
+    """The file's name as sent, kept for people to recognise: without characters PostgreSQL cannot store."""
+    name = Path(name).name[:255]
+    return name if text_problem(name) is None else "".join(c for c in name if text_problem(c) is None)
+
+
 def _plan(path: Path, mapping, attributes, label_column):
+    try:
+        check_readable(path)
+    except UnreadableFile as exc:
+        raise JobInputError("file", str(exc))
     try:
         columns = file_columns(path)
     except Exception as exc:  # noqa: BLE001 - any reader failure means the file is not what it claims

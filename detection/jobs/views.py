@@ -8,7 +8,7 @@ the job.
 import re
 from pathlib import Path
 
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -20,6 +20,7 @@ from detection.jobs import services as jobs
 from detection.models import ScoringJob
 from detection.staging import views as staging
 from detection.staging.forms import MappingForm
+from detection.staging.services import UploadTooLarge
 
 MAX_ERRORS_SHOWN = 100
 
@@ -55,17 +56,17 @@ def _job_create(*, staged, form: MappingForm, user) -> str | None:
         except jobs.JobInputError as exc:
             form.add_error(None, exc.reason)
             return None
+        except UploadTooLarge as exc:
+            form.add_error(None, str(exc))
+            return None
     return reverse("detection:upload_job", kwargs={"pk": job.pk})
 
 
 def _get_job_for_user(user, pk: int) -> ScoringJob:
     """The job, or 404 for anyone but its author and those who may see every job (403 for those who may not
-    upload at all)."""
+    upload at all): the jobs API applies the same rule (selectors.scoring_job_get)."""
     staging.require_uploader(user)
-    job = selectors.scoring_jobs_visible(user=user).filter(pk=pk).first()
-    if job is None:
-        raise Http404("No such job.")
-    return job
+    return selectors.scoring_job_get(job_id=pk, user=user)
 
 
 def job_context(job: ScoringJob) -> dict:

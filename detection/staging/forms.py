@@ -2,6 +2,7 @@
 
 from django import forms
 
+from detection.staging.services import UploadTooLarge, upload_size_check
 from transactions import validation
 from transactions.files import guess_label_column, guess_mapping
 
@@ -19,7 +20,19 @@ class UploadForm(forms.Form):
         upload = self.cleaned_data["file"]
         if not upload.name.lower().endswith(UPLOAD_SUFFIXES):
             raise forms.ValidationError("Upload a .csv or .parquet file.")
+        try:
+            upload_size_check(upload.size)
+        except UploadTooLarge as exc:
+            raise forms.ValidationError(str(exc))
         return upload
+
+    @classmethod
+    def too_large(cls, reason: str) -> "UploadForm":
+        """The form refusing a request whose body is past the limit, without reading that body."""
+        form = cls({}, {})
+        form.is_valid()
+        form.errors["file"] = form.error_class([reason])
+        return form
 
 
 class MappingForm(forms.Form):

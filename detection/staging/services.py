@@ -14,7 +14,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files import File
 
-from transactions.files import file_columns
+from transactions.files import UnreadableFile, check_readable, file_columns
 
 SESSION_KEY = "detection_staged_uploads"
 STAGED_DIR = "staged"
@@ -39,12 +39,25 @@ class StagedUpload:
             yield File(handle, name=self.name)
 
 
-class UnreadableFile(ValueError):
-    pass
+class UploadTooLarge(ValueError):
+    """A file past FILE_UPLOAD_MAX_BYTES, the one size limit of every upload: the jobs API, the upload and the
+    backtest pages."""
+
+    def __init__(self):
+        limit = settings.FILE_UPLOAD_MAX_BYTES
+        super().__init__(f"The file is larger than the upload limit of {limit:,} bytes (FILE_UPLOAD_MAX_BYTES).")
+
+
+def upload_size_check(size: int | None) -> None:
+    """Raise UploadTooLarge for a file (or a request body) of more than FILE_UPLOAD_MAX_BYTES."""
+    if size is not None and size > settings.FILE_UPLOAD_MAX_BYTES:
+        raise UploadTooLarge
 
 
 def staged_upload_create(*, session, upload) -> StagedUpload:
-    """Keep the file and read its header; UnreadableFile (and nothing kept) if it is not CSV or Parquet."""
+    """Keep the file and read its header; UploadTooLarge, or UnreadableFile if it is not CSV or Parquet or not
+    UTF-8 throughout (nothing kept either way)."""
+    upload_size_check(upload.size)
     key = uuid.uuid4().hex
     suffix = Path(upload.name).suffix.lower()
     relative = f"{STAGED_DIR}/{key}/upload{suffix}"
@@ -54,7 +67,11 @@ def staged_upload_create(*, session, upload) -> StagedUpload:
         for piece in upload.chunks():
             out.write(piece)
     try:
+        check_readable(target)
         columns = [str(c) for c in file_columns(target)]
+    except UnreadableFile:
+        shutil.rmtree(target.parent, ignore_errors=True)
+        raise
     except Exception as exc:  # noqa: BLE001 - any reader failure means the file is not what it claims
         shutil.rmtree(target.parent, ignore_errors=True)
         raise UnreadableFile(f"The file could not be read as CSV or Parquet ({type(exc).__name__}).") from exc

@@ -12,7 +12,17 @@ from django.shortcuts import redirect, render
 
 from detection.staging.forms import MappingForm, UploadForm
 from detection.staging.selectors import may_upload, staged_upload_get, staged_upload_preview
-from detection.staging.services import StagedUpload, UnreadableFile, staged_upload_create, staged_upload_discard
+from detection.staging.services import (
+    StagedUpload,
+    UnreadableFile,
+    UploadTooLarge,
+    staged_upload_create,
+    staged_upload_discard,
+    upload_size_check,
+)
+
+# A multipart body holds the file and a few small fields: past the limit by more than this, the file is too.
+MULTIPART_OVERHEAD = 64 * 1024
 
 
 def require_uploader(user) -> None:
@@ -26,15 +36,27 @@ def upload_page(request, *, template: str, next_view: str, context: Callable[[],
     `context` gives the page's other content (its list of recent work), read only for those who may upload.
     """
     require_uploader(request.user)
+    try:
+        body_size_check(request)
+    except UploadTooLarge as exc:
+        return render(request, template, {"form": UploadForm.too_large(str(exc)), **context()}, status=413)
     form = UploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         try:
             staged = staged_upload_create(session=request.session, upload=form.cleaned_data["file"])
-        except UnreadableFile as exc:
+        except (UnreadableFile, UploadTooLarge) as exc:
             form.add_error("file", str(exc))
         else:
             return redirect(next_view, key=staged.key)
     return render(request, template, {"form": form, **context()})
+
+
+def body_size_check(request) -> None:
+    """UploadTooLarge for a request whose Content-Length says its file is past FILE_UPLOAD_MAX_BYTES, before its
+    body is read (the file's own size is checked once it is)."""
+    declared = request.META.get("CONTENT_LENGTH") or ""
+    if declared.isdigit():
+        upload_size_check(int(declared) - MULTIPART_OVERHEAD)
 
 
 Create = Callable[..., str | None]
