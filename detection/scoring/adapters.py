@@ -87,7 +87,8 @@ def _with_attributes(frame: dict[str, np.ndarray], attributes: dict[int, dict]) 
     names = sorted({key for attrs in attributes.values() for key in attrs})
     for name in names:
         values = [attributes.get(row_id, {}).get(name) for row_id in frame["row_id"].tolist()]
-        frame[f"attr_{name}"] = np.array(values, dtype=object)
+        # One object per row, whatever the values: np.array would make lists of one length a second dimension.
+        frame[f"attr_{name}"] = np.fromiter(values, dtype=object, count=len(values))
     return frame
 
 

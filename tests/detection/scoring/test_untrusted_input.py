@@ -172,3 +172,16 @@ def test_a_job_including_a_year_one_row_finishes_and_scores_every_other_row(scor
         )
     )
     assert scored == set(frame["transaction_id"]) - {"OLD"}
+
+
+def test_attributes_holding_lists_of_one_length_are_stored_and_scored(scorer, active_model):
+    single = scorer.post(SCORE, prototype_body(100, tags=["a"]), format="json")
+    batch = scorer.post(BATCH, {"transactions": [prototype_body(n, tags=[n, n]) for n in range(1, 80)]}, format="json")
+
+    assert single.status_code == 201, single.content
+    assert batch.status_code == 200, batch.content
+    assert batch.json()["counts"]["created"] == 79
+    assert Transaction.objects.get(source=scorer.token.source, transaction_id="TXN_00000001").attributes["tags"] == [
+        1,
+        1,
+    ]
