@@ -28,11 +28,16 @@ db: install services
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput -v 0
 
+# Both serve plain HTTP on this machine, so they opt out of the HTTPS redirect, HSTS and Secure cookies
+# (PLAIN_HTTP=1; set PLAIN_HTTP=0 behind a TLS proxy). DEBUG stays off unless DEBUG=1 is set.
+run web: export PLAIN_HTTP ?= 1
+
 run: db
 	$(PY) manage.py demo_setup
 	$(PY) manage.py runstack --host $(HOST) --port $(PORT)
 
 web: db
+	@if [ "$$PLAIN_HTTP" = 1 ]; then echo "Plain HTTP on http://$(HOST):$(PORT)/ (PLAIN_HTTP=1): no HTTPS redirect, HSTS or Secure cookies; for this machine only."; fi
 	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) anomaly_site.asgi:application
 
 worker: install services

@@ -1,8 +1,11 @@
+from axes.admin import AccessAttemptAdmin as AxesAccessAttemptAdmin
+from axes.models import AccessAttempt
 from django import forms
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
+from accounts.lockout import login_unlock
 from accounts.models import Membership, Organisation, PartnerToken, Scope
 from accounts.services import partner_token_create, partner_token_revoke
 from core.admin import OrganisationListFilter, OrganisationScopedAdmin  # OrganisationScopedAdmin: every app's base
@@ -40,7 +43,7 @@ class PartnerTokenCreateForm(forms.ModelForm):
         data = super().clean()
         organisation, name = data.get("organisation"), data.get("name")
         internal = Source.objects.filter(organisation=organisation, name=name).exclude(kind=Source.Kind.PARTNER)
-        if organisation and name and internal.exists():
+        if name in Source.RESERVED_NAMES or (organisation and name and internal.exists()):
             self.add_error("name", "This is the name of an internal source (uploads, imports, demo): choose another.")
         return data
 
@@ -144,3 +147,21 @@ class PartnerTokenAdmin(OrganisationScopedAdmin):
 
     def has_revoke_permission(self, request):
         return request.user.has_perm("accounts.change_partnertoken")
+
+
+admin.site.unregister(AccessAttempt)
+
+
+@admin.register(AccessAttempt)
+class AccessAttemptAdmin(AxesAccessAttemptAdmin):
+    """axes' failed-login records, with the unlock an admin gives a person who called (audited as login.unlock)."""
+
+    actions = ["unlock", *AxesAccessAttemptAdmin.actions]
+
+    @admin.action(
+        description="Unlock: forget the failed logins of these usernames and addresses", permissions=["delete"]
+    )
+    def unlock(self, request, queryset):
+        pairs = set(queryset.values_list("username", "ip_address"))
+        removed = sum(login_unlock(username=name, ip_address=address, user=request.user) for name, address in pairs)
+        self.message_user(request, f"Unlocked {len(pairs)} username/address pair(s); {removed} record(s) removed.")

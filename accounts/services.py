@@ -84,6 +84,8 @@ def partner_token_create(
         raise ValueError(f"unknown scope(s): {', '.join(unknown)}; choose from {', '.join(Scope.values)}")
     if not scopes:
         raise ValueError(f"give at least one scope from {', '.join(Scope.values)}")
+    if name in Source.RESERVED_NAMES:
+        raise ValueError(f"{name!r} is the name of an internal source; give the token another name")
     source, _ = Source.objects.get_or_create(
         organisation=organisation, name=name, defaults={"kind": Source.Kind.PARTNER}
     )

@@ -4,9 +4,12 @@ Optional integrations switch on when their URL or key is set; nothing exists onl
 """
 
 import os
+import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -22,12 +25,41 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-DEBUG = env_bool("DEBUG", True)
-SECRET_KEY = os.environ.get("SECRET_KEY", "")
-if not SECRET_KEY:
-    if not DEBUG:
-        raise RuntimeError("SECRET_KEY must be set when DEBUG is off")
-    SECRET_KEY = "dev-only-insecure-key-change-me"
+SECRET_KEY_MIN_LENGTH = 50  # what `check --deploy` asks for
+
+
+def local_secret_key(path: Path) -> str:
+    """The key kept in `path` (mode 600), created with a random one on first use: a single machine's runs keep
+    their sessions across restarts without anyone choosing a key. Several machines must share SECRET_KEY."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fresh = path.with_name(f".{path.name}.{os.getpid()}")
+    descriptor = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        out.write(secrets.token_urlsafe(50))
+    try:
+        os.link(fresh, path)  # fails if another process created it first: then its key is the one
+    except FileExistsError:
+        pass
+    finally:
+        fresh.unlink()
+    return path.read_text().strip()
+
+
+# Off unless DEBUG=1 is set: a debug page shows paths, settings and source to whoever triggers an error.
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = os.environ.get("SECRET_KEY", "") or local_secret_key(
+    Path(os.environ.get("SECRET_KEY_FILE", BASE_DIR / "var" / "secret_key"))
+)
+if not DEBUG and len(SECRET_KEY) < SECRET_KEY_MIN_LENGTH:
+    raise ImproperlyConfigured(
+        f"SECRET_KEY is {len(SECRET_KEY)} characters; with DEBUG off it must be at least {SECRET_KEY_MIN_LENGTH}, "
+        "random and secret. Make one with: python -c 'import secrets; print(secrets.token_urlsafe(50))' "
+        "(or leave SECRET_KEY unset on one machine: var/secret_key is then created and kept)."
+    )
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "http://127.0.0.1:8000,http://localhost:8000")
 
@@ -46,6 +78,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "channels",
+    "axes",
+    "csp",
     "anomaly_site",
     "core",
     "accounts",
@@ -55,10 +89,14 @@ INSTALLED_APPS = [
     "alerts",
 ]
 
+# Security and CSP come first so that every answer carries their headers, the error pages that the middleware
+# below them puts in place included.
 MIDDLEWARE = [
-    "core.middleware.RequestIdMiddleware",
-    "core.api_errors.ApiJsonErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "core.middleware.RequestIdMiddleware",
+    "core.middleware.ServiceUnavailableMiddleware",
+    "core.api_errors.ApiJsonErrorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -69,6 +107,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "core.middleware.LoginRequiredEverywhereMiddleware",
+    "accounts.lockout.LoginLockoutMiddleware",
     "core.audit.AuditContextMiddleware",
 ]
 
@@ -101,6 +140,10 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# A PostgreSQL that does not answer costs a request this many seconds, then a 503 (core.middleware).
+DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = int(os.environ.get("DB_CONNECT_TIMEOUT", "5"))
+# Seconds a 503 (PostgreSQL or the broker unreachable) asks the caller to wait before trying again (Retry-After).
+UNAVAILABLE_RETRY_AFTER_SECONDS = int(os.environ.get("UNAVAILABLE_RETRY_AFTER_SECONDS", "30"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -135,7 +178,13 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "anomaly")
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600"))}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600")),
+    # A broker that is down or silent fails a publish within seconds (the job upload answers 503) instead of hanging;
+    # the read timeout stays above the worker's 1-second blocking pop.
+    "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
+    "socket_timeout": max(5.0, REDIS_TIMEOUT_SECONDS),
+}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -163,6 +212,27 @@ CELERY_BEAT_SCHEDULE = {
 }
 CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get("CELERY_BEAT_SCHEDULE_FILENAME", str(BASE_DIR / "var" / "celerybeat"))
 
+# Logins (django-axes): after LOGIN_FAILURE_LIMIT failed logins for one username, or from one address, logins for
+# it are refused for LOGIN_COOLOFF_MINUTES after the last failure (or until an admin unlocks them), even with the
+# right password. Each lockout and unlock is audited (accounts/lockout.py).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+LOGIN_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "10"))
+LOGIN_COOLOFF_MINUTES = float(os.environ.get("LOGIN_COOLOFF_MINUTES", "15"))
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # tries while locked out neither count nor extend it
+# axes' middleware runs as accounts.lockout.LoginLockoutMiddleware (synchronous), which its check does not recognise.
+SILENCED_SYSTEM_CHECKS = ["axes.W002"]
+AXES_VERBOSE = False  # no start-up banner in every command's output
+# Behind N reverse proxies the client's address is the Nth from the right of X-Forwarded-For (0: REMOTE_ADDR).
+LOGIN_PROXY_COUNT = int(os.environ.get("LOGIN_PROXY_COUNT", "0"))
+if LOGIN_PROXY_COUNT:
+    AXES_IPWARE_PROXY_COUNT = LOGIN_PROXY_COUNT
+    AXES_IPWARE_PROXY_ORDER = "right-most"
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -189,16 +259,58 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 
+# HTTPS: with DEBUG off, plain HTTP is redirected to HTTPS, HSTS is sent and the cookies are Secure. PLAIN_HTTP=1 is
+# for a process reached over plain HTTP on its own machine (`make run` sets it, and says so): none of the three.
+# Behind a proxy that ends TLS, set SECURE_PROXY_SSL_HEADER ("HTTP_X_FORWARDED_PROTO,https"), or SECURE_SSL_REDIRECT=0
+# when the proxy redirects to HTTPS itself (docs/security.md).
+PLAIN_HTTP = env_bool("PLAIN_HTTP", False)
+HTTPS_ONLY = not DEBUG and not PLAIN_HTTP
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", HTTPS_ONLY)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]  # probes and scrapers call the process directly
+SECURE_PROXY_SSL_HEADER = tuple(env_list("SECURE_PROXY_SSL_HEADER", "")) or None
+if SECURE_PROXY_SSL_HEADER is not None and len(SECURE_PROXY_SSL_HEADER) != 2:
+    raise ImproperlyConfigured('SECURE_PROXY_SSL_HEADER is "HEADER,value", e.g. "HTTP_X_FORWARDED_PROTO,https"')
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000" if HTTPS_ONLY else "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", HTTPS_ONLY)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", HTTPS_ONLY)
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
-CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", HTTPS_ONLY)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", HTTPS_ONLY)
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+CSRF_FAILURE_VIEW = "core.api_errors.csrf_failure"  # the site's 403 page, not Django's bare one
+
+# Content-Security-Policy (django-csp): scripts only from this site's own files, never inline or eval'd (pages keep
+# their scripts in static/js/, htmx runs with allowEval off). Styles may be inline (style attributes, htmx's
+# indicator): CSS cannot run script. CSP_REPORT_URI, when set, receives the browsers' violation reports.
+SELF, NONE = "'self'", "'none'"
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, "'unsafe-inline'"],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        **({"report-uri": [os.environ["CSP_REPORT_URI"]]} if os.environ.get("CSP_REPORT_URI") else {}),
+    }
+}
 
 # Transactions
 DEFAULT_CURRENCY = os.environ.get("DEFAULT_CURRENCY", "EUR")
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", str(5 * 1024 * 1024)))
 FILE_UPLOAD_MAX_BYTES = int(os.environ.get("FILE_UPLOAD_MAX_BYTES", str(512 * 1024 * 1024)))
+# Ingest bounds (transactions/validation.py): timestamps from TIMESTAMP_MIN (ISO date, UTC) to TIMESTAMP_MAX_AHEAD
+# seconds after now; `attributes` at most this deep, with this many keys in all and this many bytes of JSON.
+TIMESTAMP_MIN = os.environ.get("TIMESTAMP_MIN", "1970-01-01")
+TIMESTAMP_MAX_AHEAD = int(os.environ.get("TIMESTAMP_MAX_AHEAD", str(24 * 3600)))
+ATTRIBUTES_MAX_DEPTH = int(os.environ.get("ATTRIBUTES_MAX_DEPTH", "5"))
+ATTRIBUTES_MAX_KEYS = int(os.environ.get("ATTRIBUTES_MAX_KEYS", "100"))
+ATTRIBUTES_MAX_BYTES = int(os.environ.get("ATTRIBUTES_MAX_BYTES", str(16 * 1024)))
 
 # E-mail: SMTP when EMAIL_HOST is set, the console otherwise.
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
@@ -275,7 +387,16 @@ JOB_CHUNK_ROWS = int(os.environ.get("JOB_CHUNK_ROWS", "50000"))
 # it from PostgreSQL instead.
 HISTORY_CACHE = env_bool("HISTORY_CACHE", True)
 HISTORY_CACHE_MAX_ROWS = int(os.environ.get("HISTORY_CACHE_MAX_ROWS", "3000000"))
-JOB_CHUNK_LEASE_SECONDS = int(os.environ.get("JOB_CHUNK_LEASE_SECONDS", "600"))
+# A chunk's claim is held by the row lock of the transaction doing its work, which PostgreSQL drops as soon as the
+# worker's connection dies; a claimed chunk whose row nobody locks for JOB_CHUNK_LEASE_SECONDS belongs to a dead
+# worker. Every JOB_SWEEP_EVERY_SECONDS the beat queues such chunks (and a dead worker's unfinished split) again, so
+# a killed worker's work is taken over within about the sum of the two (detection/jobs/chunks.py).
+JOB_CHUNK_LEASE_SECONDS = int(os.environ.get("JOB_CHUNK_LEASE_SECONDS", "60"))
+JOB_SWEEP_EVERY_SECONDS = float(os.environ.get("JOB_SWEEP_EVERY_SECONDS", "30"))
+CELERY_BEAT_SCHEDULE["detection-jobs-sweep"] = {
+    "task": "detection.job_tasks.scoring_jobs_sweep",
+    "schedule": JOB_SWEEP_EVERY_SECONDS,
+}
 JOB_QUEUE = os.environ.get("JOB_QUEUE", CELERY_TASK_DEFAULT_QUEUE)
 # /metrics answers 127.0.0.1 and ::1, and anyone sending `Authorization: Bearer $METRICS_TOKEN` when it is set.
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")

@@ -6,6 +6,8 @@ os.environ.setdefault("CACHE_KEY_PREFIX", "anomaly-test")
 os.environ.setdefault("CHANNELS_PREFIX", "asgi-test")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/1")
 os.environ.setdefault("CELERY_QUEUE", "anomaly-test")
+# The test client, live servers and browsers speak plain HTTP to 127.0.0.1 (tests of the HTTPS settings set them).
+os.environ.setdefault("PLAIN_HTTP", "1")
 
 from anomaly_site.settings import *  # noqa: E402,F403
 

@@ -1,7 +1,7 @@
 from django.urls import path
 
-from detection.backtests import services as backtests
-from detection.jobs import uploads
+from detection.backtests import views as backtests
+from detection.jobs import views as uploads
 from detection.performance import views
 
 app_name = "detection"

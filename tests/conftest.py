@@ -58,6 +58,28 @@ def other_analyst(other_organisation):
 
 
 @pytest.fixture
+def other_admin(other_organisation):
+    """An admin (staff, not a superuser) of another organisation only: may see every job, run, version and rule
+    there, and nothing of the test organisation."""
+    return UserFactory(username="oscar", roles=[ADMIN], is_staff=True, organisations=[other_organisation])
+
+
+@pytest.fixture
+def other_admin_client(client, other_admin):
+    client.force_login(other_admin)
+    return client
+
+
+def work_in(client, organisation) -> None:
+    """Choose the organisation the client's session works in, as the page header's chooser does."""
+    from accounts.selectors import SESSION_KEY
+
+    session = client.session
+    session[SESSION_KEY] = organisation.pk
+    session.save()
+
+
+@pytest.fixture
 def partner_token(db):
     return partner_token_create(
         name="acme-bank", scopes=["score", "label", "read"], organisation=default_organisation()

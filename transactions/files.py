@@ -4,16 +4,27 @@ Only the columns a mapping names are read (Parquet column projection, `usecols` 
 held whole in memory: one chunk of `chunk_rows` rows at a time.
 """
 
+import codecs
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Required, TypedDict
 
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
+from django.conf import settings
 
-from transactions.validation import CANONICAL_FIELDS, Reason, RowError, frame_clean, nul_rows
+from transactions.validation import (
+    CANONICAL_FIELDS,
+    REQUIRED,
+    Reason,
+    RowError,
+    attribute_column_problems,
+    frame_clean,
+    row_sizes_over,
+)
 
 ALL_OTHER_COLUMNS = "*"
 PARQUET_SUFFIXES = {".parquet", ".pq"}
@@ -41,6 +52,47 @@ class MappingError(ValueError):
     without a column, or a file that is neither CSV nor Parquet (imports, jobs and backtests raise it alike)."""
 
 
+class UnreadableFile(ValueError):
+    """The file cannot be read as what it claims to be (CSV that is not UTF-8 text, a broken Parquet footer)."""
+
+
+DECODE_BLOCK = 1 << 20
+
+
+def check_readable(path: str | Path) -> None:
+    """Refuse, with the place and the reason, a file that would fail after it was accepted: a CSV file must be UTF-8
+    text throughout (one bad byte in its last line would otherwise fail a job that answered 202), a Parquet file
+    must have a readable footer. Reads a CSV file once, in blocks."""
+    path = Path(path)
+    if _is_parquet(path):
+        try:
+            pq.ParquetFile(path)
+        except Exception as exc:  # noqa: BLE001 - any reader failure means the file is not what it claims
+            raise UnreadableFile(f"The file could not be read as Parquet ({type(exc).__name__}).") from exc
+        return
+    decoder, offset, lines = codecs.getincrementaldecoder("utf-8")(), 0, 1
+    with path.open("rb") as handle:
+        while block := handle.read(DECODE_BLOCK):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                place = offset + exc.start
+                line = lines + block.count(b"\n", 0, max(exc.start, 0))
+                raise UnreadableFile(_not_utf8(place, line)) from exc
+            offset, lines = offset + len(block), lines + block.count(b"\n")
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError as exc:
+            raise UnreadableFile(_not_utf8(offset - 1, lines)) from exc
+
+
+def _not_utf8(offset: int, line: int) -> str:
+    return (
+        f"The file is not UTF-8 text: byte {offset} (line {line}) is not valid UTF-8; "
+        "save it as UTF-8 and send it again."
+    )
+
+
 @dataclass
 class MappedChunk:
     """One chunk of a file: its valid rows in canonical columns (+ `attr_<name>`), and its rejected rows' errors.
@@ -64,6 +116,16 @@ class FilePlan:
     def columns(self) -> list[str]:
         wanted = [*self.mapping.values(), *self.attributes, *([self.label_column] if self.label_column else [])]
         return list(dict.fromkeys(wanted))
+
+
+class ReadOptions(TypedDict, total=False):
+    """read_mapped_chunks' options, for the services that pass them on (transactions_import_file)."""
+
+    mapping: Required[dict[str, str]]
+    attributes: Sequence[str]
+    label_column: str | None
+    exclude: Sequence[str]
+    chunk_rows: int
 
 
 def read_mapped_chunks(
@@ -110,10 +172,21 @@ def plan_columns(
         attributes = [name for name in columns if name not in used and name not in exclude]
     for column in [*used, *attributes]:
         _check_column(column, columns, exclude)
-    return FilePlan(mapping=mapping, attributes=list(dict.fromkeys(attributes)), label_column=label_column)
+    unmapped = [name for name in REQUIRED if not mapping.get(name)]
+    if unmapped:
+        # Without them every row would be refused (or, with no column read at all, none read): say so up front.
+        found = ", ".join(map(str, columns)) or "none"
+        raise MappingError(f"no column for the required field {unmapped[0]!r}; the file's columns are: {found}")
+    attributes = list(dict.fromkeys(attributes))
+    if len(attributes) > settings.ATTRIBUTES_MAX_KEYS:
+        limit = settings.ATTRIBUTES_MAX_KEYS
+        raise MappingError(f"{len(attributes)} columns to keep as attributes; at most {limit} are kept")
+    return FilePlan(mapping=mapping, attributes=attributes, label_column=label_column)
 
 
 def _check_column(column: str, columns: Sequence[str], exclude: Sequence[str]) -> None:
+    if not isinstance(column, str):
+        raise MappingError(f"a column is named by its header text, not {column!r}")
     if column in exclude:
         raise MappingError(f"column {column!r} is excluded and cannot be mapped or kept")
     if column not in columns:
@@ -137,13 +210,15 @@ def _map_chunk(raw: pd.DataFrame, plan: FilePlan, first_row: int) -> MappedChunk
     if plan.label_column:
         canonical["label"] = raw[plan.label_column]
     frame, errors = frame_clean(canonical)
-    refused = [(name, nul_rows(raw[name])) for name in plan.attributes]
-    if any(mask.any() for _, mask in refused):
-        errors = sorted(
-            [*errors, *(RowError(int(row), name, Reason.NUL) for name, mask in refused for row in raw.index[mask])],
-            key=lambda error: error.row,
-        )
-        rejected = np.logical_or.reduce([mask.to_numpy() for _, mask in refused])
+    refused = [
+        (name, reason, mask) for name in plan.attributes for reason, mask in attribute_column_problems(raw[name])
+    ]
+    if plan.attributes:
+        refused.append(("attributes", Reason.too_big(), row_sizes_over(raw[plan.attributes])))
+    if any(mask.any() for _, _, mask in refused):
+        extra = [RowError(int(row), name, reason) for name, reason, mask in refused for row in raw.index[mask]]
+        errors = sorted([*errors, *extra], key=lambda error: error.row)
+        rejected = np.logical_or.reduce([mask.to_numpy() for _, _, mask in refused])
         frame = frame[~pd.Series(rejected, index=raw.index).loc[frame.index].to_numpy()]
     for name in plan.attributes:
         frame[f"attr_{name}"] = attribute_values(raw[name]).loc[frame.index]

@@ -18,6 +18,11 @@ class Source(models.Model):
         IMPORT = "import", "Command-line import"
         DEMO = "demo", "Demo generator"
 
+    # Names the product gives its own sources in every organisation: a partner token may not take them, even before
+    # the source exists (the uploads of an organisation's people would otherwise score into the partner's source).
+    UPLOADS = "uploads"
+    RESERVED_NAMES = frozenset({UPLOADS})
+
     organisation = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="sources")
     name = models.CharField(max_length=100)
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.PARTNER)

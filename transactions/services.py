@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Unpack
 
 import pandas as pd
 from django.db import OperationalError, connection
@@ -15,7 +15,7 @@ from django.utils import timezone
 from psycopg.errors import DeadlockDetected
 
 from transactions import bulk
-from transactions.files import MappedChunk, read_mapped_chunks
+from transactions.files import MappedChunk, ReadOptions, read_mapped_chunks
 from transactions.models import LabelEvent, LabelSource, Source, Transaction
 from transactions.validation import FieldError, RowError, parse_label, transaction_clean
 
@@ -172,25 +172,20 @@ def transactions_import_file(
     *,
     source: Source,
     path: str | Path,
-    mapping: dict[str, str],
-    attributes: Sequence[str] = (),
-    label_column: str | None = None,
-    exclude: Sequence[str] = (),
-    chunk_rows: int = 100_000,
     workers: int = 2,
     on_progress: Callable[[ImportSummary], None] | None = None,
+    **read: Unpack[ReadOptions],
 ) -> ImportSummary:
     """Import a CSV or Parquet file chunk by chunk; each chunk commits on its own, so a rerun only adds what is
-    missing. Bad rows are counted and reported; every valid row is stored. Raises MappingError up front.
+    missing. Bad rows are counted and reported; every valid row is stored. Raises MappingError up front. `read`:
+    how the file is read (its mapping, attributes, label column, excluded columns, chunk size: read_mapped_chunks).
 
     With `workers` > 1, that many chunks are written at once over their own database connections (PostgreSQL
     then uses as many cores) while the next chunk is read; inside an outer transaction, whose rows other
     connections cannot see, chunks are written one by one on this connection.
     """
     summary = ImportSummary()
-    chunks = read_mapped_chunks(
-        path, mapping=mapping, attributes=attributes, label_column=label_column, exclude=exclude, chunk_rows=chunk_rows
-    )
+    chunks = read_mapped_chunks(path, **read)
     if workers <= 1 or connection.in_atomic_block:
         for chunk in chunks:
             _tally(summary, chunk, _store_chunk(source, chunk), on_progress)

@@ -6,16 +6,19 @@ checks it). Amounts are rounded to cents half away from zero on the decimal valu
 same way.
 """
 
+import json
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.utils import timezone
 
 CANONICAL_FIELDS = (
     "transaction_id",
@@ -56,6 +59,10 @@ LABELS = {"1": 1.0, "0": 0.0, "true": 1.0, "false": 0.0, "fraud": 1.0, "legit": 
 
 TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?(Z|[+-]\d{2}(:?\d{2})?)?$"
 _TIMESTAMP_RE = re.compile(TIMESTAMP_PATTERN)
+# A number written as text: ASCII digits, an optional sign, point and exponent (no `1_000`, no other scripts' digits,
+# no `Infinity`), as pandas' reader of files takes it.
+_PLAIN_NUMBER_RE = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 _CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 _COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
 
@@ -73,16 +80,70 @@ class Reason:
     COUNTRY = "not a 2-letter country code"
     LABEL = "unknown label (expected 0/1, true/false, fraud/legit)"
     ATTRIBUTES = "must be an object"
+    NOT_AN_OBJECT = "must be an object (one transaction)"
     NUL = "contains a NUL character (\\u0000), which cannot be stored"
+    SURROGATE = "contains a lone surrogate (\\ud800-\\udfff), which is not Unicode text"
+    TEXT = "must be text or a number"
+    NOT_FINITE = "not a finite number"
 
     @staticmethod
     def too_long(limit: int) -> str:
         return f"longer than {limit} characters"
 
+    @staticmethod
+    def timestamp_range() -> str:
+        earliest, ahead = timestamp_min(), timestamp_max_ahead()
+        return f"out of range (from {earliest:%Y-%m-%d %H:%M:%S}Z to {_duration(ahead)} after now)"
+
+    @staticmethod
+    def too_deep() -> str:
+        return f"nested deeper than {settings.ATTRIBUTES_MAX_DEPTH} levels"
+
+    @staticmethod
+    def too_many_keys() -> str:
+        return f"more than {settings.ATTRIBUTES_MAX_KEYS} keys"
+
+    @staticmethod
+    def too_big() -> str:
+        return f"larger than {settings.ATTRIBUTES_MAX_BYTES} bytes as JSON"
+
+
+def timestamp_min() -> datetime:
+    """The earliest timestamp accepted (TIMESTAMP_MIN, UTC when naive), and the earliest scored: never before 1900,
+    since scoring subtracts its lookback windows from a transaction's time."""
+    earliest = settings.TIMESTAMP_MIN
+    if isinstance(earliest, str):
+        earliest = datetime.fromisoformat(earliest)
+    earliest = earliest.replace(tzinfo=UTC) if earliest.tzinfo is None else earliest.astimezone(UTC)
+    return max(earliest, _EARLIEST_EVER)
+
+
+_EARLIEST_EVER = datetime(1900, 1, 1, tzinfo=UTC)
+
+
+def timestamp_max_ahead() -> timedelta:
+    """How far past now a timestamp may be (TIMESTAMP_MAX_AHEAD seconds): clocks differ a little, never by years."""
+    return timedelta(seconds=settings.TIMESTAMP_MAX_AHEAD)
+
+
+def timestamp_window(now: datetime | None = None) -> tuple[datetime, datetime]:
+    """The accepted timestamps, both ends included. Outside it a time is a typo or garbage (year 1 broke scoring:
+    its history window starts before the first representable date)."""
+    return timestamp_min(), (now or timezone.now()) + timestamp_max_ahead()
+
+
+def _duration(span: timedelta) -> str:
+    seconds = int(span.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds and seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds} seconds"
+
 
 @dataclass(frozen=True)
 class FieldError:
-    field: str
+    field: str | None  # None: the whole item (not an object)
     reason: str
 
 
@@ -111,10 +172,14 @@ class _Unusual(Exception):
 
 
 def transaction_clean(raw: dict[str, Any]) -> Cleaned:
-    """Clean one raw transaction dict: canonical fields, aliases resolved, any other key kept in `attributes`."""
+    """Clean one raw transaction dict: canonical fields, aliases resolved, any other key kept in `attributes`.
+
+    Anything else (a list, a number, a string: one bad item of a batch) is refused as a whole."""
+    if not isinstance(raw, dict):
+        return Cleaned(data=None, errors=[FieldError(None, Reason.NOT_AN_OBJECT)])
     values, attributes, errors = _split_raw(raw)
     if attributes:
-        errors.extend(FieldError(str(key), Reason.NUL) for key, value in attributes.items() if _has_nul(key, value))
+        errors.extend(attribute_errors(attributes))
     if not errors:
         try:
             return Cleaned(data=_clean_usual(values, attributes))
@@ -156,19 +221,80 @@ def _split_raw(raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], lis
     return values, attributes, errors
 
 
-def _has_nul(*values: Any) -> bool:
-    """Whether any text in the values (nested in lists and objects too) holds a NUL, which PostgreSQL's text and
-    JSON types refuse: refused here, with the field named, rather than by the database for the whole request."""
-    for value in values:
-        if isinstance(value, str):
-            if "\x00" in value:
-                return True
-        elif isinstance(value, dict):
-            if any(_has_nul(key, item) for key, item in value.items()):
-                return True
-        elif isinstance(value, list | tuple) and any(_has_nul(item) for item in value):
-            return True
-    return False
+def attribute_errors(attributes: dict[str, Any]) -> list[FieldError]:
+    """What PostgreSQL's JSON would refuse, or what has no business in a transaction, named by top-level key: NUL
+    characters and lone surrogates in text, numbers that are not finite, objects nested past ATTRIBUTES_MAX_DEPTH;
+    then, for `attributes` as a whole, more than ATTRIBUTES_MAX_KEYS keys or ATTRIBUTES_MAX_BYTES of JSON."""
+    depth, errors, keys, size = settings.ATTRIBUTES_MAX_DEPTH, [], 0, 0
+    for key, value in attributes.items():
+        name = key if isinstance(key, str) else str(key)
+        reason = text_problem(name)
+        if reason is None:
+            reason, count, length = _attribute_walk(value, depth - 1)
+            keys, size = keys + count, size + length
+        if reason is not None:
+            errors.append(FieldError(_printable(name), reason))
+    if errors:
+        return errors
+    if keys + len(attributes) > settings.ATTRIBUTES_MAX_KEYS:
+        return [FieldError("attributes", Reason.too_many_keys())]
+    if (
+        size + 8 * len(attributes) > settings.ATTRIBUTES_MAX_BYTES
+        and _json_size(attributes) > settings.ATTRIBUTES_MAX_BYTES
+    ):
+        return [FieldError("attributes", Reason.too_big())]
+    return []
+
+
+def _attribute_walk(value: Any, depth: int) -> tuple[str | None, int, int]:
+    """(the first problem, nested keys, an upper bound of the JSON's size in bytes) of one attribute's value,
+    looked at no deeper than `depth` more levels (a body nested 500 deep never reaches Python's recursion limit)."""
+    kind = type(value)
+    if kind is str:
+        return text_problem(value), 0, 6 * len(value) + 2  # \u escapes are 6 bytes a character at most
+    if kind is int or kind is bool or value is None:
+        return None, 0, 24 if kind is not int else len(str(value))
+    if kind is float:
+        return (None if math.isfinite(value) else Reason.NOT_FINITE), 0, 24
+    if isinstance(value, dict | list | tuple):
+        if depth <= 0:
+            return Reason.too_deep(), 0, 0
+        keys, size = 0, 2
+        items = value.items() if isinstance(value, dict) else ((None, item) for item in value)
+        for key, item in items:
+            if key is not None:
+                problem = text_problem(key if isinstance(key, str) else str(key))
+                if problem is not None:
+                    return problem, keys, size
+                keys, size = keys + 1, size + 6 * len(str(key)) + 3
+            problem, count, length = _attribute_walk(item, depth - 1)
+            if problem is not None:
+                return problem, keys, size
+            keys, size = keys + count, size + length + 1
+        return None, keys, size
+    if isinstance(value, Decimal | int | float):
+        return (None if math.isfinite(value) else Reason.NOT_FINITE), 0, len(str(value))
+    return None, 0, 6 * len(str(value)) + 2  # dates and the like: DjangoJSONEncoder writes them as text
+
+
+def text_problem(text: str) -> str | None:
+    """Why PostgreSQL could not store this text (a NUL, a lone surrogate), or None."""
+    if "\x00" in text:
+        return Reason.NUL
+    if not text.isascii() and _SURROGATE_RE.search(text):
+        return Reason.SURROGATE
+    return None
+
+
+def _printable(name: str) -> str:
+    """A key fit to name in an answer: NUL and lone surrogates written as escapes (the answer is JSON text)."""
+    if text_problem(name) is None:
+        return name
+    return name.replace("\x00", "\\u0000").encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _json_size(attributes: dict[str, Any]) -> int:
+    return len(json.dumps(attributes, cls=DjangoJSONEncoder, ensure_ascii=False).encode())
 
 
 def _is_missing(value: Any) -> bool:
@@ -188,14 +314,20 @@ def _clean_scalar(name: str, value: Any) -> Any:
 
 
 def _text(name: str, value: Any) -> str:
+    """Text, or a number spelled as text (the prototype sent `user_id: 1234`); never the text of a list or object."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal | np.number):
+        raise _Invalid(Reason.TEXT)
+    if isinstance(value, float | np.floating) and not math.isfinite(value):
+        raise _Invalid(Reason.TEXT)
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     text = str(value).strip()
     limit = TEXT_LIMITS[name]
     if len(text) > limit:
         raise _Invalid(Reason.too_long(limit))
-    if "\x00" in text:
-        raise _Invalid(Reason.NUL)
+    problem = text_problem(text)
+    if problem is not None:
+        raise _Invalid(problem)
     return text
 
 
@@ -209,14 +341,24 @@ def _timestamp(name: str, value: Any) -> datetime:
             raise _Invalid(Reason.NOT_A_DATE)
     else:
         raise _Invalid(Reason.NOT_A_DATE)
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    try:
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before the first representable time
+        raise _Invalid(Reason.timestamp_range())
+    earliest, latest = timestamp_window()
+    if not earliest <= moment <= latest:
+        raise _Invalid(Reason.timestamp_range())
+    return moment
 
 
 def _decimal(value: Any) -> Decimal:
-    if isinstance(value, bool):
+    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal | np.number):
+        raise _Invalid(Reason.NOT_A_NUMBER)
+    text = str(value).strip()
+    if isinstance(value, str) and not _PLAIN_NUMBER_RE.fullmatch(text):
         raise _Invalid(Reason.NOT_A_NUMBER)
     try:
-        number = Decimal(str(value).strip())
+        number = Decimal(text)
     except InvalidOperation:
         raise _Invalid(Reason.NOT_A_NUMBER)
     if not number.is_finite():
@@ -278,22 +420,6 @@ def _label(name: str, value: Any) -> int:
         raise _Invalid(Reason.LABEL)
 
 
-_SCALAR_RULES = {
-    "transaction_id": _text,
-    "timestamp": _timestamp,
-    "account_id": _text,
-    "amount": _amount,
-    "currency": _code(_CURRENCY_RE, Reason.CURRENCY),
-    "merchant_id": _text,
-    "merchant_category": _text,
-    "channel": _channel,
-    "latitude": _float_in(-90, 90, Reason.LATITUDE),
-    "longitude": _float_in(-180, 180, Reason.LONGITUDE),
-    "location_distance_km": _float_in(0, math.inf, Reason.NEGATIVE),
-    "country": _code(_COUNTRY_RE, Reason.COUNTRY),
-    "device_id": _text,
-    "label": _label,
-}
 _DEFAULTS = {
     "currency": lambda: settings.DEFAULT_CURRENCY,
     "merchant_id": str,
@@ -310,11 +436,10 @@ _DEFAULTS = {
 
 # ---------------------------------------------------------------- one dict, the usual shapes
 #
-# What an API batch sends: strings, ints and floats already within the rules. Through the rules above, field by
-# field, 1,000 handbook bodies took 11.5 ms and 1,000 prototype bodies 17.7 ms (calls, two regular expressions,
-# `datetime.replace` at 1 us, `in` over a tuple for every key); this path gives the very same values in 6.0 and
-# 8.1 ms (bench/ingest_bench.py) and hands anything else (missing required fields, floats as ids, bools, NaN,
-# values out of range or unknown) to the rules, which give the verdict and the error texts.
+# What an API batch sends: strings, ints and floats already within the rules. This path checks them by type and
+# range, without the rules' call and regular expression per field (bench/ingest_bench.py compares the two), and hands
+# anything else (missing required fields, floats as ids, bools, NaN, values out of range or unknown) to the rules,
+# which give the verdict and the error texts.
 # tests/transactions/test_validation_usual_shapes.py compares both paths value by value, types included.
 
 _NO_DEFAULT = object()  # a required text field's: missing is an error, left to the rules
@@ -361,7 +486,7 @@ def _clean_usual(values: dict[str, Any], attributes: dict[str, Any]) -> dict[str
         "timestamp": _usual_timestamp(get("timestamp")),
         "account_id": _usual_text(get("account_id"), 128, _NO_DEFAULT),
         "amount": _usual_amount(get("amount")),
-        # A currency is never empty: None means the default, read only then (a setting costs 0.4 us a read).
+        # A currency is never empty: None means the default, read only then (a setting is not free to read).
         "currency": _usual_word(get("currency"), _CURRENCIES, {}, None) or settings.DEFAULT_CURRENCY,
         "merchant_id": _usual_text(get("merchant_id"), 128, ""),
         "merchant_category": _usual_text(get("merchant_category"), 64, ""),
@@ -379,7 +504,7 @@ def _usual_text(value: Any, limit: int, default: Any) -> str:
     kind = type(value)
     if kind is str:
         text = value.strip()
-        if text and len(text) <= limit and "\x00" not in text:
+        if text and len(text) <= limit and "\x00" not in text and (text.isascii() or not _SURROGATE_RE.search(text)):
             return text
         if not text and default is not _NO_DEFAULT:
             return default
@@ -396,12 +521,17 @@ def _usual_timestamp(value: Any) -> datetime:
     if type(value) is str:
         try:
             if _NAIVE_TIMESTAMP.fullmatch(value):
-                # One parse with the offset written in: a third of the time of `replace(tzinfo=UTC)` afterwards.
-                return datetime.fromisoformat(value + "+00:00")
-            if _AWARE_TIMESTAMP.fullmatch(value):
-                return datetime.fromisoformat(value).astimezone(UTC)
-        except ValueError:  # e.g. 30 February: the rules say so
-            pass
+                # One parse with the offset written in, cheaper than a parse and then `replace(tzinfo=UTC)`.
+                moment = datetime.fromisoformat(value + "+00:00")
+            elif _AWARE_TIMESTAMP.fullmatch(value):
+                moment = datetime.fromisoformat(value).astimezone(UTC)
+            else:
+                raise _Unusual
+        except (ValueError, OverflowError):  # e.g. 30 February: the rules say so
+            raise _Unusual from None
+        earliest, latest = timestamp_window()
+        if earliest <= moment <= latest:
+            return moment
     raise _Unusual
 
 
@@ -412,8 +542,11 @@ def _usual_amount(value: Any) -> Decimal:
     if kind is int and 0 <= value < _USUAL_AMOUNT_BELOW:
         return Decimal(value).quantize(CENT, ROUND_HALF_UP)
     if kind is str:
+        text = value.strip()
+        if not _PLAIN_NUMBER_RE.fullmatch(text):
+            raise _Unusual
         try:
-            number = Decimal(value.strip())
+            number = Decimal(text)
         except InvalidOperation:
             raise _Unusual from None
         if number.is_finite() and 0 <= number < _USUAL_AMOUNT_BELOW:
@@ -496,7 +629,7 @@ def _as_text(column: pd.Series) -> tuple[pd.Series, pd.Series]:
         values = column.to_numpy(dtype=np.float64)
         present = ~np.isnan(values)
         integral = pd.Series(present, index=column.index)
-        integral[present] = np.fmod(values[present], 1) == 0  # NaN arithmetic is 50x slower: skip it
+        integral[present] = np.fmod(values[present], 1) == 0  # NaN arithmetic is slow: present values only
         text = column.astype(str).where(~integral, column.where(integral).astype("Int64").astype(str))
     elif pd.api.types.is_numeric_dtype(column):
         text = column.astype(str)
@@ -511,11 +644,35 @@ def _v_required(name: str, missing: pd.Series) -> list[tuple[str, pd.Series]]:
 
 
 def _v_text(name: str, column: pd.Series):
-    text, missing = _as_text(column)
+    not_text = _not_text(column)
+    text, missing = _as_text(column.where(~not_text, "") if not_text.any() else column)
     limit = TEXT_LIMITS[name]
     too_long = text.str.len() > limit
     nul = ~too_long & text.str.contains("\x00", regex=False)
-    return text, _v_required(name, missing) + [(Reason.too_long(limit), too_long), (Reason.NUL, nul)]
+    problems = [(Reason.TEXT, not_text), (Reason.too_long(limit), too_long), (Reason.NUL, nul)]
+    return text, _v_required(name, missing & ~not_text) + problems
+
+
+def _not_text(column: pd.Series) -> pd.Series:
+    """Values a text field refuses, as the one-dict path does: booleans, infinities, lists and objects (Parquet's
+    nested columns); text and finite numbers are text."""
+    if pd.api.types.is_bool_dtype(column):
+        return column.notna()
+    if pd.api.types.is_float_dtype(column):
+        return pd.Series(np.isinf(column.to_numpy(dtype=np.float64)), index=column.index)
+    if column.dtype != object or pd.api.types.infer_dtype(column, skipna=True) in ("string", "empty"):
+        return pd.Series(False, index=column.index)
+    scalar = (str, int, float, Decimal, np.number)
+    return column.map(
+        lambda value: (
+            value is not None
+            and (isinstance(value, bool | np.bool_) or not isinstance(value, scalar) or _is_infinite(value))
+        )
+    ).astype(bool)
+
+
+def _is_infinite(value) -> bool:
+    return isinstance(value, float | np.floating) and math.isinf(value)
 
 
 def nul_rows(column: pd.Series) -> pd.Series:
@@ -525,15 +682,70 @@ def nul_rows(column: pd.Series) -> pd.Series:
     return column.astype("str").str.contains("\x00", regex=False) & column.notna()
 
 
+def attribute_column_problems(column: pd.Series) -> list[tuple[str, pd.Series]]:
+    """(reason, rows) of a file's column kept as an attribute, as `attribute_errors` says them for one dict: text
+    with a NUL, numbers that are not finite, values that are neither text, numbers nor booleans (Parquet's lists
+    and structs, which the one-dict path would check for depth)."""
+    if pd.api.types.is_float_dtype(column):
+        return [(Reason.NOT_FINITE, pd.Series(np.isinf(column.to_numpy(dtype=np.float64)), index=column.index))]
+    if column.dtype != object or pd.api.types.infer_dtype(column, skipna=True) in ("string", "empty"):
+        return [(Reason.NUL, nul_rows(column))]
+    scalar = (str, int, float, Decimal, np.number, np.bool_)
+    nested = column.map(lambda value: value is not None and not isinstance(value, scalar)).astype(bool)
+    infinite = column.map(_is_infinite).astype(bool)
+    return [(Reason.NUL, nul_rows(column.where(~nested))), (Reason.NOT_FINITE, infinite), (Reason.TEXT, nested)]
+
+
+def row_sizes_over(columns: pd.DataFrame) -> pd.Series:
+    """Rows whose attributes would take more than ATTRIBUTES_MAX_BYTES of JSON: each text value's UTF-8 bytes,
+    with its key and quotes, and 24 bytes for any other value (a number's longest spelling)."""
+    limit = settings.ATTRIBUTES_MAX_BYTES
+    sizes = np.full(len(columns), 2, dtype=np.int64)
+    for name in columns.columns:
+        column = columns[name]
+        sizes += len(str(name).encode()) + 6
+        if pd.api.types.is_string_dtype(column) or column.dtype == object:
+            is_text = (
+                column.map(lambda value: isinstance(value, str)).astype(bool) if _mixed(column) else column.notna()
+            )
+            text = column.where(is_text, "")
+            lengths = text.str.len().fillna(0).to_numpy(dtype=np.int64)
+            if (lengths * 4 > limit // 2).any():  # may be over: count the bytes, not the characters
+                lengths = text.str.encode("utf-8", "surrogatepass").str.len().fillna(0).to_numpy(dtype=np.int64)
+            sizes += np.where(is_text.to_numpy(), lengths + 2, 24)
+        else:
+            sizes += 24
+    return pd.Series(sizes > limit, index=columns.index)
+
+
+def _mixed(column: pd.Series) -> bool:
+    """Whether a text-like column holds anything but text (Parquet's object columns may)."""
+    return pd.api.types.infer_dtype(column, skipna=True) not in ("string", "empty")
+
+
 def _v_timestamp(name: str, column: pd.Series):
     if pd.api.types.is_datetime64_any_dtype(column):
         moments = column.dt.tz_localize(UTC) if column.dt.tz is None else column.dt.tz_convert(UTC)
-        return moments.astype("datetime64[us, UTC]"), _v_required(name, column.isna())
+        moments = moments.astype("datetime64[us, UTC]")
+        return moments, _v_required(name, column.isna()) + [(Reason.timestamp_range(), _outside_window(moments))]
     text, missing = _as_text(column)
     shaped = text.str.match(TIMESTAMP_PATTERN)
     moments = pd.to_datetime(text.where(shaped), format="ISO8601", utc=True, errors="coerce")
     moments = moments.astype("datetime64[us, UTC]")
-    return moments, _v_required(name, missing) + [(Reason.NOT_A_DATE, ~missing & moments.isna())]
+    not_a_date = ~missing & moments.isna()
+    problems = [(Reason.NOT_A_DATE, not_a_date), (Reason.timestamp_range(), _outside_window(moments))]
+    return moments, _v_required(name, missing) + problems
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _outside_window(moments: pd.Series) -> pd.Series:
+    """Times outside timestamp_window(), compared as microseconds (pandas keeps years Python's datetime cannot)."""
+    earliest, latest = timestamp_window()
+    micros = moments.dt.tz_convert(None).to_numpy(dtype="datetime64[us]").astype(np.int64)
+    low, high = ((end - _EPOCH) // timedelta(microseconds=1) for end in (earliest, latest))
+    return pd.Series(moments.notna().to_numpy() & ((micros < low) | (micros > high)), index=moments.index)
 
 
 def _v_number(name: str, column: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
@@ -595,19 +807,28 @@ def _v_label(name: str, column: pd.Series):
     return labels, [(Reason.LABEL, ~missing & labels.isna())]
 
 
-_FRAME_RULES = {
-    "transaction_id": _v_text,
-    "timestamp": _v_timestamp,
-    "account_id": _v_text,
-    "amount": _v_amount,
-    "currency": _v_code(r"[A-Z]{3}", Reason.CURRENCY, default=lambda: settings.DEFAULT_CURRENCY),
-    "merchant_id": _v_text,
-    "merchant_category": _v_text,
-    "channel": _v_channel,
-    "latitude": _v_float_in(-90, 90, Reason.LATITUDE),
-    "longitude": _v_float_in(-180, 180, Reason.LONGITUDE),
-    "location_distance_km": _v_float_in(0, math.inf, Reason.NEGATIVE),
-    "country": _v_code(r"[A-Z]{2}", Reason.COUNTRY),
-    "device_id": _v_text,
-    "label": _v_label,
+# ---------------------------------------------------------------- every field's two rules
+
+# Each canonical field's rule for one value (the API) and for a whole column (files), side by side so that neither
+# path misses a field; both give the same verdicts and error texts (tests/transactions/test_validation.py).
+_RULES = {
+    "transaction_id": (_text, _v_text),
+    "timestamp": (_timestamp, _v_timestamp),
+    "account_id": (_text, _v_text),
+    "amount": (_amount, _v_amount),
+    "currency": (
+        _code(_CURRENCY_RE, Reason.CURRENCY),
+        _v_code(r"[A-Z]{3}", Reason.CURRENCY, default=lambda: settings.DEFAULT_CURRENCY),
+    ),
+    "merchant_id": (_text, _v_text),
+    "merchant_category": (_text, _v_text),
+    "channel": (_channel, _v_channel),
+    "latitude": (_float_in(-90, 90, Reason.LATITUDE), _v_float_in(-90, 90, Reason.LATITUDE)),
+    "longitude": (_float_in(-180, 180, Reason.LONGITUDE), _v_float_in(-180, 180, Reason.LONGITUDE)),
+    "location_distance_km": (_float_in(0, math.inf, Reason.NEGATIVE), _v_float_in(0, math.inf, Reason.NEGATIVE)),
+    "country": (_code(_COUNTRY_RE, Reason.COUNTRY), _v_code(r"[A-Z]{2}", Reason.COUNTRY)),
+    "device_id": (_text, _v_text),
+    "label": (_label, _v_label),
 }
+_SCALAR_RULES = {name: rules[0] for name, rules in _RULES.items()}
+_FRAME_RULES = {name: rules[1] for name, rules in _RULES.items()}

@@ -1,6 +1,7 @@
 from django import forms
 
-from detection.jobs.forms import NOT_IN_FILE, MappingForm
+from detection.backtests import files as backtest_files
+from detection.staging.forms import NOT_IN_FILE, MappingForm
 
 FEEDBACK_CHOICES = [
     ("none", "None — a cold start, no label is ever seen"),
@@ -23,6 +24,8 @@ class BacktestOptionsForm(MappingForm):
     seed = forms.IntegerField(min_value=0, max_value=2**31 - 1, initial=0)
 
     OPTION_NAMES = ("train_days", "delay_days", "test_days", "folds", "feedback", "reviews_per_day", "label_delay_days")
+    FIELDS = backtest_files.CANONICAL
+    REQUIRED = backtest_files.REQUIRED
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -40,13 +43,10 @@ class BacktestOptionsForm(MappingForm):
     def clean(self):
         data = super().clean()
         split = data.get("split_column")
-        if split and split in (*self.mapping_values(data), data.get("label_column")):
+        if split and split in (*self.mapped_columns(data), data.get("label_column")):
             raise forms.ValidationError(f"Column {split!r} cannot be both the split and a field or the label.")
         data["attributes"] = [c for c in data.get("attributes", []) if c != split]
         return data
-
-    def mapping_values(self, data) -> list[str]:
-        return [data.get(f"map_{name}") for name in self.canonical if data.get(f"map_{name}")]
 
     def options(self) -> dict:
         return {name: self.cleaned_data[name] for name in (*self.OPTION_NAMES, "seed")}

@@ -17,6 +17,8 @@ METRICS = (
 )
 CHART_METRICS = (("roc_auc", "ROC AUC"), ("average_precision", "AP"), ("card_precision_at_100", "CP@100"))
 DAY_METRICS = CHART_METRICS
+# Both bar charts draw scores between 0 and 1, the page's full width.
+SCORE_BARS = {"y_label": "Score", "y_format": "{:.1f}", "y_max": 1.0, "width": 1300, "height": 320}
 
 
 def report_context(run: BacktestRun) -> dict:
@@ -54,33 +56,16 @@ def _best(models: dict, key: str) -> list[str]:
 def _models_chart(models: dict):
     if not models:
         return None
-    return bar_chart(
-        list(models),
-        [BarSeries(label, [figures.get(key) for figures in models.values()]) for key, label in CHART_METRICS],
-        title="Models compared",
-        y_label="Score",
-        x_label="Model",
-        y_format="{:.1f}",
-        y_max=1.0,
-        width=1300,
-        height=320,
-    )
+    series = [BarSeries(label, [figures.get(key) for figures in models.values()]) for key, label in CHART_METRICS]
+    return bar_chart(list(models), series, title="Models compared", x_label="Model", **SCORE_BARS)
 
 
 def _per_day_chart(per_day: list[dict]):
     if not per_day:
         return None
-    return bar_chart(
-        [str(day["day"])[5:] for day in per_day],
-        [BarSeries(label, [day.get(key) for day in per_day]) for key, label in DAY_METRICS],
-        title="Ensemble, per test day",
-        y_label="Score",
-        x_label="Day",
-        y_format="{:.1f}",
-        y_max=1.0,
-        width=1300,
-        height=320,
-    )
+    series = [BarSeries(label, [day.get(key) for day in per_day]) for key, label in DAY_METRICS]
+    days = [str(day["day"])[5:] for day in per_day]
+    return bar_chart(days, series, title="Ensemble, per test day", x_label="Day", **SCORE_BARS)
 
 
 def _curves(curves: dict) -> dict:

@@ -1,18 +1,11 @@
-"""Partner API of bulk scoring jobs: upload a CSV or Parquet file, follow its progress, download its scores.
-
-Every call works in the caller's organisation (a partner's token's, a person's chosen one): a job of another
-organisation, or of another partner, is a 404.
-"""
+"""Partner API of bulk scoring jobs: upload a CSV or Parquet file, follow its progress, download its scores."""
 
 import json
 
-from django.conf import settings
-from django.core.exceptions import PermissionDenied
-from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, PermissionDenied
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -23,10 +16,13 @@ from accounts.authentication import HasScope
 from accounts.models import PartnerToken
 from core.api_errors import FieldErrors, PayloadTooLarge, error_item
 from core.csv_stream import csv_response
+from detection.jobs import selectors
 from detection.jobs import services as jobs
 from detection.jobs.progress import job_summary
-from detection.jobs.selectors import scoring_job_visible
 from detection.models import ScoringJob
+from detection.staging.selectors import UPLOAD_PERM
+from detection.staging.services import UploadTooLarge
+from detection.staging.views import body_size_check
 from transactions.models import Source
 
 ERRORS = OpenApiResponse(description='JSON: {"errors": [{"field", "reason", "code"}], "status", "request_id"}')
@@ -38,43 +34,30 @@ class JobNotFinished(APIException):
     default_code = "not_finished"
 
 
-def _token(request) -> PartnerToken | None:
-    return request.auth if isinstance(request.auth, PartnerToken) else None
-
-
-def caller_organisation_id(request) -> int | None:
-    """The organisation the call works in: the partner token's, or the person's (None: a person of none)."""
-    token = _token(request)
-    if token is not None:
-        return token.organisation_id
-    organisation = getattr(request, "organisation", None)
-    return organisation.pk if organisation is not None else None
-
-
 def job_source(request) -> Source:
     """A partner's job scores into its own source; a person's (with the upload permission) into their
     organisation's 'uploads'."""
-    token = _token(request)
-    if token is not None:
-        return token.source
+    if isinstance(request.auth, PartnerToken):
+        return request.auth.source
     organisation = getattr(request, "organisation", None)
     if organisation is None:
         raise PermissionDenied("You belong to no organisation to score into.")
-    return jobs.uploads_source(organisation=organisation)
+    return jobs.upload_source(organisation=organisation)
 
 
 def job_get(request, job_id: int) -> ScoringJob:
-    """The job if the caller may see it (a partner: its own source's; a person: their own, or any of their
-    organisation's with the see-all permission), 404 otherwise."""
-    job = scoring_job_visible(
-        organisation_id=caller_organisation_id(request),
-        job_id=job_id,
-        user=None if _token(request) else request.user,
-        token=_token(request),
-    )
-    if job is None:
-        raise Http404
-    return job
+    """The job if the caller may follow it, by the upload pages' rule (a partner token: its own source's jobs; a
+    person: within the organisation they work in, their own, or every job with the permission to see them all);
+    404 otherwise."""
+    if isinstance(request.auth, PartnerToken):
+        return selectors.scoring_job_get(job_id=job_id, token=request.auth)
+    organisation = getattr(request, "organisation", None)
+    organisation_id = organisation.pk if organisation is not None else None
+    return selectors.scoring_job_get(job_id=job_id, user=request.user, organisation_id=organisation_id)
+
+
+def too_large(exc: UploadTooLarge) -> PayloadTooLarge:
+    return PayloadTooLarge({"file": [str(exc)]})
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -138,7 +121,7 @@ def job_payload(request, job: ScoringJob) -> dict:
         "label_column": job.label_column,
         "created_at": job.created_at,
         "finished_at": job.finished_at,
-        "errors": jobs.scoring_job_errors(job),
+        "errors": selectors.scoring_job_errors(job),
     }
     done = job.status == ScoringJob.Status.DONE
     payload["result_url"] = request.build_absolute_uri(f"/api/v1/jobs/{job.pk}/result.csv") if done else None
@@ -169,8 +152,10 @@ class ScoringJobCreateApi(APIView):
         request={"multipart/form-data": InputSerializer}, responses={202: JobOutputSerializer, 400: ERRORS, 413: ERRORS}
     )
     def post(self, request):
-        if int(request.META.get("CONTENT_LENGTH") or 0) > settings.FILE_UPLOAD_MAX_BYTES:
-            raise PayloadTooLarge(f"Uploads are limited to {settings.FILE_UPLOAD_MAX_BYTES} bytes.")
+        try:
+            body_size_check(request)  # before the body is read
+        except UploadTooLarge as exc:
+            raise too_large(exc)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
@@ -180,11 +165,13 @@ class ScoringJobCreateApi(APIView):
                 mapping=data.validated_data.get("mapping"),
                 attributes=data.validated_data.get("attributes", []),
                 label_column=data.validated_data.get("label_column") or None,
-                token=_token(request),
+                token=request.auth if isinstance(request.auth, PartnerToken) else None,
                 user=request.user if request.user.pk is not None else None,
             )
         except jobs.JobInputError as invalid:
             raise FieldErrors([error_item(invalid.field, invalid.reason)])
+        except UploadTooLarge as exc:
+            raise too_large(exc)
         body = JobOutputSerializer(job_payload(request, job)).data
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": f"/api/v1/jobs/{job.pk}"})
 
@@ -194,7 +181,7 @@ class ScoringJobDetailApi(APIView):
 
     permission_classes = [IsAuthenticated, HasScope]
     required_scope = "read"
-    required_user_permission = "transactions.view_transaction"
+    required_user_permission = UPLOAD_PERM  # as the upload pages: a viewer may read transactions, not jobs
 
     @extend_schema(responses={200: JobOutputSerializer, 404: ERRORS})
     def get(self, request, job_id: int):
@@ -207,12 +194,12 @@ class ScoringJobResultApi(APIView):
 
     permission_classes = [IsAuthenticated, HasScope]
     required_scope = "read"
-    required_user_permission = "transactions.view_transaction"
+    required_user_permission = UPLOAD_PERM
 
     @extend_schema(responses={(200, "text/csv"): OpenApiResponse(description="CSV"), 404: ERRORS, 409: ERRORS})
     def get(self, request, job_id: int):
         job = job_get(request, job_id)
         if job.status != ScoringJob.Status.DONE:
             raise JobNotFinished()
-        rows = jobs.scoring_job_result_rows(job)
-        return csv_response(header=jobs.RESULT_COLUMNS, rows=rows, filename=f"job-{job.pk}-scores.csv")
+        rows = selectors.scoring_job_result_rows(job)
+        return csv_response(header=selectors.RESULT_COLUMNS, rows=rows, filename=f"job-{job.pk}-scores.csv")

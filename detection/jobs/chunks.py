@@ -7,17 +7,23 @@ Idempotence, so a killed worker loses nothing and does nothing twice:
 - a chunk is claimed for a phase with a conditional update (waiting, or claimed with an expired lease → claimed);
 - the phase's work, the chunk's next status and the job's counts commit in one database transaction, whose first
   statement re-checks the claim: a chunk is either wholly stored (scored) or not at all;
+- that statement also locks the chunk's row until the work commits, so a live worker's claim is its row lock, which
+  PostgreSQL drops the moment the worker's connection dies. A claim older than JOB_CHUNK_LEASE_SECONDS whose row
+  nobody locks is a dead worker's: `scoring_jobs_requeue_stalled` (the beat, every JOB_SWEEP_EVERY_SECONDS) puts the
+  chunk back and queues it, and a claim never waits on a row another worker holds;
 - rows are stored with ON CONFLICT DO NOTHING, and a transaction the active version has scored keeps its score;
 - the job moves from ingesting to scoring with one conditional UPDATE, so exactly one caller queues the scoring.
 """
 
 import logging
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pandas as pd
 from django.conf import settings
+from django.db import connection
 from django.db import transaction as db
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
@@ -72,10 +78,16 @@ def scoring_job_chunk_claim(*, chunk_id: int, phase: Phase = INGEST) -> datetime
     jobs = ScoringJob.objects.filter(status=ScoringJob.Status.RUNNING)
     if phase is SCORE:
         jobs = jobs.filter(phase=ScoringJob.Phase.SCORING)
-    updated = ScoringJobChunk.objects.filter(claimable, pk=chunk_id, job__in=jobs).update(
-        status=phase.claimed, claimed_at=now, attempts=F("attempts") + 1
-    )
-    return now if updated == 1 else None
+    with db.atomic():
+        # SKIP LOCKED: a row locked by a live worker's work is not claimable, whatever its lease says, and this does not
+        # wait for that work to commit.
+        free = ScoringJobChunk.objects.select_for_update(skip_locked=True, of=("self",))
+        if not free.filter(claimable, pk=chunk_id, job__in=jobs).exists():
+            return None
+        ScoringJobChunk.objects.filter(pk=chunk_id).update(
+            status=phase.claimed, claimed_at=now, attempts=F("attempts") + 1
+        )
+    return now
 
 
 def _release(chunk_id: int, phase: Phase, claimed_at: datetime) -> None:
@@ -215,3 +227,79 @@ def scoring_job_finish_if_done(*, job_id: int) -> bool:
     if done:
         job_progress.publish(job_id)
     return bool(done)
+
+
+# ------------------------------------------------------------------ takeover of a dead worker's work
+
+SPLIT_LOCK_SPACE = 7_202_201  # the first key of the splits' PostgreSQL advisory locks; the job's id is the second
+
+
+@contextmanager
+def scoring_job_split_lock(job_id: int):
+    """Hold the job's split lock (a session advisory lock: PostgreSQL drops it when the worker's connection dies) for
+    the length of the block; yields False, holding nothing, if another live worker splits this job."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [SPLIT_LOCK_SPACE, job_id])
+        held = cursor.fetchone()[0]
+    try:
+        yield held
+    finally:
+        if held:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [SPLIT_LOCK_SPACE, job_id])
+
+
+def scoring_jobs_requeue_stalled() -> dict[str, int]:
+    """Queue again the work of dead workers: chunks claimed longer than the lease whose rows no live worker locks
+    (put back to waiting first, so the next sweep does not queue them twice), and splits of running jobs whose split
+    lock nobody holds. Their tasks' own messages would come back only after the broker's visibility timeout."""
+    stale = timezone.now() - timedelta(seconds=settings.JOB_CHUNK_LEASE_SECONDS)
+    chunks = _release_expired_claims(stale)
+    splits = [job_id for job_id in _splits_started_before(stale) if _split_abandoned(job_id)]
+    for job_id in splits:
+        _enqueue_split_again(job_id)
+    if chunks or splits:
+        logger.warning("requeued stalled job work", extra={"chunks": len(chunks), "splits": splits})
+    return {"chunks": len(chunks), "splits": len(splits)}
+
+
+def _release_expired_claims(stale: datetime) -> list[int]:
+    expired = ScoringJobChunk.objects.select_for_update(skip_locked=True, of=("self",)).filter(
+        status__in=ScoringJobChunk.CLAIMED, claimed_at__lt=stale, job__status=ScoringJob.Status.RUNNING
+    )
+    released = []
+    with db.atomic():
+        for chunk_id, status in expired.values_list("pk", "status"):
+            phase = SCORE if status == Chunk.SCORING else INGEST
+            ScoringJobChunk.objects.filter(pk=chunk_id).update(status=phase.waiting)
+            db.on_commit(lambda chunk_id=chunk_id, phase=phase: _enqueue_quietly(chunk_id, phase))
+            released.append(chunk_id)
+    return released
+
+
+def _enqueue_quietly(chunk_id: int, phase: Phase) -> None:
+    """One chunk the broker cannot take must not stop the others; the dead worker's own message, which the broker
+    hands out again after its visibility timeout, still covers it."""
+    try:
+        enqueue_chunk(chunk_id, phase="score" if phase is SCORE else "")
+    except Exception:  # noqa: BLE001 - logged; see above
+        logger.exception("could not queue a released chunk", extra={"chunk": chunk_id})
+
+
+def _splits_started_before(stale: datetime) -> list[int]:
+    unsplit = ScoringJob.objects.filter(status=ScoringJob.Status.RUNNING, split_at__isnull=True, started_at__lt=stale)
+    return list(unsplit.values_list("pk", flat=True))
+
+
+def _split_abandoned(job_id: int) -> bool:
+    with scoring_job_split_lock(job_id) as free:
+        return free
+
+
+def _enqueue_split_again(job_id: int) -> None:
+    from detection.jobs.tasks import scoring_job_split_task
+
+    try:
+        scoring_job_split_task.apply_async(args=[job_id], queue=settings.JOB_QUEUE)
+    except Exception:  # noqa: BLE001 - the next sweep tries again
+        logger.exception("could not queue an abandoned split", extra={"job": job_id})

@@ -1,16 +1,13 @@
 """A scoring job's websocket (/ws/jobs/<id>/): joins the Channels group `job_<id>` and forwards the job page's own
-progress partial after each chunk, so the bar moves without polling.
-
-The socket works in the organisation its page did (the session's choice): another organisation's job is refused as
-the page answers it 404.
-"""
+progress partial after each chunk, so the bar moves without polling."""
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from accounts.selectors import organisation_for_scope
 from detection.jobs.progress import group_name
-from detection.jobs.uploads import job_progress_html, job_visible
+from detection.jobs.selectors import scoring_jobs_visible
+from detection.jobs.views import job_progress_html
 
 
 def _organisation_id(scope) -> int | None:
@@ -19,7 +16,8 @@ def _organisation_id(scope) -> int | None:
 
 
 def _render(user, organisation_id: int | None, job_id: int) -> str | None:
-    job = job_visible(user, organisation_id, job_id)
+    """The progress partial of the job if the user may follow it in the organisation the session works in."""
+    job = scoring_jobs_visible(user=user, organisation_id=organisation_id).filter(pk=job_id).first()
     return job_progress_html(job) if job is not None else None
 
 

@@ -1,32 +1,89 @@
-"""Reads of scoring jobs: the jobs a caller may follow (every page, endpoint and socket goes through these), and
-the unfinished jobs' rows for /metrics.
+"""Reads of scoring jobs: the jobs a caller may follow, a job's errors and scored rows, and /metrics' gauge.
 
-A job belongs to its source's organisation; it is visible only within that organisation: to the partner that sent
-it (its token's source), to the person who started it, and to people who may see every job.
+A job belongs to its source's organisation and is visible only within it: to the partner that sent it (its token's
+source), to the person who started it, and to people there who may see every job.
 """
 
+from collections.abc import Iterator
+
+import pandas as pd
 from django.db.models import QuerySet
+from django.http import Http404
 from prometheus_client.core import GaugeMetricFamily
 
-from detection.models import ScoringJob
+from accounts.models import PartnerToken
+from detection.jobs.services import media_path
+from detection.models import Score, ScoringJob, ScoringJobChunk
+from detection.staging.selectors import may_upload
 
 SEE_ALL_JOBS_PERM = "detection.view_scoringjob"
+RECENT_JOBS = 20
+RESULT_COLUMNS = ("row", "transaction_id", "score", "risk_level", "is_anomaly", "model_version", "reasons")
 
 
-def scoring_jobs_visible(*, organisation_id: int | None, user=None, token=None) -> QuerySet[ScoringJob]:
-    """The organisation's jobs the caller may see: a partner (`token`) its source's, a person (`user`) their own,
-    or all of them with the see-all permission. None: of no organisation, nothing."""
-    if organisation_id is None or (token is None and not (user and user.is_authenticated)):
-        return ScoringJob.objects.none()
-    jobs = ScoringJob.objects.select_related("source").filter(source__organisation_id=organisation_id)
+def scoring_jobs_visible(
+    *, user=None, token: PartnerToken | None = None, organisation_id: int | None = None
+) -> QuerySet[ScoringJob]:
+    """The jobs a caller may follow, one rule however it comes (the upload pages, the jobs API with a session or a
+    token, the job socket): a partner token its own source's jobs; a person who may upload, within the organisation
+    they work in (`organisation_id`), their own, or anyone's there with the permission to see every job; anyone
+    else none."""
+    jobs = ScoringJob.objects.select_related("source")
     if token is not None:
-        return jobs.filter(source_id=token.source_id)
+        return jobs.filter(source=token.source)
+    if organisation_id is None or not may_upload(user):
+        return ScoringJob.objects.none()
+    jobs = jobs.filter(source__organisation_id=organisation_id)
     return jobs if user.has_perm(SEE_ALL_JOBS_PERM) else jobs.filter(created_by=user)
 
 
-def scoring_job_visible(*, organisation_id: int | None, job_id: int, user=None, token=None) -> ScoringJob | None:
-    """The job if the caller may see it within the organisation, else None (the caller answers 404)."""
-    return scoring_jobs_visible(organisation_id=organisation_id, user=user, token=token).filter(pk=job_id).first()
+def scoring_job_get(
+    *, job_id: int, user=None, token: PartnerToken | None = None, organisation_id: int | None = None
+) -> ScoringJob:
+    """The job if the caller may follow it (scoring_jobs_visible); Http404 otherwise, whether it exists or not."""
+    visible = scoring_jobs_visible(user=user, token=token, organisation_id=organisation_id)
+    job = visible.filter(pk=job_id).first()
+    if job is None:
+        raise Http404("No such job.")
+    return job
+
+
+def scoring_jobs_recent(*, user, organisation_id: int) -> QuerySet[ScoringJob]:
+    """This person's own latest jobs in the organisation they work in, for the uploads page."""
+    mine = ScoringJob.objects.filter(created_by=user, source__organisation_id=organisation_id)
+    return mine.select_related("source")[:RECENT_JOBS]
+
+
+def scoring_job_errors(job: ScoringJob, *, limit: int = 100) -> list[dict]:
+    errors: list[dict] = []
+    for chunk_errors in job.chunks.exclude(errors=[]).order_by("index").values_list("errors", flat=True):
+        errors.extend(chunk_errors[: limit - len(errors)])
+        if len(errors) >= limit:
+            break
+    return errors
+
+
+def scoring_job_result_rows(job: ScoringJob) -> Iterator[tuple]:
+    """Each scored row of the file, in file order, with its transaction's latest score (RESULT_COLUMNS)."""
+    for chunk in job.chunks.filter(status=ScoringJobChunk.Status.DONE).order_by("index"):
+        frame = pd.read_parquet(media_path(chunk.file_path), columns=["transaction_id"])
+        scores = _latest_scores_by_id(job.source_id, frame["transaction_id"].tolist())
+        for row, transaction_id in zip(frame.index.tolist(), frame["transaction_id"].tolist(), strict=True):
+            score = scores.get(transaction_id)
+            if score is not None:
+                yield (row, transaction_id, *score)
+
+
+def _latest_scores_by_id(source_id: int, ids: list[str]) -> dict[str, tuple]:
+    rows = (
+        Score.objects.filter(transaction__source_id=source_id, transaction__transaction_id__in=ids)
+        .order_by("transaction_id", "-created_at", "-id")
+        .distinct("transaction_id")
+        .values_list(
+            "transaction__transaction_id", "score", "risk_level", "is_anomaly", "model_version__version", "reasons"
+        )
+    )
+    return {r[0]: (round(r[1], 6), r[2], r[3], r[4], "; ".join(r[5])) for r in rows}
 
 
 def job_rows_gauge():

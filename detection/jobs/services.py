@@ -6,7 +6,6 @@ two phases (store, then score once the whole file is stored) are in detection.jo
 
 import logging
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from core.api_errors import ServiceUnavailable
 from detection.jobs import progress as job_progress
 from detection.jobs.chunks import (  # noqa: F401 - the chunks' API, re-exported
     ChunkBusy,
@@ -28,9 +28,12 @@ from detection.jobs.chunks import (  # noqa: F401 - the chunks' API, re-exported
     scoring_job_finish_if_done,
     scoring_job_score_if_stored,
 )
-from detection.models import Score, ScoringJob, ScoringJobChunk
+from detection.models import ScoringJob, ScoringJobChunk
+from detection.staging.services import upload_size_check
 from transactions.files import (
     MappingError,
+    UnreadableFile,
+    check_readable,
     file_columns,
     guess_label_column,
     guess_mapping,
@@ -39,13 +42,14 @@ from transactions.files import (
 )
 from transactions.models import Source
 from transactions.services import source_get_or_create
+from transactions.validation import text_problem
 
 logger = logging.getLogger(__name__)
 
 FORMATS = {".csv": ScoringJob.Format.CSV, ".parquet": ScoringJob.Format.PARQUET, ".pq": ScoringJob.Format.PARQUET}
 MAX_ERRORS_PER_CHUNK = 1000
 JOBS_DIR = "jobs"
-UPLOAD_SOURCE = "uploads"
+UPLOAD_SOURCE = Source.UPLOADS  # the source of the files people score, on the upload pages and through the jobs API
 
 
 @dataclass(frozen=True)
@@ -61,8 +65,9 @@ def media_path(relative: str) -> Path:
 # ------------------------------------------------------------------ create
 
 
-def uploads_source(*, organisation) -> Source:
-    """The organisation's source of the files its people upload (on the pages and through the API alike)."""
+def upload_source(*, organisation) -> Source:
+    """The organisation's source of the files its people score, on the pages and through the API alike (a
+    partner's jobs score into its own)."""
     return source_get_or_create(organisation=organisation, name=UPLOAD_SOURCE, kind=Source.Kind.UPLOAD)
 
 
@@ -76,8 +81,11 @@ def scoring_job_create(
     token=None,
     user=None,
 ) -> ScoringJob:
-    """Store the upload under MEDIA_ROOT/jobs/, check the mapping against its header, queue the split."""
+    """Store the upload under MEDIA_ROOT/jobs/, check that it can be read throughout and the mapping against its
+    header, queue the split. Whatever would fail the job later is refused here, before it exists: a file past
+    FILE_UPLOAD_MAX_BYTES (UploadTooLarge), not UTF-8, or without a column for a required field (JobInputError)."""
     file_format = _file_format(upload.name)
+    upload_size_check(upload.size)
     relative = _store_upload(upload)
     try:
         plan = _plan(media_path(relative), mapping, list(attributes), label_column)
@@ -91,7 +99,7 @@ def scoring_job_create(
             created_by=user,
             file_path=relative,
             file_format=file_format,
-            original_name=Path(upload.name).name[:255],
+            original_name=_original_name(upload.name),
             mapping=plan.mapping,
             attributes=plan.attributes,
             label_column=plan.label_column or "",
@@ -118,7 +126,17 @@ def _store_upload(upload: UploadedFile) -> str:
     return relative
 
 
+def _original_name(name: str) -> str:
+    """The file's name as sent, kept for people to recognise: without characters PostgreSQL cannot store."""
+    name = Path(name).name[:255]
+    return name if text_problem(name) is None else "".join(c for c in name if text_problem(c) is None)
+
+
 def _plan(path: Path, mapping, attributes, label_column):
+    try:
+        check_readable(path)
+    except UnreadableFile as exc:
+        raise JobInputError("file", str(exc))
     try:
         columns = file_columns(path)
     except Exception as exc:  # noqa: BLE001 - any reader failure means the file is not what it claims
@@ -132,10 +150,23 @@ def _plan(path: Path, mapping, attributes, label_column):
         raise JobInputError("mapping", str(exc))
 
 
+# Queueing a split tries the broker twice, 0.1 s apart (Celery's default policy retries for longer).
+ENQUEUE_RETRY_POLICY = {"max_retries": 1, "interval_start": 0.1, "interval_step": 0.1, "interval_max": 0.1}
+
+
 def _enqueue_split(job_id: int) -> None:
+    """Queue the split. A broker that does not answer fails the job and its file (so it never waits, pending, for a
+    split nobody queued) and the upload with a 503 and Retry-After, so the caller sends it again."""
     from detection.jobs.tasks import scoring_job_split_task
 
-    scoring_job_split_task.apply_async(args=[job_id], queue=settings.JOB_QUEUE)
+    try:
+        scoring_job_split_task.apply_async(args=[job_id], queue=settings.JOB_QUEUE, retry_policy=ENQUEUE_RETRY_POLICY)
+    except Exception as exc:
+        logger.exception("could not queue a job's split", extra={"job": job_id})
+        _job_fail(job_id, "The job queue did not answer, so the file was not scored: upload it again.")
+        for relative in ScoringJob.objects.filter(pk=job_id).values_list("file_path", flat=True):
+            media_path(relative).unlink(missing_ok=True)
+        raise ServiceUnavailable("The job queue does not answer; upload the file again in a moment.") from exc
 
 
 # ------------------------------------------------------------------ split
@@ -232,41 +263,3 @@ def scoring_job_chunk_fail(*, chunk_id: int, reason: str) -> None:
     job_id = ScoringJobChunk.objects.filter(pk=chunk_id).values_list("job_id", flat=True).first()
     if job_id is not None:
         _job_fail(job_id, reason[:2000])
-
-
-# ------------------------------------------------------------------ reads
-
-
-def scoring_job_errors(job: ScoringJob, *, limit: int = 100) -> list[dict]:
-    errors: list[dict] = []
-    for chunk_errors in job.chunks.exclude(errors=[]).order_by("index").values_list("errors", flat=True):
-        errors.extend(chunk_errors[: limit - len(errors)])
-        if len(errors) >= limit:
-            break
-    return errors
-
-
-RESULT_COLUMNS = ("row", "transaction_id", "score", "risk_level", "is_anomaly", "model_version", "reasons")
-
-
-def scoring_job_result_rows(job: ScoringJob) -> Iterator[tuple]:
-    """Each scored row of the file, in file order, with its transaction's latest score."""
-    for chunk in job.chunks.filter(status=ScoringJobChunk.Status.DONE).order_by("index"):
-        frame = pd.read_parquet(media_path(chunk.file_path), columns=["transaction_id"])
-        scores = _latest_scores_by_id(job.source_id, frame["transaction_id"].tolist())
-        for row, transaction_id in zip(frame.index.tolist(), frame["transaction_id"].tolist(), strict=True):
-            score = scores.get(transaction_id)
-            if score is not None:
-                yield (row, transaction_id, *score)
-
-
-def _latest_scores_by_id(source_id: int, ids: list[str]) -> dict[str, tuple]:
-    rows = (
-        Score.objects.filter(transaction__source_id=source_id, transaction__transaction_id__in=ids)
-        .order_by("transaction_id", "-created_at", "-id")
-        .distinct("transaction_id")
-        .values_list(
-            "transaction__transaction_id", "score", "risk_level", "is_anomaly", "model_version__version", "reasons"
-        )
-    )
-    return {r[0]: (round(r[1], 6), r[2], r[3], r[4], "; ".join(r[5])) for r in rows}

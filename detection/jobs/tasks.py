@@ -4,13 +4,33 @@ is delivered again; the services' claims make that second run harmless."""
 from celery import shared_task
 from django.conf import settings
 
+from detection.jobs import chunks
 from detection.jobs import services as jobs
 from detection.scoring.registry import NoActiveModel
 
 
-@shared_task(name="detection.job_tasks.scoring_job_split_task", acks_late=True, reject_on_worker_lost=True)
-def scoring_job_split_task(job_id: int) -> None:
-    jobs.scoring_job_split(job_id=job_id)
+@shared_task(
+    name="detection.job_tasks.scoring_job_split_task",
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=None,
+)
+def scoring_job_split_task(self, job_id: int) -> None:
+    """Split the job's file into chunks, holding its split lock, whose release when this worker dies is how the sweep
+    knows the split was abandoned."""
+    with chunks.scoring_job_split_lock(job_id) as held:
+        if held:
+            jobs.scoring_job_split(job_id=job_id)
+            return
+    # Another live worker splits this job: look again later, in case it dies before it is done.
+    raise self.retry(countdown=settings.JOB_CHUNK_LEASE_SECONDS + 1, max_retries=None)
+
+
+@shared_task(name="detection.job_tasks.scoring_jobs_sweep", ignore_result=True)
+def scoring_jobs_sweep() -> dict[str, int]:
+    """Celery beat's, every JOB_SWEEP_EVERY_SECONDS: queue again the chunks and splits of workers that died."""
+    return chunks.scoring_jobs_requeue_stalled()
 
 
 @shared_task(

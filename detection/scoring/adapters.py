@@ -23,6 +23,7 @@ from detection.frame_fields import ENGINE_FIELDS
 from detection.scoring import history
 from transactions.bulk import attributes_as_stored
 from transactions.models import Source, Transaction
+from transactions.validation import timestamp_min as scorable_since
 
 # The stored columns the engine's frame is built from: the primary key, the fields it reads, when labels came, and
 # the source (which tells the organisation: the history cache holds every organisation's rows).
@@ -91,7 +92,8 @@ def _with_attributes(frame: dict[str, np.ndarray], attributes: dict[int, dict]) 
     names = sorted({key for attrs in attributes.values() for key in attrs})
     for name in names:
         values = [attributes.get(row_id, {}).get(name) for row_id in frame["row_id"].tolist()]
-        frame[f"attr_{name}"] = np.array(values, dtype=object)
+        # One object per row, whatever the values: np.array would make lists of one length a second dimension.
+        frame[f"attr_{name}"] = np.fromiter(values, dtype=object, count=len(values))
     return frame
 
 
@@ -215,6 +217,9 @@ def _stored_targets(
     else:
         query = columns + "WHERE source_id = %s AND transaction_id = ANY(%s::text[]) AND source_id = ANY(%s)"
         params = [source_id, list(transaction_ids), source_ids]
+    # Rows an older release stored before the ingest rules' first time are not scored (their history window would
+    # start before the first representable date): left out, as if not stored.
+    query, params = query + " AND timestamp >= %s", [*params, scorable_since()]
     with connection.cursor() as cursor:
         cursor.execute(query, params)
         rows = cursor.fetchall()

@@ -18,6 +18,13 @@ from detection.models import Score
 from detection.scoring.services import score_stored, score_transactions
 from transactions.models import LabelSource, Source, Transaction
 from transactions.services import transaction_ingest, transaction_label, transactions_ingest_rows
+from transactions.validation import timestamp_min
+
+
+def unscorable_reason() -> str:
+    """A transaction an older release stored with a time the ingest rules now refuse (year 1) is never scored."""
+    return f"the stored transaction's time is before {timestamp_min():%Y-%m-%d}, the earliest time scored"
+
 
 BATCH_COUNTS = ("received", "created", "existing", "invalid")
 
@@ -75,6 +82,8 @@ def transaction_score(*, source: Source, data: dict) -> ScoreOutcome:
     if result.errors:
         raise InvalidTransaction(field_errors(result.errors))
     tx = result.transaction
+    if tx.timestamp < timestamp_min():
+        raise InvalidTransaction([error_item("timestamp", unscorable_reason(), "unscorable")])
     stored = None if result.created else _latest_scores([tx]).get(tx.pk)
     score = stored or score_transactions(transactions=[tx])[0]
     if stored is None:
@@ -124,10 +133,23 @@ def _score_batch(*, source: Source, rows: list[dict], alone: bool) -> dict[str, 
                 seconds=seconds,
             )
         payloads |= _latest_score_payloads([pk for pk in to_score if pk not in payloads])  # scored meanwhile
+    unscored = [(i, r) for i, r in good if r.pk not in payloads]  # stored by an older release, before the first time
+    if unscored:
+        errors = sorted(errors + [_unscorable(i, r) for i, r in unscored], key=lambda error: error["index"])
+        good = [(i, r) for i, r in good if r.pk in payloads]
     items = [{"index": i, "created": r.created, "transaction_id": r.transaction_id, **payloads[r.pk]} for i, r in good]
     created = sum(1 for _, r in good if r.created)
     counts = {"received": len(rows), "created": created, "existing": len(good) - created, "invalid": len(errors)}
     return {"results": items, "errors": errors, "counts": counts}
+
+
+def _unscorable(index: int, row) -> dict:
+    reason = unscorable_reason()
+    return {
+        "index": index,
+        "transaction_id": row.transaction_id,
+        "errors": [error_item("timestamp", reason, "unscorable")],
+    }
 
 
 def _latest_score_payloads(pks: list[int]) -> dict[int, dict[str, Any]]:

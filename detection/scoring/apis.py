@@ -6,6 +6,7 @@ only; people (session login) may read every source with the `transactions.view_t
 
 from django.conf import settings
 from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
@@ -17,10 +18,13 @@ from rest_framework.views import APIView
 from accounts import api_schema  # noqa: F401 - registers the token scheme with drf-spectacular
 from accounts.authentication import HasScope
 from accounts.models import PartnerToken
-from core.api_errors import FieldErrors, flatten_errors
+from core.api_errors import FieldErrors, error_item, flatten_errors
+from core.parsers import JSONParser
 from detection.scoring import api_selectors as selectors
 from detection.scoring import api_services as services
 from detection.scoring.services import ModelUnloadable, NoActiveModel
+from transactions.validation import CHANNELS, text_problem
+from transactions.validation import LABELS as TRANSACTION_LABELS
 
 ERRORS = OpenApiResponse(description='JSON: {"errors": [{"field", "reason", "code"}], "status", "request_id"}')
 LABELS = {"fraud": 1, "legitimate": 0}
@@ -85,6 +89,17 @@ class ItemErrorSerializer(serializers.Serializer):
     errors = FieldErrorSerializer(many=True)
 
 
+@extend_schema_field(OpenApiTypes.STR)
+class SpellingField(serializers.ChoiceField):
+    """One of the spellings an ingest rule understands, in any case. Documented as text whose help lists them: JSON
+    numbers and booleans are understood too, and an enum named `label` would clash with the label API's."""
+
+    def __init__(self, *, spellings, **kwargs):
+        super().__init__(choices=list(spellings), help_text=f"One of {', '.join(spellings)} (any case).", **kwargs)
+
+
+# Documentation only: transactions.validation validates (the same rules for files), and
+# tests/detection/scoring/test_input_schema.py holds the two equal field by field.
 class TransactionInputSerializer(serializers.Serializer):
     """The canonical schema (documentation; the ingest rules validate). Any other field is kept in `attributes`,
     so the prototype's body (`user_id`, `is_online`, `transaction_count_1h`, …) is accepted unchanged."""
@@ -94,19 +109,30 @@ class TransactionInputSerializer(serializers.Serializer):
     account_id = serializers.CharField(max_length=128, help_text="Alias: user_id.")
     amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0)
     currency = serializers.CharField(required=False, max_length=3)
-    merchant_id = serializers.CharField(required=False)
-    merchant_category = serializers.CharField(required=False)
-    channel = serializers.CharField(required=False, help_text="online, in_person, atm, other; or is_online 0/1.")
-    latitude = serializers.FloatField(required=False)
-    longitude = serializers.FloatField(required=False)
-    location_distance_km = serializers.FloatField(required=False)
+    merchant_id = serializers.CharField(required=False, max_length=128, help_text="Aliases: merchant, terminal_id.")
+    merchant_category = serializers.CharField(required=False, max_length=64)
+    channel = SpellingField(spellings=CHANNELS, required=False)
+    latitude = serializers.FloatField(required=False, min_value=-90, max_value=90)
+    longitude = serializers.FloatField(required=False, min_value=-180, max_value=180)
+    location_distance_km = serializers.FloatField(required=False, min_value=0)
     country = serializers.CharField(required=False, max_length=2)
-    device_id = serializers.CharField(required=False)
+    device_id = serializers.CharField(required=False, max_length=128)
+    label = SpellingField(spellings=TRANSACTION_LABELS, required=False)
     attributes = serializers.DictField(required=False)
 
 
 class PartnerApi(APIView):
     permission_classes = [IsAuthenticated, HasScope]
+    parser_classes = [JSONParser]
+
+
+def path_transaction_id(value: str) -> str:
+    """A transaction id from the URL: text no transaction can hold (a NUL, a lone surrogate) is a 400 naming it,
+    rather than a query PostgreSQL refuses."""
+    problem = text_problem(value)
+    if problem is not None:
+        raise FieldErrors([error_item("transaction_id", problem)])
+    return value
 
 
 class TransactionScoreApi(PartnerApi):
@@ -188,6 +214,7 @@ class TransactionLabelApi(PartnerApi):
     )
     def post(self, request, transaction_id: str):
         source = partner_source(request)
+        transaction_id = path_transaction_id(transaction_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         report = services.LabelReport(transaction_id=transaction_id, **_label_fields(data.validated_data))
@@ -307,6 +334,7 @@ class TransactionDetailApi(PartnerApi):
 
     @extend_schema(responses={200: OutputSerializer, 404: ERRORS})
     def get(self, request, transaction_id: str):
+        transaction_id = path_transaction_id(transaction_id)
         transaction = selectors.transaction_get(transaction_id=transaction_id, **reader_scope(request))
         return Response(self.OutputSerializer(transaction).data)
 

@@ -176,8 +176,8 @@ def test_resend_creates_a_new_delivery_of_the_same_alerts(receiver, admin_user):
 
 def test_the_documented_receiver_verifier_accepts_a_real_delivery_and_rejects_tampering(receiver):
     guide = (Path(__file__).resolve().parents[2] / "docs" / "user-guide.md").read_text()
-    alerts_section = guide.split("### Webhook body and signature", 1)[1]
-    snippet = alerts_section.split("```python\n", 1)[1].split("```", 1)[0]
+    signature_section = guide.split("### Webhook body and signature", 1)[1]
+    snippet = signature_section.split("```python\n", 1)[1].split("```", 1)[0]
     namespace: dict = {}
     exec(snippet, namespace)  # noqa: S102 - our own documentation's example
     rule = AlertRuleFactory(destination=receiver.url)

@@ -13,7 +13,7 @@ from channels.testing import WebsocketCommunicator
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from accounts.services import ADMIN, ANALYST
+from accounts.services import ANALYST
 from alerts.models import Alert, AlertRule
 from alerts.selectors import alert_rules_may_match, alerts_unseen_count
 from alerts.services import (
@@ -196,12 +196,6 @@ def test_the_bell_socket_refuses_a_user_of_no_organisation(db):
 
 
 # ------------------------------------------------------------------ thresholds
-
-
-@pytest.fixture
-def other_admin(other_organisation):
-    """An admin (staff, not superuser) of the other organisation."""
-    return UserFactory(username="oscar", roles=[ADMIN], is_staff=True, organisations=[other_organisation])
 
 
 @pytest.mark.django_db

@@ -1,9 +1,21 @@
+"""Fixtures of the detection tests: stored histories, partner API clients per scope, and a trained active model.
+
+`history` here is the small history the session's model is trained on (scoring, jobs, the performance page);
+the training tests override it with a larger one (tests/detection/training/conftest.py).
+"""
+
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
 import pytest
+from django.db import transaction
+from rest_framework.test import APIClient
 
+from accounts.services import partner_token_create, partner_token_revoke
+from detection.models import ModelVersion
+from detection.scoring import registry
+from detection.training.services import model_version_train
 from tests.factories import default_organisation
 from transactions.models import Channel, Source, Transaction
 
@@ -65,6 +77,102 @@ def store_transaction(
     )
 
 
+MODEL_FIELDS = ("algorithms", "parameters", "feature_names", "metrics", "artifact", "artifact_format", "training_rows")
+
+
+def prototype_body(n: int = 1, **changes) -> dict:
+    """A request body exactly as the prototype's README sends it (user_id, is_online, transaction_count_1h, …)."""
+    body = {
+        "transaction_id": f"TXN_{n:08d}",
+        "timestamp": "2026-03-21 14:30:00",
+        "amount": 150.50,
+        "merchant_category": "retail",
+        "location_distance_km": 5.2,
+        "is_online": 0,
+        "time_since_last_transaction_minutes": 120.0,
+        "is_weekend": 0,
+        "hour": 14,
+        "day_of_week": 3,
+        "transaction_count_1h": 2,
+        "total_amount_24h": 300.0,
+        "user_id": 1234,
+    }
+    return body | changes
+
+
+def client_for(secret: str) -> APIClient:
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    return api
+
+
+@pytest.fixture
+def make_partner(db):
+    """A client with a fresh partner token of the given scopes (and its own source)."""
+
+    def make(*scopes: str, name: str = "acme-bank") -> APIClient:
+        token, secret = partner_token_create(name=name, scopes=list(scopes), organisation=default_organisation())
+        api = client_for(secret)
+        api.token = token
+        return api
+
+    return make
+
+
+@pytest.fixture
+def scorer(make_partner):
+    return make_partner("score", "label", "read")
+
+
+@pytest.fixture
+def other_partner(make_partner):
+    return make_partner("score", "label", "read", name="other-bank")
+
+
+@pytest.fixture
+def revoked_client(make_partner):
+    api = make_partner("score", "label", "read")
+    partner_token_revoke(token=api.token)
+    return api
+
+
+@pytest.fixture
+def outsider_client(client, outsider):
+    client.force_login(outsider)
+    return client
+
+
+@pytest.fixture(scope="session")
+def trained_model(django_db_setup, django_db_blocker) -> dict:
+    """Train once per session on a small consistent history, keep the fitted artifact, undo the rows."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        store_history(accounts=20, days=10)
+        version = model_version_train(organisation=default_organisation(), until=START + timedelta(days=10), seed=0)
+        fields = {name: getattr(version, name) for name in MODEL_FIELDS}
+        transaction.set_rollback(True)
+    fields["artifact"] = bytes(fields["artifact"])
+    return fields
+
+
 @pytest.fixture
 def history(db):
-    return store_history()
+    return store_history(accounts=20, days=10)
+
+
+@pytest.fixture
+def active_model(db, trained_model, history) -> ModelVersion:
+    """The session's trained model, active, over the history it was trained on."""
+    registry.active_model_changed()
+    version = ModelVersion.objects.create(
+        organisation=default_organisation(), version=7, status=ModelVersion.Status.ACTIVE, **trained_model
+    )
+    registry.active_model_changed()
+    yield version
+    registry.active_model_changed()
+
+
+@pytest.fixture
+def no_active_model(db):
+    registry.active_model_changed()
+    yield
+    registry.active_model_changed()

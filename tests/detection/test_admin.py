@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from accounts.services import ADMIN
-from detection.jobs.services import uploads_source
+from detection.jobs.services import upload_source
 from detection.models import BacktestRun, ModelVersion, RiskPolicy, ScoringJob
 from detection.policy.selectors import risk_policy_current
 from tests.factories import ModelVersionFactory, RiskPolicyFactory, ScoreFactory, TransactionFactory, UserFactory
@@ -23,7 +23,7 @@ def staff_client(client, organisation):
 def theirs(other_organisation):
     """One row of each kind in another organisation."""
     version = ModelVersionFactory(organisation=other_organisation, version=41, status=ModelVersion.Status.ACTIVE)
-    source = uploads_source(organisation=other_organisation)
+    source = upload_source(organisation=other_organisation)
     return {
         "modelversion": version,
         "riskpolicy": RiskPolicyFactory(organisation=other_organisation, comment="their policy"),
@@ -36,7 +36,7 @@ def theirs(other_organisation):
 @pytest.fixture
 def ours(organisation):
     version = ModelVersionFactory(organisation=organisation, version=42, status=ModelVersion.Status.ACTIVE)
-    source = uploads_source(organisation=organisation)
+    source = upload_source(organisation=organisation)
     return {
         "modelversion": version,
         "riskpolicy": RiskPolicyFactory(organisation=organisation, comment="our policy"),

@@ -10,8 +10,7 @@ from accounts.models import Organisation
 from core.models import AuditEvent
 from detection.models import ModelVersion, Score
 from detection.scoring import registry
-from tests.api.conftest import client_for, prototype_body, trained_model  # noqa: F401 - the session's model
-from tests.detection.conftest import START, store_history
+from tests.detection.conftest import START, client_for, prototype_body, store_history
 from tests.factories import ModelVersionFactory, OrganisationFactory
 from transactions.models import Transaction
 

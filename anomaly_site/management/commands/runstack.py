@@ -21,7 +21,7 @@ class Command(BaseCommand):
         bin_dir = Path(sys.executable).parent
         commands = {
             "web": [str(bin_dir / "daphne"), "-b", host, "-p", str(port), "anomaly_site.asgi:application"],
-            # -B embeds the beat scheduler (the scheduled retraining); run one beat per deployment, not per worker.
+            # -B embeds the beat scheduler (retraining, the jobs' sweep, pending alerts); one beat per deployment.
             "worker": [
                 *(str(bin_dir / "celery"), "-A", "anomaly_site", "worker", "-B", "-l", "info"),
                 *("-c", str(concurrency)),
@@ -29,6 +29,11 @@ class Command(BaseCommand):
         }
         Path(settings.CELERY_BEAT_SCHEDULE_FILENAME).parent.mkdir(parents=True, exist_ok=True)
         processes = {name: subprocess.Popen(cmd, env=os.environ.copy()) for name, cmd in commands.items()}
+        if settings.PLAIN_HTTP:
+            self.stdout.write(
+                f"Plain HTTP on http://{host}:{port}/ (PLAIN_HTTP=1): no HTTPS redirect, HSTS or Secure cookies; "
+                "for this machine only."
+            )
         self.stdout.write(
             self.style.SUCCESS(f"Serving on http://{host}:{port}/ with a Celery worker. Ctrl-C stops both.")
         )
