@@ -20,6 +20,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pandas as pd
 from django.conf import settings
@@ -54,10 +55,9 @@ INGEST = Phase(waiting=Chunk.PENDING, claimed=Chunk.INGESTING, finished=Chunk.ST
 SCORE = Phase(waiting=Chunk.STORED, claimed=Chunk.SCORING, finished=Chunk.DONE)
 
 
-def media_path(relative: str):
-    from detection.jobs.services import media_path as path
-
-    return path(relative)
+def media_path(relative: str) -> Path:
+    """A job's file (its upload, a chunk's rows) under MEDIA_ROOT."""
+    return Path(settings.MEDIA_ROOT) / relative
 
 
 def enqueue_chunk(chunk_id: int, *, phase: str = "") -> None:

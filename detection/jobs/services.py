@@ -23,6 +23,7 @@ from detection.jobs import progress as job_progress
 from detection.jobs.chunks import (  # noqa: F401 - the chunks' API, re-exported
     ChunkBusy,
     enqueue_chunk,
+    media_path,
     scoring_job_chunk_claim,
     scoring_job_chunk_run,
     scoring_job_finish_if_done,
@@ -56,10 +57,6 @@ UPLOAD_SOURCE = Source.UPLOADS  # the source of the files people score, on the u
 class JobInputError(Exception):
     field: str
     reason: str
-
-
-def media_path(relative: str) -> Path:
-    return Path(settings.MEDIA_ROOT) / relative
 
 
 # ------------------------------------------------------------------ create
