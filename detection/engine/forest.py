@@ -55,6 +55,8 @@ class CompiledForest:
             feature_levels.append(feature[node])
             threshold_levels.append(threshold[node])
             node = np.stack([children[0][node], children[1][node]], axis=2).reshape(len(roots), -1)
+        if not feature_levels:  # no tree could split (constant data): every tree is its root leaf
+            feature_levels, threshold_levels = [np.zeros((len(roots), 0), np.int32)], [np.zeros((len(roots), 0))]
         self.feature = np.concatenate(feature_levels, axis=1).astype(np.int32).ravel()  # (trees, inner) flat
         self.threshold = np.concatenate(threshold_levels, axis=1).astype(np.float32).ravel()
         self.value = value[node].astype(np.float64).ravel()  # (trees, 2**depth) flat

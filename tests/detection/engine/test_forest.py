@@ -111,11 +111,6 @@ def test_compiled_forest_scores_equal_score_samples_on_random_data(seed, n_featu
     np.testing.assert_allclose(compiled.anomaly(probe), -forest.score_samples(probe), rtol=0, atol=1e-9)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="bug: every tree a single leaf (max depth 0) leaves _as_complete_trees nothing to concatenate",
-)
 def test_a_forest_that_cannot_split_scores_as_scikit_learn():
     X = np.full((100, 2), 3.0, dtype=np.float32)  # no split is possible: every tree is one leaf
     forest = IsolationForest(n_estimators=5, random_state=0).fit(X)
