@@ -2,6 +2,8 @@ from axes.admin import AccessAttemptAdmin as AxesAccessAttemptAdmin
 from axes.models import AccessAttempt
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
@@ -9,6 +11,7 @@ from accounts.lockout import login_unlock
 from accounts.models import Membership, Organisation, PartnerToken, Scope
 from accounts.services import partner_token_create, partner_token_revoke
 from core.admin import OrganisationListFilter, OrganisationScopedAdmin  # OrganisationScopedAdmin: every app's base
+from core.audit import audit_record
 from transactions.models import Source
 
 
@@ -20,16 +23,60 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Organisation)
 class OrganisationAdmin(admin.ModelAdmin):
+    """Superusers create organisations; other staff see, and manage the members of, their own organisations only."""
+
     list_display = ["name", "created_at"]
     search_fields = ["name"]
     readonly_fields = ["created_at"]
     inlines = [MembershipInline]
+
+    def get_queryset(self, request):
+        rows = super().get_queryset(request)
+        return rows if request.user.is_superuser else rows.filter(memberships__user=request.user).distinct()
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if request.user.is_superuser else [*self.readonly_fields, "name"]
 
     def has_add_permission(self, request):
         return request.user.is_superuser
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if not change:  # as organisation_create records it
+            after = {"name": obj.name}
+            audit_record(action="organisation.create", obj=obj, after=after, organisation_id=obj.pk)
+
+
+class MemberUserAdmin(UserAdmin):
+    """People, as the platform's operators (superusers) see them all; other staff see the members of their own
+    organisations and may not make anyone a superuser, give permissions one by one, or change a superuser."""
+
+    def get_queryset(self, request):
+        rows = super().get_queryset(request)
+        if request.user.is_superuser:
+            return rows
+        return rows.filter(memberships__organisation__memberships__user=request.user).distinct()
+
+    def get_readonly_fields(self, request, obj=None):
+        fixed = super().get_readonly_fields(request, obj)
+        return fixed if request.user.is_superuser else [*fixed, "is_superuser", "user_permissions"]
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_delete_permission(request, obj)
+
+
+admin.site.unregister(get_user_model())
+admin.site.register(get_user_model(), MemberUserAdmin)
 
 
 class PartnerTokenCreateForm(forms.ModelForm):

@@ -24,7 +24,8 @@ class AuditEvent(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    # The organisation the change belongs to; empty for changes to the platform itself (organisations, users).
+    # The organisation the change belongs to (a new organisation's creation is its own); empty for changes to the
+    # platform itself, such as logins and lockouts.
     organisation = models.ForeignKey(
         "accounts.Organisation", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

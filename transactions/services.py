@@ -54,9 +54,16 @@ class ImportSummary:
         self.reasons.update((error.field, error.reason) for error in errors)
 
 
+class SourceKindMismatch(ValueError):
+    """A source of that name exists in the organisation, of another kind (a partner's, say): never written into."""
+
+
 def source_get_or_create(*, organisation, name: str, kind: str = Source.Kind.IMPORT) -> Source:
-    """The organisation's source of this name, made with this kind when new."""
+    """The organisation's source of this name and kind, made when new; a source of that name but another kind is
+    refused (an import must not write into a partner's source)."""
     source, _ = Source.objects.get_or_create(organisation=organisation, name=name, defaults={"kind": kind})
+    if source.kind != kind:
+        raise SourceKindMismatch(f"{name!r} is a {source.get_kind_display().lower()} source; choose another name")
     return source
 
 

@@ -1,7 +1,8 @@
 """Partner API over transactions: score one or a batch, report outcomes (labels), read what was stored.
 
 Views are thin: access check, input, one service or selector, output. A partner token acts on its own source
-only; people (session login) may read every source with the `transactions.view_transaction` permission.
+only; people (session login) with the `transactions.view_transaction` permission read the transactions of the
+organisation they work in.
 """
 
 from django.conf import settings

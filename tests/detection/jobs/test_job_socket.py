@@ -10,6 +10,7 @@ from anomaly_site.routing import websocket_urlpatterns
 from detection.jobs import progress as job_progress
 from detection.models import ScoringJob
 from tests.factories import UserFactory, default_organisation
+from transactions.models import Source
 from transactions.services import source_get_or_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -18,7 +19,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def make_job(user, **fields) -> ScoringJob:
     values = {"file_path": "jobs/x/upload.csv", "file_format": "csv", "status": ScoringJob.Status.RUNNING} | fields
     return ScoringJob.objects.create(
-        source=source_get_or_create(organisation=default_organisation(), name="uploads"), created_by=user, **values
+        source=_uploads_source(),
+        created_by=user,
+        **values,
     )
 
 
@@ -110,3 +113,7 @@ def test_a_member_of_two_organisations_hears_a_job_only_while_their_session_work
         results[working_in.name] = async_to_sync(_connect)(socket)
 
     assert results == {"other-org": (False, 4403), "test-org": (True, None)}
+
+
+def _uploads_source():
+    return source_get_or_create(organisation=default_organisation(), name="uploads", kind=Source.Kind.UPLOAD)

@@ -17,6 +17,7 @@ from detection.models import BacktestRun, ScoringJob
 from tests.detection.jobs.jobs_data import MAPPING, csv_upload, job_frame
 from tests.detection.jobs.test_jobs import run_job, upload
 from tests.factories import UserFactory, default_organisation
+from transactions.models import Source
 from transactions.services import source_get_or_create
 
 API = "/api/v1/jobs"
@@ -136,7 +137,7 @@ def test_job_results_neutralise_formula_cells_over_the_api_and_the_page(client, 
 
 def job_of(user=None, *, source=None, token=None) -> ScoringJob:
     return ScoringJob.objects.create(
-        source=source or source_get_or_create(organisation=default_organisation(), name="uploads"),
+        source=source or _uploads_source(),
         created_by=user,
         token=token,
         file_path="jobs/x/upload.csv",
@@ -222,3 +223,7 @@ def test_a_person_made_a_viewer_loses_their_own_jobs_every_way(analyst):
     analyst.groups.set([Group.objects.get(name=VIEWER)])
 
     assert reads(session(analyst), job) == everywhere(403)
+
+
+def _uploads_source():
+    return source_get_or_create(organisation=default_organisation(), name="uploads", kind=Source.Kind.UPLOAD)

@@ -172,3 +172,32 @@ def test_a_user_of_no_organisation_reads_nothing_over_the_api(client, active_mod
 
     assert client.get("/api/v1/transactions/a-1").status_code == 404
     assert client_for("atk_not-a-token").get("/api/v1/transactions").status_code == 401
+
+
+def test_the_health_check_counts_organisations_and_names_none(client, active_model, other_active_model):
+    checks = client.get("/healthz").json()["checks"]["model"]
+
+    assert checks == {"ok": True, "organisations": 2}
+    assert "other-org" not in client.get("/healthz").content.decode()
+
+
+def test_an_import_never_writes_into_a_partners_source(organisation, tmp_path):
+    from django.core.management import CommandError, call_command
+
+    partner_token_create(name="acme", scopes=["score"], organisation=organisation)
+    file = tmp_path / "acme.csv"
+    file.write_text("transaction_id,timestamp,account_id,amount\nt1,2026-03-01T10:00:00Z,a1,10.00\n")
+
+    with pytest.raises(CommandError, match="partner"):
+        call_command(
+            "import_transactions",
+            str(file),
+            "--map",
+            "transaction_id=transaction_id",
+            "timestamp=timestamp",
+            "account_id=account_id",
+            "amount=amount",
+            source="acme",
+            organisation=organisation.name,
+        )
+    assert not Transaction.objects.exists()

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from transactions.generator import DEFAULT_START, generate
 from transactions.management.organisation_option import add_organisation_argument, organisation_from_option
 from transactions.models import LabelSource, Source
-from transactions.services import source_get_or_create, transactions_store_frame
+from transactions.services import SourceKindMismatch, source_get_or_create, transactions_store_frame
 
 STORE_CHUNK_ROWS = 100_000
 
@@ -69,7 +69,10 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"Wrote {output}."))
 
     def _store(self, frame, organisation, source_name: str, with_labels: bool) -> None:
-        source = source_get_or_create(organisation=organisation, name=source_name, kind=Source.Kind.DEMO)
+        try:
+            source = source_get_or_create(organisation=organisation, name=source_name, kind=Source.Kind.DEMO)
+        except SourceKindMismatch as exc:
+            raise CommandError(f"--source: {exc}") from exc
         attributes = ["terminal_id"]
         if with_labels:
             frame["attr_anomaly_type"] = frame["anomaly_type"].where(frame["anomaly_type"] != "")

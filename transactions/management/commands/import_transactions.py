@@ -6,7 +6,12 @@ from django.core.management.base import BaseCommand, CommandError
 from transactions.files import MappingError
 from transactions.management.organisation_option import add_organisation_argument, organisation_from_option
 from transactions.models import Source
-from transactions.services import ImportSummary, source_get_or_create, transactions_import_file
+from transactions.services import (
+    ImportSummary,
+    SourceKindMismatch,
+    source_get_or_create,
+    transactions_import_file,
+)
 
 
 def comma_list(value: str) -> list[str]:
@@ -44,7 +49,10 @@ class Command(BaseCommand):
             raise CommandError(f"{file} does not exist")
         mapping = self._mapping(map)
         organisation = organisation_from_option(options["organisation"])
-        store = source_get_or_create(organisation=organisation, name=source or file.stem, kind=Source.Kind.IMPORT)
+        try:
+            store = source_get_or_create(organisation=organisation, name=source or file.stem, kind=Source.Kind.IMPORT)
+        except SourceKindMismatch as exc:
+            raise CommandError(f"--source: {exc}") from exc
         started = time.monotonic()
         try:
             summary = transactions_import_file(
