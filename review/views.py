@@ -90,6 +90,15 @@ def _after_action(request, item: ReviewItem, *, error: str = ""):
     return redirect(_next_url(request, reverse("review:queue")))
 
 
+def _attempt(request, action, item: ReviewItem, **fields) -> str:
+    """Run one of the item's review services as the request's user: "" when done, else why it was refused."""
+    try:
+        action(item=item, user=request.user, request=request, **fields)
+    except services.ReviewConflict as conflict:
+        return str(conflict)
+    return ""
+
+
 @require_POST
 @decide_required
 def claim_next(request):
@@ -104,22 +113,14 @@ def claim_next(request):
 @decide_required
 def item_claim(request, pk: int):
     item = _get_item_for_request(request, pk)
-    try:
-        services.review_claim(item=item, user=request.user, request=request)
-    except services.ReviewConflict as conflict:
-        return _after_action(request, item, error=str(conflict))
-    return _after_action(request, item)
+    return _after_action(request, item, error=_attempt(request, services.review_claim, item))
 
 
 @require_POST
 @decide_required
 def item_release(request, pk: int):
     item = _get_item_for_request(request, pk)
-    try:
-        services.review_release(item=item, user=request.user, request=request)
-    except services.ReviewConflict as conflict:
-        return _after_action(request, item, error=str(conflict))
-    return _after_action(request, item)
+    return _after_action(request, item, error=_attempt(request, services.review_release, item))
 
 
 @require_POST
@@ -129,13 +130,10 @@ def item_decide(request, pk: int):
     form = DecisionForm(request.POST)
     if not form.is_valid():
         return _after_action(request, item, error="Choose fraud, legitimate or needs more information.")
-    try:
-        services.review_decide(item=item, user=request.user, request=request, **form.cleaned_data)
-    except services.ReviewConflict as conflict:
-        return _after_action(request, item, error=str(conflict))
-    if request.POST.get("then") == "next" and not request.htmx:
+    error = _attempt(request, services.review_decide, item, **form.cleaned_data)
+    if not error and request.POST.get("then") == "next" and not request.htmx:
         return claim_next(request)
-    return _after_action(request, item)
+    return _after_action(request, item, error=error)
 
 
 @require_POST
