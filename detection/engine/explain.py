@@ -39,36 +39,35 @@ def _window(name: str) -> str:
     return _WINDOW_WORDS.get(name.rsplit("_", 1)[-1], name)
 
 
-Speaker = Callable[[float, float], tuple[str, str] | None]
+# A feature's topic (one reason per topic) and its words: (value, the row's amount-vs-typical log-ratio) -> the
+# sentence, or None when the value has nothing to say.
+Speaker = tuple[str, Callable[[float, float], str | None]]
 
 
 @functools.cache
 def _speaker(name: str) -> Speaker | None:
-    """How to word a feature's value: (value, the row's amount-vs-typical log-ratio) -> (topic, words), or None when
-    the feature has nothing to say. Found once per feature name: a batch words about 10,000 rows' reasons, and the
-    name's tests would run for every one."""
+    """How to word a feature, or None for a feature never said. Found once per feature name: a batch words about
+    10,000 rows' reasons, and the name's tests would run for every one."""
     window = _window(name)
     if name == "amount_log":
-        return lambda v, _: ("amount", f"large amount ({math.expm1(v):,.2f})")
+        return "amount", lambda v, _: f"large amount ({math.expm1(v):,.2f})"
     if name in ("a_amount_vs_typical", "a_amount_z"):
-        return lambda _, typical: ("amount", f"amount {math.exp(typical):.1f}x this account's typical amount")
+        return "amount", lambda _, typical: f"amount {math.exp(typical):.1f}x this account's typical amount"
     if name == "a_amount_vs_typical_after_spike":
-        return _after_spike
+        return "amount", _after_spike
     if name == "a_peak_amount_7d_vs_typical":
-        return lambda v, _: (
-            "amount_peak",
-            f"a transaction of {math.exp(v):.1f}x this account's typical amount in the last 7 days",
-        )
+        peak = "this account's typical amount in the last 7 days"
+        return "amount_peak", lambda v, _: f"a transaction of {math.exp(v):.1f}x {peak}"
     if name.startswith("a_count_"):
-        return lambda v, _: ("velocity", f"{_count(v)} earlier transactions from this account in the last {window}")
+        return "velocity", lambda v, _: f"{_count(v)} earlier transactions from this account in the last {window}"
     if name.startswith("a_amount_") and name[9:] in _WINDOW_WORDS:
-        return lambda v, _: ("velocity", f"{math.expm1(v):,.2f} spent by this account in the last {window}")
+        return "velocity", lambda v, _: f"{math.expm1(v):,.2f} spent by this account in the last {window}"
     if name == "a_secs_since_prev_log":
-        return lambda v, _: ("velocity", f"only {_duration(math.expm1(v))} since this account's previous transaction")
+        return "velocity", lambda v, _: f"only {_duration(math.expm1(v))} since this account's previous transaction"
     if name == "a_location_shift_km_log":
-        return lambda v, _: ("location", f"{math.expm1(v):,.0f} km from this account's usual location")
+        return "location", lambda v, _: f"{math.expm1(v):,.0f} km from this account's usual location"
     if name == "distance_km_log":
-        return lambda v, _: ("location", f"{math.expm1(v):,.0f} km from the customer's usual location")
+        return "location", lambda v, _: f"{math.expm1(v):,.0f} km from the customer's usual location"
     if name.startswith("a_new_"):
         thing = {
             "merchant": "at this merchant",
@@ -76,50 +75,43 @@ def _speaker(name: str) -> Speaker | None:
             "channel": "through this channel",
             "category": "in this merchant category",
         }[name[6:]]
-        return lambda v, _: (f"new_{name[6:]}", f"first transaction {thing} in 30 days")
+        return f"new_{name[6:]}", lambda v, _: f"first transaction {thing} in 30 days"
     if name == "a_hour_rarity":
-        return lambda v, _: ("hour", "unusual hour of the day for this account")
+        return "hour", lambda v, _: "unusual hour of the day for this account"
     if name.startswith("hour_"):
-        return lambda v, _: ("hour", None)
+        return "hour", lambda v, _: None
     if name == "a_known_frauds_30d":
-        return lambda v, _: ("account_fraud", f"this account had {_count(v)} confirmed frauds in the last 30 days")
+        return "account_fraud", lambda v, _: f"this account had {_count(v)} confirmed frauds in the last 30 days"
     if name.startswith("m_known_frauds_"):
-        return lambda v, _: ("merchant_fraud", f"merchant had {_count(v)} confirmed frauds in the last {window}")
+        return "merchant_fraud", lambda v, _: f"merchant had {_count(v)} confirmed frauds in the last {window}"
     if name == "m_known_fraud_rate_30d":
-        return lambda v, _: (
-            "merchant_fraud",
-            f"{v:.0%} of this merchant's transactions in 30 days were confirmed frauds",
-        )
+        among = "this merchant's transactions in 30 days"
+        return "merchant_fraud", lambda v, _: f"{v:.0%} of {among} were confirmed frauds"
     if name.startswith("m_known_fraud_share_"):
-        return lambda v, _: (
-            "merchant_fraud",
-            f"{v:.0%} of this merchant's labelled transactions in {window} were frauds",
-        )
+        among = f"this merchant's labelled transactions in {window}"
+        return "merchant_fraud", lambda v, _: f"{v:.0%} of {among} were frauds"
     if name == "m_amount_vs_typical":
-        return lambda v, _: ("merchant_amount", f"amount {math.exp(v):.1f}x this merchant's typical amount")
+        return "merchant_amount", lambda v, _: f"amount {math.exp(v):.1f}x this merchant's typical amount"
     if name.startswith("m_count_"):
-        return lambda v, _: (
-            "merchant_volume",
-            f"unusual merchant volume: {_count(v)} transactions in the last {window}",
-        )
+        return "merchant_volume", lambda v, _: f"unusual merchant volume: {_count(v)} transactions in the last {window}"
     if name == "m_new_accounts_7d":
-        return lambda v, _: ("merchant_volume", f"{_count(v)} new customers at this merchant in 7 days")
+        return "merchant_volume", lambda v, _: f"{_count(v)} new customers at this merchant in 7 days"
     if name.startswith("amount_vs_attr_"):
         what = name[15:].replace("_", " ")
-        return lambda v, _: ("amount", f"amount {math.exp(v):.1f}x the sender's {what}")
+        return "amount", lambda v, _: f"amount {math.exp(v):.1f}x the sender's {what}"
     if name.startswith("attr_"):
         what = name[5:].replace("_", " ")
-        return lambda v, _: (f"attr_{name}", f"unusual {what}: {_signed(v):,.4g}")
+        return f"attr_{name}", lambda v, _: f"unusual {what}: {_signed(v):,.4g}"
     return None
 
 
-def _after_spike(v: float, typical: float) -> tuple[str, str]:
+def _after_spike(v: float, typical: float) -> str:
     """The amount's ratio to the typical amount and, when it raised the feature, the recent spike that did."""
     words = f"amount {math.exp(typical):.1f}x this account's typical amount"
     beyond = (v - typical) / REPEAT_SPIKE_WEIGHT
     if beyond > 1e-3:
         words += f", after one of {math.exp(REPEAT_SPIKE_ORDINARY + beyond):.1f}x in the last 7 days"
-    return "amount", words
+    return words
 
 
 class Reasons(Sequence):
@@ -180,12 +172,15 @@ def _row_reasons(
         if len(said) == MAX_REASONS:
             break
         speaker = _speaker(names[j])
+        if speaker is None:
+            continue
+        topic, words = speaker
         value = float(x[j])
         if amount is not None and names[j] == "amount_log":
             # The feature is the log-amount in fixed point (to 1/65536): the words quote the amount itself.
             value = math.log1p(max(amount, 0.0))
-        found = speaker(value, typical) if speaker else None
-        if found and found[1] and found[0] not in topics:
-            topics.add(found[0])
-            said.append(found[1])
+        sentence = words(value, typical)
+        if sentence and topic not in topics:
+            topics.add(topic)
+            said.append(sentence)
     return said
