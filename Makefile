@@ -50,8 +50,9 @@ lint: install-dev
 	$(PY) manage.py makemigrations --check --dry-run
 
 test: install-dev services lint
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest --cov --cov-report=term:skip-covered
 
+# Without the browser and worker tests, and without coverage (which adds some 15% to the run).
 test-fast: install-dev services
 	$(VENV)/bin/pytest -m "not e2e and not worker"
 

@@ -6,6 +6,8 @@ non-string key, invalid UTF-8); dates, decimals, lazy strings, numpy values and 
 encoder. One difference: a float NaN or infinity is written null, not DRF's bare NaN/Infinity, which are not JSON.
 """
 
+import json
+
 import orjson
 from rest_framework.renderers import JSONRenderer
 from rest_framework.utils.encoders import JSONEncoder
@@ -20,15 +22,27 @@ class FastJSONRenderer(JSONRenderer):
     def render(self, data, accepted_media_type=None, renderer_context=None):
         indent = self.get_indent(accepted_media_type, renderer_context or {})
         if data is None or indent is not None or not self.compact or self.ensure_ascii:
-            return super().render(data, accepted_media_type, renderer_context)
+            return self._drf_render(data, accepted_media_type, renderer_context)
         try:
             out = orjson.dumps(data, default=_ENCODER.default, option=_OPTIONS)
         except orjson.JSONEncodeError:
-            return super().render(data, accepted_media_type, renderer_context)
+            return self._drf_render(data, accepted_media_type, renderer_context)
         if b"\xe2\x80" in out:
             for raw, escaped in _LINE_SEPARATORS:
                 out = out.replace(raw, escaped)
         return out
 
+    def _drf_render(self, data, accepted_media_type, renderer_context) -> bytes:
+        """DRF's rendering; an answer echoing a lone surrogate (input refused for holding one) has it escaped, as
+        JSON allows, where UTF-8 cannot hold it (it raised, a 500)."""
+        try:
+            return super().render(data, accepted_media_type, renderer_context)
+        except UnicodeEncodeError:
+            text = json.dumps(
+                data, cls=self.encoder_class, ensure_ascii=True, allow_nan=not self.strict, separators=_SHORT
+            )
+            return text.encode()
+
 
 _ENCODER = JSONEncoder()
+_SHORT = (",", ":")

@@ -52,8 +52,9 @@ class MappingError(ValueError):
     without a column, or a file that is neither CSV nor Parquet (imports, jobs and backtests raise it alike)."""
 
 
-class UnreadableFile(ValueError):
-    """The file cannot be read as what it claims to be (CSV that is not UTF-8 text, a broken Parquet footer)."""
+class UnreadableFile(MappingError):
+    """The file cannot be read as what it claims to be (CSV that is not UTF-8 text, a broken Parquet footer): it
+    does not fit any mapping, and is refused like a mapping that does not fit."""
 
 
 DECODE_BLOCK = 1 << 20
@@ -137,8 +138,10 @@ def read_mapped_chunks(
     exclude: Sequence[str] = (),
     chunk_rows: int = 100_000,
 ) -> Iterator[MappedChunk]:
-    """Yield the file's rows chunk by chunk, mapped (canonical field -> file column) and validated."""
+    """Yield the file's rows chunk by chunk, mapped (canonical field -> file column) and validated. A file that
+    cannot be read throughout is refused before its first chunk (UnreadableFile), not after some were stored."""
     path = Path(path)
+    check_readable(path)
     plan = plan_columns(file_columns(path), mapping, attributes, label_column, exclude)
     first_row = 1
     for raw in _raw_chunks(path, plan.columns, chunk_rows):

@@ -6,9 +6,11 @@ checks it). Amounts are rounded to cents half away from zero on the decimal valu
 same way.
 """
 
+import functools
 import json
 import math
 import re
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -18,6 +20,8 @@ import numpy as np
 import pandas as pd
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.utils import timezone
 
 CANONICAL_FIELDS = (
@@ -97,33 +101,68 @@ class Reason:
 
     @staticmethod
     def too_deep() -> str:
-        return f"nested deeper than {settings.ATTRIBUTES_MAX_DEPTH} levels"
+        return f"nested deeper than {_bounds().attribute_depth} levels"
 
     @staticmethod
     def too_many_keys() -> str:
-        return f"more than {settings.ATTRIBUTES_MAX_KEYS} keys"
+        return f"more than {_bounds().attribute_keys} keys"
 
     @staticmethod
     def too_big() -> str:
-        return f"larger than {settings.ATTRIBUTES_MAX_BYTES} bytes as JSON"
+        return f"larger than {_bounds().attribute_bytes} bytes as JSON"
 
 
 def timestamp_min() -> datetime:
     """The earliest timestamp accepted (TIMESTAMP_MIN, UTC when naive), and the earliest scored: never before 1900,
     since scoring subtracts its lookback windows from a transaction's time."""
-    earliest = settings.TIMESTAMP_MIN
-    if isinstance(earliest, str):
-        earliest = datetime.fromisoformat(earliest)
-    earliest = earliest.replace(tzinfo=UTC) if earliest.tzinfo is None else earliest.astimezone(UTC)
-    return max(earliest, _EARLIEST_EVER)
+    return _bounds().earliest
+
+
+def timestamp_max_ahead() -> timedelta:
+    """How far past now a timestamp may be (TIMESTAMP_MAX_AHEAD seconds): clocks differ a little, never by years."""
+    return _bounds().ahead
 
 
 _EARLIEST_EVER = datetime(1900, 1, 1, tzinfo=UTC)
 
 
-def timestamp_max_ahead() -> timedelta:
-    """How far past now a timestamp may be (TIMESTAMP_MAX_AHEAD seconds): clocks differ a little, never by years."""
-    return timedelta(seconds=settings.TIMESTAMP_MAX_AHEAD)
+@dataclass(frozen=True)
+class _Bounds:
+    earliest: datetime
+    earliest_epoch: float
+    ahead: timedelta
+    ahead_seconds: float
+    attribute_depth: int
+    attribute_keys: int
+    attribute_bytes: int
+
+
+@functools.cache
+def _bounds() -> _Bounds:
+    """The ingest bounds' settings, read once (every row is checked against them) and again when one changes."""
+    earliest = settings.TIMESTAMP_MIN
+    if isinstance(earliest, str):
+        earliest = datetime.fromisoformat(earliest)
+    earliest = earliest.replace(tzinfo=UTC) if earliest.tzinfo is None else earliest.astimezone(UTC)
+    earliest = max(earliest, _EARLIEST_EVER)
+    return _Bounds(
+        earliest=earliest,
+        earliest_epoch=earliest.timestamp(),
+        ahead=timedelta(seconds=settings.TIMESTAMP_MAX_AHEAD),
+        ahead_seconds=float(settings.TIMESTAMP_MAX_AHEAD),
+        attribute_depth=settings.ATTRIBUTES_MAX_DEPTH,
+        attribute_keys=settings.ATTRIBUTES_MAX_KEYS,
+        attribute_bytes=settings.ATTRIBUTES_MAX_BYTES,
+    )
+
+
+_BOUND_SETTINGS = {"TIMESTAMP_MIN", "TIMESTAMP_MAX_AHEAD", *(f"ATTRIBUTES_MAX_{n}" for n in ("DEPTH", "KEYS", "BYTES"))}
+
+
+@receiver(setting_changed)
+def _bounds_changed(*, setting: str, **kwargs) -> None:
+    if setting in _BOUND_SETTINGS:
+        _bounds.cache_clear()
 
 
 def timestamp_window(now: datetime | None = None) -> tuple[datetime, datetime]:
@@ -225,23 +264,31 @@ def attribute_errors(attributes: dict[str, Any]) -> list[FieldError]:
     """What PostgreSQL's JSON would refuse, or what has no business in a transaction, named by top-level key: NUL
     characters and lone surrogates in text, numbers that are not finite, objects nested past ATTRIBUTES_MAX_DEPTH;
     then, for `attributes` as a whole, more than ATTRIBUTES_MAX_KEYS keys or ATTRIBUTES_MAX_BYTES of JSON."""
-    depth, errors, keys, size = settings.ATTRIBUTES_MAX_DEPTH, [], 0, 0
+    bounds, errors, keys, size = _bounds(), [], len(attributes), 2
     for key, value in attributes.items():
-        name = key if isinstance(key, str) else str(key)
-        reason = text_problem(name)
-        if reason is None:
-            reason, count, length = _attribute_walk(value, depth - 1)
+        name = key if type(key) is str else str(key)
+        problem, kind = text_problem(name), type(value)
+        size += 6 * len(name) + 4  # an upper bound: \u escapes take 6 bytes a character at most
+        if problem is not None:
+            pass
+        elif kind is str:  # the usual flat values inline: a call per value costs as much as the checks
+            problem, size = text_problem(value), size + 6 * len(value) + 2
+        elif kind is float:
+            problem, size = (None if value - value == 0 else Reason.NOT_FINITE), size + 24
+        elif kind is bool or value is None:
+            size += 5
+        elif kind is int:
+            size += value.bit_length() // 3 + 2
+        else:
+            problem, count, length = _attribute_walk(value, bounds.attribute_depth - 1)
             keys, size = keys + count, size + length
-        if reason is not None:
-            errors.append(FieldError(_printable(name), reason))
+        if problem is not None:
+            errors.append(FieldError(_printable(name), problem))
     if errors:
         return errors
-    if keys + len(attributes) > settings.ATTRIBUTES_MAX_KEYS:
+    if keys > bounds.attribute_keys:
         return [FieldError("attributes", Reason.too_many_keys())]
-    if (
-        size + 8 * len(attributes) > settings.ATTRIBUTES_MAX_BYTES
-        and _json_size(attributes) > settings.ATTRIBUTES_MAX_BYTES
-    ):
+    if size > bounds.attribute_bytes and _json_size(attributes) > bounds.attribute_bytes:
         return [FieldError("attributes", Reason.too_big())]
     return []
 
@@ -252,8 +299,10 @@ def _attribute_walk(value: Any, depth: int) -> tuple[str | None, int, int]:
     kind = type(value)
     if kind is str:
         return text_problem(value), 0, 6 * len(value) + 2  # \u escapes are 6 bytes a character at most
-    if kind is int or kind is bool or value is None:
-        return None, 0, 24 if kind is not int else len(str(value))
+    if kind is bool or value is None:
+        return None, 0, 5
+    if kind is int:
+        return None, 0, value.bit_length() // 3 + 2  # at least its digits
     if kind is float:
         return (None if math.isfinite(value) else Reason.NOT_FINITE), 0, 24
     if isinstance(value, dict | list | tuple):
@@ -529,8 +578,8 @@ def _usual_timestamp(value: Any) -> datetime:
                 raise _Unusual
         except (ValueError, OverflowError):  # e.g. 30 February: the rules say so
             raise _Unusual from None
-        earliest, latest = timestamp_window()
-        if earliest <= moment <= latest:
+        bounds = _bounds()
+        if bounds.earliest_epoch <= moment.timestamp() <= time.time() + bounds.ahead_seconds:
             return moment
     raise _Unusual
 

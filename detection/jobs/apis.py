@@ -15,6 +15,7 @@ from accounts import api_schema  # noqa: F401 - registers the token scheme with 
 from accounts.authentication import HasScope
 from accounts.models import PartnerToken
 from core.api_errors import FieldErrors, PayloadTooLarge, error_item
+from core.api_schema import error_responses
 from core.csv_stream import csv_response
 from detection.jobs import selectors
 from detection.jobs import services as jobs
@@ -24,8 +25,6 @@ from detection.staging.selectors import UPLOAD_PERM
 from detection.staging.services import UploadTooLarge
 from detection.staging.views import body_size_check
 from transactions.models import Source
-
-ERRORS = OpenApiResponse(description='JSON: {"errors": [{"field", "reason", "code"}], "status", "request_id"}')
 
 
 class JobNotFinished(APIException):
@@ -149,7 +148,8 @@ class ScoringJobCreateApi(APIView):
         label_column = serializers.CharField(required=False, allow_blank=True)
 
     @extend_schema(
-        request={"multipart/form-data": InputSerializer}, responses={202: JobOutputSerializer, 400: ERRORS, 413: ERRORS}
+        request={"multipart/form-data": InputSerializer},
+        responses={202: JobOutputSerializer, **error_responses(400, 413)},
     )
     def post(self, request):
         try:
@@ -183,7 +183,7 @@ class ScoringJobDetailApi(APIView):
     required_scope = "read"
     required_user_permission = UPLOAD_PERM  # as the upload pages: a viewer may read transactions, not jobs
 
-    @extend_schema(responses={200: JobOutputSerializer, 404: ERRORS})
+    @extend_schema(responses={200: JobOutputSerializer, **error_responses(404)})
     def get(self, request, job_id: int):
         job = job_get(request, job_id)
         return Response(JobOutputSerializer(job_payload(request, job)).data)
@@ -196,10 +196,20 @@ class ScoringJobResultApi(APIView):
     required_scope = "read"
     required_user_permission = UPLOAD_PERM
 
-    @extend_schema(responses={(200, "text/csv"): OpenApiResponse(description="CSV"), 404: ERRORS, 409: ERRORS})
+    @extend_schema(
+        operation_id="jobs_result_retrieve",
+        responses={
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="The scored rows as CSV."),
+            **error_responses(404, 409),
+        },
+    )
     def get(self, request, job_id: int):
         job = job_get(request, job_id)
         if job.status != ScoringJob.Status.DONE:
             raise JobNotFinished()
         rows = selectors.scoring_job_result_rows(job)
         return csv_response(header=selectors.RESULT_COLUMNS, rows=rows, filename=f"job-{job.pk}-scores.csv")
+
+    def perform_content_negotiation(self, request, force=False):
+        """The CSV is no DRF rendering: `Accept: text/csv` must not be a 406, and errors are JSON whatever it asks."""
+        return super().perform_content_negotiation(request, force=True)

@@ -111,7 +111,7 @@ def _score_batch(*, source: Source, rows: list[dict], alone: bool) -> dict[str, 
     errors, good = [], []
     for index, (row, result) in enumerate(zip(rows, ingested, strict=True)):
         if result.errors:
-            errors.append({"index": index, "transaction_id": _given_id(row), "errors": field_errors(result.errors)})
+            errors.append({"index": index, "transaction_id": given_id(row), "errors": field_errors(result.errors)})
         else:
             good.append((index, result))
     payloads = _latest_score_payloads([r.pk for _, r in good if not r.created])
@@ -159,9 +159,13 @@ def _latest_score_payloads(pks: list[int]) -> dict[int, dict[str, Any]]:
     return {score.transaction_id: _stored_score_fields(score) for score in _latest_score_rows(pks)}
 
 
-def _given_id(row: Any) -> str | None:
+def given_id(row: Any) -> str | None:
+    """The transaction id an item gave, to name it in its error: text, or a number as text; None for anything
+    else (an object, a list), which is no id."""
     value = row.get("transaction_id") if isinstance(row, dict) else None
-    return None if value is None else str(value)
+    if isinstance(value, str):
+        return value
+    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def _latest_scores(transactions: list[Transaction]) -> dict[int, Score]:

@@ -8,7 +8,7 @@ organisation they work in.
 from django.conf import settings
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, inline_serializer
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
 from rest_framework.pagination import CursorPagination
@@ -20,6 +20,7 @@ from accounts import api_schema  # noqa: F401 - registers the token scheme with 
 from accounts.authentication import HasScope
 from accounts.models import PartnerToken
 from core.api_errors import FieldErrors, error_item, flatten_errors
+from core.api_schema import error_responses
 from core.parsers import JSONParser
 from detection.scoring import api_selectors as selectors
 from detection.scoring import api_services as services
@@ -27,8 +28,16 @@ from detection.scoring.services import ModelUnloadable, NoActiveModel
 from transactions.validation import CHANNELS, text_problem
 from transactions.validation import LABELS as TRANSACTION_LABELS
 
-ERRORS = OpenApiResponse(description='JSON: {"errors": [{"field", "reason", "code"}], "status", "request_id"}')
 LABELS = {"fraud": 1, "legitimate": 0}
+# Request examples the docs show, and schemathesis sends first (so the 201 and 200 answers are checked too).
+TRANSACTION_EXAMPLE = {
+    "transaction_id": "T1",
+    "timestamp": "2026-03-21T10:00:00Z",
+    "account_id": "A7",
+    "amount": "12.30",
+    "merchant_id": "M-12",
+    "channel": "online",
+}
 LABEL_NAMES = {1: "fraud", 0: "legitimate"}
 
 
@@ -145,8 +154,9 @@ class TransactionScoreApi(PartnerApi):
 
     @extend_schema(
         request=InputSerializer,
-        responses={201: OutputSerializer, 200: OutputSerializer, 400: ERRORS, 503: ERRORS},
+        responses={201: OutputSerializer, 200: OutputSerializer, **error_responses(400, 413)},
         summary="Score one transaction",
+        examples=[OpenApiExample("A card payment", value=TRANSACTION_EXAMPLE, request_only=True)],
     )
     def post(self, request):
         source = partner_source(request)
@@ -186,7 +196,18 @@ class TransactionScoreBatchApi(PartnerApi):
         counts = inline_serializer("BatchCounts", {k: serializers.IntegerField() for k in services.BATCH_COUNTS})
 
     @extend_schema(
-        request=InputSerializer, responses={200: OutputSerializer, 400: ERRORS, 503: ERRORS}, summary="Score a batch"
+        request=InputSerializer,
+        responses={200: OutputSerializer, **error_responses(400, 413)},
+        summary="Score a batch",
+        examples=[
+            OpenApiExample(
+                "A good item and a bad one",
+                value={
+                    "transactions": [TRANSACTION_EXAMPLE, {**TRANSACTION_EXAMPLE, "transaction_id": "T2", "amount": -4}]
+                },
+                request_only=True,
+            )
+        ],
     )
     def post(self, request):
         source = partner_source(request)
@@ -203,6 +224,36 @@ class LabelInputSerializer(serializers.Serializer):
     reported_at = serializers.DateTimeField(required=False, default=None, help_text="When the outcome was known.")
 
 
+class TransactionOutputSerializer(serializers.Serializer):
+    transaction_id = serializers.CharField()
+    timestamp = serializers.DateTimeField()
+    account_id = serializers.CharField()
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2)
+    currency = serializers.CharField()
+    merchant_id = serializers.CharField()
+    merchant_category = serializers.CharField()
+    channel = serializers.CharField()
+    latitude = serializers.FloatField(allow_null=True)
+    longitude = serializers.FloatField(allow_null=True)
+    location_distance_km = serializers.FloatField(allow_null=True)
+    country = serializers.CharField()
+    device_id = serializers.CharField()
+    attributes = serializers.DictField()
+    label = serializers.SerializerMethodField()
+    label_source = serializers.CharField()
+    labelled_at = serializers.DateTimeField(allow_null=True)
+    ingested_at = serializers.DateTimeField()
+    score = serializers.SerializerMethodField()
+
+    def get_label(self, obj) -> str | None:
+        return LABEL_NAMES.get(obj.label)
+
+    @extend_schema_field(ScoreOutputSerializer(allow_null=True))
+    def get_score(self, obj) -> dict | None:
+        score = getattr(obj, "latest_score", None)
+        return None if score is None else services.score_payload(obj, score)
+
+
 class TransactionLabelApi(PartnerApi):
     """Report a transaction's outcome (a chargeback: fraud; a customer's confirmation: legitimate)."""
 
@@ -211,7 +262,7 @@ class TransactionLabelApi(PartnerApi):
 
     @extend_schema(
         request=InputSerializer,
-        responses={200: OpenApiResponse(description="The transaction, as GET returns it."), 404: ERRORS},
+        responses={200: TransactionOutputSerializer, **error_responses(400, 404, 413)},
     )
     def post(self, request, transaction_id: str):
         source = partner_source(request)
@@ -262,7 +313,7 @@ class LabelBulkApi(PartnerApi):
             "LabelCounts", {"received": serializers.IntegerField(), "labelled": serializers.IntegerField()}
         )
 
-    @extend_schema(request=InputSerializer, responses={200: OutputSerializer, 400: ERRORS})
+    @extend_schema(request=InputSerializer, responses={200: OutputSerializer, **error_responses(400, 413)})
     def post(self, request):
         source = partner_source(request)
         items = require_list(request.data, key="labels", limit=settings.API_BATCH_MAX_ITEMS)
@@ -281,8 +332,7 @@ class LabelBulkApi(PartnerApi):
 
 
 def _item_error(index: int, item, detail) -> dict:
-    transaction_id = item.get("transaction_id") if isinstance(item, dict) else None
-    return {"index": index, "transaction_id": transaction_id, "errors": flatten_errors(detail)}
+    return {"index": index, "transaction_id": services.given_id(item), "errors": flatten_errors(detail)}
 
 
 def _renumber(outcome: dict, positions: list[int], errors: list[dict]) -> dict:
@@ -296,36 +346,6 @@ def _renumber(outcome: dict, positions: list[int], errors: list[dict]) -> dict:
     return outcome
 
 
-class TransactionOutputSerializer(serializers.Serializer):
-    transaction_id = serializers.CharField()
-    timestamp = serializers.DateTimeField()
-    account_id = serializers.CharField()
-    amount = serializers.DecimalField(max_digits=14, decimal_places=2)
-    currency = serializers.CharField()
-    merchant_id = serializers.CharField()
-    merchant_category = serializers.CharField()
-    channel = serializers.CharField()
-    latitude = serializers.FloatField(allow_null=True)
-    longitude = serializers.FloatField(allow_null=True)
-    location_distance_km = serializers.FloatField(allow_null=True)
-    country = serializers.CharField()
-    device_id = serializers.CharField()
-    attributes = serializers.DictField()
-    label = serializers.SerializerMethodField()
-    label_source = serializers.CharField()
-    labelled_at = serializers.DateTimeField(allow_null=True)
-    ingested_at = serializers.DateTimeField()
-    score = serializers.SerializerMethodField()
-
-    def get_label(self, obj) -> str | None:
-        return LABEL_NAMES.get(obj.label)
-
-    @extend_schema_field(ScoreOutputSerializer(allow_null=True))
-    def get_score(self, obj) -> dict | None:
-        score = getattr(obj, "latest_score", None)
-        return None if score is None else services.score_payload(obj, score)
-
-
 class TransactionDetailApi(PartnerApi):
     """One transaction the caller may see, with its latest score and label."""
 
@@ -333,7 +353,7 @@ class TransactionDetailApi(PartnerApi):
     required_user_permission = "transactions.view_transaction"
     OutputSerializer = TransactionOutputSerializer
 
-    @extend_schema(responses={200: OutputSerializer, 404: ERRORS})
+    @extend_schema(responses={200: OutputSerializer, **error_responses(400, 404)})
     def get(self, request, transaction_id: str):
         transaction_id = path_transaction_id(transaction_id)
         transaction = selectors.transaction_get(transaction_id=transaction_id, **reader_scope(request))
@@ -362,7 +382,20 @@ class TransactionListApi(PartnerApi):
         limit = serializers.IntegerField(required=False, min_value=1, max_value=500)
         cursor = serializers.CharField(required=False)
 
-    @extend_schema(parameters=[FilterSerializer], responses={200: OutputSerializer(many=True), 400: ERRORS})
+    class PageSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "TransactionPage"
+
+        next = serializers.URLField(allow_null=True, help_text="The next page's URL; null on the last page.")
+        previous = serializers.URLField(allow_null=True, help_text="The previous page's URL; null on the first.")
+        results = TransactionOutputSerializer(many=True)
+
+    # The list is a page object (a cursor's next and previous links, then the results), and an unknown cursor is 404.
+    @extend_schema(
+        operation_id="transactions_list",
+        parameters=[FilterSerializer],
+        responses={200: PageSerializer, **error_responses(400, 404)},
+    )
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)

@@ -8,8 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 import time_machine
+from django.core.management import CommandError, call_command
 
 from transactions.files import MappingError, UnreadableFile, check_readable, plan_columns, read_mapped_chunks
+from transactions.models import Transaction
 from transactions.validation import FieldError, Reason, frame_clean, transaction_clean
 
 GOOD = {"transaction_id": "t1", "timestamp": "2026-01-05 10:00:00", "account_id": "a1", "amount": "12.50"}
@@ -222,3 +224,15 @@ def test_a_file_whose_every_time_is_recent_enough_keeps_every_row(tmp_path):
     [chunk] = read_mapped_chunks(path, mapping={name: name for name in GOOD})
 
     assert chunk.errors == [] and len(chunk.frame) == 1
+
+
+@pytest.mark.django_db
+def test_an_import_of_a_file_not_utf8_throughout_stores_nothing_and_says_where(tmp_path):
+    path = tmp_path / "late.csv"
+    good = "".join(f"t{n},2026-01-05 10:00:00,a1,1\n" for n in range(2000))
+    path.write_bytes(f"transaction_id,timestamp,account_id,amount\n{good}".encode() + b"t9,2026-01-05,caf\xe9,1\n")
+
+    with pytest.raises(CommandError, match=r"\(line 2002\) is not valid UTF-8"):
+        call_command("import_transactions", str(path), "--map", *(f"{n}={n}" for n in GOOD), "--chunk-rows", "500")
+
+    assert not Transaction.objects.exists()

@@ -185,3 +185,29 @@ def test_attributes_holding_lists_of_one_length_are_stored_and_scored(scorer, ac
         1,
         1,
     ]
+
+
+def test_an_item_whose_id_holds_a_lone_surrogate_is_reported_with_the_id_escaped(scorer, active_model):
+    text = json.dumps({"transactions": [prototype_body(1), prototype_body(transaction_id="x")]})
+
+    response = post_raw(scorer, BATCH, text.replace('"x"', '"\\ud800"'))
+
+    assert response.status_code == 200, response.content
+    assert json.loads(response.content)["errors"][0]["transaction_id"] == "\ud800"
+    assert response.json()["counts"] == {"received": 2, "created": 1, "existing": 0, "invalid": 1}
+
+
+def test_a_refusal_that_echoes_a_lone_surrogate_is_a_400_not_a_500(scorer, active_model):
+    scorer.post(SCORE, prototype_body(1), format="json")
+
+    response = post_raw(scorer, "/api/v1/transactions/TXN_00000001/label", '{"label": "\\ud800"}')
+
+    assert response.status_code == 400, response.content
+    assert response.json()["errors"][0]["field"] == "label"
+
+
+def test_an_id_that_is_no_text_or_number_is_echoed_as_null(scorer, active_model):
+    response = scorer.post("/api/v1/labels", {"labels": [{"transaction_id": {}, "label": "fraud"}]}, format="json")
+
+    assert response.status_code == 200
+    assert response.json()["errors"][0]["transaction_id"] is None

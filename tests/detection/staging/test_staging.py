@@ -85,10 +85,12 @@ def test_rows_that_cannot_be_previewed_leave_the_mapping_page_without_a_preview(
 
 @USES
 def test_an_unreadable_file_is_refused_and_nothing_is_kept(analyst_client, use):
-    response = stage(analyst_client, use, content=b"\x00\xff\x00")
+    not_utf8 = stage(analyst_client, use, content=b"\x00\xff\x00")
+    not_parquet = stage(analyst_client, use, content=b"\x00\xff\x00", name="rows.parquet")
 
-    assert response.status_code == 200
-    assert "could not be read as CSV or Parquet" in response.content.decode()
+    assert (not_utf8.status_code, not_parquet.status_code) == (200, 200)
+    assert "The file is not UTF-8 text: byte 1 (line 1)" in not_utf8.content.decode()
+    assert "could not be read as Parquet" in not_parquet.content.decode()
     assert analyst_client.session.get(SESSION_KEY, []) == []
 
 
