@@ -21,6 +21,7 @@ from schemathesis.checks import (
 )
 
 from accounts.services import partner_token_create
+from tests.factories import default_organisation
 
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance, content_type_conformance]
 MAX_EXAMPLES = 100
@@ -43,7 +44,9 @@ def live_api(db, active_model):
 
 @pytest.fixture
 def token_header(db) -> dict[str, str]:
-    _, secret = partner_token_create(name="schema-partner", scopes=["score", "label", "read"])
+    _, secret = partner_token_create(
+        name="schema-partner", scopes=["score", "label", "read"], organisation=default_organisation()
+    )
     return {"Authorization": f"Bearer {secret}"}
 
 

@@ -227,7 +227,7 @@ def test_a_file_whose_every_time_is_recent_enough_keeps_every_row(tmp_path):
 
 
 @pytest.mark.django_db
-def test_an_import_of_a_file_not_utf8_throughout_stores_nothing_and_says_where(tmp_path):
+def test_an_import_of_a_file_not_utf8_throughout_stores_nothing_and_says_where(tmp_path, organisation):
     path = tmp_path / "late.csv"
     good = "".join(f"t{n},2026-01-05 10:00:00,a1,1\n" for n in range(2000))
     path.write_bytes(f"transaction_id,timestamp,account_id,amount\n{good}".encode() + b"t9,2026-01-05,caf\xe9,1\n")
