@@ -8,7 +8,7 @@ from django.db import connection, transaction
 from review.models import ReviewItem
 from review.services import review_claim_next
 from tests.factories import default_organisation
-from tests.review.conftest import bulk_open_items
+from tests.review.bulk import bulk_open_items
 
 
 def _claim_holding_the_lock(user, barrier: threading.Barrier, results: dict) -> None:
