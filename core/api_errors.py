@@ -21,6 +21,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpResponse, JsonResponse
 from django.template import loader
 from django.views import defaults
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -31,6 +32,8 @@ API_PREFIX = "/api/"
 AUTH_FIELD = "Authorization"
 SERVER_ERROR_REASON = "Internal error; quote the request id when reporting it."
 UNAVAILABLE_REASON = "The service is briefly unavailable; try again after the Retry-After seconds."
+# Every error answer, as the API schema's views list it.
+ERRORS = OpenApiResponse(description='JSON: {"errors": [{"field", "reason", "code"}], "status", "request_id"}')
 
 
 def error_item(field: str | None, reason: str, code: str = "invalid") -> dict:

@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from accounts import api_schema  # noqa: F401 - registers the token scheme with drf-spectacular
 from accounts.authentication import HasScope
 from accounts.models import PartnerToken
-from core.api_errors import FieldErrors, PayloadTooLarge, error_item
+from core.api_errors import ERRORS, FieldErrors, PayloadTooLarge, error_item
 from core.csv_stream import csv_response
 from detection.jobs import selectors
 from detection.jobs import services as jobs
@@ -24,8 +24,6 @@ from detection.staging.selectors import UPLOAD_PERM
 from detection.staging.services import UploadTooLarge
 from detection.staging.views import body_size_check
 from transactions.models import Source
-
-ERRORS = OpenApiResponse(description='JSON: {"errors": [{"field", "reason", "code"}], "status", "request_id"}')
 
 
 class JobNotFinished(APIException):

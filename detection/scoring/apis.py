@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 from accounts import api_schema  # noqa: F401 - registers the token scheme with drf-spectacular
 from accounts.authentication import HasScope
 from accounts.models import PartnerToken
-from core.api_errors import FieldErrors, error_item, flatten_errors
+from core.api_errors import ERRORS, FieldErrors, error_item, flatten_errors
 from core.parsers import JSONParser
 from detection.scoring import api_selectors as selectors
 from detection.scoring import api_services as services
@@ -27,7 +27,6 @@ from detection.scoring.services import ModelUnloadable, NoActiveModel
 from transactions.validation import CHANNELS, text_problem
 from transactions.validation import LABELS as TRANSACTION_LABELS
 
-ERRORS = OpenApiResponse(description='JSON: {"errors": [{"field", "reason", "code"}], "status", "request_id"}')
 LABELS = {"fraud": 1, "legitimate": 0}
 LABEL_NAMES = {1: "fraud", 0: "legitimate"}
 
