@@ -1,6 +1,5 @@
 """File import: CSV with good and bad rows, Parquet, chunking, attributes, duplicates and mapping errors."""
 
-
 import pandas as pd
 import pytest
 
