@@ -7,7 +7,6 @@ rolled back):
 """
 
 import argparse
-import os
 import statistics
 import sys
 import threading
@@ -17,14 +16,8 @@ from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_alerts")
-os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/5")
-os.environ.setdefault("CELERY_QUEUE", "bench-alerts")
-os.environ.setdefault("LOG_LEVEL", "WARNING")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "anomaly_site.settings")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from api_common import bench_organisation, create_database_if_missing  # noqa: E402
+from api_common import bench_organisation, setup_own_database  # noqa: E402
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -149,12 +142,7 @@ def main() -> None:
     parser.add_argument("--deliveries", type=int, default=300)
     parser.add_argument("--enqueue-calls", type=int, default=2000)
     args = parser.parse_args()
-    create_database_if_missing("bench_alerts")
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0)
+    setup_own_database("bench_alerts", REDIS_URL="redis://127.0.0.1:6379/5", CELERY_QUEUE="bench-alerts")
     bench_enqueue(args.enqueue_calls)
     bench_evaluate_and_deliver(args.scores, args.deliveries)
 

@@ -93,6 +93,25 @@ def create_database_if_missing(name: str) -> None:
         psql(f'CREATE DATABASE "{name}"')
 
 
+def setup_own_database(name: str, **env: str) -> None:
+    """Set Django up on a benchmark's own database `name`, created when missing and migrated; `env` and the
+    database's URL are defaults of the environment (a variable already set wins)."""
+    defaults = {
+        "DATABASE_URL": f"{PG}/{name}",
+        "LOG_LEVEL": "WARNING",
+        "DJANGO_SETTINGS_MODULE": "anomaly_site.settings",
+    }
+    for key, value in (defaults | env).items():
+        os.environ.setdefault(key, value)
+    sys.path.insert(0, str(ROOT))
+    create_database_if_missing(name)
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+
+
 def handbook_days(first: int, last: int, path: Path) -> Path:
     """The handbook's rows of days [first, last) as a Parquet file (made once)."""
     if not path.exists():

@@ -53,7 +53,7 @@ def run(args) -> None:
     setup_django(RUN_DB)
     from django.db import connection, transaction
 
-    from detection.scoring.services import score_stored
+    from detection.scoring.services import StoredRows, score_stored
     from transactions.files import read_mapped_chunks
     from transactions.services import source_get_or_create, transactions_store_frame
 
@@ -71,7 +71,7 @@ def run(args) -> None:
         print(f"stored {len(chunk):,} rows in {time.perf_counter() - started:.2f} s", flush=True)
     ids = [chunk["transaction_id"].tolist() for chunk in chunks]
     started = time.perf_counter()
-    result = score_stored(source_id=source.pk, transaction_ids=ids[0])
+    result = score_stored(stored=StoredRows(source_id=source.pk, transaction_ids=ids[0]))
     print(f"first chunk (fills the history cache): {result.scored:,} rows in {time.perf_counter() - started:.2f} s")
     profile = cProfile.Profile() if args.profile else None
     started, cpu = time.perf_counter(), time.process_time()
@@ -79,7 +79,7 @@ def run(args) -> None:
         profile.enable()
     statements: dict[str, list[float]] = collections.defaultdict(list)
     with connection.execute_wrapper(timing_into(statements)) if args.sql else contextlib.nullcontext():
-        result = score_stored(source_id=source.pk, transaction_ids=ids[1])
+        result = score_stored(stored=StoredRows(source_id=source.pk, transaction_ids=ids[1]))
     if profile:
         profile.disable()
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu

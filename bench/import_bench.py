@@ -17,6 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data"
+# Each preset is transactions_import_file's arguments for its file.
 PRESETS = {
     "seed": {
         "path": DATA / "seed" / "transactions.csv",
@@ -112,16 +113,7 @@ def one_run(preset: str, chunk_rows: int, workers: int) -> dict:
     organisation, _ = Organisation.objects.get_or_create(name="demo")  # the benchmark's one organisation
     source = source_get_or_create(organisation=organisation, name=f"bench-{preset}", kind=Source.Kind.IMPORT)
     started, own_cpu = time.perf_counter(), time.process_time()
-    summary = transactions_import_file(
-        source=source,
-        path=spec["path"],
-        mapping=spec["mapping"],
-        attributes=spec["attributes"],
-        label_column=spec["label_column"],
-        exclude=spec["exclude"],
-        chunk_rows=chunk_rows,
-        workers=workers,
-    )
+    summary = transactions_import_file(source=source, **spec, chunk_rows=chunk_rows, workers=workers)
     seconds, own_cpu = time.perf_counter() - started, time.process_time() - own_cpu
     backends.collect(connections["default"])
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

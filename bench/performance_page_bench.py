@@ -7,7 +7,6 @@ Run (uses its own database `bench_performance`, created and migrated on first ru
 """
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -15,14 +14,8 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_performance")
-os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/7")
-os.environ.setdefault("CACHE_KEY_PREFIX", "bench-performance")
-os.environ.setdefault("LOG_LEVEL", "WARNING")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "anomaly_site.settings")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from api_common import bench_organisation, create_database_if_missing  # noqa: E402
+from api_common import bench_organisation, setup_own_database  # noqa: E402
 
 
 def seed(*, days: int, per_day: int) -> None:
@@ -99,12 +92,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
-    create_database_if_missing("bench_performance")
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0)
+    setup_own_database("bench_performance", REDIS_URL="redis://127.0.0.1:6379/7", CACHE_KEY_PREFIX="bench-performance")
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
     from django.db import transaction

@@ -12,7 +12,6 @@ import os
 import statistics
 import sys
 import time
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -32,10 +31,10 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from accounts.models import Organisation  # noqa: E402
 from accounts.services import membership_add  # noqa: E402
-from detection.models import ModelVersion, Score  # noqa: E402
+from detection.models import ModelVersion  # noqa: E402
 from review.models import ReviewItem  # noqa: E402
-from review.services import review_priority  # noqa: E402
-from transactions.models import Source, Transaction  # noqa: E402
+from tests.review.bulk import Spread, bulk_open_items  # noqa: E402
+from transactions.models import Source  # noqa: E402
 
 VARIANTS = {
     "full page, default filters": ("/review/", {}),
@@ -45,39 +44,22 @@ VARIANTS = {
 }
 
 
+# The queue's rows: many accounts and merchants, amounts spread up to 5,000, high and critical risk in turn.
+QUEUE_SPREAD = Spread(
+    accounts=2000,
+    merchants=300,
+    categories=("travel", "grocery", "electronics", "fuel"),
+    amount=lambda i: Decimal(5 + (i * 7919) % 5000),
+    score=lambda i: 0.95 + (i % 500) / 10_000,
+    risk_levels=("high", "critical"),
+    reasons=lambda i: ["amount 6.1x this account's median", "new device"],
+)
+
+
 def fill(count: int, organisation: Organisation) -> None:
     source = Source.objects.create(organisation=organisation, name="bench")
     version = ModelVersion.objects.create(organisation=organisation, version=1, status=ModelVersion.Status.ACTIVE)
-    start = datetime(2026, 1, 1, tzinfo=UTC)
-    txs = Transaction.objects.bulk_create(
-        Transaction(
-            source=source,
-            transaction_id=f"b-{i:07d}",
-            timestamp=start + timedelta(minutes=i),
-            account_id=f"acct-{i % 2000:05d}",
-            amount=Decimal(5 + (i * 7919) % 5000),
-            merchant_id=f"m-{i % 300:04d}",
-            merchant_category=("travel", "grocery", "electronics", "fuel")[i % 4],
-        )
-        for i in range(count)
-    )
-    scores = Score.objects.bulk_create(
-        Score(
-            transaction=tx,
-            model_version=version,
-            score=0.95 + (i % 500) / 10_000,
-            risk_level=("high", "critical")[i % 2],
-            is_anomaly=True,
-            reasons=["amount 6.1x this account's median", "new device"],
-        )
-        for i, tx in enumerate(txs)
-    )
-    ReviewItem.objects.bulk_create(
-        ReviewItem(
-            transaction=s.transaction, score=s, priority=review_priority(score=s.score, amount=s.transaction.amount)
-        )
-        for s in scores
-    )
+    bulk_open_items(count, prefix="b", source=source, version=version, spread=QUEUE_SPREAD)
     with connection.cursor() as cursor:  # as autovacuum would after a bulk load
         cursor.execute("ANALYZE")
 

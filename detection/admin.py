@@ -38,24 +38,8 @@ class ModelVersionAdmin(ScopedReadOnlyAdmin):
     search_fields = ["=version", "error"]
     actions = ["activate"]
     exclude = ["artifact"]
-    readonly_fields = [
-        "organisation",
-        "version",
-        "status",
-        "algorithms",
-        "parameters",
-        "feature_names",
-        "training_start",
-        "training_end",
-        "training_rows",
-        "labelled_rows",
-        "metrics",
-        "error",
-        "created_at",
-        "created_by",
-        "trained_at",
-        "activated_at",
-    ]
+    # Every field, in the model's order, but the artifact (its bytes and their format number).
+    readonly_fields = [f.name for f in ModelVersion._meta.fields if f.name not in ("id", "artifact", "artifact_format")]
 
     @admin.display(description="metrics")
     def headline_metrics(self, version):

@@ -1,6 +1,8 @@
 """Personas shared by every test: two analysts, an admin, a viewer, a partner client and an outsider, all of the
 test organisation; and an analyst and a partner client of another organisation, who must see nothing of it."""
 
+import subprocess
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -68,6 +70,17 @@ def other_admin(other_organisation):
 def other_admin_client(client, other_admin):
     client.force_login(other_admin)
     return client
+
+
+def stop_process(process: subprocess.Popen, *, timeout: float) -> None:
+    """Stop a server or worker the tests started: SIGTERM, then SIGKILL if it has not exited within `timeout`
+    seconds; reaped either way."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def work_in(client, organisation) -> None:

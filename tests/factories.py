@@ -10,7 +10,7 @@ from factory.django import DjangoModelFactory
 
 from accounts.models import Membership, Organisation
 from detection.engine.detector import Detector
-from detection.models import ModelVersion, RiskPolicy, Score
+from detection.models import BacktestRun, ModelVersion, RiskPolicy, Score
 from review.models import ReviewItem
 from transactions.models import Channel, Source, Transaction
 
@@ -106,6 +106,17 @@ class RiskPolicyFactory(DjangoModelFactory):
         model = RiskPolicy
 
     organisation = factory.LazyFunction(default_organisation)
+
+
+class BacktestRunFactory(DjangoModelFactory):
+    """A run of a file that is not there: enough for its pages and access rules, not to replay."""
+
+    class Meta:
+        model = BacktestRun
+
+    organisation = factory.LazyFunction(default_organisation)
+    file_path = "x.csv"
+    label_column = "y"
 
 
 class ScoreFactory(DjangoModelFactory):

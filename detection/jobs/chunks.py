@@ -32,7 +32,7 @@ from django.utils import timezone
 from core import metrics
 from detection.jobs import progress as job_progress
 from detection.models import ScoringJob, ScoringJobChunk
-from detection.scoring.services import score_stored
+from detection.scoring.services import StoredRows, score_stored
 from transactions.services import transactions_store_frame
 
 logger = logging.getLogger(__name__)
@@ -167,7 +167,7 @@ def _ingest(chunk: ScoringJobChunk) -> None:
 def _score(chunk: ScoringJobChunk) -> None:
     started = time.perf_counter()
     ids = _chunk_frame(chunk, ["transaction_id"])["transaction_id"].tolist()
-    result = score_stored(source_id=chunk.job.source_id, transaction_ids=ids)
+    result = score_stored(stored=StoredRows(source_id=chunk.job.source_id, transaction_ids=ids))
     ScoringJobChunk.objects.filter(pk=chunk.pk).update(flagged_rows=result.flagged)
     ScoringJob.objects.filter(pk=chunk.job_id).update(
         processed_rows=F("processed_rows") + chunk.row_count, flagged_rows=F("flagged_rows") + result.flagged

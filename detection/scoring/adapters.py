@@ -119,19 +119,10 @@ def frame_for_transactions(
     )
 
 
-def frame_for_stored(
-    *,
-    pks: Sequence[int] = (),
-    source_id: int | None = None,
-    transaction_ids: Sequence[str] = (),
-    written: Mapping[int, Mapping[str, Any]] | None = None,
-    written_source_id: int | None = None,
-    written_final: bool = False,
-    organisation_id: int,
-) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """frame_for_transactions for stored transactions of one organisation given by primary key, or by a source and
-    the sender's ids, without building a model instance per row (bulk jobs score 50,000 at a time). Ids not stored,
-    or stored by another organisation, are left out.
+@dataclass(frozen=True)
+class StoredRows:
+    """Stored transactions of one organisation to score: given by primary key (`pks`), or by a source and the
+    sender's ids (`source_id`, `transaction_ids`).
 
     `written` gives, by primary key, the values the caller's open transaction stored for some of the `pks` (the
     ingest's cleaned rows, `IngestedRow.stored`): those are taken as they are instead of read back. They must be
@@ -139,11 +130,29 @@ def frame_for_stored(
     are also what the transaction will commit, and it writes nothing else to the transactions table (the history
     cache then adopts them at commit).
     """
+
+    pks: Sequence[int] = ()
+    source_id: int | None = None
+    transaction_ids: Sequence[str] = ()
+    written: Mapping[int, Mapping[str, Any]] | None = None
+    written_source_id: int | None = None
+    written_final: bool = False
+
+    @property
+    def known_source_id(self) -> int | None:
+        """A source the rows are known to be of (which tells their organisation), if any."""
+        return self.source_id if self.source_id is not None else self.written_source_id
+
+
+def frame_for_stored(stored: StoredRows, *, organisation_id: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """frame_for_transactions for stored transactions of one organisation, without building a model instance per
+    row (bulk jobs score 50,000 at a time). Ids not stored, or stored by another organisation, are left out."""
+    pks, source_id = stored.pks, stored.source_id
     wanted = set(pks) if source_id is None else set()
-    written = {pk: values for pk, values in (written or {}).items() if pk in wanted}
+    written = {pk: values for pk, values in (stored.written or {}).items() if pk in wanted}
     rest = [pk for pk in pks if pk not in written]
     source_ids = organisation_source_ids(organisation_id)
-    read = _stored_targets(pks=rest, source_id=source_id, transaction_ids=transaction_ids, source_ids=source_ids)
+    read = _stored_targets(pks=rest, source_id=source_id, transaction_ids=stored.transaction_ids, source_ids=source_ids)
     if not written and read is None:
         return _frame_from_tuples([]), np.zeros(0, dtype=bool)
     targets = _Targets.merge(_Targets.of_written(written) if written else None, read)
@@ -155,8 +164,8 @@ def frame_for_stored(
         earliest=targets.earliest,
         latest=targets.latest,
         attributes=targets.attributes,
-        written=_written_columns(written, written_source_id) if written else None,
-        written_final=written_final,
+        written=_written_columns(written, stored.written_source_id) if written else None,
+        written_final=stored.written_final,
     )
 
 

@@ -15,7 +15,7 @@ from django.db import transaction as db
 from core import metrics
 from core.api_errors import error_item
 from detection.models import Score
-from detection.scoring.services import score_stored, score_transactions
+from detection.scoring.services import StoredRows, score_stored, score_transactions
 from transactions.models import LabelSource, Source, Transaction
 from transactions.services import transaction_ingest, transaction_label, transactions_ingest_rows
 from transactions.validation import timestamp_min
@@ -118,7 +118,8 @@ def _score_batch(*, source: Source, rows: list[dict], alone: bool) -> dict[str, 
     to_score = list(dict.fromkeys(r.pk for _, r in good if r.pk not in payloads))
     if to_score:
         written = {r.pk: r.stored for _, r in good if r.created}
-        fresh = score_stored(pks=to_score, written=written, written_source_id=source.pk, written_final=alone)
+        stored = StoredRows(pks=to_score, written=written, written_source_id=source.pk, written_final=alone)
+        fresh = score_stored(stored=stored)
         for pk, (value, level, flagged, reasons) in fresh.created.items():
             payloads[pk] = _score_fields(value, level, flagged, reasons, fresh.version)
         if fresh.created:

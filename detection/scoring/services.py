@@ -2,10 +2,9 @@
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 import numpy as np
 import orjson
@@ -16,13 +15,21 @@ from core.bulk_insert import COPY_ABOVE, copy_text, insert_new_returning, insert
 from detection.models import Score
 from detection.policy.selectors import risk_policy_current
 from detection.scoring import adapters, registry
+from detection.scoring.adapters import StoredRows
 from detection.scoring.events import ScoresStored, scores_stored_publish
 from detection.scoring.registry import ModelUnloadable, NoActiveModel
 from transactions.models import Transaction
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ModelUnloadable", "NoActiveModel", "score_stored", "score_transactions", "transaction_latest_score"]
+__all__ = [
+    "ModelUnloadable",
+    "NoActiveModel",
+    "StoredRows",
+    "score_stored",
+    "score_transactions",
+    "transaction_latest_score",
+]
 
 
 def transaction_latest_score(transaction_row: Transaction) -> Score | None:
@@ -222,42 +229,20 @@ class StoredScoring:
 
 
 @transaction.atomic(savepoint=False)
-def score_stored(
-    *,
-    pks: Sequence[int] = (),
-    source_id: int | None = None,
-    transaction_ids: Sequence[str] = (),
-    written: Mapping[int, Mapping[str, Any]] | None = None,
-    written_source_id: int | None = None,
-    written_final: bool = False,
-    organisation_id: int | None = None,
-) -> StoredScoring:
+def score_stored(*, stored: StoredRows, organisation_id: int | None = None) -> StoredScoring:
     """Score stored transactions of one organisation with its active model, given by primary key or by a source and
-    the sender's ids: for the batch endpoint and bulk jobs. The organisation is the source's (`source_id`, else
-    `written_source_id`) or, for primary keys alone, `organisation_id`; rows of another organisation are left out.
+    the sender's ids (`StoredRows`): for the batch endpoint and bulk jobs. The organisation is their source's
+    or, for primary keys alone, `organisation_id`; rows of another organisation are left out.
 
     The same features, scores, review items and alerts as `score_transactions`, kept in arrays from the history
     read to the INSERTs (no model instance per row). A transaction this version scored before keeps its score.
-    `written` may give the values the caller's open transaction stored for some of them, by primary key (the
-    ingest's cleaned rows), which are then not read back, and `written_final` that the transaction will commit
-    them as they are with no other write to the transactions table (see `adapters.frame_for_stored`); they were
-    all stored by `written_source_id`.
     """
-    known = source_id if source_id is not None else written_source_id
-    if known is not None:
-        organisation_id = adapters.organisation_of(source_id=known)
+    if stored.known_source_id is not None:
+        organisation_id = adapters.organisation_of(source_id=stored.known_source_id)
     if organisation_id is None:
         raise ValueError("score_stored needs the organisation: a source, or organisation_id with primary keys.")
     loaded = registry.active_model(organisation_id=organisation_id)
-    frame, targets = adapters.frame_for_stored(
-        pks=pks,
-        source_id=source_id,
-        transaction_ids=transaction_ids,
-        written=written,
-        written_source_id=written_source_id,
-        written_final=written_final,
-        organisation_id=organisation_id,
-    )
+    frame, targets = adapters.frame_for_stored(stored, organisation_id=organisation_id)
     if not targets.any():
         return StoredScoring(scored=0, flagged=0, version=loaded.version.version)
     output = loaded.detector.score_frame(frame, targets)

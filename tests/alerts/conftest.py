@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import connection
 
 from anomaly_site.celery import app as celery_app
+from tests.conftest import stop_process
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -157,10 +158,6 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
         _wait_until_ready(process)
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_process(process, timeout=20)
         log.close()
         celery_app.control.purge()  # retries still waiting must not reach the next module's worker

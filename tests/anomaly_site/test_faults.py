@@ -18,6 +18,7 @@ import pytest
 from django.conf import settings
 
 from detection.models import ScoringJob
+from tests.conftest import stop_process
 from tests.detection.jobs.jobs_data import MAPPING, job_frame
 
 ROOT = Path(settings.BASE_DIR)
@@ -75,11 +76,7 @@ class Server:
         raise AssertionError("daphne did not start within 60 s")
 
     def __exit__(self, *exc) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        stop_process(self.process, timeout=10)
 
     def request(self, method: str, path: str, *, body: bytes | None = None, headers=None, timeout: float = 60):
         """(status, headers, body) of any answer, errors included."""

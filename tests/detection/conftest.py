@@ -176,3 +176,17 @@ def no_active_model(db):
     registry.active_model_changed()
     yield
     registry.active_model_changed()
+
+
+@pytest.fixture
+def unreadable_active_model(no_active_model) -> ModelVersion:
+    """An active v9 whose artifact is of a format this release cannot read (999)."""
+    version = ModelVersion.objects.create(
+        organisation=default_organisation(),
+        version=9,
+        status=ModelVersion.Status.ACTIVE,
+        artifact=b"?",
+        artifact_format=999,
+    )
+    registry.active_model_changed()
+    return version

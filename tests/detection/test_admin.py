@@ -5,9 +5,16 @@ from django.urls import reverse
 
 from accounts.services import ADMIN
 from detection.jobs.services import upload_source
-from detection.models import BacktestRun, ModelVersion, RiskPolicy, ScoringJob
+from detection.models import ModelVersion, RiskPolicy, ScoringJob
 from detection.policy.selectors import risk_policy_current
-from tests.factories import ModelVersionFactory, RiskPolicyFactory, ScoreFactory, TransactionFactory, UserFactory
+from tests.factories import (
+    BacktestRunFactory,
+    ModelVersionFactory,
+    RiskPolicyFactory,
+    ScoreFactory,
+    TransactionFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -19,31 +26,28 @@ def staff_client(client, organisation):
     return client
 
 
+def one_of_each(organisation, *, version: int, comment: str) -> dict:
+    """One row of each kind in the organisation, by the admin's model name."""
+    model_version = ModelVersionFactory(organisation=organisation, version=version, status=ModelVersion.Status.ACTIVE)
+    source = upload_source(organisation=organisation)
+    return {
+        "modelversion": model_version,
+        "riskpolicy": RiskPolicyFactory(organisation=organisation, comment=comment),
+        "scoringjob": ScoringJob.objects.create(source=source, file_path="x.csv", file_format="csv"),
+        "backtestrun": BacktestRunFactory(organisation=organisation),
+        "score": ScoreFactory(transaction=TransactionFactory(source=source), model_version=model_version),
+    }
+
+
 @pytest.fixture
 def theirs(other_organisation):
     """One row of each kind in another organisation."""
-    version = ModelVersionFactory(organisation=other_organisation, version=41, status=ModelVersion.Status.ACTIVE)
-    source = upload_source(organisation=other_organisation)
-    return {
-        "modelversion": version,
-        "riskpolicy": RiskPolicyFactory(organisation=other_organisation, comment="their policy"),
-        "scoringjob": ScoringJob.objects.create(source=source, file_path="x.csv", file_format="csv"),
-        "backtestrun": BacktestRun.objects.create(organisation=other_organisation, file_path="x.csv", label_column="y"),
-        "score": ScoreFactory(transaction=TransactionFactory(source=source), model_version=version),
-    }
+    return one_of_each(other_organisation, version=41, comment="their policy")
 
 
 @pytest.fixture
 def ours(organisation):
-    version = ModelVersionFactory(organisation=organisation, version=42, status=ModelVersion.Status.ACTIVE)
-    source = upload_source(organisation=organisation)
-    return {
-        "modelversion": version,
-        "riskpolicy": RiskPolicyFactory(organisation=organisation, comment="our policy"),
-        "scoringjob": ScoringJob.objects.create(source=source, file_path="x.csv", file_format="csv"),
-        "backtestrun": BacktestRun.objects.create(organisation=organisation, file_path="x.csv", label_column="y"),
-        "score": ScoreFactory(transaction=TransactionFactory(source=source), model_version=version),
-    }
+    return one_of_each(organisation, version=42, comment="our policy")
 
 
 @pytest.mark.parametrize("model", ["modelversion", "riskpolicy", "scoringjob", "backtestrun", "score"])

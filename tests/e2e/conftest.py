@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from tests.conftest import stop_process
+
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"
@@ -95,12 +97,7 @@ def asgi_server(django_db_setup):
         _wait_until_up(f"http://127.0.0.1:{port}/accounts/login/", process, log_path, time.monotonic() + 30)
         yield f"http://127.0.0.1:{port}"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, timeout=10)
 
 
 @pytest.fixture(scope="module")

@@ -14,16 +14,23 @@ from tests.performance.backtest_data import labelled_frame
 pytestmark = [pytest.mark.e2e, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
+def columns_read(new_page, user, path: Path, start: str):
+    """A new page of the user's that sent the file from `start` (the uploads or backtests page) and asked for its
+    columns to be read."""
+    page = new_page()
+    log_in(page, user.username, start)
+    page.set_input_files("#id_file", str(path))
+    page.get_by_role("button", name="Read its columns").click()
+    return page
+
+
 @pytest.mark.usefixtures("active_model")
 def test_upload_is_mapped_scored_and_followed_to_100_percent(new_page, analyst, celery_worker_process, tmp_path):  # noqa: F811
     path = tmp_path / "march-transactions.csv"
     job_frame(300).to_csv(path, index=False)
     celery_worker_process()
-    page = new_page()
-    log_in(page, analyst.username, "/detection/uploads/")
 
-    page.set_input_files("#id_file", str(path))
-    page.get_by_role("button", name="Read its columns").click()
+    page = columns_read(new_page, analyst, path, "/detection/uploads/")
     page.wait_for_url("**/map/")
     expect(page.locator("#id_map_account_id")).to_have_value("user_id")
     expect(page.locator("#id_map_channel")).to_have_value("is_online")
@@ -45,10 +52,7 @@ def test_scored_file_downloads_from_the_finished_job(new_page, analyst, celery_w
     path = tmp_path / "small.csv"
     job_frame(20, bad=False).to_csv(path, index=False)
     celery_worker_process()
-    page = new_page()
-    log_in(page, analyst.username, "/detection/uploads/")
-    page.set_input_files("#id_file", str(path))
-    page.get_by_role("button", name="Read its columns").click()
+    page = columns_read(new_page, analyst, path, "/detection/uploads/")
     page.get_by_role("button", name="Score this file").click()
     expect(page.locator("#job-download")).to_be_visible(timeout=90_000)
 
@@ -64,10 +68,7 @@ def test_backtest_report_appears_when_the_worker_finishes(new_page, analyst, cel
     path = tmp_path / "labelled.csv"
     labelled_frame().to_csv(path, index=False)
     celery_worker_process()
-    page = new_page()
-    log_in(page, analyst.username, "/detection/backtests/")
-    page.set_input_files("#id_file", str(path))
-    page.get_by_role("button", name="Read its columns").click()
+    page = columns_read(new_page, analyst, path, "/detection/backtests/")
     page.wait_for_url("**/setup/")
     expect(page.locator("#id_label_column")).to_have_value("tx_fraud")
     page.fill("#id_delay_days", "1")

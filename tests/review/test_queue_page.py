@@ -9,7 +9,7 @@ from django.utils import timezone
 from review.models import ReviewItem
 from review.services import review_claim
 from tests.factories import ReviewItemFactory, ScoreFactory, TransactionFactory
-from tests.review.conftest import bulk_open_items
+from tests.review.bulk import bulk_open_items
 
 pytestmark = pytest.mark.django_db
 QUEUE = reverse("review:queue")

@@ -1,6 +1,5 @@
 """The import_transactions and generate_transactions commands."""
 
-import csv
 from datetime import UTC, datetime
 from io import StringIO
 
@@ -9,23 +8,10 @@ import time_machine
 from django.core.management import CommandError, call_command
 from django.db.models import Max, Min
 
+from tests.transactions.csv_files import SEED_HEADER, write_csv
 from transactions.models import LabelEvent, Source, Transaction
 from transactions.validation import CANONICAL_FIELDS
 
-SEED_HEADER = [
-    "transaction_id",
-    "timestamp",
-    "amount",
-    "merchant_category",
-    "location_distance_km",
-    "is_online",
-    "time_since_last_transaction_minutes",
-    "user_id",
-    "transaction_count_1h",
-    "total_amount_24h",
-    "is_anomaly",
-    "anomaly_type",
-]
 SEED_ROWS = [
     [
         "TXN_1",
@@ -71,10 +57,7 @@ SEED_ATTRIBUTES = "time_since_last_transaction_minutes,transaction_count_1h,tota
 
 @pytest.fixture
 def seed_csv(tmp_path):
-    path = tmp_path / "seed.csv"
-    with path.open("w", newline="") as handle:
-        csv.writer(handle).writerows([SEED_HEADER, *SEED_ROWS])
-    return path
+    return write_csv(tmp_path / "seed.csv", [SEED_HEADER, *SEED_ROWS])
 
 
 def run(*args) -> str:

@@ -1,11 +1,10 @@
 """File import: CSV with good and bad rows, Parquet, chunking, attributes, duplicates and mapping errors."""
 
-import csv
-
 import pandas as pd
 import pytest
 
 from tests.factories import SourceFactory
+from tests.transactions.csv_files import SEED_HEADER, write_csv
 from transactions.files import MappingError, guess_label_column, guess_mapping, read_mapped_chunks
 from transactions.models import LabelEvent, Transaction
 from transactions.services import transactions_import_file
@@ -30,10 +29,7 @@ MAPPING = {
 
 @pytest.fixture
 def mixed_csv(tmp_path):
-    path = tmp_path / "mixed.csv"
-    with path.open("w", newline="") as handle:
-        csv.writer(handle).writerows([HEADER, *ROWS])
-    return path
+    return write_csv(tmp_path / "mixed.csv", [HEADER, *ROWS])
 
 
 def _import(path, **options):
@@ -178,16 +174,7 @@ def test_an_unknown_field_is_refused(mixed_csv):
 
 
 def test_guess_mapping_reads_the_seed_and_handbook_headers():
-    seed = [
-        "transaction_id",
-        "timestamp",
-        "amount",
-        "merchant_category",
-        "location_distance_km",
-        "is_online",
-        "user_id",
-        "is_anomaly",
-    ]
+    seed = SEED_HEADER
     handbook = ["TRANSACTION_ID", "TX_DATETIME", "CUSTOMER_ID", "TERMINAL_ID", "TX_AMOUNT", "TX_FRAUD"]
 
     assert guess_mapping(seed) == {
@@ -211,11 +198,9 @@ def test_guess_mapping_reads_the_seed_and_handbook_headers():
 
 @pytest.mark.django_db(transaction=True)
 def test_parallel_writers_store_every_valid_row_once(tmp_path):
-    path = tmp_path / "many.csv"
     rows = [[f"t{n}", "2026-01-05 10:00:00", f"u{n % 7}", f"{n}.25", "0", "1", "", "0"] for n in range(40)]
     rows.append(["t3", "2026-01-05 10:00:00", "u3", "1", "0", "1", "", "0"])  # a repeat in a later chunk
-    with path.open("w", newline="") as handle:
-        csv.writer(handle).writerows([HEADER, *rows])
+    path = write_csv(tmp_path / "many.csv", [HEADER, *rows])
 
     summary = _import(path, chunk_rows=6, workers=2)
 

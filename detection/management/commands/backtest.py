@@ -1,6 +1,7 @@
 """Replay a labelled file through the real features and models and write the figures as JSON (no database)."""
 
 import json
+from dataclasses import fields
 from pathlib import Path
 
 import pandas as pd
@@ -56,19 +57,9 @@ class Command(BaseCommand):
         start = None
         if options["start"]:
             start = int(pd.Timestamp(options["start"], tz="UTC").timestamp())
-        config = BacktestConfig(
-            split=split,
-            train_days=options["train_days"],
-            delay_days=options["delay_days"],
-            test_days=options["test_days"],
-            start=start,
-            folds=options["folds"],
-            feedback=options["feedback"],
-            reviews_per_day=options["reviews_per_day"],
-            label_delay_days=options["label_delay_days"],
-            label_history_days=options["label_history_days"],
-            seed=options["seed"],
-        )
+        # Every other field of the configuration is the option of its name.
+        given = {f.name: options[f.name] for f in fields(BacktestConfig) if f.name in options}
+        config = BacktestConfig(**given | {"split": split, "start": start})
         result = run_backtest(frame, config)
         Path(options["json"]).write_text(json.dumps(result, indent=2))
         for model, figures in result["models"].items():

@@ -5,7 +5,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from accounts.selectors import NoOrganisation, organisation_by_name
-from detection.training.services import model_version_activate, model_version_create, model_version_train
+from detection.training.services import model_version_activate, model_version_create
 from detection.training.tasks import model_version_train_task
 from transactions.models import Transaction
 
@@ -44,30 +44,18 @@ class Command(BaseCommand):
                 raise CommandError(f"{organisation} has no stored transactions to train on.")
             since_dt = newest - timedelta(days=days)
         version = model_version_create(organisation=organisation)
+        window = [moment.isoformat() if moment else None for moment in (since_dt, until_dt)]
         if run_async:
-            model_version_train_task.delay(
-                version.pk,
-                since_dt.isoformat() if since_dt else None,
-                until_dt.isoformat() if until_dt else None,
-                max_rows,
-                seed,
-                activate,
-            )
+            model_version_train_task.delay(version.pk, *window, max_rows, seed, activate)
             self.stdout.write(f"Queued training of {organisation}'s v{version.version}.")
             return
         started = timezone.now()
-        try:
-            version = model_version_train(
-                organisation=organisation,
-                since=since_dt,
-                until=until_dt,
-                max_rows=max_rows,
-                seed=seed,
-                version=version,
-            )
+        try:  # the worker's task body, run here; activated below, once the training's figures are written
+            model_version_train_task(version.pk, *window, max_rows, seed)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         seconds = (timezone.now() - started).total_seconds()
+        version.refresh_from_db()
         self.stdout.write(
             f"Trained {organisation}'s v{version.version} on {version.training_rows} transactions "
             f"({version.labelled_rows} labelled) in {seconds:.1f} s: {', '.join(version.algorithms)}."

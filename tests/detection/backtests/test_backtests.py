@@ -11,7 +11,7 @@ from detection.backtests.tasks import backtest_run_task
 from detection.models import BacktestRun
 from tests.conftest import work_in
 from tests.detection.backtests.backtest_data import labelled_frame
-from tests.factories import UserFactory, default_organisation
+from tests.factories import BacktestRunFactory, UserFactory, default_organisation
 
 INDEX = reverse("detection:backtests")
 OPTIONS = {
@@ -93,9 +93,7 @@ def test_viewer_may_not_run_backtests(client, viewer):
 
 
 def test_another_analysts_run_is_not_found(analyst_client, second_analyst):
-    run = BacktestRun.objects.create(
-        organisation=default_organisation(), created_by=second_analyst, file_path="x.csv", label_column="y"
-    )
+    run = BacktestRunFactory(created_by=second_analyst)
 
     response = analyst_client.get(reverse("detection:backtest", kwargs={"pk": run.pk}))
 
@@ -103,9 +101,7 @@ def test_another_analysts_run_is_not_found(analyst_client, second_analyst):
 
 
 def test_pending_run_page_polls_for_its_report(analyst_client, analyst):
-    run = BacktestRun.objects.create(
-        organisation=default_organisation(), created_by=analyst, file_path="x.csv", label_column="y", options=OPTIONS
-    )
+    run = BacktestRunFactory(created_by=analyst, options=OPTIONS)
 
     response = analyst_client.get(reverse("detection:backtest", kwargs={"pk": run.pk}))
 
@@ -114,13 +110,7 @@ def test_pending_run_page_polls_for_its_report(analyst_client, analyst):
 
 
 def test_a_run_already_taken_is_not_run_twice(analyst):
-    run = BacktestRun.objects.create(
-        organisation=default_organisation(),
-        created_by=analyst,
-        file_path="x.csv",
-        label_column="y",
-        status=BacktestRun.Status.RUNNING,
-    )
+    run = BacktestRunFactory(created_by=analyst, status=BacktestRun.Status.RUNNING)
     BacktestRun.objects.filter(pk=run.pk).update(started_at=run.created_at)
 
     assert backtests.backtest_run_execute(run_id=run.pk) is None
@@ -165,14 +155,7 @@ def test_report_puts_the_ensemble_first_shares_ties_and_draws_given_curves(analy
         "per_day": [{"day": "2026-02-09", "rows": 10, "frauds": 1} | figures],
         "curves": {"ensemble": curve, "autoencoder": curve},
     }
-    run = BacktestRun.objects.create(
-        organisation=default_organisation(),
-        created_by=analyst,
-        file_path="x.csv",
-        label_column="y",
-        status=BacktestRun.Status.DONE,
-        result=result,
-    )
+    run = BacktestRunFactory(created_by=analyst, status=BacktestRun.Status.DONE, result=result)
 
     report = report_context(run)
 
@@ -185,9 +168,7 @@ def test_report_puts_the_ensemble_first_shares_ties_and_draws_given_curves(analy
 
 
 def test_another_organisations_run_is_not_found_even_by_those_who_see_every_run(other_admin_client, analyst):
-    run = BacktestRun.objects.create(
-        organisation=default_organisation(), created_by=analyst, file_path="x.csv", label_column="y"
-    )
+    run = BacktestRunFactory(created_by=analyst)
 
     assert other_admin_client.get(reverse("detection:backtest", kwargs={"pk": run.pk})).status_code == 404
 
@@ -196,9 +177,7 @@ def test_a_member_of_two_organisations_lists_and_opens_a_run_only_in_its_organis
     client, organisation, other_organisation
 ):
     member = UserFactory(username="dora", roles=[ANALYST], organisations=[organisation, other_organisation])
-    run = BacktestRun.objects.create(
-        organisation=other_organisation, created_by=member, file_path="x.csv", label_column="y", options=OPTIONS
-    )
+    run = BacktestRunFactory(organisation=other_organisation, created_by=member, options=OPTIONS)
     client.force_login(member)
     url = reverse("detection:backtest", kwargs={"pk": run.pk})
 

@@ -6,16 +6,7 @@ from django.core.management import call_command
 
 from detection.engine.backtest import BacktestConfig, run_backtest
 from tests.detection.engine.synthetic import FAST, START, transactions
-
-CONTRACT = {
-    "roc_auc",
-    "average_precision",
-    "precision_at_1pct",
-    "recall_at_1pct",
-    "precision_at_5pct",
-    "recall_at_5pct",
-    "card_precision_at_100",
-}
+from tests.detection.engine.test_metrics import CONTRACT
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,17 @@ import pytest
 
 from detection.engine.metrics import card_precision_daily, precision_at, recall_at, roc_auc, summary
 
+# The figures of the JSON contract: every model's in a summary and in a backtest.
+CONTRACT = {
+    "roc_auc",
+    "average_precision",
+    "precision_at_1pct",
+    "recall_at_1pct",
+    "precision_at_5pct",
+    "recall_at_5pct",
+    "card_precision_at_100",
+}
+
 
 def test_card_precision_takes_each_cards_best_score_and_drops_detected_cards():
     days = [0, 0, 0, 0, 1, 1, 1]
@@ -31,13 +42,5 @@ def test_roc_auc_is_none_with_a_single_class_and_exact_otherwise():
 
 def test_summary_holds_every_contract_figure():
     figures = summary([0, 1, 0, 1], [0.1, 0.4, 0.35, 0.8], days=[0, 0, 0, 0], cards=["a", "b", "c", "d"])
-    assert set(figures) == {
-        "roc_auc",
-        "average_precision",
-        "precision_at_1pct",
-        "recall_at_1pct",
-        "precision_at_5pct",
-        "recall_at_5pct",
-        "card_precision_at_100",
-    }
+    assert set(figures) == CONTRACT
     assert figures["card_precision_at_100"] == 0.02

@@ -13,10 +13,10 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.services import ANALYST, VIEWER
-from detection.models import BacktestRun, ScoringJob
+from detection.models import ScoringJob
 from tests.detection.jobs.jobs_data import MAPPING, csv_upload, job_frame
 from tests.detection.jobs.test_jobs import run_job, upload
-from tests.factories import UserFactory, default_organisation
+from tests.factories import BacktestRunFactory, UserFactory, default_organisation
 from transactions.models import Source
 from transactions.services import source_get_or_create
 
@@ -207,9 +207,7 @@ def test_a_token_is_refused_the_upload_pages(scorer, analyst):
 
 
 def test_a_backtest_is_read_by_its_author_and_admins_only(analyst, second_analyst, viewer, admin_user):
-    run = BacktestRun.objects.create(
-        organisation=default_organisation(), created_by=analyst, file_path="x.csv", label_column="y"
-    )
+    run = BacktestRunFactory(created_by=analyst)
     url = reverse("detection:backtest", kwargs={"pk": run.pk})
 
     answers = {user.username: session(user).get(url).status_code for user in (analyst, second_analyst, viewer)}

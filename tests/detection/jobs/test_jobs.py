@@ -14,7 +14,6 @@ from detection.models import ModelVersion, Score, ScoringJob, ScoringJobChunk
 from detection.scoring import registry
 from detection.scoring.services import ModelUnloadable, score_transactions
 from tests.detection.jobs.jobs_data import BAD_ROWS, MAPPING, csv_upload, job_frame, parquet_upload
-from tests.factories import default_organisation
 from transactions.models import Transaction
 from transactions.services import transactions_import_file
 
@@ -287,15 +286,7 @@ def test_progress_is_published_to_the_jobs_channel_group(scorer, active_model, s
     assert messages[-1]["job"]["processed_rows"] == 25
 
 
-def test_a_job_whose_active_model_this_release_cannot_read_fails_saying_why(scorer, no_active_model):
-    ModelVersion.objects.create(
-        organisation=default_organisation(),
-        version=9,
-        status=ModelVersion.Status.ACTIVE,
-        artifact=b"?",
-        artifact_format=999,
-    )
-    registry.active_model_changed()
+def test_a_job_whose_active_model_this_release_cannot_read_fails_saying_why(scorer, unreadable_active_model):
     job_id = upload(scorer, csv_upload(job_frame(12, bad=False))).json()["id"]
 
     with pytest.raises(ModelUnloadable):

@@ -18,6 +18,7 @@ from django.test.utils import CaptureQueriesContext
 from detection.engine.features import build_features
 from detection.scoring import adapters, registry
 from detection.scoring import history as cache_module
+from detection.scoring.adapters import StoredRows
 from detection.scoring.api_services import transactions_score_batch
 from detection.scoring.services import score_transactions
 from detection.training.services import model_version_activate, model_version_train
@@ -126,10 +127,10 @@ def test_stored_targets_read_by_scattered_primary_keys_give_the_frame_of_the_mod
     store_history(accounts=30, days=20)
     batch = latest_batch(200)[::7]  # ids far apart: the range read must still find each one and no other
     settings.HISTORY_CACHE = False
-    by_pk = adapters.frame_for_stored(organisation_id=_org(), pks=[t.pk for t in reversed(batch)])
+    by_pk = adapters.frame_for_stored(StoredRows(pks=[t.pk for t in reversed(batch)]), organisation_id=_org())
     assert_same(by_pk, adapters.frame_for_transactions(batch, organisation_id=_org()))
     assert by_pk[1].sum() == len(batch)
-    frame, targets = adapters.frame_for_stored(organisation_id=_org(), pks=[])
+    frame, targets = adapters.frame_for_stored(StoredRows(), organisation_id=_org())
     assert len(frame["row_id"]) == 0 and len(targets) == 0
 
 
@@ -296,13 +297,13 @@ def test_rows_this_transaction_stored_give_the_frame_read_back_from_the_database
         assert all(r.created for r in ingested) and len(pks) == 70
         with CaptureQueriesContext(connection) as queries:
             given = adapters.frame_for_stored(
-                organisation_id=_org(), pks=pks, written=written, written_source_id=batch[0].source_id
+                StoredRows(pks=pks, written=written, written_source_id=batch[0].source_id), organisation_id=_org()
             )
         sql = [q["sql"] for q in queries]
         assert any("SELECT count(*)" in q for q in sql)  # through the cache, which counts this transaction's rows
         assert not [q for q in sql if "change_txid = txid_current_if_assigned())" in q]  # and does not read them
         settings.HISTORY_CACHE = False  # the rows as SQL reads them
-        assert_same(given, adapters.frame_for_stored(organisation_id=_org(), pks=pks))
+        assert_same(given, adapters.frame_for_stored(StoredRows(pks=pks), organisation_id=_org()))
         assert given[1].sum() == 70 and np.isfinite(given[0]["label_known_ts"]).sum() > 40
         transaction.set_rollback(True)
 
@@ -318,14 +319,10 @@ def test_rows_stored_beside_other_writes_of_the_transaction_are_read_back(settin
         ingested = transactions_ingest_rows(source=source, rows=ingested_rows(batch[:70]))
         written = {r.pk: r.stored for r in ingested}
         with CaptureQueriesContext(connection) as queries:
-            given = adapters.frame_for_stored(
-                organisation_id=_org(),
-                pks=[*written, batch[0].pk],
-                written=written,
-                written_source_id=batch[0].source_id,
-            )
+            stored = StoredRows(pks=[*written, batch[0].pk], written=written, written_source_id=batch[0].source_id)
+            given = adapters.frame_for_stored(stored, organisation_id=_org())
         assert [q for q in queries if "change_txid = txid_current_if_assigned())" in q["sql"]]  # read: not all known
-        assert_same(given, adapters.frame_for_stored(organisation_id=_org(), pks=[*written, batch[0].pk]))
+        assert_same(given, adapters.frame_for_stored(StoredRows(pks=[*written, batch[0].pk]), organisation_id=_org()))
         assert given[0]["label"][given[0]["row_id"] == batch[0].pk].tolist() == [1.0]
         transaction.set_rollback(True)
 

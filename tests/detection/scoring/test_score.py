@@ -4,11 +4,9 @@ from datetime import timedelta
 
 import pytest
 
-from detection.models import ModelVersion, Score
-from detection.scoring import registry
+from detection.models import Score
 from review.models import ReviewItem
 from tests.detection.conftest import START, prototype_body
-from tests.factories import default_organisation
 from transactions.models import Transaction
 
 URL = "/api/v1/transactions/score"
@@ -100,16 +98,7 @@ def test_without_an_active_model_the_answer_is_503_and_nothing_is_stored(scorer,
     assert not Transaction.objects.filter(transaction_id="TXN_00000001").exists()
 
 
-def test_an_active_model_this_release_cannot_read_is_a_503_naming_it(scorer, no_active_model):
-    ModelVersion.objects.create(
-        organisation=default_organisation(),
-        version=9,
-        status=ModelVersion.Status.ACTIVE,
-        artifact=b"?",
-        artifact_format=999,
-    )
-    registry.active_model_changed()
-
+def test_an_active_model_this_release_cannot_read_is_a_503_naming_it(scorer, unreadable_active_model):
     response = scorer.post(URL, prototype_body(), format="json")
     assert response.status_code == 503
     error = response.json()["errors"][0]

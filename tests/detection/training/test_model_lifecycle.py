@@ -246,7 +246,7 @@ def test_training_reads_the_history_before_its_window_but_trains_on_the_window_o
 def test_bulk_scoring_in_arrays_stores_what_score_transactions_stores(active_version, size):
     from django.db import transaction as db_transaction
 
-    from detection.scoring.services import score_stored
+    from detection.scoring.services import StoredRows, score_stored
 
     day = START + timedelta(days=20)
     batch = [store_transaction(account_id="acct-001", amount="4800.00", at=day + timedelta(hours=12))] + [
@@ -266,11 +266,12 @@ def test_bulk_scoring_in_arrays_stores_what_score_transactions_stores(active_ver
         db_transaction.set_rollback(True)
     assert not Score.objects.filter(transaction__in=batch).exists()
 
-    result = score_stored(source_id=batch[0].source_id, transaction_ids=[t.transaction_id for t in batch])
+    rows = StoredRows(source_id=batch[0].source_id, transaction_ids=[t.transaction_id for t in batch])
+    result = score_stored(stored=rows)
 
     assert stored() == expected
     assert result.scored == len(batch) and result.flagged == len(expected[1]) >= 1
-    again = score_stored(source_id=batch[0].source_id, transaction_ids=[t.transaction_id for t in batch])
+    again = score_stored(stored=rows)
     assert (again.scored, again.flagged) == (result.scored, result.flagged)  # counted from the stored scores
     assert stored() == expected
 
