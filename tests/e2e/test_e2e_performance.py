@@ -4,8 +4,8 @@ import pytest
 
 from detection.models import RiskPolicy
 from detection.policy.selectors import risk_policy_invalidate
+from tests.detection.performance.seed import seed_performance
 from tests.e2e.conftest import log_in, screenshot
-from tests.performance.seed import seed_performance
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 PAGE = "/detection/performance/"

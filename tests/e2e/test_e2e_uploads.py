@@ -6,10 +6,11 @@ import pytest
 from playwright.sync_api import expect
 
 from detection.models import ScoringJob
-from tests.api.conftest import active_model, celery_worker_process, history, trained_model  # noqa: F401 - fixtures
-from tests.api.jobs_data import job_frame
+from tests.detection.backtests.backtest_data import labelled_frame
+from tests.detection.conftest import active_model, history, trained_model  # noqa: F401 - fixtures
+from tests.detection.jobs.conftest import celery_worker_process  # noqa: F401 - fixture
+from tests.detection.jobs.jobs_data import job_frame
 from tests.e2e.conftest import log_in, screenshot
-from tests.performance.backtest_data import labelled_frame
 
 pytestmark = [pytest.mark.e2e, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
