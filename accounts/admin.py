@@ -3,7 +3,9 @@ from axes.models import AccessAttempt
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
-from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group
+from django.db.models import Q
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
@@ -15,10 +17,25 @@ from core.audit import audit_record
 from transactions.models import Source
 
 
+def people_visible(request):
+    """The people a staff member administers: superusers everyone; other staff the members of their organisations
+    and people of no organisation yet (to add them), never a superuser."""
+    people = get_user_model().objects.all()
+    if request.user.is_superuser:
+        return people
+    mine = Q(memberships__organisation__memberships__user=request.user) | Q(memberships__isnull=True)
+    return people.filter(mine, is_superuser=False).distinct()
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 1
     autocomplete_fields = ["user"]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "user":  # an id typed past the picker is refused too
+            kwargs["queryset"] = people_visible(request)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 @admin.register(Organisation)
@@ -55,10 +72,7 @@ class MemberUserAdmin(UserAdmin):
     organisations and may not make anyone a superuser, give permissions one by one, or change a superuser."""
 
     def get_queryset(self, request):
-        rows = super().get_queryset(request)
-        if request.user.is_superuser:
-            return rows
-        return rows.filter(memberships__organisation__memberships__user=request.user).distinct()
+        return people_visible(request)
 
     def get_readonly_fields(self, request, obj=None):
         fixed = super().get_readonly_fields(request, obj)
@@ -75,8 +89,23 @@ class MemberUserAdmin(UserAdmin):
         return super().has_delete_permission(request, obj)
 
 
+class PlatformGroupAdmin(GroupAdmin):
+    """The roles (groups) are the platform's, shared by every organisation: only superusers change them."""
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+
 admin.site.unregister(get_user_model())
 admin.site.register(get_user_model(), MemberUserAdmin)
+admin.site.unregister(Group)
+admin.site.register(Group, PlatformGroupAdmin)
 
 
 class PartnerTokenCreateForm(forms.ModelForm):

@@ -32,11 +32,39 @@ def test_staff_see_only_their_organisations(staff_client, organisation, other_or
     assert staff_client.get(other).status_code == 302  # the admin's answer to an object one may not see
 
 
-def test_staff_see_only_the_people_of_their_organisations(staff_client, analyst, other_analyst):
+def test_staff_see_only_the_people_of_their_organisations(staff_client, analyst, other_analyst, admin_user):
     page = staff_client.get(reverse("admin:auth_user_changelist"))
 
     assert analyst in page.context["cl"].queryset
     assert other_analyst not in page.context["cl"].queryset
+    assert admin_user not in page.context["cl"].queryset  # superusers are the platform's, not an organisation's
+
+
+def test_staff_cannot_add_another_organisations_person_as_a_member(staff_client, organisation, other_analyst):
+    url = reverse("admin:accounts_organisation_change", args=[organisation.pk])
+    form = {
+        "name": organisation.name,
+        "memberships-TOTAL_FORMS": "1",
+        "memberships-INITIAL_FORMS": "0",
+        "memberships-MIN_NUM_FORMS": "0",
+        "memberships-MAX_NUM_FORMS": "1000",
+        "memberships-0-user": str(other_analyst.pk),
+        "memberships-0-organisation": str(organisation.pk),
+    }
+
+    response = staff_client.post(url, form)
+
+    assert response.status_code == 200  # the form again, with the error
+    assert not other_analyst.memberships.filter(organisation=organisation).exists()
+
+
+def test_only_superusers_change_the_roles(staff_client):
+    from django.contrib.auth.models import Group
+
+    role = Group.objects.get(name="viewer")
+    page = staff_client.get(reverse("admin:auth_group_change", args=[role.pk]))
+
+    assert page.status_code == 200 and page.context["has_change_permission"] is False
 
 
 def test_staff_cannot_make_anyone_a_superuser(staff_client, staff_admin, analyst):
@@ -49,7 +77,7 @@ def test_staff_cannot_make_anyone_a_superuser(staff_client, staff_admin, analyst
 def test_staff_cannot_change_a_superuser(staff_client, admin_user, organisation):
     url = reverse("admin:auth_user_change", args=[admin_user.pk])
 
-    assert staff_client.get(url).context["has_change_permission"] is False  # shown read-only
+    assert staff_client.get(url).status_code == 302  # not among the people they administer
     staff_client.post(url, {"username": "taken-over", "is_superuser": "on"})
     admin_user.refresh_from_db()
     assert admin_user.username == "root"
