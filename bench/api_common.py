@@ -100,6 +100,7 @@ def setup_own_database(name: str, **env: str) -> None:
         "DATABASE_URL": f"{PG}/{name}",
         "LOG_LEVEL": "WARNING",
         "DJANGO_SETTINGS_MODULE": "anomaly_site.settings",
+        "PLAIN_HTTP": "1",  # the benchmark's in-process client speaks plain HTTP, as make run does
     }
     for key, value in (defaults | env).items():
         os.environ.setdefault(key, value)
