@@ -20,7 +20,7 @@ from transactions.models import Source
 def people_visible(request):
     """The people a staff member administers: superusers everyone; other staff the members of their organisations
     and people of no organisation yet (to add them), never a superuser."""
-    people = get_user_model().objects.all()
+    people = get_user_model().objects.order_by("username")
     if request.user.is_superuser:
         return people
     mine = Q(memberships__organisation__memberships__user=request.user) | Q(memberships__isnull=True)
