@@ -224,8 +224,9 @@ def _stored_targets(
         query = columns + "WHERE id = ANY(%s::bigint[]) AND id BETWEEN %s AND %s AND source_id = ANY(%s)"
         params = [ids, min(ids, default=0), max(ids, default=-1), source_ids]
     else:
-        query = columns + "WHERE source_id = %s AND transaction_id = ANY(%s::text[]) AND source_id = ANY(%s)"
-        params = [source_id, list(transaction_ids), source_ids]
+        # The source is the organisation's own (score_stored takes the organisation from it): no second filter.
+        query = columns + "WHERE source_id = %s AND transaction_id = ANY(%s::text[])"
+        params = [source_id, list(transaction_ids)]
     # Rows an older release stored before the ingest rules' first time are not scored (their history window would
     # start before the first representable date): left out, as if not stored.
     query, params = query + " AND timestamp >= %s", [*params, scorable_since()]
