@@ -40,6 +40,8 @@ class Scope(models.TextChoices):
     SCORE = "score", "Score and ingest transactions"
     LABEL = "label", "Report outcomes (labels)"
     READ = "read", "Read transactions, scores and jobs"
+    LISTS = "lists", "Manage lists (read, add and remove entries)"
+    RULES = "rules", "Manage rules (read, draft, activate and disable)"
 
 
 TOKEN_PREFIX = "atk_"  # noqa: S105 - a public marker, not a secret

@@ -7,7 +7,7 @@ from core.audit import audit_record
 from transactions.models import Source
 
 ANALYST, ADMIN, VIEWER = "analyst", "admin", "viewer"
-PROJECT_APPS = ("accounts", "transactions", "detection", "review", "alerts")
+PROJECT_APPS = ("accounts", "transactions", "detection", "rules", "review", "alerts")
 
 # Codenames each role holds. Viewers read; analysts read, review and upload; admins may do everything.
 ROLE_PERMISSIONS: dict[str, set[str]] = {
@@ -18,6 +18,11 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "detection.view_riskpolicy",
         "review.view_reviewitem",
         "review.view_reviewdecision",
+        "rules.view_rule",
+        "rules.view_ruleversion",
+        "rules.view_ruletest",
+        "rules.view_valuelist",
+        "rules.view_listentry",
     },
 }
 ROLE_PERMISSIONS[ANALYST] = ROLE_PERMISSIONS[VIEWER] | {

@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "accounts",
     "transactions",
     "detection",
+    "rules",
     "review",
     "alerts",
 ]

@@ -49,6 +49,14 @@ class ModelVersion(models.Model):
         return f"v{self.version} ({self.status})"
 
 
+class Decision(models.TextChoices):
+    """What a score answers a partner: the rules' strongest action, or the model's thresholds when no rule decides."""
+
+    ALLOW = "allow", "Allow"
+    REVIEW = "review", "Review"
+    BLOCK = "block", "Block"
+
+
 class Score(models.Model):
     """A transaction's score under one model version; a property of the transaction and the version alone."""
 
@@ -72,6 +80,10 @@ class Score(models.Model):
     is_anomaly = models.BooleanField(default=False)
     components = models.JSONField(default=dict, blank=True)
     reasons = models.JSONField(default=list, blank=True)
+    # The decision and the rules that matched ({"id", "name", "version", "action"} each, tags included); blank for
+    # scores stored before decisions existed.
+    decision = models.CharField(max_length=8, choices=Decision.choices, blank=True, default="")
+    rules = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -93,6 +105,11 @@ class RiskPolicy(models.Model):
     review_threshold = models.FloatField(
         default=0.95, help_text="Scores at or above this are flagged and enter the review queue."
     )
+    block_threshold = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Scores at or above this are blocked when no rule decides (none: the model alone never blocks).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -112,6 +129,11 @@ class RiskPolicy(models.Model):
                 & Q(review_threshold__lte=1),
                 name="risk_policy_bands_ordered_in_unit_interval",
             ),
+            models.CheckConstraint(
+                condition=Q(block_threshold__isnull=True)
+                | (Q(block_threshold__gte=F("review_threshold")) & Q(block_threshold__lte=1)),
+                name="risk_policy_block_above_review",
+            ),
         ]
 
     def clean(self) -> None:
@@ -120,6 +142,10 @@ class RiskPolicy(models.Model):
             raise ValidationError("Every threshold must lie in [0, 1].")
         if not self.medium <= self.high <= self.critical:
             raise ValidationError("Bands must be ordered: medium ≤ high ≤ critical.")
+        if self.block_threshold is not None and not self.review_threshold <= self.block_threshold <= 1:
+            raise ValidationError(
+                {"block_threshold": "The block threshold must lie between the review threshold and 1."}
+            )
 
     def risk_level(self, score: float) -> str:
         if score >= self.critical:
@@ -132,6 +158,12 @@ class RiskPolicy(models.Model):
 
     def is_flagged(self, score: float) -> bool:
         return score >= self.review_threshold
+
+    def model_decision(self, score: float) -> str:
+        """The decision of the model's thresholds alone (when no rule decides)."""
+        if self.block_threshold is not None and score >= self.block_threshold:
+            return Decision.BLOCK
+        return Decision.REVIEW if score >= self.review_threshold else Decision.ALLOW
 
 
 class ScoringJob(models.Model):

@@ -91,6 +91,7 @@ class ScoreOutput:
     components: dict[str, np.ndarray]
     reasons: Sequence[list[str]] = field(default_factory=list)  # reasons[i]: the words for row i
     rows: np.ndarray | None = None  # positions of the scored rows in the frame (score_frame only)
+    features: FeatureMatrix | None = None  # the scored rows' features (score_frame only): rules read them by name
 
 
 class Detector:
@@ -330,7 +331,7 @@ class Detector:
         features = build_features(data, target_mask=target_mask, spec=self.spec)
         amounts = data.amount[features.rows] if reasons else None
         output = self.score_features(features.X, reasons=reasons, amounts=amounts)
-        output.rows = features.rows
+        output.rows, output.features = features.rows, features
         return output
 
     def to_bytes(self) -> bytes:

@@ -1,0 +1,1 @@
+"""The rule language: typed, safe expressions over a batch's columns (never Python's eval), in plain Python."""
