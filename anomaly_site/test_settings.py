@@ -16,5 +16,8 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 MEDIA_ROOT = BASE_DIR / "var" / "test-media"  # noqa: F405
 
-# Each developer or helper running the suite at once sets TEST_DB_NAME (and REDIS_URL's db) to stay apart.
-DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_DB_NAME", "test_anomaly")}  # noqa: F405
+# Each developer or helper running the suite at once sets TEST_DB_NAME, or a DATABASE_URL of their own (the test
+# database is then test_<its name>), and REDIS_URL's db, to stay apart.
+DATABASES["default"]["TEST"] = {  # noqa: F405
+    "NAME": os.environ.get("TEST_DB_NAME") or f"test_{DATABASES['default']['NAME']}"  # noqa: F405
+}
