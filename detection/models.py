@@ -82,8 +82,8 @@ class Score(models.Model):
     reasons = models.JSONField(default=list, blank=True)
     # The decision and the rules that matched ({"id", "name", "version", "action"} each, tags included); blank for
     # scores stored before decisions existed.
-    decision = models.CharField(max_length=8, choices=Decision.choices, blank=True, default="")
-    rules = models.JSONField(default=list, blank=True)
+    decision = models.CharField(max_length=8, choices=Decision.choices, blank=True, default="", db_default="")
+    rules = models.JSONField(default=list, blank=True, db_default=[])
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
