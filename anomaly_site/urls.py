@@ -23,6 +23,7 @@ urlpatterns = [
     path("api/v1/", include("anomaly_site.api_urls")),
     path("transactions/", include("transactions.urls")),
     path("detection/", include("detection.urls")),
+    path("rules/", include("rules.urls")),
     path("review/", include("review.urls")),
     path("alerts/", include("alerts.urls")),
 ]

@@ -1,0 +1,1 @@
+"""Admin of lists (registered when rules.admin is imported)."""

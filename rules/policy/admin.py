@@ -1,0 +1,1 @@
+"""Admin of policy (registered when rules.admin is imported)."""
