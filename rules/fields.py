@@ -1,0 +1,449 @@
+"""The catalogue of names a rule reads: the transaction's fields, its time, the engine's features in real units,
+and the model's scores; with how each column is computed for a scored batch.
+
+The engine keeps counts, sums and distances as ``log1p`` and amount ratios as log-ratios (``features.py``); the
+catalogue undoes that, so a rule says ``count_24h_account > 10`` and ``sum_24h_account > 2000``. Every window
+counts the account's (or merchant's) transactions strictly before this one, up to its width before it, within
+the organisation. A feature the active model was not trained with is computed here, for the batch's rows only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from detection.engine.detector import UNSUPERVISED
+from detection.engine.features import ACCOUNT_LOOKBACK_SECONDS, FeatureSpec, build_features
+from detection.engine.frame import ATTR_PREFIX, Frame
+from rules.language import FUNCTION_DESCRIPTIONS, Schema, Type
+
+ATTRIBUTES_PREFIX = "attributes."
+COMPONENTS = (*UNSUPERVISED, "unsupervised", "supervised")
+# Every engine feature the catalogue reads, whatever the active model's spec holds.
+_FULL_SPEC = FeatureSpec(
+    attributes=[], supervised_features=True, recent_share=True, amount_peak=True, repeat_spike=True
+)
+
+
+@dataclass(frozen=True)
+class Field:
+    type: Type
+    description: str
+    group: str  # transaction | time | account | merchant | model
+    kind: str | None = None  # the kind of list its values are looked up in (merchant_id → merchant)
+
+
+@dataclass(frozen=True)
+class _Feature:
+    """A catalogue name read from an engine feature: which one, how to undo its scaling, when it is missing."""
+
+    engine: str
+    unit: Callable[[np.ndarray], np.ndarray]
+    per_merchant: bool = False  # missing where the transaction names no merchant
+
+
+def _count(x):
+    return np.rint(np.expm1(x))
+
+
+def _seconds(x):
+    """Seconds since the previous transaction, at most the 30-day lookback (the engine's value with none)."""
+    seconds = np.rint(np.expm1(x))
+    return np.where(seconds >= ACCOUNT_LOOKBACK_SECONDS * (1 - 1e-5), ACCOUNT_LOOKBACK_SECONDS, seconds)
+
+
+def _money(x):
+    return np.round(np.expm1(x), 2)
+
+
+def _ratio(x):
+    return np.exp(x)
+
+
+def _km(x):
+    return np.round(np.expm1(x), 3)
+
+
+def _as_is(x):
+    return x
+
+
+def _flag(x):
+    return x > 0.5
+
+
+FIELDS: dict[str, Field] = {}
+_FEATURES: dict[str, _Feature] = {}
+
+
+def _field(name: str, kind: Type, description: str, group: str, list_kind: str | None = None) -> None:
+    FIELDS[name] = Field(kind, description, group, list_kind)
+
+
+def _feature(name: str, kind: Type, description: str, group: str, feature: _Feature) -> None:
+    _field(name, kind, description, group)
+    _FEATURES[name] = feature
+
+
+_WINDOW_WORDS = {"1h": "hour", "24h": "24 hours", "7d": "7 days", "9d": "9 days", "14d": "14 days", "30d": "30 days"}
+
+# The transaction.
+_field("amount", Type.NUMBER, "The transaction's amount, in its currency.", "transaction")
+_field("account_id", Type.STRING, "The account (card, customer) that made the transaction.", "transaction", "account")
+_field("merchant_id", Type.STRING, "The merchant (or terminal) paid; missing when none.", "transaction", "merchant")
+_field(
+    "merchant_category",
+    Type.STRING,
+    "The merchant's category as sent (e.g. an MCC); missing when none.",
+    "transaction",
+    "text",
+)
+_field("channel", Type.STRING, 'How it was made: "online", "in_person", "atm" or "other".', "transaction", "text")
+_field("country", Type.STRING, 'The country as sent (e.g. "FR"); missing when none.', "transaction", "country")
+_field("latitude", Type.NUMBER, "Where it was made (degrees); missing when not sent.", "transaction")
+_field("longitude", Type.NUMBER, "Where it was made (degrees); missing when not sent.", "transaction")
+_field(
+    "location_distance_km",
+    Type.NUMBER,
+    "Distance from the customer's home as the sender measured it (km); missing when not sent.",
+    "transaction",
+)
+# Its time (UTC).
+_field("hour", Type.NUMBER, "Hour of the day it was made, 0 to 23 (UTC).", "time")
+_field("weekday", Type.NUMBER, "Day of the week it was made, 1 (Monday) to 7 (Sunday) (UTC).", "time")
+
+# The account's behaviour before this transaction.
+for _w in ("1h", "24h", "7d", "30d"):
+    _feature(
+        f"count_{_w}_account",
+        Type.NUMBER,
+        f"How many transactions the account made in the {_WINDOW_WORDS[_w]} before this one.",
+        "account",
+        _Feature(f"a_count_{_w}", _count),
+    )
+    _feature(
+        f"sum_{_w}_account",
+        Type.NUMBER,
+        f"The total amount of the account's transactions in the {_WINDOW_WORDS[_w]} before this one.",
+        "account",
+        _Feature(f"a_amount_{_w}", _money),
+    )
+for _w in ("24h", "7d", "30d"):
+    _feature(
+        f"mean_amount_{_w}_account",
+        Type.NUMBER,
+        f"The account's average amount in the {_WINDOW_WORDS[_w]} before this one (0 with none).",
+        "account",
+        _Feature(f"a_mean_amount_{_w}", _money),
+    )
+_feature(
+    "amount_share_24h_account",
+    Type.NUMBER,
+    "This amount's share of the account's spending over 24 hours, itself included (0 to 1; 1 = nothing else).",
+    "account",
+    _Feature("a_amount_share_24h", _as_is),
+)
+_feature(
+    "amount_vs_typical_account",
+    Type.NUMBER,
+    "This amount against the account's typical amount of its last 30 days (its geometric mean): 1 = typical, "
+    "5 = five times it; 1 when the account has no history.",
+    "account",
+    _Feature("a_amount_vs_typical", _ratio),
+)
+_feature(
+    "amount_zscore_account",
+    Type.NUMBER,
+    "How unusual this amount is for the account (standard deviations of its log-amounts over 30 days, "
+    "shrunk for short histories); 0 with no history.",
+    "account",
+    _Feature("a_amount_z", _as_is),
+)
+_feature(
+    "peak_amount_7d_vs_typical_account",
+    Type.NUMBER,
+    "The account's largest amount of the last 7 days against its typical amount (1 = typical; 1 with none).",
+    "account",
+    _Feature("a_peak_amount_7d_vs_typical", _ratio),
+)
+_feature(
+    "seconds_since_previous_account",
+    Type.NUMBER,
+    "Seconds since the account's previous transaction (2,592,000 = 30 days, also when there was none).",
+    "account",
+    _Feature("a_secs_since_prev_log", _seconds),
+)
+_feature(
+    "distance_from_usual_km",
+    Type.NUMBER,
+    "Kilometres from the account's usual place (the mean of its located transactions of 30 days); 0 with no "
+    "located history, missing when this transaction has no coordinates.",
+    "account",
+    _Feature("a_location_shift_km_log", _km),
+)
+for _what, _engine in (
+    ("merchant", "merchant"),
+    ("country", "country"),
+    ("channel", "channel"),
+    ("category", "category"),
+):
+    _feature(
+        f"first_{_what}_for_account",
+        Type.BOOLEAN,
+        f"True when the account has history in its last 30 days but never with this {_what} in it (false "
+        f"for an account's very first transaction, and when this transaction has no {_what}).",
+        "account",
+        _Feature(f"a_new_{_engine}", _flag),
+    )
+_feature(
+    "hour_rarity_account",
+    Type.NUMBER,
+    "Share of the account's transactions of 30 days made outside this 3-hour slot of the day (0 to 1; "
+    "near 1 = an hour it never uses).",
+    "account",
+    _Feature("a_hour_rarity", _as_is),
+)
+_feature(
+    "known_frauds_30d_account",
+    Type.NUMBER,
+    "The account's transactions of the last 30 days known to be fraud at this transaction's time.",
+    "account",
+    _Feature("a_known_frauds_30d", _count),
+)
+
+# The merchant's, before this transaction (missing when the transaction names no merchant).
+for _w in ("24h", "7d", "30d"):
+    _feature(
+        f"count_{_w}_merchant",
+        Type.NUMBER,
+        f"How many transactions the merchant had in the {_WINDOW_WORDS[_w]} before this one.",
+        "merchant",
+        _Feature(f"m_count_{_w}", _count, per_merchant=True),
+    )
+_feature(
+    "new_accounts_7d_merchant",
+    Type.NUMBER,
+    "The merchant's transactions of the last 7 days by an account that had not used it in the 7 days before.",
+    "merchant",
+    _Feature("m_new_accounts_7d", _count, per_merchant=True),
+)
+_feature(
+    "amount_vs_typical_merchant",
+    Type.NUMBER,
+    "This amount against the merchant's typical amount of its last 30 days: 1 = typical; 1 with no history.",
+    "merchant",
+    _Feature("m_amount_vs_typical", _ratio, per_merchant=True),
+)
+for _w in ("7d", "14d", "30d"):
+    _feature(
+        f"known_frauds_{_w}_merchant",
+        Type.NUMBER,
+        f"The merchant's transactions of the last {_WINDOW_WORDS[_w]} known to be fraud at this transaction's time.",
+        "merchant",
+        _Feature(f"m_known_frauds_{_w}", _count, per_merchant=True),
+    )
+_feature(
+    "known_fraud_rate_30d_merchant",
+    Type.NUMBER,
+    "Known frauds over the merchant's transactions of 30 days (plus one), 0 to 1.",
+    "merchant",
+    _Feature("m_known_fraud_rate_30d", _as_is, per_merchant=True),
+)
+for _w in ("9d", "14d", "30d"):
+    _feature(
+        f"known_fraud_share_{_w}_merchant",
+        Type.NUMBER,
+        f"Among the merchant's transactions of {_WINDOW_WORDS[_w]} whose label is known, the share of frauds "
+        "(frauds over labelled plus one), 0 to 1.",
+        "merchant",
+        _Feature(f"m_known_fraud_share_{_w}", _as_is, per_merchant=True),
+    )
+    _feature(
+        f"known_labels_{_w}_merchant",
+        Type.NUMBER,
+        f"How many of the merchant's transactions of {_WINDOW_WORDS[_w]} have a known label (fraud or not).",
+        "merchant",
+        _Feature(f"m_known_labels_{_w}", _count, per_merchant=True),
+    )
+
+# The model's verdict.
+_field("score", Type.NUMBER, "The model's score, 0 to 1 (higher = more suspicious).", "model")
+_field(
+    "risk_level", Type.STRING, 'The risk level of the score: "low", "medium", "high" or "critical".', "model", "text"
+)
+_COMPONENT_WORDS = {
+    "isolation_forest": "the isolation forest's (unusual combinations)",
+    "autoencoder": "the autoencoder's (transactions unlike the usual ones)",
+    "tail": "the tail model's (extreme deviations: amount, distance, new country, …)",
+    "unsupervised": "the unsupervised detectors' combined",
+    "supervised": "the supervised model's (learnt from labels; missing until one is trained)",
+}
+for _component in COMPONENTS:
+    _field(f"score_{_component}", Type.NUMBER, f"Score of {_COMPONENT_WORDS[_component]}, 0 to 1.", "model")
+
+
+def rule_schema(lists: Mapping[str, str]) -> Schema:
+    """What a rule may read: every catalogue name, attributes, and the organisation's lists (name → kind)."""
+    return Schema(
+        fields={name: f.type for name, f in FIELDS.items()},
+        lists=dict(lists),
+        kinds={name: f.kind for name, f in FIELDS.items() if f.kind},
+    )
+
+
+def completions(lists: Mapping[str, str]) -> list[dict]:
+    """Every name an editor may offer, with its type and what it means."""
+    names = [
+        {"name": name, "type": str(f.type), "description": f.description, "group": f.group}
+        for name, f in FIELDS.items()
+    ]
+    names.append(
+        {
+            "name": "attributes.",
+            "type": str(Type.ANY),
+            "description": "A field the sender added "
+            "(attributes.<key>, dotted for nested ones); a row without it, or with another type, never matches.",
+            "group": "attributes",
+        }
+    )
+    names += [
+        {"name": f"lists.{name}", "type": "list", "description": f"The list {name} ({kind} values).", "group": "lists"}
+        for name, kind in sorted(lists.items())
+    ]
+    names += [
+        {"name": f"{name}(", "type": "function", "description": text, "group": "functions"}
+        for name, text in FUNCTION_DESCRIPTIONS.items()
+    ]
+    return names
+
+
+def rule_columns(names, *, frame, rows: np.ndarray, output, risk_levels: Sequence[str]) -> dict[str, np.ndarray]:
+    """The columns of the named catalogue names (and ``attributes.<key>``) for the scored rows of a frame.
+
+    ``frame``: what was scored (a ``Frame``, or the adapters' dict of columns, whose ``attr_<key>`` columns keep
+    text attributes as text); ``rows``: the scored rows' positions in it; ``output``: the ``ScoreOutput`` (its
+    ``features`` hold the rows' engine features); ``risk_levels``: one per row. Numbers come as float arrays (NaN:
+    missing), text as object arrays (None: missing), flags as bool arrays.
+    """
+    reader = _Reader(frame, np.asarray(rows, dtype=np.int64), output, risk_levels)
+    return {name: reader.column(name) for name in names}
+
+
+@dataclass
+class _Reader:
+    frame: object
+    rows: np.ndarray
+    output: object
+    risk_levels: Sequence[str]
+    _engine: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def column(self, name: str) -> np.ndarray:
+        if name.startswith(ATTRIBUTES_PREFIX):
+            return self.attribute(name[len(ATTRIBUTES_PREFIX) :].split("."))
+        if name in _FEATURES:
+            return self.feature(_FEATURES[name])
+        if name not in FIELDS:
+            raise KeyError(f"{name!r} is not in the rules' catalogue")
+        if name in ("hour", "weekday"):
+            return self.time(name)
+        return self.model_or_field(name)
+
+    # The transaction's fields.
+    def raw(self, name: str) -> np.ndarray:
+        if isinstance(self.frame, Frame):
+            return getattr(self.frame, name)
+        values = self.frame.get(name) if isinstance(self.frame, Mapping) else None
+        if values is None and isinstance(self.frame, pd.DataFrame) and name in self.frame.columns:
+            values = self.frame[name].array
+        if values is None:
+            return np.full(_length(self.frame), np.nan if name in ("latitude", "longitude") else None, dtype=object)
+        return values
+
+    def text(self, name: str) -> np.ndarray:
+        values = np.asarray(self.raw(name)[self.rows], dtype=object)
+        empty = pd.isna(values) | (values == "")
+        return np.where(empty, None, values) if empty.any() else values
+
+    def number(self, name: str) -> np.ndarray:
+        return pd.to_numeric(pd.Series(np.asarray(self.raw(name))[self.rows]), errors="coerce").to_numpy(np.float64)
+
+    def time(self, name: str) -> np.ndarray:
+        ts = np.asarray(self.raw("ts"), dtype=np.int64)[self.rows]
+        if name == "hour":
+            return ((ts % 86400) // 3600).astype(np.float64)
+        return ((ts // 86400 + 3) % 7 + 1).astype(np.float64)  # 1970-01-01 was a Thursday (ISO day 4)
+
+    def model_or_field(self, name: str) -> np.ndarray:
+        if name == "score":
+            return np.asarray(self.output.score, dtype=np.float64)
+        if name == "risk_level":
+            return np.asarray(list(self.risk_levels), dtype=object)
+        if name.startswith("score_"):
+            values = self.output.components.get(name[len("score_") :])
+            return np.full(len(self.rows), np.nan) if values is None else np.asarray(values, dtype=np.float64)
+        if FIELDS[name].type is Type.STRING:
+            return self.text(name)
+        return self.number(name)
+
+    def attribute(self, path: list[str]) -> np.ndarray:
+        head, rest = path[0], path[1:]
+        if isinstance(self.frame, Frame):
+            values = self.frame.attrs.get(head)
+            if values is None or rest:
+                return np.full(len(self.rows), None, dtype=object)
+            return np.asarray(values, dtype=np.float64)[self.rows]
+        raw = self.raw(ATTR_PREFIX + head)
+        values = np.asarray(raw, dtype=object)[self.rows]
+        if rest:
+            values = np.fromiter((_dig(v, rest) for v in values), dtype=object, count=len(values))
+        return values
+
+    # The engine's features.
+    def feature(self, feature: _Feature) -> np.ndarray:
+        values = feature.unit(self.engine(feature.engine).astype(np.float64))
+        if feature.per_merchant:
+            values = np.where(self.text("merchant_id") == None, np.nan, values)  # noqa: E711 - elementwise
+        if feature.engine == "a_location_shift_km_log":
+            located = np.isfinite(self.number("latitude")) & np.isfinite(self.number("longitude"))
+            values = np.where(located, values, np.nan)
+        return values
+
+    def engine(self, name: str) -> np.ndarray:
+        features = getattr(self.output, "features", None)
+        if features is not None and name in features.names:
+            return self._aligned(features.column(name), features.rows)
+        if name not in self._engine:
+            self._engine.update(self._computed())
+        return self._engine[name]
+
+    def _aligned(self, values: np.ndarray, feature_rows: np.ndarray) -> np.ndarray:
+        """Values per feature row, in the order of ``self.rows``."""
+        if len(feature_rows) == len(self.rows) and np.array_equal(feature_rows, self.rows):
+            return values
+        order = np.argsort(feature_rows, kind="stable")
+        return values[order[np.searchsorted(feature_rows, self.rows, sorter=order)]]
+
+    def _computed(self) -> dict[str, np.ndarray]:
+        """Every catalogue feature for the batch's rows, when the active model's features lack some."""
+        data = Frame.of(self.frame)
+        mask = np.zeros(len(data), dtype=bool)
+        mask[self.rows] = True
+        matrix = build_features(data, target_mask=mask, spec=_FULL_SPEC)
+        return {name: self._aligned(matrix.X[:, j], matrix.rows) for j, name in enumerate(matrix.names)}
+
+
+def _dig(value, keys: list[str]):
+    for key in keys:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _length(frame) -> int:
+    if isinstance(frame, Frame | pd.DataFrame):
+        return len(frame)
+    return len(frame["row_id"])

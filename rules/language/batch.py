@@ -1,0 +1,122 @@
+"""A batch's columns as the evaluator reads them: each column's values by type, with a mask of the missing rows.
+
+Conventions of the columns handed in: numbers are float arrays, NaN where missing; text is an object array, None
+where missing; booleans are bool arrays (never missing) or object arrays of True/False/None; an attribute's column
+is an object array of whatever the rows carried (None where a row lacks it). Views are worked out once per batch
+and shared by every rule evaluated over the same ``Batch``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Protocol
+
+import numpy as np
+
+from rules.language.types import Type
+
+Column = tuple[np.ndarray, np.ndarray | None]  # (values, missing mask or None when nothing is missing)
+
+
+class Membership(Protocol):
+    """A list's values, looked up many at once."""
+
+    def contains(self, values: np.ndarray) -> np.ndarray: ...
+
+
+class Batch(Mapping):
+    """Columns by name, remembering each typed view asked of them. Wrap a batch's columns once and evaluate every
+    rule over it: each column is then checked for missing rows once, not once per rule."""
+
+    def __init__(
+        self,
+        columns: Mapping[str, np.ndarray],
+        memberships: Mapping[str, Membership] | None = None,
+        *,
+        size: int | None = None,
+    ):
+        self.columns = columns
+        self.memberships = memberships or {}
+        self.size = size if size is not None else _size(columns)
+        self._views: dict[tuple[str, Type], Column] = {}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.columns[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.columns)
+
+    def __len__(self) -> int:
+        return len(self.columns)
+
+    def view(self, name: str, as_type: Type) -> Column:
+        key = (name, as_type)
+        if key not in self._views:
+            try:
+                raw = self.columns[name]
+            except KeyError:
+                raise KeyError(f"the batch has no column {name!r}, which the expression reads") from None
+            self._views[key] = VIEWS[as_type](np.asarray(raw))
+        return self._views[key]
+
+
+def _size(columns: Mapping[str, np.ndarray]) -> int:
+    for values in columns.values():
+        return len(values)
+    raise ValueError("an expression that reads no column needs the batch's size")
+
+
+def _mask(missing: np.ndarray) -> np.ndarray | None:
+    return missing if missing.any() else None
+
+
+def _numbers(raw: np.ndarray) -> Column:
+    if raw.dtype.kind == "b":
+        return raw.astype(np.float64), None  # a flag read as a number: 1 or 0
+    if raw.dtype.kind in "fiu":
+        values = raw.astype(np.float64, copy=False)
+        return values, _mask(np.isnan(values))
+    values = np.fromiter((_number(v) for v in raw), dtype=np.float64, count=len(raw))
+    return values, _mask(np.isnan(values))
+
+
+def _number(value) -> float:
+    kind = type(value)
+    if kind is float or kind is int or isinstance(value, np.number) and not isinstance(value, np.bool_):
+        return float(value)
+    return np.nan
+
+
+def _strings(raw: np.ndarray) -> Column:
+    if raw.dtype.kind in "US":
+        return raw.astype(object), None
+    if raw.dtype.kind != "O":
+        return np.full(len(raw), None, dtype=object), np.ones(len(raw), dtype=bool)
+    is_text = np.fromiter((type(v) is str for v in raw), dtype=bool, count=len(raw))
+    if is_text.all():
+        return raw, None
+    return np.where(is_text, raw, None), ~is_text
+
+
+def _booleans(raw: np.ndarray) -> Column:
+    if raw.dtype.kind == "b":
+        return raw, None
+    if raw.dtype.kind == "f":
+        missing = np.isnan(raw)
+        return (raw == 1.0) & ~missing, _mask(missing)
+    if raw.dtype.kind != "O":
+        return np.zeros(len(raw), dtype=bool), np.ones(len(raw), dtype=bool)
+    is_flag = np.fromiter((type(v) is bool or type(v) is np.bool_ for v in raw), dtype=bool, count=len(raw))
+    values = np.fromiter((v is True or v is np.True_ for v in raw), dtype=bool, count=len(raw))
+    return values, _mask(~is_flag)
+
+
+def _anything(raw: np.ndarray) -> Column:
+    if raw.dtype.kind == "f":
+        return raw, _mask(np.isnan(raw))
+    if raw.dtype.kind != "O":
+        return raw, None
+    return raw, _mask(np.fromiter((v is None for v in raw), dtype=bool, count=len(raw)))
+
+
+VIEWS = {Type.NUMBER: _numbers, Type.STRING: _strings, Type.BOOLEAN: _booleans, Type.ANY: _anything}
