@@ -380,6 +380,7 @@ API_RATES = {
     "label": os.environ.get("API_RATE_LABEL", "1200/min"),
     "read": os.environ.get("API_RATE_READ", "1200/min"),
     "jobs": os.environ.get("API_RATE_JOBS", "60/hour"),
+    "lists": os.environ.get("API_RATE_LISTS", "1200/min"),
 }
 API_BATCH_MAX_ITEMS = int(os.environ.get("API_BATCH_MAX_ITEMS", "1000"))
 JOB_CHUNK_ROWS = int(os.environ.get("JOB_CHUNK_ROWS", "50000"))

@@ -12,6 +12,7 @@ from accounts.models import Membership, Organisation
 from detection.engine.detector import Detector
 from detection.models import BacktestRun, ModelVersion, RiskPolicy, Score
 from review.models import ReviewItem
+from rules.models import ListEntry, ValueList
 from transactions.models import Channel, Source, Transaction
 
 User = get_user_model()
@@ -151,3 +152,20 @@ class AlertRuleFactory(DjangoModelFactory):
     min_risk_level = Score.RiskLevel.HIGH
     channel = "webhook"
     destination = "http://127.0.0.1:9/hook"
+
+
+class ValueListFactory(DjangoModelFactory):
+    class Meta:
+        model = ValueList
+
+    organisation = factory.LazyFunction(default_organisation)
+    name = factory.Sequence(lambda n: f"list_{n}")
+    kind = ValueList.Kind.MERCHANT
+
+
+class ListEntryFactory(DjangoModelFactory):
+    class Meta:
+        model = ListEntry
+
+    value_list = factory.SubFactory(ValueListFactory)
+    value = factory.Sequence(lambda n: f"value-{n}")

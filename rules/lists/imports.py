@@ -1,0 +1,126 @@
+"""A CSV of list entries read into normalised entries and the rows refused: columns value[,expires_at][,note].
+
+The first row is a header when its first cell is `value` (then columns are found by name), else data in that
+order. A bad row is named by its line number and field and the others are kept; a value given twice takes its
+last row.
+"""
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time
+from typing import IO
+
+from django.utils.dateparse import parse_date, parse_datetime
+
+from rules.lists.values import InvalidValue, normalise
+from rules.models import ListEntry
+
+COLUMNS = ("value", "expires_at", "note")
+NOTE_MAX = ListEntry._meta.get_field("note").max_length
+HEADERLESS = {name: index for index, name in enumerate(COLUMNS)}
+ERRORS_KEPT = 100
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int  # the line of the file, the header's being 1
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"row {self.row}, {self.field}: {self.reason}"
+
+
+@dataclass
+class ReadFile:
+    entries: dict[str, tuple[datetime | None, str]] = field(default_factory=dict)
+    errors: list[RowError] = field(default_factory=list)  # the first ERRORS_KEPT
+    error_count: int = 0
+    rows: int = 0
+
+    def refuse(self, row: int, column: str, reason: str) -> None:
+        self.error_count += 1
+        if len(self.errors) < ERRORS_KEPT:
+            self.errors.append(RowError(row, column, reason))
+
+
+class UnreadableFile(ValueError):
+    """Not a CSV of UTF-8 text."""
+
+
+def parse_expiry(text: str, *, now: datetime) -> datetime | None:
+    """An ISO 8601 date or time (UTC when it has no offset; a date is its midnight); None for blank text. Raises
+    ValueError saying why for anything else, or a time already past."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        moment = parse_datetime(text)
+        if moment is None:
+            day = parse_date(text)
+            moment = datetime.combine(day, time(), tzinfo=UTC) if day is not None else None
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise ValueError(f"{text!r} is not a date or time (ISO 8601, such as 2027-01-31 or 2027-01-31T18:00:00Z).")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    if moment <= now:
+        raise ValueError(f"{text!r} is already past.")
+    return moment
+
+
+def entries_read_csv(*, stream: IO[bytes], kind: str, now: datetime) -> ReadFile:
+    """Every row of the file, normalised for a list of `kind`, or refused with its row and field."""
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    read = ReadFile()
+    try:
+        rows = csv.reader(text)
+        first = next(rows, None)
+        if first is None:
+            return read
+        positions = _header(first)
+        if positions is None:
+            positions = dict(HEADERLESS)
+            _read_row(read, first, 1, positions, kind, now)
+        for line, row in enumerate(rows, start=2):
+            _read_row(read, row, line, positions, kind, now)
+    except UnicodeDecodeError as exc:
+        raise UnreadableFile(f"The file is not UTF-8 text (after row {read.rows}): {exc.reason}.") from exc
+    except csv.Error as exc:
+        raise UnreadableFile(f"The file is not a CSV file: {exc}.") from exc
+    return read
+
+
+def _header(first: list[str]) -> dict[str, int] | None:
+    """Where each known column is, when the first row is a header (its other columns are not read)."""
+    names = [cell.strip().lower() for cell in first]
+    if not names or names[0] != "value":
+        return None
+    return {name: index for index, name in enumerate(names) if name in COLUMNS}
+
+
+def _read_row(read: ReadFile, row: list[str], line: int, positions: dict[str, int], kind: str, now) -> None:
+    if not row or (len(row) == 1 and not row[0].strip()):
+        return  # a blank line
+    read.rows += 1
+    if positions == HEADERLESS and len(row) > len(COLUMNS):
+        read.refuse(line, "row", f"{len(row)} columns; at most 3 (value, expires_at, note).")
+        return
+    cells = {name: row[index] if index < len(row) else "" for name, index in positions.items()}
+    try:
+        value = normalise(kind, cells.get("value", ""))
+    except InvalidValue as exc:
+        read.refuse(line, "value", str(exc))
+        return
+    try:
+        expires = parse_expiry(cells.get("expires_at", ""), now=now)
+    except ValueError as exc:
+        read.refuse(line, "expires_at", str(exc))
+        return
+    note = cells.get("note", "").strip()
+    if len(note) > NOTE_MAX:
+        read.refuse(line, "note", f"{len(note)} characters; at most {NOTE_MAX}.")
+        return
+    read.entries[value] = (expires, note)
