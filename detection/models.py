@@ -81,7 +81,8 @@ class Score(models.Model):
     components = models.JSONField(default=dict, blank=True)
     reasons = models.JSONField(default=list, blank=True)
     # The decision and the rules that matched ({"id", "name", "version", "action"} each, tags included); blank for
-    # scores stored before decisions existed.
+    # scores stored before decisions existed. A rule the row lacked a value for is there too, marked "missing": true
+    # (it did not match; its page counts them).
     decision = models.CharField(max_length=8, choices=Decision.choices, blank=True, default="", db_default="")
     rules = models.JSONField(default=list, blank=True, db_default=[])
     created_at = models.DateTimeField(auto_now_add=True)
@@ -92,6 +93,46 @@ class Score(models.Model):
             models.CheckConstraint(condition=Q(score__gte=0) & Q(score__lte=1), name="score_in_unit_interval"),
         ]
         indexes = [models.Index(fields=["model_version", "created_at"], name="score_version_time")]
+
+    @property
+    def decision_made(self) -> str:
+        """The stored decision; for a score stored before decisions existed, the one its flag stood for."""
+        return self.decision or (Decision.REVIEW if self.is_anomaly else Decision.ALLOW)
+
+    @property
+    def matched_rules(self) -> list[dict]:
+        return matched_rules(self.rules)
+
+    @property
+    def deciding_rules(self) -> list[dict]:
+        """The matched rules whose action is the decision (none when the model's thresholds decided)."""
+        return [rule for rule in self.matched_rules if rule["action"] == self.decision]
+
+    @property
+    def tags(self) -> list[str]:
+        return rule_tags(self.rules)
+
+    @property
+    def reasons_shown(self) -> list[str]:
+        """The reasons people read: the rules that decided first (an allow rule named as the exception it is), then
+        the model's."""
+        worded = [
+            f"Allowed by rule {rule['name']} (an exception to the model)"
+            if rule["action"] == Decision.ALLOW
+            else f"Rule: {rule['name']} ({rule['action']})"
+            for rule in self.deciding_rules
+        ]
+        return [*worded, *self.reasons]
+
+
+def matched_rules(rules) -> list[dict]:
+    """A score's stored rules that matched (not those the row lacked a value for)."""
+    return [rule for rule in rules if not rule.get("missing")]
+
+
+def rule_tags(rules) -> list[str]:
+    """The tags a score's matched rules add to its answer: each tag rule's tag (its name when it has none)."""
+    return [rule.get("tag") or rule["name"] for rule in matched_rules(rules) if rule["action"] == "tag"]
 
 
 class RiskPolicy(models.Model):

@@ -14,7 +14,8 @@ from django.db import transaction as db
 
 from core import metrics
 from core.api_errors import error_item
-from detection.models import Score
+from detection.models import Score, matched_rules
+from detection.scoring.deciding import tags_of
 from detection.scoring.services import StoredRows, score_stored, score_transactions
 from transactions.models import LabelSource, Source, Transaction
 from transactions.services import transaction_ingest, transaction_label, transactions_ingest_rows
@@ -60,18 +61,29 @@ def score_payload(transaction: Transaction, score: Score) -> dict[str, Any]:
 
 
 def _stored_score_fields(score: Score) -> dict[str, Any]:
-    return _score_fields(score.score, score.risk_level, score.is_anomaly, score.reasons, score.model_version.version)
+    fields = score.score, score.risk_level, score.is_anomaly, score.reasons, score.decision_made, score.rules
+    return _score_fields(*fields, model_version=score.model_version.version)
 
 
-def _score_fields(score: float, risk_level: str, is_anomaly: bool, reasons, model_version: int) -> dict[str, Any]:
+def _score_fields(
+    score: float, risk_level: str, is_anomaly: bool, reasons, decision: str, rules, *, model_version: int
+) -> dict[str, Any]:
     """The answer's score fields, whether from a stored Score or from the arrays just stored."""
     return {
         "score": score,
         "risk_level": risk_level,
         "is_anomaly": is_anomaly,
         "reasons": list(reasons),
+        "decision": decision,
+        "rules": [rule_answer(rule) for rule in matched_rules(rules)],
+        "tags": tags_of(rules),
         "model_version": model_version,
     }
+
+
+def rule_answer(rule: dict) -> dict[str, Any]:
+    """A matched rule as answers name it (a tag rule's tag is in the answer's `tags`)."""
+    return {"id": rule["id"], "name": rule["name"], "version": rule["version"], "action": rule["action"]}
 
 
 @db.atomic
@@ -120,10 +132,10 @@ def _score_batch(*, source: Source, rows: list[dict], alone: bool) -> dict[str, 
         written = {r.pk: r.stored for _, r in good if r.created}
         stored = StoredRows(pks=to_score, written=written, written_source_id=source.pk, written_final=alone)
         fresh = score_stored(stored=stored)
-        for pk, (value, level, flagged, reasons) in fresh.created.items():
-            payloads[pk] = _score_fields(value, level, flagged, reasons, fresh.version)
+        for pk, fields in fresh.created.items():
+            payloads[pk] = _score_fields(*fields, model_version=fresh.version)
         if fresh.created:
-            flagged = sum(1 for _, _, flag, _ in fresh.created.values() if flag)
+            flagged = sum(1 for _, _, flag, *_ in fresh.created.values() if flag)
             seconds = time.perf_counter() - started
             metrics.counts_recorded(
                 organisation=source.organisation.name,

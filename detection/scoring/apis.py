@@ -22,8 +22,10 @@ from accounts.models import PartnerToken
 from core.api_errors import FieldErrors, error_item, flatten_errors
 from core.api_schema import error_responses
 from core.parsers import JSONParser
+from detection.models import Decision
 from detection.scoring import api_selectors as selectors
 from detection.scoring import api_services as services
+from detection.scoring.deciding import RULE_ACTIONS
 from detection.scoring.services import ModelUnloadable, NoActiveModel
 from transactions.validation import CHANNELS, text_problem
 from transactions.validation import LABELS as TRANSACTION_LABELS
@@ -78,12 +80,26 @@ def require_list(data, *, key: str, limit: int) -> list:
     return items
 
 
+class MatchedRuleSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="The rule's id (`/api/v1/rules/{id}`).")
+    name = serializers.CharField()
+    version = serializers.IntegerField(help_text="The version of the rule that was in force.")
+    action = serializers.ChoiceField(choices=list(RULE_ACTIONS))
+
+
 class ScoreOutputSerializer(serializers.Serializer):
     transaction_id = serializers.CharField()
     score = serializers.FloatField()
     risk_level = serializers.CharField()
-    is_anomaly = serializers.BooleanField()
+    is_anomaly = serializers.BooleanField(help_text="Flagged for review: the decision is review or block.")
     reasons = serializers.ListField(child=serializers.CharField())
+    decision = serializers.ChoiceField(
+        choices=Decision.values,
+        help_text="The strongest action of the rules that matched (allow > block > review); the model's thresholds "
+        "when no rule decides.",
+    )
+    rules = MatchedRuleSerializer(many=True, help_text="Every rule that matched, tag rules included.")
+    tags = serializers.ListField(child=serializers.CharField(), help_text="The labels the matched tag rules add.")
     model_version = serializers.IntegerField()
 
 

@@ -4,8 +4,9 @@ Detection may not import those apps, so they subscribe here when Django starts (
 scoring publishes each set of scores it stored, inside the transaction that stored them.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -19,8 +20,14 @@ class ScoresStored:
     score_ids: np.ndarray  # int64
     scores: np.ndarray  # float64
     risk_levels: list[str]
-    flagged: np.ndarray  # bool
+    flagged: np.ndarray  # bool: decided review or block
     amounts: np.ndarray  # the transactions' amounts
+    decisions: Sequence[str] = ()  # allow, review or block (empty: not given, as by callers from before decisions)
+    rules: Sequence[Sequence[Mapping[str, Any]]] = ()  # per score, the rules that matched ({"id", "name", …})
+
+    def rule_ids(self, index: int) -> list[int]:
+        """The ids of the rules that matched the index-th score."""
+        return [rule["id"] for rule in self.rules[index]] if self.rules else []
 
     def __len__(self) -> int:
         return len(self.score_ids)

@@ -12,10 +12,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.bulk_insert import COPY_ABOVE, copy_text, insert_new_returning, insert_returning
+from detection.engine.frame import Frame
 from detection.models import Score
 from detection.policy.selectors import risk_policy_current
 from detection.scoring import adapters, registry
 from detection.scoring.adapters import StoredRows
+from detection.scoring.deciding import ScoredBatch, scores_decide
 from detection.scoring.events import ScoresStored, scores_stored_publish
 from detection.scoring.registry import ModelUnloadable, NoActiveModel
 from transactions.models import Transaction
@@ -73,6 +75,8 @@ def score_transactions(*, transactions: Sequence[Transaction]) -> list[Score]:
                 risk_levels=[s.risk_level for s in created],
                 flagged=np.array([s.is_anomaly for s in created], dtype=bool),
                 amounts=np.array([s.transaction.amount for s in created], dtype=object),
+                decisions=[s.decision for s in created],
+                rules=[s.rules for s in created],
             )
         )
     return [by_transaction[t.pk] for t in transactions]
@@ -86,10 +90,8 @@ def _organisation_of_transactions(transactions: Sequence[Transaction]) -> int:
 
 
 def _scores_compute(todo: Sequence[Transaction], loaded: registry.LoadedModel, organisation_id: int) -> list[Score]:
-    frame, targets = adapters.frame_for_transactions(todo, organisation_id=organisation_id)
-    computed = _Computed.of(
-        loaded.detector.score_frame(frame, targets), frame["row_id"][targets], organisation_id=organisation_id
-    )
+    columns, targets = adapters.frame_for_transactions(todo, organisation_id=organisation_id)
+    computed = _Computed.of(loaded.detector, columns, targets, organisation_id=organisation_id)
     by_pk = {t.pk: t for t in todo}
     return [
         Score(
@@ -100,8 +102,10 @@ def _scores_compute(todo: Sequence[Transaction], loaded: registry.LoadedModel, o
             is_anomaly=flag,
             components=parts,
             reasons=why,
+            decision=decision,
+            rules=matched,
         )
-        for row_id, value, level, flag, parts, why in computed.rows()
+        for row_id, value, level, flag, parts, why, decision, matched in computed.rows()
     ]
 
 
@@ -116,21 +120,40 @@ class _Computed:
     component_names: list[str]
     component_values: list[list[float]]  # per row, in the order of component_names
     reasons: list[list[str]]
+    decisions: list[str]
+    rules: list[list[dict]]  # per row, the matched rules as stored
 
     @classmethod
-    def of(cls, output, row_ids: np.ndarray, *, organisation_id: int) -> "_Computed":
+    def of(cls, detector, columns: dict, targets: np.ndarray, *, organisation_id: int) -> "_Computed":
+        """Score the target rows of `columns` (a frame's columns), then decide them (detection.scoring.deciding)."""
+        frame = Frame.of(columns)  # once, for the detector and the decider alike
+        output = detector.score_frame(frame, targets)
         policy = risk_policy_current(organisation_id=organisation_id)
         values = [round(value, 6) for value in output.score.astype(np.float64).tolist()]
+        levels = [policy.risk_level(value) for value in values]
+        decided = scores_decide(
+            ScoredBatch(
+                organisation_id=organisation_id,
+                frame=frame,
+                columns=columns,
+                output=output,
+                scores=np.asarray(values, dtype=np.float64),
+                risk_levels=levels,
+                model_decisions=[policy.model_decision(value) for value in values],
+            )
+        )
         names = list(output.components)
         parts = np.round(np.column_stack([output.components[n] for n in names]), 6).tolist() if names else []
         return cls(
-            row_ids=row_ids.tolist(),
+            row_ids=frame.row_id[output.rows].tolist(),
             values=values,
-            levels=[policy.risk_level(value) for value in values],
-            flagged=[policy.is_flagged(value) for value in values],
+            levels=levels,
+            flagged=decided.flagged,
             component_names=names,
             component_values=parts if names else [[] for _ in values],
             reasons=[[*why] for why in output.reasons],  # worded when read: read once
+            decisions=[str(decision) for decision in decided.decisions],
+            rules=decided.rules,
         )
 
     def components(self) -> list[dict[str, float]]:
@@ -142,12 +165,24 @@ class _Computed:
         return [orjson.dumps(dict(zip(names, row, strict=True))).decode() for row in self.component_values]
 
     def rows(self):
-        return zip(self.row_ids, self.values, self.levels, self.flagged, self.components(), self.reasons, strict=True)
+        columns = self.row_ids, self.values, self.levels, self.flagged, self.components(), self.reasons
+        return zip(*columns, self.decisions, self.rules, strict=True)
 
 
-def _score_row(transaction_id, version_id, value, level, flag, components, reasons, now) -> tuple:
+def _score_row(transaction_id, version_id, value, level, flag, components, reasons, decision, rules, now) -> tuple:
     """One row of _SCORE_COLUMNS."""
-    return (transaction_id, version_id, value, level, flag, json.dumps(components), json.dumps(reasons), now)
+    return (
+        transaction_id,
+        version_id,
+        value,
+        level,
+        flag,
+        json.dumps(components),
+        json.dumps(reasons),
+        decision,
+        json.dumps(rules),
+        now,
+    )
 
 
 def _score_copy_lines(computed: _Computed, version_id: int, now: datetime) -> list[str]:
@@ -161,11 +196,13 @@ def _score_copy_lines(computed: _Computed, version_id: int, now: datetime) -> li
     stamp = now.isoformat()
     reasons = [copy_text(orjson.dumps(why).decode()) if why else "[]" for why in computed.reasons]
     parts = [copy_text(text) for text in computed.components_json()]
+    rules = [copy_text(orjson.dumps(matched).decode()) if matched else "[]" for matched in computed.rules]
     columns = computed.row_ids, computed.values, computed.levels, computed.flagged, parts
-    rows = zip(*columns, reasons, strict=True)
+    rows = zip(*columns, reasons, computed.decisions, rules, strict=True)
     return [
-        f"{tx}\t{version_id}\t{value!r}\t{level}\t{'t' if flag else 'f'}\t{parts}\t{why}\t{stamp}\n"
-        for tx, value, level, flag, parts, why in rows
+        f"{tx}\t{version_id}\t{value!r}\t{level}\t{'t' if flag else 'f'}\t{parts}\t{why}\t{decision}\t{matched}\t"
+        f"{stamp}\n"
+        for tx, value, level, flag, parts, why, decision, matched in rows
     ]
 
 
@@ -177,6 +214,8 @@ _SCORE_COLUMNS = (
     ("is_anomaly", "bool"),
     ("components", "jsonb"),
     ("reasons", "jsonb"),
+    ("decision", "text"),
+    ("rules", "jsonb"),
     ("created_at", "timestamptz"),
 )
 
@@ -189,7 +228,16 @@ def _scores_insert(scores: list[Score]) -> list[Score]:
     now = timezone.now()
     rows = [
         _score_row(
-            s.transaction_id, s.model_version_id, s.score, s.risk_level, s.is_anomaly, s.components, s.reasons, now
+            s.transaction_id,
+            s.model_version_id,
+            s.score,
+            s.risk_level,
+            s.is_anomaly,
+            s.components,
+            s.reasons,
+            s.decision,
+            s.rules,
+            now,
         )
         for s in scores
     ]
@@ -223,9 +271,9 @@ class StoredScoring:
     scored: int  # transactions of the batch found stored
     flagged: int  # of those, how many are flagged (by the score this version stored for them)
     version: int  # the model version that scored them
-    # The scores this call stored, by transaction pk: (score, risk level, flagged, reasons). Transactions this
-    # version had scored before are not in it.
-    created: dict[int, tuple[float, str, bool, list[str]]] = field(default_factory=dict)
+    # The scores this call stored, by transaction pk: (score, risk level, flagged, reasons, decision, rules).
+    # Transactions this version had scored before are not in it.
+    created: dict[int, tuple[float, str, bool, list[str], str, list[dict]]] = field(default_factory=dict)
 
 
 @transaction.atomic(savepoint=False)
@@ -245,8 +293,7 @@ def score_stored(*, stored: StoredRows, organisation_id: int | None = None) -> S
     frame, targets = adapters.frame_for_stored(stored, organisation_id=organisation_id)
     if not targets.any():
         return StoredScoring(scored=0, flagged=0, version=loaded.version.version)
-    output = loaded.detector.score_frame(frame, targets)
-    computed = _Computed.of(output, frame["row_id"][targets], organisation_id=organisation_id)
+    computed = _Computed.of(loaded.detector, frame, targets, organisation_id=organisation_id)
     now, version_id = timezone.now(), loaded.version.pk
     if len(computed.row_ids) > COPY_ABOVE:
         ids = _score_rows_insert(copy_lines=_score_copy_lines(computed, version_id, now))
@@ -266,6 +313,8 @@ def score_stored(*, stored: StoredRows, organisation_id: int | None = None) -> S
                 risk_levels=np.asarray(computed.levels, dtype=object)[created].tolist(),
                 flagged=flagged[created],
                 amounts=np.asarray(frame["amount"][targets])[created],
+                decisions=[d for d, new in zip(computed.decisions, created.tolist(), strict=True) if new],
+                rules=[r for r, new in zip(computed.rules, created.tolist(), strict=True) if new],
             )
         )
     flagged_count = int(queue.sum())
@@ -274,6 +323,6 @@ def score_stored(*, stored: StoredRows, organisation_id: int | None = None) -> S
             transaction_id__in=row_ids[~created].tolist(), model_version=loaded.version, is_anomaly=True
         ).count()
     answer = computed.row_ids, computed.values, computed.levels, computed.flagged, computed.reasons
-    rows = zip(*answer, created.tolist(), strict=True)
-    made = {tx: (value, level, flag, why) for tx, value, level, flag, why, new in rows if new}
+    rows = zip(*answer, computed.decisions, computed.rules, created.tolist(), strict=True)
+    made = {tx: tuple(row) for tx, *row, new in rows if new}
     return StoredScoring(scored=len(row_ids), flagged=flagged_count, version=loaded.version.version, created=made)

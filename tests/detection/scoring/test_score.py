@@ -17,7 +17,17 @@ def test_prototype_body_is_accepted_unchanged_and_scored(scorer, active_model):
 
     assert response.status_code == 201, response.content
     body = response.json()
-    assert set(body) == {"transaction_id", "score", "risk_level", "is_anomaly", "reasons", "model_version"}
+    assert set(body) == {
+        "transaction_id",
+        "score",
+        "risk_level",
+        "is_anomaly",
+        "reasons",
+        "decision",
+        "rules",
+        "tags",
+        "model_version",
+    }
     assert body["transaction_id"] == "TXN_00000001"
     assert 0 <= body["score"] <= 1
     assert body["model_version"] == active_model.version
