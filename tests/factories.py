@@ -12,7 +12,7 @@ from accounts.models import Membership, Organisation
 from detection.engine.detector import Detector
 from detection.models import BacktestRun, ModelVersion, RiskPolicy, Score
 from review.models import ReviewItem
-from rules.models import ListEntry, ValueList
+from rules.models import ListEntry, Rule, RuleVersion, ValueList
 from transactions.models import Channel, Source, Transaction
 
 User = get_user_model()
@@ -169,3 +169,23 @@ class ListEntryFactory(DjangoModelFactory):
 
     value_list = factory.SubFactory(ValueListFactory)
     value = factory.Sequence(lambda n: f"value-{n}")
+
+
+class RuleFactory(DjangoModelFactory):
+    class Meta:
+        model = Rule
+
+    organisation = factory.LazyFunction(default_organisation)
+    name = factory.Sequence(lambda n: f"rule_{n}")
+
+
+class RuleVersionFactory(DjangoModelFactory):
+    """A rule's version (version 1 of a new rule unless told); a draft unless a status is given."""
+
+    class Meta:
+        model = RuleVersion
+
+    rule = factory.SubFactory(RuleFactory)
+    version = 1
+    expression = "amount > 500"
+    action = "review"

@@ -33,6 +33,8 @@ from detection.models import BacktestRun, ModelVersion, ScoringJob, ScoringJobCh
 from detection.scoring import registry
 from detection.staging.services import SESSION_KEY as STAGED_KEY
 from detection.staging.services import staged_upload_create
+from rules.models import RuleTest
+from rules.policy.services import rule_create, rule_edit, rule_publish
 from tests.conftest import work_in
 from tests.factories import (
     AlertRuleFactory,
@@ -190,6 +192,8 @@ class World:
     job: ScoringJob  # the analyst's, from the upload pages, finished
     partner_job: ScoringJob  # the score token's, through the API, finished
     run: BacktestRun  # the analyst's, finished
+    rule: object  # a rule: version 1 in force, version 2 a draft
+    rule_test: object  # a finished test on history of the rule's draft
     staged: object  # a file the analyst staged, in the analyst's session only
     admin_objects: dict  # model label → an object of the test organisation's (or of its people's), for the admin
     markers: tuple[str, ...]  # text found only in the test organisation's data
@@ -294,6 +298,7 @@ def build_world(*, organisation, other_organisation, people: dict, other_token_s
         finished_at=timezone.now(),
     )
     staged = staged_upload_create(session={}, upload=csv_file())
+    policy = _rule_world(organisation, people["admin"])
     rule = AlertRuleFactory(organisation=organisation, name="matrix-secret-rule")
     alert = Alert.objects.create(rule=rule, transaction=tx, score=score)
     delivery = AlertDelivery.objects.create(
@@ -327,6 +332,9 @@ def build_world(*, organisation, other_organisation, people: dict, other_token_s
         "alerts.alertdelivery": delivery,
         "alerts.auditevent": AuditEvent.objects.filter(organisation=organisation).earliest("id"),
         "alerts.pendingevaluation": PendingEvaluation.objects.create(score_ids=[score.pk], organisation=organisation),
+        "rules.rule": policy["rule"],
+        "rules.ruleversion": policy["draft"],
+        "rules.ruletest": policy["test"],
     }
     markers = (
         organisation.name,
@@ -334,6 +342,7 @@ def build_world(*, organisation, other_organisation, people: dict, other_token_s
         tx.account_id,
         upload_tx.transaction_id,
         "matrix-secret",
+        "matrix_secret",  # rules' names (lower case, underscores)
         "acme-bank",
         people["analyst"].email,
         f'"{people["analyst"].username}"',  # as JSON (the admin's people picker) and in HTML text
@@ -349,10 +358,48 @@ def build_world(*, organisation, other_organisation, people: dict, other_token_s
         job=job,
         partner_job=partner_job,
         run=run,
+        rule=policy["rule"],
+        rule_test=policy["test"],
         staged=staged,
         admin_objects=admin_objects,
         markers=markers,
     )
+
+
+def _rule_world(organisation, author) -> dict:
+    """A rule of the test organisation: version 1 in force, version 2 a draft with a finished test on history."""
+    first = rule_create(
+        organisation_id=organisation.pk,
+        name="matrix_secret_rule",
+        expression="amount > 500",
+        action="review",
+        user=author,
+    )
+    rule_publish(rule=first.rule, user=author, untested=True)
+    draft = rule_edit(rule=first.rule, expression="amount > 900", action="block", user=author)
+    test = RuleTest.objects.create(
+        rule_version=draft,
+        days=7,
+        status=RuleTest.Status.DONE,
+        report={
+            "rows": 1,
+            "hits": 1,
+            "hit_rate": 1.0,
+            "fraud": 1,
+            "legitimate": 0,
+            "unlabelled": 0,
+            "precision": 1.0,
+            "missing": 0,
+            "model": {"review_threshold": 0.95, "flagged": 1, "overlap": 1},
+            "rules": [],
+            "per_day": [{"day": "2026-03-21", "hits": 1, "fraud": 1, "legitimate": 0, "rows": 1}],
+            "sample": [],
+            "seconds": 0.01,
+            "rows_per_minute": 6000,
+        },
+        finished_at=timezone.now(),
+    )
+    return {"rule": first.rule, "draft": draft, "test": test}
 
 
 # ---------------------------------------------------------------- asking and judging

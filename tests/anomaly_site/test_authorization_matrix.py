@@ -88,6 +88,15 @@ UPLOADERS = {"outsider": 403, "viewer": 403}
 # An object only its author and those who may see every one may open: 404 for anyone else who may upload.
 AUTHOR_ONLY = {"people": 404, **UPLOADERS}
 
+RULE = {"name": "matrix_new_rule", "expression": "amount > 5", "action": "review"}
+# Writing and publishing rules: admins (who hold rules.add_ruleversion and rules.publish), on their own organisation's.
+RULE_EDITORS = {"people": 403, "admin": OK, "other_analyst": 404, "other_admin": 404}
+
+
+def rule(world) -> dict:
+    return {"rule_id": world.rule.pk}
+
+
 EXPECTED = {
     # ------------------------------------------------------------ the site
     "home": row(page()),  # a redirect to the queue, for everyone logged in
@@ -145,6 +154,14 @@ EXPECTED = {
         api(read_token=OK, admin=OK, analyst=404, other_analyst=404, other_admin=404, other_token=404),
         kwargs=lambda w: {"job_id": w.partner_job.pk},
     ),
+    # Rules: the `rules` scope (no token of the matrix holds it); people by permission, in their own organisation
+    # (another organisation's admin writes in its own, and gets 404 for the test organisation's rule).
+    "api-rule-list": row(
+        api(viewer=OK, analyst=OK, admin=OK, other_analyst=OK, other_admin=OK),
+        api("POST", body=RULE, admin=OK, other_admin=OK),
+    ),
+    "api-rule-activate": row(api("POST", admin=OK, other_admin=404), kwargs=rule),
+    "api-rule-disable": row(api("POST", admin=OK, other_admin=404), kwargs=rule),
     # ------------------------------------------------------------ detection pages
     "detection:performance": row(page(outsider=403)),
     "detection:threshold_explore": row(page(outsider=403, body=THRESHOLDS)),
@@ -162,6 +179,24 @@ EXPECTED = {
         page(**AUTHOR_ONLY, analyst=OK), page("POST", **AUTHOR_ONLY, analyst=OK), kwargs=staged
     ),
     "detection:backtest": row(page(**AUTHOR_ONLY, analyst=OK, admin=OK), kwargs=lambda w: {"pk": w.run.pk}),
+    # ------------------------------------------------------------ rules
+    "rules:index": row(page(outsider=403)),
+    "rules:new": row(
+        page(people=403, admin=OK, other_admin=OK), page("POST", body=RULE, people=403, admin=OK, other_admin=OK)
+    ),
+    "rules:check": row(page(people=403, admin=OK, other_admin=OK, body={"expression": "amount > 5"})),
+    "rules:detail": row(page(outsider=403, other_analyst=404, other_admin=404), kwargs=rule),
+    "rules:edit": row(
+        page(**RULE_EDITORS),
+        page("POST", body={"expression": "amount > 7", "action": "tag"}, **RULE_EDITORS),
+        kwargs=rule,
+    ),
+    "rules:publish": row(page("POST", **RULE_EDITORS), GET_405, kwargs=rule),
+    "rules:disable": row(page("POST", **RULE_EDITORS), GET_405, kwargs=rule),
+    "rules:test_start": row(page("POST", body={"days": "7"}, **RULE_EDITORS), GET_405, kwargs=rule),
+    "rules:test": row(
+        page(outsider=403, other_analyst=404, other_admin=404), kwargs=lambda w: {"test_id": w.rule_test.pk}
+    ),
     # ------------------------------------------------------------ review
     "review:queue": row(page(outsider=403)),
     "review:claim_next": row(page("POST", outsider=403, viewer=403), GET_405),
