@@ -67,8 +67,9 @@ class CompiledExpression:
             batch = Batch(columns, memberships, size=size)
         values, missing = self.run(batch)
         n = batch.size
-        matched = np.broadcast_to(np.asarray(values, dtype=bool), (n,))
-        missing = np.zeros(n, dtype=bool) if missing is None else np.broadcast_to(missing, (n,))
+        # Fresh arrays: a condition that is one column alone must not hand out the batch's own column.
+        matched = np.array(np.broadcast_to(np.asarray(values, dtype=bool), (n,)))
+        missing = np.zeros(n, dtype=bool) if missing is None else np.array(np.broadcast_to(missing, (n,)))
         return Result(matched=matched, missing=missing)
 
 
@@ -81,5 +82,5 @@ def compile_expression(text: str, schema: Schema) -> CompiledExpression:
         raise ExpressionError(0, f"a rule's condition is true or false; this expression gives a {typed.type}")
     run = typed.run
     if typed.type is Type.ANY:
-        run = compiler._as(typed, Type.BOOLEAN, 0, "")
+        run = compiler.as_type(typed, Type.BOOLEAN, 0, "")
     return CompiledExpression(text=text, fields=frozenset(compiler.fields), lists=frozenset(compiler.lists), run=run)

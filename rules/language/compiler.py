@@ -86,12 +86,12 @@ class Compiler:
     def _unary(self, node: ast.Unary) -> Typed:
         operand = self.node(node.operand)
         if node.op == "-":
-            run = self._as(operand, Type.NUMBER, node.position, "'-' negates a number")
+            run = self.as_type(operand, Type.NUMBER, node.position, "'-' negates a number")
             return Typed(Type.NUMBER, lambda batch: _negate(*run(batch)))
-        run = self._as(operand, Type.BOOLEAN, node.position, "'not' takes true or false")
+        run = self.as_type(operand, Type.BOOLEAN, node.position, "'not' takes true or false")
         return Typed(Type.BOOLEAN, lambda batch: _not(*run(batch)))
 
-    def _as(self, typed: Typed, wanted: Type, position: int, what: str) -> Evaluator:
+    def as_type(self, typed: Typed, wanted: Type, position: int, what: str) -> Evaluator:
         """The operand's evaluator as the wanted type: an attribute is read as that type (others rows: missing)."""
         if typed.type is wanted:
             return typed.run
@@ -115,15 +115,15 @@ class Compiler:
 
     def _logical(self, node: ast.Binary) -> Typed:
         what = f"'{node.op}' joins conditions (true or false)"
-        left = self._as(self.node(node.left), Type.BOOLEAN, node.position, what)
-        right = self._as(self.node(node.right), Type.BOOLEAN, node.position, what)
+        left = self.as_type(self.node(node.left), Type.BOOLEAN, node.position, what)
+        right = self.as_type(self.node(node.right), Type.BOOLEAN, node.position, what)
         join = _and if node.op == "and" else _or
         return Typed(Type.BOOLEAN, lambda batch: join(*left(batch), *right(batch)))
 
     def _arithmetic(self, node: ast.Binary, left: Typed, right: Typed) -> Typed:
         what = f"'{node.op}' works on numbers"
-        first = self._as(left, Type.NUMBER, node.position, what)
-        second = self._as(right, Type.NUMBER, node.position, what)
+        first = self.as_type(left, Type.NUMBER, node.position, what)
+        second = self.as_type(right, Type.NUMBER, node.position, what)
         ufunc, checked = _ARITHMETIC[node.op], node.op in ("/", "%")
 
         def run(batch):
@@ -183,7 +183,7 @@ class Compiler:
             raise ExpressionError(
                 pattern_node.position, f"invalid regular expression: {error}", length=pattern_node.length
             ) from None
-        run = self._as(left, Type.STRING, node.position, f"'{node.op}' matches a string")
+        run = self.as_type(left, Type.STRING, node.position, f"'{node.op}' matches a string")
         negate = node.op == "!~"
 
         def matched(batch):
@@ -258,7 +258,7 @@ class Compiler:
         takes, gives, apply = function
         if len(node.args) != 1:
             raise ExpressionError(node.position, f"{node.name}() takes one {takes}, given {len(node.args)} arguments")
-        run = self._as(self.node(node.args[0]), takes, node.position, f"{node.name}() takes a {takes}")
+        run = self.as_type(self.node(node.args[0]), takes, node.position, f"{node.name}() takes a {takes}")
         return Typed(gives, lambda batch: apply(*run(batch)))
 
 
