@@ -90,6 +90,8 @@ def entries_read_csv(*, stream: IO[bytes], kind: str, now: datetime) -> ReadFile
         raise UnreadableFile(f"The file is not UTF-8 text (after row {read.rows}): {exc.reason}.") from exc
     except csv.Error as exc:
         raise UnreadableFile(f"The file is not a CSV file: {exc}.") from exc
+    finally:
+        text.detach()  # the caller's stream stays open
     return read
 
 

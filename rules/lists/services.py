@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from core.audit import audit_record
+from core.audit import audit_record, audit_snapshot
 from rules.lists.imports import ReadFile, RowError, entries_read_csv
 from rules.lists.lookup import lists_changed
 from rules.lists.selectors import list_readers
@@ -33,6 +33,7 @@ __all__ = [
 ]
 
 NOTE_MAX = ListEntry._meta.get_field("note").max_length
+RESERVED_NAMES = {"new"}  # /rules/lists/new/ is the page that creates a list
 AUDITED_VALUES = 100  # values named in an audit event; the rest are counted
 
 
@@ -84,6 +85,8 @@ def value_list_create(*, organisation_id: int, name: str, kind: str, description
         description=description.strip(),
         created_by=user if getattr(user, "pk", None) else None,
     )
+    if name in RESERVED_NAMES:
+        raise ListRefused("name", f"{name!r} is a word of the lists pages' addresses; choose another name.")
     try:
         value_list.full_clean(validate_constraints=False)
     except ValidationError as exc:
@@ -204,3 +207,41 @@ def value_list_delete(*, value_list: ValueList, user=None) -> None:
 def _audited(values: list[str], outcome: EntriesOutcome, **given) -> dict:
     counts = {k: getattr(outcome, k) for k in ("added", "updated", "unchanged", "removed") if getattr(outcome, k)}
     return {"values": values[:AUDITED_VALUES], "count": len(values), **counts, **given}
+
+
+@transaction.atomic
+def value_list_save(*, value_list: ValueList, user=None, created: bool = False) -> ValueList:
+    """Save a list edited as a whole (in admin): its name or description; audited, its revision bumped."""
+    before = None if created else audit_snapshot(ValueList.objects.get(pk=value_list.pk), exclude=("revision",))
+    if created:
+        value_list.created_by = user if getattr(user, "pk", None) else None
+    value_list.save()
+    _changed(value_list)
+    after = audit_snapshot(value_list, exclude=("revision",))
+    audit_record(
+        action="list.create" if created else "list.change", obj=value_list, actor=user, before=before, after=after
+    )
+    return value_list
+
+
+@transaction.atomic
+def list_entry_save(*, entry: ListEntry, user=None) -> ListEntry:
+    """Save one entry edited as a whole (in admin), its value normalised by its list's kind; InvalidValue else."""
+    value_list = _locked(entry.value_list)
+    entry.value = normalise(value_list.kind, entry.value)
+    created = entry.pk is None
+    if created:
+        entry.created_by = user if getattr(user, "pk", None) else None
+    entry.save()
+    _changed(value_list)
+    after = {"values": [entry.value], "expires_at": entry.expires_at, "note": entry.note}
+    audit_record(action="list.entries_add" if created else "list.entry_change", obj=value_list, actor=user, after=after)
+    return entry
+
+
+@transaction.atomic
+def list_entry_delete(*, entry: ListEntry, user=None) -> None:
+    value_list = _locked(entry.value_list)
+    entry.delete()
+    _changed(value_list)
+    audit_record(action="list.entries_remove", obj=value_list, actor=user, after={"values": [entry.value], "count": 1})

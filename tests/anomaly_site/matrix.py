@@ -39,10 +39,12 @@ from tests.conftest import work_in
 from tests.factories import (
     AlertRuleFactory,
     BacktestRunFactory,
+    ListEntryFactory,
     ReviewItemFactory,
     RiskPolicyFactory,
     ScoreFactory,
     TransactionFactory,
+    ValueListFactory,
 )
 from transactions.models import LabelEvent, LabelSource
 
@@ -192,6 +194,7 @@ class World:
     job: ScoringJob  # the analyst's, from the upload pages, finished
     partner_job: ScoringJob  # the score token's, through the API, finished
     run: BacktestRun  # the analyst's, finished
+    value_list: object  # a list with one entry
     rule: object  # a rule: version 1 in force, version 2 a draft
     rule_test: object  # a finished test on history of the rule's draft
     staged: object  # a file the analyst staged, in the analyst's session only
@@ -298,6 +301,8 @@ def build_world(*, organisation, other_organisation, people: dict, other_token_s
         finished_at=timezone.now(),
     )
     staged = staged_upload_create(session={}, upload=csv_file())
+    value_list = ValueListFactory(organisation=organisation, name="matrix_secret_list", kind="account")
+    entry = ListEntryFactory(value_list=value_list, value="matrix-secret-entry")
     policy = _rule_world(organisation, people["admin"])
     rule = AlertRuleFactory(organisation=organisation, name="matrix-secret-rule")
     alert = Alert.objects.create(rule=rule, transaction=tx, score=score)
@@ -332,6 +337,8 @@ def build_world(*, organisation, other_organisation, people: dict, other_token_s
         "alerts.alertdelivery": delivery,
         "alerts.auditevent": AuditEvent.objects.filter(organisation=organisation).earliest("id"),
         "alerts.pendingevaluation": PendingEvaluation.objects.create(score_ids=[score.pk], organisation=organisation),
+        "rules.valuelist": value_list,
+        "rules.listentry": entry,
         "rules.rule": policy["rule"],
         "rules.ruleversion": policy["draft"],
         "rules.ruletest": policy["test"],
@@ -358,6 +365,7 @@ def build_world(*, organisation, other_organisation, people: dict, other_token_s
         job=job,
         partner_job=partner_job,
         run=run,
+        value_list=value_list,
         rule=policy["rule"],
         rule_test=policy["test"],
         staged=staged,

@@ -27,6 +27,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from anomaly_site.asgi import application
@@ -87,6 +88,19 @@ GET_405 = page("GET", people=405)
 UPLOADERS = {"outsider": 403, "viewer": 403}
 # An object only its author and those who may see every one may open: 404 for anyone else who may upload.
 AUTHOR_ONLY = {"people": 404, **UPLOADERS}
+
+NEW_LIST = {"name": "matrix_new_list", "kind": "account"}
+# Changing lists: admins (and holders of rules.publish), on their own organisation's lists.
+LIST_EDITORS = {"people": 403, "admin": OK, "other_admin": 404}
+
+
+def value_list(world) -> dict:
+    return {"name": world.value_list.name}
+
+
+def list_upload(world) -> dict:
+    return {"file": SimpleUploadedFile("entries.csv", b"value\nacct-new\n", content_type="text/csv")}
+
 
 RULE = {"name": "matrix_new_rule", "expression": "amount > 5", "action": "review"}
 # Writing and publishing rules: admins (who hold rules.add_ruleversion and rules.publish), on their own organisation's.
@@ -162,6 +176,17 @@ EXPECTED = {
     ),
     "api-rule-activate": row(api("POST", admin=OK, other_admin=404), kwargs=rule),
     "api-rule-disable": row(api("POST", admin=OK, other_admin=404), kwargs=rule),
+    # Lists: the `lists` scope (no token of the matrix holds it); people read by permission, in their own
+    # organisation, and change lists on the pages (a write through the API needs a token: 403).
+    "api-list-list": row(
+        api(viewer=OK, analyst=OK, admin=OK, other_analyst=OK, other_admin=OK), api("POST", body=NEW_LIST)
+    ),
+    "api-list-entries": row(
+        api(viewer=OK, analyst=OK, admin=OK, other_analyst=404, other_admin=404),
+        api("POST", body={"values": ["acct-9"]}),
+        api("DELETE", body={"values": ["matrix-secret-entry"]}),
+        kwargs=value_list,
+    ),
     # ------------------------------------------------------------ detection pages
     "detection:performance": row(page(outsider=403)),
     "detection:threshold_explore": row(page(outsider=403, body=THRESHOLDS)),
@@ -197,6 +222,19 @@ EXPECTED = {
     "rules:test": row(
         page(outsider=403, other_analyst=404, other_admin=404), kwargs=lambda w: {"test_id": w.rule_test.pk}
     ),
+    # ------------------------------------------------------------ lists
+    "rules:list_index": row(page(outsider=403)),
+    "rules:list_new": row(
+        page(people=403, admin=OK, other_admin=OK), page("POST", body=NEW_LIST, people=403, admin=OK, other_admin=OK)
+    ),
+    "rules:list_detail": row(page(outsider=403, other_analyst=404, other_admin=404), kwargs=value_list),
+    "rules:list_download": row(page(outsider=403, other_analyst=404, other_admin=404), kwargs=value_list),
+    "rules:list_entries_add": row(page("POST", body={"values": "acct-9"}, **LIST_EDITORS), GET_405, kwargs=value_list),
+    "rules:list_entry_remove": row(
+        page("POST", body={"value": "matrix-secret-entry"}, **LIST_EDITORS), GET_405, kwargs=value_list
+    ),
+    "rules:list_upload": row(page("POST", body=list_upload, **LIST_EDITORS), GET_405, kwargs=value_list),
+    "rules:list_delete": row(page("POST", **LIST_EDITORS), GET_405, kwargs=value_list),
     # ------------------------------------------------------------ review
     "review:queue": row(page(outsider=403)),
     "review:claim_next": row(page("POST", outsider=403, viewer=403), GET_405),
