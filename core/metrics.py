@@ -1,5 +1,6 @@
-"""Prometheus metrics: scoring latency, scored and flagged counts per organisation and model version, job progress
-and review-queue depth per organisation. An organisation is labelled with its name (its slug).
+"""Prometheus metrics: scoring latency, scored and flagged counts per organisation and model version, decisions by
+action and rule hits by rule, job progress and review-queue depth per organisation. An organisation is labelled
+with its name (its slug).
 
 Counters and histograms live in each process. Set PROMETHEUS_MULTIPROC_DIR (an empty, writable directory,
 cleared at deploy) to sum them over every web and worker process on the machine; without it /metrics shows
@@ -12,7 +13,7 @@ proxy on the same host), and any request carrying `Authorization: Bearer $METRIC
 
 import hmac
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
@@ -47,6 +48,26 @@ FLAGGED = Counter(
     "Transactions flagged for review, by organisation, model version and kind.",
     ["organisation", "model_version", "kind"],
 )
+
+# Decisions are counted as their scores are stored (scores a version had stored before are not counted again).
+DECISIONS = Counter(
+    "anomaly_decisions",
+    "Scores decided, by organisation and decision (allow, review or block).",
+    ["organisation", "action"],
+)
+RULE_HITS = Counter(
+    "anomaly_rule_hits",
+    "Scores a rule matched (tag rules included), by organisation and rule name.",
+    ["organisation", "rule"],
+)
+
+
+def decisions_recorded(*, organisation: str, decisions: Mapping[str, int], rule_hits: Mapping[str, int]) -> None:
+    """Count one organisation's stored decisions by action and its rules' hits by rule name."""
+    for action, count in decisions.items():
+        DECISIONS.labels(organisation=organisation, action=action).inc(count)
+    for rule, count in rule_hits.items():
+        RULE_HITS.labels(organisation=organisation, rule=rule).inc(count)
 
 
 def scores_recorded(scores: Iterable, *, organisation: str, path: str, seconds: float) -> None:

@@ -6,3 +6,13 @@ class RulesConfig(AppConfig):
 
     name = "rules"
     verbose_name = "Rules and lists"
+
+    def ready(self) -> None:
+        from detection.scoring.deciding import decider_register
+        from detection.scoring.events import scores_stored_subscribe
+        from rules.deciding import decide_batch
+        from rules.deciding.metrics import decisions_count_stored
+
+        # Scoring (in detection, which may not import this app) asks the rules in force for each batch's decisions.
+        decider_register(decide_batch)
+        scores_stored_subscribe(decisions_count_stored)

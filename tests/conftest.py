@@ -127,12 +127,16 @@ def api_client():
 
 @pytest.fixture(autouse=True)
 def _fresh_risk_policy_cache():
-    """The policy and the alert rules are cached per process; a test's rolled-back rows must not leak into the next."""
+    """The policy, the alert rules and the rules in force are cached per process; a test's rolled-back rows must not
+    leak into the next."""
     from alerts.selectors import alert_rules_invalidate
     from detection.policy.selectors import risk_policy_invalidate
+    from rules.deciding.ruleset import rule_sets_forget
 
     risk_policy_invalidate()
     alert_rules_invalidate()
+    rule_sets_forget()
     yield
     risk_policy_invalidate()
     alert_rules_invalidate()
+    rule_sets_forget()
