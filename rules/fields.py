@@ -339,6 +339,7 @@ class _Reader:
     output: object
     risk_levels: Sequence[str]
     _engine: dict[str, np.ndarray] = field(default_factory=dict)
+    _read: dict[str, np.ndarray] = field(default_factory=dict)
 
     def column(self, name: str) -> np.ndarray:
         if name.startswith(ATTRIBUTES_PREFIX):
@@ -352,26 +353,41 @@ class _Reader:
         return self.model_or_field(name)
 
     # The transaction's fields.
-    def raw(self, name: str) -> np.ndarray:
+    def raw(self, name: str):
+        """The frame's whole column, or None when the frame has none of that name."""
         if isinstance(self.frame, Frame):
             return getattr(self.frame, name)
-        values = self.frame.get(name) if isinstance(self.frame, Mapping) else None
-        if values is None and isinstance(self.frame, pd.DataFrame) and name in self.frame.columns:
-            values = self.frame[name].array
-        if values is None:
-            return np.full(_length(self.frame), np.nan if name in ("latitude", "longitude") else None, dtype=object)
-        return values
+        if isinstance(self.frame, pd.DataFrame):
+            return self.frame[name].array if name in self.frame.columns else None
+        return self.frame.get(name)
 
     def text(self, name: str) -> np.ndarray:
-        values = np.asarray(self.raw(name)[self.rows], dtype=object)
-        empty = pd.isna(values) | (values == "")
-        return np.where(empty, None, values) if empty.any() else values
+        """Text of the rows, None where missing (the engine's "" for none)."""
+        if name not in self._read:
+            raw = self.raw(name)
+            if raw is None:
+                self._read[name] = np.full(len(self.rows), None, dtype=object)
+            else:
+                values = np.asarray(raw[self.rows], dtype=object)
+                empty = (values == "") | (values == None) | (values != values)  # noqa: E711 - elementwise; NaN
+                self._read[name] = np.where(empty, None, values) if empty.any() else values
+        return self._read[name]
 
     def number(self, name: str) -> np.ndarray:
-        return pd.to_numeric(pd.Series(np.asarray(self.raw(name))[self.rows]), errors="coerce").to_numpy(np.float64)
+        """Numbers of the rows, NaN where missing."""
+        if name not in self._read:
+            raw = self.raw(name)
+            if raw is None:
+                values = np.full(len(self.rows), np.nan)
+            else:
+                values = np.asarray(raw[self.rows])
+                if values.dtype.kind not in "fiub":
+                    values = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(np.float64)
+            self._read[name] = values.astype(np.float64, copy=False)
+        return self._read[name]
 
     def time(self, name: str) -> np.ndarray:
-        ts = np.asarray(self.raw("ts"), dtype=np.int64)[self.rows]
+        ts = np.asarray(self.raw("ts")[self.rows], dtype=np.int64)
         if name == "hour":
             return ((ts % 86400) // 3600).astype(np.float64)
         return ((ts // 86400 + 3) % 7 + 1).astype(np.float64)  # 1970-01-01 was a Thursday (ISO day 4)
@@ -389,15 +405,18 @@ class _Reader:
         return self.number(name)
 
     def attribute(self, path: list[str]) -> np.ndarray:
+        """What the rows carry under the key (None where they lack it), nested keys followed."""
         head, rest = path[0], path[1:]
-        if isinstance(self.frame, Frame):
+        if isinstance(self.frame, Frame):  # the engine's form keeps numbers only
             values = self.frame.attrs.get(head)
             if values is None or rest:
                 return np.full(len(self.rows), None, dtype=object)
             return np.asarray(values, dtype=np.float64)[self.rows]
         raw = self.raw(ATTR_PREFIX + head)
-        values = np.asarray(raw, dtype=object)[self.rows]
-        if rest:
+        if raw is None:
+            return np.full(len(self.rows), None, dtype=object)
+        values = np.asarray(raw[self.rows], dtype=object)
+        if values.dtype.kind == "O" and rest:
             values = np.fromiter((_dig(v, rest) for v in values), dtype=object, count=len(values))
         return values
 
@@ -441,9 +460,3 @@ def _dig(value, keys: list[str]):
             return None
         value = value.get(key)
     return value
-
-
-def _length(frame) -> int:
-    if isinstance(frame, Frame | pd.DataFrame):
-        return len(frame)
-    return len(frame["row_id"])

@@ -66,11 +66,16 @@ class CompiledExpression:
         else:
             batch = Batch(columns, memberships, size=size)
         values, missing = self.run(batch)
-        n = batch.size
-        # Fresh arrays: a condition that is one column alone must not hand out the batch's own column.
-        matched = np.array(np.broadcast_to(np.asarray(values, dtype=bool), (n,)))
-        missing = np.zeros(n, dtype=bool) if missing is None else np.array(np.broadcast_to(missing, (n,)))
-        return Result(matched=matched, missing=missing)
+        return Result(matched=_rows(values, batch.size), missing=_rows(missing, batch.size))
+
+
+def _rows(values, n: int) -> np.ndarray:
+    """A fresh bool array of n rows (a condition that is one column alone must not hand out the batch's own)."""
+    if values is None:
+        return np.zeros(n, dtype=bool)
+    if isinstance(values, np.ndarray) and values.shape == (n,):
+        return values.astype(bool, copy=True)
+    return np.full(n, bool(values))
 
 
 def compile_expression(text: str, schema: Schema) -> CompiledExpression:

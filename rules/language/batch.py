@@ -38,7 +38,7 @@ class Batch(Mapping):
         self.columns = columns
         self.memberships = memberships or {}
         self.size = size if size is not None else _size(columns)
-        self._views: dict[tuple[str, Type], Column] = {}
+        self.views: dict[tuple[str, str], Column] = {}
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self.columns[name]
@@ -50,14 +50,15 @@ class Batch(Mapping):
         return len(self.columns)
 
     def view(self, name: str, as_type: Type) -> Column:
-        key = (name, as_type)
-        if key not in self._views:
+        key = (name, as_type.value)  # an enum member hashes in Python; its value in C
+        found = self.views.get(key)
+        if found is None:
             try:
                 raw = self.columns[name]
             except KeyError:
                 raise KeyError(f"the batch has no column {name!r}, which the expression reads") from None
-            self._views[key] = VIEWS[as_type](np.asarray(raw))
-        return self._views[key]
+            found = self.views[key] = VIEWS[as_type](np.asarray(raw))
+        return found
 
 
 def _size(columns: Mapping[str, np.ndarray]) -> int:

@@ -273,8 +273,10 @@ def _written_value(item):
 
 
 def _column(name: str, kind: Type) -> Evaluator:
+    key = (name, kind.value)
+
     def read(batch):
-        return batch.view(name, kind)
+        return batch.views.get(key) or batch.view(name, kind)
 
     read.column_name = name
     return read
@@ -288,7 +290,8 @@ def _attribute_as(run: Evaluator, kind: Type) -> Evaluator:
     # An attribute read straight from its column: the batch keeps the typed view for every rule.
     name = getattr(run, "column_name", None)
     if name is not None:
-        return lambda batch: batch.view(name, kind)
+        key = (name, kind.value)
+        return lambda batch: batch.views.get(key) or batch.view(name, kind)
 
     def typed(batch):
         values, missing = run(batch)
