@@ -1,6 +1,7 @@
 """The catalogue's columns against a hand computation on a small frame with known history."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -236,3 +237,9 @@ def test_completions_name_every_field_list_and_function():
         "group": "transaction",
     }
     assert {"attributes.", "lower(", "abs("} <= set(offered)
+
+
+def test_the_user_guide_lists_every_name():
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "user-guide.md").read_text()
+    section = guide[guide.index("## Rule language") :]
+    assert [name for name in FIELDS if f"| `{name}` |" not in section] == []
