@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import operator
 import re
+import re._parser as regex_parser  # the pattern's structure, to refuse catastrophic ones
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -183,6 +184,13 @@ class Compiler:
             raise ExpressionError(
                 pattern_node.position, f"invalid regular expression: {error}", length=pattern_node.length
             ) from None
+        if _nested_repeat(_parsed(pattern_node.value)):
+            raise ExpressionError(
+                pattern_node.position,
+                "a repetition inside a repetition (like (a+)+) can take exponential time on some text; "
+                "write the pattern without one",
+                length=pattern_node.length,
+            )
         run = self.as_type(left, Type.STRING, node.position, f"'{node.op}' matches a string")
         negate = node.op == "!~"
 
@@ -260,6 +268,35 @@ class Compiler:
             raise ExpressionError(node.position, f"{node.name}() takes one {takes}, given {len(node.args)} arguments")
         run = self.as_type(self.node(node.args[0]), takes, node.position, f"{node.name}() takes a {takes}")
         return Typed(gives, lambda batch: apply(*run(batch)))
+
+
+def _parsed(pattern: str):
+    return regex_parser.parse(pattern)
+
+
+def _nested_repeat(items, inside: bool = False) -> bool:
+    """Whether an unbounded repetition sits inside another (catastrophic backtracking: Python's re has no timeout,
+    and the text matched is the sender's)."""
+    for op, argument in items:
+        if op in _REPEATS:
+            _, most, inner = argument
+            unbounded = most == regex_parser.MAXREPEAT
+            if (inside and unbounded) or _nested_repeat(inner, inside or unbounded):
+                return True
+        elif any(_nested_repeat(child, inside) for child in _subpatterns(argument)):
+            return True
+    return False
+
+
+def _subpatterns(argument):
+    if isinstance(argument, regex_parser.SubPattern):
+        yield argument
+    elif isinstance(argument, list | tuple):
+        for part in argument:
+            yield from _subpatterns(part)
+
+
+_REPEATS = {regex_parser.MAX_REPEAT, regex_parser.MIN_REPEAT, getattr(regex_parser, "POSSESSIVE_REPEAT", None)}
 
 
 def _written_value(item):

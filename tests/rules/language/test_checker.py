@@ -131,3 +131,15 @@ def test_an_attribute_alone_is_a_condition():
 
 def test_keywords_are_not_field_names():
     assert refused("in > 1").position == 0
+
+
+@pytest.mark.parametrize("pattern", ["(a+)+$", "(x*)*", "(?:ab|c*)*", "((ab)+c)*"])
+def test_a_pattern_with_a_repetition_inside_a_repetition_is_refused(pattern):
+    error = refused(f'merchant_id =~ "{pattern}"')
+    assert error.position == 15
+    assert "a repetition inside a repetition" in error.reason
+
+
+@pytest.mark.parametrize("pattern", ["^shop-[0-9]+$", "(ab|cd)*", "(a{1,3})+", "^[A-Z]{2}$"])
+def test_a_pattern_without_nested_repetition_compiles(pattern):
+    assert compile_expression(f'merchant_id =~ "{pattern}"', SCHEMA).fields == {"merchant_id"}
