@@ -134,6 +134,8 @@ class Compiler:
                 values = ufunc(a, b)
             missing = _either(missing_a, missing_b)
             if checked:  # division by zero: missing, never infinite
+                if not isinstance(values, np.ndarray):
+                    return values, (missing or not np.isfinite(values)) or None
                 missing = _either(missing, _mask(~np.isfinite(values)))
             return values, missing
 
@@ -168,8 +170,8 @@ class Compiler:
 
         def run(batch):
             _, missing = other.run(batch)
-            if missing is None:
-                return (not is_null), None
+            if missing is None or not isinstance(missing, np.ndarray):
+                return bool(missing) == is_null, None
             return (missing if is_null else ~missing), None
 
         return Typed(Type.BOOLEAN, run)
@@ -358,7 +360,7 @@ def _compared(compare, a, missing_a, b, missing_b):
     values = compare(a, b)
     missing = _either(missing_a, missing_b)
     if not isinstance(values, np.ndarray):
-        return bool(values), missing
+        return bool(values) and not missing, missing
     return _masked(values, missing), missing
 
 
@@ -368,7 +370,7 @@ def _negate(values, missing):
 
 def _not(values, missing):
     if not isinstance(values, np.ndarray):
-        return (not values), missing
+        return not values and not missing, missing
     return _masked(~values, missing), missing
 
 
@@ -420,7 +422,7 @@ def _contains_objects(items: list):
 def _looked_up(contains, negate, values, missing):
     if not isinstance(values, np.ndarray):
         hit = bool(contains(np.array([values], dtype=object))[0])
-        return hit != negate, None
+        return (hit != negate) and not missing, missing
     hits = contains(values)
     return _masked(~hits if negate else hits, missing), missing
 

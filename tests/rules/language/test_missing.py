@@ -102,3 +102,10 @@ def test_a_missing_row_on_one_side_does_not_spoil_a_decided_or():
     assert outcome(
         "attributes.mcc == '5411' or amount > 1000", attributes__mcc=[None, None], amount=[2000.0, 10.0]
     ) == [(True, False), (False, True)]
+
+
+def test_a_constant_division_by_zero_is_missing_too():
+    assert outcome("1 / 0 > 1", amount=[1.0]) == [(False, True)]
+    assert outcome("not 1 % 0 == 1", amount=[1.0]) == [(False, True)]
+    assert outcome("1 / 0 == null", amount=[1.0]) == [(True, False)]
+    assert outcome("1 / 0 > 1 or amount > 0", amount=[1.0, -1.0]) == [(True, False), (False, True)]

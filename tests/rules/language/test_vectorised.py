@@ -227,7 +227,7 @@ def _or(a, b):
     return MISSING if MISSING in (a, b) else False
 
 
-@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("seed", range(12))
 def test_vectorised_equals_a_row_by_row_interpreter(seed):
     rng = random.Random(seed)
     rows = _rows(rng)
