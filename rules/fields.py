@@ -201,8 +201,8 @@ for _what, _engine in (
 _feature(
     "hour_rarity_account",
     Type.NUMBER,
-    "Share of the account's transactions of 30 days made outside this 3-hour slot of the day (0 to 1; "
-    "near 1 = an hour it never uses).",
+    "Share (smoothed) of the account's transactions of 30 days made outside this 3-hour slot of the day (UTC "
+    "slots 0-3 h, 3-6 h, …): 0 to 1, near 1 = a time of day it never uses; 0 with no history.",
     "account",
     _Feature("a_hour_rarity", _as_is),
 )
@@ -394,12 +394,12 @@ class _Reader:
 
     def model_or_field(self, name: str) -> np.ndarray:
         if name == "score":
-            return np.asarray(self.output.score, dtype=np.float64)
+            return _as_stored(self.output.score)
         if name == "risk_level":
             return np.asarray(list(self.risk_levels), dtype=object)
         if name.startswith("score_"):
             values = self.output.components.get(name[len("score_") :])
-            return np.full(len(self.rows), np.nan) if values is None else np.asarray(values, dtype=np.float64)
+            return np.full(len(self.rows), np.nan) if values is None else _as_stored(values)
         if FIELDS[name].type is Type.STRING:
             return self.text(name)
         return self.number(name)
@@ -452,6 +452,11 @@ class _Reader:
         mask[self.rows] = True
         matrix = build_features(data, target_mask=mask, spec=_FULL_SPEC)
         return {name: self._aligned(matrix.X[:, j], matrix.rows) for j, name in enumerate(matrix.names)}
+
+
+def _as_stored(scores) -> np.ndarray:
+    """Scores as a score row stores them (6 decimals), so a rule's `score >= 0.9` agrees with the score shown."""
+    return np.round(np.asarray(scores, dtype=np.float64), 6)
 
 
 def _dig(value, keys: list[str]):

@@ -157,6 +157,13 @@ def test_model_score_risk_level_and_components():
     assert np.isnan(columns["score_supervised"]).all()  # no supervised model: missing
 
 
+def test_scores_are_read_as_stored_to_six_decimals():
+    frame = _frame()
+    output = _output(frame)
+    output.score = np.array([0.89999997, 0.1234564, 0.5], dtype=np.float32)
+    assert _columns(["score"], frame, output)["score"].tolist() == [0.9, 0.123456, 0.5]
+
+
 def test_attributes_keep_their_type_and_nested_keys_are_read():
     columns = _columns(["attributes.mcc", "attributes.card.bin", "attributes.absent"])
     assert columns["attributes.mcc"].tolist() == ["x", None, "5999"]
