@@ -12,6 +12,7 @@ from rules.language.errors import ExpressionError
 from rules.language.lexer import Token, tokenize
 
 MAX_LENGTH = 4000
+ATTRIBUTES = "attributes"
 MAX_DEPTH = 64
 COMPARISONS = frozenset({"==", "!=", "<", "<=", ">", ">=", "=~", "!~", "in", "not in"})
 _BINDING = {
@@ -165,7 +166,10 @@ class _Parser:
 
     def name(self, token: Token):
         parts = [token.text]
-        while self.peek.text == "." and self.peek.kind == "op":
+        while self.peek.kind == "op" and (self.peek.text == "." or self.peek.text == "[" and parts[0] == ATTRIBUTES):
+            if self.peek.text == "[":
+                parts.append(self.quoted_key())
+                continue
             dot = self.next()
             part = self.next()
             if part.kind not in ("name", "keyword"):
@@ -178,6 +182,18 @@ class _Parser:
                 raise ExpressionError(token.position, f"'{'.'.join(parts)}' is not a function")
             return self.call(token)
         return Name(token.position, tuple(parts))
+
+    def quoted_key(self) -> str:
+        """An attribute key that is no plain name, written attributes["card-bin"]."""
+        opening = self.next()
+        key = self.next()
+        if key.kind != "string":
+            raise ExpressionError(key.position, 'write an attribute\'s key in quotes: attributes["card-bin"]')
+        if not key.value or "." in key.value:
+            reason = "an attribute's key cannot be empty" if not key.value else "an attribute's key cannot hold '.'"
+            raise ExpressionError(key.position, reason, length=len(key.text))
+        self.expect("]", opening)
+        return key.value
 
     def call(self, token: Token):
         opening = self.next()

@@ -45,6 +45,7 @@ def _frame() -> dict[str, np.ndarray]:
         "label_known_ts": np.array(columns[8], dtype=np.float64),
         "attr_mcc": objects(["5411", None, 7, "x", None, "5999"]),
         "attr_card": objects([{"bin": "411111"}, None, {}, {"bin": "550000"}, {"bin": 4}, "no"]),
+        "attr_device-type": objects([None, None, None, "phone", None, "tablet"]),
     }
 
 
@@ -165,8 +166,9 @@ def test_scores_are_read_as_stored_to_six_decimals():
 
 
 def test_attributes_keep_their_type_and_nested_keys_are_read():
-    columns = _columns(["attributes.mcc", "attributes.card.bin", "attributes.absent"])
+    columns = _columns(["attributes.mcc", "attributes.card.bin", "attributes.absent", "attributes.device-type"])
     assert columns["attributes.mcc"].tolist() == ["x", None, "5999"]
+    assert columns["attributes.device-type"].tolist() == ["phone", None, "tablet"]
     assert columns["attributes.card.bin"].tolist() == ["550000", 4, None]
     assert columns["attributes.absent"].tolist() == [None, None, None]
 

@@ -114,3 +114,24 @@ def test_nesting_up_to_the_cap_parses():
 
 def test_a_long_flat_chain_is_not_too_deep():
     assert parse(" and ".join(["a"] * 300)) is not None
+
+
+def test_an_attribute_key_that_is_no_name_is_written_in_brackets():
+    assert shape(parse('attributes["card-bin"] == "4"')) == ("==", "attributes.card-bin", "4")
+    assert shape(parse("attributes.card['first six'].x > 1")) == (">", "attributes.card.first six.x", 1.0)
+
+
+@pytest.mark.parametrize(
+    ("text", "position", "reason"),
+    [
+        ("attributes[1]", 11, "write an attribute's key in quotes"),
+        ('attributes["a.b"]', 11, "an attribute's key cannot hold '.'"),
+        ('attributes[""]', 11, "an attribute's key cannot be empty"),
+        ('attributes["a"', 10, "'[' is never closed"),
+        ('amount["x"] > 1', 6, "unexpected '['"),
+    ],
+)
+def test_bracketed_attribute_key_errors(text, position, reason):
+    with pytest.raises(ExpressionError) as error:
+        parse(text)
+    assert (error.value.position, reason in error.value.reason) == (position, True), error.value
