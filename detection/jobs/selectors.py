@@ -13,12 +13,22 @@ from prometheus_client.core import GaugeMetricFamily
 
 from accounts.models import PartnerToken
 from detection.jobs.services import media_path
-from detection.models import Score, ScoringJob, ScoringJobChunk
+from detection.models import Decision, Score, ScoringJob, ScoringJobChunk, matched_rules
 from detection.staging.selectors import may_upload
 
 SEE_ALL_JOBS_PERM = "detection.view_scoringjob"
 RECENT_JOBS = 20
-RESULT_COLUMNS = ("row", "transaction_id", "score", "risk_level", "is_anomaly", "model_version", "reasons")
+RESULT_COLUMNS = (
+    "row",
+    "transaction_id",
+    "score",
+    "risk_level",
+    "is_anomaly",
+    "model_version",
+    "reasons",
+    "decision",
+    "rules",
+)
 
 
 def scoring_jobs_visible(
@@ -80,10 +90,27 @@ def _latest_scores_by_id(source_id: int, ids: list[str]) -> dict[str, tuple]:
         .order_by("transaction_id", "-created_at", "-id")
         .distinct("transaction_id")
         .values_list(
-            "transaction__transaction_id", "score", "risk_level", "is_anomaly", "model_version__version", "reasons"
+            "transaction__transaction_id",
+            "score",
+            "risk_level",
+            "is_anomaly",
+            "model_version__version",
+            "reasons",
+            "decision",
+            "rules",
         )
     )
-    return {r[0]: (round(r[1], 6), r[2], r[3], r[4], "; ".join(r[5])) for r in rows}
+    return {r[0]: (round(r[1], 6), *r[2:5], "; ".join(r[5]), _decision(r[6], r[3]), _rules_text(r[7])) for r in rows}
+
+
+def _decision(decision: str, flagged: bool) -> str:
+    """The stored decision; for a score stored before decisions existed, the one its flag stood for."""
+    return decision or (Decision.REVIEW if flagged else Decision.ALLOW)
+
+
+def _rules_text(rules: list[dict]) -> str:
+    """The matched rules as one cell: `name vN (action)`, separated by "; "."""
+    return "; ".join(f"{rule['name']} v{rule['version']} ({rule['action']})" for rule in matched_rules(rules))
 
 
 def job_rows_gauge():
