@@ -19,6 +19,8 @@ from core.admin import (
     ReadOnlyAdmin,
 )
 from core.audit import audit_record
+from detection.models import Decision
+from rules.models import Rule
 from transactions.models import Channel as TransactionChannel
 
 STATUS_COLOURS = {"pending": "#b7791f", "sending": "#2f5bd3", "sent": "#2e7d32", "failed": "#c0392b"}
@@ -28,6 +30,22 @@ class AlertRuleForm(forms.ModelForm):
     transaction_channels = forms.MultipleChoiceField(
         choices=TransactionChannel.choices, widget=forms.CheckboxSelectMultiple, required=False
     )
+    decisions = forms.MultipleChoiceField(
+        choices=Decision.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="Fire only on scores decided one of these. None: any decision.",
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        organisation = cleaned.get("organisation") or getattr(self.instance, "organisation", None)
+        if organisation is None:
+            return cleaned
+        strangers = [r.name for r in cleaned.get("matched_rules") or () if r.organisation_id != organisation.pk]
+        if strangers:
+            self.add_error("matched_rules", f"Not rules of {organisation}: {', '.join(strangers)}.")
+        return cleaned
 
     class Meta:
         model = AlertRule
@@ -44,6 +62,8 @@ class AlertRuleForm(forms.ModelForm):
             "transaction_channels",
             "account_ids",
             "merchant_ids",
+            "decisions",
+            "matched_rules",
             "rate_count",
             "rate_window_minutes",
             "rate_scope",
@@ -94,6 +114,14 @@ class AlertRuleAdmin(OrganisationScopedAdmin):
             },
         ),
         (
+            "Decision conditions",
+            {
+                "fields": ["decisions", "matched_rules"],
+                "description": "Fire on what the decision was (allow, review, block) or on a given rule having "
+                "matched (any of those chosen).",
+            },
+        ),
+        (
             "Rate condition",
             {
                 "fields": [("rate_count", "rate_window_minutes", "rate_scope")],
@@ -109,7 +137,16 @@ class AlertRuleAdmin(OrganisationScopedAdmin):
     ]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(_alert_count=Count("alerts"))
+        rules = super().get_queryset(request).annotate(_alert_count=Count("alerts"))
+        return rules.prefetch_related("matched_rules")
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        """Only the rules of the organisations the person administers (the form checks the rule's own)."""
+        if db_field.name == "matched_rules":
+            organisations = self.organisations_for(request)
+            kwargs["queryset"] = Rule.objects.filter(organisation__in=organisations).select_related("organisation")
+            kwargs["widget"] = forms.SelectMultiple(attrs={"size": 8})
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def get_readonly_fields(self, request, obj=None):
         """A rule stays in the organisation it was made in (its alerts are that organisation's)."""
@@ -137,6 +174,11 @@ class AlertRuleAdmin(OrganisationScopedAdmin):
         ):
             if values:
                 parts.append(f"{label} in {', '.join(values[:3])}{'…' if len(values) > 3 else ''}")
+        if rule.decisions:
+            parts.append(f"decided {' or '.join(rule.decisions)}")
+        watched = [r.name for r in rule.matched_rules.all()]
+        if watched:
+            parts.append(f"rule {' or '.join(watched)} matched")
         if rule.rate_count is not None:
             parts.append(f"> {rule.rate_count} per {rule.rate_scope} in {rule.rate_window_minutes} min")
         return "; ".join(parts) or "every scored transaction"
@@ -154,7 +196,7 @@ class AlertRuleAdmin(OrganisationScopedAdmin):
         )
 
     def save_model(self, request, obj, form, change):
-        alert_rule_save(rule=obj, user=request.user)
+        alert_rule_save(rule=obj, user=request.user, matched_rules=list(form.cleaned_data.get("matched_rules") or ()))
 
     def delete_model(self, request, obj):
         alert_rule_delete(rule=obj, user=request.user)

@@ -6,9 +6,11 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, validate_email
 from django.db import models
 from django.db.models import Q
+from django.db.models.expressions import RawSQL
+from django.utils.functional import cached_property
 
 from core.models import AuditEvent  # noqa: F401 - registered in this app (see core.models)
-from detection.models import Score
+from detection.models import Decision, Score
 from transactions.models import Channel as TransactionChannel
 
 RISK_ORDER = [level.value for level in Score.RiskLevel]  # low, medium, high, critical
@@ -50,6 +52,18 @@ class AlertRule(models.Model):
     )
     account_ids = ArrayField(models.CharField(max_length=128), default=list, blank=True)
     merchant_ids = ArrayField(models.CharField(max_length=128), default=list, blank=True)
+    decisions = ArrayField(
+        models.CharField(max_length=8, choices=Decision.choices),
+        default=list,
+        blank=True,
+        help_text="Fire only on scores decided one of these (allow, review, block). None: any decision.",
+    )
+    matched_rules = models.ManyToManyField(
+        "rules.Rule",
+        blank=True,
+        related_name="alert_rules",
+        help_text="Fire only when one of these rules matched the transaction (whatever it decided). None: any.",
+    )
     rate_count = models.PositiveIntegerField(
         null=True, blank=True, help_text="Fire only when MORE than this many matching transactions …"
     )
@@ -145,7 +159,37 @@ class AlertRule(models.Model):
         ):
             if values:
                 q &= Q(**{f"transaction__{field}__in": values})
+        if self.decisions:
+            q &= decisions_condition(self.decisions)
+        rule_ids = self.matched_rule_ids
+        if rule_ids:
+            q &= Q(rules_matched_condition(rule_ids))
         return q
+
+    @cached_property
+    def matched_rule_ids(self) -> list[int]:
+        """The ids of the rules whose match the alert rule waits for (read once per instance)."""
+        return sorted(self.matched_rules.values_list("id", flat=True)) if self.pk else []
+
+
+def decisions_condition(decisions) -> Q:
+    """Scores decided one of `decisions`; a score stored before decisions existed counts as review when flagged,
+    allow otherwise (what its flag stood for)."""
+    q = Q(decision__in=decisions)
+    if Decision.REVIEW in decisions:
+        q |= Q(decision="", is_anomaly=True)
+    if Decision.ALLOW in decisions:
+        q |= Q(decision="", is_anomaly=False)
+    return q
+
+
+def rules_matched_condition(rule_ids) -> RawSQL:
+    """Scores one of the rules matched: an entry of `Score.rules` with that id and no `missing` mark (a row that
+    lacked a value the rule reads did not match). A JSON path test, so the score's rules are read once."""
+    ids = " || ".join(f"@.id == {int(rule_id)}" for rule_id in rule_ids)
+    path = f"$[*] ? (({ids}) && !exists(@.missing))"
+    sql = f'"{Score._meta.db_table}"."rules" @? %s::jsonpath'
+    return RawSQL(sql, [path], output_field=models.BooleanField())  # noqa: S611 - the path is a parameter, ids are ints
 
 
 class Alert(models.Model):

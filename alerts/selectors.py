@@ -3,6 +3,7 @@ organisation (the audit trail's platform-level events for superusers only)."""
 
 import threading
 import time
+from dataclasses import dataclass
 
 import numpy as np
 from django.db.models import Q, QuerySet
@@ -10,26 +11,50 @@ from django.db.models import Q, QuerySet
 from alerts.models import RISK_ORDER, Alert, AlertReadMark, AlertRule, AuditEvent
 
 # Every scored transaction would otherwise cost a broker round trip even when no rule can match it,
-# so each process keeps the enabled rules' score and risk conditions by organisation, re-read (every organisation's,
-# in one query) at most once per RULES_TTL_SECONDS and dropped at once when a rule is saved or deleted in this
-# process. The screen only ever lets through more than an organisation's rules match: their other conditions
-# (amount, merchant, rates, ...) are checked by the evaluation itself.
+# so each process keeps the enabled rules' score, risk, decision and matched-rule conditions by organisation, re-read
+# (every organisation's, in two queries) at most once per RULES_TTL_SECONDS and dropped at once when a rule is saved
+# or deleted in this process. The screen only ever lets through more than an organisation's rules match: their other
+# conditions (amount, merchant, rates, ...) are checked by the evaluation itself.
 RULES_TTL_SECONDS = 1.0
 _rules_lock = threading.Lock()
-Floors = list[tuple[float | None, int]]
+
+
+@dataclass(frozen=True)
+class Floor:
+    """What an enabled alert rule asks of a score, as far as the screen looks."""
+
+    min_score: float | None
+    level: int  # index of min_risk_level in RISK_ORDER (0: any)
+    decisions: frozenset[str]  # empty: any decision
+    rule_ids: frozenset[int]  # empty: whether or not a rule matched
+
+
+Floors = list[Floor]
 _rules_cache: tuple[dict[int, Floors], float] | None = None
 
 
 def _rule_floors(organisation_id: int) -> Floors:
-    """(min_score or None, index of min_risk_level or 0) of every enabled rule of the organisation."""
+    """The Floor of every enabled rule of the organisation."""
     global _rules_cache
     cached = _rules_cache
     now = time.monotonic()
     if cached is None or now - cached[1] >= RULES_TTL_SECONDS:
         by_organisation: dict[int, Floors] = {}
-        rules = AlertRule.objects.filter(enabled=True).values_list("organisation_id", "min_score", "min_risk_level")
-        for organisation, min_score, level in rules:
-            by_organisation.setdefault(organisation, []).append((min_score, RISK_ORDER.index(level) if level else 0))
+        enabled = AlertRule.objects.filter(enabled=True)
+        watched: dict[int, set[int]] = {}
+        for alert_rule_id, rule_id in AlertRule.matched_rules.through.objects.filter(
+            alertrule__enabled=True
+        ).values_list("alertrule_id", "rule_id"):
+            watched.setdefault(alert_rule_id, set()).add(rule_id)
+        rules = enabled.values_list("id", "organisation_id", "min_score", "min_risk_level", "decisions")
+        for pk, organisation, min_score, level, decisions in rules:
+            floor = Floor(
+                min_score=min_score,
+                level=RISK_ORDER.index(level) if level else 0,
+                decisions=frozenset(decisions),
+                rule_ids=frozenset(watched.get(pk, ())),
+            )
+            by_organisation.setdefault(organisation, []).append(floor)
         cached = (by_organisation, now)
         with _rules_lock:
             _rules_cache = cached
@@ -45,17 +70,27 @@ def alert_rules_may_match(scores, *, organisation_id: int) -> list:
     return [s for s, kept in zip(scores, keep, strict=True) if kept]
 
 
-def alert_rules_screen(scores, risk_levels, *, organisation_id: int) -> np.ndarray:
-    """alert_rules_may_match for parallel sequences of score values and risk levels: a boolean mask."""
+def alert_rules_screen(scores, risk_levels, *, organisation_id: int, decisions=None, rules=None) -> np.ndarray:
+    """alert_rules_may_match for parallel sequences of score values and risk levels (and, when given, decisions and
+    each score's stored rules): a boolean mask."""
     floors = _rule_floors(organisation_id)
     keep = np.zeros(len(scores), dtype=bool)
     if not floors or not len(scores):
         return keep
     values = np.asarray(scores, dtype=np.float64)
     levels = np.array([RISK_ORDER.index(level) for level in risk_levels])
-    for min_score, level in floors:
-        keep |= (levels >= level) & (values >= (-np.inf if min_score is None else min_score))
+    for floor in floors:
+        passed = (levels >= floor.level) & (values >= (-np.inf if floor.min_score is None else floor.min_score))
+        if floor.decisions and decisions:
+            passed &= np.array([decision in floor.decisions for decision in decisions], dtype=bool)
+        if floor.rule_ids and rules is not None:
+            passed &= np.array([_matched_any(matched, floor.rule_ids) for matched in rules], dtype=bool)
+        keep |= passed
     return keep
+
+
+def _matched_any(stored_rules, rule_ids: frozenset[int]) -> bool:
+    return any(rule["id"] in rule_ids and not rule.get("missing") for rule in stored_rules)
 
 
 def alert_rules_invalidate(**kwargs) -> None:

@@ -28,7 +28,13 @@ EVALUATION_CHUNK = 2000
 def alerts_evaluate_stored(event: ScoresStored) -> None:
     """Scoring's news of stored scores: those some enabled rule of their organisation may match are evaluated after
     the commit, against that organisation's rules."""
-    screen = alert_rules_screen(event.scores, event.risk_levels, organisation_id=event.organisation_id)
+    screen = alert_rules_screen(
+        event.scores,
+        event.risk_levels,
+        organisation_id=event.organisation_id,
+        decisions=event.decisions,
+        rules=event.rules or None,
+    )
     alerts_evaluate_for_scores(organisation_id=event.organisation_id, score_ids=event.score_ids[screen].tolist())
 
 
@@ -208,9 +214,10 @@ def alert_delivery_resend(*, delivery: AlertDelivery, user=None) -> AlertDeliver
 
 
 @transaction.atomic
-def alert_rule_save(*, rule: AlertRule, user=None) -> AlertRule:
+def alert_rule_save(*, rule: AlertRule, user=None, matched_rules=None) -> AlertRule:
     """Create or change a rule (validated) with one audit row holding before and after. A rule stays in its
-    organisation: its alerts are that organisation's, so moving it would hand them to another."""
+    organisation: its alerts are that organisation's, so moving it would hand them to another. `matched_rules`
+    (decision rules of the same organisation) replaces the rules it waits for, when given."""
     before = None
     if rule.pk is not None:
         stored = AlertRule.objects.filter(pk=rule.pk).first()
@@ -219,8 +226,13 @@ def alert_rule_save(*, rule: AlertRule, user=None) -> AlertRule:
             raise ValidationError({"organisation": "A rule cannot move to another organisation."})
     else:
         rule.created_by = user
+    if matched_rules is not None and any(r.organisation_id != rule.organisation_id for r in matched_rules):
+        raise ValidationError({"matched_rules": "Choose rules of the alert rule's own organisation."})
     rule.full_clean()
     rule.save()
+    if matched_rules is not None:
+        rule.matched_rules.set(matched_rules)
+        rule.__dict__.pop("matched_rule_ids", None)
     audit_record(
         action="rule.change" if before is not None else "rule.create",
         obj=rule,

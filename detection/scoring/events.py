@@ -26,8 +26,8 @@ class ScoresStored:
     rules: Sequence[Sequence[Mapping[str, Any]]] = ()  # per score, the rules that matched ({"id", "name", …})
 
     def rule_ids(self, index: int) -> list[int]:
-        """The ids of the rules that matched the index-th score."""
-        return [rule["id"] for rule in self.rules[index]] if self.rules else []
+        """The ids of the rules that matched the index-th score (not those it lacked a value for)."""
+        return [rule["id"] for rule in self.rules[index] if not rule.get("missing")] if self.rules else []
 
     def __len__(self) -> int:
         return len(self.score_ids)
