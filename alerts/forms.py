@@ -8,8 +8,8 @@ class RiskPolicyForm(forms.ModelForm):
 
     class Meta:
         model = RiskPolicy
-        fields = ["medium", "high", "critical", "review_threshold", "comment"]
-        widgets = {name: forms.NumberInput(attrs={"step": "0.001", "min": 0, "max": 1}) for name in fields[:4]}
+        fields = ["medium", "high", "critical", "review_threshold", "block_threshold", "comment"]
+        widgets = {name: forms.NumberInput(attrs={"step": "0.001", "min": 0, "max": 1}) for name in fields[:5]}
 
 
 class AuditExportForm(forms.Form):

@@ -66,7 +66,7 @@ def thresholds(request):
         raise Http404("No organisation to set thresholds for.")
     may_change = request.user.has_perm("detection.add_riskpolicy")
     current = risk_policy_current(organisation_id=organisation_id)
-    form = RiskPolicyForm(initial=model_to_dict(current, fields=RiskPolicyForm.Meta.fields[:4]))
+    form = RiskPolicyForm(initial=model_to_dict(current, fields=RiskPolicyForm.Meta.fields[:5]))
     if request.method == "POST":
         if not may_change:
             raise PermissionDenied

@@ -102,12 +102,13 @@ class RiskPolicyAdmin(OrganisationScopedAdmin):
         "high",
         "critical",
         "review_threshold",
+        "block_threshold",
         "in_force",
         "comment",
     ]
     list_filter = [OrganisationListFilter]
     list_select_related = ["organisation", "created_by"]
-    fields = ["organisation", "medium", "high", "critical", "review_threshold", "comment"]
+    fields = ["organisation", "medium", "high", "critical", "review_threshold", "block_threshold", "comment"]
     search_fields = ["comment", "created_by__username"]
 
     def has_change_permission(self, request, obj=None):
@@ -132,7 +133,7 @@ class RiskPolicyAdmin(OrganisationScopedAdmin):
         if organisation is None:
             return {}
         current = risk_policy_current(organisation_id=organisation.pk)
-        fields = ["medium", "high", "critical", "review_threshold"]
+        fields = ["medium", "high", "critical", "review_threshold", "block_threshold"]
         return model_to_dict(current, fields=fields) | {"organisation": organisation.pk}
 
     def _organisation_asked(self, request) -> Organisation | None:

@@ -6,7 +6,8 @@ from core.audit import audit_record, audit_snapshot
 from detection.models import RiskPolicy
 from detection.policy.selectors import risk_policy_invalidate
 
-POLICY_FIELDS = ("medium", "high", "critical", "review_threshold", "comment")
+KEEP = object()  # risk_policy_create: the block threshold in force, unchanged
+POLICY_FIELDS = ("medium", "high", "critical", "review_threshold", "block_threshold", "comment")
 
 
 @transaction.atomic
@@ -17,18 +18,24 @@ def risk_policy_create(
     high: float,
     critical: float,
     review_threshold: float,
+    block_threshold: float | None | object = KEEP,
     comment: str = "",
     user=None,
 ) -> RiskPolicy:
     """An organisation's new thresholds as a new row (older rows stay as history), validated, audited, in force for
-    its next score."""
+    its next score. Without `block_threshold` the one in force is kept, if it still lies above the review threshold
+    (the threshold explorer sets the bands and the review threshold only)."""
     previous = RiskPolicy.objects.filter(organisation_id=organisation_id).order_by("-created_at", "-id").first()
+    if block_threshold is KEEP:
+        kept = previous.block_threshold if previous is not None else None
+        block_threshold = kept if kept is not None and kept >= review_threshold else None
     policy = RiskPolicy(
         organisation_id=organisation_id,
         medium=medium,
         high=high,
         critical=critical,
         review_threshold=review_threshold,
+        block_threshold=block_threshold,
         comment=comment,
         created_by=user,
     )
