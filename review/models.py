@@ -94,7 +94,8 @@ class ReviewItem(models.Model):
 
     @property
     def top_reason(self) -> str:
-        reasons = self.score.reasons or []
+        """The first reason shown: the rule that queued it when one did, else the model's first."""
+        reasons = self.score.reasons_shown
         return reasons[0] if reasons else ""
 
 
