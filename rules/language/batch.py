@@ -57,7 +57,8 @@ class Batch(Mapping):
                 raw = self.columns[name]
             except KeyError:
                 raise KeyError(f"the batch has no column {name!r}, which the expression reads") from None
-            found = self.views[key] = VIEWS[as_type](np.asarray(raw))
+            views = ATTRIBUTE_VIEWS if name.startswith(ATTRIBUTES_PREFIX) else FIELD_VIEWS
+            found = self.views[key] = views[as_type](np.asarray(raw))
         return found
 
 
@@ -99,6 +100,16 @@ def _strings(raw: np.ndarray) -> Column:
     return np.where(is_text, raw, None), ~is_text
 
 
+def _field_strings(raw: np.ndarray) -> Column:
+    """A catalogue field's text: str or None (or NaN) by the columns' convention, so not checked value by value."""
+    if raw.dtype.kind != "O":
+        return _strings(raw)
+    missing = (raw == None) | (raw != raw)  # noqa: E711 - elementwise; NaN is the one value unequal to itself
+    if not missing.any():
+        return raw, None
+    return np.where(missing, None, raw), missing
+
+
 def _booleans(raw: np.ndarray) -> Column:
     if raw.dtype.kind == "b":
         return raw, None
@@ -120,4 +131,7 @@ def _anything(raw: np.ndarray) -> Column:
     return raw, _mask(np.fromiter((v is None for v in raw), dtype=bool, count=len(raw)))
 
 
-VIEWS = {Type.NUMBER: _numbers, Type.STRING: _strings, Type.BOOLEAN: _booleans, Type.ANY: _anything}
+# An attribute's values may be of any type: each is checked. A field's are of its type by the columns' convention.
+ATTRIBUTE_VIEWS = {Type.NUMBER: _numbers, Type.STRING: _strings, Type.BOOLEAN: _booleans, Type.ANY: _anything}
+FIELD_VIEWS = {**ATTRIBUTE_VIEWS, Type.STRING: _field_strings}
+ATTRIBUTES_PREFIX = "attributes."

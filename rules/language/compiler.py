@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rules.language import parser as ast
-from rules.language.batch import VIEWS, Batch
+from rules.language.batch import ATTRIBUTE_VIEWS, Batch
 from rules.language.errors import ExpressionError
 from rules.language.types import Schema, Type
 
@@ -28,8 +28,6 @@ ATTRIBUTES, LISTS = "attributes", "lists"
 _ORDERING = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 _EQUALITY = {"==": operator.eq, "!=": operator.ne}
 _ARITHMETIC = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide, "%": np.mod}
-# A list lookup, a string in a literal array: above this many items, a set beats one comparison per item.
-_SET_ABOVE = 4
 
 
 @dataclass
@@ -334,7 +332,7 @@ def _attribute_as(run: Evaluator, kind: Type) -> Evaluator:
 
     def typed(batch):
         values, missing = run(batch)
-        retyped, also_missing = VIEWS[kind](np.asarray(values, dtype=object))
+        retyped, also_missing = ATTRIBUTE_VIEWS[kind](np.asarray(values, dtype=object))
         return retyped, _either(missing, also_missing)
 
     return typed
@@ -406,15 +404,9 @@ def _contains_numbers(items: np.ndarray):
 
 
 def _contains_objects(items: list):
-    if len(items) <= _SET_ABOVE:
-
-        def by_comparison(values):
-            hits = values == items[0]
-            for item in items[1:]:
-                hits = hits | (values == item)
-            return hits
-
-        return by_comparison
+    if len(items) == 1:
+        item = items[0]
+        return lambda values: values == item
     members = frozenset(items)
     return lambda values: np.fromiter(map(members.__contains__, values), dtype=bool, count=len(values))
 

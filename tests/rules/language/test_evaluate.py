@@ -159,3 +159,10 @@ def test_a_shared_batch_gives_each_rule_the_same_answers():
     alone = [rule.evaluate(columns) for rule in rules]
     for a, b in zip(shared, alone, strict=True):
         assert (a.matched.tolist(), a.missing.tolist()) == (b.matched.tolist(), b.missing.tolist())
+
+
+def test_in_an_array_of_one_string_and_of_flags():
+    assert matched('country in ["FR"]', country=["FR", "DE", None]) == [True, False, False]
+    flags = {"first_country_for_account": [True, False]}
+    assert matched("first_country_for_account in [true]", **flags) == [True, False]
+    assert matched("first_country_for_account not in [true, false]", **flags) == [False, False]
