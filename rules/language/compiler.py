@@ -65,6 +65,8 @@ class Compiler:
                 length=len(node.text),
             )
         kind = self.schema.fields.get(head)
+        if kind is None and head in FUNCTIONS:
+            raise ExpressionError(node.position, f"{head} is a function: write {head}(…)", length=len(head))
         if kind is None:
             raise ExpressionError(node.position, _unknown("field", head, self._names()), length=len(head))
         self.fields.add(head)

@@ -112,6 +112,7 @@ def test_an_unknown_list_says_when_there_are_none():
         ("lower(channel, country) == 'a'", 0, "lower() takes one string, given 2 arguments"),
         ("lower(amount) == 'a'", 0, "lower() takes a string, not a number"),
         ("abs(channel) > 1", 0, "abs() takes a number, not a string"),
+        ("lower == 'a'", 0, "lower is a function: write lower(…)"),
     ],
 )
 def test_other_errors_name_the_position_and_the_reason(text, position, reason):
