@@ -97,13 +97,18 @@ class RuleListCreateApi(RulesApi):
         self.required_user_permission = selectors.VIEW_PERM if self.request.method == "GET" else selectors.EDIT_PERM
         return super().get_permissions()
 
-    @extend_schema(operation_id="rules_list", responses={200: OutputSerializer(many=True), **error_responses(404)})
+    @extend_schema(
+        operation_id="rules_list",
+        summary="List the rules",
+        responses={200: OutputSerializer(many=True), **error_responses(404)},
+    )
     def get(self, request):
         rules = selectors.rules_of(organisation_id=caller_organisation_id(request))
         return Response(self.OutputSerializer([selectors.rule_summary(r) for r in rules], many=True).data)
 
     @extend_schema(
         operation_id="rules_create",
+        summary="Create a rule (its version 1, a draft)",
         request=InputSerializer,
         responses={201: OutputSerializer, **error_responses(400, 404)},
         examples=[OpenApiExample("A review rule", value=RULE_EXAMPLE, request_only=True)],
@@ -129,7 +134,10 @@ class RuleActivateApi(RulesApi):
     OutputSerializer = RuleOutputSerializer
 
     @extend_schema(
-        operation_id="rules_activate", request=None, responses={200: OutputSerializer, **error_responses(400, 404)}
+        operation_id="rules_activate",
+        summary="Put a rule's latest version in force",
+        request=None,
+        responses={200: OutputSerializer, **error_responses(400, 404)},
     )
     def post(self, request, rule_id: int):
         organisation_id = caller_organisation_id(request)
@@ -148,7 +156,10 @@ class RuleDisableApi(RulesApi):
     OutputSerializer = RuleOutputSerializer
 
     @extend_schema(
-        operation_id="rules_disable", request=None, responses={200: OutputSerializer, **error_responses(400, 404)}
+        operation_id="rules_disable",
+        summary="Stop a rule deciding",
+        request=None,
+        responses={200: OutputSerializer, **error_responses(400, 404)},
     )
     def post(self, request, rule_id: int):
         organisation_id = caller_organisation_id(request)

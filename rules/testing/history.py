@@ -59,6 +59,26 @@ class StoredScores:
         return ScoreOutput(score=self.score, components=self.components, features=features)
 
 
+# The transactions of the window whose newest stored score is at or above a threshold (the model's flags).
+_FLAGGED_SQL = """
+SELECT t.id FROM transactions_transaction t JOIN detection_score s ON s.transaction_id = t.id
+WHERE t.source_id = ANY(%s) AND t.timestamp >= %s AND t.timestamp < %s AND s.score >= %s
+  AND NOT EXISTS (SELECT 1 FROM detection_score n WHERE n.transaction_id = t.id AND n.id > s.id)
+"""
+
+
+def flagged_scores(
+    *, organisation_id: int, since: datetime, until: datetime, row_ids: np.ndarray, threshold: float
+) -> StoredScores:
+    """Stand-ins for the stored scores when a rule does not read them: 1 where the newest stored score is at or
+    above `threshold`, NaN elsewhere (only the flags are used)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_FLAGGED_SQL, [organisation_source_ids(organisation_id), since, until, threshold])
+        flagged = np.fromiter((row[0] for row in cursor.fetchall()), dtype=np.int64)
+    score = np.where(np.isin(row_ids, flagged), 1.0, np.nan)
+    return StoredScores(score=score, risk_level=np.full(len(row_ids), None, dtype=object), components={})
+
+
 def stored_scores(
     *, organisation_id: int, since: datetime, until: datetime, row_ids: np.ndarray, with_components: bool
 ) -> StoredScores:

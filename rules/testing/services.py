@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from detection.engine.features import FeatureSpec, build_features
+from detection.engine.features import FeatureMatrix, FeatureSpec, build_features
 from detection.engine.frame import Frame
 from detection.policy.selectors import risk_policy_current
 from rules.fields import FIELDS, rule_columns
@@ -29,12 +29,13 @@ from rules.testing import history
 
 logger = logging.getLogger(__name__)
 
-BLOCK_ROWS = 200_000  # rows evaluated (and features built) at a time: the progress bar moves after each
+BLOCK_ROWS = 250_000  # rows evaluated (and features built) at a time: the progress bar moves after each
 SAMPLE_SIZE = 50
 # A test still "running" this long after it started lost its worker; a redelivered task may take it over.
 TEST_LEASE = timedelta(hours=1)
 # The catalogue's groups of names computed from the account's and the merchant's history (engine features).
 FEATURE_GROUPS = ("account", "merchant")
+SCORE_GROUP = "model"  # the stored score, its risk level and each detector's score
 # Every engine feature the catalogue may read, whatever the active model was trained with.
 FEATURE_SPEC = FeatureSpec(
     attributes=[], supervised_features=True, recent_share=True, amount_peak=True, repeat_spike=True
@@ -91,6 +92,10 @@ def _reads_features(names: set[str]) -> bool:
     return any(name in FIELDS and FIELDS[name].group in FEATURE_GROUPS for name in names)
 
 
+def _reads_scores(names: set[str]) -> bool:
+    return any(name in FIELDS and FIELDS[name].group == SCORE_GROUP for name in names)
+
+
 def _reads_components(names: set[str]) -> bool:
     return any(name.startswith("score_") and name in FIELDS for name in names)
 
@@ -120,22 +125,18 @@ def rule_test_run(
     total = len(targets)
     if progress:
         progress(total, 0)
-    scores = history.stored_scores(
-        organisation_id=organisation_id,
-        since=since,
-        until=until,
-        row_ids=data.row_id[targets],
-        with_components=_reads_components(names),
-    )
     review_threshold = risk_policy_current(organisation_id=organisation_id).review_threshold
+    window = {"organisation_id": organisation_id, "since": since, "until": until, "row_ids": data.row_id[targets]}
+    if _reads_scores(names):
+        scores = history.stored_scores(**window, with_components=_reads_components(names))
+    else:  # only the model's flags are wanted (for the overlap): far fewer rows to read
+        scores = history.flagged_scores(**window, threshold=review_threshold)
     memberships = list_memberships(organisation_id=organisation_id)
     tally = _Tally(others=[o for o, _ in others])
     for start in range(0, total, BLOCK_ROWS):
         block = targets[start : start + BLOCK_ROWS]
         where = slice(start, start + len(block))
-        features = (
-            build_features(data, target_mask=_mask(len(data), block), spec=FEATURE_SPEC) if with_features else None
-        )
+        features = block_features(data, block) if with_features else None
         output = scores_block(scores, where).output(features)
         # The frame as read (its attributes keep their text), the features built from its engine form.
         columns = rule_columns(names, frame=frame, rows=block, output=output, risk_levels=scores.risk_level[where])
@@ -162,10 +163,15 @@ def rule_test_run(
     )
 
 
-def _mask(size: int, rows: np.ndarray) -> np.ndarray:
-    mask = np.zeros(size, dtype=bool)
-    mask[rows] = True
-    return mask
+def block_features(data: Frame, block: np.ndarray) -> FeatureMatrix:
+    """The engine features of a block of consecutive rows of the time-ordered frame, built from the block and the
+    lookback before it only (what a row's features read), not the whole frame: each block costs its own rows."""
+    start = int(np.searchsorted(data.ts, data.ts[block[0]] - history.LOOKBACK.total_seconds() - 1, side="left"))
+    part = data.take(np.arange(start, block[-1] + 1))
+    mask = np.zeros(len(part), dtype=bool)
+    mask[block - start] = True
+    built = build_features(part, target_mask=mask, spec=FEATURE_SPEC)
+    return FeatureMatrix(X=built.X, names=built.names, rows=built.rows + start)
 
 
 def scores_block(scores: history.StoredScores, where: slice) -> history.StoredScores:

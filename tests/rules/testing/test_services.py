@@ -8,7 +8,7 @@ import time_machine
 from rules.models import RuleTest
 from rules.testing import services
 from rules.testing.services import rule_test_create, rule_test_execute, rule_test_run
-from tests.factories import ValueListFactory
+from tests.factories import ModelVersionFactory, ScoreFactory, ValueListFactory
 from tests.rules.testing.conftest import DAY1, UNTIL, active, draft
 
 
@@ -146,3 +146,12 @@ def test_a_window_without_transactions_reports_zero(organisation, known_history)
     report = rule_test_run(version=draft(organisation), days=1, until=DAY1 - timedelta(days=5))
 
     assert (report["rows"], report["hits"], report["precision"], report["per_day"]) == (0, 0, None, [])
+
+
+def test_the_models_flag_is_the_newest_stored_score(organisation, known_history):
+    newer = ModelVersionFactory(organisation=organisation)
+    ScoreFactory(transaction=known_history[0], model_version=newer, score=0.10)  # rescored below the threshold
+
+    report = run(draft(organisation))
+
+    assert report["model"] == {"review_threshold": 0.95, "flagged": 2, "overlap": 1}
