@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from rules.language.batch import Batch, Membership
-from rules.language.compiler import FUNCTION_DESCRIPTIONS, FUNCTIONS, Compiler, Evaluator
+from rules.language.compiler import Compiler, Evaluator
 from rules.language.errors import ExpressionError
+from rules.language.operations import FUNCTION_DESCRIPTIONS, FUNCTIONS
 from rules.language.parser import MAX_DEPTH, MAX_LENGTH, parse
 from rules.language.types import Schema, Type
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rules.language import operations as ops
 from rules.language import parser as ast
 from rules.language.batch import ATTRIBUTE_VIEWS, Batch
 from rules.language.errors import ExpressionError
@@ -65,7 +66,7 @@ class Compiler:
                 length=len(node.text),
             )
         kind = self.schema.fields.get(head)
-        if kind is None and head in FUNCTIONS:
+        if kind is None and head in ops.FUNCTIONS:
             raise ExpressionError(node.position, f"{head} is a function: write {head}(…)", length=len(head))
         if kind is None:
             raise ExpressionError(node.position, _unknown("field", head, self._names()), length=len(head))
@@ -73,7 +74,19 @@ class Compiler:
         return Typed(kind, _column(head, kind))
 
     def _names(self) -> list[str]:
-        return [*self.schema.fields, ATTRIBUTES, LISTS, *FUNCTIONS, "true", "false", "null", "and", "or", "not", "in"]
+        return [
+            *self.schema.fields,
+            ATTRIBUTES,
+            LISTS,
+            *ops.FUNCTIONS,
+            "true",
+            "false",
+            "null",
+            "and",
+            "or",
+            "not",
+            "in",
+        ]
 
     def _attribute(self, node: ast.Name) -> Typed:
         if len(node.parts) == 1:
@@ -88,9 +101,9 @@ class Compiler:
         operand = self.node(node.operand)
         if node.op == "-":
             run = self.as_type(operand, Type.NUMBER, node.position, "'-' negates a number")
-            return Typed(Type.NUMBER, lambda batch: _negate(*run(batch)))
+            return Typed(Type.NUMBER, lambda batch: ops.negate(*run(batch)))
         run = self.as_type(operand, Type.BOOLEAN, node.position, "'not' takes true or false")
-        return Typed(Type.BOOLEAN, lambda batch: _not(*run(batch)))
+        return Typed(Type.BOOLEAN, lambda batch: ops.logical_not(*run(batch)))
 
     def as_type(self, typed: Typed, wanted: Type, position: int, what: str) -> Evaluator:
         """The operand's evaluator as the wanted type: an attribute is read as that type (others rows: missing)."""
@@ -118,7 +131,7 @@ class Compiler:
         what = f"'{node.op}' joins conditions (true or false)"
         left = self.as_type(self.node(node.left), Type.BOOLEAN, node.position, what)
         right = self.as_type(self.node(node.right), Type.BOOLEAN, node.position, what)
-        join = _and if node.op == "and" else _or
+        join = ops.logical_and if node.op == "and" else ops.logical_or
         return Typed(Type.BOOLEAN, lambda batch: join(*left(batch), *right(batch)))
 
     def _arithmetic(self, node: ast.Binary, left: Typed, right: Typed) -> Typed:
@@ -132,11 +145,11 @@ class Compiler:
             b, missing_b = second(batch)
             with np.errstate(all="ignore"):
                 values = ufunc(a, b)
-            missing = _either(missing_a, missing_b)
+            missing = ops.either(missing_a, missing_b)
             if checked:  # division by zero: missing, never infinite
                 if not isinstance(values, np.ndarray):
                     return values, (missing or not np.isfinite(values)) or None
-                missing = _either(missing, _mask(~np.isfinite(values)))
+                missing = ops.either(missing, ops.mask(~np.isfinite(values)))
             return values, missing
 
         return Typed(Type.NUMBER, run)
@@ -158,7 +171,7 @@ class Compiler:
         first = left.run if left.type is kind else _attribute_as(left.run, kind)
         second = right.run if right.type is kind else _attribute_as(right.run, kind)
         compare = _ORDERING.get(node.op) or _EQUALITY[node.op]
-        return Typed(Type.BOOLEAN, lambda batch: _compared(compare, *first(batch), *second(batch)))
+        return Typed(Type.BOOLEAN, lambda batch: ops.compared(compare, *first(batch), *second(batch)))
 
     def _null_test(self, node: ast.Binary, left: Typed, right: Typed) -> Typed:
         if node.op not in _EQUALITY:
@@ -203,7 +216,7 @@ class Compiler:
                 return hit != negate, None
             search = pattern.search
             hits = np.fromiter((v is not None and search(v) is not None for v in values), bool, len(values))
-            return _masked(hits if not negate else ~hits, missing), missing
+            return ops.masked(hits if not negate else ~hits, missing), missing
 
         return Typed(Type.BOOLEAN, matched)
 
@@ -230,8 +243,8 @@ class Compiler:
         if left.type not in (kind, Type.ANY):
             raise ExpressionError(node.position, f"cannot look a {_called(left.type)} up in an array of {kind}s")
         run = left.run if left.type is kind else _attribute_as(left.run, kind)
-        contains = _contains_numbers(np.array(values)) if kind is Type.NUMBER else _contains_objects(values)
-        return Typed(Type.BOOLEAN, lambda batch: _looked_up(contains, negate, *run(batch)))
+        contains = ops.contains_numbers(np.array(values)) if kind is Type.NUMBER else ops.contains_objects(values)
+        return Typed(Type.BOOLEAN, lambda batch: ops.looked_up(contains, negate, *run(batch)))
 
     def _in_list(self, node: ast.Binary, left: Typed, name: ast.Name, negate: bool) -> Typed:
         if len(name.parts) != 2:
@@ -253,7 +266,7 @@ class Compiler:
             )
         self.lists.add(list_name)
         run = _attribute_as(left.run, Type.STRING) if left.type is Type.ANY else left.run
-        return Typed(Type.BOOLEAN, lambda batch: _in_membership(batch, list_name, negate, *run(batch)))
+        return Typed(Type.BOOLEAN, lambda batch: ops.in_membership(batch, list_name, negate, *run(batch)))
 
     def _kind_of(self, node) -> str | None:
         if isinstance(node, ast.Name) and len(node.parts) == 1:
@@ -261,9 +274,9 @@ class Compiler:
         return None
 
     def _call(self, node: ast.Call) -> Typed:
-        function = FUNCTIONS.get(node.name)
+        function = ops.FUNCTIONS.get(node.name)
         if function is None:
-            known = list(FUNCTIONS)
+            known = list(ops.FUNCTIONS)
             raise ExpressionError(node.position, _unknown("function", node.name, known), length=len(node.name))
         takes, gives, apply = function
         if len(node.args) != 1:
@@ -335,145 +348,9 @@ def _attribute_as(run: Evaluator, kind: Type) -> Evaluator:
     def typed(batch):
         values, missing = run(batch)
         retyped, also_missing = ATTRIBUTE_VIEWS[kind](np.asarray(values, dtype=object))
-        return retyped, _either(missing, also_missing)
+        return retyped, ops.either(missing, also_missing)
 
     return typed
-
-
-def _mask(missing: np.ndarray) -> np.ndarray | None:
-    return missing if missing.any() else None
-
-
-def _either(a, b):
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return a | b
-
-
-def _masked(values, missing):
-    return values if missing is None else values & ~missing
-
-
-def _compared(compare, a, missing_a, b, missing_b):
-    values = compare(a, b)
-    missing = _either(missing_a, missing_b)
-    if not isinstance(values, np.ndarray):
-        return bool(values) and not missing, missing
-    return _masked(values, missing), missing
-
-
-def _negate(values, missing):
-    return -values, missing
-
-
-def _not(values, missing):
-    if not isinstance(values, np.ndarray):
-        return not values and not missing, missing
-    return _masked(~values, missing), missing
-
-
-def _and(a, missing_a, b, missing_b):
-    values = a & b
-    if missing_a is None and missing_b is None:
-        return values, None
-    # Missing unless the other side is known to be false.
-    missing = None
-    if missing_a is not None:
-        missing = missing_a & (b | missing_b if missing_b is not None else b)
-    if missing_b is not None:
-        missing = _either(missing, missing_b & a)
-    return values, _mask_of(missing)
-
-
-def _or(a, missing_a, b, missing_b):
-    values = a | b
-    missing = _either(missing_a, missing_b)
-    if missing is None:
-        return values, None
-    return values, _mask_of(missing & ~values)
-
-
-def _mask_of(missing):
-    if isinstance(missing, np.ndarray):
-        return missing if missing.any() else None
-    return missing or None
-
-
-def _contains_numbers(items: np.ndarray):
-    return lambda values: np.isin(values, items)
-
-
-def _contains_objects(items: list):
-    if len(items) == 1:
-        item = items[0]
-        return lambda values: values == item
-    members = frozenset(items)
-    return lambda values: np.fromiter(map(members.__contains__, values), dtype=bool, count=len(values))
-
-
-def _looked_up(contains, negate, values, missing):
-    if not isinstance(values, np.ndarray):
-        hit = bool(contains(np.array([values], dtype=object))[0])
-        return (hit != negate) and not missing, missing
-    hits = contains(values)
-    return _masked(~hits if negate else hits, missing), missing
-
-
-def _in_membership(batch: Batch, name: str, negate: bool, values, missing):
-    membership = batch.memberships[name]
-    if not isinstance(values, np.ndarray):
-        hit = bool(membership.contains(np.array([values], dtype=object))[0])
-        return hit != negate, None
-    if missing is None:
-        hits = np.asarray(membership.contains(values), dtype=bool)
-    else:
-        hits = np.zeros(len(values), dtype=bool)
-        present = ~missing
-        hits[present] = membership.contains(values[present])
-    return _masked(~hits if negate else hits, missing), missing
-
-
-def _lower(values, missing):
-    return _text_map(str.lower, values, missing), missing
-
-
-def _upper(values, missing):
-    return _text_map(str.upper, values, missing), missing
-
-
-def _text_map(function, values, missing):
-    if not isinstance(values, np.ndarray):
-        return function(values)
-    out = np.empty(len(values), dtype=object)
-    out[:] = [None if v is None else function(v) for v in values]
-    return out
-
-
-def _length(values, missing):
-    if not isinstance(values, np.ndarray):
-        return float(len(values)), missing
-    return np.fromiter((0 if v is None else len(v) for v in values), np.float64, len(values)), missing
-
-
-def _abs(values, missing):
-    return np.abs(values), missing
-
-
-# name → (argument type, result type, implementation)
-FUNCTIONS = {
-    "lower": (Type.STRING, Type.STRING, _lower),
-    "upper": (Type.STRING, Type.STRING, _upper),
-    "length": (Type.STRING, Type.NUMBER, _length),
-    "abs": (Type.NUMBER, Type.NUMBER, _abs),
-}
-FUNCTION_DESCRIPTIONS = {
-    "lower": "lower(text): the text in lower case",
-    "upper": "upper(text): the text in upper case",
-    "length": "length(text): how many characters the text has",
-    "abs": "abs(number): the number without its sign",
-}
 
 
 def _called(kind: Type) -> str:
