@@ -253,3 +253,15 @@ def test_the_user_guide_lists_every_name():
     section = guide[guide.index("## Rule language") :]
     rows = {name: f"| `{name}` | {field.type} | {field.description}" for name, field in FIELDS.items()}
     assert [name for name, row in rows.items() if row not in section] == []
+
+
+def test_no_scored_rows_give_empty_columns():
+    output = ScoreOutput(score=np.zeros(0), components={}, rows=np.zeros(0, dtype=np.int64), features=None)
+    columns = rule_columns(
+        [*FIELDS, "attributes.card.bin"],
+        frame=_frame(),
+        rows=np.zeros(0, dtype=np.int64),
+        output=output,
+        risk_levels=[],
+    )
+    assert {len(values) for values in columns.values()} == {0}
