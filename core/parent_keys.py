@@ -12,11 +12,13 @@ Used from migrations: a change to the SQL goes with a new migration that applies
 from django.db import migrations
 
 
-def statement_parent_key(*, child: str, column: str, parent: str, lock: str) -> list[migrations.RunSQL]:
+def statement_parent_key(
+    *, child: str, column: str, parent: str, lock: str, nullable: bool = False
+) -> list[migrations.RunSQL]:
     """Migration operations enforcing `child`.`column` → `parent`.id per statement (tables and columns are this
-    project's constants, never user input)."""
+    project's constants, never user input); a `nullable` column's NULLs reference nothing."""
     check, guard = f"{child}_{column}_parent_check", f"{child}_{column}_child_guard"
-    check_function = _check_function(child=child, column=column, parent=parent, lock=lock)
+    check_function = _check_function(child=child, column=column, parent=parent, lock=lock, nullable=nullable)
     # A parent deleted while children pointing at it are inserted: one must wait for the other, as a foreign key's
     # row lock makes it. lock="rows", for small parent tables (a whole chunk points at one source or model version):
     # the insert locks each distinct parent row FOR KEY SHARE, once per statement. lock="table", for large ones (a
@@ -76,11 +78,12 @@ def statement_parent_check(*, child: str, column: str, parent: str, lock: str) -
     )
 
 
-def _check_function(*, child: str, column: str, parent: str, lock: str) -> str:
+def _check_function(*, child: str, column: str, parent: str, lock: str, nullable: bool = False) -> str:
     """CREATE OR REPLACE of the function that checks a statement's new rows' `column` against `parent`.id."""
     if lock == "rows":
         present = f"SELECT p.id FROM {parent} p WHERE p.id = n.{column} FOR KEY SHARE"  # noqa: S608
-        missing = f"""SELECT n.{column} INTO missing FROM (SELECT DISTINCT {column} FROM new_rows) n
+        given = f" WHERE {column} IS NOT NULL" if nullable else ""
+        missing = f"""SELECT n.{column} INTO missing FROM (SELECT DISTINCT {column} FROM new_rows{given}) n
                 LEFT JOIN LATERAL ({present}) p ON true WHERE p.id IS NULL LIMIT 1"""  # noqa: S608
         planning = ""
     elif lock == "table":

@@ -63,13 +63,25 @@ class ValueList(models.Model):
 class ListEntry(models.Model):
     """One value of a list, until its expiry if it has one."""
 
-    value_list = models.ForeignKey(ValueList, on_delete=models.CASCADE, related_name="entries")
+    # Both references enforced by statement-level triggers (core/parent_keys.py), not a per-row foreign key check:
+    # an import writes a million entries of one list by one person at once. Neither has an index of its own: the
+    # unique (value_list, value) constraint leads with the list, and entries are never looked up by their author
+    # (deleting a user, a rare operator action, reads the table once to clear their entries' author).
+    value_list = models.ForeignKey(
+        ValueList, on_delete=models.CASCADE, related_name="entries", db_index=False, db_constraint=False
+    )
     value = models.CharField(max_length=256)
     expires_at = models.DateTimeField(null=True, blank=True)
     note = models.CharField(max_length=200, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
 
     class Meta:

@@ -3,6 +3,8 @@ them, add, remove). A token acts in its own organisation; people (session login)
 read their organisation's, and change them on the lists pages rather than here. Another organisation's list is 404.
 """
 
+import re
+
 from django.http import Http404
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -20,8 +22,10 @@ from core.api_schema import error_responses
 from core.parsers import JSONParser
 from rules.lists import selectors, services
 from rules.lists.services import ListRefused
-from rules.models import ValueList
+from rules.models import NAME_PATTERN, ValueList
+from transactions.validation import text_problem
 
+NAME = re.compile(NAME_PATTERN)
 MAX_VALUES = 10_000  # per request; larger sets go through a CSV upload on the list's page
 VIEW_PERM = "rules.view_valuelist"
 
@@ -49,6 +53,8 @@ def writer_organisation_id(request) -> int:
 def list_for_request(request, name: str, *, organisation_id: int | None = None) -> ValueList:
     """The caller's organisation's list of that name, or 404 (another organisation's included)."""
     organisation_id = organisation_id if organisation_id is not None else caller_organisation_id(request)
+    if not NAME.fullmatch(name):
+        raise Http404("No such list.")  # no list has that name (and PostgreSQL refuses some text, such as a NUL)
     try:
         return selectors.value_list_get(organisation_id=organisation_id, name=name)
     except ValueList.DoesNotExist:
@@ -74,6 +80,7 @@ class ValueListListApi(ListsApi):
 
     @extend_schema(
         operation_id="lists_list",
+        description=__doc__,
         responses={200: ValueListOutputSerializer(many=True), **error_responses()},
         summary="List the organisation's lists",
     )
@@ -97,6 +104,7 @@ class ValueListCreateApi(ListsApi):
 
     @extend_schema(
         operation_id="lists_create",
+        description=__doc__,
         request=InputSerializer,
         responses={201: ValueListOutputSerializer, **error_responses(400, 413)},
         summary="Create a list",
@@ -179,6 +187,7 @@ class ListEntryListApi(ListsApi):
 
     @extend_schema(
         operation_id="lists_entries_list",
+        description=__doc__,
         parameters=[
             OpenApiParameter("search", str, description="Entries whose value or note contains this (any case)."),
             OpenApiParameter("limit", int, description="Entries per page (at most 1000; 100 by default)."),
@@ -189,7 +198,11 @@ class ListEntryListApi(ListsApi):
     )
     def get(self, request, name: str):
         value_list = list_for_request(request, name)
-        entries = selectors.list_entries(value_list=value_list, search=request.query_params.get("search", ""))
+        search = request.query_params.get("search", "")
+        problem = text_problem(search)
+        if problem is not None:
+            raise FieldErrors([error_item("search", problem)])
+        entries = selectors.list_entries(value_list=value_list, search=search)
         paginator = EntryPagination()
         page = paginator.paginate_queryset(entries, request, view=self)
         return paginator.get_paginated_response(EntryOutputSerializer(page, many=True).data)
@@ -209,6 +222,7 @@ class ListEntryAddApi(ListsApi):
 
     @extend_schema(
         operation_id="lists_entries_add",
+        description=__doc__,
         request=InputSerializer,
         responses={200: EntriesOutputSerializer, **error_responses(400, 404, 413)},
         summary="Add entries to a list",
@@ -237,6 +251,7 @@ class ListEntryRemoveApi(ListsApi):
 
     @extend_schema(
         operation_id="lists_entries_remove",
+        description=__doc__,
         request=InputSerializer,
         responses={200: EntriesOutputSerializer, **error_responses(400, 404, 413)},
         summary="Remove entries from a list",

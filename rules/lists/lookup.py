@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from itertools import repeat
 
 import numpy as np
 from django.core.cache import cache
@@ -31,57 +32,54 @@ CHECK_INTERVAL_SECONDS = 1.0
 class Membership:
     """One list's values: those without an expiry in a set, those with one beside their expiry (epoch seconds).
 
-    `contains` answers for a whole column at once; a value that is not text (None: the row lacks it) is no member.
+    `contains` answers for a whole column at once, by one set lookup a value: each stored value is also kept in the
+    other spellings a column may hold it in (a number for digits, lower case for a country code), so no value is
+    converted at lookup. A value that is not text or a number (None: the row lacks it) is no member.
     """
 
     kind: str
-    permanent: frozenset[str]
-    expiring: dict[str, float] = field(default_factory=dict)
+    permanent: frozenset
+    expiring: dict = field(default_factory=dict)
 
     def contains(self, values: np.ndarray) -> np.ndarray:
         values = np.asarray(values, dtype=object).ravel()
-        permanent, expiring = self.permanent, self.expiring
-        probe = _PROBES.get(self.kind, _as_text)
-        if not expiring:
-            return np.fromiter((probe(v) in permanent for v in values), dtype=bool, count=len(values))
-        now = time.time()
-        return np.fromiter(
-            ((key := probe(v)) in permanent or expiring.get(key, 0.0) > now for v in values),
-            dtype=bool,
-            count=len(values),
-        )
+        if self.kind == ValueList.Kind.IP:
+            values = np.fromiter(map(_ip_probe, values), dtype=object, count=len(values))
+        try:
+            return self._contains(values)
+        except TypeError:  # an unhashable value (a JSON list or object of the attributes) is no member
+            return self._contains(np.fromiter(map(_hashable, values), dtype=object, count=len(values)))
 
-    def __len__(self) -> int:
-        return len(self.permanent) + len(self.expiring)
-
-
-def _as_text(value) -> str | None:
-    if type(value) is str:
-        return value.strip() if value[:1].isspace() or value[-1:].isspace() else value
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        return str(value)
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        return str(int(value))
-    return None
+    def _contains(self, values: np.ndarray) -> np.ndarray:
+        found = np.fromiter(map(self.permanent.__contains__, values), dtype=bool, count=len(values))
+        if self.expiring:
+            until = np.fromiter(map(self.expiring.get, values, repeat(0.0)), dtype=float, count=len(values))
+            found |= until > time.time()
+        return found
 
 
-def _country_probe(value) -> str | None:
-    text = _as_text(value)
-    return text.upper() if text is not None else None
+def _hashable(value):
+    return value if isinstance(value, (str, int, float, type(None))) else None
 
 
-def _ip_probe(value) -> str | None:
+def _ip_probe(value):
     """IPv4 text is already as the list stores it; IPv6 may be written many ways, so it is read first."""
-    text = _as_text(value)
-    if text is None or ":" not in text:
-        return text
+    if type(value) is not str or ":" not in value:
+        return value
     try:
-        return str(ipaddress.ip_address(text))
+        return str(ipaddress.ip_address(value))
     except ValueError:
-        return text
+        return value
 
 
-_PROBES = {ValueList.Kind.COUNTRY: _country_probe, ValueList.Kind.IP: _ip_probe}
+def _spellings(kind: str, value: str) -> tuple:
+    """The value as the list stores it, and as a column may hold it: digits also as the number, a country code also
+    in lower and title case."""
+    if kind == ValueList.Kind.COUNTRY:
+        return value, value.lower(), value.title()
+    if value.isascii() and value.isdigit() and str(int(value)) == value:
+        return value, int(value)
+    return (value,)
 
 
 @dataclass
@@ -145,12 +143,12 @@ def _load(value_list_id: int, kind: str) -> Membership:
     """A list's entries as a Membership, without those already expired."""
     now = timezone.now()
     rows = ListEntry.objects.filter(value_list_id=value_list_id).values_list("value", "expires_at")
-    permanent, expiring = [], {}
+    permanent, expiring = set(), {}
     for value, expires_at in rows.iterator(chunk_size=50_000):
         if expires_at is None:
-            permanent.append(value)
+            permanent.update(_spellings(kind, value))
         elif expires_at > now:
-            expiring[value] = expires_at.timestamp()
+            expiring.update(dict.fromkeys(_spellings(kind, value), expires_at.timestamp()))
     return Membership(kind=kind, permanent=frozenset(permanent), expiring=expiring)
 
 

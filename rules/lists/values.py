@@ -70,3 +70,4 @@ def _ip(value: str) -> str:
 
 
 _CHECKS = {Kind.COUNTRY: _country, Kind.CARD_BIN: _card_bin, Kind.IP: _ip}
+CHECKED_KINDS = frozenset(_CHECKS)  # the kinds whose values are more than text

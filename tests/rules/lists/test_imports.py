@@ -93,3 +93,10 @@ def test_only_the_first_hundred_errors_are_kept_and_all_counted():
     value_list = ValueListFactory(kind="card_bin")
     outcome = upload("\n".join(["12"] * 150 + ["411111"]), value_list)
     assert (outcome.error_count, len(outcome.errors), outcome.added) == (150, 100, 1)
+
+
+def test_text_is_stored_as_written_backslashes_tabs_and_quotes_included():
+    value_list = ValueListFactory(kind="text")
+    upload('value,note\nC:\\\\temp\\\\x,"two\tcells"\n"say ""hi""",\n', value_list)
+    stored = {e.value: e.note for e in ListEntry.objects.filter(value_list=value_list)}
+    assert stored == {"C:\\\\temp\\\\x": "two\tcells", 'say "hi"': ""}

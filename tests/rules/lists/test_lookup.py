@@ -28,15 +28,8 @@ def test_contains_answers_a_whole_column_missing_values_included(organisation):
     value_list = ValueListFactory(name="merchants")
     ListEntryFactory(value_list=value_list, value="M-1")
     ListEntryFactory(value_list=value_list, value="42")
-    assert contains(organisation, "merchants", ["M-1", "M-2", None, " M-1", 42, 42.0, np.nan]) == [
-        True,
-        False,
-        False,
-        True,
-        True,
-        True,
-        False,
-    ]
+    column = ["M-1", "M-2", None, "m-1", 42, 42.0, np.nan, ["M-1"], {"a": 1}]
+    assert contains(organisation, "merchants", column) == [True, False, False, False, True, True, False, False, False]
 
 
 def test_country_and_ip_values_are_looked_up_as_the_list_stores_them(organisation):
@@ -44,7 +37,7 @@ def test_country_and_ip_values_are_looked_up_as_the_list_stores_them(organisatio
     ips = ValueListFactory(name="ips", kind="ip")
     services.list_entries_add(value_list=countries, values=["fr"])
     services.list_entries_add(value_list=ips, values=["2001:db8::1", "10.0.0.1"])
-    assert contains(organisation, "countries", ["fr", "FR", "DE"]) == [True, True, False]
+    assert contains(organisation, "countries", ["fr", "FR", "Fr", "DE", None]) == [True, True, True, False, False]
     assert contains(organisation, "ips", ["2001:DB8:0:0::1", "10.0.0.1", "not an ip"]) == [True, True, False]
 
 
