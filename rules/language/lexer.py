@@ -36,12 +36,12 @@ def tokenize(text: str) -> list[Token]:
             token = _string(text, i)
             tokens.append(token)
             i += len(token.text)
-        elif char.isdigit():
+        elif "0" <= char <= "9":
             token = _number(text, i)
             tokens.append(token)
             i += len(token.text)
-        elif char.isalpha() or char == "_":
-            word = _NAME.match(text, i).group()
+        elif name := _NAME.match(text, i):  # ASCII letters only: "é".isalpha(), but no name holds it
+            word = name.group()
             tokens.append(Token("keyword" if word in KEYWORDS else "name", word, word, i))
             i += len(word)
         else:
@@ -68,7 +68,7 @@ def _operator(text: str, i: int) -> Token:
 def _number(text: str, i: int) -> Token:
     match = _NUMBER.match(text, i)
     end = match.end()
-    if end < len(text) and (text[end].isalpha() or text[end] == "_"):
+    if end < len(text) and (text[end].isalnum() or text[end] == "_"):
         raise ExpressionError(i, f"malformed number {text[i : end + 1]!r}", length=end + 1 - i)
     word = match.group()
     if word.endswith("_") or "_." in word or "._" in word:
