@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install install-dev services db run worker web test test-fast lint format bench bench-engine bench-api bench-import bench-jobs clean
+.PHONY: install install-dev services db run worker web test test-fast lint format bench bench-engine bench-api bench-import bench-jobs bench-lists clean
 
 $(VENV)/.installed-base: requirements/base.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -60,7 +60,7 @@ format: install-dev
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench: bench-engine bench-api bench-jobs
+bench: bench-engine bench-api bench-jobs bench-lists
 
 bench-engine: install-dev services
 	$(PY) bench/engine_speed.py
@@ -73,6 +73,9 @@ bench-import: install-dev services
 
 bench-jobs: install-dev services
 	$(PY) bench/job_bench.py --rows 1000000 --workers 1,2
+
+bench-lists: install-dev services
+	$(PY) bench/lists_bench.py --runs 3
 
 clean:
 	rm -rf $(VENV) staticfiles var test-artifacts
