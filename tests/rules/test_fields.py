@@ -265,3 +265,15 @@ def test_no_scored_rows_give_empty_columns():
         risk_levels=[],
     )
     assert {len(values) for values in columns.values()} == {0}
+
+
+def test_text_columns_given_as_categoricals_read_alike():
+    frame = _frame()
+    categorical = {**frame, **{name: pd.Categorical(frame[name]) for name in ("country", "merchant_id", "channel")}}
+    output = _output(frame)
+    text = ["country", "merchant_id", "channel"]
+    assert [v.tolist() for v in _columns(text, categorical, output).values()] == [
+        v.tolist() for v in _columns(text, frame, output).values()
+    ]
+    counts = _columns(["count_24h_merchant"], categorical, output)["count_24h_merchant"]
+    np.testing.assert_array_equal(counts, [0.0, 1.0, np.nan])
