@@ -164,7 +164,8 @@ def list_upload(request, name: str):
         return _refused_page(request, value_list, upload_form=form)
     summary = f"{upload.name}: {outcome.added} added, {outcome.updated} updated, {outcome.unchanged} unchanged"
     if outcome.error_count:
-        messages.warning(request, f"{summary}; {outcome.error_count} rows refused:")
+        refused = f"{outcome.error_count} row{'s' if outcome.error_count != 1 else ''} refused"
+        messages.warning(request, f"{summary}; {refused}:")
         for error in outcome.errors[:ERRORS_SHOWN]:
             messages.warning(request, str(error))
         if outcome.error_count > ERRORS_SHOWN:

@@ -145,7 +145,7 @@ def test_an_upload_keeps_good_rows_and_names_the_bad_ones(admin_client_):
     response = admin_client_.post(reverse("rules:list_upload", kwargs={"name": "bins"}), {"file": upload}, follow=True)
     assert response.status_code == 200
     shown = [str(m) for m in response.context["messages"]]
-    assert shown[0].startswith("bins.csv: 2 added, 0 updated, 0 unchanged; 1 rows refused")
+    assert shown[0].startswith("bins.csv: 2 added, 0 updated, 0 unchanged; 1 row refused")
     assert shown[1].startswith("row 3, value: '12' is not a card BIN")
     assert sorted(ListEntry.objects.filter(value_list=value_list).values_list("value", flat=True)) == [
         "411111",
