@@ -45,7 +45,7 @@ def live_api(db, active_model):
 @pytest.fixture
 def token_header(db) -> dict[str, str]:
     _, secret = partner_token_create(
-        name="schema-partner", scopes=["score", "label", "read"], organisation=default_organisation()
+        name="schema-partner", scopes=["score", "label", "read", "lists"], organisation=default_organisation()
     )
     return {"Authorization": f"Bearer {secret}"}
 
