@@ -215,6 +215,19 @@ def build_features(frame, *, target_mask=None, spec: FeatureSpec | None = None) 
     return FeatureMatrix(X=X, names=spec.names, rows=rows)
 
 
+def new_for_account(frame, column: np.ndarray, *, target_mask) -> np.ndarray:
+    """Whether each target row's value of ``column`` (text, one per frame row, "" = none) is new for its account: the
+    rule of the ``a_new_*`` features, for a column the models do not read (a rule's ``first_device_for_account``).
+    The frame holds the targets and their accounts' history, as for ``build_features``."""
+    data = Frame.of(frame)
+    rows = np.flatnonzero(np.asarray(target_mask))
+    builder = _Builder(data, rows)
+    account = builder.grouping(data.account_id)
+    start = account.start(ACCOUNT_WINDOWS["30d"])
+    builder.account_start, builder.account_n = start, account.count(start)
+    return builder.new_for_account(account, column)
+
+
 class _Builder:
     def __init__(self, data: Frame, rows: np.ndarray):
         self.d, self.rows = data, rows
@@ -338,18 +351,23 @@ class _Builder:
         """Whether the account's last 30 days held the target's merchant (country, channel, category), and how many
         of them fell in its 3-hour slot of the day: counted among the account's window rows (``g.matches``), which
         hold exactly the rows a grouping by (account, merchant) would put in the same window."""
-        d, r, start, has_history = self.d, self.rows, self.account_start, self.account_n > 0
+        d, start = self.d, self.account_start
         for name, column in (
             ("merchant", d.merchant_id),
             ("country", d.country),
             ("channel", d.channel),
             ("category", d.merchant_category),
         ):
-            seen = g.matches(start, self._codes_of(column)) > 0
-            self.out[f"a_new_{name}"] = (has_history & ~seen & (column[r] != "")).astype(np.float64)
+            self.out[f"a_new_{name}"] = self.new_for_account(g, column).astype(np.float64)
         hour_bucket = (d.ts % DAY) // (3 * HOUR)
         same = g.matches(start, factorized(hour_bucket))
         self.out["a_hour_rarity"] = (self.account_n - same) / (self.account_n + 2.0)
+
+    def new_for_account(self, g: Grouping, column: np.ndarray) -> np.ndarray:
+        """Whether each target's value of the column is one its account's last 30 days never held (the account has
+        some history; the value is not ""). ``_account_windows`` must have run (its window start and count)."""
+        seen = g.matches(self.account_start, self._codes_of(column)) > 0
+        return (self.account_n > 0) & ~seen & (column[self.rows] != "")
 
     def _merchant(self, g: Grouping) -> None:
         d, r, out = self.d, self.rows, self.out
