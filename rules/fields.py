@@ -16,7 +16,14 @@ import numpy as np
 import pandas as pd
 
 from detection.engine.detector import UNSUPERVISED
-from detection.engine.features import ACCOUNT_LOOKBACK_SECONDS, FeatureSpec, build_features, new_for_account
+from detection.engine.features import (
+    ACCOUNT_LOOKBACK_SECONDS,
+    RULE_MERCHANT_WINDOWS,
+    FeatureSpec,
+    build_features,
+    merchant_activity,
+    new_for_account,
+)
 from detection.engine.frame import ATTR_PREFIX, Frame
 from detection.engine.windows import factorized
 from rules.language import FUNCTION_DESCRIPTIONS, Schema, Type
@@ -231,13 +238,20 @@ _feature(
 )
 
 # The merchant's, before this transaction (missing when the transaction names no merchant).
-for _w in ("24h", "7d", "30d"):
+for _w in RULE_MERCHANT_WINDOWS:
     _feature(
         f"count_{_w}_merchant",
         Type.NUMBER,
         f"How many transactions the merchant had in the {_WINDOW_WORDS[_w]} before this one.",
         "merchant",
         _Feature(f"m_count_{_w}", _count, per_merchant=True),
+    )
+    _feature(
+        f"sum_{_w}_merchant",
+        Type.NUMBER,
+        f"The total amount of the merchant's transactions in the {_WINDOW_WORDS[_w]} before this one.",
+        "merchant",
+        _Feature(f"m_amount_{_w}", _money, per_merchant=True),
     )
 _feature(
     "new_accounts_7d_merchant",
@@ -516,7 +530,7 @@ class _Reader:
         if features is not None and name in features.names:
             return self._aligned(features.column(name), features.rows)
         if name not in self._engine:
-            self._engine.update(self._computed())
+            self._engine.update(self._merchant_activity() if name in _MERCHANT_ACTIVITY else self._computed())
         return self._engine[name]
 
     def _aligned(self, values: np.ndarray, feature_rows: np.ndarray) -> np.ndarray:
@@ -526,6 +540,13 @@ class _Reader:
         order = np.argsort(feature_rows, kind="stable")
         return values[order[np.searchsorted(feature_rows, self.rows, sorter=order)]]
 
+    def _merchant_activity(self) -> dict[str, np.ndarray]:
+        """The merchant's activity no model reads (its last hour's count, its totals), for the batch's rows."""
+        mask = np.zeros(len(self.frame_data()), dtype=bool)
+        mask[self.rows] = True
+        rows, values = merchant_activity(self.frame_data(), target_mask=mask)
+        return {name: self._aligned(column, rows) for name, column in values.items()}
+
     def _computed(self) -> dict[str, np.ndarray]:
         """Every catalogue feature for the batch's rows, when the active model's features lack some."""
         data = self.frame_data()
@@ -533,6 +554,9 @@ class _Reader:
         mask[self.rows] = True
         matrix = build_features(data, target_mask=mask, spec=_FULL_SPEC)
         return {name: self._aligned(matrix.X[:, j], matrix.rows) for j, name in enumerate(matrix.names)}
+
+
+_MERCHANT_ACTIVITY = frozenset({"m_count_1h", *(f"m_amount_{w}" for w in RULE_MERCHANT_WINDOWS)})
 
 
 def _as_stored(scores) -> np.ndarray:

@@ -228,6 +228,27 @@ def new_for_account(frame, column: np.ndarray, *, target_mask) -> np.ndarray:
     return builder.new_for_account(account, column)
 
 
+# The merchant's activity rules may read beside the models' features: its count over the last hour and its totals.
+RULE_MERCHANT_WINDOWS = {"1h": HOUR, **MERCHANT_WINDOWS}
+
+
+def merchant_activity(frame, *, target_mask) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The targets' positions and, for each, its merchant's transactions strictly before it: ``m_count_1h`` and
+    ``m_amount_<window>`` (the total amount) over each of ``RULE_MERCHANT_WINDOWS``, scaled as the features are
+    (``log1p``; 0 without a merchant). No model reads them: rules do. The frame holds the merchants' history."""
+    data = Frame.of(frame)
+    rows = np.flatnonzero(np.asarray(target_mask))
+    builder = _Builder(data, rows)
+    g = builder.grouping(data.merchant_id)
+    has = data.merchant_id[rows] != ""
+    amount_sums = g.cumsum(np.rint(data.amount * 100).astype(np.int64))
+    out = {"m_count_1h": np.where(has, np.log1p(g.count(g.start(HOUR))), 0.0)}
+    for name, width in RULE_MERCHANT_WINDOWS.items():
+        total = g.window_sum(amount_sums, g.start(width)) / 100
+        out[f"m_amount_{name}"] = np.where(has, np.log1p(total), 0.0)
+    return rows, out
+
+
 class _Builder:
     def __init__(self, data: Frame, rows: np.ndarray):
         self.d, self.rows = data, rows

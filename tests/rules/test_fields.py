@@ -356,3 +356,22 @@ def test_stored_rows_add_the_accounts_last_30_days_for_first_device():
     frame = _frame()
     frame["ts"][0] = T0 - 40 * DAY  # a's first row falls out of the 30 days before the earliest target
     assert stored_rows(["first_device_for_account"], frame=frame, rows=np.array([3, 4])).tolist() == [1, 2, 3, 4]
+
+
+def test_merchant_counts_and_sums_over_each_window_and_missing_without_a_merchant():
+    names = [f"{what}_{w}_merchant" for w in ("1h", "24h", "7d", "30d") for what in ("count", "sum")]
+    columns = _columns(names)
+    # Row 3 (m1, two days after m1's first two rows); row 4 (m1, 30 s after row 3); row 5 names no merchant.
+    assert [columns[n][0] for n in names] == [0.0, 0.0, 0.0, 0.0, 2.0, 30.0, 2.0, 30.0]
+    assert [columns[n][1] for n in names] == [1.0, 100.0, 1.0, 100.0, 3.0, 130.0, 3.0, 130.0]
+    assert all(np.isnan(columns[n][2]) for n in names)
+
+
+def test_merchant_activity_leaves_the_models_features_as_they_were():
+    frame = _frame()
+    mask = np.zeros(len(frame["row_id"]), dtype=bool)
+    mask[TARGETS] = True
+    before = build_features(frame, target_mask=mask, spec=FeatureSpec())
+    _columns(["sum_7d_merchant", "first_device_for_account"], frame=frame)
+    after = build_features(frame, target_mask=mask, spec=FeatureSpec())
+    assert before.names == after.names and np.array_equal(before.X, after.X)
