@@ -3,6 +3,7 @@ from django.urls import path
 from detection.backtests import views as backtests
 from detection.jobs import views as uploads
 from detection.performance import views
+from detection.trying import views as trying
 
 app_name = "detection"
 urlpatterns = [
@@ -17,4 +18,6 @@ urlpatterns = [
     path("backtests/", backtests.backtest_index, name="backtests"),
     path("backtests/<str:key>/setup/", backtests.backtest_setup, name="backtest_setup"),
     path("backtests/runs/<int:pk>/", backtests.backtest_detail, name="backtest"),
+    path("try/", trying.try_page, name="try"),
+    path("try/accounts/", trying.try_accounts, name="try_accounts"),
 ]
