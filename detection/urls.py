@@ -4,6 +4,7 @@ from detection.backtests import views as backtests
 from detection.jobs import views as uploads
 from detection.performance import views
 from detection.trying import views as trying
+from detection.versions import views as versions
 
 app_name = "detection"
 urlpatterns = [
@@ -20,4 +21,6 @@ urlpatterns = [
     path("backtests/runs/<int:pk>/", backtests.backtest_detail, name="backtest"),
     path("try/", trying.try_page, name="try"),
     path("try/accounts/", trying.try_accounts, name="try_accounts"),
+    path("versions/<int:pk>/compare/", versions.version_compare, name="version_compare"),
+    path("versions/<int:pk>/activate/", versions.version_activate, name="version_activate"),
 ]

@@ -1,9 +1,8 @@
-"""Reads of the try page: the organisation's accounts to choose from, its versions to try beside the active one, and
-its thresholds (never created here: the page stores nothing)."""
+"""Reads of the try page: the organisation's accounts to choose from and its versions to try beside the active one."""
 
 from django.db.models import QuerySet
 
-from detection.models import ModelVersion, RiskPolicy
+from detection.models import ModelVersion
 from transactions.models import Transaction
 
 ACCOUNTS_OFFERED = 50
@@ -35,10 +34,3 @@ def versions_trained(*, organisation_id: int) -> QuerySet[ModelVersion]:
     """The organisation's versions that can score (the second model to try), without their artifacts."""
     versions = ModelVersion.objects.filter(organisation_id=organisation_id, status__in=TRAINED)
     return versions.defer("artifact").order_by("-version")
-
-
-def policy_in_force(*, organisation_id: int) -> RiskPolicy:
-    """The organisation's newest thresholds, or the defaults unsaved when it has none (scoring would create them;
-    trying stores nothing)."""
-    policy = RiskPolicy.objects.filter(organisation_id=organisation_id).order_by("-created_at", "-id").first()
-    return policy or RiskPolicy(organisation_id=organisation_id)

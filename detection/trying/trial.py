@@ -15,9 +15,9 @@ import numpy as np
 from detection.engine.detector import Detector
 from detection.engine.frame import Frame
 from detection.models import ModelVersion, RiskPolicy, Score
+from detection.policy.selectors import risk_policy_or_default
 from detection.scoring import adapters, registry
 from detection.scoring.deciding import ScoredBatch, scores_decide
-from detection.trying.selectors import policy_in_force
 
 # The components in the order the page lists them, with the words it uses for them.
 COMPONENT_NAMES = {
@@ -65,7 +65,7 @@ def trial_score(*, organisation_id: int, trial: TrialInput, versions: list[Model
     ValueError when a version cannot be loaded."""
     columns, targets = adapters.frame_with_unsaved(trial.__dict__, organisation_id=organisation_id)
     frame = Frame.of(columns)
-    policy = policy_in_force(organisation_id=organisation_id)
+    policy = risk_policy_or_default(organisation_id=organisation_id)
     return [
         _scored(version, _detector(version, organisation_id), frame, columns, targets, policy) for version in versions
     ]
