@@ -3,6 +3,8 @@ organisations they are members of, superusers every one; each page filters by or
 
 from django.contrib import admin, messages
 from django.forms.models import model_to_dict
+from django.http import HttpResponseRedirect
+from django.urls import reverse
 
 from accounts.admin import OrganisationScopedAdmin
 from accounts.models import Organisation
@@ -47,22 +49,23 @@ class ModelVersionAdmin(ScopedReadOnlyAdmin):
         return ", ".join(f"{k} {v:.3f}" for k, v in shown.items()) or "—"
 
     @admin.action(
-        description="Activate the selected version (retires its organisation's active one)", permissions=["activate"]
+        description="Compare the selected version with the active one, then activate it", permissions=["activate"]
     )
     def activate(self, request, queryset):
-        from detection.training.services import model_version_activate
-
+        """Never in one click: the person is sent to the comparison page, which asks to confirm (detection.versions)."""
         if queryset.count() != 1:
-            self.message_user(request, "Select exactly one version to activate.", messages.ERROR)
-            return
-        try:
-            version = model_version_activate(version=queryset.get(), user=request.user, request=request)
-        except ValueError as exc:
-            self.message_user(request, str(exc), messages.ERROR)
-            return
-        self.message_user(
-            request, f"v{version.version} is now {version.organisation}'s active version.", messages.SUCCESS
-        )
+            self.message_user(request, "Select exactly one version to compare and activate.", messages.ERROR)
+            return None
+        version = queryset.select_related("organisation").get()
+        if request.organisation is None or request.organisation.pk != version.organisation_id:
+            self.message_user(
+                request,
+                f"v{version.version} belongs to {version.organisation}: work in {version.organisation} (the chooser "
+                "in the header) to compare and activate it.",
+                messages.ERROR,
+            )
+            return None
+        return HttpResponseRedirect(reverse("detection:version_compare", kwargs={"pk": version.pk}))
 
     def has_activate_permission(self, request):
         return request.user.has_perm("detection.change_modelversion")

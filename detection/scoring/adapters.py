@@ -494,3 +494,39 @@ def organisation_of(*, source_id: int) -> int:
 
 
 _SOURCE_ORGANISATIONS: dict[int, int] = {}
+
+
+_PLACE_COLUMNS = ("latitude", "longitude", "location_distance_km")
+
+
+def frame_with_unsaved(row: Mapping[str, Any], *, organisation_id: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The frame of one transaction that is not stored (a trial on the try page) and the organisation's stored history
+    its features read, exactly as frame_for_transactions would give it were it stored: the same windows, the same
+    query. `row` holds the engine frame's fields (timestamp an aware datetime); its row id is -1, which no stored row
+    has. Returns the frame and the mask of that one row."""
+    at: datetime = row["timestamp"]
+    merchants = [row["merchant_id"]] if row.get("merchant_id") else []
+    rows = _history_rows(
+        source_ids=organisation_source_ids(organisation_id),
+        accounts=[row["account_id"]],
+        merchants=merchants,
+        account_since=at - timedelta(seconds=ACCOUNT_LOOKBACK_SECONDS),
+        merchant_since=at - timedelta(seconds=MERCHANT_LOOKBACK_SECONDS),
+        until=at,
+    )
+    history_frame = _unique_rows(_frame_from_tuples(rows))
+    nan = float("nan")
+    target = {
+        "row_id": -1,
+        "ts": int(at.timestamp()),
+        **{name: row.get(name) or "" for name in _TEXT_COLUMNS},
+        "amount": float(row["amount"]),
+        **{name: nan if row.get(name) is None else float(row[name]) for name in _PLACE_COLUMNS},
+        "label": nan,
+        "label_known_ts": nan,
+    }
+    frame = {
+        name: np.concatenate([values, np.array([target[name]], dtype=values.dtype)])
+        for name, values in history_frame.items()
+    }
+    return frame, frame["row_id"] == -1
