@@ -25,6 +25,7 @@ class QueueFilterForm(forms.Form):
     min_amount = forms.DecimalField(required=False, min_value=0, decimal_places=2, max_digits=14)
     max_amount = forms.DecimalField(required=False, min_value=0, decimal_places=2, max_digits=14)
     category = forms.CharField(required=False, max_length=64)
+    account = forms.CharField(required=False, max_length=128)
     min_age = forms.ChoiceField(choices=AGE_CHOICES, required=False)
     sort = forms.ChoiceField(choices=SORT_CHOICES, required=False)
 

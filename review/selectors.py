@@ -51,6 +51,8 @@ def _filters_q(filters: dict, user) -> Q:
         q &= Q(transaction__amount__lte=filters["max_amount"])
     if "category" in filters:
         q &= Q(transaction__merchant_category__iexact=filters["category"])
+    if "account" in filters:
+        q &= Q(transaction__account_id=filters["account"])
     if "min_age" in filters:
         q &= Q(created_at__lte=timezone.now() - timedelta(minutes=int(filters["min_age"])))
     return q

@@ -256,6 +256,9 @@ EXPECTED = {
     "review:transaction": row(
         page(outsider=404, other_analyst=404, other_admin=404), kwargs=lambda w: {"pk": w.transaction.pk}
     ),
+    # ------------------------------------------------------------ search
+    # Searches the caller's own organisation: another organisation's people find nothing of the test one.
+    "search:search": row(page(outsider=403)),
     # ------------------------------------------------------------ alerts
     "alerts:bell": row(page(outsider=matrix.EMPTY)),  # no bell for those who may not see alerts
     "alerts:bell-seen": row(page("POST", outsider=403), GET_405),
