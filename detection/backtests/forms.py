@@ -32,10 +32,7 @@ class BacktestOptionsForm(MappingForm):
         self.fields["label_column"].required = True
         self.fields["label_column"].label = "Label column (1 fraud, 0 legitimate)"
         self.fields["split_column"].choices = [NOT_IN_FILE, *[(c, c) for c in self.columns]]
-        split_guess = next((c for c in self.columns if c.lower() in ("split", "set", "subset")), "")
-        self.fields["split_column"].initial = split_guess
-        if split_guess:
-            self.fields["attributes"].initial = [c for c in self.fields["attributes"].initial if c != split_guess]
+        self.fields["split_column"].initial = next((c for c in self.columns if c.lower() in ("split", "set", "subset")), "")
 
     def option_fields(self):
         return [self[name] for name in (*self.OPTION_NAMES, "seed")]
