@@ -32,7 +32,8 @@ class BacktestOptionsForm(MappingForm):
         self.fields["label_column"].required = True
         self.fields["label_column"].label = "Label column (1 fraud, 0 legitimate)"
         self.fields["split_column"].choices = [NOT_IN_FILE, *[(c, c) for c in self.columns]]
-        self.fields["split_column"].initial = next((c for c in self.columns if c.lower() in ("split", "set", "subset")), "")
+        split_guess = next((c for c in self.columns if c.lower() in ("split", "set", "subset")), "")
+        self.fields["split_column"].initial = split_guess
 
     def option_fields(self):
         return [self[name] for name in (*self.OPTION_NAMES, "seed")]

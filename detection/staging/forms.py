@@ -49,7 +49,13 @@ class MappingForm(forms.Form):
     REQUIRED = validation.REQUIRED
 
     def __init__(
-        self, *args, columns: list[str], guess: dict, label_guess: str | None, staged: StagedUpload | None = None, **kwargs
+        self,
+        *args,
+        columns: list[str],
+        guess: dict,
+        label_guess: str | None,
+        staged: StagedUpload | None = None,
+        **kwargs,
     ):
         super().__init__(*args, **kwargs)
         self.staged = staged

@@ -208,9 +208,7 @@ def test_setup_form_ticks_no_extra_column_as_a_feature(analyst_client, labelled_
     assert "checked" not in str(response.context["form"]["attributes"])
 
 
-def test_a_column_that_gives_the_label_away_is_refused_as_a_feature_naming_it(
-    analyst_client, labelled_csv_with_extras
-):
+def test_a_column_that_gives_the_label_away_is_refused_as_a_feature_naming_it(analyst_client, labelled_csv_with_extras):
     url = setup_url(analyst_client, labelled_csv_with_extras)
 
     response = analyst_client.post(url, form_data(attributes=["anomaly_type", "hour"]))
