@@ -27,6 +27,12 @@ class QueueFilterForm(forms.Form):
     category = forms.CharField(required=False, max_length=64)
     min_age = forms.ChoiceField(choices=AGE_CHOICES, required=False)
     sort = forms.ChoiceField(choices=SORT_CHOICES, required=False)
+    source = forms.CharField(required=False, max_length=100, widget=forms.Select)
+
+    def __init__(self, *args, sources: list[str] = (), **kwargs):
+        """`sources`: the names the source filter offers (the organisation's live sources); any name filters."""
+        super().__init__(*args, **kwargs)
+        self.fields["source"].widget.choices = [("", "Any source"), *((name, name) for name in sources)]
 
     def filters(self) -> dict:
         """The cleaned filters; invalid values are ignored rather than failing the page."""
