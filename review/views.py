@@ -15,8 +15,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from review import selectors, services
-from review import working_slice
+from review import selectors, services, working_slice
 from review.charts import timeline_svg
 from review.forms import DecisionForm, NoteForm, QueueFilterForm
 from review.models import ReviewItem
