@@ -28,6 +28,12 @@ class QueueFilterForm(forms.Form):
     account = forms.CharField(required=False, max_length=128)
     min_age = forms.ChoiceField(choices=AGE_CHOICES, required=False)
     sort = forms.ChoiceField(choices=SORT_CHOICES, required=False)
+    source = forms.CharField(required=False, max_length=100, widget=forms.Select)
+
+    def __init__(self, *args, sources: list[str] = (), **kwargs):
+        """`sources`: the names the source filter offers (the organisation's live sources); any name filters."""
+        super().__init__(*args, **kwargs)
+        self.fields["source"].widget.choices = [("", "Any source"), *((name, name) for name in sources)]
 
     def filters(self) -> dict:
         """The cleaned filters; invalid values are ignored rather than failing the page."""

@@ -13,6 +13,13 @@ class ReviewItem(models.Model):
         OPEN = "open", "Open"
         IN_REVIEW = "in_review", "In review"
         DECIDED = "decided", "Decided"
+        CLOSED = "closed", "Closed"  # taken out of the queue without a decision (and without a label)
+
+    class Origin(models.TextChoices):
+        """Where the flagged transaction came from: live traffic is worked in the queue, an upload in its own view."""
+
+        LIVE = "live", "Live traffic"
+        UPLOAD = "upload", "An upload"
 
     class Decision(models.TextChoices):
         FRAUD = "fraud", "Fraud"
@@ -42,6 +49,11 @@ class ReviewItem(models.Model):
     decision = models.CharField(max_length=16, choices=Decision.choices, blank=True, default="")
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # An upload's items never enter the live queue: they are reviewed, if at all, in their job's own view.
+    origin = models.CharField(max_length=16, choices=Origin.choices, default=Origin.LIVE)
+    job = models.ForeignKey(
+        "detection.ScoringJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="review_items"
     )
 
     class Meta:
@@ -79,7 +91,7 @@ class ReviewItem(models.Model):
     @property
     def sla_state(self) -> str:
         """`ok`, `amber` or `red` by time in the queue (settings REVIEW_SLA_*); decided items are always `ok`."""
-        if self.status == self.Status.DECIDED:
+        if self.status in (self.Status.DECIDED, self.Status.CLOSED):
             return "ok"
         minutes = self.age.total_seconds() / 60
         if minutes > settings.REVIEW_SLA_RED_MINUTES:

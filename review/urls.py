@@ -11,4 +11,6 @@ urlpatterns = [
     path("items/<int:pk>/decide/", views.item_decide, name="decide"),
     path("items/<int:pk>/note/", views.item_note, name="note"),
     path("transactions/<int:pk>/", views.transaction_detail, name="transaction"),
+    path("uploads/<int:job_id>/", views.upload_items, name="upload"),
+    path("uploads/<int:job_id>/close/", views.upload_close, name="upload_close"),
 ]
