@@ -2,6 +2,7 @@
 its items, the account's timeline, notes, attachments and history; and the case's actions (note, attach, link,
 decide). Cases reach a view only through `_get_case_for_request`, which answers 404 for another organisation's."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
@@ -74,6 +75,8 @@ def _case_context(request, case: Case, **forms) -> dict:
         "attachments": selectors.case_attachments(case=case),
         "note_form": forms.get("note_form") or CaseNoteForm(),
         "attachment_form": forms.get("attachment_form") or CaseAttachmentForm(),
+        "attachment_error": forms.get("attachment_error", ""),
+        "attachment_limit": settings.CASE_ATTACHMENT_MAX_BYTES,
         "link_form": forms.get("link_form") or CaseLinkForm(),
         "decision_form": forms.get("decision_form") or CaseDecisionForm(initial={"scope": "all"}),
         "may_assign": may_assign(request.user),
@@ -118,9 +121,7 @@ def case_attach(request, pk: int):
             messages.success(request, "File attached.")
             return redirect("review:case", pk=case.pk)
     except services.CaseRefused as refused:
-        form = CaseAttachmentForm()
-        form.add_error("file", str(refused).removeprefix("File: "))
-        return _invalid(request, case, status=413, attachment_form=form)
+        return _invalid(request, case, status=413, attachment_error=str(refused))
     return _invalid(request, case, attachment_form=form)
 
 
