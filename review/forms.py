@@ -13,6 +13,8 @@ class QueueFilterForm(forms.Form):
         ("in_review", "In review"),
         ("needs_info", "Needs info"),
         ("decided", "Decided"),
+        ("closed", "Closed"),
+        ("snoozed", "Snoozed"),
         ("all", "All"),
     ]
     ASSIGNEE_CHOICES = [("anyone", "Anyone"), ("me", "Me"), ("unassigned", "Unassigned")]

@@ -24,14 +24,23 @@ ORDERINGS = {
 ACTIVE = (ReviewItem.Status.OPEN, ReviewItem.Status.IN_REVIEW)
 
 
+def not_snoozed_q() -> Q:
+    """Items not snoozed now: a snoozed item leaves the queue until its time comes."""
+    return Q(snoozed_until__isnull=True) | Q(snoozed_until__lte=timezone.now())
+
+
 def _status_q(status: str) -> Q:
     if status == "all":
         return Q()
+    if status == "snoozed":
+        return Q(status__in=ACTIVE, snoozed_until__gt=timezone.now())
     if status == "needs_info":
-        return Q(status=ReviewItem.Status.IN_REVIEW, decision=ReviewItem.Decision.NEEDS_INFO)
+        return Q(status=ReviewItem.Status.IN_REVIEW, decision=ReviewItem.Decision.NEEDS_INFO) & not_snoozed_q()
+    if status in ACTIVE:
+        return Q(status=status) & not_snoozed_q()
     if status in ReviewItem.Status.values:
         return Q(status=status)
-    return Q(status__in=ACTIVE)
+    return Q(status__in=ACTIVE) & not_snoozed_q()
 
 
 def _assignee_q(assignee: str | None, user) -> Q:
@@ -141,7 +150,7 @@ def review_queue_counts(*, organisation_id: int | None, user) -> dict[str, int]:
     aggregate query."""
     return (
         live_items(organisation_id=organisation_id)
-        .filter(status__in=ACTIVE)
+        .filter(not_snoozed_q(), status__in=ACTIVE)
         .aggregate(
             open=Count("pk", filter=Q(status=ReviewItem.Status.OPEN)),
             in_review=Count("pk", filter=Q(status=ReviewItem.Status.IN_REVIEW)),

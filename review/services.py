@@ -16,7 +16,8 @@ from core.audit import audit_record
 from core.bulk_insert import insert_returning
 from detection.scoring.events import ScoresStored
 from review.broadcast import review_queue_broadcast_on_commit
-from review.models import ReviewDecision, ReviewItem
+from review.cases.grouping import cases_close_finished, cases_join_items
+from review.models import CaseEvent, ReviewDecision, ReviewItem
 from review.selectors import review_claimable
 from transactions.models import Transaction
 from transactions.services import transaction_label
@@ -100,6 +101,7 @@ def review_items_queue(
     rows = _item_rows(transaction_ids, score_ids, scores, amounts, timezone.now(), job_id)
     item_ids = [pk for pk, _ in _insert_ignoring_queued(rows)] if rows else []
     if item_ids and job_id is None:
+        cases_join_items(organisation_id=organisation_id, item_ids=item_ids)
         review_queue_broadcast_on_commit(organisation_id=organisation_id, item_ids=item_ids, event="created")
     return item_ids
 
@@ -157,6 +159,7 @@ def review_items_create_for_scores(*, scores: list) -> list[ReviewItem]:
         item._state.adding = False
         by_organisation.setdefault(facts[item.transaction_id][1], []).append(item.pk)
     for organisation_id, item_ids in by_organisation.items():
+        cases_join_items(organisation_id=organisation_id, item_ids=item_ids)
         review_queue_broadcast_on_commit(organisation_id=organisation_id, item_ids=item_ids, event="created")
     return items
 
@@ -205,6 +208,7 @@ def review_claim_next(
         review_claimable(organisation_id=organisation_id, user=user, filters=filters or {})
         .select_for_update(skip_locked=True, of=("self",))
         .select_related("transaction__source")
+        .exclude(snoozed_until__gt=timezone.now())
         .first()
     )
     if item is None:
@@ -278,6 +282,10 @@ def review_decide(*, item: ReviewItem, user, decision: str, note: str = "", requ
         item.status = ReviewItem.Status.IN_REVIEW
     item.save(update_fields=["decision", "assignee", "claimed_at", "status", "decided_at", "decided_by"])
     audit_record(action="review.decide", obj=item, before=before, after=_snapshot(item), actor=user, request=request)
+    if item.case_id:
+        text = f"Transaction {item.transaction.transaction_id} decided {item.get_decision_display().lower()}"
+        CaseEvent.objects.create(case_id=item.case_id, kind=CaseEvent.Kind.DECISION, text=text, user=user)
+        cases_close_finished(case_ids=[item.case_id], user=user)
     review_queue_broadcast_on_commit(organisation_id=item.organisation_id, item_ids=[item.pk], event="changed")
     return item
 

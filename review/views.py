@@ -16,6 +16,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from review import selectors, services, working_slice
+from review.bulk.views import bulk_context
 from review.charts import timeline_svg
 from review.forms import DecisionForm, NoteForm, QueueFilterForm
 from review.models import ReviewItem
@@ -79,6 +80,7 @@ def queue(request):
         "form": form,
         "page": page,
         "counts": selectors.review_queue_counts(organisation_id=organisation_id, user=request.user),
+        **bulk_context(request, kind="items", total=page.paginator.count),
         **row_context(request.user),
     }
     template = "review/queue.html#queue-table" if request.htmx and not request.htmx.boosted else "review/queue.html"
