@@ -1,6 +1,7 @@
 import os
 import re
 import secrets
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
@@ -230,16 +231,20 @@ class AlertRule(models.Model):
         if not self.secret_encrypted:
             return ""
         try:
-            return mask(decrypt(self.secret_encrypted))
+            secret = decrypt(self.secret_encrypted)
         except DecryptionError:
             return "stored, but cannot be decrypted with the keys in force"
+        if self.channel == self.Channel.TEAMS:  # the host says which tenant; the path and signature stay hidden
+            parts = urlsplit(secret)
+            return f"{parts.scheme}://{parts.netloc}/••••••••"
+        return mask(secret)
 
     @property
     def delivery_destination(self) -> str:
         """The destination a delivery records: for the channels whose secret says where, the channel and the masked
         secret."""
         if self.channel in (self.Channel.PAGERDUTY, self.Channel.OPSGENIE, self.Channel.TEAMS):
-            return f"{self.get_channel_display()} {self.secret_masked}"
+            return f"{SHORT_NAMES[self.channel]} {self.secret_masked}"
         return self.destination
 
     @property
@@ -283,6 +288,11 @@ class AlertRule(models.Model):
         return sorted(self.matched_rules.values_list("id", flat=True)) if self.pk else []
 
 
+SHORT_NAMES = {
+    AlertRule.Channel.PAGERDUTY: "PagerDuty",
+    AlertRule.Channel.OPSGENIE: "Opsgenie",
+    AlertRule.Channel.TEAMS: "Teams",
+}
 SECRET_CHANNELS = (
     AlertRule.Channel.PAGERDUTY,
     AlertRule.Channel.OPSGENIE,
