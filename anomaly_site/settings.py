@@ -381,6 +381,13 @@ ALERTS_TWILIO_BASE_URL = os.environ.get("ALERTS_TWILIO_BASE_URL", "https://api.t
 ALERTS_ENCRYPTION_KEY = os.environ.get("ALERTS_ENCRYPTION_KEY", "")
 ALERTS_SECRET_ENV_PREFIX = "ALERTS_SECRET_"
 
+# MLflow tracking of training runs (issue 28), when MLFLOW_TRACKING_URI is set and requirements/mlflow.txt installed:
+# one experiment per organisation, named "<prefix>/<organisation>"; MLFLOW_UI_URL is where the versions' links
+# point (the tracking URI when it is an http(s) server and this is unset).
+MLFLOW_TRACKING_URI = os.environ.get("MLFLOW_TRACKING_URI", "")
+MLFLOW_EXPERIMENT_PREFIX = os.environ.get("MLFLOW_EXPERIMENT_PREFIX", "sentinel")
+MLFLOW_UI_URL = os.environ.get("MLFLOW_UI_URL", "")
+
 # Partner API (issue 4): error shape, per-token rate limits (count/period, period s, min, h or d), batch and jobs.
 REST_FRAMEWORK["EXCEPTION_HANDLER"] = "core.api_errors.api_exception_handler"
 REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["core.throttling.TokenRateThrottle"]
