@@ -1,6 +1,6 @@
-"""An admin sets up a PagerDuty alert rule in the admin (issue #28): types the routing key, sees it kept masked,
-and after an alert the delivery log shows it sent to PagerDuty (a local fake that checks the event) with the key
-still masked."""
+"""Issue #28 in a browser: an admin sets up a PagerDuty alert rule in the admin, types the routing key, sees it kept
+masked, and after an alert the delivery log shows it sent to PagerDuty (a local fake that checks the event) with the
+key still masked; a viewer follows a model version to its MLflow run."""
 
 import pytest
 from playwright.sync_api import expect
@@ -10,7 +10,8 @@ from alerts.models import AlertDelivery, AlertRule
 from alerts.services import alerts_evaluate
 from tests.alerts.fake_services import FakePagerDuty, serve
 from tests.alerts.helpers import scored
-from tests.e2e.conftest import in_thread, log_in, screenshot
+from tests.e2e.conftest import SCREENSHOTS, in_thread, log_in, screenshot
+from tests.factories import ModelVersionFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -62,3 +63,17 @@ def test_an_admin_configures_a_pagerduty_rule_and_sees_its_delivery_with_the_key
     expect(row).to_contain_text("202")
     screenshot(page, "channels-delivery-log")
     assert [event["payload"]["severity"] for events in pagerduty.incidents.values() for event in events] == ["critical"]
+
+
+def test_a_viewer_follows_a_model_version_to_its_mlflow_run(new_page, viewer, db):
+    """A version trained while MLflow tracking was on links to its run from the performance page."""
+    url = "http://mlflow.example:5000/#/experiments/3/runs/0a1b2c3d4e5f60718293a4b5c6d7e8f9"
+    ModelVersionFactory(version=4, mlflow_run_id="0a1b2c3d4e5f60718293a4b5c6d7e8f9", mlflow_run_url=url)
+    page = new_page()
+    log_in(page, viewer.username, "/detection/performance/")
+
+    link = page.locator("#versions-card a.mlflow-run")
+    expect(link).to_have_attribute("href", url)
+    expect(link).to_have_attribute("target", "_blank")
+    expect(page.get_by_role("link", name="training run in MLflow")).to_have_attribute("href", url)
+    page.locator("#versions-card").screenshot(path=str(SCREENSHOTS / "mlflow-run-link.png"))
