@@ -14,7 +14,7 @@ $(VENV)/.installed-base: requirements/base.txt
 	$(PIP) install -q -r requirements/base.txt
 	@touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed-base requirements/dev.txt
+$(VENV)/.installed-dev: $(VENV)/.installed-base requirements/dev.txt requirements/mlflow.txt
 	$(PIP) install -q -r requirements/dev.txt
 	@touch $@
 

@@ -374,6 +374,22 @@ ALERTS_DELIVERY_TIMEOUT = float(os.environ.get("ALERTS_DELIVERY_TIMEOUT", "5"))
 ALERTS_MAX_ATTEMPTS = int(os.environ.get("ALERTS_MAX_ATTEMPTS", "6"))
 ALERTS_RETRY_BACKOFF = float(os.environ.get("ALERTS_RETRY_BACKOFF", "10"))
 ALERTS_RETRY_BACKOFF_MAX = float(os.environ.get("ALERTS_RETRY_BACKOFF_MAX", "3600"))
+# The on-call and SMS channels (issue 28): the services' base URLs (overridable for a regional account or a test's
+# fake receiver), and the key of the channel secrets stored encrypted (derived from SECRET_KEY when not set;
+# several, comma-separated, newest first, to rotate it). Secrets may instead be read from environment variables whose
+# names begin with ALERTS_SECRET_ENV_PREFIX.
+ALERTS_PAGERDUTY_BASE_URL = os.environ.get("ALERTS_PAGERDUTY_BASE_URL", "https://events.pagerduty.com")
+ALERTS_OPSGENIE_BASE_URL = os.environ.get("ALERTS_OPSGENIE_BASE_URL", "https://api.opsgenie.com")
+ALERTS_TWILIO_BASE_URL = os.environ.get("ALERTS_TWILIO_BASE_URL", "https://api.twilio.com")
+ALERTS_ENCRYPTION_KEY = os.environ.get("ALERTS_ENCRYPTION_KEY", "")
+ALERTS_SECRET_ENV_PREFIX = "ALERTS_SECRET_"
+
+# MLflow tracking of training runs (issue 28), when MLFLOW_TRACKING_URI is set and requirements/mlflow.txt installed:
+# one experiment per organisation, named "<prefix>/<organisation>"; MLFLOW_UI_URL is where the versions' links
+# point (the tracking URI when it is an http(s) server and this is unset).
+MLFLOW_TRACKING_URI = os.environ.get("MLFLOW_TRACKING_URI", "")
+MLFLOW_EXPERIMENT_PREFIX = os.environ.get("MLFLOW_EXPERIMENT_PREFIX", "sentinel")
+MLFLOW_UI_URL = os.environ.get("MLFLOW_UI_URL", "")
 
 # Partner API (issue 4): error shape, per-token rate limits (count/period, period s, min, h or d), batch and jobs.
 REST_FRAMEWORK["EXCEPTION_HANDLER"] = "core.api_errors.api_exception_handler"

@@ -5,6 +5,7 @@ from django.contrib import admin, messages
 from django.forms.models import model_to_dict
 from django.http import HttpResponseRedirect
 from django.urls import reverse
+from django.utils.html import format_html
 
 from accounts.admin import OrganisationScopedAdmin
 from accounts.models import Organisation
@@ -39,9 +40,21 @@ class ModelVersionAdmin(ScopedReadOnlyAdmin):
     list_select_related = ["organisation"]
     search_fields = ["=version", "error"]
     actions = ["activate"]
-    exclude = ["artifact"]
-    # Every field, in the model's order, but the artifact (its bytes and their format number).
-    readonly_fields = [f.name for f in ModelVersion._meta.fields if f.name not in ("id", "artifact", "artifact_format")]
+    exclude = ["artifact", "mlflow_run_id", "mlflow_run_url"]
+    # Every field, in the model's order, but the artifact (its bytes and their format number); the MLflow run as a link.
+    readonly_fields = [
+        "mlflow_run" if f.name == "mlflow_run_url" else f.name
+        for f in ModelVersion._meta.fields
+        if f.name not in ("id", "artifact", "artifact_format", "mlflow_run_id")
+    ]
+
+    @admin.display(description="MLflow run")
+    def mlflow_run(self, version):
+        if version.mlflow_run_url:
+            return format_html(
+                '<a href="{}" target="_blank" rel="noopener">{}</a>', version.mlflow_run_url, version.mlflow_run_id
+            )
+        return version.mlflow_run_id or "—"
 
     @admin.display(description="metrics")
     def headline_metrics(self, version):
