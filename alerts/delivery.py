@@ -14,6 +14,7 @@ from django.utils import timezone
 from alerts import payloads
 from alerts.models import AlertDelivery, AlertRule
 from alerts.signing import DELIVERY_HEADER, signature_headers
+from core import metrics
 
 RETRYABLE_HTTP_CODES = {408, 425, 429}
 USER_AGENT = "Sentinel-Alerts/1"
@@ -51,10 +52,13 @@ def alert_delivery_attempt(*, delivery_id: int) -> Outcome:
     try:
         code = _send(delivery)
     except DeliveryError as exc:
-        return _record_failure(delivery, exc)
+        outcome = _record_failure(delivery, exc)
+        metrics.delivery_recorded(channel=delivery.channel, outcome=outcome.status)
+        return outcome
     AlertDelivery.objects.filter(pk=delivery.pk).update(
         status=AlertDelivery.Status.SENT, response_code=code, last_error="", sent_at=timezone.now()
     )
+    metrics.delivery_recorded(channel=delivery.channel, outcome="sent")
     return Outcome("sent", delivery.attempts)
 
 
