@@ -119,7 +119,7 @@ def test_make_run_with_nothing_listening_starts_embedded_services_loads_the_demo
         with contextlib.suppress(ProcessLookupError):
             os.killpg(make.pid, signal.SIGKILL)
 
-    assert status == 200 and 0 <= body["score"] <= 1
+    assert status == 201 and 0 <= body["score"] <= 1 and body["model_version"] == 1  # stored, then scored
     assert f"PostgreSQL did not answer at 127.0.0.1:{pg_port}: started an embedded PostgreSQL 18 there" in output
     assert f"Redis did not answer at 127.0.0.1:{redis_port}: started an embedded Valkey there" in output
     assert f"NATS did not answer at 127.0.0.1:{nats_port}: started an embedded NATS server" in output
