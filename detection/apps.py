@@ -9,6 +9,7 @@ class DetectionConfig(AppConfig):
         from core.metrics import gauges_register
         from detection.jobs.selectors import job_rows_gauge
         from detection.policy.selectors import risk_policy_invalidate
+        from detection.training.selectors import active_models_gauge
 
         # However a policy row is written (service, shell, factory), this process stops using its cached copy.
         post_save.connect(
@@ -18,3 +19,4 @@ class DetectionConfig(AppConfig):
             weak=False,
         )
         gauges_register(job_rows_gauge)
+        gauges_register(active_models_gauge)

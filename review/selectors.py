@@ -6,7 +6,8 @@ the account and merchant histories around them (sources of one organisation shar
 
 from datetime import timedelta
 
-from django.db.models import Count, Q, QuerySet
+from django.conf import settings
+from django.db.models import Count, F, Min, Q, QuerySet
 from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
 
@@ -237,3 +238,39 @@ def review_queue_depth_gauge():
     for (name, status), depth in sorted(depths.items()):
         queue.add_metric([name, status], depth)
     yield queue
+    yield from _review_queue_age_gauges({name for name, _ in depths})
+
+
+def _review_queue_age_gauges(names: set[str]):
+    """/metrics: the oldest undecided item's age, and the items past their SLA (amber, red), by organisation."""
+    oldest = GaugeMetricFamily(
+        "anomaly_review_queue_oldest_seconds",
+        "Age of the oldest review item not yet decided (0 when none).",
+        labels=["organisation"],
+    )
+    over = GaugeMetricFamily(
+        "anomaly_review_queue_over_sla",
+        "Review items not yet decided past their SLA: amber (REVIEW_SLA_AMBER_MINUTES) and red (..._RED_MINUTES).",
+        labels=["organisation", "level"],
+    )
+    now = timezone.now()
+    amber = now - timedelta(minutes=settings.REVIEW_SLA_AMBER_MINUTES)
+    red = now - timedelta(minutes=settings.REVIEW_SLA_RED_MINUTES)
+    rows = {
+        row["name"]: row
+        for row in ReviewItem.objects.filter(status__in=ACTIVE)
+        .values(name=F("transaction__source__organisation__name"))
+        .annotate(
+            first=Min("created_at"),
+            amber=Count("pk", filter=Q(created_at__lt=amber, created_at__gte=red)),
+            red=Count("pk", filter=Q(created_at__lt=red)),
+        )
+        .order_by()
+    }
+    for name in sorted(names):
+        row = rows.get(name, {"first": None, "amber": 0, "red": 0})
+        oldest.add_metric([name], (now - row["first"]).total_seconds() if row["first"] else 0)
+        over.add_metric([name, "amber"], row["amber"])
+        over.add_metric([name, "red"], row["red"])
+    yield oldest
+    yield over
