@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "rules",
     "review",
     "alerts",
+    "streaming",
 ]
 
 # Security and CSP come first so that every answer carries their headers, the error pages that the middleware
