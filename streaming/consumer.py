@@ -26,6 +26,11 @@ from streaming.services import BatchOutcome
 log = logging.getLogger("streaming.consumer")
 
 
+def close_connection() -> None:
+    """Close the calling thread's database connection (looked up in that thread, where it lives)."""
+    connection.close()
+
+
 class Backoff:
     """Waits that double from `first` to `most` seconds, with a little jitter; reset after a success."""
 
@@ -76,11 +81,13 @@ class Consumer:
         self.database = ThreadPoolExecutor(1, thread_name_prefix="stream-db")
         self.reports = ThreadPoolExecutor(1, thread_name_prefix="stream-report")
         self.redis = redis_client()
+        self.handle_signals = True  # SIGTERM and SIGINT stop it after the batch in hand (main thread only)
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, self.stopping.set)
+        if self.handle_signals:
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, self.stopping.set)
         reporter = asyncio.create_task(self._report_every())
         try:
             await self._connect()
@@ -88,7 +95,7 @@ class Consumer:
         finally:
             reporter.cancel()
             await self.broker.close()
-            await loop.run_in_executor(self.database, connection.close)
+            await loop.run_in_executor(self.database, close_connection)
             await loop.run_in_executor(self.reports, self._forget)
             self.database.shutdown()
             self.reports.shutdown()
@@ -163,7 +170,7 @@ class Consumer:
         try:
             return self.score(bodies)
         except Exception:
-            connection.close()  # a connection PostgreSQL dropped is opened anew on the next try
+            close_connection()  # a connection PostgreSQL dropped is opened anew on the next try
             raise
 
     async def _trouble(self, what: str, error: Exception, backoff: Backoff, *, state: str) -> None:

@@ -21,6 +21,7 @@ class JetStreamBroker:
     def __init__(self, url: str, *, topology: Topology, name: str, log):
         self.url, self.topology, self.name, self.log = url, topology, name, log
         self.nc = self.js = self.subscription = None
+        self.closing = False
 
     async def connect(self) -> None:
         self.nc = await nats.connect(
@@ -94,11 +95,13 @@ class JetStreamBroker:
         return info.num_pending
 
     async def close(self) -> None:
+        self.closing = True
         if self.nc is not None and not self.nc.is_closed:
             await self.nc.close()
 
     async def _disconnected(self) -> None:
-        self.log.warning("lost the connection to NATS; reconnecting", extra={"broker": self.url})
+        if not self.closing:
+            self.log.warning("lost the connection to NATS; reconnecting", extra={"broker": self.url})
 
     async def _reconnected(self) -> None:
         self.log.warning("reconnected to NATS", extra={"broker": self.url})
