@@ -69,7 +69,7 @@ class JetStreamBroker:
     async def fetch(self, limit: int, timeout: float) -> list[Delivery]:
         try:
             messages = await self.subscription.fetch(batch=limit, timeout=timeout)
-        except nats.errors.TimeoutError:
+        except (nats.errors.TimeoutError, TimeoutError):  # nothing came within the timeout
             return []
         return [Delivery(message.data, message) for message in messages]
 

@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -22,6 +23,7 @@ from django.db import connection
 
 from streaming.brokers import Topology, broker_for, durable_name, stream_name
 from streaming.consumer import Consumer
+from streaming.heartbeat import heartbeats_read, redis_client
 from streaming.services import messages_score, stream_organisation, stream_source
 from tests.detection.conftest import START, active_model, history, trained_model  # noqa: F401 - fixtures
 
@@ -110,7 +112,9 @@ def read_stream(subject: str, *, expect: int, timeout: float = 120, url: str = N
             if info.state.messages >= expect or time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.2)
-        subscription = await js.pull_subscribe(subject, stream=stream_name(subject))  # ephemeral, from the start
+        # An ephemeral consumer from the start, acknowledging nothing (so not held up at max_ack_pending).
+        config = nats.js.api.ConsumerConfig(ack_policy=nats.js.api.AckPolicy.NONE)
+        subscription = await js.pull_subscribe(subject, stream=stream_name(subject), config=config)
         found: list[dict] = []
         while len(found) < info.state.messages:
             try:
@@ -160,8 +164,13 @@ class ConsumerProcess:
             )
         return self
 
-    def wait_connected(self, timeout: float = 120) -> None:
-        wait_for(lambda: b"connected to" in self.log.read_bytes() or self.process.poll() is not None, timeout=timeout)
+    def report(self) -> dict:
+        """The consumer's latest report in Redis (named host-pid)."""
+        return heartbeats_read(redis_client()).get(f"{socket.gethostname()}-{self.process.pid}", {})
+
+    def wait_connected(self, timeout: float = 180) -> None:
+        """Until it reports itself running (connected, its stream and durable consumer made)."""
+        wait_for(lambda: self.report().get("state") == "running" or self.process.poll() is not None, timeout=timeout)
         assert self.process.poll() is None, self.log.read_text()
 
     def kill(self) -> None:
