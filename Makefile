@@ -79,3 +79,10 @@ bench-lists: install-dev services
 
 clean:
 	rm -rf $(VENV) staticfiles var test-artifacts
+
+# Streaming (issue 26): the streaming benchmark joins `make bench`; NATS JetStream must answer on 4222.
+.PHONY: bench-stream
+bench: bench-stream
+
+bench-stream: install-dev services
+	$(PY) bench/stream_bench.py
