@@ -96,7 +96,9 @@ def asgi_server(django_db_setup):
             stderr=subprocess.STDOUT,
         )
     try:
-        _wait_until_up(f"http://127.0.0.1:{port}/accounts/login/", process, log_path, time.monotonic() + SERVER_START_SECONDS)
+        _wait_until_up(
+            f"http://127.0.0.1:{port}/accounts/login/", process, log_path, time.monotonic() + SERVER_START_SECONDS
+        )
         yield f"http://127.0.0.1:{port}"
     finally:
         stop_process(process, timeout=10)
