@@ -93,3 +93,10 @@ bench-lists: install-dev services
 clean:
 	@if [ -x $(PY) ]; then $(PY) scripts/check_services.py stop; fi
 	rm -rf $(VENV) staticfiles var test-artifacts
+
+# Streaming (issue 26): the streaming benchmark joins `make bench`; NATS JetStream must answer on 4222.
+.PHONY: bench-stream
+bench: bench-stream
+
+bench-stream: install-dev services
+	$(PY) bench/stream_bench.py

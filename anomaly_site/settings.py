@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "review",
     "alerts",
     "search",
+    "streaming",
 ]
 
 # Security and CSP come first so that every answer carries their headers, the error pages that the middleware
@@ -437,3 +438,6 @@ JOB_QUEUE = os.environ.get("JOB_QUEUE", CELERY_TASK_DEFAULT_QUEUE)
 # /metrics answers 127.0.0.1 and ::1, and anyone sending `Authorization: Bearer $METRICS_TOKEN` when it is set.
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 METRICS_ALLOW_LOCAL = env_bool("METRICS_ALLOW_LOCAL", True)
+
+# Streaming (issue 26): the NATS that `make run` (runstack) starts a consumer on when it answers ('' for none).
+NATS_URL = os.environ.get("NATS_URL", "nats://127.0.0.1:4222")

@@ -16,8 +16,10 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--concurrency", type=int, default=2, help="Celery worker processes.")
+        # Streaming (issue 26): one NATS consumer when NATS answers.
+        parser.add_argument("--nats", default=settings.NATS_URL, help="NATS for the consumer ('' for none).")
 
-    def handle(self, *args, host, port, concurrency, **options):
+    def handle(self, *args, host, port, concurrency, nats, **options):
         bin_dir = Path(sys.executable).parent
         commands = {
             "web": [str(bin_dir / "daphne"), "-b", host, "-p", str(port), "anomaly_site.asgi:application"],
@@ -27,6 +29,7 @@ class Command(BaseCommand):
                 *("-c", str(concurrency)),
             ],
         }
+        commands |= self._stream_consumer(bin_dir, nats)
         Path(settings.CELERY_BEAT_SCHEDULE_FILENAME).parent.mkdir(parents=True, exist_ok=True)
         processes = {name: subprocess.Popen(cmd, env=os.environ.copy()) for name, cmd in commands.items()}
         if settings.PLAIN_HTTP:
@@ -48,6 +51,21 @@ class Command(BaseCommand):
         finally:
             self._stop(processes)
 
+    def _stream_consumer(self, bin_dir: Path, url: str) -> dict[str, list[str]]:
+        """Streaming (issue 26): `manage.py consume` on NATS's default subjects when NATS answers; else say so."""
+        if not url:
+            return {}
+        if not nats_answers(url):
+            self.stdout.write(
+                f"NATS does not answer at {url}: no streaming consumer (start nats-server -js to have one)."
+            )
+            return {}
+        self.stdout.write(
+            f"NATS answers at {url}: a consumer reads transactions.in and publishes to transactions.decisions."
+        )
+        manage = str(Path(settings.BASE_DIR) / "manage.py")
+        return {"consumer": [sys.executable, manage, "consume", "--broker", url]}
+
     @staticmethod
     def _stop(processes: dict[str, subprocess.Popen]) -> None:
         for process in processes.values():
@@ -59,3 +77,16 @@ class Command(BaseCommand):
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def nats_answers(url: str, timeout: float = 1.0) -> bool:
+    """NATS greets a new connection with an INFO line."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 4222), timeout=timeout) as sock:
+            return sock.recv(4).startswith(b"INFO")
+    except OSError:
+        return False
