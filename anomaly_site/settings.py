@@ -149,7 +149,8 @@ if env_bool("DB_POOL", False):
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 1,
         "max_size": int(os.environ.get("DB_POOL_MAX_SIZE", "8")),
-        "timeout": float(os.environ.get("DB_POOL_TIMEOUT", "10")),
+        # Waiting longer than a connection attempt would: a PostgreSQL down is a 503 as soon (core.middleware).
+        "timeout": float(os.environ.get("DB_POOL_TIMEOUT", os.environ.get("DB_CONNECT_TIMEOUT", "5"))),
     }
 # A PostgreSQL that does not answer costs a request this many seconds, then a 503 (core.middleware).
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = int(os.environ.get("DB_CONNECT_TIMEOUT", "5"))

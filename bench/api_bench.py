@@ -62,6 +62,7 @@ SERVERS = {
         f"127.0.0.1:{PORT}",
         "--log-level",
         "warning",
+        "--no-control-socket",
     ],
     # What `make run` serves (anomaly_site/servers.py): gunicorn managing uvicorn workers on the ASGI application
     # (pages, the API and websockets), each worker with a pool of open database connections.
@@ -77,6 +78,7 @@ SERVERS = {
         f"127.0.0.1:{PORT}",
         "--log-level",
         "warning",
+        "--no-control-socket",
     ],
     "granian": [
         "-m",
@@ -132,10 +134,10 @@ def start_server(name: str, workers: int) -> subprocess.Popen:
     if name in WORKER_FLAG:
         command[command.index(WORKER_FLAG[name]) + 1] = str(workers)
     process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 240  # a loaded machine takes a while to import the site in every worker
     while time.monotonic() < deadline:
         try:
-            connection = http.client.HTTPConnection("127.0.0.1", PORT, timeout=2)
+            connection = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
             connection.request("GET", "/healthz")
             connection.getresponse().read()
             return process
