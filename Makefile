@@ -51,7 +51,7 @@ run: db
 
 web: db
 	@if [ "$$PLAIN_HTTP" = 1 ]; then echo "Plain HTTP on http://$(HOST):$(PORT)/ (PLAIN_HTTP=1): no HTTPS redirect, HSTS or Secure cookies; for this machine only."; fi
-	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) anomaly_site.asgi:application
+	$(PY) manage.py serve --host $(HOST) --port $(PORT)
 
 worker: install services
 	$(VENV)/bin/celery -A anomaly_site worker -l info

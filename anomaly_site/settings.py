@@ -136,7 +136,7 @@ TEMPLATES = [
 ]
 
 # Persistent connections pay off under WSGI workers (gunicorn); under ASGI (daphne, uvicorn) every request may run
-# on a new thread with its own connection, so the default closes them after each request.
+# on a new thread with its own connection, so the default closes them after each request (see DB_POOL below).
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/anomaly"),
@@ -144,6 +144,17 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# DB_POOL=1: a pool of open connections in each server process (psycopg's pool, Django 5.1+), for ASGI servers
+# where a request's connection cannot persist on its thread; `make run`, `make web` and docker-compose turn it on.
+# DB_POOL_MAX_SIZE bounds each process's connections (workers x it must stay under PostgreSQL's max_connections).
+if env_bool("DB_POOL", False):
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps them; Django refuses both at once
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": int(os.environ.get("DB_POOL_MAX_SIZE", "8")),
+        # Waiting longer than a connection attempt would: a PostgreSQL down is a 503 as soon (core.middleware).
+        "timeout": float(os.environ.get("DB_POOL_TIMEOUT", os.environ.get("DB_CONNECT_TIMEOUT", "5"))),
+    }
 # A PostgreSQL that does not answer costs a request this many seconds, then a 503 (core.middleware).
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = int(os.environ.get("DB_CONNECT_TIMEOUT", "5"))
 # Seconds a 503 (PostgreSQL or the broker unreachable) asks the caller to wait before trying again (Retry-After).
@@ -403,6 +414,9 @@ API_RATES = {
     "jobs": os.environ.get("API_RATE_JOBS", "60/hour"),
     "lists": os.environ.get("API_RATE_LISTS", "1200/min"),
 }
+# The benchmarks' floor endpoints (/api/v1/bench/floor/...: detection/scoring/floor.py), routed only when set; only
+# bench/ sets it. Never in production.
+BENCH_ENDPOINTS = env_bool("BENCH_ENDPOINTS", False)
 API_BATCH_MAX_ITEMS = int(os.environ.get("API_BATCH_MAX_ITEMS", "1000"))
 JOB_CHUNK_ROWS = int(os.environ.get("JOB_CHUNK_ROWS", "50000"))
 # Batches and job chunks read their history from a per-process copy of recent transactions
