@@ -1,4 +1,4 @@
-"""One ASGI app for HTTP and websockets, served by daphne."""
+"""One ASGI app for HTTP and websockets, served by gunicorn's uvicorn workers (anomaly_site/servers.py)."""
 
 import os
 

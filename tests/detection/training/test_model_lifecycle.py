@@ -290,6 +290,8 @@ def test_score_rows_written_as_copy_lines_read_back_exactly(active_version, hist
         component_names=["isolation_forest", 'auto "encoder" \\'],
         component_values=[[0.1, 0.30000000000000004], [1.0, 2.5e-05]],
         reasons=[reasons, []],
+        decisions=["allow", "block"],
+        rules=[[], [{"id": 3, "name": 'a "quoted" \\ rule', "version": 2, "action": "block"}]],
     )
     ids = _score_rows_insert(copy_lines=_score_copy_lines(computed, active_version.pk, timezone.now()))
 
@@ -299,6 +301,11 @@ def test_score_rows_written_as_copy_lines_read_back_exactly(active_version, hist
     assert first.components == {"isolation_forest": 0.1, 'auto "encoder" \\': 0.30000000000000004}
     assert (second.score, second.is_anomaly, second.reasons) == (1e-06, True, [])
     assert second.components == {"isolation_forest": 1.0, 'auto "encoder" \\': 2.5e-05}
+    assert (first.decision, first.rules) == ("allow", [])
+    assert (second.decision, second.rules) == (
+        "block",
+        [{"id": 3, "name": 'a "quoted" \\ rule', "version": 2, "action": "block"}],
+    )
 
 
 def test_a_large_set_of_scores_some_stored_before_stores_just_the_rest(active_version, history):
@@ -313,7 +320,9 @@ def test_a_large_set_of_scores_some_stored_before_stores_just_the_rest(active_ve
 
     def insert(pks: list[int]) -> dict[int, int]:
         n = len(pks)
-        computed = _Computed(pks, [0.5] * n, ["low"] * n, [False] * n, ["forest"], [[0.5]] * n, [[]] * n)
+        computed = _Computed(
+            pks, [0.5] * n, ["low"] * n, [False] * n, ["forest"], [[0.5]] * n, [[]] * n, ["allow"] * n, [[]] * n
+        )
         return _score_rows_insert(copy_lines=_score_copy_lines(computed, active_version.pk, timezone.now()))
 
     with CaptureQueriesContext(connection) as plain:
@@ -327,3 +336,25 @@ def test_a_large_set_of_scores_some_stored_before_stores_just_the_rest(active_ve
     assert sorted(first) == sorted(targets[::2]) and sorted(again) == sorted(targets[1::2])
     stored = dict(Score.objects.filter(transaction__in=targets).values_list("transaction_id", "id"))
     assert stored == first | again  # one score each, the first ones kept
+
+
+def test_a_server_importing_the_app_inside_its_event_loop_still_loads_the_active_models(transactional_db, caplog):
+    """uvicorn's own process manager and granian import the ASGI app in a running event loop, where the ORM refuses
+    to run: the warm-up reads the active versions on a thread of its own instead of giving up."""
+    import asyncio
+
+    from anomaly_site.warmup import warm_up_serving_process
+
+    model_version_stored(version=9, status=ModelVersion.Status.ACTIVE, **NEWER_ARTIFACT)
+    registry.active_model_changed()
+
+    async def serving_process_start_up():
+        warm_up_serving_process()
+
+    try:
+        with caplog.at_level("INFO"):
+            asyncio.run(serving_process_start_up())
+    finally:
+        gc.unfreeze()
+        registry.active_model_changed()
+    assert [record.getMessage().split(":")[0] for record in caplog.records] == ["active model version 9 cannot be loaded"]
