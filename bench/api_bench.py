@@ -4,7 +4,7 @@ Starts each server on the benchmark database (see bench/api_common.py; prepared 
 rows the store has not seen (so every request stores, computes history features, scores and writes its score),
 and prints each figure beside the engine's raw scoring rate on the same rows, as a ratio.
 
-    .venv/bin/python bench/api_bench.py                       # uvicorn (2 workers), daphne, gunicorn (2 sync)
+    .venv/bin/python bench/api_bench.py                       # make run's server, daphne, uvicorn, granian; the floor
     .venv/bin/python bench/api_bench.py --servers gunicorn-uvicorn,daphne --runs 3   # make run's server, and the floor
     .venv/bin/python bench/api_bench.py --servers uvicorn --single 3000 --runs 3
     .venv/bin/python bench/api_bench.py --servers gunicorn --workers 4 --batch-clients 4 --batch-rows 28000
@@ -390,7 +390,7 @@ def run_server(name: str, secret: str, args) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--servers", default="uvicorn,daphne,gunicorn")
+    parser.add_argument("--servers", default="gunicorn-uvicorn,daphne,uvicorn,granian")
     parser.add_argument("--single", type=int, default=3000, help="Sequential single-score requests (after 50 warm-up).")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--concurrent-requests", type=int, default=2000)
