@@ -448,6 +448,11 @@ class _Reader:
             raw = self.raw(name)
             if raw is None:
                 self._read[name] = np.full(len(self.rows), None, dtype=object)
+            elif isinstance(raw, pd.Categorical):  # the history cache's text: the rows' categories taken
+                codes = raw.codes[self.rows]
+                values = raw.categories.take(np.maximum(codes, 0)).to_numpy(dtype=object)
+                empty = (codes < 0) | (values == "")
+                self._read[name] = np.where(empty, None, values) if empty.any() else values
             else:
                 values = np.asarray(raw[self.rows], dtype=object)
                 empty = (values == "") | (values == None) | (values != values)  # noqa: E711 - elementwise; NaN
@@ -466,6 +471,11 @@ class _Reader:
                     values = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(np.float64)
             self._read[name] = values.astype(np.float64, copy=False)
         return self._read[name]
+
+    def no_merchant(self) -> np.ndarray:
+        if "_no_merchant" not in self._read:
+            self._read["_no_merchant"] = self.text("merchant_id") == None  # noqa: E711 - elementwise
+        return self._read["_no_merchant"]
 
     def time(self, name: str) -> np.ndarray:
         ts = np.asarray(self.raw("ts")[self.rows], dtype=np.int64)
@@ -519,7 +529,7 @@ class _Reader:
     def feature(self, feature: _Feature) -> np.ndarray:
         values = feature.unit(self.engine(feature.engine).astype(np.float64))
         if feature.per_merchant:
-            values = np.where(self.text("merchant_id") == None, np.nan, values)  # noqa: E711 - elementwise
+            values = np.where(self.no_merchant(), np.nan, values)
         if feature.engine == "a_location_shift_km_log":
             located = np.isfinite(self.number("latitude")) & np.isfinite(self.number("longitude"))
             values = np.where(located, values, np.nan)

@@ -42,16 +42,18 @@ def decide_batch(batch: ScoredBatch) -> Decisions:
     )
     memberships = list_memberships(organisation_id=batch.organisation_id) if rule_set.lists else {}
     shared = Batch(columns, memberships, size=size)
-    # One row per rule: 1 where it matched, 2 where it lacked a value (and did not match), 0 elsewhere.
-    outcome = np.zeros((len(rule_set.rules), size), dtype=np.int8)
+    # One row per rule: where it matched, and where it lacked a value.
+    matched = np.zeros((len(rule_set.rules), size), dtype=bool)
+    missing = np.zeros((len(rule_set.rules), size), dtype=bool)
     for k, rule in enumerate(rule_set.rules):
         ran = _rule_run(rule, shared, memberships)
         if ran is not None:
-            matched, missing = ran
-            outcome[k] = np.where(matched, 1, np.where(missing, 2, 0))
+            matched[k], missing[k] = ran
     decisions = batch.model_decisions
-    if not outcome.any():
+    if not (matched.any() or missing.any()):
         return Decisions(decisions=decisions, rules=[NO_RULES] * size)
+    # 1 where a rule matched, 2 where it lacked a value (and so did not match), 0 elsewhere.
+    outcome = matched.view(np.int8) + 2 * (missing & ~matched).view(np.int8)
     decisions = np.array(decisions, dtype=object)
     for action in PRECEDENCE:
         deciding = rule_set.by_action.get(action)
