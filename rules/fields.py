@@ -411,6 +411,7 @@ class _Reader:
     stored: Mapping[str, np.ndarray] = field(default_factory=dict)
     data: Frame | None = None
     _engine: dict[str, np.ndarray] = field(default_factory=dict)
+    _model: tuple | None = None  # the model's features: (name → column, the matrix in the order of self.rows)
     _read: dict[str, np.ndarray] = field(default_factory=dict)
 
     def column(self, name: str) -> np.ndarray:
@@ -536,16 +537,23 @@ class _Reader:
         return values
 
     def engine(self, name: str) -> np.ndarray:
-        features = getattr(self.output, "features", None)
-        if features is not None and name in features.names:
-            return self._aligned(features.column(name), features.rows)
+        if self._model is None:
+            features = getattr(self.output, "features", None)
+            if features is None:
+                self._model = ({}, None)
+            else:  # the scored rows' features, in the order of self.rows (once: a batch reads many)
+                X = features.X if _same(features.rows, self.rows) else self._aligned(features.X, features.rows)
+                self._model = ({n: j for j, n in enumerate(features.names)}, X)
+        where, X = self._model
+        if name in where:
+            return X[:, where[name]]
         if name not in self._engine:
             self._engine.update(self._merchant_activity() if name in _MERCHANT_ACTIVITY else self._computed())
         return self._engine[name]
 
     def _aligned(self, values: np.ndarray, feature_rows: np.ndarray) -> np.ndarray:
         """Values per feature row, in the order of ``self.rows``."""
-        if len(feature_rows) == len(self.rows) and np.array_equal(feature_rows, self.rows):
+        if _same(feature_rows, self.rows):
             return values
         order = np.argsort(feature_rows, kind="stable")
         return values[order[np.searchsorted(feature_rows, self.rows, sorter=order)]]
@@ -564,6 +572,10 @@ class _Reader:
         mask[self.rows] = True
         matrix = build_features(data, target_mask=mask, spec=_FULL_SPEC)
         return {name: self._aligned(matrix.X[:, j], matrix.rows) for j, name in enumerate(matrix.names)}
+
+
+def _same(rows: np.ndarray, others: np.ndarray) -> bool:
+    return len(rows) == len(others) and np.array_equal(rows, others)
 
 
 _MERCHANT_ACTIVITY = frozenset({"m_count_1h", *(f"m_amount_{w}" for w in RULE_MERCHANT_WINDOWS)})
