@@ -411,6 +411,7 @@ class _Reader:
     stored: Mapping[str, np.ndarray] = field(default_factory=dict)
     data: Frame | None = None
     _engine: dict[str, np.ndarray] = field(default_factory=dict)
+    _model: tuple | None = None  # the model's features: (name → column, the matrix in the order of self.rows)
     _read: dict[str, np.ndarray] = field(default_factory=dict)
 
     def column(self, name: str) -> np.ndarray:
@@ -448,6 +449,11 @@ class _Reader:
             raw = self.raw(name)
             if raw is None:
                 self._read[name] = np.full(len(self.rows), None, dtype=object)
+            elif isinstance(raw, pd.Categorical):  # the history cache's text: the rows' categories taken
+                codes = raw.codes[self.rows]
+                values = raw.categories.take(np.maximum(codes, 0)).to_numpy(dtype=object)
+                empty = (codes < 0) | (values == "")
+                self._read[name] = np.where(empty, None, values) if empty.any() else values
             else:
                 values = np.asarray(raw[self.rows], dtype=object)
                 empty = (values == "") | (values == None) | (values != values)  # noqa: E711 - elementwise; NaN
@@ -466,6 +472,11 @@ class _Reader:
                     values = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(np.float64)
             self._read[name] = values.astype(np.float64, copy=False)
         return self._read[name]
+
+    def no_merchant(self) -> np.ndarray:
+        if "_no_merchant" not in self._read:
+            self._read["_no_merchant"] = self.text("merchant_id") == None  # noqa: E711 - elementwise
+        return self._read["_no_merchant"]
 
     def time(self, name: str) -> np.ndarray:
         ts = np.asarray(self.raw("ts")[self.rows], dtype=np.int64)
@@ -519,23 +530,30 @@ class _Reader:
     def feature(self, feature: _Feature) -> np.ndarray:
         values = feature.unit(self.engine(feature.engine).astype(np.float64))
         if feature.per_merchant:
-            values = np.where(self.text("merchant_id") == None, np.nan, values)  # noqa: E711 - elementwise
+            values = np.where(self.no_merchant(), np.nan, values)
         if feature.engine == "a_location_shift_km_log":
             located = np.isfinite(self.number("latitude")) & np.isfinite(self.number("longitude"))
             values = np.where(located, values, np.nan)
         return values
 
     def engine(self, name: str) -> np.ndarray:
-        features = getattr(self.output, "features", None)
-        if features is not None and name in features.names:
-            return self._aligned(features.column(name), features.rows)
+        if self._model is None:
+            features = getattr(self.output, "features", None)
+            if features is None:
+                self._model = ({}, None)
+            else:  # the scored rows' features, in the order of self.rows (once: a batch reads many)
+                X = features.X if _same(features.rows, self.rows) else self._aligned(features.X, features.rows)
+                self._model = ({n: j for j, n in enumerate(features.names)}, X)
+        where, X = self._model
+        if name in where:
+            return X[:, where[name]]
         if name not in self._engine:
             self._engine.update(self._merchant_activity() if name in _MERCHANT_ACTIVITY else self._computed())
         return self._engine[name]
 
     def _aligned(self, values: np.ndarray, feature_rows: np.ndarray) -> np.ndarray:
         """Values per feature row, in the order of ``self.rows``."""
-        if len(feature_rows) == len(self.rows) and np.array_equal(feature_rows, self.rows):
+        if _same(feature_rows, self.rows):
             return values
         order = np.argsort(feature_rows, kind="stable")
         return values[order[np.searchsorted(feature_rows, self.rows, sorter=order)]]
@@ -554,6 +572,10 @@ class _Reader:
         mask[self.rows] = True
         matrix = build_features(data, target_mask=mask, spec=_FULL_SPEC)
         return {name: self._aligned(matrix.X[:, j], matrix.rows) for j, name in enumerate(matrix.names)}
+
+
+def _same(rows: np.ndarray, others: np.ndarray) -> bool:
+    return len(rows) == len(others) and np.array_equal(rows, others)
 
 
 _MERCHANT_ACTIVITY = frozenset({"m_count_1h", *(f"m_amount_{w}" for w in RULE_MERCHANT_WINDOWS)})

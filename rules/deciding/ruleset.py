@@ -9,8 +9,10 @@ those compiled: as detection/scoring/registry.py does for models.
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from core.logging import warn_now_and_then
 from rules.fields import rule_schema
@@ -46,6 +48,7 @@ class RuleSet:
     rules: tuple[CompiledRule, ...] = ()
     fields: frozenset[str] = frozenset()
     lists: frozenset[str] = frozenset()
+    by_action: dict[str, np.ndarray] = field(default_factory=dict)  # action → positions of its rules in `rules`
 
     @property
     def version_ids(self) -> frozenset[int]:
@@ -124,10 +127,12 @@ def rule_set_compile(versions, *, organisation_id: int) -> RuleSet:
                 missing_entry={**entry, "missing": True},
             )
         )
+    actions = np.array([rule.action for rule in compiled], dtype=object)
     return RuleSet(
         rules=tuple(compiled),
         fields=frozenset().union(*(rule.expression.fields for rule in compiled)),
         lists=frozenset().union(*(rule.expression.lists for rule in compiled)),
+        by_action={action: np.flatnonzero(actions == action) for action in set(actions.tolist())},
     )
 
 

@@ -42,21 +42,37 @@ def decide_batch(batch: ScoredBatch) -> Decisions:
     )
     memberships = list_memberships(organisation_id=batch.organisation_id) if rule_set.lists else {}
     shared = Batch(columns, memberships, size=size)
-    decided = {action: np.zeros(size, dtype=bool) for action in PRECEDENCE}
-    per_row: list[list[dict]] = [NO_RULES] * size
-    for rule in rule_set.rules:
-        outcome = _rule_run(rule, shared, memberships)
-        if outcome is None:
-            continue
-        matched, missing = outcome
-        if rule.action in decided:
-            decided[rule.action] |= matched
-        _entries_add(per_row, np.flatnonzero(matched), rule.entry)
-        _entries_add(per_row, np.flatnonzero(missing & ~matched), rule.missing_entry)
-    decisions = np.array(batch.model_decisions, dtype=object)
+    # One row per rule: where it matched, and where it lacked a value.
+    matched = np.zeros((len(rule_set.rules), size), dtype=bool)
+    missing = np.zeros((len(rule_set.rules), size), dtype=bool)
+    for k, rule in enumerate(rule_set.rules):
+        ran = _rule_run(rule, shared, memberships)
+        if ran is not None:
+            matched[k], missing[k] = ran
+    decisions = batch.model_decisions
+    if not (matched.any() or missing.any()):
+        return Decisions(decisions=decisions, rules=[NO_RULES] * size)
+    # 1 where a rule matched, 2 where it lacked a value (and so did not match), 0 elsewhere.
+    outcome = matched.view(np.int8) + 2 * (missing & ~matched).view(np.int8)
+    decisions = np.array(decisions, dtype=object)
     for action in PRECEDENCE:
-        decisions[decided[action]] = action.value
-    return Decisions(decisions=decisions.tolist(), rules=per_row)
+        deciding = rule_set.by_action.get(action)
+        if deciding is not None:
+            decisions[(outcome[deciding] == 1).any(axis=0)] = action.value
+    return Decisions(decisions=decisions.tolist(), rules=_entries(rule_set.rules, outcome, size))
+
+
+def _entries(rules, outcome: np.ndarray, size: int) -> list[list[dict]]:
+    """Each row's entries in the rules' order: a matched rule's entry, or its missing entry."""
+    per_row: list[list[dict]] = [NO_RULES] * size
+    rows, which = np.nonzero(outcome.T)  # row by row, rules in order
+    for row, k, code in zip(rows.tolist(), which.tolist(), outcome.T[rows, which].tolist(), strict=True):
+        entry = rules[k].entry if code == 1 else rules[k].missing_entry
+        if per_row[row] is NO_RULES:
+            per_row[row] = [entry]
+        else:
+            per_row[row].append(entry)
+    return per_row
 
 
 def _stored(batch: ScoredBatch, names) -> dict[str, np.ndarray]:
@@ -72,22 +88,15 @@ def _stored(batch: ScoredBatch, names) -> dict[str, np.ndarray]:
     return columns
 
 
-def _rule_run(rule: CompiledRule, shared: Batch, memberships) -> tuple[np.ndarray, np.ndarray] | None:
-    """(matched, missing) of one rule; None when it cannot run (logged): a list it reads is gone, or it failed."""
-    if not rule.expression.lists <= memberships.keys():
+def _rule_run(rule: CompiledRule, shared: Batch, memberships):
+    """(matched, missing) of one rule, each a bool array or a scalar for the whole batch; None when it cannot run
+    (logged): a list it reads is gone, or it failed."""
+    if rule.expression.lists and not rule.expression.lists <= memberships.keys():
         warn_now_and_then(logger, f"rule-lists-{rule.version_id}", "rule %s reads a list that is gone", rule.name)
         return None
     try:
-        result = rule.expression.evaluate(shared)
+        values, missing = rule.expression.run(shared)
     except Exception:  # a rule's failure must not fail the scoring: it does not match, and the log says why
         logger.exception("rule %s v%s failed on a batch and did not match", rule.name, rule.version)
         return None
-    return result.matched, result.missing
-
-
-def _entries_add(per_row: list[list[dict]], rows: np.ndarray, entry: dict) -> None:
-    for row in rows.tolist():
-        if per_row[row] is NO_RULES:
-            per_row[row] = [entry]
-        else:
-            per_row[row].append(entry)
+    return (False if values is None else values), (False if missing is None else missing)

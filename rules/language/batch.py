@@ -39,6 +39,9 @@ class Batch(Mapping):
         self.memberships = memberships or {}
         self.size = size if size is not None else _size(columns)
         self.views: dict[tuple[str, str], Column] = {}
+        # A list's lookups of a column, shared by the rules that make the same one: (list, id of the values) → (the
+        # values, kept so their id stays theirs; the hits).
+        self.lookups: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self.columns[name]
@@ -60,6 +63,22 @@ class Batch(Mapping):
             views = ATTRIBUTE_VIEWS if name.startswith(ATTRIBUTES_PREFIX) else FIELD_VIEWS
             found = self.views[key] = views[as_type](np.asarray(raw))
         return found
+
+    def looked_up(self, name: str, values: np.ndarray, missing: np.ndarray | None) -> np.ndarray:
+        """Which of the values are members of the list `name`, the missing ones never looked up (False): one lookup
+        per list and column per batch, however many rules make it (a column's missing rows are its own)."""
+        key = (name, id(values))
+        found = self.lookups.get(key)
+        if found is None:
+            membership = self.memberships[name]
+            if missing is None:
+                hits = np.asarray(membership.contains(values), dtype=bool)
+            else:
+                hits = np.zeros(len(values), dtype=bool)
+                present = ~missing
+                hits[present] = membership.contains(values[present])
+            found = self.lookups[key] = (values, hits)
+        return found[1]
 
 
 def _size(columns: Mapping[str, np.ndarray]) -> int:

@@ -98,12 +98,7 @@ def in_membership(batch: Batch, name: str, negate: bool, values, missing):
     if not isinstance(values, np.ndarray):
         hit = bool(membership.contains(np.array([values], dtype=object))[0])
         return hit != negate, None
-    if missing is None:
-        hits = np.asarray(membership.contains(values), dtype=bool)
-    else:
-        hits = np.zeros(len(values), dtype=bool)
-        present = ~missing
-        hits[present] = membership.contains(values[present])
+    hits = batch.looked_up(name, values, missing)
     return masked(~hits if negate else hits, missing), missing
 
 

@@ -166,3 +166,19 @@ def test_in_an_array_of_one_string_and_of_flags():
     flags = {"first_country_for_account": [True, False]}
     assert matched("first_country_for_account in [true]", **flags) == [True, False]
     assert matched("first_country_for_account not in [true, false]", **flags) == [False, False]
+
+
+def test_rules_sharing_a_batch_look_a_column_up_in_a_list_once():
+    blocked = FakeMembership({"m1"})
+    columns = {
+        "merchant_id": np.array(["m1", None, "m2"], dtype=object),
+        "amount": np.array([5.0, 50.0, 500.0]),
+    }
+    shared = Batch(columns, {"blocked_merchants": blocked})
+    first = compile_expression("merchant_id in lists.blocked_merchants", SCHEMA).evaluate(shared)
+    second = compile_expression("merchant_id not in lists.blocked_merchants and amount > 10", SCHEMA).evaluate(shared)
+
+    assert first.matched.tolist() == [True, False, False]
+    assert second.matched.tolist() == [False, False, True]
+    assert second.missing.tolist() == [False, True, False]
+    assert blocked.asked == [["m1", "m2"]]  # once, the missing value never asked
