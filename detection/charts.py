@@ -314,3 +314,9 @@ def gauge(
         f'<text x="{cx + r}" y="{cy + 16}" text-anchor="middle" font-size="10" fill="#667085">1</text></svg>'
     )
     return mark_safe("".join(parts))  # noqa: S308 - every text above went through escape() or is a number
+
+
+def count_format(values) -> str:
+    """A y-axis format for counts: whole numbers once the axis's ticks are (its top at 20 or more), else one decimal
+    (ticks of 2.5 or 0.5 would be rounded to wrong labels)."""
+    return "{:,.0f}" if nice_max(max(values, default=0)) >= 20 else "{:,.1f}"

@@ -19,7 +19,7 @@ from django.core.cache import cache
 from django.db import connection
 from redis.exceptions import RedisError
 
-from detection.charts import BarSeries, bar_chart
+from detection.charts import BarSeries, bar_chart, count_format
 from detection.engine.drift import features_psi
 from detection.engine.features import build_features
 from detection.engine.frame import Frame
@@ -233,6 +233,7 @@ def _charts(analysis: Analysis) -> dict:
             ],
             title="Score distribution",
             y_label="Transactions",
+            y_format=count_format([n for _, n, _ in analysis.histogram]),
             x_label="Score (from)",
             width=900,
         ),
@@ -248,6 +249,7 @@ def _flags_chart(groups: list[dict], title: str, x_label: str, *, width: int = 6
         [BarSeries("flagged", [g["flagged"] for g in groups], color="#c0392b")],
         title=title,
         y_label="Flagged",
+        y_format=count_format([g["flagged"] for g in groups]),
         x_label=x_label,
         width=width,
         height=height,
