@@ -317,6 +317,7 @@ def gauge(
 
 
 def count_format(values) -> str:
-    """A y-axis format for counts: whole numbers once the axis's ticks are (its top at 20 or more), else one decimal
-    (ticks of 2.5 or 0.5 would be rounded to wrong labels)."""
-    return "{:,.0f}" if nice_max(max(values, default=0)) >= 20 else "{:,.1f}"
+    """A y-axis format for counts: whole numbers when every tick of the axis is one, else one decimal (ticks of 2.5
+    or 0.5 written as whole numbers would be wrong)."""
+    ticks = nice_ticks(0.0, nice_max(max(values, default=0)))
+    return "{:,.0f}" if all(float(t).is_integer() for t in ticks) else "{:,.1f}"
