@@ -431,13 +431,14 @@ COMPARE_MAX_ROWS = int(os.environ.get("COMPARE_MAX_ROWS", "20000"))
 COMPARE_DAYS = int(os.environ.get("COMPARE_DAYS", "14"))
 COMPARE_MIN_LABELS = int(os.environ.get("COMPARE_MIN_LABELS", "30"))
 # An upload's or job's analysis page reads at most JOB_ANALYSIS_MAX_ROWS of its rows (detection/jobs/analysis.py), and
-# warns when the file's features lie far from the active model's training sample: a feature whose population
-# stability index, over at most JOB_DRIFT_SAMPLE_ROWS of its rows, reaches JOB_DRIFT_PSI_THRESHOLD is named (not
-# below JOB_DRIFT_MIN_ROWS rows: too few to tell).
+# warns when the file's features lie far from the active model's training sample: when at least
+# JOB_DRIFT_MIN_FEATURES features' population stability index, over at most JOB_DRIFT_SAMPLE_ROWS of its rows, reaches
+# JOB_DRIFT_PSI_THRESHOLD, naming them (not below JOB_DRIFT_MIN_ROWS rows: too few to tell).
 JOB_ANALYSIS_MAX_ROWS = int(os.environ.get("JOB_ANALYSIS_MAX_ROWS", "200000"))
 JOB_DRIFT_SAMPLE_ROWS = int(os.environ.get("JOB_DRIFT_SAMPLE_ROWS", "5000"))
 JOB_DRIFT_MIN_ROWS = int(os.environ.get("JOB_DRIFT_MIN_ROWS", "100"))
 JOB_DRIFT_PSI_THRESHOLD = float(os.environ.get("JOB_DRIFT_PSI_THRESHOLD", "0.25"))
+JOB_DRIFT_MIN_FEATURES = int(os.environ.get("JOB_DRIFT_MIN_FEATURES", "3"))
 # A chunk's claim is held by the row lock of the transaction doing its work, which PostgreSQL drops as soon as the
 # worker's connection dies; a claimed chunk whose row nobody locks for JOB_CHUNK_LEASE_SECONDS belongs to a dead
 # worker. Every JOB_SWEEP_EVERY_SECONDS the beat queues such chunks (and a dead worker's unfinished split) again, so

@@ -314,3 +314,10 @@ def gauge(
         f'<text x="{cx + r}" y="{cy + 16}" text-anchor="middle" font-size="10" fill="#667085">1</text></svg>'
     )
     return mark_safe("".join(parts))  # noqa: S308 - every text above went through escape() or is a number
+
+
+def count_format(values) -> str:
+    """A y-axis format for counts: whole numbers when every tick of the axis is one, else one decimal (ticks of 2.5
+    or 0.5 written as whole numbers would be wrong)."""
+    ticks = nice_ticks(0.0, nice_max(max(values, default=0)))
+    return "{:,.0f}" if all(float(t).is_integer() for t in ticks) else "{:,.1f}"

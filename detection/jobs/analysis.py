@@ -19,7 +19,7 @@ from django.core.cache import cache
 from django.db import connection
 from redis.exceptions import RedisError
 
-from detection.charts import BarSeries, bar_chart
+from detection.charts import BarSeries, bar_chart, count_format
 from detection.engine.drift import features_psi
 from detection.engine.features import build_features
 from detection.engine.frame import Frame
@@ -233,22 +233,26 @@ def _charts(analysis: Analysis) -> dict:
             ],
             title="Score distribution",
             y_label="Transactions",
+            y_format=count_format([n for _, n, _ in analysis.histogram]),
             x_label="Score (from)",
             width=900,
         ),
         "category_svg": _flags_chart(analysis.by_category, "Flags by category", "Category"),
         "channel_svg": _flags_chart(analysis.by_channel, "Flags by channel", "Channel"),
-        "day_svg": _flags_chart(analysis.by_day, "Flags by day", "Day (UTC)"),
+        "day_svg": _flags_chart(analysis.by_day, "Flags by day", "Day (UTC)", width=900, height=260),
     }
 
 
-def _flags_chart(groups: list[dict], title: str, x_label: str):
+def _flags_chart(groups: list[dict], title: str, x_label: str, *, width: int = 600, height: int = 300):
     return bar_chart(
         [g["key"][5:] if x_label.startswith("Day") else g["key"][:14] for g in groups],
         [BarSeries("flagged", [g["flagged"] for g in groups], color="#c0392b")],
         title=title,
         y_label="Flagged",
+        y_format=count_format([g["flagged"] for g in groups]),
         x_label=x_label,
+        width=width,
+        height=height,
     )
 
 
@@ -260,10 +264,18 @@ class Drift:
     rows: int  # rows whose features were compared
     psi: dict[str, float]  # every feature's index, largest first
     threshold: float
+    min_features: int = 1
 
     @property
     def shifted(self) -> list[tuple[str, float]]:
+        """The features whose index reaches the threshold, largest first."""
         return [(name, value) for name, value in self.psi.items() if value >= self.threshold]
+
+    @property
+    def warns(self) -> bool:
+        """Whether the page warns: several features moved. One feature's moderate move in a file of few accounts is
+        mostly the noise of sampling them (an account's rows move together); a file from elsewhere moves many."""
+        return len(self.shifted) >= self.min_features
 
 
 def job_drift(job: ScoringJob, rows: pd.DataFrame, *, organisation_id: int) -> Drift | None:
@@ -275,7 +287,8 @@ def job_drift(job: ScoringJob, rows: pd.DataFrame, *, organisation_id: int) -> D
         loaded = registry.active_model(organisation_id=organisation_id)
     except registry.NoActiveModel:
         return None
-    key = f"detection:job-drift:{job.pk}:{loaded.version.pk}:{len(rows)}"
+    key = f"detection:job-drift:{job.pk}:{loaded.version.pk}:{len(rows)}:{settings.JOB_DRIFT_PSI_THRESHOLD}"
+    key += f":{settings.JOB_DRIFT_MIN_FEATURES}"
     drift = _cached(key)
     if drift is None:
         drift = _drift(loaded, rows, organisation_id=organisation_id)
@@ -296,7 +309,11 @@ def _drift(loaded, rows: pd.DataFrame, *, organisation_id: int) -> Drift | bool:
     found = features_psi(profile.reference, features.X, features.names)
     ordered = dict(sorted(((n, round(v, 3)) for n, v in found.items()), key=lambda item: -item[1]))
     return Drift(
-        version=loaded.version.version, rows=len(features.X), psi=ordered, threshold=settings.JOB_DRIFT_PSI_THRESHOLD
+        version=loaded.version.version,
+        rows=len(features.X),
+        psi=ordered,
+        threshold=settings.JOB_DRIFT_PSI_THRESHOLD,
+        min_features=settings.JOB_DRIFT_MIN_FEATURES,
     )
 
 

@@ -31,7 +31,7 @@ class TryForm(forms.Form):
     latitude = forms.FloatField(label="Latitude", min_value=-90, max_value=90, required=False)
     longitude = forms.FloatField(label="Longitude", min_value=-180, max_value=180, required=False)
     location_distance_km = forms.FloatField(
-        label="Distance from home (km)", min_value=0, required=False, help_text="If the sender tells it."
+        label="Km from home", min_value=0, required=False, help_text="If the sender tells it."
     )
     compare = forms.ModelChoiceField(
         label="Beside version", queryset=None, required=False, empty_label="— the active version alone —"

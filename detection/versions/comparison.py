@@ -13,7 +13,7 @@ import numpy as np
 from django.conf import settings
 from django.db.models import Max
 
-from detection.charts import BarSeries, Series, bar_chart, line_chart
+from detection.charts import BarSeries, Series, bar_chart, count_format, line_chart
 from detection.engine.features import ACCOUNT_LOOKBACK_SECONDS, MERCHANT_LOOKBACK_SECONDS
 from detection.models import ModelVersion, RiskPolicy
 from detection.performance.metrics import Confusion, both_classes, confusion, curves
@@ -115,6 +115,8 @@ def _window(comparison: Comparison, *, organisation_id: int):
     targets = ts >= int(first.timestamp())
     if targets.sum() > limit:  # rows sharing the first one's second: keep the newest
         targets[np.flatnonzero(targets)[: int(targets.sum()) - limit]] = False
+    if not comparison.capped and targets.any():  # the window's first transaction, not its start
+        first = datetime.fromtimestamp(int(ts[targets].min()), tz=UTC)
     comparison.since, comparison.until, comparison.rows = first, newest, int(targets.sum())
     return frame, targets
 
@@ -181,6 +183,7 @@ def _charts(comparison: Comparison) -> dict:
             [BarSeries(name, [counts[i] for _, counts in comparison.days]) for i, name in enumerate(names)],
             title=f"Flagged per day at the review threshold ({comparison.threshold:.3f})",
             y_label="Flagged",
+            y_format=count_format([n for _, counts in comparison.days for n in counts]),
             x_label="Day (UTC)",
             width=900,
         )

@@ -111,6 +111,17 @@ def list_upload(world) -> dict:
     return {"file": SimpleUploadedFile("entries.csv", b"value\nacct-new\n", content_type="text/csv")}
 
 
+TRIAL = {"account_id": "matrix-secret-acct", "amount": "12.50", "channel": "online", "timestamp": "2026-03-21T14:30"}
+
+
+def version(world) -> dict:
+    return {"pk": world.admin_objects["detection.modelversion"].pk}
+
+
+def ACTIVATE(world) -> dict:  # noqa: N802 - a body, named as the others
+    return {"compared_with": world.admin_objects["detection.modelversion"].pk}
+
+
 EXPECTED = {
     # ------------------------------------------------------------ the site
     "home": row(page()),  # a redirect to the queue, for everyone logged in
@@ -199,6 +210,20 @@ EXPECTED = {
     "detection:upload_job": row(page(**AUTHOR_ONLY, analyst=OK, admin=OK), kwargs=job),
     "detection:upload_job_progress": row(page(**AUTHOR_ONLY, analyst=OK, admin=OK), kwargs=job),
     "detection:upload_job_result": row(page(**AUTHOR_ONLY, analyst=OK, admin=OK), kwargs=job),
+    "detection:upload_job_analysis": row(page(**AUTHOR_ONLY, analyst=OK, admin=OK), kwargs=job),
+    "detection:upload_job_analysis_csv": row(page(**AUTHOR_ONLY, analyst=OK, admin=OK), kwargs=job),
+    # Trying a transaction stores nothing: anyone who reads scores and transactions, in their own organisation (the
+    # account typed is looked for there only: another organisation's people are told it is not stored).
+    "detection:try": row(
+        page(outsider=403), page("POST", body=TRIAL, outsider=403, other_analyst=400, other_admin=400)
+    ),
+    "detection:try_accounts": row(page(outsider=403)),
+    # Comparing a version: those who read versions; activating it: those who may change them (admins), both in the
+    # version's organisation (the world's version is the active one: activating it again changes nothing).
+    "detection:version_compare": row(page(outsider=403, other_analyst=404, other_admin=404), kwargs=version),
+    "detection:version_activate": row(
+        page("POST", body=ACTIVATE, people=403, admin=OK, other_admin=404), GET_405, kwargs=version
+    ),
     "detection:backtests": row(page(**UPLOADERS), page("POST", body=page_upload, **UPLOADERS)),
     "detection:backtest_setup": row(
         page(**AUTHOR_ONLY, analyst=OK), page("POST", **AUTHOR_ONLY, analyst=OK), kwargs=staged

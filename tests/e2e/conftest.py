@@ -37,6 +37,9 @@ DOC_SHOTS = {
     "upload-mapping",
     "upload-job-done",
     "backtest-report",
+    "try-transaction",
+    "version-compare",
+    "upload-analysis",
 }
 DOC_VIEWPORT = {"width": 1280, "height": 800}
 PASSWORD = "pass-word-123"  # tests.factories.UserFactory's

@@ -47,12 +47,14 @@ def analysis_frame(rows: int = 120, *, scale: float = 1.0, unusual: int = 6) -> 
     return frame
 
 
-def finished_job(organisation, user, frame: pd.DataFrame | None = None, name: str = "march.csv") -> ScoringJob:
+def finished_job(
+    organisation, user, frame: pd.DataFrame | None = None, name: str = "march.csv", mapping: dict | None = None
+) -> ScoringJob:
     RiskPolicy.objects.create(organisation=organisation, review_threshold=0.9, comment="analysis tests")
     job = jobs.scoring_job_create(
         source=jobs.upload_source(organisation=organisation),
         upload=csv_upload(analysis_frame() if frame is None else frame, name),
-        mapping=MAPPING,
+        mapping=mapping or MAPPING,
         user=user,
     )
     return run_job(job.pk)

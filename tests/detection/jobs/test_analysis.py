@@ -138,7 +138,7 @@ def test_a_file_unlike_the_training_data_is_said_so_before_its_flags(organisatio
 
     page = response.content.decode()
     drift = response.context["drift"]
-    assert "amount_log" in dict(drift.shifted)
+    assert "amount_log" in dict(drift.shifted) and drift.warns
     assert 'id="drift-warning"' in page and "<code>amount_log</code>" in page
     assert page.index('id="drift-warning"') < page.index('id="category-card"')
 
@@ -148,7 +148,17 @@ def test_no_warning_when_no_feature_reaches_the_threshold(analyst_client, job, s
 
     response = analyst_client.get(url(job))
 
-    assert response.context["drift"] is not None and not response.context["drift"].shifted
+    assert response.context["drift"] is not None and not response.context["drift"].warns
+    assert 'id="drift-warning"' not in response.content.decode()
+
+
+def test_fewer_moved_features_than_job_drift_min_features_give_no_warning(analyst_client, job, settings):
+    drift = analyst_client.get(url(job)).context["drift"]
+    settings.JOB_DRIFT_MIN_FEATURES = len(drift.shifted) + 1
+
+    response = analyst_client.get(url(job))
+
+    assert response.context["drift"].shifted and not response.context["drift"].warns
     assert 'id="drift-warning"' not in response.content.decode()
 
 

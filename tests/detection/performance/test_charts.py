@@ -81,3 +81,21 @@ def test_curves_are_thinned_to_at_most_the_limit_keeping_both_ends():
     assert found.roc[0] == (0.0, 0.0) and found.roc[-1] == (1.0, 1.0)
     assert found.pr[-1][0] == 1.0
     assert 0.5 < found.roc_auc < 1.0
+
+
+def test_count_axes_write_whole_numbers_only_when_every_tick_is_one():
+    from detection.charts import count_format
+
+    assert count_format([8]) == "{:,.0f}"  # ticks 0, 2, 4, 6, 8
+    assert count_format([21]) == "{:,.0f}"  # 0, 5, …, 25
+    assert count_format([12]) == "{:,.1f}"  # 0, 2.5, …, 12.5
+    assert count_format([]) == "{:,.1f}"  # an empty axis of 0 to 1
+
+
+def test_a_gauge_draws_its_bands_needle_and_threshold():
+    from detection.charts import gauge
+
+    svg = gauge(0.97, bands=[(0.0, "low", "#0a0"), (0.8, "medium", "#aa0"), (0.95, "high", "#a00")], marker=0.9)
+
+    assert svg.count('class="band"') == 3 and 'class="needle"' in svg and 'class="threshold"' in svg
+    assert 'data-value="0.970000"' in svg and ">0.970<" in svg
