@@ -365,6 +365,8 @@ LOGGING = {
 # Review queue: an item older than these many minutes is shown amber, then red (its SLA).
 REVIEW_SLA_AMBER_MINUTES = int(os.environ.get("REVIEW_SLA_AMBER_MINUTES", "60"))
 REVIEW_SLA_RED_MINUTES = int(os.environ.get("REVIEW_SLA_RED_MINUTES", "240"))
+# The performance page shows ROC AUC, average precision, precision at the threshold and curves from this many labels.
+PERFORMANCE_MIN_LABELS = int(os.environ.get("PERFORMANCE_MIN_LABELS", "30"))
 
 # Alerts: webhook/e-mail delivery timeouts and retries; SITE_URL makes links in alerts absolute.
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
