@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install install-dev services db run worker web test test-fast lint format bench bench-engine bench-api bench-import bench-jobs bench-lists clean
+.PHONY: install install-dev services db run worker web test test-fast lint format bench bench-engine bench-api bench-import bench-jobs bench-lists bench-search clean
 
 $(VENV)/.installed-base: requirements/base.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -60,7 +60,7 @@ format: install-dev
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench: bench-engine bench-api bench-jobs bench-lists
+bench: bench-engine bench-api bench-jobs bench-lists bench-search
 
 bench-engine: install-dev services
 	$(PY) bench/engine_speed.py
@@ -76,6 +76,9 @@ bench-jobs: install-dev services
 
 bench-lists: install-dev services
 	$(PY) bench/lists_bench.py --runs 3
+
+bench-search: install-dev services
+	$(PY) bench/search_bench.py --runs 30
 
 clean:
 	rm -rf $(VENV) staticfiles var test-artifacts
