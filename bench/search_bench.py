@@ -209,7 +209,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the database (and reuse it next time)")
     args = parser.parse_args()
     old_name = connection.settings_dict["NAME"]
-    connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=args.keep)
+    connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=args.keep, serialize=False)
     try:
         organisation = Organisation.objects.filter(name="bench").first() or load(args.rows)
         analyst, _ = User.objects.get_or_create(username="bench-analyst")
