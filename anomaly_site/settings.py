@@ -380,6 +380,8 @@ REVIEW_SLA_AMBER_MINUTES = int(os.environ.get("REVIEW_SLA_AMBER_MINUTES", "60"))
 REVIEW_SLA_RED_MINUTES = int(os.environ.get("REVIEW_SLA_RED_MINUTES", "240"))
 # Review cases: the largest file kept with a case (bytes).
 CASE_ATTACHMENT_MAX_BYTES = int(os.environ.get("CASE_ATTACHMENT_MAX_BYTES", str(10 * 1024 * 1024)))
+# The performance page shows ROC AUC, average precision, precision at the threshold and curves from this many labels.
+PERFORMANCE_MIN_LABELS = int(os.environ.get("PERFORMANCE_MIN_LABELS", "30"))
 
 # Alerts: webhook/e-mail delivery timeouts and retries; SITE_URL makes links in alerts absolute.
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")

@@ -116,6 +116,8 @@ class Transaction(models.Model):
             models.Index(fields=["change_txid"], name="tx_change_txid"),
             # The search by device (search/): only rows that name one, so a feed without devices pays nothing.
             models.Index(fields=["device_id", "timestamp"], condition=~Q(device_id=""), name="tx_device_time"),
+            # The search by amount without a term: a rare range is read from here, not by walking the time index.
+            models.Index(fields=["amount"], name="tx_amount"),
         ]
         permissions = [("upload_transactions", "Can upload transaction files")]
 

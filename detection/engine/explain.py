@@ -31,6 +31,12 @@ def _count(v: float) -> int:
     return round(math.expm1(v))
 
 
+def _counted(v: float, noun: str) -> str:
+    """A count and its noun in the right number: "1 confirmed fraud", "2 confirmed frauds"."""
+    n = _count(v)
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def _signed(v: float) -> float:
     return math.copysign(math.expm1(abs(v)), v)
 
@@ -59,7 +65,7 @@ def _speaker(name: str) -> Speaker | None:
         peak = "this account's typical amount in the last 7 days"
         return "amount_peak", lambda v, _: f"a transaction of {math.exp(v):.1f}x {peak}"
     if name.startswith("a_count_"):
-        return "velocity", lambda v, _: f"{_count(v)} earlier transactions from this account in the last {window}"
+        return "velocity", lambda v, _: f"{_counted(v, 'earlier transaction')} from this account in the last {window}"
     if name.startswith("a_amount_") and name[9:] in _WINDOW_WORDS:
         return "velocity", lambda v, _: f"{math.expm1(v):,.2f} spent by this account in the last {window}"
     if name == "a_secs_since_prev_log":
@@ -81,9 +87,9 @@ def _speaker(name: str) -> Speaker | None:
     if name.startswith("hour_"):
         return "hour", lambda v, _: None
     if name == "a_known_frauds_30d":
-        return "account_fraud", lambda v, _: f"this account had {_count(v)} confirmed frauds in the last 30 days"
+        return "account_fraud", lambda v, _: f"this account had {_counted(v, 'confirmed fraud')} in the last 30 days"
     if name.startswith("m_known_frauds_"):
-        return "merchant_fraud", lambda v, _: f"merchant had {_count(v)} confirmed frauds in the last {window}"
+        return "merchant_fraud", lambda v, _: f"merchant had {_counted(v, 'confirmed fraud')} in the last {window}"
     if name == "m_known_fraud_rate_30d":
         among = "this merchant's transactions in 30 days"
         return "merchant_fraud", lambda v, _: f"{v:.0%} of {among} were confirmed frauds"
@@ -93,9 +99,10 @@ def _speaker(name: str) -> Speaker | None:
     if name == "m_amount_vs_typical":
         return "merchant_amount", lambda v, _: f"amount {math.exp(v):.1f}x this merchant's typical amount"
     if name.startswith("m_count_"):
-        return "merchant_volume", lambda v, _: f"unusual merchant volume: {_count(v)} transactions in the last {window}"
+        volume = "unusual merchant volume"
+        return "merchant_volume", lambda v, _: f"{volume}: {_counted(v, 'transaction')} in the last {window}"
     if name == "m_new_accounts_7d":
-        return "merchant_volume", lambda v, _: f"{_count(v)} new customers at this merchant in 7 days"
+        return "merchant_volume", lambda v, _: f"{_counted(v, 'new customer')} at this merchant in 7 days"
     if name.startswith("amount_vs_attr_"):
         what = name[15:].replace("_", " ")
         return "amount", lambda v, _: f"amount {math.exp(v):.1f}x the sender's {what}"

@@ -4,6 +4,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from django.conf import settings
 
 from detection.charts import BarSeries, Series, bar_chart, line_chart
 from detection.models import ModelVersion, RiskPolicy
@@ -44,8 +45,11 @@ def quality_section(version: ModelVersion, policy: RiskPolicy) -> dict:
         "confusion": selectors.labelled_confusion(version=version, threshold=policy.review_threshold),
         "curves": [],
         "capped": labelled.count >= selectors.MAX_LABELLED_ROWS,
+        # Below this many labels the areas and precision say more about chance than the model: none are shown.
+        "min_labels": settings.PERFORMANCE_MIN_LABELS,
+        "too_few": labelled.count < settings.PERFORMANCE_MIN_LABELS,
     }
-    if not both_classes(labelled.labels):
+    if section["too_few"] or not both_classes(labelled.labels):
         return section
     found = [curves(ENSEMBLE, labelled.labels, labelled.scores)]
     for name, values in labelled.components.items():
