@@ -221,15 +221,16 @@ def related_decisions(*, transaction: Transaction, limit: int = 10) -> QuerySet[
 
 
 def review_queue_depth_gauge():
-    """/metrics: items not yet decided, by organisation (its name) and status, zeros too (read at scrape time)."""
+    """/metrics: items of the live queue not yet decided, by organisation (its name) and status, zeros too (read at
+    scrape time); an upload's items wait in its own view, not the queue."""
     queue = GaugeMetricFamily(
-        "anomaly_review_queue_depth", "Review items not yet decided.", labels=["organisation", "status"]
+        "anomaly_review_queue_depth", "Live review items not yet decided.", labels=["organisation", "status"]
     )
     depths = dict.fromkeys(
         ((name, status) for name in Organisation.objects.values_list("name", flat=True) for status in ACTIVE), 0
     )
     rows = (
-        ReviewItem.objects.filter(status__in=ACTIVE)
+        ReviewItem.objects.filter(status__in=ACTIVE, origin=ReviewItem.Origin.LIVE)
         .values_list("transaction__source__organisation__name", "status")
         .annotate(depth=Count("pk"))
         .order_by()

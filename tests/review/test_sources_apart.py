@@ -248,3 +248,15 @@ def test_the_migration_takes_earlier_upload_items_and_labelled_ones_out_of_the_l
         ("live", "open"),
     ]
     assert from_upload.decisions.get().note.startswith("Closed when uploads left the live queue")
+
+
+def test_the_queue_depth_gauge_counts_the_live_queue_only():
+    from review.selectors import review_queue_depth_gauge
+
+    ReviewItemFactory()
+    upload_item(UploadJobFactory())
+
+    (family,) = list(review_queue_depth_gauge())
+
+    depths = {tuple(sample.labels.values()): sample.value for sample in family.samples}
+    assert depths[("test-org", "open")] == 1

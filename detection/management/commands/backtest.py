@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from detection.backtests.files import MappingError, load_frame, parse_mapping
 from detection.engine.backtest import FEEDBACK, BacktestConfig, run_backtest
+from detection.engine.leakage import label_leaks
 
 
 def _names(value: str) -> list[str]:
@@ -54,6 +55,11 @@ class Command(BaseCommand):
             )
         except (MappingError, FileNotFoundError, KeyError, ValueError) as error:
             raise CommandError(str(error)) from error
+        leaks = label_leaks({name: frame[f"attr_{name}"] for name in options["attributes"]}, frame["label"])
+        if leaks:  # as the backtest page refuses them
+            raise CommandError(
+                " ".join(f"{leak.describe(options['label'])} Leave it out of --attributes." for leak in leaks)
+            )
         start = None
         if options["start"]:
             start = int(pd.Timestamp(options["start"], tz="UTC").timestamp())

@@ -2,7 +2,7 @@ import json
 
 import numpy as np
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from detection.engine.backtest import BacktestConfig, run_backtest
 from tests.detection.engine.synthetic import FAST, START, transactions
@@ -83,3 +83,15 @@ def test_backtest_command_reads_a_mapped_csv_and_writes_the_json_contract(tmp_pa
     result = json.loads(out.read_text())
     assert result["models"]["ensemble"]["roc_auc"] > 0.9
     assert result["rows_scored"] == int((np.arange(len(frame)) % 5 == 0).sum())
+
+
+def test_backtest_command_refuses_an_attribute_that_gives_the_label_away(tmp_path, frame):
+    file = tmp_path / "tx.csv"
+    frame.assign(
+        when=np.datetime_as_string(frame["ts"].to_numpy().astype("datetime64[s]")), secret=frame["label"]
+    ).to_csv(file, index=False)
+    mapping = ["timestamp=when", "account_id=account_id", "amount=amount"]
+    arguments = ["--input", str(file), "--map", *mapping, "--attributes", "secret", "--label", "label"]
+
+    with pytest.raises(CommandError, match="Column 'secret' predicts the label 'label' almost perfectly"):
+        call_command("backtest", *arguments, "--json", str(tmp_path / "out.json"))

@@ -8,6 +8,7 @@ from detection.jobs import services as jobs
 from detection.scoring.services import score_transactions
 from review.models import ReviewItem
 from review.selectors import review_queue
+from tests.detection.conftest import prototype_body
 from tests.detection.jobs.jobs_data import MAPPING, csv_upload, job_frame
 from tests.detection.jobs.test_jobs import run_job, upload
 from tests.factories import RiskPolicyFactory, TransactionFactory, default_organisation
@@ -78,3 +79,13 @@ def test_a_transaction_scored_alone_that_arrived_labelled_is_never_queued():
     score_transactions(transactions=[labelled, unlabelled])
 
     assert list(ReviewItem.objects.values_list("transaction_id", "origin")) == [(unlabelled.pk, "live")]
+
+
+@pytest.mark.usefixtures("active_model", "everything_flagged")
+def test_a_labelled_row_of_a_partners_batch_is_never_queued(scorer):
+    rows = [prototype_body(1, label=1), prototype_body(2)]
+
+    response = scorer.post("/api/v1/transactions/score/batch", {"transactions": rows}, format="json")
+
+    assert response.status_code == 200, response.content
+    assert list(ReviewItem.objects.values_list("transaction__transaction_id", flat=True)) == ["TXN_00000002"]
