@@ -271,7 +271,7 @@ def review_decide(*, item: ReviewItem, user, decision: str, note: str = "", requ
 
 
 def _check_can_decide(item: ReviewItem, user) -> None:
-    if item.status == ReviewItem.Status.DECIDED:
+    if item.status in (ReviewItem.Status.DECIDED, ReviewItem.Status.CLOSED):
         raise ReviewConflict(_conflict_message(item))
     if item.status == ReviewItem.Status.IN_REVIEW and item.assignee_id != user.pk:
         raise ReviewConflict(_conflict_message(item))
@@ -297,6 +297,8 @@ def review_note_add(*, item: ReviewItem, user, note: str) -> ReviewDecision:
 def _conflict_message(item: ReviewItem) -> str:
     if item.status == ReviewItem.Status.DECIDED:
         return f"Already decided: {item.get_decision_display().lower()}."
+    if item.status == ReviewItem.Status.CLOSED:
+        return "Already closed without a decision."
     if item.status == ReviewItem.Status.IN_REVIEW and item.assignee_id:
         return f"Claimed by {item.assignee.username}."
     return "This item is not in review."
