@@ -318,7 +318,7 @@ def _conflict_message(item: ReviewItem) -> str:
     if item.status == ReviewItem.Status.DECIDED:
         return f"Already decided: {item.get_decision_display().lower()}."
     if item.status == ReviewItem.Status.CLOSED:
-        return "Closed without a decision."
+        return "Already closed without a decision."
     if item.status == ReviewItem.Status.IN_REVIEW and item.assignee_id:
         return f"Claimed by {item.assignee.username}."
     return "This item is not in review."

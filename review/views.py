@@ -16,6 +16,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from review import selectors, services, working_slice
+from review.bulk.services import may_assign
 from review.bulk.views import bulk_context
 from review.charts import timeline_svg
 from review.forms import DecisionForm, NoteForm, QueueFilterForm
@@ -197,6 +198,8 @@ def transaction_detail(request, pk: int):
         "decision_form": DecisionForm(),
         "note_form": NoteForm(),
         "can_decide": can_decide(request.user),
+        "may_assign": may_assign(request.user),
+        **bulk_context(request, kind="items", total=1),
     }
     return render(request, "review/transaction.html", context)
 

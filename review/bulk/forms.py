@@ -26,7 +26,7 @@ class IdsField(forms.Field):
         try:
             return sorted({int(v) for v in value})
         except (TypeError, ValueError) as exc:
-            raise forms.ValidationError("Rows: the ids must be whole numbers.") from exc
+            raise forms.ValidationError("the ids must be whole numbers.") from exc
 
 
 def assignable_users(organisation_id: int | None):
@@ -45,7 +45,7 @@ class BulkForm(forms.Form):
     filters given as `query`, the page's query string). `confirm` is set once the count has been confirmed."""
 
     action = forms.ChoiceField(choices=[(a, ACTION_LABELS[a]) for a in ACTIONS])
-    ids = IdsField(required=False)
+    ids = IdsField(required=False, label="Rows")
     all_matching = forms.BooleanField(required=False)
     query = forms.CharField(required=False, max_length=2000)
     assignee = forms.ModelChoiceField(queryset=None, required=False, label="Assign to")
@@ -70,10 +70,10 @@ class BulkForm(forms.Form):
         if not data.get("all_matching") and not data.get("ids"):
             raise forms.ValidationError("Select at least one row, or choose all that match the filters.")
         if action == "assign" and not data.get("assignee"):
-            self.add_error("assignee", "Assign to: choose an analyst.")
+            self.add_error("assignee", "choose an analyst.")
         if action == "snooze":
             if not data.get("until"):
-                self.add_error("until", "Snooze until: give a date and time.")
+                self.add_error("until", "give a date and time.")
             if not (data.get("reason") or "").strip():
-                self.add_error("reason", "Reason: say why.")
+                self.add_error("reason", "say why.")
         return data

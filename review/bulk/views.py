@@ -62,9 +62,17 @@ def _cases(request, data: dict):
     return cases_of(organisation_id=organisation_id).filter(pk__in=data["ids"])
 
 
+def form_errors(form) -> str:
+    """Every error of the form in one line, each named by its field's label ("Reason: say why.")."""
+    errors = []
+    for name, field_errors in form.errors.items():
+        label = "" if name == "__all__" else f"{form.fields[name].label or name}: "
+        errors += [f"{label}{error}" for error in field_errors]
+    return " ".join(errors)
+
+
 def _refuse(request, form: BulkForm, back: str):
-    errors = [str(e) for field_errors in form.errors.values() for e in field_errors]
-    messages.error(request, " ".join(errors))
+    messages.error(request, form_errors(form))
     return redirect(back)
 
 

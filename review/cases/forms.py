@@ -46,10 +46,10 @@ class CaseDecisionForm(forms.Form):
     decision = forms.ChoiceField(choices=DECISIONS, widget=forms.RadioSelect)
     note = forms.CharField(required=False, max_length=4000, widget=forms.Textarea(attrs={"rows": 2}))
     scope = forms.ChoiceField(choices=[("selected", "The selected items"), ("all", "All its items still to decide")])
-    items = IdsField(required=False)
+    items = IdsField(required=False, label="Items")
 
     def clean(self):
         data = super().clean()
         if data.get("scope") == "selected" and not data.get("items"):
-            self.add_error("items", "Select at least one item, or apply the decision to all of them.")
+            self.add_error("items", "select at least one item, or apply the decision to all of them.")
         return data

@@ -14,7 +14,7 @@ WITH opened AS (
     RETURNING id, account_id
 )
 INSERT INTO review_caseevent (case_id, kind, text, created_at)
-SELECT id, 'opened', 'Opened for account ' || account_id, now() FROM opened
+SELECT id, 'opened', 'Opened for account ' || account_id, clock_timestamp() FROM opened
 """
 
 # Each item into its account's open case, and the case's history says so.
@@ -27,7 +27,8 @@ WITH joined AS (
     RETURNING c.id AS case_id, t.transaction_id, t.amount, t.currency
 )
 INSERT INTO review_caseevent (case_id, kind, text, created_at)
-SELECT case_id, 'joined', 'Transaction ' || transaction_id || ' joined (' || amount || ' ' || currency || ')', now()
+SELECT case_id, 'joined', 'Transaction ' || transaction_id || ' joined (' || amount || ' ' || currency || ')',
+       clock_timestamp()
 FROM joined
 """
 
@@ -50,7 +51,7 @@ WITH closed AS (
     RETURNING c.id
 )
 INSERT INTO review_caseevent (case_id, kind, text, user_id, created_at)
-SELECT id, 'closed', 'Closed: nothing left to decide', %(user)s, now() FROM closed
+SELECT id, 'closed', 'Closed: nothing left to decide', %(user)s, clock_timestamp() FROM closed
 RETURNING case_id
 """
 

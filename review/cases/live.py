@@ -27,7 +27,8 @@ def cases_update_html(*, organisation_id: int, user, filters: dict, item_ids, ca
     touched = set(
         cases_of(organisation_id=organisation_id)
         .filter(Q(items__pk__in=list(item_ids)) | Q(pk__in=list(case_ids)))
-        .values_list("pk", flat=True)[:MAX_ROWS_PER_MESSAGE]
+        .values_list("pk", flat=True)
+        .distinct()[:MAX_ROWS_PER_MESSAGE]
     )
     shown = list(case_list(organisation_id=organisation_id, user=user, filters=filters).filter(pk__in=touched))
     removed = touched - {case.pk for case in shown}

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from review import selectors as review_selectors
 from review.bulk.services import BulkRefused, may_assign
-from review.bulk.views import bulk_context
+from review.bulk.views import bulk_context, form_errors
 from review.cases import selectors, services
 from review.cases.forms import CaseAttachmentForm, CaseDecisionForm, CaseFilterForm, CaseLinkForm, CaseNoteForm
 from review.charts import timeline_svg
@@ -79,6 +79,8 @@ def _case_context(request, case: Case, **forms) -> dict:
         "attachment_limit": settings.CASE_ATTACHMENT_MAX_BYTES,
         "link_form": forms.get("link_form") or CaseLinkForm(),
         "decision_form": forms.get("decision_form") or CaseDecisionForm(initial={"scope": "all"}),
+        "decision_errors": form_errors(forms["decision_form"]) if "decision_form" in forms else "",
+        "link_errors": form_errors(forms["link_form"]) if "link_form" in forms else "",
         "may_assign": may_assign(request.user),
         **bulk_context(request, kind="cases", total=1),
         **row_context(request.user),
@@ -146,7 +148,7 @@ def case_link(request, pk: int):
     try:
         moved = services.case_link(case=case, items=items, user=request.user, **form.cleaned_data)
     except services.CaseRefused as refused:
-        form.add_error("value", str(refused))
+        form.add_error(None, str(refused))
         return _invalid(request, case, link_form=form)
     messages.success(request, f"Linked {moved} item{'' if moved == 1 else 's'} to this case.")
     return redirect("review:case", pk=case.pk)

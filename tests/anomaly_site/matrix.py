@@ -33,6 +33,7 @@ from detection.models import BacktestRun, ModelVersion, ScoringJob, ScoringJobCh
 from detection.scoring import registry
 from detection.staging.services import SESSION_KEY as STAGED_KEY
 from detection.staging.services import staged_upload_create
+from review.models import Case, CaseAttachment
 from rules.models import RuleTest
 from rules.policy.services import rule_create, rule_edit, rule_publish
 from tests.conftest import work_in
@@ -51,14 +52,14 @@ from transactions.models import LabelEvent, LabelSource
 OK, LOGIN, GONE, EMPTY, INVALID = "ok", "login", "gone", "204", "invalid"
 ACCEPT, REFUSE = "accept", "refuse"
 
-# Every caller, in the order a row is read. "lead" (issue #22: "lead where it exists") has no role yet: when it has,
-# add "lead" after "analyst" here and in PEOPLE, build it in `World.client` (a UserFactory with the lead role), and
-# give it an answer wherever it differs from the builders' defaults (test_the_lead_role_has_its_column says when).
+# Every caller, in the order a row is read. A lead answers as the analyst wherever a row names the analyst and not
+# the lead (`_answers`): a lead is an analyst who also assigns work; rows name it where it differs (another's job).
 CALLERS = (
     "anonymous",
     "outsider",  # logged in, member of the test organisation, in no group
     "viewer",
     "analyst",
+    "lead",  # the lead role: an analyst who assigns items and cases
     "admin",  # a superuser, working in the test organisation
     "score_token",  # partner tokens of the test organisation with exactly one scope each
     "label_token",
@@ -68,7 +69,7 @@ CALLERS = (
     "other_admin",  # a staff admin (not a superuser) of another organisation
     "other_token",  # a partner token of another organisation with every scope
 )
-PEOPLE = ("outsider", "viewer", "analyst", "admin", "other_analyst", "other_admin")
+PEOPLE = ("outsider", "viewer", "analyst", "lead", "admin", "other_analyst", "other_admin")
 TOKENS = ("score_token", "label_token", "read_token", "revoked_token", "other_token")
 # Callers who may read nothing of the test organisation: their `ok` answers are searched for its markers.
 STRANGERS = ("anonymous", "revoked_token", "other_analyst", "other_admin", "other_token")
@@ -147,6 +148,8 @@ def _answers(base: dict, named: dict) -> dict[str, str]:
     unknown = set(named) - set(CALLERS)
     if unknown:
         raise ValueError(f"no such caller: {sorted(unknown)}")
+    if "analyst" in named and "lead" not in named:
+        named = {**named, "lead": named["analyst"]}
     return {caller: str(answer) for caller, answer in (base | named).items()}
 
 
@@ -191,6 +194,9 @@ class World:
     secrets: dict  # caller → bearer secret, for the tokens
     transaction: object  # the partner's (the tokens' source), scored, flagged
     review_item: object  # its review item, open
+    case: object  # the item's case, open, with an attachment
+    attachment: object  # the case's attachment
+    link_merchant: str  # the merchant of another open item, not in the case: what a link finds
     job: ScoringJob  # the analyst's, from the upload pages, finished
     partner_job: ScoringJob  # the score token's, through the API, finished
     run: BacktestRun  # the analyst's, finished
@@ -279,7 +285,15 @@ def build_world(*, organisation, other_organisation, people: dict, other_token_s
         source=source, transaction_id="matrix-secret-tx", account_id="matrix-secret-acct", merchant_id="matrix-merch"
     )
     score = ScoreFactory(transaction=tx, model_version=version)
-    item = ReviewItemFactory(score=score)
+    case = Case.objects.create(organisation=organisation, account_id=tx.account_id)
+    item = ReviewItemFactory(score=score, case=case)
+    (media_path(f"cases/{case.pk}/matrix")).mkdir(parents=True, exist_ok=True)
+    media_path(f"cases/{case.pk}/matrix/note.txt").write_text("matrix-secret-attachment")
+    attachment = CaseAttachment.objects.create(
+        case=case, file_path=f"cases/{case.pk}/matrix/note.txt", original_name="matrix-secret-note.txt", size=24
+    )
+    linked_tx = TransactionFactory(source=source, account_id="matrix-secret-acct-2", merchant_id="matrix-link-merch")
+    ReviewItemFactory(score=ScoreFactory(transaction=linked_tx, model_version=version))
     uploads = upload_source(organisation=organisation)
     upload_tx = TransactionFactory(source=uploads, transaction_id="matrix-secret-upload-tx")
     ScoreFactory(transaction=upload_tx, model_version=version)
@@ -362,6 +376,9 @@ def build_world(*, organisation, other_organisation, people: dict, other_token_s
         secrets=secrets,
         transaction=tx,
         review_item=item,
+        case=case,
+        attachment=attachment,
+        link_merchant="matrix-link-merch",
         job=job,
         partner_job=partner_job,
         run=run,

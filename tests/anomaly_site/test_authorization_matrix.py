@@ -1,6 +1,6 @@
 """The authorization matrix (issue #22): every route of the URL configuration and every websocket route, asked by
 every caller (matrix.CALLERS: anonymous, a member of no group, viewer, analyst, a superuser, a token of each scope, a
-revoked token, an analyst, a staff admin and a token of another organisation; "lead" once that role exists), with the
+revoked token, an analyst, a staff admin and a token of another organisation; a lead), with the
 answer each must get. A route without a row fails test_every_route_has_a_row_and_every_row_a_route, as does a row
 whose route has gone; the admin's routes (admin:*) answer by one rule, ADMIN_RULE, sampled on every registered
 model.
@@ -54,6 +54,18 @@ from tests.detection.conftest import trained_model  # noqa: F401 - the session's
 
 # ---------------------------------------------------------------- bodies
 
+
+def case(world) -> dict:
+    return {"pk": world.case.pk}
+
+
+def attachment_upload(world) -> dict:
+    return {"file": SimpleUploadedFile("evidence.txt", b"seen at the shop", content_type="text/plain")}
+
+
+# Writing to a case: those who may decide, on their own organisation's case.
+CASE_WRITERS = {"people": 404, "outsider": 403, "viewer": 403, "analyst": OK, "admin": OK}
+
 SCORE = {"transaction_id": "matrix-new-1", "timestamp": "2026-03-21 14:30:00", "account_id": "acct-1", "amount": "12.5"}
 THRESHOLDS = {"review_threshold": "0.8", "medium": "0.5", "high": "0.8", "critical": "0.95", "comment": "matrix"}
 
@@ -87,7 +99,7 @@ GET_405 = page("GET", people=405)
 # Who may upload, score files and run backtests: analysts and admins, in their own organisation.
 UPLOADERS = {"outsider": 403, "viewer": 403}
 # An object only its author and those who may see every one may open: 404 for anyone else who may upload.
-AUTHOR_ONLY = {"people": 404, **UPLOADERS}
+AUTHOR_ONLY = {"people": 404, **UPLOADERS, "lead": 404}
 
 RULE = {"name": "matrix_new_rule", "expression": "amount > 5", "action": "review"}
 # Writing and publishing rules: admins (who hold rules.add_ruleversion and rules.publish), on their own organisation's.
@@ -291,6 +303,28 @@ EXPECTED = {
         GET_405,
         kwargs=lambda w: {"job_id": w.job.pk},
     ),
+    # ------------------------------------------------------------ cases, assignment and bulk actions
+    "review:cases": row(page(outsider=403)),
+    "review:case": row(page(outsider=404, other_analyst=404, other_admin=404), kwargs=case),
+    "review:case_note": row(page("POST", body={"text": "checked"}, **CASE_WRITERS), GET_405, kwargs=case),
+    "review:case_attach": row(page("POST", body=attachment_upload, **CASE_WRITERS), GET_405, kwargs=case),
+    "review:case_attachment": row(
+        page(outsider=404, other_analyst=404, other_admin=404),
+        kwargs=lambda w: {"pk": w.case.pk, "attachment_pk": w.attachment.pk},
+    ),
+    "review:case_link": row(
+        page("POST", body=lambda w: {"by": "merchant", "value": w.link_merchant}, **CASE_WRITERS), GET_405, kwargs=case
+    ),
+    "review:case_decide": row(
+        page("POST", body={"decision": "fraud", "scope": "all"}, **CASE_WRITERS), GET_405, kwargs=case
+    ),
+    # The confirmation of a bulk action counts only the caller's organisation's rows (none for another's people).
+    "review:bulk": row(
+        page("POST", body=lambda w: {"action": "close", "ids": [w.review_item.pk]}, outsider=403, viewer=403), GET_405
+    ),
+    "review:cases_bulk": row(
+        page("POST", body=lambda w: {"action": "close", "ids": [w.case.pk]}, outsider=403, viewer=403), GET_405
+    ),
     # ------------------------------------------------------------ alerts
     "alerts:bell": row(page(outsider=matrix.EMPTY)),  # no bell for those who may not see alerts
     "alerts:bell-seen": row(page("POST", outsider=403), GET_405),
@@ -367,7 +401,7 @@ WEBSOCKETS = {
     "/ws/review/": socket(viewer=ACCEPT, analyst=ACCEPT, admin=ACCEPT, other_analyst=ACCEPT, other_admin=ACCEPT),
     "/ws/alerts/": socket(viewer=ACCEPT, analyst=ACCEPT, admin=ACCEPT, other_analyst=ACCEPT, other_admin=ACCEPT),
     # The analyst's job: its author and those who may see every job.
-    "/ws/jobs/<int:job_id>/": socket(analyst=ACCEPT, admin=ACCEPT),
+    "/ws/jobs/<int:job_id>/": socket(analyst=ACCEPT, lead=REFUSE, admin=ACCEPT),
 }
 
 
@@ -384,6 +418,7 @@ def world(
     outsider,
     viewer,
     analyst,
+    lead,
     admin_user,
     other_analyst,
     other_admin,
@@ -394,6 +429,7 @@ def world(
         "outsider": outsider,
         "viewer": viewer,
         "analyst": analyst,
+        "lead": lead,
         "admin": admin_user,
         "other_analyst": other_analyst,
         "other_admin": other_admin,

@@ -177,3 +177,11 @@ def test_snooze_refuses_a_past_time_or_no_reason_naming_the_field(sixty, organis
             reason=reason,
             organisation_id=organisation.pk,
         )
+
+
+def test_a_closed_item_cannot_be_decided_afterwards(sixty, organisation, analyst):
+    from review.services import ReviewConflict, review_decide
+
+    review_items_bulk_close(items=_all(organisation), user=analyst, organisation_id=organisation.pk)
+    with pytest.raises(ReviewConflict, match="closed"):
+        review_decide(item=ReviewItem.objects.get(pk=sixty[0].pk), user=analyst, decision="fraud")

@@ -7,12 +7,12 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from accounts.models import Organisation
-from accounts.services import ADMIN, ANALYST, VIEWER, membership_add, partner_token_create, roles_sync
+from accounts.services import ADMIN, ANALYST, LEAD, VIEWER, membership_add, partner_token_create, roles_sync
 from detection.scoring.services import score_transactions
 from detection.training.services import model_version_activate, model_version_train
 from transactions.models import Transaction
 
-DEMO_USERS = (("analyst", ANALYST, False), ("admin", ADMIN, True), ("viewer", VIEWER, False))
+DEMO_USERS = (("analyst", ANALYST, False), ("lead", LEAD, False), ("admin", ADMIN, True), ("viewer", VIEWER, False))
 DEMO_ORGANISATION = "demo"
 
 

@@ -107,7 +107,7 @@ def test_deciding_selected_without_a_selection_names_the_field(analyst_client, c
         reverse("review:case_decide", args=[case.pk]), {"decision": "fraud", "scope": "selected"}
     )
     assert response.status_code == 400
-    assert "Select at least one item" in response.content.decode()
+    assert "Items: select at least one item" in response.content.decode()
 
 
 def test_linking_from_the_case_page_with_an_unknown_value_says_so(analyst_client, case):
@@ -210,3 +210,22 @@ def test_bulk_next_to_another_site_goes_back_to_the_cases_page(lead_client, anal
         {"action": "release", "ids": [case.pk], "confirm": "1", "next": "https://evil.example/"},
     )
     assert response["Location"] == reverse("review:cases")
+
+
+def test_the_transaction_page_links_its_case_and_offers_a_snooze(analyst_client, case, case_items):
+    body = analyst_client.get(reverse("review:transaction", args=[case_items[0].transaction_id])).content.decode()
+    assert reverse("review:case", args=[case.pk]) in body
+    assert 'name="action" value="snooze"' in body
+    assert 'value="assign"' not in body  # only leads assign
+
+
+def test_a_lead_assigns_an_item_from_the_transaction_page(lead_client, analyst, case_items):
+    item = case_items[0]
+    page = reverse("review:transaction", args=[item.transaction_id])
+    assert 'value="assign"' in lead_client.get(page).content.decode()
+    lead_client.post(
+        reverse("review:bulk"),
+        {"action": "assign", "assignee": analyst.pk, "ids": [item.pk], "confirm": "1", "next": page},
+    )
+    item.refresh_from_db()
+    assert (item.status, item.assignee) == ("in_review", analyst)
