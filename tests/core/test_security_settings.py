@@ -143,7 +143,10 @@ INLINE = [
 
 
 def template_files() -> list[Path]:
-    roots = [ROOT / "templates", *(ROOT / app / "templates" for app in ("accounts", "detection", "review", "alerts", "rules", "search"))]
+    roots = [
+        ROOT / "templates",
+        *(ROOT / app / "templates" for app in ("accounts", "detection", "review", "alerts", "rules", "search")),
+    ]
     return [path for root in roots if root.is_dir() for path in sorted(root.rglob("*.html"))]
 
 

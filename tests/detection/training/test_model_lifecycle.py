@@ -357,4 +357,6 @@ def test_a_server_importing_the_app_inside_its_event_loop_still_loads_the_active
     finally:
         gc.unfreeze()
         registry.active_model_changed()
-    assert [record.getMessage().split(":")[0] for record in caplog.records] == ["active model version 9 cannot be loaded"]
+    assert [record.getMessage().split(":")[0] for record in caplog.records] == [
+        "active model version 9 cannot be loaded"
+    ]
