@@ -7,7 +7,7 @@ class DetectionConfig(AppConfig):
 
     def ready(self) -> None:
         from core.metrics import gauges_register
-        from detection.jobs.selectors import job_rows_gauge
+        from detection.jobs.selectors import job_rows_gauge, jobs_status_gauge
         from detection.policy.selectors import risk_policy_invalidate
         from detection.training.selectors import active_models_gauge
 
@@ -19,4 +19,5 @@ class DetectionConfig(AppConfig):
             weak=False,
         )
         gauges_register(job_rows_gauge)
+        gauges_register(jobs_status_gauge)
         gauges_register(active_models_gauge)

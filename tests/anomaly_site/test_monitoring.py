@@ -298,3 +298,16 @@ def test_a_finished_task_is_counted_by_name_and_state_with_its_run_time():
 
     assert sample("anomaly_celery_tasks_total", {"task": name, "state": "success"}) - before == 1
     assert sample("anomaly_celery_task_seconds_count", {"task": name}) - timed == 1
+
+
+@pytest.mark.django_db
+def test_scoring_jobs_are_counted_by_organisation_and_status():
+    from detection.models import ScoringJob
+
+    source = SourceFactory(organisation=OrganisationFactory(name="jobs-org"))
+    for status in ("done", "done", "failed"):
+        ScoringJob.objects.create(source=source, file_path="jobs/x.csv", file_format="csv", status=status)
+
+    assert gauge_value("anomaly_jobs", {"organisation": "jobs-org", "status": "done"}) == 2
+    assert gauge_value("anomaly_jobs", {"organisation": "jobs-org", "status": "failed"}) == 1
+    assert gauge_value("anomaly_jobs", {"organisation": "jobs-org", "status": "running"}) is None
