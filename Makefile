@@ -14,7 +14,7 @@ $(VENV)/.installed-base: requirements/base.txt
 	$(PIP) install -q -r requirements/base.txt
 	@touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed-base requirements/dev.txt
+$(VENV)/.installed-dev: $(VENV)/.installed-base requirements/dev.txt requirements/mlflow.txt
 	$(PIP) install -q -r requirements/dev.txt
 	@touch $@
 
@@ -51,7 +51,7 @@ run: db
 
 web: db
 	@if [ "$$PLAIN_HTTP" = 1 ]; then echo "Plain HTTP on http://$(HOST):$(PORT)/ (PLAIN_HTTP=1): no HTTPS redirect, HSTS or Secure cookies; for this machine only."; fi
-	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) anomaly_site.asgi:application
+	$(PY) manage.py serve --host $(HOST) --port $(PORT)
 
 worker: install services
 	$(VENV)/bin/celery -A anomaly_site worker -l info
@@ -96,3 +96,10 @@ bench-embedded: install-dev $(VENV)/.installed-embedded
 clean:
 	@if [ -x $(PY) ]; then $(PY) scripts/check_services.py stop; fi
 	rm -rf $(VENV) staticfiles var test-artifacts
+
+# Streaming (issue 26): the streaming benchmark joins `make bench`; NATS JetStream must answer on 4222.
+.PHONY: bench-stream
+bench: bench-stream
+
+bench-stream: install-dev services
+	$(PY) bench/stream_bench.py

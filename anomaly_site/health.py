@@ -49,5 +49,20 @@ def _check_model() -> dict:
     return report
 
 
+def _check_streaming() -> dict:
+    """Each streaming consumer's lag, rate and errors, from its reports in Redis (streaming/selectors.py)."""
+    from streaming.selectors import consumers_health
+
+    try:
+        return consumers_health()
+    except Exception as exc:  # noqa: BLE001
+        return {"ok": False, "error": type(exc).__name__}
+
+
 def health_checks() -> dict[str, dict]:
-    return {"database": _check_database(), "redis": _check_redis(), "model": _check_model()}
+    return {
+        "database": _check_database(),
+        "redis": _check_redis(),
+        "model": _check_model(),
+        "streaming": _check_streaming(),
+    }

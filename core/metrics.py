@@ -238,3 +238,38 @@ def metrics_view(request):
         body = {"errors": [{"field": "Authorization", "reason": "Metrics are not public.", "code": "forbidden"}]}
         return JsonResponse(body | {"status": 403}, status=403)
     return HttpResponse(exposition(), content_type=CONTENT_TYPE_LATEST)
+
+
+# Streaming consumers (streaming/): each reports to Redis, and every scrape reads the reports, whichever process
+# answers. Labels: the consumer's name (host and pid unless --name), broker kind, subject or queue, organisation.
+STREAM_GAUGES = {
+    "lag": ("anomaly_stream_consumer_lag", "Messages waiting for the consumer's durable consumer or queue."),
+    "rate_per_s": ("anomaly_stream_consumer_rate", "Messages the consumer handled per second, over its last report."),
+    "up": ("anomaly_stream_consumer_up", "1 while the consumer reports in time and is connected, else 0."),
+    "age_seconds": ("anomaly_stream_consumer_report_age_seconds", "Seconds since the consumer's last report."),
+}
+STREAM_COUNTERS = {
+    "messages": ("anomaly_stream_consumer_messages", "Messages the consumer handled and acknowledged."),
+    "decisions": ("anomaly_stream_consumer_decisions", "Decisions the consumer published."),
+    "dead_letters": ("anomaly_stream_consumer_dead_letters", "Messages the consumer sent to the dead letters."),
+    "errors": ("anomaly_stream_consumer_errors", "Broker or database errors the consumer met (each retried)."),
+}
+
+
+def stream_consumer_families(reports: Mapping[str, Mapping]) -> list[Metric]:
+    """Gauge and counter families of the consumers' reports ({name: report})."""
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+    labels = ["consumer", "broker", "subject", "organisation"]
+    gauges = {key: GaugeMetricFamily(name, text, labels=labels) for key, (name, text) in STREAM_GAUGES.items()}
+    counters = {key: CounterMetricFamily(name, text, labels=labels) for key, (name, text) in STREAM_COUNTERS.items()}
+    for consumer, report in sorted(reports.items()):
+        values = [consumer, *(str(report.get(key) or "") for key in ("broker", "subject", "organisation"))]
+        up = not report.get("stale") and report.get("state") == "running"
+        for key, family in gauges.items():
+            value = float(up) if key == "up" else report.get(key)
+            if value is not None:
+                family.add_metric(values, float(value))
+        for key, family in counters.items():
+            family.add_metric(values, float(report.get(key) or 0))
+    return [*gauges.values(), *counters.values()]

@@ -7,6 +7,7 @@ class DetectionConfig(AppConfig):
 
     def ready(self) -> None:
         from core.metrics import gauges_register
+        from detection import checks  # noqa: F401 - registers the system checks
         from detection.jobs.selectors import job_rows_gauge, jobs_status_gauge
         from detection.policy.selectors import risk_policy_invalidate
         from detection.training.selectors import active_models_gauge

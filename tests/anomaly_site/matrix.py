@@ -194,9 +194,9 @@ class World:
     job: ScoringJob  # the analyst's, from the upload pages, finished
     partner_job: ScoringJob  # the score token's, through the API, finished
     run: BacktestRun  # the analyst's, finished
-    value_list: object  # a list with one entry
     rule: object  # a rule: version 1 in force, version 2 a draft
     rule_test: object  # a finished test on history of the rule's draft
+    value_list: object  # a list with one entry
     staged: object  # a file the analyst staged, in the analyst's session only
     admin_objects: dict  # model label → an object of the test organisation's (or of its people's), for the admin
     markers: tuple[str, ...]  # text found only in the test organisation's data
@@ -301,9 +301,9 @@ def build_world(*, organisation, other_organisation, people: dict, other_token_s
         finished_at=timezone.now(),
     )
     staged = staged_upload_create(session={}, upload=csv_file())
+    policy = _rule_world(organisation, people["admin"])
     value_list = ValueListFactory(organisation=organisation, name="matrix_secret_list", kind="account")
     entry = ListEntryFactory(value_list=value_list, value="matrix-secret-entry")
-    policy = _rule_world(organisation, people["admin"])
     rule = AlertRuleFactory(organisation=organisation, name="matrix-secret-rule")
     alert = Alert.objects.create(rule=rule, transaction=tx, score=score)
     delivery = AlertDelivery.objects.create(
@@ -337,11 +337,11 @@ def build_world(*, organisation, other_organisation, people: dict, other_token_s
         "alerts.alertdelivery": delivery,
         "alerts.auditevent": AuditEvent.objects.filter(organisation=organisation).earliest("id"),
         "alerts.pendingevaluation": PendingEvaluation.objects.create(score_ids=[score.pk], organisation=organisation),
-        "rules.valuelist": value_list,
-        "rules.listentry": entry,
         "rules.rule": policy["rule"],
         "rules.ruleversion": policy["draft"],
         "rules.ruletest": policy["test"],
+        "rules.valuelist": value_list,
+        "rules.listentry": entry,
     }
     markers = (
         organisation.name,
@@ -365,9 +365,9 @@ def build_world(*, organisation, other_organisation, people: dict, other_token_s
         job=job,
         partner_job=partner_job,
         run=run,
-        value_list=value_list,
         rule=policy["rule"],
         rule_test=policy["test"],
+        value_list=value_list,
         staged=staged,
         admin_objects=admin_objects,
         markers=markers,

@@ -89,6 +89,15 @@ UPLOADERS = {"outsider": 403, "viewer": 403}
 # An object only its author and those who may see every one may open: 404 for anyone else who may upload.
 AUTHOR_ONLY = {"people": 404, **UPLOADERS}
 
+RULE = {"name": "matrix_new_rule", "expression": "amount > 5", "action": "review"}
+# Writing and publishing rules: admins (who hold rules.add_ruleversion and rules.publish), on their own organisation's.
+RULE_EDITORS = {"people": 403, "admin": OK, "other_analyst": 404, "other_admin": 404}
+
+
+def rule(world) -> dict:
+    return {"rule_id": world.rule.pk}
+
+
 NEW_LIST = {"name": "matrix_new_list", "kind": "account"}
 # Changing lists: admins (and holders of rules.publish), on their own organisation's lists.
 LIST_EDITORS = {"people": 403, "admin": OK, "other_admin": 404}
@@ -100,15 +109,6 @@ def value_list(world) -> dict:
 
 def list_upload(world) -> dict:
     return {"file": SimpleUploadedFile("entries.csv", b"value\nacct-new\n", content_type="text/csv")}
-
-
-RULE = {"name": "matrix_new_rule", "expression": "amount > 5", "action": "review"}
-# Writing and publishing rules: admins (who hold rules.add_ruleversion and rules.publish), on their own organisation's.
-RULE_EDITORS = {"people": 403, "admin": OK, "other_analyst": 404, "other_admin": 404}
-
-
-def rule(world) -> dict:
-    return {"rule_id": world.rule.pk}
 
 
 EXPECTED = {
@@ -174,8 +174,6 @@ EXPECTED = {
         api(viewer=OK, analyst=OK, admin=OK, other_analyst=OK, other_admin=OK),
         api("POST", body=RULE, admin=OK, other_admin=OK),
     ),
-    "api-rule-activate": row(api("POST", admin=OK, other_admin=404), kwargs=rule),
-    "api-rule-disable": row(api("POST", admin=OK, other_admin=404), kwargs=rule),
     # Lists: the `lists` scope (no token of the matrix holds it); people read by permission, in their own
     # organisation, and change lists on the pages (a write through the API needs a token: 403).
     "api-list-list": row(
@@ -187,6 +185,8 @@ EXPECTED = {
         api("DELETE", body={"values": ["matrix-secret-entry"]}),
         kwargs=value_list,
     ),
+    "api-rule-activate": row(api("POST", admin=OK, other_admin=404), kwargs=rule),
+    "api-rule-disable": row(api("POST", admin=OK, other_admin=404), kwargs=rule),
     # ------------------------------------------------------------ detection pages
     "detection:performance": row(page(outsider=403)),
     "detection:threshold_explore": row(page(outsider=403, body=THRESHOLDS)),
@@ -255,6 +255,16 @@ EXPECTED = {
     # The transaction page's access helper answers 404 to anyone who may not see it, the outsider included.
     "review:transaction": row(
         page(outsider=404, other_analyst=404, other_admin=404), kwargs=lambda w: {"pk": w.transaction.pk}
+    ),
+    # ------------------------------------------------------------ search
+    # Searches the caller's own organisation: another organisation's people find nothing of the test one.
+    "search:search": row(page(outsider=403)),
+    # An upload's own view of its flagged rows: another organisation's upload (and a partner's job) is not found.
+    "review:upload": row(page(outsider=403, other_analyst=404, other_admin=404), kwargs=lambda w: {"job_id": w.job.pk}),
+    "review:upload_close": row(
+        page("POST", people=404, outsider=403, viewer=403, analyst=OK, admin=OK),
+        GET_405,
+        kwargs=lambda w: {"job_id": w.job.pk},
     ),
     # ------------------------------------------------------------ alerts
     "alerts:bell": row(page(outsider=matrix.EMPTY)),  # no bell for those who may not see alerts

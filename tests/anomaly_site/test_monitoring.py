@@ -170,6 +170,7 @@ def test_docker_compose_runs_prometheus_and_grafana_under_the_monitoring_profile
             assert not source.startswith("./") or (ROOT / source).exists(), volume
     assert "./deploy/grafana/dashboards:/var/lib/grafana/dashboards:ro" in services["grafana"]["volumes"]
     assert services["worker"]["environment"]["METRICS_PORT"] == "9101"  # the worker target in prometheus.yml
+    assert services["consumer"]["environment"]["METRICS_PORT"] == "9102"  # the consumer target
     assert "profiles" not in services["web"] and "profiles" not in services["worker"]
 
 

@@ -14,7 +14,9 @@ from tests.detection.conftest import (  # noqa: F401 - fixtures
 
 
 def test_a_rule_written_over_the_api_blocks_a_listed_merchant(
-    make_partner, active_model, django_capture_on_commit_callbacks
+    make_partner,  # noqa: F811
+    active_model,  # noqa: F811
+    django_capture_on_commit_callbacks,
 ):
     partner = make_partner("lists", "rules", "score")
 

@@ -155,3 +155,14 @@ def test_the_models_flag_is_the_newest_stored_score(organisation, known_history)
     report = run(draft(organisation))
 
     assert report["model"] == {"review_threshold": 0.95, "flagged": 2, "overlap": 1}
+
+
+@time_machine.travel(UNTIL, tick=False)
+def test_the_task_runs_the_test_by_its_id_and_a_rerun_does_nothing(organisation, known_history):
+    from rules.testing.tasks import rule_test_task
+
+    test = rule_test_create(version=draft(organisation), days=7, enqueue=False)
+
+    assert rule_test_task(test.pk) == "done"
+    assert rule_test_task(test.pk) == "skipped"
+    assert RuleTest.objects.get().report["hits"] == 5
