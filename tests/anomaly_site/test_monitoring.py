@@ -170,6 +170,7 @@ def test_docker_compose_runs_prometheus_and_grafana_under_the_monitoring_profile
             assert not source.startswith("./") or (ROOT / source).exists(), volume
     assert "./deploy/grafana/dashboards:/var/lib/grafana/dashboards:ro" in services["grafana"]["volumes"]
     assert services["worker"]["environment"]["METRICS_PORT"] == "9101"  # the worker target in prometheus.yml
+    assert services["consumer"]["environment"]["METRICS_PORT"] == "9102"  # the consumer target
     assert "profiles" not in services["web"] and "profiles" not in services["worker"]
 
 
@@ -298,3 +299,16 @@ def test_a_finished_task_is_counted_by_name_and_state_with_its_run_time():
 
     assert sample("anomaly_celery_tasks_total", {"task": name, "state": "success"}) - before == 1
     assert sample("anomaly_celery_task_seconds_count", {"task": name}) - timed == 1
+
+
+@pytest.mark.django_db
+def test_scoring_jobs_are_counted_by_organisation_and_status():
+    from detection.models import ScoringJob
+
+    source = SourceFactory(organisation=OrganisationFactory(name="jobs-org"))
+    for status in ("done", "done", "failed"):
+        ScoringJob.objects.create(source=source, file_path="jobs/x.csv", file_format="csv", status=status)
+
+    assert gauge_value("anomaly_jobs", {"organisation": "jobs-org", "status": "done"}) == 2
+    assert gauge_value("anomaly_jobs", {"organisation": "jobs-org", "status": "failed"}) == 1
+    assert gauge_value("anomaly_jobs", {"organisation": "jobs-org", "status": "running"}) is None

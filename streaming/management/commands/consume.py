@@ -55,6 +55,10 @@ class Command(BaseCommand):
         except ValueError as bad:
             raise CommandError(str(bad))
         labels = {"broker": broker.kind, "subject": subject, "organisation": organisation.name, "source": source.name}
+        if os.environ.get("METRICS_PORT"):  # this process's scoring counters, for Prometheus (deploy/prometheus/)
+            from core.metrics import metrics_server_start
+
+            metrics_server_start(int(os.environ["METRICS_PORT"]))
         consumer = Consumer(
             broker=broker,
             score=lambda bodies: messages_score(source=source, bodies=bodies),
