@@ -29,7 +29,7 @@ import time
 import uuid
 
 import orjson
-from api_bench import _batches_from_clients, percentile, start_server, stop_server
+from api_bench import PORT, SERVERS, _batches_from_clients, percentile, stop_server
 from api_common import (
     BENCH_DB,
     ROOT,
@@ -47,13 +47,11 @@ RUN_DB = BENCH_DB + "_stream"
 
 def batch_phase(secret: str, rows: list[dict], clients: int = 2) -> dict:
     """The batch endpoint's rows/s on these rows: a warm-up batch per worker, then `clients` clients at once."""
-    import api_bench
     from django.db import connection
 
     connection.close()  # the prepared database is the copy's template: nobody may be connected to it
     fresh_copy(RUN_DB)
-    api_bench.RUN_DB = RUN_DB
-    process = start_server("gunicorn", 2)
+    process = start_gunicorn()
     try:
         batches = [rows[start : start + 1000] for start in range(0, len(rows), 1000)]
         warm, rest = batches[:2], batches[2:]
@@ -63,6 +61,26 @@ def batch_phase(secret: str, rows: list[dict], clients: int = 2) -> dict:
     finally:
         stop_server(process)
     return {"batch_rows": sum(len(b) for b in rest), "batch_rows_per_s": sum(len(b) for b in rest) / elapsed}
+
+
+def start_gunicorn(timeout: float = 600) -> subprocess.Popen:
+    """gunicorn with two workers on the run database, as api_bench.py starts it, given longer to start (a loaded
+    machine takes minutes to import the models' libraries)."""
+    import http.client
+
+    env = bench_env(RUN_DB, DB_CONN_MAX_AGE="60")
+    process = subprocess.Popen([sys.executable, *SERVERS["gunicorn"]], cwd=ROOT, env=env, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", PORT, timeout=2)
+            connection.request("GET", "/healthz")
+            connection.getresponse().read()
+            return process
+        except OSError:
+            time.sleep(0.5)
+    process.kill()
+    raise RuntimeError("gunicorn did not start")
 
 
 class Consumers:

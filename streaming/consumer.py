@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 
-from streaming.brokers import Broker, Delivery
+from streaming.brokers import Broker, Delivery, Topology
 from streaming.heartbeat import heartbeat_remove, heartbeat_write, redis_client
 from streaming.services import BatchOutcome
 
@@ -29,6 +29,20 @@ log = logging.getLogger("streaming.consumer")
 def close_connection() -> None:
     """Close the calling thread's database connection (looked up in that thread, where it lives)."""
     connection.close()
+
+
+def broker_for(url: str, *, topology: Topology, name: str, log) -> Broker:
+    """The adapter for a broker URL: nats:// (JetStream) or amqp:// / amqps:// (RabbitMQ)."""
+    scheme = url.split("://", 1)[0].lower()
+    if scheme in ("nats", "tls"):
+        from streaming.jetstream import JetStreamBroker
+
+        return JetStreamBroker(url, topology=topology, name=name, log=log)
+    if scheme in ("amqp", "amqps"):
+        from streaming.rabbitmq import RabbitBroker
+
+        return RabbitBroker(url, topology=topology, name=name, log=log)
+    raise ValueError(f"--broker: {url!r} is neither nats:// nor amqp://")
 
 
 class Backoff:

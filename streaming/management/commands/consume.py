@@ -4,8 +4,8 @@ import socket
 
 from django.core.management.base import BaseCommand, CommandError
 
-from streaming.brokers import Topology, broker_for, durable_name
-from streaming.consumer import Consumer
+from streaming.brokers import Topology, durable_name
+from streaming.consumer import Consumer, broker_for
 from streaming.services import OrganisationUnclear, messages_score, stream_organisation, stream_source
 
 
