@@ -134,3 +134,58 @@ def test_a_lost_postgresql_connection_is_retried_with_backoff_and_logged_and_not
     assert len({d["transaction_id"] for d in decisions}) == 200
     assert consumer.consumer.counts.errors >= 1
     assert any("scoring failed; retrying in" in r.getMessage() for r in caplog.records)
+
+
+class PrivateNats:
+    """A NATS server with JetStream of this test's own (on a free port, its store in tmp_path), to stop and start."""
+
+    def __init__(self, store):
+        import socket
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.store, self.process = store, None
+        self.url = f"nats://127.0.0.1:{self.port}"
+
+    def start(self) -> "PrivateNats":
+        import subprocess
+
+        command = ["/usr/sbin/nats-server", "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store)]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        from anomaly_site.management.commands.runstack import nats_answers
+
+        wait_for(lambda: nats_answers(self.url), timeout=30)
+        return self
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+
+@pytest.fixture
+def private_nats(tmp_path):
+    server = PrivateNats(tmp_path / "jetstream").start()
+    yield server
+    server.stop()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_consumer_whose_nats_goes_away_reconnects_logs_it_and_goes_on(
+    names, active_model, consumer_thread, private_nats, caplog
+):
+    consumer = consumer_thread(private_nats.url, names.topology())
+    publish_nats(names.subject, [transaction_body(n) for n in range(50)], url=private_nats.url)
+    wait_for(lambda: consumer.consumer.counts.messages == 50)
+
+    private_nats.stop()
+    wait_for(lambda: any("lost the connection to NATS" in r.getMessage() for r in caplog.records), timeout=30)
+    private_nats.start()
+    wait_for(lambda: any("reconnected to NATS" in r.getMessage() for r in caplog.records), timeout=60)
+    publish_nats(names.subject, [transaction_body(n) for n in range(50, 100)], url=private_nats.url)
+    decisions = read_stream(names.decisions, expect=100, url=private_nats.url, timeout=60)
+
+    assert len({d["transaction_id"] for d in decisions}) == 100
+    assert stored(names.subject) == 100
+    assert scores_per_transaction(names.subject) == {1: 100}
