@@ -85,11 +85,9 @@ class Consumer:
         batch_size: int = 1000,
         fetch_timeout: float = 1.0,
         report_every: float = 5.0,
-        stop_after: int | None = None,
     ):
         self.broker, self.score, self.name, self.labels = broker, score, name, labels
         self.batch_size, self.fetch_timeout, self.report_every = batch_size, fetch_timeout, report_every
-        self.stop_after = stop_after
         self.counts = Counts()
         self.stopping = asyncio.Event()
         self.database = ThreadPoolExecutor(1, thread_name_prefix="stream-db")
@@ -134,8 +132,6 @@ class Consumer:
                 fetching = asyncio.ensure_future(self._fetch())  # the next batch arrives while this one is scored
                 if deliveries:
                     await self._handle(deliveries)
-                if self.stop_after is not None and self.counts.messages >= self.stop_after:
-                    self.stopping.set()
         finally:
             fetching.cancel()
 

@@ -173,7 +173,7 @@ def private_nats(tmp_path):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_consumer_whose_nats_goes_away_reconnects_logs_it_and_goes_on(
-    names, active_model, consumer_thread, private_nats, caplog
+    names, active_model, private_nats, consumer_thread, caplog
 ):
     consumer = consumer_thread(private_nats.url, names.topology())
     publish_nats(names.subject, [transaction_body(n) for n in range(50)], url=private_nats.url)
