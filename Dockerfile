@@ -9,4 +9,4 @@ COPY . .
 # The compiled tree descents go into numba's cache in the image: no process compiles them at start-up.
 RUN python -c "from detection.engine import kernels; kernels.warm_up()"
 EXPOSE 8000
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "anomaly_site.asgi:application"]
+CMD ["python", "manage.py", "serve", "--host", "0.0.0.0", "--port", "8000"]

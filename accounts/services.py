@@ -6,7 +6,7 @@ from accounts.models import Membership, Organisation, PartnerToken, Scope, hash_
 from core.audit import audit_record
 from transactions.models import Source
 
-ANALYST, ADMIN, VIEWER = "analyst", "admin", "viewer"
+ANALYST, ADMIN, VIEWER, LEAD = "analyst", "admin", "viewer", "lead"
 PROJECT_APPS = ("accounts", "transactions", "detection", "rules", "review", "alerts")
 
 # Codenames each role holds. Viewers read; analysts read, review and upload; admins may do everything.
@@ -31,6 +31,8 @@ ROLE_PERMISSIONS[ANALYST] = ROLE_PERMISSIONS[VIEWER] | {
     "review.add_reviewdecision",
     "transactions.upload_transactions",
 }
+# A lead works as an analyst and also assigns items and cases to analysts.
+ROLE_PERMISSIONS[LEAD] = ROLE_PERMISSIONS[ANALYST] | {"review.assign_reviewitem"}
 
 
 def _permissions_for(codes: set[str]) -> list[Permission]:
@@ -41,7 +43,7 @@ def _permissions_for(codes: set[str]) -> list[Permission]:
 
 @transaction.atomic
 def roles_sync() -> None:
-    """Create the analyst, viewer and admin groups with their permissions; safe to run again."""
+    """Create the analyst, lead, viewer and admin groups with their permissions; safe to run again."""
     for role, codes in ROLE_PERMISSIONS.items():
         group, _ = Group.objects.get_or_create(name=role)
         group.permissions.set(_permissions_for(codes))

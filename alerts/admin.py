@@ -5,11 +5,20 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from alerts.models import Alert, AlertDelivery, AlertRule, AuditEvent, PendingEvaluation, generate_signing_secret
+from alerts.models import (
+    SECRET_CHANNELS,
+    Alert,
+    AlertDelivery,
+    AlertRule,
+    AuditEvent,
+    PendingEvaluation,
+    generate_signing_secret,
+)
 from alerts.services import alert_delivery_resend, alert_rule_delete, alert_rule_save
 from alerts.views import audit_csv_response
 from core.admin import (
@@ -37,8 +46,18 @@ class AlertRuleForm(forms.ModelForm):
         help_text="Fire only on scores decided one of these. None: any decision.",
     )
 
+    secret = forms.CharField(
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password", "size": 60}),
+        help_text="Stored encrypted and never shown back; leave blank to keep the current one. PagerDuty: the "
+        "integration's routing key. Opsgenie: the API integration's key. Teams: the workflow's URL. SMS: the Twilio "
+        "auth token.",
+    )
+
     def clean(self):
         cleaned = super().clean()
+        self._clean_secret(cleaned)
         organisation = cleaned.get("organisation") or getattr(self.instance, "organisation", None)
         if organisation is None:
             return cleaned
@@ -46,6 +65,19 @@ class AlertRuleForm(forms.ModelForm):
         if strangers:
             self.add_error("matched_rules", f"Not rules of {organisation}: {', '.join(strangers)}.")
         return cleaned
+
+    def _clean_secret(self, cleaned) -> None:
+        """Check a new secret against the chosen channel and keep it encrypted on the rule; a rule moved to another
+        channel without a new secret loses the old channel's (the rule's validation then asks for one)."""
+        channel, secret = cleaned.get("channel"), cleaned.get("secret")
+        if channel and secret:
+            self.instance.channel = channel
+            try:
+                self.instance.secret_set(secret)
+            except ValidationError as exc:
+                self.add_error("secret", exc.message_dict["secret"])
+        elif self.instance.pk is not None and "channel" in self.changed_data:
+            self.instance.secret_encrypted = ""
 
     class Meta:
         model = AlertRule
@@ -69,6 +101,9 @@ class AlertRuleForm(forms.ModelForm):
             "rate_scope",
             "channel",
             "destination",
+            "secret_env",
+            "twilio_account_sid",
+            "sms_from",
             "timeout_seconds",
             "quiet_period_minutes",
         ]
@@ -87,7 +122,7 @@ class AlertRuleAdmin(OrganisationScopedAdmin):
         "organisation",
         "enabled",
         "channel",
-        "destination",
+        "destination_shown",
         "conditions",
         "quiet_period_minutes",
         "alert_count",
@@ -96,7 +131,7 @@ class AlertRuleAdmin(OrganisationScopedAdmin):
     list_filter = [OrganisationListFilter, "enabled", "channel", "min_risk_level"]
     list_select_related = ["organisation"]
     search_fields = ["name", "description", "destination"]
-    readonly_fields = ["signing_secret_display", "created_at", "updated_at", "created_by"]
+    readonly_fields = ["secret_display", "signing_secret_display", "created_at", "updated_at", "created_by"]
     actions = ["rotate_signing_secret", "enable_rules", "disable_rules"]
     fieldsets = [
         (None, {"fields": ["organisation", "name", "description", "enabled"]}),
@@ -131,7 +166,21 @@ class AlertRuleAdmin(OrganisationScopedAdmin):
         ),
         (
             "Delivery",
-            {"fields": ["channel", "destination", "timeout_seconds", "quiet_period_minutes", "signing_secret_display"]},
+            {
+                "fields": [
+                    "channel",
+                    "destination",
+                    "secret",
+                    "secret_display",
+                    "secret_env",
+                    ("twilio_account_sid", "sms_from"),
+                    "timeout_seconds",
+                    "quiet_period_minutes",
+                    "signing_secret_display",
+                ],
+                "description": "PagerDuty, Opsgenie and Teams need a secret and no destination; SMS needs the "
+                "phone numbers as destination, the Twilio account SID, the sender and the auth token as secret.",
+            },
         ),
         ("History", {"fields": ["created_at", "updated_at", "created_by"], "classes": ["collapse"]}),
     ]
@@ -183,6 +232,16 @@ class AlertRuleAdmin(OrganisationScopedAdmin):
             parts.append(f"> {rule.rate_count} per {rule.rate_scope} in {rule.rate_window_minutes} min")
         return "; ".join(parts) or "every scored transaction"
 
+    @admin.display(description="destination")
+    def destination_shown(self, rule):
+        return rule.delivery_destination if rule.channel != AlertRule.Channel.IN_APP else "—"
+
+    @admin.display(description="secret in force")
+    def secret_display(self, rule):
+        if rule.channel not in SECRET_CHANNELS:
+            return "—"
+        return rule.secret_masked or "not set"
+
     @admin.display(description="signing secret")
     def signing_secret_display(self, rule):
         if rule.pk is None:
@@ -196,7 +255,12 @@ class AlertRuleAdmin(OrganisationScopedAdmin):
         )
 
     def save_model(self, request, obj, form, change):
-        alert_rule_save(rule=obj, user=request.user, matched_rules=list(form.cleaned_data.get("matched_rules") or ()))
+        alert_rule_save(
+            rule=obj,
+            user=request.user,
+            matched_rules=list(form.cleaned_data.get("matched_rules") or ()),
+            secret=form.cleaned_data.get("secret") or None,
+        )
 
     def delete_model(self, request, obj):
         alert_rule_delete(rule=obj, user=request.user)

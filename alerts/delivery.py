@@ -1,8 +1,6 @@
 """Sending one delivery: claim it, send it over its channel, record the outcome. No retries here: the task
 decides, from the returned outcome, whether and when to try again."""
 
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -12,18 +10,13 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from alerts import payloads
-from alerts.models import AlertDelivery, AlertRule
+from alerts.channels import SENDERS
+from alerts.channels.http import DeliveryError, post
+from alerts.models import AlertDelivery, AlertRule, SecretUnavailable
 from alerts.signing import DELIVERY_HEADER, signature_headers
+from core import metrics
 
-RETRYABLE_HTTP_CODES = {408, 425, 429}
-USER_AGENT = "Sentinel-Alerts/1"
-
-
-class DeliveryError(Exception):
-    def __init__(self, message: str, *, code: int | None = None, retryable: bool = True):
-        super().__init__(message)
-        self.code = code
-        self.retryable = retryable
+__all__ = ["DeliveryError", "Outcome", "alert_delivery_attempt"]
 
 
 @dataclass(frozen=True)
@@ -51,10 +44,13 @@ def alert_delivery_attempt(*, delivery_id: int) -> Outcome:
     try:
         code = _send(delivery)
     except DeliveryError as exc:
-        return _record_failure(delivery, exc)
+        outcome = _record_failure(delivery, exc)
+        metrics.delivery_recorded(channel=delivery.channel, outcome=outcome.status)
+        return outcome
     AlertDelivery.objects.filter(pk=delivery.pk).update(
         status=AlertDelivery.Status.SENT, response_code=code, last_error="", sent_at=timezone.now()
     )
+    metrics.delivery_recorded(channel=delivery.channel, outcome="sent")
     return Outcome("sent", delivery.attempts)
 
 
@@ -72,30 +68,25 @@ def _send(delivery: AlertDelivery) -> int | None:
     rule = delivery.rule
     if delivery.channel == AlertRule.Channel.EMAIL:
         return _send_email(delivery, alerts, timeout=rule.timeout)
+    if delivery.channel in SENDERS:
+        return SENDERS[delivery.channel](delivery, alerts, secret=_secret(rule), timeout=rule.timeout)
     if delivery.channel == AlertRule.Channel.SLACK:
         body = payloads.slack_body(delivery, alerts)
     elif delivery.channel == AlertRule.Channel.WEBHOOK:
         body = payloads.webhook_body(delivery, alerts)
     else:
         raise DeliveryError(f"channel {delivery.channel!r} has nothing to send", retryable=False)
-    headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, DELIVERY_HEADER: str(delivery.pk)}
+    headers = {"Content-Type": "application/json", DELIVERY_HEADER: str(delivery.pk)}
     headers |= signature_headers(secret=rule.signing_secret, body=body)
-    return _post(delivery.destination, body, headers, timeout=rule.timeout)
+    return post(delivery.destination, body, headers, timeout=rule.timeout)
 
 
-def _post(url: str, body: bytes, headers: dict[str, str], *, timeout: float) -> int:
-    if not url.startswith(("http://", "https://")):
-        raise DeliveryError(f"not an http(s) URL: {url!r}", retryable=False)
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310 - scheme checked
+def _secret(rule: AlertRule) -> str:
+    """The rule's channel secret; a missing one fails the delivery at once (a retry would not find it either)."""
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - scheme checked
-            return response.status
-    except urllib.error.HTTPError as exc:
-        retryable = exc.code >= 500 or exc.code in RETRYABLE_HTTP_CODES
-        raise DeliveryError(f"HTTP {exc.code} {exc.reason}", code=exc.code, retryable=retryable)
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise DeliveryError(f"{type(exc).__name__}: {reason}")
+        return rule.secret_value()
+    except SecretUnavailable as exc:
+        raise DeliveryError(f"secret unavailable: {exc}", retryable=False) from exc
 
 
 def _send_email(delivery: AlertDelivery, alerts, *, timeout: float) -> None:

@@ -1,4 +1,7 @@
+import os
+import re
 import secrets
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
@@ -9,6 +12,7 @@ from django.db.models import Q
 from django.db.models.expressions import RawSQL
 from django.utils.functional import cached_property
 
+from core.encryption import DecryptionError, decrypt, encrypt, mask
 from core.models import AuditEvent  # noqa: F401 - registered in this app (see core.models)
 from detection.models import Decision, Score
 from transactions.models import Channel as TransactionChannel
@@ -16,8 +20,19 @@ from transactions.models import Channel as TransactionChannel
 RISK_ORDER = [level.value for level in Score.RiskLevel]  # low, medium, high, critical
 
 
+E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+TWILIO_ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
+TWILIO_MESSAGING_SERVICE_SID = re.compile(r"^MG[0-9a-fA-F]{32}$")
+PAGERDUTY_ROUTING_KEY = re.compile(r"^[A-Za-z0-9]{32}$")
+ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+
+
 def generate_signing_secret() -> str:
     return "whsec_" + secrets.token_hex(24)
+
+
+class SecretUnavailable(Exception):
+    """A channel's secret cannot be had: its environment variable is unset, or the stored value cannot be read."""
 
 
 class AlertRule(models.Model):
@@ -27,6 +42,10 @@ class AlertRule(models.Model):
         WEBHOOK = "webhook", "Webhook (signed JSON)"
         SLACK = "slack", "Slack-compatible webhook"
         EMAIL = "email", "E-mail"
+        PAGERDUTY = "pagerduty", "PagerDuty (Events API v2)"
+        OPSGENIE = "opsgenie", "Opsgenie"
+        TEAMS = "teams", "Microsoft Teams (workflow webhook)"
+        SMS = "sms", "SMS (Twilio)"
         IN_APP = "in_app", "In-app only"
 
     class RateScope(models.TextChoices):
@@ -74,9 +93,34 @@ class AlertRule(models.Model):
     # Delivery.
     channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.WEBHOOK)
     destination = models.CharField(
-        max_length=500, blank=True, default="", help_text="A URL (webhook, Slack) or comma-separated e-mail addresses."
+        max_length=500,
+        blank=True,
+        default="",
+        help_text="A URL (webhook, Slack), comma-separated e-mail addresses, or comma-separated phone numbers in "
+        "international form, +447700900123 (SMS). Blank for PagerDuty, Opsgenie and Teams: their secret says where.",
     )
     signing_secret = models.CharField(max_length=80, default=generate_signing_secret, editable=False)
+    # The channel's secret (PagerDuty routing key, Opsgenie API key, Teams workflow URL, Twilio auth token): stored
+    # encrypted (core.encryption), or read from the environment variable named here. Never shown back in full.
+    secret_encrypted = models.TextField(blank=True, default="", editable=False)
+    secret_env = models.CharField(
+        max_length=100,
+        blank=True,
+        default="",
+        verbose_name="secret from environment variable",
+        help_text="Instead of a stored secret: the name of an environment variable of the workers that holds it "
+        "(it must begin with ALERTS_SECRET_).",
+    )
+    twilio_account_sid = models.CharField(
+        max_length=34, blank=True, default="", verbose_name="Twilio account SID", help_text="SMS only: AC…"
+    )
+    sms_from = models.CharField(
+        max_length=34,
+        blank=True,
+        default="",
+        verbose_name="SMS sender",
+        help_text="SMS only: the Twilio number to send from (+…) or a messaging service SID (MG…).",
+    )
     timeout_seconds = models.FloatField(
         null=True, blank=True, validators=[MinValueValidator(0.1)], help_text="Blank: ALERTS_DELIVERY_TIMEOUT."
     )
@@ -123,13 +167,85 @@ class AlertRule(models.Model):
     def _clean_destination(self) -> None:
         if self.channel == self.Channel.IN_APP:
             return
+        if self.channel in SECRET_CHANNELS:
+            self._clean_secret_source()
+        if self.channel in (self.Channel.PAGERDUTY, self.Channel.OPSGENIE, self.Channel.TEAMS):
+            if self.destination.strip():
+                raise ValidationError({"destination": f"Leave blank for {self.get_channel_display()}."})
+            return
         if not self.destination.strip():
             raise ValidationError({"destination": "Required for this channel."})
         if self.channel == self.Channel.EMAIL:
             for address in self.recipients:
                 validate_email(address)
+        elif self.channel == self.Channel.SMS:
+            self._clean_sms()
         elif not self.destination.startswith(("http://", "https://")):
             raise ValidationError({"destination": "Must be an http:// or https:// URL."})
+
+    def _clean_secret_source(self) -> None:
+        if self.secret_env:
+            if not ENV_NAME.match(self.secret_env) or not self.secret_env.startswith(settings.ALERTS_SECRET_ENV_PREFIX):
+                raise ValidationError(
+                    {"secret_env": f"An environment variable name beginning with {settings.ALERTS_SECRET_ENV_PREFIX}."}
+                )
+        elif not self.secret_encrypted:
+            raise ValidationError({"secret": f"Required for {self.get_channel_display()} (or name a variable)."})
+
+    def _clean_sms(self) -> None:
+        bad = [number for number in self.recipients if not E164.match(number)]
+        if bad:
+            raise ValidationError({"destination": f"Not a phone number in international form (+…): {bad[0]}."})
+        if not TWILIO_ACCOUNT_SID.match(self.twilio_account_sid):
+            raise ValidationError({"twilio_account_sid": "AC followed by 32 hexadecimal digits."})
+        if not (E164.match(self.sms_from) or TWILIO_MESSAGING_SERVICE_SID.match(self.sms_from)):
+            raise ValidationError({"sms_from": "A phone number in international form (+…) or a messaging service SID."})
+
+    def secret_set(self, value: str) -> None:
+        """Check a new secret for the rule's channel and keep it encrypted (not saved here)."""
+        value = value.strip()
+        problem = secret_problem(self.channel, value)
+        if problem:
+            raise ValidationError({"secret": problem})
+        self.secret_encrypted = encrypt(value)
+
+    def secret_value(self) -> str:
+        """The channel's secret in clear, for sending; SecretUnavailable when it cannot be had."""
+        if self.secret_env:
+            value = os.environ.get(self.secret_env, "")
+            if not value:
+                raise SecretUnavailable(f"the environment variable {self.secret_env} is not set")
+            return value
+        if not self.secret_encrypted:
+            raise SecretUnavailable("no secret is set")
+        try:
+            return decrypt(self.secret_encrypted)
+        except DecryptionError as exc:
+            raise SecretUnavailable(str(exc)) from exc
+
+    @property
+    def secret_masked(self) -> str:
+        """What may be shown of the secret: where it comes from, or its last characters."""
+        if self.secret_env:
+            return f"from ${self.secret_env}"
+        if not self.secret_encrypted:
+            return ""
+        try:
+            secret = decrypt(self.secret_encrypted)
+        except DecryptionError:
+            return "stored, but cannot be decrypted with the keys in force"
+        if self.channel == self.Channel.TEAMS:  # the host says which tenant; the path and signature stay hidden
+            parts = urlsplit(secret)
+            return f"{parts.scheme}://{parts.netloc}/••••••••"
+        return mask(secret)
+
+    @property
+    def delivery_destination(self) -> str:
+        """The destination a delivery records: for the channels whose secret says where, the channel and the masked
+        secret."""
+        if self.channel in (self.Channel.PAGERDUTY, self.Channel.OPSGENIE, self.Channel.TEAMS):
+            return f"{SHORT_NAMES[self.channel]} {self.secret_masked}"
+        return self.destination
 
     @property
     def recipients(self) -> list[str]:
@@ -170,6 +286,32 @@ class AlertRule(models.Model):
     def matched_rule_ids(self) -> list[int]:
         """The ids of the rules whose match the alert rule waits for (read once per instance)."""
         return sorted(self.matched_rules.values_list("id", flat=True)) if self.pk else []
+
+
+SHORT_NAMES = {
+    AlertRule.Channel.PAGERDUTY: "PagerDuty",
+    AlertRule.Channel.OPSGENIE: "Opsgenie",
+    AlertRule.Channel.TEAMS: "Teams",
+}
+SECRET_CHANNELS = (
+    AlertRule.Channel.PAGERDUTY,
+    AlertRule.Channel.OPSGENIE,
+    AlertRule.Channel.TEAMS,
+    AlertRule.Channel.SMS,
+)
+
+
+def secret_problem(channel: str, value: str) -> str:
+    """What is wrong with `value` as the secret of `channel` ("" when nothing)."""
+    if not value:
+        return "Give the secret."
+    if any(char.isspace() for char in value):
+        return "No spaces: paste the secret alone."
+    if channel == AlertRule.Channel.PAGERDUTY and not PAGERDUTY_ROUTING_KEY.match(value):
+        return "A PagerDuty routing (integration) key is 32 letters and digits."
+    if channel == AlertRule.Channel.TEAMS and not value.startswith(("https://", "http://")):
+        return "The Teams workflow's URL (https://…)."
+    return ""
 
 
 def decisions_condition(decisions) -> Q:
@@ -231,6 +373,8 @@ class AlertDelivery(models.Model):
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     resend_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="resends")
+    # The recipients a channel sending one message per recipient (SMS) has reached: a retry skips them.
+    sent_to = ArrayField(models.CharField(max_length=32), default=list, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.urls import NoReverseMatch, reverse
 
 from alerts.models import Alert, AlertDelivery
+from detection.models import Score
 
 
 def transaction_url(transaction_pk: int) -> str:
@@ -77,3 +78,21 @@ def summary_text(delivery: AlertDelivery, alerts: list[Alert], *, limit: int = 5
 
 def slack_body(delivery: AlertDelivery, alerts: list[Alert]) -> bytes:
     return json.dumps({"text": summary_text(delivery, alerts, limit=20)}).encode()
+
+
+def top_risk(alerts: list[Alert]) -> str:
+    """The highest risk level among the alerts (what an on-call service's severity follows)."""
+    order = [level.value for level in Score.RiskLevel]
+    return max((alert.score.risk_level for alert in alerts), key=order.index, default=Score.RiskLevel.LOW)
+
+
+def dedup_key(delivery: AlertDelivery, alerts: list[Alert]) -> str:
+    """The same for every send of the same alert (retries, resends), different for another alert: PagerDuty and
+    Opsgenie fold events with one key into one incident, so a repeated alert does not page twice. A summary takes
+    the key of its first alert (an alert is summarised in one delivery only)."""
+    first = min((alert.pk for alert in alerts), default=0)
+    return f"sentinel:{delivery.rule.organisation_id}:rule:{delivery.rule_id}:alert:{first}"
+
+
+def alert_items(alerts: list[Alert], *, limit: int = 20) -> list[dict]:
+    return [_alert_item(alert) for alert in alerts[:limit]]

@@ -171,7 +171,7 @@ def _delivery_create(*, rule: AlertRule, alerts: list[Alert], scheduled_for, res
     delivery = AlertDelivery.objects.create(
         rule=rule,
         channel=rule.channel,
-        destination=rule.destination,
+        destination=rule.delivery_destination,
         scheduled_for=scheduled_for,
         resend_of=resend_of,
         created_by=user,
@@ -214,11 +214,15 @@ def alert_delivery_resend(*, delivery: AlertDelivery, user=None) -> AlertDeliver
 
 
 @transaction.atomic
-def alert_rule_save(*, rule: AlertRule, user=None, matched_rules=None) -> AlertRule:
+def alert_rule_save(*, rule: AlertRule, user=None, matched_rules=None, secret: str | None = None) -> AlertRule:
     """Create or change a rule (validated) with one audit row holding before and after. A rule stays in its
     organisation: its alerts are that organisation's, so moving it would hand them to another. `matched_rules`
-    (decision rules of the same organisation) replaces the rules it waits for, when given."""
+    (decision rules of the same organisation) replaces the rules it waits for, when given. `secret`, when given, is
+    the channel's new secret, kept encrypted; a rule moved to another channel drops the old channel's secret.
+
+    The audit rows say that the secret changed, never what it is."""
     before = None
+    stored = None
     if rule.pk is not None:
         stored = AlertRule.objects.filter(pk=rule.pk).first()
         before = audit_snapshot(stored) if stored else None
@@ -226,6 +230,12 @@ def alert_rule_save(*, rule: AlertRule, user=None, matched_rules=None) -> AlertR
             raise ValidationError({"organisation": "A rule cannot move to another organisation."})
     else:
         rule.created_by = user
+    if stored is not None and stored.channel != rule.channel and secret is None:
+        rule.secret_encrypted = ""
+    if secret:
+        rule.secret_set(secret)
+    if rule.secret_env:  # the environment's secret in force: keep no stored one besides
+        rule.secret_encrypted = ""
     if matched_rules is not None and any(r.organisation_id != rule.organisation_id for r in matched_rules):
         raise ValidationError({"matched_rules": "Choose rules of the alert rule's own organisation."})
     rule.full_clean()
@@ -233,11 +243,14 @@ def alert_rule_save(*, rule: AlertRule, user=None, matched_rules=None) -> AlertR
     if matched_rules is not None:
         rule.matched_rules.set(matched_rules)
         rule.__dict__.pop("matched_rule_ids", None)
+    after = audit_snapshot(AlertRule.objects.get(pk=rule.pk))  # as stored, e.g. decimals at their scale
+    if (stored.secret_encrypted if stored is not None else "") != rule.secret_encrypted:
+        after["secret_changed"] = True
     audit_record(
         action="rule.change" if before is not None else "rule.create",
         obj=rule,
         before=before,
-        after=audit_snapshot(AlertRule.objects.get(pk=rule.pk)),  # as stored, e.g. decimals at their scale
+        after=after,
         actor=user,
     )
     return rule

@@ -88,12 +88,14 @@ INSTALLED_APPS = [
     "rules",
     "review",
     "alerts",
+    "search",
     "streaming",
 ]
 
 # Security and CSP come first so that every answer carries their headers, the error pages that the middleware
 # below them puts in place included.
 MIDDLEWARE = [
+    "core.metrics.RequestMetricsMiddleware",  # first: counts and times every answer, redirects and 503s included
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "core.middleware.RequestIdMiddleware",
@@ -134,7 +136,7 @@ TEMPLATES = [
 ]
 
 # Persistent connections pay off under WSGI workers (gunicorn); under ASGI (daphne, uvicorn) every request may run
-# on a new thread with its own connection, so the default closes them after each request.
+# on a new thread with its own connection, so the default closes them after each request (see DB_POOL below).
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/anomaly"),
@@ -142,6 +144,17 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# DB_POOL=1: a pool of open connections in each server process (psycopg's pool, Django 5.1+), for ASGI servers
+# where a request's connection cannot persist on its thread; `make run`, `make web` and docker-compose turn it on.
+# DB_POOL_MAX_SIZE bounds each process's connections (workers x it must stay under PostgreSQL's max_connections).
+if env_bool("DB_POOL", False):
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps them; Django refuses both at once
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": int(os.environ.get("DB_POOL_MAX_SIZE", "8")),
+        # Waiting longer than a connection attempt would: a PostgreSQL down is a 503 as soon (core.middleware).
+        "timeout": float(os.environ.get("DB_POOL_TIMEOUT", os.environ.get("DB_CONNECT_TIMEOUT", "5"))),
+    }
 # A PostgreSQL that does not answer costs a request this many seconds, then a 503 (core.middleware).
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = int(os.environ.get("DB_CONNECT_TIMEOUT", "5"))
 # Seconds a 503 (PostgreSQL or the broker unreachable) asks the caller to wait before trying again (Retry-After).
@@ -365,6 +378,8 @@ LOGGING = {
 # Review queue: an item older than these many minutes is shown amber, then red (its SLA).
 REVIEW_SLA_AMBER_MINUTES = int(os.environ.get("REVIEW_SLA_AMBER_MINUTES", "60"))
 REVIEW_SLA_RED_MINUTES = int(os.environ.get("REVIEW_SLA_RED_MINUTES", "240"))
+# Review cases: the largest file kept with a case (bytes).
+CASE_ATTACHMENT_MAX_BYTES = int(os.environ.get("CASE_ATTACHMENT_MAX_BYTES", str(10 * 1024 * 1024)))
 
 # Alerts: webhook/e-mail delivery timeouts and retries; SITE_URL makes links in alerts absolute.
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
@@ -372,6 +387,22 @@ ALERTS_DELIVERY_TIMEOUT = float(os.environ.get("ALERTS_DELIVERY_TIMEOUT", "5"))
 ALERTS_MAX_ATTEMPTS = int(os.environ.get("ALERTS_MAX_ATTEMPTS", "6"))
 ALERTS_RETRY_BACKOFF = float(os.environ.get("ALERTS_RETRY_BACKOFF", "10"))
 ALERTS_RETRY_BACKOFF_MAX = float(os.environ.get("ALERTS_RETRY_BACKOFF_MAX", "3600"))
+# The on-call and SMS channels (issue 28): the services' base URLs (overridable for a regional account or a test's
+# fake receiver), and the key of the channel secrets stored encrypted (derived from SECRET_KEY when not set;
+# several, comma-separated, newest first, to rotate it). Secrets may instead be read from environment variables whose
+# names begin with ALERTS_SECRET_ENV_PREFIX.
+ALERTS_PAGERDUTY_BASE_URL = os.environ.get("ALERTS_PAGERDUTY_BASE_URL", "https://events.pagerduty.com")
+ALERTS_OPSGENIE_BASE_URL = os.environ.get("ALERTS_OPSGENIE_BASE_URL", "https://api.opsgenie.com")
+ALERTS_TWILIO_BASE_URL = os.environ.get("ALERTS_TWILIO_BASE_URL", "https://api.twilio.com")
+ALERTS_ENCRYPTION_KEY = os.environ.get("ALERTS_ENCRYPTION_KEY", "")
+ALERTS_SECRET_ENV_PREFIX = "ALERTS_SECRET_"
+
+# MLflow tracking of training runs (issue 28), when MLFLOW_TRACKING_URI is set and requirements/mlflow.txt installed:
+# one experiment per organisation, named "<prefix>/<organisation>"; MLFLOW_UI_URL is where the versions' links
+# point (the tracking URI when it is an http(s) server and this is unset).
+MLFLOW_TRACKING_URI = os.environ.get("MLFLOW_TRACKING_URI", "")
+MLFLOW_EXPERIMENT_PREFIX = os.environ.get("MLFLOW_EXPERIMENT_PREFIX", "sentinel")
+MLFLOW_UI_URL = os.environ.get("MLFLOW_UI_URL", "")
 
 # Partner API (issue 4): error shape, per-token rate limits (count/period, period s, min, h or d), batch and jobs.
 REST_FRAMEWORK["EXCEPTION_HANDLER"] = "core.api_errors.api_exception_handler"
@@ -383,6 +414,9 @@ API_RATES = {
     "jobs": os.environ.get("API_RATE_JOBS", "60/hour"),
     "lists": os.environ.get("API_RATE_LISTS", "1200/min"),
 }
+# The benchmarks' floor endpoints (/api/v1/bench/floor/...: detection/scoring/floor.py), routed only when set; only
+# bench/ sets it. Never in production.
+BENCH_ENDPOINTS = env_bool("BENCH_ENDPOINTS", False)
 API_BATCH_MAX_ITEMS = int(os.environ.get("API_BATCH_MAX_ITEMS", "1000"))
 JOB_CHUNK_ROWS = int(os.environ.get("JOB_CHUNK_ROWS", "50000"))
 # Batches and job chunks read their history from a per-process copy of recent transactions
@@ -390,6 +424,20 @@ JOB_CHUNK_ROWS = int(os.environ.get("JOB_CHUNK_ROWS", "50000"))
 # it from PostgreSQL instead.
 HISTORY_CACHE = env_bool("HISTORY_CACHE", True)
 HISTORY_CACHE_MAX_ROWS = int(os.environ.get("HISTORY_CACHE_MAX_ROWS", "3000000"))
+# Comparing a version with the active one before activating it scores the newest COMPARE_MAX_ROWS transactions of the
+# last COMPARE_DAYS days with both (detection/versions/); fewer than COMPARE_MIN_LABELS labels among them (or one
+# kind only) and the page says "not enough labels" instead of metrics.
+COMPARE_MAX_ROWS = int(os.environ.get("COMPARE_MAX_ROWS", "20000"))
+COMPARE_DAYS = int(os.environ.get("COMPARE_DAYS", "14"))
+COMPARE_MIN_LABELS = int(os.environ.get("COMPARE_MIN_LABELS", "30"))
+# An upload's or job's analysis page reads at most JOB_ANALYSIS_MAX_ROWS of its rows (detection/jobs/analysis.py), and
+# warns when the file's features lie far from the active model's training sample: a feature whose population
+# stability index, over at most JOB_DRIFT_SAMPLE_ROWS of its rows, reaches JOB_DRIFT_PSI_THRESHOLD is named (not
+# below JOB_DRIFT_MIN_ROWS rows: too few to tell).
+JOB_ANALYSIS_MAX_ROWS = int(os.environ.get("JOB_ANALYSIS_MAX_ROWS", "200000"))
+JOB_DRIFT_SAMPLE_ROWS = int(os.environ.get("JOB_DRIFT_SAMPLE_ROWS", "5000"))
+JOB_DRIFT_MIN_ROWS = int(os.environ.get("JOB_DRIFT_MIN_ROWS", "100"))
+JOB_DRIFT_PSI_THRESHOLD = float(os.environ.get("JOB_DRIFT_PSI_THRESHOLD", "0.25"))
 # A chunk's claim is held by the row lock of the transaction doing its work, which PostgreSQL drops as soon as the
 # worker's connection dies; a claimed chunk whose row nobody locks for JOB_CHUNK_LEASE_SECONDS belongs to a dead
 # worker. Every JOB_SWEEP_EVERY_SECONDS the beat queues such chunks (and a dead worker's unfinished split) again, so

@@ -5,6 +5,7 @@ rows the store has not seen (so every request stores, computes history features,
 and prints each figure beside the engine's raw scoring rate on the same rows, as a ratio.
 
     .venv/bin/python bench/api_bench.py                       # uvicorn (2 workers), daphne, gunicorn (2 sync)
+    .venv/bin/python bench/api_bench.py --servers gunicorn-uvicorn,daphne --runs 3   # make run's server, and the floor
     .venv/bin/python bench/api_bench.py --servers uvicorn --single 3000 --runs 3
     .venv/bin/python bench/api_bench.py --servers gunicorn --workers 4 --batch-clients 4 --batch-rows 28000
 """
@@ -61,10 +62,53 @@ SERVERS = {
         f"127.0.0.1:{PORT}",
         "--log-level",
         "warning",
+        "--no-control-socket",
+    ],
+    # What `make run` serves (anomaly_site/servers.py): gunicorn managing uvicorn workers on the ASGI application
+    # (pages, the API and websockets), each worker with a pool of open database connections.
+    "gunicorn-uvicorn": [
+        "-m",
+        "gunicorn",
+        "anomaly_site.asgi:application",
+        "-k",
+        "uvicorn_worker.UvicornWorker",
+        "-w",
+        "2",
+        "-b",
+        f"127.0.0.1:{PORT}",
+        "--log-level",
+        "warning",
+        "--no-control-socket",
+    ],
+    "granian": [
+        "-m",
+        "granian",
+        "--interface",
+        "asgi",
+        "anomaly_site.asgi:application",
+        "--workers",
+        "2",
+        "--port",
+        str(PORT),
+        "--log-level",
+        "warning",
     ],
 }
+# Environment of each server beyond the benchmark's: persistent connections for WSGI workers, a pool for the ASGI
+# servers that can hold one (uvicorn's and granian's workers run requests on threads of their own).
+SERVER_ENV = {
+    "gunicorn": {"DB_CONN_MAX_AGE": "60"},
+    "uvicorn": {"DB_POOL": "1"},
+    "gunicorn-uvicorn": {"DB_POOL": "1"},
+    "granian": {"DB_POOL": "1"},
+}
 
-WORKER_FLAG = {"uvicorn": "--workers", "gunicorn": "-w"}  # daphne runs one process
+WORKER_FLAG = {
+    "uvicorn": "--workers",
+    "gunicorn": "-w",
+    "gunicorn-uvicorn": "-w",
+    "granian": "--workers",
+}  # daphne: one
 
 
 class Client:
@@ -85,16 +129,15 @@ class Client:
 
 
 def start_server(name: str, workers: int) -> subprocess.Popen:
-    # Persistent connections suit WSGI workers; under ASGI each request may run on a new thread (see settings).
-    env = bench_env(RUN_DB, DB_CONN_MAX_AGE="60" if name == "gunicorn" else "0")
+    env = bench_env(RUN_DB, **{"DB_CONN_MAX_AGE": "0", **SERVER_ENV.get(name, {})})
     command = [sys.executable, *SERVERS[name]]
     if name in WORKER_FLAG:
         command[command.index(WORKER_FLAG[name]) + 1] = str(workers)
     process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 240  # a loaded machine takes a while to import the site in every worker
     while time.monotonic() < deadline:
         try:
-            connection = http.client.HTTPConnection("127.0.0.1", PORT, timeout=2)
+            connection = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
             connection.request("GET", "/healthz")
             connection.getresponse().read()
             return process
@@ -130,6 +173,53 @@ def single(secret: str, rows: list[dict]) -> dict:
         "median_ms": statistics.median(times) * 1000,
         "p99_ms": percentile(times, 0.99) * 1000,
     }
+
+
+FLOOR = "/api/v1/bench/floor/score"
+
+
+def against_floor(secret: str, rows: list[dict], floor_rows: list[dict], singles: int, batch_size: int = 1000) -> dict:
+    """The real endpoints and their floor alternating, request by request, then batch by batch (one client), so a
+    machine growing busier or quieter weighs on both alike: medians, p99s and the ratios real / floor."""
+    client = Client(secret)
+    for real, floor in zip(rows[:50], floor_rows[:50], strict=True):  # warm up both
+        client.post("/api/v1/transactions/score", real)
+        client.post(FLOOR, floor)
+    real_times, floor_times = [], []
+    for real, floor in zip(rows[50:singles], floor_rows[50:singles], strict=True):
+        status, seconds, content = client.post("/api/v1/transactions/score", real)
+        assert status == 201, (status, content[:300])
+        real_times.append(seconds)
+        status, seconds, content = client.post(FLOOR, floor)
+        assert status == 201, (status, content[:300])
+        floor_times.append(seconds)
+    real_rates, floor_rates = [], []
+    real_batches = [rows[i : i + batch_size] for i in range(singles, len(rows) - batch_size + 1, batch_size)]
+    floor_batches = [
+        floor_rows[i : i + batch_size] for i in range(singles, len(floor_rows) - batch_size + 1, batch_size)
+    ]
+    for real, floor in zip(real_batches, floor_batches, strict=False):
+        status, seconds, content = client.post("/api/v1/transactions/score/batch", {"transactions": real})
+        assert status == 200, (status, content[:300])
+        real_rates.append(len(real) / seconds)
+        status, seconds, content = client.post(FLOOR + "/batch", {"transactions": floor})
+        assert status == 200, (status, content[:300])
+        floor_rates.append(len(floor) / seconds)
+    result = {
+        "paired_single_median_ms": statistics.median(real_times) * 1000,
+        "floor_single_median_ms": statistics.median(floor_times) * 1000,
+        "paired_single_p99_ms": percentile(real_times, 0.99) * 1000,
+        "floor_single_p99_ms": percentile(floor_times, 0.99) * 1000,
+    }
+    result["single_median_vs_floor"] = result["paired_single_median_ms"] / result["floor_single_median_ms"]
+    result["single_p99_vs_floor"] = result["paired_single_p99_ms"] / result["floor_single_p99_ms"]
+    if real_rates:
+        result |= {
+            "paired_batch_rows_per_s": statistics.median(real_rates),
+            "floor_batch_rows_per_s": statistics.median(floor_rates),
+        }
+        result["batch_share_of_floor"] = result["paired_batch_rows_per_s"] / result["floor_batch_rows_per_s"]
+    return result
 
 
 def concurrent(secret: str, rows: list[dict], clients: int) -> dict:
@@ -275,15 +365,21 @@ def fresh_run_database() -> None:
 def run_server(name: str, secret: str, args) -> dict:
     fresh_run_database()
     run = uuid.uuid4().hex[:6]
-    rows = request_rows(28, args.single + 50 + args.concurrent_requests + args.batch_rows, run)
+    floor_count = args.floor_single + args.floor_batches * 1000 if args.floor_single else 0
+    rows = request_rows(28, args.single + 50 + args.concurrent_requests + args.batch_rows + floor_count, run)
     single_rows = rows[: args.single + 50]
     concurrent_rows = rows[args.single + 50 : args.single + 50 + args.concurrent_requests]
-    batch_rows = rows[args.single + 50 + args.concurrent_requests :]
+    batch_rows = rows[args.single + 50 + args.concurrent_requests : len(rows) - floor_count]
+    # The floor's rows are the same handbook rows under other ids: the same accounts, hence the same history reads.
+    paired_rows = rows[len(rows) - floor_count :]
+    floor_rows = [{**row, "transaction_id": "floor-" + row["transaction_id"]} for row in paired_rows]
     process = start_server(name, args.workers)
     try:
         result = {"server": name, **single(secret, single_rows)}
         result |= concurrent(secret, concurrent_rows, args.clients)
         result |= batch(secret, batch_rows, args.batch_clients, args.workers, process.pid)
+        if floor_count:
+            result |= against_floor(secret, paired_rows, floor_rows, args.floor_single)
     finally:
         stop_server(process)
     result |= engine_rates([r["transaction_id"] for r in batch_rows[2000:3000]])
@@ -309,6 +405,14 @@ def main() -> None:
     parser.add_argument("--batch-clients", type=int, default=2, help="Clients sending batches at once.")
     parser.add_argument("--workers", type=int, default=2, help="Worker processes of uvicorn and gunicorn.")
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument(
+        "--floor-single",
+        type=int,
+        default=1000,
+        help="Single scores sent alternately to the real endpoint and its floor (0: no floor); then --floor-batches "
+        "batches of 1,000 alternately to each.",
+    )
+    parser.add_argument("--floor-batches", type=int, default=8)
     args = parser.parse_args()
     prepare()
     setup_django()

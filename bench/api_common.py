@@ -39,6 +39,7 @@ def bench_env(db: str = BENCH_DB, **extra: str) -> dict:
         "CHANNELS_PREFIX": "asgi-bench-api",
         "CACHE_KEY_PREFIX": "bench-api",
         "DEBUG": "0",
+        "BENCH_ENDPOINTS": "1",  # the floor the scoring endpoints are measured against (detection/scoring/floor.py)
         "PLAIN_HTTP": "1",  # the benchmark's clients speak plain HTTP to a local server, as make run does
         "SECRET_KEY": "bench-only-" + "k" * 50,  # a local benchmark's key: long enough for DEBUG off, never secret
         "LOG_LEVEL": "WARNING",

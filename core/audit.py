@@ -100,3 +100,35 @@ def audit_record(
         ip_address=_client_ip(request),
         request_id=request_id_var.get(),
     )
+
+
+def audit_record_many(
+    *,
+    action: str,
+    object_type: str,
+    changes: list[tuple[str, str, dict, dict]],
+    actor,
+    organisation_id: int,
+    request=None,
+) -> None:
+    """One audit row per changed object, in one INSERT: `changes` holds (object id, repr, before, after) each. A
+    bulk action records these besides its own summary row (`audit_record`)."""
+    request = request if request is not None else audit_request_var.get()
+    ip, request_id = _client_ip(request), request_id_var.get()
+    actor_id = actor if getattr(actor, "pk", None) else None
+    AuditEvent.objects.bulk_create(
+        AuditEvent(
+            action=action,
+            object_type=object_type,
+            object_id=str(object_id),
+            object_repr=str(label)[:200],
+            before=_jsonable(before),
+            after=_jsonable(after),
+            actor=actor_id,
+            actor_label=getattr(actor, "username", "") or "system",
+            organisation_id=organisation_id,
+            ip_address=ip,
+            request_id=request_id,
+        )
+        for object_id, label, before, after in changes
+    )

@@ -2,6 +2,9 @@
 action and rule hits by rule, job progress and review-queue depth per organisation. An organisation is labelled
 with its name (its slug).
 
+The HTTP requests by view and code, Celery tasks and queues, alert deliveries and the score distribution feed the
+dashboards in deploy/grafana/ (docs/operations.md, "Monitoring").
+
 Counters and histograms live in each process. Set PROMETHEUS_MULTIPROC_DIR (an empty, writable directory,
 cleared at deploy) to sum them over every web and worker process on the machine; without it /metrics shows
 the counts of the process that answers. Job progress and the review-queue depth are read from the database
@@ -13,6 +16,7 @@ proxy on the same host), and any request carrying `Authorization: Bearer $METRIC
 
 import hmac
 import os
+import time
 from collections.abc import Callable, Iterable, Mapping
 
 from django.conf import settings
@@ -26,6 +30,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
     multiprocess,
+    start_http_server,
 )
 from prometheus_client.core import Metric
 
@@ -60,6 +65,69 @@ RULE_HITS = Counter(
     "Scores a rule matched (tag rules included), by organisation and rule name.",
     ["organisation", "rule"],
 )
+
+# Every HTTP request, by the view that answered it (its URL name; "unmatched" when none did) and method and code.
+HTTP_REQUESTS = Counter(
+    "anomaly_http_requests", "HTTP requests answered, by view, method and status code.", ["view", "method", "code"]
+)
+HTTP_SECONDS = Histogram(
+    "anomaly_http_request_seconds",
+    "Time to answer an HTTP request (the whole middleware stack), by view.",
+    ["view"],
+    buckets=LATENCY_BUCKETS,
+)
+SCORE_BUCKETS = tuple(round(0.05 * i, 2) for i in range(1, 21))
+SCORES = Histogram(
+    "anomaly_score",
+    "Scores stored, by organisation (the distribution of the model in force).",
+    ["organisation"],
+    buckets=SCORE_BUCKETS,
+)
+CELERY_TASKS = Counter("anomaly_celery_tasks", "Celery tasks finished, by task and state.", ["task", "state"])
+CELERY_TASK_SECONDS = Histogram(
+    "anomaly_celery_task_seconds", "Time a Celery task ran, by task.", ["task"], buckets=LATENCY_BUCKETS
+)
+ALERT_DELIVERIES = Counter(
+    "anomaly_alert_deliveries",
+    "Alert delivery attempts, by channel and outcome (sent, retry: failed and tried again, failed: given up).",
+    ["channel", "outcome"],
+)
+
+
+HTTP_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+
+
+def request_recorded(*, view: str, method: str, code: int, seconds: float) -> None:
+    method = method if method in HTTP_METHODS else "other"  # a made-up method must not make a new series
+    HTTP_REQUESTS.labels(view=view, method=method, code=str(code)).inc()
+    HTTP_SECONDS.labels(view=view).observe(seconds)
+
+
+def scores_distribution_recorded(*, organisation: str, scores) -> None:
+    """Observe many scores at once: one count per bucket (np.searchsorted) rather than one call per score, so a
+    batch of thousands costs microseconds."""
+    import numpy as np
+
+    values = np.asarray(scores, dtype=float)
+    if not len(values):
+        return
+    child = SCORES.labels(organisation=organisation)
+    bounds = np.asarray(child._upper_bounds)  # the buckets' upper bounds, +Inf last
+    counts = np.bincount(np.searchsorted(bounds, values, side="left"), minlength=len(bounds))
+    for bucket, count in zip(child._buckets, counts, strict=False):
+        if count:
+            bucket.inc(int(count))
+    child._sum.inc(float(values.sum()))
+
+
+def task_recorded(*, task: str, state: str, seconds: float | None = None) -> None:
+    CELERY_TASKS.labels(task=task, state=state).inc()
+    if seconds is not None:
+        CELERY_TASK_SECONDS.labels(task=task).observe(seconds)
+
+
+def delivery_recorded(*, channel: str, outcome: str) -> None:
+    ALERT_DELIVERIES.labels(channel=channel, outcome=outcome).inc()
 
 
 def decisions_recorded(*, organisation: str, decisions: Mapping[str, int], rule_hits: Mapping[str, int]) -> None:
@@ -125,6 +193,34 @@ def exposition() -> bytes:
     else:
         process_registry = REGISTRY
     return generate_latest(process_registry) + generate_latest(_database_registry)
+
+
+def metrics_server_start(port: int, addr: str = "0.0.0.0") -> None:  # noqa: S104 - scraped from other hosts
+    """Serve /metrics on its own port in a process that has no web server (a Celery worker, a stream consumer):
+    with PROMETHEUS_MULTIPROC_DIR, the sum over every process of the machine, as the web's /metrics."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = REGISTRY
+    start_http_server(port, addr=addr, registry=registry)
+
+
+class RequestMetricsMiddleware:
+    """Counts every request by view, method and code, and times it (anomaly_http_requests, _request_seconds)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        started = time.perf_counter()
+        response = self.get_response(request)
+        match = getattr(request, "resolver_match", None)
+        view = (match.view_name or match.url_name or "unnamed") if match else "unmatched"
+        request_recorded(
+            view=view, method=request.method, code=response.status_code, seconds=time.perf_counter() - started
+        )
+        return response
 
 
 def metrics_allowed(request) -> bool:

@@ -3,6 +3,9 @@ organisations they are members of, superusers every one; each page filters by or
 
 from django.contrib import admin, messages
 from django.forms.models import model_to_dict
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+from django.utils.html import format_html
 
 from accounts.admin import OrganisationScopedAdmin
 from accounts.models import Organisation
@@ -37,9 +40,21 @@ class ModelVersionAdmin(ScopedReadOnlyAdmin):
     list_select_related = ["organisation"]
     search_fields = ["=version", "error"]
     actions = ["activate"]
-    exclude = ["artifact"]
-    # Every field, in the model's order, but the artifact (its bytes and their format number).
-    readonly_fields = [f.name for f in ModelVersion._meta.fields if f.name not in ("id", "artifact", "artifact_format")]
+    exclude = ["artifact", "mlflow_run_id", "mlflow_run_url"]
+    # Every field, in the model's order, but the artifact (its bytes and their format number); the MLflow run as a link.
+    readonly_fields = [
+        "mlflow_run" if f.name == "mlflow_run_url" else f.name
+        for f in ModelVersion._meta.fields
+        if f.name not in ("id", "artifact", "artifact_format", "mlflow_run_id")
+    ]
+
+    @admin.display(description="MLflow run")
+    def mlflow_run(self, version):
+        if version.mlflow_run_url:
+            return format_html(
+                '<a href="{}" target="_blank" rel="noopener">{}</a>', version.mlflow_run_url, version.mlflow_run_id
+            )
+        return version.mlflow_run_id or "—"
 
     @admin.display(description="metrics")
     def headline_metrics(self, version):
@@ -47,22 +62,23 @@ class ModelVersionAdmin(ScopedReadOnlyAdmin):
         return ", ".join(f"{k} {v:.3f}" for k, v in shown.items()) or "—"
 
     @admin.action(
-        description="Activate the selected version (retires its organisation's active one)", permissions=["activate"]
+        description="Compare the selected version with the active one, then activate it", permissions=["activate"]
     )
     def activate(self, request, queryset):
-        from detection.training.services import model_version_activate
-
+        """Never in one click: the person is sent to the comparison page, which asks to confirm (detection.versions)."""
         if queryset.count() != 1:
-            self.message_user(request, "Select exactly one version to activate.", messages.ERROR)
-            return
-        try:
-            version = model_version_activate(version=queryset.get(), user=request.user, request=request)
-        except ValueError as exc:
-            self.message_user(request, str(exc), messages.ERROR)
-            return
-        self.message_user(
-            request, f"v{version.version} is now {version.organisation}'s active version.", messages.SUCCESS
-        )
+            self.message_user(request, "Select exactly one version to compare and activate.", messages.ERROR)
+            return None
+        version = queryset.select_related("organisation").get()
+        if request.organisation is None or request.organisation.pk != version.organisation_id:
+            self.message_user(
+                request,
+                f"v{version.version} belongs to {version.organisation}: work in {version.organisation} (the chooser "
+                "in the header) to compare and activate it.",
+                messages.ERROR,
+            )
+            return None
+        return HttpResponseRedirect(reverse("detection:version_compare", kwargs={"pk": version.pk}))
 
     def has_activate_permission(self, request):
         return request.user.has_perm("detection.change_modelversion")

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.urls import path
 
 from detection.jobs import apis as job_apis
@@ -14,3 +15,11 @@ urlpatterns = [
     path("jobs/<int:job_id>", job_apis.ScoringJobDetailApi.as_view(), name="api-job-detail"),
     path("jobs/<int:job_id>/result.csv", job_apis.ScoringJobResultApi.as_view(), name="api-job-result"),
 ]
+
+if settings.BENCH_ENDPOINTS:  # the benchmarks' floor (detection/scoring/floor.py); never routed otherwise
+    from detection.scoring import floor
+
+    urlpatterns += [
+        path("bench/floor/score", floor.FloorScoreApi.as_view(), name="api-bench-floor"),
+        path("bench/floor/score/batch", floor.FloorScoreBatchApi.as_view(), name="api-bench-floor-batch"),
+    ]

@@ -269,3 +269,48 @@ def _category_labels(frame: Frame, categories: Sequence[str], slot: float) -> No
         frame.parts.append(
             f'<text x="{x}" y="{base + 16}" text-anchor="middle" fill="#667085">{escape(categories[i])}</text>'
         )
+
+
+def _arc_point(cx: float, cy: float, r: float, share: float) -> tuple[float, float]:
+    """The point of a half circle (left to right, over the top) at `share` of the way along it."""
+    angle = math.pi * (1 - min(max(share, 0.0), 1.0))
+    return round(cx + r * math.cos(angle), 2), round(cy - r * math.sin(angle), 2)
+
+
+def gauge(
+    value: float, *, bands: Sequence[tuple[float, str, str]], marker: float | None = None, title: str = "Score"
+) -> SafeString:
+    """A half-circle gauge of a score in [0, 1]: the bands drawn along the arc (each (from, name, colour), from 0
+    up), a needle at `value`, the value written under it and, with `marker`, a tick at a threshold."""
+    width, height, cx, cy, r = 260, 160, 130.0, 130.0, 100.0
+    parts = [
+        f'<svg class="chart gauge" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
+        f'role="img" aria-label="{escape(title)} {value:.3f}" data-value="{value:.6f}" {FONT}>'
+        f"<title>{escape(title)}: {value:.3f}</title>"
+    ]
+    edges = [start for start, _, _ in bands] + [1.0]
+    for (start, name, color), end in zip(bands, edges[1:], strict=True):
+        if end <= start:
+            continue
+        x1, y1 = _arc_point(cx, cy, r, start)
+        x2, y2 = _arc_point(cx, cy, r, end)
+        parts.append(
+            f'<path class="band" data-band="{escape(name)}" d="M {x1} {y1} A {r} {r} 0 0 1 {x2} {y2}" fill="none" '
+            f'stroke="{color}" stroke-width="18"><title>{escape(name)} from {start:.2f}</title></path>'
+        )
+    if marker is not None:
+        inner, outer = _arc_point(cx, cy, r - 14, marker), _arc_point(cx, cy, r + 14, marker)
+        parts.append(
+            f'<line class="threshold" x1="{inner[0]}" y1="{inner[1]}" x2="{outer[0]}" y2="{outer[1]}" '
+            f'stroke="#1d2330" stroke-width="2"><title>review threshold {marker:.3f}</title></line>'
+        )
+    tip = _arc_point(cx, cy, r - 22, value)
+    parts.append(
+        f'<line class="needle" x1="{cx}" y1="{cy}" x2="{tip[0]}" y2="{tip[1]}" stroke="#1d2330" stroke-width="3" '
+        f'stroke-linecap="round"/><circle cx="{cx}" cy="{cy}" r="6" fill="#1d2330"/>'
+        f'<text x="{cx}" y="{cy + 26}" text-anchor="middle" font-size="22" font-weight="650" fill="#1d2330">'
+        f"{value:.3f}</text>"
+        f'<text x="{cx - r}" y="{cy + 16}" text-anchor="middle" font-size="10" fill="#667085">0</text>'
+        f'<text x="{cx + r}" y="{cy + 16}" text-anchor="middle" font-size="10" fill="#667085">1</text></svg>'
+    )
+    return mark_safe("".join(parts))  # noqa: S308 - every text above went through escape() or is a number

@@ -35,6 +35,9 @@ class ModelVersion(models.Model):
     )
     trained_at = models.DateTimeField(null=True, blank=True)
     activated_at = models.DateTimeField(null=True, blank=True)
+    # The MLflow run that tracked its training (when MLFLOW_TRACKING_URI was set), and its page in the MLflow UI.
+    mlflow_run_id = models.CharField("MLflow run", max_length=64, blank=True, default="")
+    mlflow_run_url = models.CharField("MLflow run page", max_length=500, blank=True, default="")
 
     class Meta:
         ordering = ["-version"]

@@ -21,17 +21,22 @@ def queue_group(organisation_id: int) -> str:
     return f"review-queue-{organisation_id}"
 
 
-def review_queue_broadcast(*, organisation_id: int, item_ids: list[int], event: str) -> None:
+def review_queue_broadcast(*, organisation_id: int, item_ids: list[int], event: str, case_ids=()) -> None:
+    """`case_ids`: cases changed besides those of the items (assigned, snoozed, linked, closed), for the pages that
+    show cases."""
     if event not in EVENTS:
         raise ValueError(f"unknown event {event!r}")
-    if item_ids:
-        group_send(queue_group(organisation_id), {"type": "queue.event", "event": event, "item_ids": item_ids})
+    if item_ids or case_ids:
+        message = {"type": "queue.event", "event": event, "item_ids": list(item_ids)}
+        if case_ids:
+            message["case_ids"] = list(case_ids)
+        group_send(queue_group(organisation_id), message)
 
 
-def review_queue_broadcast_on_commit(*, organisation_id: int, item_ids: list[int], event: str) -> None:
+def review_queue_broadcast_on_commit(*, organisation_id: int, item_ids: list[int], event: str, case_ids=()) -> None:
     """Broadcast to the organisation's queues once the surrounding transaction commits; a failed broadcast is logged,
     never raised, since the change itself is saved and the next page load shows it."""
-    ids = list(item_ids)
-    transaction.on_commit(
-        lambda: review_queue_broadcast(organisation_id=organisation_id, item_ids=ids, event=event), robust=True
-    )
+    message = {"organisation_id": organisation_id, "item_ids": list(item_ids), "event": event}
+    if case_ids:
+        message["case_ids"] = list(case_ids)
+    transaction.on_commit(lambda: review_queue_broadcast(**message), robust=True)

@@ -7,6 +7,7 @@ from django.http import QueryDict
 
 from accounts.selectors import organisation_for_scope
 from review.broadcast import queue_group
+from review.cases.live import case_update_html, cases_update_html, socket_mode
 from review.forms import QueueFilterForm
 from review.rendering import socket_update_html
 from review.selectors import review_queue, review_queue_counts
@@ -38,6 +39,7 @@ class ReviewQueueConsumer(AsyncWebsocketConsumer):
             return
         query = QueryDict(self.scope.get("query_string", b"").decode())
         self.filters = QueueFilterForm(query).filters()
+        self.mode, self.mode_arg = socket_mode(query)
         self.group = queue_group(self.organisation_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
@@ -50,8 +52,24 @@ class ReviewQueueConsumer(AsyncWebsocketConsumer):
         """The queue only listens; anything a client sends is ignored."""
 
     async def queue_event(self, event):
-        html = await database_sync_to_async(self._render)(event["event"], event["item_ids"])
-        await self.send(text_data=html)
+        html = await database_sync_to_async(self._render_for_page)(event)
+        if html.strip():
+            await self.send(text_data=html)
+
+    def _render_for_page(self, event: dict) -> str:
+        """The queue's rows, or the cases page's or a case page's (review.cases.live) as the socket was opened for."""
+        item_ids, case_ids = event["item_ids"], event.get("case_ids", [])
+        common = {
+            "organisation_id": self.organisation_id,
+            "user": self.user,
+            "item_ids": item_ids,
+            "case_ids": case_ids,
+        }
+        if self.mode == "cases":
+            return cases_update_html(filters=self.mode_arg, **common)
+        if self.mode == "case":
+            return case_update_html(case_id=self.mode_arg, **common)
+        return self._render(event["event"], item_ids)
 
     def _render(self, event: str, item_ids: list[int]) -> str:
         queue = review_queue(organisation_id=self.organisation_id, user=self.user, filters=self.filters)

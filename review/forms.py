@@ -13,6 +13,8 @@ class QueueFilterForm(forms.Form):
         ("in_review", "In review"),
         ("needs_info", "Needs info"),
         ("decided", "Decided"),
+        ("closed", "Closed"),
+        ("snoozed", "Snoozed"),
         ("all", "All"),
     ]
     ASSIGNEE_CHOICES = [("anyone", "Anyone"), ("me", "Me"), ("unassigned", "Unassigned")]
@@ -25,8 +27,15 @@ class QueueFilterForm(forms.Form):
     min_amount = forms.DecimalField(required=False, min_value=0, decimal_places=2, max_digits=14)
     max_amount = forms.DecimalField(required=False, min_value=0, decimal_places=2, max_digits=14)
     category = forms.CharField(required=False, max_length=64)
+    account = forms.CharField(required=False, max_length=128)
     min_age = forms.ChoiceField(choices=AGE_CHOICES, required=False)
     sort = forms.ChoiceField(choices=SORT_CHOICES, required=False)
+    source = forms.CharField(required=False, max_length=100, widget=forms.Select)
+
+    def __init__(self, *args, sources: list[str] = (), **kwargs):
+        """`sources`: the names the source filter offers (the organisation's live sources); any name filters."""
+        super().__init__(*args, **kwargs)
+        self.fields["source"].widget.choices = [("", "Any source"), *((name, name) for name in sources)]
 
     def filters(self) -> dict:
         """The cleaned filters; invalid values are ignored rather than failing the page."""

@@ -6,13 +6,15 @@ the account and merchant histories around them (sources of one organisation shar
 
 from datetime import timedelta
 
-from django.db.models import Count, Q, QuerySet
+from django.conf import settings
+from django.db.models import Count, F, Min, Q, QuerySet
 from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
 
 from accounts.models import Organisation
+from detection.models import ScoringJob
 from review.models import ReviewDecision, ReviewItem
-from transactions.models import Transaction
+from transactions.models import Source, Transaction
 
 ORDERINGS = {
     "priority": ("-priority", "created_at", "pk"),
@@ -23,14 +25,23 @@ ORDERINGS = {
 ACTIVE = (ReviewItem.Status.OPEN, ReviewItem.Status.IN_REVIEW)
 
 
+def not_snoozed_q() -> Q:
+    """Items not snoozed now: a snoozed item leaves the queue until its time comes."""
+    return Q(snoozed_until__isnull=True) | Q(snoozed_until__lte=timezone.now())
+
+
 def _status_q(status: str) -> Q:
     if status == "all":
         return Q()
+    if status == "snoozed":
+        return Q(status__in=ACTIVE, snoozed_until__gt=timezone.now())
     if status == "needs_info":
-        return Q(status=ReviewItem.Status.IN_REVIEW, decision=ReviewItem.Decision.NEEDS_INFO)
+        return Q(status=ReviewItem.Status.IN_REVIEW, decision=ReviewItem.Decision.NEEDS_INFO) & not_snoozed_q()
+    if status in ACTIVE:
+        return Q(status=status) & not_snoozed_q()
     if status in ReviewItem.Status.values:
         return Q(status=status)
-    return Q(status__in=ACTIVE)
+    return Q(status__in=ACTIVE) & not_snoozed_q()
 
 
 def _assignee_q(assignee: str | None, user) -> Q:
@@ -51,6 +62,10 @@ def _filters_q(filters: dict, user) -> Q:
         q &= Q(transaction__amount__lte=filters["max_amount"])
     if "category" in filters:
         q &= Q(transaction__merchant_category__iexact=filters["category"])
+    if "account" in filters:
+        q &= Q(transaction__account_id=filters["account"])
+    if "source" in filters:
+        q &= Q(transaction__source__name=filters["source"])
     if "min_age" in filters:
         q &= Q(created_at__lte=timezone.now() - timedelta(minutes=int(filters["min_age"])))
     return q
@@ -61,6 +76,56 @@ def review_items(*, organisation_id: int | None) -> QuerySet[ReviewItem]:
     if organisation_id is None:
         return ReviewItem.objects.none()
     return ReviewItem.objects.filter(transaction__source__organisation_id=organisation_id)
+
+
+def live_items(*, organisation_id: int | None) -> QuerySet[ReviewItem]:
+    """The organisation's items of live traffic: the queue's (an upload's items are worked in its own view)."""
+    return review_items(organisation_id=organisation_id).filter(origin=ReviewItem.Origin.LIVE)
+
+
+def review_claimable(*, organisation_id: int | None, user, filters: dict) -> QuerySet[ReviewItem]:
+    """The open live items matching the queue's filters, in the queue's order: what "claim next" hands out."""
+    ordering = ORDERINGS.get(filters.get("sort", "priority"), ORDERINGS["priority"])
+    return (
+        live_items(organisation_id=organisation_id)
+        .filter(_filters_q(filters, user), status=ReviewItem.Status.OPEN)
+        .order_by(*ordering)
+    )
+
+
+def review_live_sources(*, organisation_id: int | None) -> list[str]:
+    """The names of the organisation's sources of live traffic (not its uploads), for the queue's source filter."""
+    if organisation_id is None:
+        return []
+    sources = Source.objects.filter(organisation_id=organisation_id).exclude(kind=Source.Kind.UPLOAD)
+    return list(sources.order_by("name").values_list("name", flat=True))
+
+
+def review_upload_items(*, organisation_id: int | None, job_id: int) -> QuerySet[ReviewItem]:
+    """An upload's flagged items (of its scoring job), highest priority first, with what a row shows."""
+    return (
+        review_items(organisation_id=organisation_id)
+        .filter(job_id=job_id, origin=ReviewItem.Origin.UPLOAD)
+        .select_related("transaction", "score", "assignee")
+        .order_by(*ORDERINGS["priority"])
+    )
+
+
+def review_upload_job(*, organisation_id: int | None, job_id: int) -> ScoringJob | None:
+    """The organisation's scoring job of a person's upload, or None (another organisation's, or a partner's job)."""
+    if organisation_id is None:
+        return None
+    jobs = ScoringJob.objects.filter(source__organisation_id=organisation_id, source__kind=Source.Kind.UPLOAD)
+    return jobs.select_related("created_by").filter(pk=job_id).first()
+
+
+def review_upload_counts(*, organisation_id: int | None, job_id: int) -> dict[str, int]:
+    """An upload's items by state: still to do (open and in review), decided, closed; one aggregate query."""
+    return review_upload_items(organisation_id=organisation_id, job_id=job_id).aggregate(
+        active=Count("pk", filter=Q(status__in=ACTIVE)),
+        decided=Count("pk", filter=Q(status=ReviewItem.Status.DECIDED)),
+        closed=Count("pk", filter=Q(status=ReviewItem.Status.CLOSED)),
+    )
 
 
 def transactions_of(*, organisation_id: int | None) -> QuerySet[Transaction]:
@@ -74,7 +139,7 @@ def review_queue(*, organisation_id: int | None, user, filters: dict) -> QuerySe
     """The organisation's items matching the queue's filters in the chosen order, with everything a row shows."""
     ordering = ORDERINGS.get(filters.get("sort", "priority"), ORDERINGS["priority"])
     return (
-        review_items(organisation_id=organisation_id)
+        live_items(organisation_id=organisation_id)
         .filter(_filters_q(filters, user))
         .select_related("transaction", "score", "assignee")
         .order_by(*ordering)
@@ -82,10 +147,11 @@ def review_queue(*, organisation_id: int | None, user, filters: dict) -> QuerySe
 
 
 def review_queue_counts(*, organisation_id: int | None, user) -> dict[str, int]:
-    """The organisation's open, in review, waiting for information, and claimed by this user: one aggregate query."""
+    """The organisation's open, in review, waiting for information, and claimed by this user in the live queue: one
+    aggregate query."""
     return (
-        review_items(organisation_id=organisation_id)
-        .filter(status__in=ACTIVE)
+        live_items(organisation_id=organisation_id)
+        .filter(not_snoozed_q(), status__in=ACTIVE)
         .aggregate(
             open=Count("pk", filter=Q(status=ReviewItem.Status.OPEN)),
             in_review=Count("pk", filter=Q(status=ReviewItem.Status.IN_REVIEW)),
@@ -172,3 +238,39 @@ def review_queue_depth_gauge():
     for (name, status), depth in sorted(depths.items()):
         queue.add_metric([name, status], depth)
     yield queue
+    yield from _review_queue_age_gauges({name for name, _ in depths})
+
+
+def _review_queue_age_gauges(names: set[str]):
+    """/metrics: the oldest undecided item's age, and the items past their SLA (amber, red), by organisation."""
+    oldest = GaugeMetricFamily(
+        "anomaly_review_queue_oldest_seconds",
+        "Age of the oldest review item not yet decided (0 when none).",
+        labels=["organisation"],
+    )
+    over = GaugeMetricFamily(
+        "anomaly_review_queue_over_sla",
+        "Review items not yet decided past their SLA: amber (REVIEW_SLA_AMBER_MINUTES) and red (..._RED_MINUTES).",
+        labels=["organisation", "level"],
+    )
+    now = timezone.now()
+    amber = now - timedelta(minutes=settings.REVIEW_SLA_AMBER_MINUTES)
+    red = now - timedelta(minutes=settings.REVIEW_SLA_RED_MINUTES)
+    rows = {
+        row["name"]: row
+        for row in ReviewItem.objects.filter(status__in=ACTIVE)
+        .values(name=F("transaction__source__organisation__name"))
+        .annotate(
+            first=Min("created_at"),
+            amber=Count("pk", filter=Q(created_at__lt=amber, created_at__gte=red)),
+            red=Count("pk", filter=Q(created_at__lt=red)),
+        )
+        .order_by()
+    }
+    for name in sorted(names):
+        row = rows.get(name, {"first": None, "amber": 0, "red": 0})
+        oldest.add_metric([name], (now - row["first"]).total_seconds() if row["first"] else 0)
+        over.add_metric([name, "amber"], row["amber"])
+        over.add_metric([name, "red"], row["red"])
+    yield oldest
+    yield over

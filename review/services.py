@@ -16,12 +16,14 @@ from core.audit import audit_record
 from core.bulk_insert import insert_returning
 from detection.scoring.events import ScoresStored
 from review.broadcast import review_queue_broadcast_on_commit
-from review.models import ReviewDecision, ReviewItem
-from review.selectors import review_items
+from review.cases.grouping import cases_close_finished, cases_join_items
+from review.models import CaseEvent, ReviewDecision, ReviewItem
+from review.selectors import review_claimable
 from transactions.models import Transaction
 from transactions.services import transaction_label
 
 FINAL_DECISIONS = {ReviewItem.Decision.FRAUD: 1, ReviewItem.Decision.LEGITIMATE: 0}
+ACTIVE_STATUSES = (ReviewItem.Status.OPEN, ReviewItem.Status.IN_REVIEW)
 
 
 class ReviewConflict(Exception):
@@ -54,6 +56,8 @@ _ITEM_COLUMNS = (
     ("priority", "float8"),
     ("created_at", "timestamptz"),
     ("decision", "text"),
+    ("origin", "text"),
+    ("job_id", "bigint"),
 )
 
 
@@ -67,36 +71,53 @@ def _insert_ignoring_queued(rows: list[tuple]) -> list[tuple[int, int]]:
     )
 
 
-def _item_rows(transaction_ids, score_ids, scores, amounts, now) -> list[tuple]:
-    """New open items' rows (the _ITEM_COLUMNS), one per transaction, from parallel sequences."""
+def _item_rows(transaction_ids, score_ids, scores, amounts, now, job_id: int | None = None) -> list[tuple]:
+    """New open items' rows (the _ITEM_COLUMNS), one per transaction, from parallel sequences; an upload's job's
+    items are of origin `upload`."""
+    origin = ReviewItem.Origin.UPLOAD if job_id is not None else ReviewItem.Origin.LIVE
     return [
-        (int(tx), int(score_id), ReviewItem.Status.OPEN, review_priority(score=score, amount=amount), now, "")
+        (
+            int(tx),
+            int(score_id),
+            ReviewItem.Status.OPEN,
+            review_priority(score=score, amount=amount),
+            now,
+            "",
+            origin,
+            job_id,
+        )
         for tx, score_id, score, amount in zip(transaction_ids, score_ids, scores, amounts, strict=True)
     ]
 
 
 @transaction.atomic(savepoint=False)
-def review_items_queue(*, organisation_id: int, transaction_ids, score_ids, scores, amounts) -> list[int]:
+def review_items_queue(
+    *, organisation_id: int, transaction_ids, score_ids, scores, amounts, job_id: int | None = None
+) -> list[int]:
     """Queue flagged scores of one organisation's transactions given as parallel sequences (one per transaction, as
     bulk scoring has them in arrays): the same items, priorities and broadcast as `review_items_create_for_scores`.
+    Items of an upload's job (`job_id`) are kept for that upload's own view: the live queues do not hear of them.
     Returns the new items' ids."""
-    rows = _item_rows(transaction_ids, score_ids, scores, amounts, timezone.now())
+    rows = _item_rows(transaction_ids, score_ids, scores, amounts, timezone.now(), job_id)
     item_ids = [pk for pk, _ in _insert_ignoring_queued(rows)] if rows else []
-    if item_ids:
+    if item_ids and job_id is None:
+        cases_join_items(organisation_id=organisation_id, item_ids=item_ids)
         review_queue_broadcast_on_commit(organisation_id=organisation_id, item_ids=item_ids, event="created")
     return item_ids
 
 
 def review_items_queue_stored(event: ScoresStored) -> None:
-    """Scoring's news of stored scores: the flagged ones enter their organisation's queue."""
-    flagged = event.flagged
-    if flagged.any():
+    """Scoring's news of stored scores: the flagged ones enter their organisation's queue (an upload's, its own
+    view), except transactions that arrived labelled, whose outcome is known already."""
+    queued = event.flagged & ~event.arrived_labelled()
+    if queued.any():
         review_items_queue(
             organisation_id=event.organisation_id,
-            transaction_ids=event.transaction_ids[flagged],
-            score_ids=event.score_ids[flagged],
-            scores=event.scores[flagged],
-            amounts=event.amounts[flagged],
+            transaction_ids=event.transaction_ids[queued],
+            score_ids=event.score_ids[queued],
+            scores=event.scores[queued],
+            amounts=event.amounts[queued],
+            job_id=event.upload_job_id,
         )
 
 
@@ -130,7 +151,7 @@ def review_items_create_for_scores(*, scores: list) -> list[ReviewItem]:
             priority=priority,
             created_at=now,
         )
-        for transaction_id, _, _, priority, _, _ in rows
+        for transaction_id, _, _, priority, *_ in rows
         if transaction_id in created
     ]
     by_organisation: dict[int, list[int]] = {}
@@ -138,6 +159,7 @@ def review_items_create_for_scores(*, scores: list) -> list[ReviewItem]:
         item._state.adding = False
         by_organisation.setdefault(facts[item.transaction_id][1], []).append(item.pk)
     for organisation_id, item_ids in by_organisation.items():
+        cases_join_items(organisation_id=organisation_id, item_ids=item_ids)
         review_queue_broadcast_on_commit(organisation_id=organisation_id, item_ids=item_ids, event="created")
     return items
 
@@ -174,17 +196,19 @@ def _locked(item_id: int) -> ReviewItem:
 
 
 @transaction.atomic
-def review_claim_next(*, organisation_id: int | None, user, request=None) -> ReviewItem | None:
-    """Hand the user the highest-priority open item of the organisation. Rows locked by a concurrent claim are
-    skipped, so two analysts pressing "claim next" at the same moment always get different items. None when the
-    organisation's queue is empty.
+def review_claim_next(
+    *, organisation_id: int | None, user, filters: dict | None = None, request=None
+) -> ReviewItem | None:
+    """Hand the user the next open item of the organisation's live queue that matches the queue's `filters` (none:
+    the whole queue), in the queue's order (highest priority first by default). Rows locked by a concurrent claim
+    are skipped, so two analysts pressing "claim next" at the same moment always get different items. None when no
+    open item matches.
     """
     item = (
-        review_items(organisation_id=organisation_id)
+        review_claimable(organisation_id=organisation_id, user=user, filters=filters or {})
         .select_for_update(skip_locked=True, of=("self",))
         .select_related("transaction__source")
-        .filter(status=ReviewItem.Status.OPEN)
-        .order_by("-priority", "created_at", "pk")
+        .exclude(snoozed_until__gt=timezone.now())
         .first()
     )
     if item is None:
@@ -258,12 +282,16 @@ def review_decide(*, item: ReviewItem, user, decision: str, note: str = "", requ
         item.status = ReviewItem.Status.IN_REVIEW
     item.save(update_fields=["decision", "assignee", "claimed_at", "status", "decided_at", "decided_by"])
     audit_record(action="review.decide", obj=item, before=before, after=_snapshot(item), actor=user, request=request)
+    if item.case_id:
+        text = f"Transaction {item.transaction.transaction_id} decided {item.get_decision_display().lower()}"
+        CaseEvent.objects.create(case_id=item.case_id, kind=CaseEvent.Kind.DECISION, text=text, user=user)
+        cases_close_finished(case_ids=[item.case_id], user=user)
     review_queue_broadcast_on_commit(organisation_id=item.organisation_id, item_ids=[item.pk], event="changed")
     return item
 
 
 def _check_can_decide(item: ReviewItem, user) -> None:
-    if item.status == ReviewItem.Status.DECIDED:
+    if item.status in (ReviewItem.Status.DECIDED, ReviewItem.Status.CLOSED):
         raise ReviewConflict(_conflict_message(item))
     if item.status == ReviewItem.Status.IN_REVIEW and item.assignee_id != user.pk:
         raise ReviewConflict(_conflict_message(item))
@@ -289,6 +317,32 @@ def review_note_add(*, item: ReviewItem, user, note: str) -> ReviewDecision:
 def _conflict_message(item: ReviewItem) -> str:
     if item.status == ReviewItem.Status.DECIDED:
         return f"Already decided: {item.get_decision_display().lower()}."
+    if item.status == ReviewItem.Status.CLOSED:
+        return "Closed without a decision."
     if item.status == ReviewItem.Status.IN_REVIEW and item.assignee_id:
         return f"Claimed by {item.assignee.username}."
     return "This item is not in review."
+
+
+UPLOAD_CLOSE_NOTE = "Closed with its upload's other open items, without a decision (no label)."
+
+
+@transaction.atomic
+def review_upload_close(*, job, items, user, request=None) -> int:
+    """Close an upload's items still to do (`items`: that upload's, as its view selects them) without a decision:
+    they leave its list of work and give no label. One audit event for the upload with the count, a note on each
+    item's record. Returns how many were closed."""
+    ids = list(items.select_for_update(of=("self",)).filter(status__in=ACTIVE_STATUSES).values_list("pk", flat=True))
+    if not ids:
+        return 0
+    ReviewItem.objects.filter(pk__in=ids).update(status=ReviewItem.Status.CLOSED, assignee=None)
+    ReviewDecision.objects.bulk_create([ReviewDecision(item_id=pk, note=UPLOAD_CLOSE_NOTE, user=user) for pk in ids])
+    audit_record(
+        action="review.upload_close",
+        obj=job,
+        organisation_id=job.source.organisation_id,
+        after={"closed": len(ids), "item_ids": ids[:1000]},
+        actor=user,
+        request=request,
+    )
+    return len(ids)

@@ -15,7 +15,8 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from review import selectors, services
+from review import selectors, services, working_slice
+from review.bulk.views import bulk_context
 from review.charts import timeline_svg
 from review.forms import DecisionForm, NoteForm, QueueFilterForm
 from review.models import ReviewItem
@@ -57,37 +58,50 @@ def _next_url(request, default: str) -> str:
     return default
 
 
+def _queue_url(request) -> str:
+    """The queue under the filters this person works with (the session's)."""
+    return working_slice.queue_url(session=request.session)
+
+
 @require_GET
 def queue(request):
     if not request.user.has_perm(VIEW_PERM):
         raise PermissionDenied
-    form = QueueFilterForm(request.GET)
-    filters = form.filters()
+    if not request.GET and working_slice.queue_filters_query(session=request.session):
+        return redirect(_queue_url(request))  # the queue as this person left it
     organisation_id = _organisation_id(request)
+    form = QueueFilterForm(request.GET, sources=selectors.review_live_sources(organisation_id=organisation_id))
+    filters = form.filters()
+    if "reset" in request.GET or any(name in request.GET for name in form.fields):
+        working_slice.queue_filters_save(session=request.session, filters=filters)
     items = selectors.review_queue(organisation_id=organisation_id, user=request.user, filters=filters)
     page = Paginator(items, PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "form": form,
         "page": page,
         "counts": selectors.review_queue_counts(organisation_id=organisation_id, user=request.user),
+        **bulk_context(request, kind="items", total=page.paginator.count),
         **row_context(request.user),
     }
     template = "review/queue.html#queue-table" if request.htmx and not request.htmx.boosted else "review/queue.html"
     return render(request, template, context)
 
 
-def _row_response(request, item: ReviewItem, *, flash: str = ""):
+def _row_response(request, item: ReviewItem, *, flash: str = "", saved: bool = False):
     item = _get_item_for_request(request, item.pk)  # as it is now
-    context = {"item": item, "flash": flash, **row_context(request.user)}
+    context = {"item": item, "flash": flash, "flash_saved": saved, **row_context(request.user)}
     return render(request, "review/queue.html#action-response", context)
 
 
-def _after_action(request, item: ReviewItem, *, error: str = ""):
+def _after_action(request, item: ReviewItem, *, error: str = "", saved: str = ""):
+    """The row (htmx) or a redirect back, with the refusal, or the confirmation of what was saved."""
     if request.htmx:
-        return _row_response(request, item, flash=error)
+        return _row_response(request, item, flash=error or saved, saved=not error and bool(saved))
     if error:
         messages.error(request, error)
-    return redirect(_next_url(request, reverse("review:queue")))
+    elif saved:
+        messages.success(request, saved)
+    return redirect(_next_url(request, _queue_url(request)))
 
 
 def _attempt(request, action, item: ReviewItem, **fields) -> str:
@@ -102,10 +116,17 @@ def _attempt(request, action, item: ReviewItem, **fields) -> str:
 @require_POST
 @decide_required
 def claim_next(request):
-    item = services.review_claim_next(organisation_id=_organisation_id(request), user=request.user, request=request)
+    """The next open item of the live queue under the filters this person works with."""
+    filters = working_slice.queue_filters(session=request.session)
+    item = services.review_claim_next(
+        organisation_id=_organisation_id(request), user=request.user, filters=filters, request=request
+    )
     if item is None:
-        messages.info(request, "Nothing left to claim: the queue is empty.")
-        return redirect("review:queue")
+        if working_slice.queue_filters_query(session=request.session):
+            messages.info(request, "Nothing left to claim under these filters.")
+        else:
+            messages.info(request, "Nothing left to claim: the queue is empty.")
+        return redirect(_queue_url(request))
     return redirect("review:transaction", pk=item.transaction_id)
 
 
@@ -131,9 +152,17 @@ def item_decide(request, pk: int):
     if not form.is_valid():
         return _after_action(request, item, error="Choose fraud, legitimate or needs more information.")
     error = _attempt(request, services.review_decide, item, **form.cleaned_data)
+    saved = "" if error else _decision_saved(item, form.cleaned_data["decision"])
     if not error and request.POST.get("then") == "next" and not request.htmx:
+        messages.success(request, saved)
         return claim_next(request)
-    return _after_action(request, item, error=error)
+    return _after_action(request, item, error=error, saved=saved)
+
+
+def _decision_saved(item: ReviewItem, decision: str) -> str:
+    tx = item.transaction
+    words = ReviewItem.Decision(decision).label.lower()
+    return f"Decision saved: {words} on {tx.amount:,.2f} {tx.currency} of {tx.account_id} ({tx.transaction_id})."
 
 
 @require_POST
@@ -153,7 +182,10 @@ def transaction_detail(request, pk: int):
     tx = _get_transaction_for_request(request, pk)
     item = selectors.review_item_for_transaction(transaction=tx)
     history = selectors.account_history(transaction=tx)
+    back_url, back_label = _back_from_item(request, item)
     context = {
+        "back_url": back_url,
+        "back_label": back_label,
         "tx": tx,
         "item": item,
         "score": item.score if item else tx.scores.select_related("model_version").order_by("-created_at").first(),
@@ -167,3 +199,52 @@ def transaction_detail(request, pk: int):
         "can_decide": can_decide(request.user),
     }
     return render(request, "review/transaction.html", context)
+
+
+def _back_from_item(request, item: ReviewItem | None) -> tuple[str, str]:
+    """Where an item's page leads back to: its upload's view for an upload's item, else the queue under the
+    filters this person works with."""
+    if item is not None and item.origin == ReviewItem.Origin.UPLOAD and item.job_id:
+        return reverse("review:upload", args=[item.job_id]), "Upload's flagged rows"
+    return _queue_url(request), "Review queue"
+
+
+# ------------------------------------------------------------------ an upload's own view
+
+
+def _get_upload_job_for_request(request, job_id: int):
+    """The request's organisation's upload job (a person's, from the upload pages), or 404; 403 for anyone who
+    may not see review items."""
+    if not request.user.has_perm(VIEW_PERM):
+        raise PermissionDenied
+    job = selectors.review_upload_job(organisation_id=_organisation_id(request), job_id=job_id)
+    if job is None:
+        raise Http404("No such upload.")
+    return job
+
+
+@require_GET
+def upload_items(request, job_id: int):
+    """An upload's flagged rows, kept out of the live queue: reviewed here, if at all, or closed together."""
+    job = _get_upload_job_for_request(request, job_id)
+    organisation_id = _organisation_id(request)
+    items = selectors.review_upload_items(organisation_id=organisation_id, job_id=job.pk)
+    context = {
+        "job": job,
+        "page": Paginator(items, PAGE_SIZE).get_page(request.GET.get("page")),
+        "counts": selectors.review_upload_counts(organisation_id=organisation_id, job_id=job.pk),
+        "confirm_close": request.GET.get("confirm") == "close",
+        "can_decide": can_decide(request.user),
+    }
+    return render(request, "review/upload.html", context)
+
+
+@require_POST
+@decide_required
+def upload_close(request, job_id: int):
+    """Close every item of the upload still to do, without a decision (they give no label)."""
+    job = _get_upload_job_for_request(request, job_id)
+    items = selectors.review_upload_items(organisation_id=_organisation_id(request), job_id=job.pk)
+    closed = services.review_upload_close(job=job, items=items, user=request.user, request=request)
+    messages.success(request, f"Closed {closed:,} item{'s' if closed != 1 else ''} of this upload without a decision.")
+    return redirect("review:upload", job_id=job.pk)

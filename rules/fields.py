@@ -16,8 +16,16 @@ import numpy as np
 import pandas as pd
 
 from detection.engine.detector import UNSUPERVISED
-from detection.engine.features import ACCOUNT_LOOKBACK_SECONDS, FeatureSpec, build_features
+from detection.engine.features import (
+    ACCOUNT_LOOKBACK_SECONDS,
+    RULE_MERCHANT_WINDOWS,
+    FeatureSpec,
+    build_features,
+    merchant_activity,
+    new_for_account,
+)
 from detection.engine.frame import ATTR_PREFIX, Frame
+from detection.engine.windows import factorized
 from rules.language import FUNCTION_DESCRIPTIONS, Schema, Type
 
 ATTRIBUTES_PREFIX = "attributes."
@@ -103,6 +111,14 @@ _field(
 )
 _field("channel", Type.STRING, 'How it was made: "online", "in_person", "atm" or "other".', "transaction", "text")
 _field("country", Type.STRING, 'The country as sent (e.g. "FR"); missing when none.', "transaction", "country")
+_field(
+    "device_id",
+    Type.STRING,
+    "The device (or browser fingerprint) it was made from, as sent; missing when none.",
+    "transaction",
+    "device",
+)
+_field("currency", Type.STRING, 'The currency of the amount, as sent (e.g. "EUR").', "transaction", "text")
 _field("latitude", Type.NUMBER, "Where it was made (degrees); missing when not sent.", "transaction")
 _field("longitude", Type.NUMBER, "Where it was made (degrees); missing when not sent.", "transaction")
 _field(
@@ -198,6 +214,13 @@ for _what, _engine in (
         "account",
         _Feature(f"a_new_{_engine}", _flag),
     )
+_field(
+    "first_device_for_account",
+    Type.BOOLEAN,
+    "True when the account has history in its last 30 days but never with this device in it (false for an "
+    "account's very first transaction, and when this transaction has no device).",
+    "account",
+)
 _feature(
     "hour_rarity_account",
     Type.NUMBER,
@@ -215,13 +238,20 @@ _feature(
 )
 
 # The merchant's, before this transaction (missing when the transaction names no merchant).
-for _w in ("24h", "7d", "30d"):
+for _w in RULE_MERCHANT_WINDOWS:
     _feature(
         f"count_{_w}_merchant",
         Type.NUMBER,
         f"How many transactions the merchant had in the {_WINDOW_WORDS[_w]} before this one.",
         "merchant",
         _Feature(f"m_count_{_w}", _count, per_merchant=True),
+    )
+    _feature(
+        f"sum_{_w}_merchant",
+        Type.NUMBER,
+        f"The total amount of the merchant's transactions in the {_WINDOW_WORDS[_w]} before this one.",
+        "merchant",
+        _Feature(f"m_amount_{_w}", _money, per_merchant=True),
     )
 _feature(
     "new_accounts_7d_merchant",
@@ -285,6 +315,35 @@ for _component in COMPONENTS:
     _field(f"score_{_component}", Type.NUMBER, f"Score of {_COMPONENT_WORDS[_component]}, 0 to 1.", "model")
 
 
+# Stored fields the engine's frame does not carry: read for the scored rows only when a rule reads them.
+STORED_FIELDS = ("device_id", "currency")
+FIRST_DEVICE = "first_device_for_account"
+
+
+def stored_rows(names, *, frame, rows: np.ndarray) -> np.ndarray | None:
+    """Positions of the frame's rows whose stored fields (``STORED_FIELDS``) the names read: the scored rows, and
+    their accounts' rows of the 30 days before them when ``first_device_for_account`` is read; None when no name
+    reads a stored field."""
+    names = set(names)
+    if FIRST_DEVICE in names:
+        return _account_history(Frame.of(frame), np.asarray(rows, dtype=np.int64))
+    if names.intersection(STORED_FIELDS):
+        return np.asarray(rows, dtype=np.int64)
+    return None
+
+
+def _account_history(data: Frame, rows: np.ndarray) -> np.ndarray:
+    """The rows and every row of their accounts within the 30 days before the earliest of them."""
+    if not len(rows):
+        return rows
+    ts = data.ts[rows]
+    near = (data.ts >= ts.min() - ACCOUNT_LOOKBACK_SECONDS) & (data.ts <= ts.max())
+    codes = factorized(data.account_id)
+    near &= np.isin(codes, codes[rows])
+    near[rows] = True
+    return np.flatnonzero(near)
+
+
 def rule_schema(lists: Mapping[str, str]) -> Schema:
     """What a rule may read: every catalogue name, attributes, and the organisation's lists (name → kind)."""
     return Schema(
@@ -320,15 +379,26 @@ def completions(lists: Mapping[str, str]) -> list[dict]:
     return names
 
 
-def rule_columns(names, *, frame, rows: np.ndarray, output, risk_levels: Sequence[str]) -> dict[str, np.ndarray]:
+def rule_columns(
+    names,
+    *,
+    frame,
+    rows: np.ndarray,
+    output,
+    risk_levels: Sequence[str],
+    stored: Mapping[str, np.ndarray] | None = None,
+    data: Frame | None = None,
+) -> dict[str, np.ndarray]:
     """The columns of the named catalogue names (and ``attributes.<key>``) for the scored rows of a frame.
 
     ``frame``: what was scored (a ``Frame``, or the adapters' dict of columns, whose ``attr_<key>`` columns keep
     text attributes as text); ``rows``: the scored rows' positions in it; ``output``: the ``ScoreOutput`` (its
-    ``features`` hold the rows' engine features); ``risk_levels``: one per row. Numbers come as float arrays (NaN:
-    missing), text as object arrays (None: missing), flags as bool arrays.
+    ``features`` hold the rows' engine features); ``risk_levels``: one per row; ``stored``: the ``STORED_FIELDS`` the
+    frame lacks, one value per frame row ("" for none, and for the rows ``stored_rows`` did not name); ``data``: the
+    frame as the engine's ``Frame`` when the caller has it. Numbers come as float arrays (NaN: missing), text as object
+    arrays (None: missing), flags as bool arrays.
     """
-    reader = _Reader(frame, np.asarray(rows, dtype=np.int64), output, risk_levels)
+    reader = _Reader(frame, np.asarray(rows, dtype=np.int64), output, risk_levels, stored or {}, data)
     return {name: reader.column(name) for name in names}
 
 
@@ -338,6 +408,8 @@ class _Reader:
     rows: np.ndarray
     output: object
     risk_levels: Sequence[str]
+    stored: Mapping[str, np.ndarray] = field(default_factory=dict)
+    data: Frame | None = None
     _engine: dict[str, np.ndarray] = field(default_factory=dict)
     _read: dict[str, np.ndarray] = field(default_factory=dict)
 
@@ -350,16 +422,25 @@ class _Reader:
             raise KeyError(f"{name!r} is not in the rules' catalogue")
         if name in ("hour", "weekday"):
             return self.time(name)
+        if name == FIRST_DEVICE:
+            return self.first_device()
         return self.model_or_field(name)
 
     # The transaction's fields.
     def raw(self, name: str):
         """The frame's whole column, or None when the frame has none of that name."""
         if isinstance(self.frame, Frame):
-            return getattr(self.frame, name)
-        if isinstance(self.frame, pd.DataFrame):
-            return self.frame[name].array if name in self.frame.columns else None
-        return self.frame.get(name)
+            found = getattr(self.frame, name, None)
+        elif isinstance(self.frame, pd.DataFrame):
+            found = self.frame[name].array if name in self.frame.columns else None
+        else:
+            found = self.frame.get(name)
+        return self.stored.get(name) if found is None else found
+
+    def frame_data(self) -> Frame:
+        if self.data is None:
+            self.data = Frame.of(self.frame)
+        return self.data
 
     def text(self, name: str) -> np.ndarray:
         """Text of the rows, None where missing (the engine's "" for none)."""
@@ -420,6 +501,20 @@ class _Reader:
             values = np.fromiter((_dig(v, rest) for v in values), dtype=object, count=len(values))
         return values
 
+    def first_device(self) -> np.ndarray:
+        """The ``a_new_*`` features' rule for the device, over the scored rows' accounts' last 30 days."""
+        devices = self.raw("device_id")
+        if devices is None or not len(self.rows):
+            return np.zeros(len(self.rows), dtype=bool)
+        data = self.frame_data()
+        near = _account_history(data, self.rows)
+        mask = np.zeros(len(near), dtype=bool)
+        mask[np.searchsorted(near, self.rows)] = True
+        column = np.asarray(devices, dtype=object)[near]
+        column = np.where(column == None, "", column)  # noqa: E711 - elementwise
+        found = new_for_account(data.take(near), column, target_mask=mask)
+        return found[np.argsort(np.argsort(self.rows, kind="stable"), kind="stable")]
+
     # The engine's features.
     def feature(self, feature: _Feature) -> np.ndarray:
         values = feature.unit(self.engine(feature.engine).astype(np.float64))
@@ -435,7 +530,7 @@ class _Reader:
         if features is not None and name in features.names:
             return self._aligned(features.column(name), features.rows)
         if name not in self._engine:
-            self._engine.update(self._computed())
+            self._engine.update(self._merchant_activity() if name in _MERCHANT_ACTIVITY else self._computed())
         return self._engine[name]
 
     def _aligned(self, values: np.ndarray, feature_rows: np.ndarray) -> np.ndarray:
@@ -445,13 +540,23 @@ class _Reader:
         order = np.argsort(feature_rows, kind="stable")
         return values[order[np.searchsorted(feature_rows, self.rows, sorter=order)]]
 
+    def _merchant_activity(self) -> dict[str, np.ndarray]:
+        """The merchant's activity no model reads (its last hour's count, its totals), for the batch's rows."""
+        mask = np.zeros(len(self.frame_data()), dtype=bool)
+        mask[self.rows] = True
+        rows, values = merchant_activity(self.frame_data(), target_mask=mask)
+        return {name: self._aligned(column, rows) for name, column in values.items()}
+
     def _computed(self) -> dict[str, np.ndarray]:
         """Every catalogue feature for the batch's rows, when the active model's features lack some."""
-        data = Frame.of(self.frame)
+        data = self.frame_data()
         mask = np.zeros(len(data), dtype=bool)
         mask[self.rows] = True
         matrix = build_features(data, target_mask=mask, spec=_FULL_SPEC)
         return {name: self._aligned(matrix.X[:, j], matrix.rows) for j, name in enumerate(matrix.names)}
+
+
+_MERCHANT_ACTIVITY = frozenset({"m_count_1h", *(f"m_amount_{w}" for w in RULE_MERCHANT_WINDOWS)})
 
 
 def _as_stored(scores) -> np.ndarray:

@@ -6,7 +6,7 @@ import subprocess
 import pytest
 from rest_framework.test import APIClient
 
-from accounts.services import ADMIN, ANALYST, VIEWER, partner_token_create
+from accounts.services import ADMIN, ANALYST, LEAD, VIEWER, partner_token_create
 from tests.factories import OrganisationFactory, UserFactory, default_organisation
 
 
@@ -18,6 +18,12 @@ def analyst(db):
 @pytest.fixture
 def second_analyst(db):
     return UserFactory(username="bob", roles=[ANALYST])
+
+
+@pytest.fixture
+def lead(db):
+    """A lead: works as an analyst, and assigns items and cases to analysts."""
+    return UserFactory(username="lena", roles=[LEAD])
 
 
 @pytest.fixture

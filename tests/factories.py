@@ -75,6 +75,23 @@ class SourceFactory(DjangoModelFactory):
     kind = Source.Kind.PARTNER
 
 
+class UploadJobFactory(DjangoModelFactory):
+    """A scoring job of a person's upload (the organisation's uploads source), finished; its file is not there."""
+
+    class Meta:
+        model = "detection.ScoringJob"
+
+    source = factory.LazyFunction(
+        lambda: Source.objects.get_or_create(
+            organisation=default_organisation(), name=Source.UPLOADS, defaults={"kind": Source.Kind.UPLOAD}
+        )[0]
+    )
+    file_path = "jobs/missing.csv"
+    file_format = "csv"
+    original_name = factory.Sequence(lambda n: f"upload-{n}.csv")
+    status = "done"
+
+
 class TransactionFactory(DjangoModelFactory):
     class Meta:
         model = Transaction

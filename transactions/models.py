@@ -114,6 +114,8 @@ class Transaction(models.Model):
             models.Index(fields=["merchant_id", "timestamp"], name="tx_merchant_time"),
             models.Index(fields=["timestamp"], name="tx_time"),
             models.Index(fields=["change_txid"], name="tx_change_txid"),
+            # The search by device (search/): only rows that name one, so a feed without devices pays nothing.
+            models.Index(fields=["device_id", "timestamp"], condition=~Q(device_id=""), name="tx_device_time"),
         ]
         permissions = [("upload_transactions", "Can upload transaction files")]
 

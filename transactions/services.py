@@ -175,6 +175,22 @@ def transaction_label(
     )
 
 
+@db_transaction.atomic
+def transactions_label_many(
+    *, transaction_ids: list[int], label: Any, source: str, user=None, note: str = "", at: datetime | None = None
+) -> int:
+    """`transaction_label` for many transactions at once: one UPDATE and one INSERT of their label events."""
+    value = parse_label(label)
+    at = at or timezone.now()
+    ids = list(transaction_ids)
+    updated = Transaction.objects.filter(pk__in=ids).update(label=value, label_source=source, labelled_at=at)
+    LabelEvent.objects.bulk_create(
+        LabelEvent(transaction_id=pk, label=value, source=source, created_at=at, created_by=user, note=note)
+        for pk in ids
+    )
+    return updated
+
+
 def transactions_import_file(
     *,
     source: Source,

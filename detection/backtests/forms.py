@@ -34,8 +34,6 @@ class BacktestOptionsForm(MappingForm):
         self.fields["split_column"].choices = [NOT_IN_FILE, *[(c, c) for c in self.columns]]
         split_guess = next((c for c in self.columns if c.lower() in ("split", "set", "subset")), "")
         self.fields["split_column"].initial = split_guess
-        if split_guess:
-            self.fields["attributes"].initial = [c for c in self.fields["attributes"].initial if c != split_guess]
 
     def option_fields(self):
         return [self[name] for name in (*self.OPTION_NAMES, "seed")]

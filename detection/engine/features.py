@@ -215,6 +215,40 @@ def build_features(frame, *, target_mask=None, spec: FeatureSpec | None = None) 
     return FeatureMatrix(X=X, names=spec.names, rows=rows)
 
 
+def new_for_account(frame, column: np.ndarray, *, target_mask) -> np.ndarray:
+    """Whether each target row's value of ``column`` (text, one per frame row, "" = none) is new for its account: the
+    rule of the ``a_new_*`` features, for a column the models do not read (a rule's ``first_device_for_account``).
+    The frame holds the targets and their accounts' history, as for ``build_features``."""
+    data = Frame.of(frame)
+    rows = np.flatnonzero(np.asarray(target_mask))
+    builder = _Builder(data, rows)
+    account = builder.grouping(data.account_id)
+    start = account.start(ACCOUNT_WINDOWS["30d"])
+    builder.account_start, builder.account_n = start, account.count(start)
+    return builder.new_for_account(account, column)
+
+
+# The merchant's activity rules may read beside the models' features: its count over the last hour and its totals.
+RULE_MERCHANT_WINDOWS = {"1h": HOUR, **MERCHANT_WINDOWS}
+
+
+def merchant_activity(frame, *, target_mask) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The targets' positions and, for each, its merchant's transactions strictly before it: ``m_count_1h`` and
+    ``m_amount_<window>`` (the total amount) over each of ``RULE_MERCHANT_WINDOWS``, scaled as the features are
+    (``log1p``; 0 without a merchant). No model reads them: rules do. The frame holds the merchants' history."""
+    data = Frame.of(frame)
+    rows = np.flatnonzero(np.asarray(target_mask))
+    builder = _Builder(data, rows)
+    g = builder.grouping(data.merchant_id)
+    has = data.merchant_id[rows] != ""
+    amount_sums = g.cumsum(np.rint(data.amount * 100).astype(np.int64))
+    out = {"m_count_1h": np.where(has, np.log1p(g.count(g.start(HOUR))), 0.0)}
+    for name, width in RULE_MERCHANT_WINDOWS.items():
+        total = g.window_sum(amount_sums, g.start(width)) / 100
+        out[f"m_amount_{name}"] = np.where(has, np.log1p(total), 0.0)
+    return rows, out
+
+
 class _Builder:
     def __init__(self, data: Frame, rows: np.ndarray):
         self.d, self.rows = data, rows
@@ -338,18 +372,23 @@ class _Builder:
         """Whether the account's last 30 days held the target's merchant (country, channel, category), and how many
         of them fell in its 3-hour slot of the day: counted among the account's window rows (``g.matches``), which
         hold exactly the rows a grouping by (account, merchant) would put in the same window."""
-        d, r, start, has_history = self.d, self.rows, self.account_start, self.account_n > 0
+        d, start = self.d, self.account_start
         for name, column in (
             ("merchant", d.merchant_id),
             ("country", d.country),
             ("channel", d.channel),
             ("category", d.merchant_category),
         ):
-            seen = g.matches(start, self._codes_of(column)) > 0
-            self.out[f"a_new_{name}"] = (has_history & ~seen & (column[r] != "")).astype(np.float64)
+            self.out[f"a_new_{name}"] = self.new_for_account(g, column).astype(np.float64)
         hour_bucket = (d.ts % DAY) // (3 * HOUR)
         same = g.matches(start, factorized(hour_bucket))
         self.out["a_hour_rarity"] = (self.account_n - same) / (self.account_n + 2.0)
+
+    def new_for_account(self, g: Grouping, column: np.ndarray) -> np.ndarray:
+        """Whether each target's value of the column is one its account's last 30 days never held (the account has
+        some history; the value is not ""). ``_account_windows`` must have run (its window start and count)."""
+        seen = g.matches(self.account_start, self._codes_of(column)) > 0
+        return (self.account_n > 0) & ~seen & (column[self.rows] != "")
 
     def _merchant(self, g: Grouping) -> None:
         d, r, out = self.d, self.rows, self.out

@@ -33,6 +33,7 @@ from core import metrics
 from detection.jobs import progress as job_progress
 from detection.models import ScoringJob, ScoringJobChunk
 from detection.scoring.services import StoredRows, score_stored
+from transactions.models import Source
 from transactions.services import transactions_store_frame
 
 logger = logging.getLogger(__name__)
@@ -167,7 +168,11 @@ def _ingest(chunk: ScoringJobChunk) -> None:
 def _score(chunk: ScoringJobChunk) -> None:
     started = time.perf_counter()
     ids = _chunk_frame(chunk, ["transaction_id"])["transaction_id"].tolist()
-    result = score_stored(stored=StoredRows(source_id=chunk.job.source_id, transaction_ids=ids))
+    # A person's upload (not a partner's job over the API) is kept out of the live review queue.
+    upload_job_id = chunk.job_id if chunk.job.source.kind == Source.Kind.UPLOAD else None
+    result = score_stored(
+        stored=StoredRows(source_id=chunk.job.source_id, transaction_ids=ids), upload_job_id=upload_job_id
+    )
     ScoringJobChunk.objects.filter(pk=chunk.pk).update(flagged_rows=result.flagged)
     ScoringJob.objects.filter(pk=chunk.job_id).update(
         processed_rows=F("processed_rows") + chunk.row_count, flagged_rows=F("flagged_rows") + result.flagged

@@ -7,7 +7,7 @@ source), to the person who started it, and to people there who may see every job
 from collections.abc import Iterator
 
 import pandas as pd
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.http import Http404
 from prometheus_client.core import GaugeMetricFamily
 
@@ -125,3 +125,12 @@ def job_rows_gauge():
         for state in ("total", "processed", "error", "flagged"):
             rows.add_metric([job["source__organisation__name"], str(job["id"]), state], job[f"{state}_rows"])
     yield rows
+    jobs = GaugeMetricFamily(
+        "anomaly_jobs", "Scoring jobs, by organisation and status.", labels=["organisation", "status"]
+    )
+    counts = (
+        ScoringJob.objects.values_list("source__organisation__name", "status").annotate(count=Count("pk")).order_by()
+    )
+    for organisation, status, count in sorted(counts):
+        jobs.add_metric([organisation, status], count)
+    yield jobs

@@ -8,6 +8,7 @@ the job.
 import re
 from pathlib import Path
 
+import pandas as pd
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
@@ -15,8 +16,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from core.csv_stream import csv_response
-from detection.jobs import selectors
+from detection.jobs import analysis, selectors
 from detection.jobs import services as jobs
+from detection.jobs.forms import AnalysisFilterForm
 from detection.models import ScoringJob
 from detection.staging import views as staging
 from detection.staging.forms import MappingForm
@@ -109,3 +111,93 @@ def upload_job_result(request, pk: int):
     stem = re.sub(r"[^\w.-]+", "_", Path(job.original_name or f"job-{job.pk}").stem)
     rows = selectors.scoring_job_result_rows(job)
     return csv_response(header=selectors.RESULT_COLUMNS, rows=rows, filename=f"{stem}-scored.csv")
+
+
+ANALYSIS_PAGE_ROWS = 50
+ANALYSIS_CSV_COLUMNS = (
+    "row",
+    "transaction_id",
+    "timestamp",
+    "account_id",
+    "merchant_id",
+    "merchant_category",
+    "channel",
+    "amount",
+    "score",
+    "risk_level",
+    "flagged",
+    "decision",
+    "reasons",
+    "label",
+)
+
+
+@require_GET
+def upload_job_analysis(request, pk: int):
+    """The finished job's figures and its rows, filtered (`?risk=…&flagged=…`; htmx asks for the table alone)."""
+    job = _get_job_for_user(request, pk)
+    form = AnalysisFilterForm(request.GET)
+    context = {"job": job, "form": form, "done": job.status == ScoringJob.Status.DONE}
+    if context["done"]:
+        rows = analysis.job_rows(job)
+        if form.is_valid():
+            context |= _table(request, rows, form)
+        if not request.htmx:
+            context["analysis"] = analysis.job_analysis(job, rows)
+            context["drift"] = analysis.job_drift(job, rows, organisation_id=request.organisation.pk)
+    template = "detection/upload_job_analysis.html"
+    status = 200 if form.is_valid() or request.htmx else 400
+    return render(request, f"{template}#analysis-rows" if request.htmx else template, context, status=status)
+
+
+def _table(request, rows, form: AnalysisFilterForm) -> dict:
+    filtered = form.filters().apply(rows)
+    pages = max(1, -(-len(filtered) // ANALYSIS_PAGE_ROWS))
+    number = min(form.cleaned_data.get("page") or 1, pages)
+    shown = filtered.iloc[(number - 1) * ANALYSIS_PAGE_ROWS : number * ANALYSIS_PAGE_ROWS]
+    query = request.GET.copy()
+    query.pop("page", None)
+    return {
+        "matching": len(filtered),
+        "table": shown.to_dict("records"),
+        "page": number,
+        "pages": pages,
+        "query": query.urlencode(),
+    }
+
+
+@require_GET
+def upload_job_analysis_csv(request, pk: int):
+    """The rows the analysis table's filters keep, every one of them, as CSV."""
+    job = _get_job_for_user(request, pk)
+    if job.status != ScoringJob.Status.DONE:
+        return HttpResponse("The job has not finished; its rows can be exported when it is done.", status=409)
+    form = AnalysisFilterForm(request.GET)
+    if not form.is_valid():
+        problems = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
+        return HttpResponse(f"Bad filter: {problems}", status=400, content_type="text/plain")
+    filtered = form.filters().apply(analysis.job_rows(job))
+    stem = re.sub(r"[^\w.-]+", "_", Path(job.original_name or f"job-{job.pk}").stem)
+    return csv_response(header=ANALYSIS_CSV_COLUMNS, rows=_csv_rows(filtered), filename=f"{stem}-rows.csv")
+
+
+def _csv_rows(rows):
+    for r in rows.itertuples(index=False):
+        score = "" if pd.isna(r.score) else round(r.score, 6)  # not scored
+        label = "" if pd.isna(r.label) else int(r.label)
+        yield (
+            r.row,
+            r.transaction_id,
+            r.timestamp.isoformat(),
+            r.account_id,
+            r.merchant_id,
+            r.merchant_category,
+            r.channel,
+            f"{r.amount:.2f}",
+            score,
+            r.risk_level or "",
+            r.flagged,
+            r.decision,
+            "; ".join(r.reasons),
+            label,
+        )

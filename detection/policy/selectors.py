@@ -39,3 +39,10 @@ def risk_policy_invalidate() -> None:
 def risk_policy_history(*, organisation_id: int) -> QuerySet[RiskPolicy]:
     rows = RiskPolicy.objects.filter(organisation_id=organisation_id).select_related("created_by")
     return rows.order_by("-created_at", "-id")
+
+
+def risk_policy_or_default(*, organisation_id: int) -> RiskPolicy:
+    """The organisation's newest thresholds, read now, or the defaults unsaved when it has none: for pages that store
+    nothing (the try page, a comparison), where risk_policy_current would create the row."""
+    policy = RiskPolicy.objects.filter(organisation_id=organisation_id).order_by("-created_at", "-id").first()
+    return policy or RiskPolicy(organisation_id=organisation_id)

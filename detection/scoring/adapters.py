@@ -412,13 +412,19 @@ def _copy_columns(cursor, params, *, sql: str = _HISTORY_SQL, extra: tuple[str, 
 
 
 def frame_for_window(
-    *, organisation_id: int, since: datetime | None, until: datetime | None, limit: int | None = None
+    *,
+    organisation_id: int,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int | None = None,
+    stored: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Every transaction an organisation stored in a time window (training, evaluation), attributes included,
     oldest first.
 
-    With `limit`, the newest `limit` transactions of the window.
+    With `limit`, the newest `limit` transactions of the window. `stored`: columns of STORED_FIELDS to add (text).
     """
+    stored = tuple(name for name in STORED_FIELDS if name in stored)
     conditions, params = ["t.source_id = ANY(%s)"], [organisation_source_ids(organisation_id)]
     if since is not None:
         conditions.append("t.timestamp >= %s")
@@ -428,12 +434,15 @@ def frame_for_window(
         params.append(until)
     newest = f"ORDER BY t.timestamp DESC, t.id DESC LIMIT {int(limit)}" if limit else ""
     sql = (
-        f"SELECT {_SELECT}, CASE WHEN t.attributes = '{{}}'::jsonb THEN '' ELSE t.attributes::text END "  # noqa: S608
+        f"SELECT {_SELECT}, {''.join(f't.{name}, ' for name in stored)}"  # noqa: S608 - constant names
+        "CASE WHEN t.attributes = '{}'::jsonb THEN '' ELSE t.attributes::text END "
         f"FROM transactions_transaction t WHERE {' AND '.join(conditions)} {newest}"
     )
     with connection.cursor() as cursor:
-        columns = _copy_columns(cursor, params, sql=sql, extra=("attributes",))
+        columns = _copy_columns(cursor, params, sql=sql, extra=(*stored, "attributes"))
     frame = _frame_from_columns(columns)
+    for name in stored:
+        frame[name] = np.asarray(columns[name], dtype=object)
     attributes = {
         int(row_id): json.loads(text)
         for row_id, text in zip(frame["row_id"], columns["attributes"], strict=True)
@@ -441,6 +450,33 @@ def frame_for_window(
     }
     frame = _with_attributes(frame, attributes) if attributes else frame
     return pd.DataFrame(frame).sort_values(["ts", "row_id"], kind="stable").reset_index(drop=True)
+
+
+# Stored fields the engine's frame does not carry, which rules may read: text, NOT NULL ("" = none).
+STORED_FIELDS = ("device_id", "currency")
+_STORED_SQL = (
+    "SELECT t.id, t.device_id, t.currency FROM transactions_transaction t WHERE t.id = ANY(%s::bigint[]) "
+    "AND t.source_id IN (SELECT s.id FROM transactions_source s WHERE s.organisation_id = %s)"
+)
+
+
+def stored_fields(*, organisation_id: int, row_ids: np.ndarray) -> dict[str, np.ndarray]:
+    """STORED_FIELDS of some of an organisation's transactions (a scored frame's rows), aligned with `row_ids` (""
+    where a row is not the organisation's): one query, whatever the number of rows."""
+    row_ids = np.asarray(row_ids, dtype=np.int64)
+    values = {name: np.full(len(row_ids), "", dtype=object) for name in STORED_FIELDS}
+    if not len(row_ids):
+        return values
+    with connection.cursor() as cursor:
+        cursor.execute(_STORED_SQL, [row_ids.tolist(), organisation_id])
+        found = cursor.fetchall()
+    if found:
+        ids, *columns = zip(*found, strict=True)
+        order = np.argsort(row_ids, kind="stable")
+        where = order[np.searchsorted(row_ids, np.fromiter(ids, dtype=np.int64, count=len(ids)), sorter=order)]
+        for name, column in zip(STORED_FIELDS, columns, strict=True):
+            values[name][where] = column
+    return values
 
 
 def organisation_source_ids(organisation_id: int) -> list[int]:
@@ -458,3 +494,39 @@ def organisation_of(*, source_id: int) -> int:
 
 
 _SOURCE_ORGANISATIONS: dict[int, int] = {}
+
+
+_PLACE_COLUMNS = ("latitude", "longitude", "location_distance_km")
+
+
+def frame_with_unsaved(row: Mapping[str, Any], *, organisation_id: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The frame of one transaction that is not stored (a trial on the try page) and the organisation's stored history
+    its features read, exactly as frame_for_transactions would give it were it stored: the same windows, the same
+    query. `row` holds the engine frame's fields (timestamp an aware datetime); its row id is -1, which no stored row
+    has. Returns the frame and the mask of that one row."""
+    at: datetime = row["timestamp"]
+    merchants = [row["merchant_id"]] if row.get("merchant_id") else []
+    rows = _history_rows(
+        source_ids=organisation_source_ids(organisation_id),
+        accounts=[row["account_id"]],
+        merchants=merchants,
+        account_since=at - timedelta(seconds=ACCOUNT_LOOKBACK_SECONDS),
+        merchant_since=at - timedelta(seconds=MERCHANT_LOOKBACK_SECONDS),
+        until=at,
+    )
+    history_frame = _unique_rows(_frame_from_tuples(rows))
+    nan = float("nan")
+    target = {
+        "row_id": -1,
+        "ts": int(at.timestamp()),
+        **{name: row.get(name) or "" for name in _TEXT_COLUMNS},
+        "amount": float(row["amount"]),
+        **{name: nan if row.get(name) is None else float(row[name]) for name in _PLACE_COLUMNS},
+        "label": nan,
+        "label_known_ts": nan,
+    }
+    frame = {
+        name: np.concatenate([values, np.array([target[name]], dtype=values.dtype)])
+        for name, values in history_frame.items()
+    }
+    return frame, frame["row_id"] == -1

@@ -24,6 +24,12 @@ class ScoresStored:
     amounts: np.ndarray  # the transactions' amounts
     decisions: Sequence[str] = ()  # allow, review or block (empty: not given, as by callers from before decisions)
     rules: Sequence[Sequence[Mapping[str, Any]]] = ()  # per score, the rules that matched ({"id", "name", …})
+    labelled: np.ndarray | None = None  # bool: the transaction already had its label when scored (None: none had)
+    upload_job_id: int | None = None  # the scoring job of a person's upload these scores are of, if any
+
+    def arrived_labelled(self) -> np.ndarray:
+        """Per score, whether its transaction came with its label (never queued for review)."""
+        return np.zeros(len(self), dtype=bool) if self.labelled is None else np.asarray(self.labelled, dtype=bool)
 
     def rule_ids(self, index: int) -> list[int]:
         """The ids of the rules that matched the index-th score (not those it lacked a value for)."""

@@ -135,3 +135,27 @@ def active_model_changed(organisation_id: int | None = None) -> None:
         cache.delete_many([ACTIVE_KEY.format(organisation_id=slot_id) for slot_id in ids])
     except RedisError as exc:  # the cached answer expires within ACTIVE_KEY_SECONDS anyway
         logger.warning("could not tell other processes of the activation through Redis: %s", exc)
+
+
+_versions_loaded: dict[int, Detector] = {}
+VERSIONS_KEPT = 4
+
+
+def version_detector(version: ModelVersion) -> Detector:
+    """The detector of any trained version of an organisation (the try page's second model, a comparison's
+    candidate), kept for a few versions per process: the active one is served by active_model. ValueError, saying
+    why, when its artifact cannot be read here."""
+    detector = _versions_loaded.get(version.pk)
+    if detector is not None:
+        return detector
+    if not version.artifact:
+        raise ValueError(f"Version v{version.version} has no trained model.")
+    try:
+        detector = Detector.from_bytes(bytes(version.artifact), version.artifact_format)
+    except ArtifactError as exc:
+        raise ValueError(f"Version v{version.version} cannot be loaded: {exc}.") from exc
+    with _lock:
+        while len(_versions_loaded) >= VERSIONS_KEPT:
+            _versions_loaded.pop(next(iter(_versions_loaded)))
+        _versions_loaded[version.pk] = detector
+    return detector

@@ -77,6 +77,7 @@ def score_transactions(*, transactions: Sequence[Transaction]) -> list[Score]:
                 amounts=np.array([s.transaction.amount for s in created], dtype=object),
                 decisions=[s.decision for s in created],
                 rules=[s.rules for s in created],
+                labelled=np.array([s.transaction.label is not None for s in created], dtype=bool),
             )
         )
     return [by_transaction[t.pk] for t in transactions]
@@ -277,13 +278,16 @@ class StoredScoring:
 
 
 @transaction.atomic(savepoint=False)
-def score_stored(*, stored: StoredRows, organisation_id: int | None = None) -> StoredScoring:
+def score_stored(
+    *, stored: StoredRows, organisation_id: int | None = None, upload_job_id: int | None = None
+) -> StoredScoring:
     """Score stored transactions of one organisation with its active model, given by primary key or by a source and
     the sender's ids (`StoredRows`): for the batch endpoint and bulk jobs. The organisation is their source's
     or, for primary keys alone, `organisation_id`; rows of another organisation are left out.
 
     The same features, scores, review items and alerts as `score_transactions`, kept in arrays from the history
     read to the INSERTs (no model instance per row). A transaction this version scored before keeps its score.
+    `upload_job_id` names the job of a person's upload the rows are of: the news of their scores says so.
     """
     if stored.known_source_id is not None:
         organisation_id = adapters.organisation_of(source_id=stored.known_source_id)
@@ -315,6 +319,8 @@ def score_stored(*, stored: StoredRows, organisation_id: int | None = None) -> S
                 amounts=np.asarray(frame["amount"][targets])[created],
                 decisions=[d for d, new in zip(computed.decisions, created.tolist(), strict=True) if new],
                 rules=[r for r, new in zip(computed.rules, created.tolist(), strict=True) if new],
+                labelled=~np.isnan(np.asarray(frame["label"][targets], dtype=np.float64))[created],
+                upload_job_id=upload_job_id,
             )
         )
     flagged_count = int(queue.sum())

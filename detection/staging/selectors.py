@@ -8,6 +8,8 @@ from transactions.files import PARQUET_SUFFIXES
 
 UPLOAD_PERM = "transactions.upload_transactions"
 PREVIEW_ROWS = 5
+# The rows the label-leak check reads: enough to measure a column's AUC, bounded for a large file.
+CHECK_ROWS = 200_000
 
 
 def may_upload(user) -> bool:
@@ -39,3 +41,13 @@ def _first_rows(staged: StagedUpload) -> list[list[str]]:
     else:
         frame = pd.read_csv(path, nrows=PREVIEW_ROWS, dtype=str, keep_default_na=False)
     return frame.head(PREVIEW_ROWS).astype(str).to_numpy().tolist()
+
+
+def staged_upload_columns(staged: StagedUpload, columns: list[str], *, rows: int = CHECK_ROWS) -> pd.DataFrame:
+    """These columns of the staged file's first `rows` rows, their types inferred as pandas reads them."""
+    wanted = list(dict.fromkeys(columns))
+    path = staged.absolute
+    if path.suffix in PARQUET_SUFFIXES:
+        batch = next(pq.ParquetFile(path).iter_batches(batch_size=rows, columns=wanted), None)
+        return batch.to_pandas() if batch is not None else pd.DataFrame(columns=wanted)
+    return pd.read_csv(path, usecols=wanted, nrows=rows, keep_default_na=True)

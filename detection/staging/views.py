@@ -71,7 +71,7 @@ def mapping_page(request, key: str, *, template: str, form_class: type[MappingFo
     staged: StagedUpload | None = staged_upload_get(session=request.session, key=key)
     if staged is None:
         raise Http404("This upload is no longer staged; upload the file again.")
-    form = form_class.for_columns(staged.columns, request.POST if request.method == "POST" else None)
+    form = form_class.for_columns(staged.columns, request.POST if request.method == "POST" else None, staged=staged)
     if request.method == "POST" and form.is_valid():
         target = create(staged=staged, form=form, user=request.user, organisation=request.organisation)
         if target is not None:

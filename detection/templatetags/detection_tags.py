@@ -44,3 +44,10 @@ def index(sequence, i):
 @register.filter
 def get_item(mapping, key):
     return (mapping or {}).get(key)
+
+
+@register.filter
+def field_label(form, name: str) -> str:
+    """A form field's label, for an error named by its field."""
+    field = form.fields.get(name)
+    return str(field.label) if field is not None and field.label else name.replace("_", " ").capitalize()

@@ -19,6 +19,7 @@ from detection.engine.detector import ARTIFACT_FORMAT, ArtifactError, Detector
 from detection.engine.features import ACCOUNT_LOOKBACK_SECONDS, MERCHANT_LOOKBACK_SECONDS
 from detection.models import ModelVersion
 from detection.scoring import adapters, registry
+from detection.training import tracking
 from transactions.models import Transaction
 
 logger = logging.getLogger(__name__)
@@ -62,6 +63,10 @@ def model_version_train(
     version.metrics = dict(detector.training_metrics) | {"training_seconds": round(time.monotonic() - started, 2)}
     version.artifact, version.artifact_format = detector.to_bytes(), ARTIFACT_FORMAT
     version.trained_at = timezone.now()
+    requested = {"since": since, "until": until, "max_rows": max_rows}
+    tracked = tracking.training_run_log(version=version, requested=requested)
+    if tracked is not None:
+        version.mlflow_run_id, version.mlflow_run_url = tracked.run_id, tracked.url
     version.save()
     logger.info(
         "model trained",

@@ -1,4 +1,5 @@
-"""/metrics' decisions by action and hits by rule, counted from scoring's news of stored scores once they commit."""
+"""/metrics' decisions by action, hits by rule and the score distribution, counted from scoring's news of stored
+scores once they commit."""
 
 import time
 from collections import Counter
@@ -25,6 +26,12 @@ def decisions_count_stored(event: ScoresStored) -> None:
     transaction.on_commit(
         partial(metrics.decisions_recorded, organisation=organisation, decisions=decisions, rule_hits=hits)
     )
+
+
+def scores_distribution_stored(event: ScoresStored) -> None:
+    """Observe the event's scores in the organisation's score histogram after they commit."""
+    organisation = _organisation_name(event.organisation_id)
+    transaction.on_commit(partial(metrics.scores_distribution_recorded, organisation=organisation, scores=event.scores))
 
 
 def _organisation_name(organisation_id: int) -> str:

@@ -10,9 +10,10 @@ import logging
 import numpy as np
 
 from core.logging import warn_now_and_then
+from detection.scoring.adapters import stored_fields
 from detection.scoring.deciding import NO_RULES, Decisions, ScoredBatch
 from rules.deciding.ruleset import CompiledRule, active_rule_set
-from rules.fields import rule_columns
+from rules.fields import STORED_FIELDS, rule_columns, stored_rows
 from rules.language import Batch
 from rules.lists.lookup import list_memberships
 from rules.models import Action
@@ -31,7 +32,13 @@ def decide_batch(batch: ScoredBatch) -> Decisions:
         return Decisions.of_model(batch.model_decisions)
     size = len(batch)
     columns = rule_columns(
-        rule_set.fields, frame=batch.columns, rows=batch.rows, output=batch.output, risk_levels=batch.risk_levels
+        rule_set.fields,
+        frame=batch.columns,
+        rows=batch.rows,
+        output=batch.output,
+        risk_levels=batch.risk_levels,
+        stored=_stored(batch, rule_set.fields),
+        data=batch.frame,
     )
     memberships = list_memberships(organisation_id=batch.organisation_id) if rule_set.lists else {}
     shared = Batch(columns, memberships, size=size)
@@ -50,6 +57,19 @@ def decide_batch(batch: ScoredBatch) -> Decisions:
     for action in PRECEDENCE:
         decisions[decided[action]] = action.value
     return Decisions(decisions=decisions.tolist(), rules=per_row)
+
+
+def _stored(batch: ScoredBatch, names) -> dict[str, np.ndarray]:
+    """The stored fields the frame does not carry (device, currency) of the rows the rules read them for, one value
+    per frame row: one query, and none when no rule in force reads them."""
+    positions = stored_rows(names, frame=batch.frame, rows=batch.rows)
+    if positions is None:
+        return {}
+    found = stored_fields(organisation_id=batch.organisation_id, row_ids=batch.frame.row_id[positions])
+    columns = {name: np.full(len(batch.frame), "", dtype=object) for name in STORED_FIELDS}
+    for name in STORED_FIELDS:
+        columns[name][positions] = found[name]
+    return columns
 
 
 def _rule_run(rule: CompiledRule, shared: Batch, memberships) -> tuple[np.ndarray, np.ndarray] | None:

@@ -40,11 +40,14 @@ def window_count(*, organisation_id: int, since: datetime, until: datetime) -> i
         return cursor.fetchone()[0]
 
 
-def window_frame(*, organisation_id: int, since: datetime, until: datetime, with_history: bool) -> pd.DataFrame:
+def window_frame(
+    *, organisation_id: int, since: datetime, until: datetime, with_history: bool, stored: tuple[str, ...] = ()
+) -> pd.DataFrame:
     """The window's transactions oldest first, with the lookback's before them when features are computed (the
-    window's own rows are those with `ts` from `since`)."""
+    window's own rows are those with `ts` from `since`); `stored`: stored fields the engine's frame lacks (device,
+    currency) to read too."""
     start = since - LOOKBACK if with_history else since
-    return frame_for_window(organisation_id=organisation_id, since=start, until=until)
+    return frame_for_window(organisation_id=organisation_id, since=start, until=until, stored=stored)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from django.utils import timezone
 from detection.engine.features import FeatureMatrix, FeatureSpec, build_features
 from detection.engine.frame import Frame
 from detection.policy.selectors import risk_policy_current
-from rules.fields import FIELDS, rule_columns
+from rules.fields import FIELDS, FIRST_DEVICE, STORED_FIELDS, rule_columns
 from rules.lists.lookup import list_memberships
 from rules.models import RuleTest, RuleVersion
 from rules.policy.selectors import active_rule_versions
@@ -92,6 +92,12 @@ def _reads_features(names: set[str]) -> bool:
     return any(name in FIELDS and FIELDS[name].group in FEATURE_GROUPS for name in names)
 
 
+def _reads_stored(names: set[str]) -> tuple[str, ...]:
+    """The stored fields the engine's frame lacks that the rules read (the device for first_device_for_account)."""
+    wanted = set(names) | ({"device_id"} if FIRST_DEVICE in names else set())
+    return tuple(name for name in STORED_FIELDS if name in wanted)
+
+
 def _reads_scores(names: set[str]) -> bool:
     return any(name in FIELDS and FIELDS[name].group == SCORE_GROUP for name in names)
 
@@ -119,7 +125,13 @@ def rule_test_run(
     ]
     names = set(compiled.fields).union(*(set(c.fields) for _, c in others))
     with_features = _reads_features(names)
-    frame = history.window_frame(organisation_id=organisation_id, since=since, until=until, with_history=with_features)
+    frame = history.window_frame(
+        organisation_id=organisation_id,
+        since=since,
+        until=until,
+        with_history=with_features,
+        stored=_reads_stored(names),
+    )
     data = Frame.of(frame)
     targets = np.flatnonzero(data.ts >= int(since.timestamp()))
     total = len(targets)
@@ -139,7 +151,9 @@ def rule_test_run(
         features = block_features(data, block) if with_features else None
         output = scores_block(scores, where).output(features)
         # The frame as read (its attributes keep their text), the features built from its engine form.
-        columns = rule_columns(names, frame=frame, rows=block, output=output, risk_levels=scores.risk_level[where])
+        columns = rule_columns(
+            names, frame=frame, rows=block, output=output, risk_levels=scores.risk_level[where], data=data
+        )
         result = compiled.evaluate(columns, memberships)
         other_matches = [c.evaluate(columns, memberships).matched for _, c in others]
         tally.add(

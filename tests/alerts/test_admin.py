@@ -105,11 +105,26 @@ def test_revoke_action_revokes_and_audits_each_token_once(admin_client):
     assert event.before["revoked_at"] is None and event.after["revoked_at"]
 
 
-def test_activate_action_makes_the_version_active_with_one_audit_row(admin_client):
+def test_activate_action_sends_to_the_comparison_and_activates_nothing(admin_client):
     old = ModelVersionFactory(status=ModelVersion.Status.ACTIVE)
     new = ModelVersionFactory(status=ModelVersion.Status.READY)
 
     response = admin_client.post(_changelist(ModelVersion), {"action": "activate", "_selected_action": [new.pk]})
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("detection:version_compare", kwargs={"pk": new.pk})
+    assert ModelVersion.objects.get(pk=new.pk).status == "ready"
+    assert ModelVersion.objects.get(pk=old.pk).status == "active"
+    assert not _audits("model.activate")
+
+
+def test_confirmed_activation_makes_the_version_active_with_one_audit_row(admin_client):
+    old = ModelVersionFactory(status=ModelVersion.Status.ACTIVE)
+    new = ModelVersionFactory(status=ModelVersion.Status.READY)
+
+    response = admin_client.post(
+        reverse("detection:version_activate", kwargs={"pk": new.pk}), {"compared_with": old.pk}
+    )
 
     assert response.status_code == 302
     assert ModelVersion.objects.get(pk=new.pk).status == "active"
@@ -118,11 +133,11 @@ def test_activate_action_makes_the_version_active_with_one_audit_row(admin_clien
     assert event.ip_address == "127.0.0.1"
 
 
-def test_activate_action_refuses_a_version_still_training(admin_client):
+def test_confirmed_activation_refuses_a_version_still_training(admin_client):
     training = ModelVersionFactory(status=ModelVersion.Status.TRAINING)
 
     response = admin_client.post(
-        _changelist(ModelVersion), {"action": "activate", "_selected_action": [training.pk]}, follow=True
+        reverse("detection:version_activate", kwargs={"pk": training.pk}), {"compared_with": "none"}, follow=True
     )
 
     assert response.status_code == 200

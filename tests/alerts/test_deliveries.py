@@ -186,3 +186,23 @@ def test_the_documented_receiver_verifier_accepts_a_real_delivery_and_rejects_ta
 
     assert namespace["verify"](rule.signing_secret, request.headers, request.body)
     assert not namespace["verify"](rule.signing_secret, request.headers, request.body + b" ")
+
+
+def test_each_attempt_is_counted_by_channel_and_outcome_for_the_dashboards(receiver_factory, settings):
+    from prometheus_client import REGISTRY
+
+    def count(outcome: str) -> float:
+        labels = {"channel": "webhook", "outcome": outcome}
+        return REGISTRY.get_sample_value("anomaly_alert_deliveries_total", labels) or 0.0
+
+    settings.ALERTS_MAX_ATTEMPTS = 2
+    failing_rule = AlertRuleFactory(destination=receiver_factory(default_code=500).url)
+    working_rule = AlertRuleFactory(destination=receiver_factory().url)
+    alerts_evaluate(score_ids=[scored().pk])
+    before = {outcome: count(outcome) for outcome in ("sent", "retry", "failed")}
+
+    for _ in range(2):
+        alert_delivery_attempt(delivery_id=AlertDelivery.objects.get(rule=failing_rule).pk)
+    alert_delivery_attempt(delivery_id=AlertDelivery.objects.get(rule=working_rule).pk)
+
+    assert {outcome: count(outcome) - before[outcome] for outcome in before} == {"sent": 1, "retry": 1, "failed": 1}

@@ -256,6 +256,16 @@ EXPECTED = {
     "review:transaction": row(
         page(outsider=404, other_analyst=404, other_admin=404), kwargs=lambda w: {"pk": w.transaction.pk}
     ),
+    # ------------------------------------------------------------ search
+    # Searches the caller's own organisation: another organisation's people find nothing of the test one.
+    "search:search": row(page(outsider=403)),
+    # An upload's own view of its flagged rows: another organisation's upload (and a partner's job) is not found.
+    "review:upload": row(page(outsider=403, other_analyst=404, other_admin=404), kwargs=lambda w: {"job_id": w.job.pk}),
+    "review:upload_close": row(
+        page("POST", people=404, outsider=403, viewer=403, analyst=OK, admin=OK),
+        GET_405,
+        kwargs=lambda w: {"job_id": w.job.pk},
+    ),
     # ------------------------------------------------------------ alerts
     "alerts:bell": row(page(outsider=matrix.EMPTY)),  # no bell for those who may not see alerts
     "alerts:bell-seen": row(page("POST", outsider=403), GET_405),

@@ -1,13 +1,12 @@
-"""Faults with real processes: daphne serving the project against a PostgreSQL port where nothing listens answers 503
-with Retry-After (JSON on API paths, the styled page elsewhere); against a Redis that accepts connections but never
-answers, a job upload is refused with 503 and its job is failed, never left pending. (A worker killed mid-job:
-tests/detection/jobs/test_jobs_takeover.py.)"""
+"""Faults with real processes: `make run`'s server serving the project against a PostgreSQL port where nothing
+listens answers 503 with Retry-After (JSON on API paths, the styled page elsewhere); against a Redis that accepts
+connections but never answers, a job upload is refused with 503 and its job is failed, never left pending. (A worker
+killed mid-job: tests/detection/jobs/test_jobs_takeover.py.)"""
 
 import json
 import os
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -17,9 +16,11 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from anomaly_site.servers import web_command, web_environment
 from detection.models import ScoringJob
 from tests.conftest import stop_process
 from tests.detection.jobs.jobs_data import MAPPING, job_frame
+from tests.e2e.conftest import SERVER_START_SECONDS
 
 ROOT = Path(settings.BASE_DIR)
 LOGS = ROOT / "test-artifacts"
@@ -37,7 +38,7 @@ def this_runs_database_url() -> str:
 
 
 class Server:
-    """daphne on a free port with the given environment, DEBUG off (unset), as `make web` runs it."""
+    """`make web`'s server on a free port with the given environment, DEBUG off (unset), as `make web` runs it."""
 
     def __init__(self, **env: str):
         self.port = free_port()
@@ -56,24 +57,24 @@ class Server:
 
     def __enter__(self) -> "Server":
         LOGS.mkdir(exist_ok=True)
-        daphne = Path(sys.executable).with_name("daphne")
-        with open(LOGS / f"faults-daphne-{self.port}.log", "w") as log:
+        with open(LOGS / f"faults-web-{self.port}.log", "w") as log:
             self.process = subprocess.Popen(
-                [str(daphne), "-b", "127.0.0.1", "-p", str(self.port), "anomaly_site.asgi:application"],
+                web_command(host="127.0.0.1", port=self.port, workers=1),
                 cwd=ROOT,
-                env=self.env,
+                env=web_environment(self.env),
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + SERVER_START_SECONDS
         while time.monotonic() < deadline:
-            assert self.process.poll() is None, f"daphne exited; see {log.name}"
+            assert self.process.poll() is None, f"the web server exited; see {log.name}"
             try:
-                self.request("GET", "/accounts/login/", timeout=2)
+                # With PostgreSQL down a request waits for the pool's connection (DB_POOL_TIMEOUT) before its 503.
+                self.request("GET", "/accounts/login/", timeout=15)
                 return self
             except OSError:
                 time.sleep(0.3)
-        raise AssertionError("daphne did not start within 60 s")
+        raise AssertionError(f"the web server did not start within {SERVER_START_SECONDS} s")
 
     def __exit__(self, *exc) -> None:
         stop_process(self.process, timeout=10)

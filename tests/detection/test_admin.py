@@ -73,14 +73,20 @@ def test_a_superuser_sees_every_organisations_rows_and_may_filter_by_one(client,
     assert [v.pk for v in filtered.context["cl"].result_list] == [theirs["modelversion"].pk]
 
 
-def test_activation_in_admin_retires_only_the_versions_organisations_active_one(staff_client, ours, theirs):
+def test_activation_in_admin_goes_through_the_comparison_and_retires_only_the_organisations_active_one(
+    staff_client, ours, theirs
+):
     ready = ModelVersionFactory(organisation=ours["modelversion"].organisation, version=43)
 
-    response = staff_client.post(
+    action = staff_client.post(
         reverse("admin:detection_modelversion_changelist"), {"action": "activate", "_selected_action": [ready.pk]}
     )
+    confirmed = staff_client.post(
+        reverse("detection:version_activate", kwargs={"pk": ready.pk}), {"compared_with": ours["modelversion"].pk}
+    )
 
-    assert response.status_code == 302
+    assert action["Location"] == reverse("detection:version_compare", kwargs={"pk": ready.pk})
+    assert confirmed.status_code == 302
     statuses = dict(ModelVersion.objects.values_list("version", "status"))
     assert statuses == {41: "active", 42: "retired", 43: "active"}
 

@@ -1,6 +1,7 @@
-"""Browser tests: Debian's Chromium driven by Playwright against daphne serving HTTP and websockets.
+"""Browser tests: Debian's Chromium driven by Playwright against `make run`'s server (gunicorn managing a uvicorn
+worker) serving HTTP and websockets.
 
-pytest-django's `live_server` speaks WSGI only, so daphne runs in a subprocess on a free port against the test
+pytest-django's `live_server` speaks WSGI only, so the server runs in a subprocess on a free port against the test
 database (and this run's Redis db and channel prefix), which the tests fill with committed rows
 (`django_db(transaction=True)`).
 """
@@ -8,7 +9,6 @@ database (and this run's Redis db and channel prefix), which the tests fill with
 import os
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from anomaly_site.servers import web_command, web_environment
 from tests.conftest import stop_process
 
 CHROMIUM = "/usr/bin/chromium"
@@ -69,7 +70,7 @@ def _server_env(port: int) -> dict[str, str]:
 def _wait_until_up(url: str, process: subprocess.Popen, log_path: Path, deadline: float) -> None:
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"daphne exited with {process.returncode}; see {log_path}")
+            raise RuntimeError(f"the web server exited with {process.returncode}; see {log_path}")
         try:
             urllib.request.urlopen(url, timeout=1)  # noqa: S310 - our own local server
             return
@@ -77,21 +78,22 @@ def _wait_until_up(url: str, process: subprocess.Popen, log_path: Path, deadline
             return  # any HTTP answer means it is serving
         except OSError:
             time.sleep(0.2)
-    raise RuntimeError(f"daphne did not start within {SERVER_START_SECONDS} s")
+    raise RuntimeError(f"the web server did not start within {SERVER_START_SECONDS} s")
 
 
 @pytest.fixture(scope="session")
 def asgi_server(django_db_setup):
-    """Base URL of a daphne serving the project's ASGI app against the test database."""
+    """Base URL of the server `make run` starts (anomaly_site/servers.py) serving the project against the test
+    database."""
     ARTIFACTS.mkdir(exist_ok=True)
     port = _free_port()
-    daphne = Path(sys.executable).with_name("daphne")
-    log_path = ARTIFACTS / f"daphne-{port}.log"
+    log_path = ARTIFACTS / f"web-{port}.log"
     with open(log_path, "w") as log:
         process = subprocess.Popen(
-            [str(daphne), "-b", "127.0.0.1", "-p", str(port), "anomaly_site.asgi:application"],
+            # make run's server, with one worker: a test's data and the page it loads meet in one process's caches
+            web_command(host="127.0.0.1", port=port, workers=1),
             cwd=settings.BASE_DIR,
-            env=_server_env(port),
+            env=web_environment(_server_env(port)),
             stdout=log,
             stderr=subprocess.STDOUT,
         )

@@ -132,8 +132,8 @@ def test_queue_renders_with_the_same_number_of_queries_for_10_and_10000_items(
 ):
     bulk_open_items(count)
     # session, user, the request's organisation, the organisation chooser, user permissions, group permissions,
-    # counts, page count, page rows
-    with django_assert_num_queries(9):
+    # the live sources (the source filter's choices), counts, page count, page rows
+    with django_assert_num_queries(10):
         response = analyst_client.get(QUEUE)
     assert response.status_code == 200
     assert len(_rows(response)) == min(count, 50)

@@ -10,7 +10,7 @@ import pytest
 from detection.engine.detector import ScoreOutput
 from detection.engine.features import FeatureSpec, build_features
 from detection.engine.frame import Frame
-from rules.fields import FIELDS, completions, rule_columns, rule_schema
+from rules.fields import FIELDS, completions, rule_columns, rule_schema, stored_rows
 from rules.language import Type, compile_expression
 
 DAY = 86400
@@ -277,3 +277,101 @@ def test_text_columns_given_as_categoricals_read_alike():
     ]
     counts = _columns(["count_24h_merchant"], categorical, output)["count_24h_merchant"]
     np.testing.assert_array_equal(counts, [0.0, 1.0, np.nan])
+
+
+def _stored(devices, currencies=None) -> dict[str, np.ndarray]:
+    n = len(devices)
+    return {
+        "device_id": np.array(devices, dtype=object),
+        "currency": np.array(currencies or ["EUR"] * n, dtype=object),
+    }
+
+
+def test_device_and_currency_are_read_from_the_stored_columns_with_no_device_missing():
+    frame = _frame()
+    stored = _stored(["d1", "d1", "d2", "d9", "", "d3"], ["EUR", "EUR", "EUR", "USD", "EUR", "GBP"])
+    columns = rule_columns(
+        ["device_id", "currency"],
+        frame=frame,
+        rows=TARGETS,
+        output=_output(frame),
+        risk_levels=["low"] * 3,
+        stored=stored,
+    )
+    assert columns["device_id"].tolist() == ["d9", None, "d3"]
+    assert columns["currency"].tolist() == ["USD", "EUR", "GBP"]
+
+
+def test_first_device_is_true_only_for_a_device_the_accounts_history_never_used():
+    frame = _frame()
+    # Account a used d1 then d2 before row 3; b (row 4) has no history; c (row 5) has no history either.
+    for devices, expected in (
+        (["d1", "d1", "d2", "d9", "d4", "d3"], [True, False, False]),
+        (["d1", "d1", "d2", "d2", "d4", "d3"], [False, False, False]),
+        (["d1", "d1", "d2", "", "d4", "d3"], [False, False, False]),  # no device: never new
+    ):
+        columns = rule_columns(
+            ["first_device_for_account"],
+            frame=frame,
+            rows=TARGETS,
+            output=_output(frame),
+            risk_levels=["low"] * 3,
+            stored=_stored(devices),
+        )
+        assert columns["first_device_for_account"].tolist() == expected, devices
+
+
+def test_first_device_reads_the_device_as_first_merchant_reads_the_merchant():
+    frame = _frame()
+    names = ["first_device_for_account", "first_merchant_for_account"]
+    rows = np.array([1, 2, 3, 4, 5])
+    output = ScoreOutput(score=np.zeros(5), components={}, rows=rows, features=None)
+    columns = rule_columns(
+        names, frame=frame, rows=rows, output=output, risk_levels=["low"] * 5, stored=_stored(frame["merchant_id"])
+    )
+    assert columns["first_device_for_account"].tolist() == columns["first_merchant_for_account"].tolist()
+    assert columns["first_device_for_account"].any()
+
+
+def test_first_device_follows_the_order_of_the_rows_given():
+    frame = _frame()
+    rows = np.array([5, 3, 4])
+    output = ScoreOutput(score=np.zeros(3), components={}, rows=rows, features=None)
+    stored = _stored(["d1", "d1", "d2", "d9", "d4", "d3"])
+    columns = rule_columns(
+        ["first_device_for_account"], frame=frame, rows=rows, output=output, risk_levels=["low"] * 3, stored=stored
+    )
+    assert columns["first_device_for_account"].tolist() == [False, True, False]
+
+
+def test_stored_rows_are_none_unless_a_name_reads_a_stored_field():
+    assert stored_rows(["amount", "first_merchant_for_account"], frame=_frame(), rows=TARGETS) is None
+
+
+def test_stored_rows_are_the_scored_rows_for_the_device_and_currency():
+    assert stored_rows(["currency", "device_id"], frame=_frame(), rows=TARGETS).tolist() == [3, 4, 5]
+
+
+def test_stored_rows_add_the_accounts_last_30_days_for_first_device():
+    frame = _frame()
+    frame["ts"][0] = T0 - 40 * DAY  # a's first row falls out of the 30 days before the earliest target
+    assert stored_rows(["first_device_for_account"], frame=frame, rows=np.array([3, 4])).tolist() == [1, 2, 3, 4]
+
+
+def test_merchant_counts_and_sums_over_each_window_and_missing_without_a_merchant():
+    names = [f"{what}_{w}_merchant" for w in ("1h", "24h", "7d", "30d") for what in ("count", "sum")]
+    columns = _columns(names)
+    # Row 3 (m1, two days after m1's first two rows); row 4 (m1, 30 s after row 3); row 5 names no merchant.
+    assert [columns[n][0] for n in names] == [0.0, 0.0, 0.0, 0.0, 2.0, 30.0, 2.0, 30.0]
+    assert [columns[n][1] for n in names] == [1.0, 100.0, 1.0, 100.0, 3.0, 130.0, 3.0, 130.0]
+    assert all(np.isnan(columns[n][2]) for n in names)
+
+
+def test_merchant_activity_leaves_the_models_features_as_they_were():
+    frame = _frame()
+    mask = np.zeros(len(frame["row_id"]), dtype=bool)
+    mask[TARGETS] = True
+    before = build_features(frame, target_mask=mask, spec=FeatureSpec())
+    _columns(["sum_7d_merchant", "first_device_for_account"], frame=frame)
+    after = build_features(frame, target_mask=mask, spec=FeatureSpec())
+    assert before.names == after.names and np.array_equal(before.X, after.X)

@@ -8,21 +8,29 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from anomaly_site.servers import default_workers, web_command, web_environment
+
 
 class Command(BaseCommand):
-    help = "Run the web server (daphne: HTTP and websockets) and a Celery worker together until Ctrl-C."
+    help = (
+        "Run the web server (gunicorn managing uvicorn workers: pages, API and websockets) and a Celery worker "
+        "together until Ctrl-C."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--concurrency", type=int, default=2, help="Celery worker processes.")
+        parser.add_argument(
+            "--web-workers", type=int, default=None, help="Web worker processes (default: one per core)."
+        )
         # Streaming (issue 26): one NATS consumer when NATS answers.
         parser.add_argument("--nats", default=settings.NATS_URL, help="NATS for the consumer ('' for none).")
 
-    def handle(self, *args, host, port, concurrency, nats, **options):
+    def handle(self, *args, host, port, concurrency, web_workers, nats, **options):
         bin_dir = Path(sys.executable).parent
         commands = {
-            "web": [str(bin_dir / "daphne"), "-b", host, "-p", str(port), "anomaly_site.asgi:application"],
+            "web": web_command(host=host, port=port, workers=web_workers or default_workers()),
             # -B embeds the beat scheduler (retraining, the jobs' sweep, pending alerts); one beat per deployment.
             "worker": [
                 *(str(bin_dir / "celery"), "-A", "anomaly_site", "worker", "-B", "-l", "info"),
@@ -31,14 +39,20 @@ class Command(BaseCommand):
         }
         commands |= self._stream_consumer(bin_dir, nats)
         Path(settings.CELERY_BEAT_SCHEDULE_FILENAME).parent.mkdir(parents=True, exist_ok=True)
-        processes = {name: subprocess.Popen(cmd, env=os.environ.copy()) for name, cmd in commands.items()}
+        environments = {"web": web_environment(workers=web_workers or default_workers())}
+        processes = {
+            name: subprocess.Popen(cmd, env=environments.get(name, os.environ.copy())) for name, cmd in commands.items()
+        }
         if settings.PLAIN_HTTP:
             self.stdout.write(
                 f"Plain HTTP on http://{host}:{port}/ (PLAIN_HTTP=1): no HTTPS redirect, HSTS or Secure cookies; "
                 "for this machine only."
             )
         self.stdout.write(
-            self.style.SUCCESS(f"Serving on http://{host}:{port}/ with a Celery worker. Ctrl-C stops both.")
+            self.style.SUCCESS(
+                f"Serving on http://{host}:{port}/ ({web_workers or default_workers()} web workers) with a Celery "
+                "worker. Ctrl-C stops both."
+            )
         )
         signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
         try:

@@ -188,3 +188,42 @@ def test_a_member_of_two_organisations_lists_and_opens_a_run_only_in_its_organis
     work_in(client, other_organisation)
     assert client.get(url).status_code == 200
     assert list(client.get(INDEX).context["runs"]) == [run]
+
+
+@pytest.fixture(scope="module")
+def labelled_csv_with_extras() -> bytes:
+    """The labelled file with the prototype's give-away column, a random split and an honest extra column."""
+    frame = labelled_frame()
+    rows = len(frame)
+    frame["anomaly_type"] = frame["tx_fraud"] * 2
+    frame["split"] = ["train", "val", "test", "train"] * (rows // 4) + ["train"] * (rows % 4)
+    frame["hour"] = [n % 24 for n in range(rows)]
+    return frame.to_csv(index=False).encode()
+
+
+def test_setup_form_ticks_no_extra_column_as_a_feature(analyst_client, labelled_csv_with_extras):
+    response = analyst_client.get(setup_url(analyst_client, labelled_csv_with_extras))
+
+    assert response.context["form"]["attributes"].initial is None
+    assert "checked" not in str(response.context["form"]["attributes"])
+
+
+def test_a_column_that_gives_the_label_away_is_refused_as_a_feature_naming_it(analyst_client, labelled_csv_with_extras):
+    url = setup_url(analyst_client, labelled_csv_with_extras)
+
+    response = analyst_client.post(url, form_data(attributes=["anomaly_type", "hour"]))
+
+    assert response.status_code == 200
+    (error,) = response.context["form"].errors["attributes"]
+    assert error.startswith("Column 'anomaly_type' predicts the label 'tx_fraud' almost perfectly")
+    assert "anomaly_type" in response.content.decode()
+    assert not BacktestRun.objects.exists()
+
+
+def test_honest_extra_columns_are_accepted_as_features(analyst_client, labelled_csv_with_extras):
+    url = setup_url(analyst_client, labelled_csv_with_extras)
+
+    response = analyst_client.post(url, form_data(attributes=["hour"]))
+
+    assert response.status_code == 302
+    assert BacktestRun.objects.get().attributes == ["hour"]

@@ -13,6 +13,7 @@ from detection.engine.features import (
     SUPERVISED_FEATURES,
     FeatureSpec,
     build_features,
+    new_for_account,
 )
 from detection.engine.frame import Frame
 from tests.detection.engine.synthetic import START, history_for, transactions
@@ -315,3 +316,16 @@ def test_location_shift_is_measured_only_for_targets_with_coordinates():
     both = build_features(frame, target_mask=mixed, spec=spec)
     assert not both.column("a_location_shift_km_log")[no_coordinates[mixed]].any()
     assert np.array_equal(both.X, build_features(frame, spec=spec).X[mixed])
+
+
+def test_new_for_account_over_a_column_is_the_new_merchant_feature_of_that_column():
+    frame = transactions(days=40)
+    frame.loc[frame.index[::11], "merchant_id"] = ""
+    mask = np.zeros(len(frame), dtype=bool)
+    mask[::3] = True
+    features = build_features(frame, target_mask=mask)
+
+    found = new_for_account(frame, frame["merchant_id"].to_numpy(dtype=object), target_mask=mask)
+
+    assert found.dtype == bool and found.any()
+    assert np.array_equal(found, features.column("a_new_merchant") == 1.0)

@@ -52,7 +52,15 @@ def test_mapping_form_guesses_columns_from_the_header(analyst_client):
     guessed = {name: form[f"map_{name}"].initial for name in ("transaction_id", "timestamp", "account_id", "amount")}
     assert guessed == MAPPING
     assert form["map_channel"].initial == "is_online"
-    assert form["attributes"].initial == ["transaction_count_1h"]
+
+
+def test_mapping_form_ticks_no_extra_column_as_a_feature(analyst_client):
+    key = staged_key(stage(analyst_client, job_frame(12).assign(anomaly_type=0, split="train")))
+
+    response = analyst_client.get(reverse("detection:upload_map", kwargs={"key": key}))
+
+    assert response.context["form"]["attributes"].initial is None
+    assert "checked" not in str(response.context["form"]["attributes"])
 
 
 def test_label_column_is_guessed(analyst_client):
@@ -289,3 +297,35 @@ def test_a_person_of_no_organisation_may_not_upload(client, organisation):
     client.force_login(UserFactory(username="nemo", roles=[ANALYST], organisations=[]))
 
     assert client.get(INDEX).status_code == 403
+
+
+def labelled_job_frame(rows: int = 200):
+    frame = job_frame(rows, bad=False)
+    frame["is_fraud"] = [int(n % 10 == 0) for n in range(rows)]
+    frame["anomaly_type"] = frame["is_fraud"] * 3
+    return frame
+
+
+def test_an_upload_column_that_gives_the_label_away_is_refused_naming_it(analyst_client):
+    key = staged_key(stage(analyst_client, labelled_job_frame()))
+
+    response = analyst_client.post(
+        reverse("detection:upload_map", kwargs={"key": key}),
+        mapping_post({"label_column": "is_fraud", "attributes": ["anomaly_type", "transaction_count_1h"]}),
+    )
+
+    assert response.status_code == 200
+    (error,) = response.context["form"].errors["attributes"]
+    assert error.startswith("Column 'anomaly_type' predicts the label 'is_fraud' almost perfectly")
+    assert not ScoringJob.objects.exists()
+
+
+def test_without_a_label_column_no_extra_column_is_refused(analyst_client):
+    key = staged_key(stage(analyst_client, labelled_job_frame()))
+
+    response = analyst_client.post(
+        reverse("detection:upload_map", kwargs={"key": key}), mapping_post({"attributes": ["anomaly_type"]})
+    )
+
+    assert response.status_code == 302
+    assert ScoringJob.objects.get().attributes == ["anomaly_type"]
