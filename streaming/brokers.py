@@ -57,17 +57,3 @@ def stream_name(subject: str) -> str:
 def durable_name(subject: str) -> str:
     """The durable consumer all consumers of a subject share: `transactions.in` → `sentinel-transactions_in`."""
     return "sentinel-" + re.sub(r"[^A-Za-z0-9_-]", "_", subject)
-
-
-def broker_for(url: str, *, topology: Topology, name: str, log) -> Broker:
-    """The adapter for a broker URL: nats:// (JetStream) or amqp:// / amqps:// (RabbitMQ)."""
-    scheme = url.split("://", 1)[0].lower()
-    if scheme in ("nats", "tls"):
-        from streaming.jetstream import JetStreamBroker
-
-        return JetStreamBroker(url, topology=topology, name=name, log=log)
-    if scheme in ("amqp", "amqps"):
-        from streaming.rabbitmq import RabbitBroker
-
-        return RabbitBroker(url, topology=topology, name=name, log=log)
-    raise ValueError(f"--broker: {url!r} is neither nats:// nor amqp://")

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 
-from streaming.brokers import Broker, Delivery
+from streaming.brokers import Broker, Delivery, Topology
 from streaming.heartbeat import heartbeat_remove, heartbeat_write, redis_client
 from streaming.services import BatchOutcome
 
@@ -29,6 +29,20 @@ log = logging.getLogger("streaming.consumer")
 def close_connection() -> None:
     """Close the calling thread's database connection (looked up in that thread, where it lives)."""
     connection.close()
+
+
+def broker_for(url: str, *, topology: Topology, name: str, log) -> Broker:
+    """The adapter for a broker URL: nats:// (JetStream) or amqp:// / amqps:// (RabbitMQ)."""
+    scheme = url.split("://", 1)[0].lower()
+    if scheme in ("nats", "tls"):
+        from streaming.jetstream import JetStreamBroker
+
+        return JetStreamBroker(url, topology=topology, name=name, log=log)
+    if scheme in ("amqp", "amqps"):
+        from streaming.rabbitmq import RabbitBroker
+
+        return RabbitBroker(url, topology=topology, name=name, log=log)
+    raise ValueError(f"--broker: {url!r} is neither nats:// nor amqp://")
 
 
 class Backoff:
@@ -71,11 +85,9 @@ class Consumer:
         batch_size: int = 1000,
         fetch_timeout: float = 1.0,
         report_every: float = 5.0,
-        stop_after: int | None = None,
     ):
         self.broker, self.score, self.name, self.labels = broker, score, name, labels
         self.batch_size, self.fetch_timeout, self.report_every = batch_size, fetch_timeout, report_every
-        self.stop_after = stop_after
         self.counts = Counts()
         self.stopping = asyncio.Event()
         self.database = ThreadPoolExecutor(1, thread_name_prefix="stream-db")
@@ -120,8 +132,6 @@ class Consumer:
                 fetching = asyncio.ensure_future(self._fetch())  # the next batch arrives while this one is scored
                 if deliveries:
                     await self._handle(deliveries)
-                if self.stop_after is not None and self.counts.messages >= self.stop_after:
-                    self.stopping.set()
         finally:
             fetching.cancel()
 

@@ -2,6 +2,7 @@
 and dead letters go to subjects that streams of their own keep (each made when missing)."""
 
 import asyncio
+import contextlib
 
 import nats
 from nats.js import api
@@ -97,7 +98,8 @@ class JetStreamBroker:
     async def close(self) -> None:
         self.closing = True
         if self.nc is not None and not self.nc.is_closed:
-            await self.nc.close()
+            with contextlib.suppress(Exception):  # closing a connection whose server is gone
+                await self.nc.close()
 
     async def _disconnected(self) -> None:
         if not self.closing:

@@ -2,6 +2,7 @@
 published to the same exchange with publisher confirms, each routing key bound to a durable queue of its own."""
 
 import asyncio
+import contextlib
 
 import aio_pika
 
@@ -78,7 +79,8 @@ class RabbitBroker:
 
     async def close(self) -> None:
         if self.connection is not None and not self.connection.is_closed:
-            await self.connection.close()
+            with contextlib.suppress(Exception):  # closing a connection whose server is gone
+                await self.connection.close()
 
     def _lost(self, *args) -> None:
         self.log.warning("lost the connection to RabbitMQ; reconnecting", extra={"broker": _without_password(self.url)})

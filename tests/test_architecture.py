@@ -5,7 +5,7 @@ down. The contracts between packages are import-linter's (pyproject.toml)."""
 
 import grimp
 
-PACKAGES = ("core", "accounts", "transactions", "detection", "review", "alerts", "anomaly_site")
+PACKAGES = ("core", "accounts", "transactions", "detection", "review", "alerts", "streaming", "anomaly_site")
 # The service modules a task module may form a cycle with: services, and a job's chunk services.
 SERVICE_MODULES = ("services", "chunks")
 

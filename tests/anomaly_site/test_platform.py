@@ -9,7 +9,7 @@ def test_healthz_reports_each_dependency(client):
     body = response.json()
     assert body["checks"]["database"]["ok"] is True
     assert body["checks"]["redis"]["ok"] is True
-    assert set(body["checks"]) == {"database", "redis", "model"}
+    assert set(body["checks"]) == {"database", "redis", "model", "streaming"}
 
 
 def test_docker_compose_runs_the_steps_make_run_runs():

@@ -21,8 +21,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from streaming.brokers import Topology, broker_for, durable_name, stream_name
-from streaming.consumer import Consumer
+from streaming.brokers import Topology, durable_name, stream_name
+from streaming.consumer import Consumer, broker_for
 from streaming.heartbeat import heartbeats_read, redis_client
 from streaming.services import messages_score, stream_organisation, stream_source
 from tests.detection.conftest import START, active_model, history, trained_model  # noqa: F401 - fixtures

@@ -99,7 +99,7 @@ def test_metrics_show_each_consumers_lag_rate_errors_and_whether_it_is_up(client
 
     body = client.get("/metrics").content.decode()
 
-    labels = 'consumer="host-1",broker="nats",subject="transactions.in",organisation="test-org"'
+    labels = 'broker="nats",consumer="host-1",organisation="test-org",subject="transactions.in"'
     assert f"anomaly_stream_consumer_lag{{{labels}}} 12.0" in body
     assert f"anomaly_stream_consumer_rate{{{labels}}} 850.5" in body
     assert f"anomaly_stream_consumer_errors_total{{{labels}}} 2.0" in body

@@ -74,6 +74,13 @@ class Command(BaseCommand):
                 f"NATS does not answer at {url}: no streaming consumer (start nats-server -js to have one)."
             )
             return {}
+        from streaming.services import OrganisationUnclear, stream_organisation
+
+        try:
+            stream_organisation(None)  # a consumer that could not start would stop the whole stack with it
+        except OrganisationUnclear as unclear:
+            self.stdout.write(f"No streaming consumer: {unclear} Run manage.py consume yourself.")
+            return {}
         self.stdout.write(
             f"NATS answers at {url}: a consumer reads transactions.in and publishes to transactions.decisions."
         )

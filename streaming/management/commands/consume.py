@@ -1,11 +1,13 @@
 import asyncio
+import logging
 import os
 import socket
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 
-from streaming.brokers import Topology, broker_for, durable_name
-from streaming.consumer import Consumer
+from streaming.brokers import Topology, durable_name
+from streaming.consumer import Consumer, broker_for
 from streaming.services import OrganisationUnclear, messages_score, stream_organisation, stream_source
 
 
@@ -29,7 +31,6 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=1000, help="Messages stored and scored at once, at most.")
         parser.add_argument("--name", default="", help="This consumer's name in /healthz and /metrics (host-pid).")
         parser.add_argument("--report-every", type=float, default=5.0, help="Seconds between reports to Redis.")
-        parser.add_argument("--stop-after", type=int, default=None, help=argparse_suppress())
 
     def handle(self, *args, **options):
         subject = options["subject"]
@@ -47,9 +48,8 @@ class Command(BaseCommand):
         except OrganisationUnclear as unclear:
             raise CommandError(str(unclear))
         source = stream_source(organisation=organisation, name=options["source"] or subject)
+        connection.close()  # the consumer's database work runs on a thread of its own, with its own connection
         name = options["name"] or f"{socket.gethostname()}-{os.getpid()}"
-        import logging
-
         try:
             broker = broker_for(options["broker"], topology=topology, name=name, log=logging.getLogger("streaming"))
         except ValueError as bad:
@@ -66,7 +66,6 @@ class Command(BaseCommand):
             labels=labels,
             batch_size=options["batch_size"],
             report_every=options["report_every"],
-            stop_after=options["stop_after"],
         )
         self.stdout.write(
             f"Consuming {subject} from {broker.kind} for {organisation.name} (source {source.name}); decisions to "
@@ -74,9 +73,3 @@ class Command(BaseCommand):
         )
         asyncio.run(consumer.run())
         self.stdout.write(f"Stopped after {consumer.counts.messages} messages.")
-
-
-def argparse_suppress():
-    import argparse
-
-    return argparse.SUPPRESS
