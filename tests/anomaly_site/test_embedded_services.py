@@ -158,6 +158,7 @@ def test_configured_services_that_answer_are_used_and_none_is_embedded(embedded_
         PLAIN_HTTP="1",
         DATABASE_URL=this_runs_database_url(),
         REDIS_URL=settings.REDIS_URL,
+        NATS_URL="",  # none: NATS is optional
     )
 
     result = check_services(env)
@@ -228,3 +229,21 @@ def test_as_root_a_copy_of_the_server_in_the_wheels_layout_initialises_and_start
     assert embedded.running(embedded_dir) == {}  # not a postgres-<port> folder: stopped here
     stop = [copy / "pg_ctl", "stop", "-D", data / "data", "-m", "fast"]
     embedded._run_postgres_tool(stop, embedded_dir / "tools.log")
+
+
+def test_nats_that_does_not_answer_is_optional_without_embedded_services(embedded_dir):
+    nats_port = free_port()
+    env = child_env(
+        embedded_dir,
+        PLAIN_HTTP="1",
+        DATABASE_URL=this_runs_database_url(),
+        REDIS_URL=settings.REDIS_URL,
+        NATS_URL=f"nats://127.0.0.1:{nats_port}",
+    )
+
+    result = check_services(env)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == (
+        f"PostgreSQL and Redis answer. NATS does not answer at nats://127.0.0.1:{nats_port}."
+    )
