@@ -13,6 +13,7 @@ from detection.training.services import model_version_train
 from tests.detection.conftest import START, active_model, history, trained_model  # noqa: F401 - fixtures
 from tests.detection.jobs.analysis_data import analysis_frame
 from tests.detection.jobs.conftest import celery_worker_process  # noqa: F401 - fixture
+from tests.detection.versions.conftest import label
 from tests.e2e.conftest import log_in, screenshot
 from transactions.models import Transaction
 
@@ -97,6 +98,9 @@ def test_activating_a_version_in_admin_shows_the_comparison_before_it_asks_to_co
     policy,
 ):
     candidate = model_version_train(organisation=active_model.organisation, until=START + timedelta(days=7), seed=5)
+    stored = list(Transaction.objects.order_by("-amount"))
+    label(stored[:10], 1)  # the largest amounts fraud, 30 others legitimate: enough labels for the metrics
+    label(stored[100:130], 0)
     page = new_page()
     log_in(page, admin_user.username, "/admin/detection/modelversion/")
 
@@ -107,7 +111,9 @@ def test_activating_a_version_in_admin_shows_the_comparison_before_it_asks_to_co
     page.wait_for_url(f"**/detection/versions/{candidate.pk}/compare/")
     expect(page.locator("h1")).to_contain_text("v8 beside the active v7")
     expect(page.locator("#metrics-card")).to_be_visible()
-    expect(page.locator("#not-enough-labels")).to_contain_text("Not enough labels")
+    expect(page.locator("[data-metric=roc_auc]")).to_have_count(2)
+    expect(page.locator("#roc-card svg.chart")).to_be_visible()
+    expect(page.locator("#pr-card polyline.series")).to_have_count(2)
     expect(page.locator("#flags-card svg.chart")).to_be_visible()
     expect(page.locator("#disagreements-card")).to_be_visible()
     expect(page.locator("#confirm-activate")).to_be_visible()
