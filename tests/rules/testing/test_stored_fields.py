@@ -39,3 +39,14 @@ def test_first_device_counts_a_device_new_to_the_account(organisation, known_his
 
     assert report["hits"] == 1
     assert report["sample"] == [known_history[9].pk]
+
+
+def test_the_merchants_totals_are_counted_from_the_stored_history(organisation, known_history):
+    # One merchant for every row: its earlier rows of the same day are within 24 hours (the days are 24 h apart).
+    Transaction.objects.filter(pk__in=[t.pk for t in known_history]).update(merchant_id="shop")
+
+    report = run(draft(organisation, expression="sum_24h_merchant >= 1000"))
+
+    # Day 1: 600, 700, 20 → the third sees 1,300; day 3: 900, 550, 10, 15 → the last two see 1,450 and 1,460.
+    assert report["hits"] == 3
+    assert report["sample"] == [known_history[k].pk for k in (2, 8, 9)]
