@@ -21,3 +21,21 @@ MEDIA_ROOT = BASE_DIR / "var" / "test-media"  # noqa: F405
 DATABASES["default"]["TEST"] = {  # noqa: F405
     "NAME": os.environ.get("TEST_DB_NAME") or f"test_{DATABASES['default']['NAME']}"  # noqa: F405
 }
+
+
+class ContentTypeCacheCleared:
+    """The browser tests' server outlives the test database's flushes between transactional tests, which make the
+    content types again under new ids: a process's cached ids (the admin's log entries, permissions) would point at
+    rows that are gone. Test servers forget them at every request."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.contrib.contenttypes.models import ContentType
+
+        ContentType.objects.clear_cache()
+        return self.get_response(request)
+
+
+MIDDLEWARE = ["anomaly_site.test_settings.ContentTypeCacheCleared", *MIDDLEWARE]  # noqa: F405

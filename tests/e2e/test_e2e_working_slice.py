@@ -43,7 +43,7 @@ def seed_slice() -> dict[str, ReviewItem]:
 def choose_the_slice(page) -> None:
     page.select_option("#id_risk", "high")
     page.fill("#id_category", "travel")
-    page.get_by_role("button", name="Apply").click()
+    page.get_by_role("button", name="Apply", exact=True).click()
     expect(page.locator("#queue-rows tr.queue-row")).to_have_count(2)
 
 
