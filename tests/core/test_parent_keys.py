@@ -194,8 +194,8 @@ def _scored_transactions(cursor, *, source_id: int, version_id: int, first: int,
 
 def _queue(cursor, pairs: list[tuple[int, int]]) -> None:
     cursor.execute(
-        "INSERT INTO review_reviewitem (transaction_id, score_id, status, priority, created_at, decision)"
-        " SELECT t, s, 'open', 90, now(), '' FROM unnest(%s::bigint[], %s::bigint[]) AS q(t, s)",
+        "INSERT INTO review_reviewitem (transaction_id, score_id, status, priority, created_at, decision, origin)"
+        " SELECT t, s, 'open', 90, now(), '', 'live' FROM unnest(%s::bigint[], %s::bigint[]) AS q(t, s)",
         [[t for t, _ in pairs], [s for _, s in pairs]],
     )
 
