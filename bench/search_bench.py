@@ -129,8 +129,8 @@ def load(rows: int) -> Organisation:
             [version.pk, source.pk],
         )
         cursor.execute(
-            "INSERT INTO review_reviewitem (transaction_id, score_id, status, priority, created_at, decision)"
-            " SELECT transaction_id, id, 'open', score, created_at, '' FROM detection_score"
+            "INSERT INTO review_reviewitem (transaction_id, score_id, status, priority, created_at, decision, origin)"
+            " SELECT transaction_id, id, 'open', score, created_at, '', 'live' FROM detection_score"
         )
         cursor.execute("VACUUM ANALYZE")
     print(f"loaded {Transaction.objects.count():,} transactions in {time.perf_counter() - began:.1f} s")
