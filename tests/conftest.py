@@ -1,6 +1,9 @@
 """Personas shared by every test: two analysts, an admin, a viewer, a partner client and an outsider, all of the
 test organisation; and an analyst and a partner client of another organisation, who must see nothing of it."""
 
+import contextlib
+import os
+import signal
 import subprocess
 
 import pytest
@@ -80,13 +83,33 @@ def other_admin_client(client, other_admin):
 
 def stop_process(process: subprocess.Popen, *, timeout: float) -> None:
     """Stop a server or worker the tests started: SIGTERM, then SIGKILL if it has not exited within `timeout`
-    seconds; reaped either way."""
-    process.terminate()
+    seconds; reaped either way. A process started in a session of its own (`start_new_session=True`, as the web
+    servers are: gunicorn's workers) is signalled with its whole group, so no worker outlives its manager."""
+    group = process.pid if _leads_its_group(process.pid) else None
+    _signal(process, group, signal.SIGTERM)
     try:
         process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        process.kill()
+        _signal(process, group, signal.SIGKILL)
         process.wait()
+    if group is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGKILL)  # a worker still finishing its graceful stop
+
+
+def _leads_its_group(pid: int) -> bool:
+    try:
+        return os.getpgid(pid) == pid
+    except ProcessLookupError:
+        return False
+
+
+def _signal(process: subprocess.Popen, group: int | None, number: int) -> None:
+    if group is None:
+        process.send_signal(number)
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(group, number)
 
 
 def work_in(client, organisation) -> None:

@@ -62,6 +62,7 @@ class Server:
                 web_command(host="127.0.0.1", port=self.port, workers=1),
                 cwd=ROOT,
                 env=web_environment(self.env),
+                start_new_session=True,  # stopped with its workers (tests.conftest.stop_process)
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )

@@ -97,6 +97,7 @@ def asgi_server(django_db_setup):
             web_command(host="127.0.0.1", port=port, workers=1),
             cwd=settings.BASE_DIR,
             env=web_environment(_server_env(port)),
+            start_new_session=True,  # stopped with its workers (tests.conftest.stop_process)
             stdout=log,
             stderr=subprocess.STDOUT,
         )
