@@ -6,7 +6,6 @@ items and transactions reach a view only through the access helpers below, which
 """
 
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404
@@ -16,6 +15,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from review import selectors, services, working_slice
+from review.access import VIEW_PERM, decide_required
+from review.access import organisation_id as _organisation_id
 from review.bulk.services import may_assign
 from review.bulk.views import bulk_context
 from review.charts import timeline_svg
@@ -25,13 +26,6 @@ from review.rendering import can_decide, row_context
 from transactions.models import Transaction
 
 PAGE_SIZE = 50
-VIEW_PERM = "review.view_reviewitem"
-DECIDE_PERM = "review.decide_reviewitem"
-decide_required = permission_required(DECIDE_PERM, raise_exception=True)
-
-
-def _organisation_id(request) -> int | None:
-    return getattr(request.organisation, "pk", None)
 
 
 def _get_item_for_request(request, pk: int) -> ReviewItem:

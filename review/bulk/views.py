@@ -3,7 +3,6 @@ with a confirmation that says how many rows the action will touch; the confirmed
 message saying what was done. The rows are the selected ids, or every row matching the page's filters."""
 
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
 from django.http import QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -11,19 +10,14 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from review import selectors as review_selectors
+from review.access import decide_required
+from review.access import organisation_id as _organisation_id
 from review.bulk import services
 from review.bulk.forms import ACTION_LABELS, BulkForm, assignable_users
 from review.cases.forms import CaseFilterForm
 from review.cases.selectors import case_list, cases_of
 from review.cases.services import cases_bulk as cases_bulk_run
 from review.forms import QueueFilterForm
-
-DECIDE_PERM = "review.decide_reviewitem"
-decide_required = permission_required(DECIDE_PERM, raise_exception=True)
-
-
-def _organisation_id(request) -> int | None:
-    return getattr(request.organisation, "pk", None)
 
 
 def bulk_context(request, *, kind: str, total: int) -> dict:

@@ -4,7 +4,6 @@ decide). Cases reach a view only through `_get_case_for_request`, which answers 
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
@@ -12,6 +11,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from review import selectors as review_selectors
+from review.access import VIEW_PERM, decide_required
+from review.access import organisation_id as _organisation_id
 from review.bulk.services import BulkRefused, may_assign
 from review.bulk.views import bulk_context, form_errors
 from review.cases import selectors, services
@@ -21,13 +22,6 @@ from review.models import Case
 from review.rendering import row_context
 
 PAGE_SIZE = 50
-VIEW_PERM = "review.view_reviewitem"
-DECIDE_PERM = "review.decide_reviewitem"
-decide_required = permission_required(DECIDE_PERM, raise_exception=True)
-
-
-def _organisation_id(request) -> int | None:
-    return getattr(request.organisation, "pk", None)
 
 
 def _get_case_for_request(request, pk: int) -> Case:
