@@ -128,13 +128,13 @@ class Client:
         return response.status, time.perf_counter() - started, content
 
 
-def start_server(name: str, workers: int) -> subprocess.Popen:
+def start_server(name: str, workers: int, *, deadline_s: float = 240.0) -> subprocess.Popen:
     env = bench_env(RUN_DB, **{"DB_CONN_MAX_AGE": "0", **SERVER_ENV.get(name, {})})
     command = [sys.executable, *SERVERS[name]]
     if name in WORKER_FLAG:
         command[command.index(WORKER_FLAG[name]) + 1] = str(workers)
     process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
-    deadline = time.monotonic() + 240  # a loaded machine takes a while to import the site in every worker
+    deadline = time.monotonic() + deadline_s  # a loaded machine takes a while to import the site in every worker
     while time.monotonic() < deadline:
         try:
             connection = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)

@@ -14,17 +14,14 @@ other, then batches of 1,000 from one client; every row is new (stored, featured
 """
 
 import argparse
-import http.client
 import io
 import json
 import statistics
-import subprocess
-import sys
 import time
 import uuid
 
-from api_bench import PORT, ROOT, RUN_DB, SERVERS, Client, fresh_run_database, percentile, stop_server
-from api_common import bench_env, bench_organisation, prepare, request_rows, setup_django
+from api_bench import Client, fresh_run_database, percentile, start_server, stop_server
+from api_common import bench_organisation, prepare, request_rows, setup_django
 
 LIST_SIZE = 100_000
 SINGLE_TARGET_MS = 1.0
@@ -133,26 +130,6 @@ def rules_switch(organisation_id: int, *, on: bool) -> None:
     rules_changed(organisation_id)
 
 
-def start_server(workers: int, *, deadline_s: float = 300.0) -> subprocess.Popen:
-    """gunicorn as the API benchmark runs it, waited for longer: on a busy machine a worker's first answer (the model
-    loaded, the compiled loops read) can take a minute."""
-    env = bench_env(RUN_DB, DB_CONN_MAX_AGE="60")
-    command = [sys.executable, *SERVERS["gunicorn"]]
-    command[command.index("-w") + 1] = str(workers)
-    process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
-            connection.request("GET", "/healthz")
-            connection.getresponse().read()
-            return process
-        except OSError:
-            time.sleep(0.5)
-    stop_server(process)
-    raise RuntimeError("gunicorn did not start")
-
-
 def phase(secret: str, singles: list[dict], batches: list[list[dict]], warm: list[dict]) -> dict:
     client = Client(secret)
     for row in warm:  # each worker sees the switch (the rules compiled, the lists loaded once)
@@ -244,7 +221,8 @@ def main() -> None:
         ),
         flush=True,
     )
-    process = start_server(args.workers)
+    # gunicorn as the API benchmark runs it, waited for longer: a busy machine's first answer can take minutes
+    process = start_server("gunicorn", args.workers, deadline_s=300.0)
     results: dict[bool, list[dict]] = {False: [], True: []}
     sent = [row["transaction_id"] for row in rows]
     try:
