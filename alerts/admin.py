@@ -55,6 +55,15 @@ class AlertRuleForm(forms.ModelForm):
         "auth token.",
     )
 
+    kind = forms.ChoiceField(
+        choices=AlertRule.Kind.choices,
+        required=False,
+        help_text="Scored transactions (the conditions below), or drift above the drift threshold.",
+    )
+
+    def clean_kind(self) -> str:
+        return self.cleaned_data.get("kind") or AlertRule.Kind.TRANSACTION
+
     def clean(self):
         cleaned = super().clean()
         self._clean_secret(cleaned)

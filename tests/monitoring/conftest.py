@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 from detection.models import ModelVersion
-from tests.detection.conftest import START, active_model, history, trained_model  # noqa: F401 - fixtures
-from tests.detection.conftest import store_transaction
+from tests.detection.conftest import START, active_model, history, store_transaction, trained_model  # noqa: F401 - fixtures
 from transactions.models import Transaction
 
 TRAINING_DAYS = 10
@@ -26,11 +25,11 @@ def drift_model(active_model) -> ModelVersion:  # noqa: F811 - the fixture impor
 
 def store_day(*, day, scale: float = 1.0, seed: int = 1, organisation=None, rows: int = 80) -> list[Transaction]:
     """A day of transactions drawn from the stored history (same accounts, merchants, hours), amounts times `scale`."""
-    history = list(Transaction.objects.filter(timestamp__lt=day).order_by("pk"))
-    picked = np.random.default_rng(seed).choice(len(history), size=rows, replace=False)
+    earlier = list(Transaction.objects.filter(timestamp__lt=day).order_by("pk"))
+    picked = np.random.default_rng(seed).choice(len(earlier), size=rows, replace=False)
     stored = []
     for i in picked:
-        old = history[i]
+        old = earlier[i]
         stored.append(
             store_transaction(
                 account_id=old.account_id,

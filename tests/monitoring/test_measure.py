@@ -2,7 +2,7 @@
 
 import pytest
 
-from monitoring.models import SCORE_FEATURE, DriftMeasurement, DriftReference
+from monitoring.models import SCORE_FEATURE, DriftMeasurement
 from monitoring.services import drift_measure
 from tests.monitoring.conftest import LIKE_DAY, store_day
 
