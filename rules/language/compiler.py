@@ -2,9 +2,10 @@
 
 Every node is checked once, at compile time (unknown names, types, list kinds), and becomes a closure from a
 ``Batch`` to ``(values, missing)``: values a numpy array over the batch's rows (or a scalar for a constant, and for
-every value of a one-row ``Row``), missing a boolean mask of the rows whose value is unknown (or None when none is). A missing value makes a comparison, an
-arithmetic result and a list lookup missing; ``and`` and ``or`` follow three-valued logic (``false and missing`` is
-false, ``true or missing`` is true); ``x == null`` asks whether x is missing and is never missing itself.
+every value of a one-row ``Row``), missing a boolean mask of the rows whose value is unknown (or None when none is;
+True or None in a ``Row``). A missing value makes a comparison, an arithmetic result and a list lookup missing;
+``and`` and ``or`` follow three-valued logic (``false and missing`` is false, ``true or missing`` is true);
+``x == null`` asks whether x is missing and is never missing itself.
 """
 
 from __future__ import annotations

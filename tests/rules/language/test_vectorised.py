@@ -109,7 +109,8 @@ class Generator:
             a, fa = self.string(depth - 1)
             pattern = rng.choice(["^m", "n", "[0-9]$", "^(atm|a)$"])
             op = rng.choice(["=~", "!~"])
-            return f'({a} {op} "{pattern}")', _strict1(fa, lambda v: (re.search(pattern, v) is not None) == (op == "=~"))
+            found = _strict1(fa, lambda v: (re.search(pattern, v) is not None) == (op == "=~"))
+            return f'({a} {op} "{pattern}")', found
         if kind == "attribute":
             return "attributes.x", lambda row: _typed(row["attributes.x"], "boolean")
         (a, fa), (b, fb) = self.boolean(depth - 1), self.boolean(depth - 1)
