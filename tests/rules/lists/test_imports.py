@@ -100,3 +100,28 @@ def test_text_is_stored_as_written_backslashes_tabs_and_quotes_included():
     upload('value,note\nC:\\\\temp\\\\x,"two\tcells"\n"say ""hi""",\n', value_list)
     stored = {e.value: e.note for e in ListEntry.objects.filter(value_list=value_list)}
     assert stored == {"C:\\\\temp\\\\x": "two\tcells", 'say "hi"': ""}
+
+
+@time_machine.travel(NOW, tick=False)
+def test_an_import_into_a_new_list_stores_each_entry_with_its_author_and_time(analyst):
+    value_list = ValueListFactory(kind="account")
+    outcome = upload(
+        "value,expires_at,note\nacct-1,2027-01-31,ring\nacct-2,,\nacct-1,,last row wins\n", value_list, user=analyst
+    )
+    assert (outcome.added, outcome.updated, outcome.unchanged) == (2, 0, 0)
+    stored = {
+        e.value: (e.expires_at, e.note, e.created_by, e.created_at)
+        for e in ListEntry.objects.filter(value_list=value_list)
+    }
+    assert stored == {"acct-1": (None, "last row wins", analyst, NOW), "acct-2": (None, "", analyst, NOW)}
+
+
+def test_an_import_into_a_list_with_entries_adds_updates_and_leaves_the_rest(analyst):
+    value_list = ValueListFactory(kind="account")
+    ListEntryFactory(value_list=value_list, value="acct-1", note="same")
+    ListEntryFactory(value_list=value_list, value="acct-2", note="old")
+    outcome = upload("acct-1,,same\nacct-2,,new\nacct-3\n", value_list, user=analyst)
+    assert (outcome.added, outcome.updated, outcome.unchanged) == (1, 1, 1)
+    stored = {e.value: (e.note, e.created_by) for e in ListEntry.objects.filter(value_list=value_list)}
+    assert stored["acct-2"][0] == "new" and stored["acct-3"] == ("", analyst)
+    assert ListEntry.objects.filter(value_list=value_list).count() == 3
