@@ -63,7 +63,7 @@ class _Slot:
     unloadable: tuple[int, int, str] | None = None  # (version id, version, reason): not read again while active
 
 
-_lock = threading.Lock()
+_lock = threading.RLock()  # re-entered: loading a challenger goes through version_detector
 _slots: dict[int, _Slot] = {}
 
 
@@ -108,18 +108,18 @@ def _slot(organisation_id: int) -> _Slot:
     active_id, challenger_id = _versions_in_force(organisation_id)
     with _lock:
         slot.checked_at, slot.stamp, slot.active_id = now, stamp, active_id
+        previous_challenger = slot.challenger
         _load_challenger(slot, challenger_id)
-        _load_active(slot, active_id)
+        _load_active(slot, active_id, previous_challenger)
     return slot
 
 
-def _load_active(slot: _Slot, version_id: int | None) -> None:
+def _load_active(slot: _Slot, version_id: int | None, previous_challenger: LoadedModel | None) -> None:
     if version_id is None:
         slot.loaded = None
         return
     if slot.loaded is not None and slot.loaded.version.pk == version_id:
         return
-    previous_challenger = slot.challenger
     slot.loaded = None
     if slot.unloadable is not None and slot.unloadable[0] == version_id:
         return
