@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -86,6 +87,7 @@ INSTALLED_APPS = [
     "transactions",
     "detection",
     "rules",
+    "monitoring",
     "review",
     "alerts",
     "search",
@@ -246,6 +248,17 @@ CELERY_BEAT_SCHEDULE = {
         else {}
     ),
 }
+# Drift (monitoring/): every day at DRIFT_CHECK_HOUR:15 UTC (-1 switches it off) Celery beat measures the day before
+# against each organisation's active version, on at most DRIFT_SAMPLE_ROWS of its transactions (none with fewer
+# than DRIFT_MIN_ROWS); `manage.py drift_check` measures now.
+DRIFT_CHECK_HOUR = int(os.environ.get("DRIFT_CHECK_HOUR", "0"))
+DRIFT_SAMPLE_ROWS = int(os.environ.get("DRIFT_SAMPLE_ROWS", "5000"))
+DRIFT_MIN_ROWS = int(os.environ.get("DRIFT_MIN_ROWS", "50"))
+if DRIFT_CHECK_HOUR >= 0:
+    CELERY_BEAT_SCHEDULE["monitoring-drift-check"] = {
+        "task": "monitoring.drift_check",
+        "schedule": crontab(minute=15, hour=DRIFT_CHECK_HOUR),
+    }
 CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get("CELERY_BEAT_SCHEDULE_FILENAME", str(BASE_DIR / "var" / "celerybeat"))
 
 # Logins (django-axes): after LOGIN_FAILURE_LIMIT failed logins for one username, or from one address, logins for
