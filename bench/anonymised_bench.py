@@ -5,8 +5,9 @@ its behavioural columns (each transaction against its account's history, compute
 standardised and projected through a random rotation into ``V1``..``Vk``, as PCA-anonymised public data sets are;
 the timestamp and the amount stay in the clear. The file is written to a temporary folder and replayed with
 ``load_frame`` and ``run_backtest`` as ``manage.py backtest`` does (cold start, a time split: the last third of the
-days is the test), once with the account ids and once without (each transaction its own account, the only mapping
-an anonymised set allows), beside scikit-learn's ``IsolationForest`` over the same numeric columns and split.
+days is the test), with the account ids, without them (each transaction its own account, as an anonymised set
+without ids is mapped) and with one id for all the traffic, beside scikit-learn's ``IsolationForest`` over the same
+numeric columns and split.
 
     .venv/bin/python bench/anonymised_bench.py [--accounts 2000] [--days 30] [--seeds 0,1,2] [--keep DIR]
 
@@ -32,6 +33,13 @@ from transactions.generator import generate  # noqa: E402
 
 HOUR, DAY = 3600, 86400
 SHOWN = ("isolation_forest", "autoencoder", "tail", "ensemble")
+# How the file's accounts are mapped: its own ids; none (each transaction its own account, as an anonymised set
+# without ids must be mapped); one id for all the traffic.
+VARIANTS = (
+    ("with account ids", "account_id"),
+    ("without account ids", "transaction_id"),
+    ("one account", "one_account"),
+)
 
 
 def behaviour(frame: pd.DataFrame) -> pd.DataFrame:
@@ -86,6 +94,7 @@ def anonymised_file(folder: Path, *, accounts: int, days: int, seed: int) -> tup
     rotated = pd.DataFrame(standard.to_numpy() @ rotation, columns=names)
     day = (frame["timestamp"] - frame["timestamp"].min()).dt.days
     out = pd.concat([frame[["transaction_id", "timestamp", "account_id", "amount"]], rotated], axis=1)
+    out["one_account"] = "everyone"  # for the run with one id shared by all the traffic
     out["label"] = frame["label"]
     out["split"] = np.where(day < days - days // 3, "train", "test")
     path = folder / f"anonymised_{seed}.csv"
@@ -117,7 +126,7 @@ def run(folder: Path, args) -> list[dict]:
             "plain forest, V columns": plain_forest(path, names, seed),
             "plain forest, V columns + amount": plain_forest(path, [*names, "amount"], seed),
         }
-        for label, account in (("with account ids", "account_id"), ("without account ids", "transaction_id")):
+        for label, account in VARIANTS:
             for model, values in detector(path, names, account=account, seed=seed).items():
                 figures[f"{label}: {model}"] = values
         for name, values in figures.items():
