@@ -99,6 +99,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "core.middleware.RequestIdMiddleware",
+    "core.db_routing.ReplicaReadsMiddleware",
     "core.middleware.ServiceUnavailableMiddleware",
     "core.api_errors.ApiJsonErrorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -157,6 +158,20 @@ if env_bool("DB_POOL", False):
     }
 # A PostgreSQL that does not answer costs a request this many seconds, then a 503 (core.middleware).
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = int(os.environ.get("DB_CONNECT_TIMEOUT", "5"))
+# DATABASE_REPLICA_URL: a read replica of that PostgreSQL (streaming replication). Pages' GETs read transactions,
+# scores, queues, cases and rules from it; writes, the partner API, logins and roles stay on the primary
+# (core/db_routing.py, docs/operations.md "Scaling out"). Same pool and timeouts as the primary.
+if os.environ.get("DATABASE_REPLICA_URL"):
+    DATABASES["replica"] = {
+        **dj_database_url.parse(
+            os.environ["DATABASE_REPLICA_URL"],
+            conn_max_age=DATABASES["default"]["CONN_MAX_AGE"],
+            conn_health_checks=True,
+        ),
+        "OPTIONS": dict(DATABASES["default"]["OPTIONS"]),
+        "TEST": {"MIRROR": "default"},
+    }
+    DATABASE_ROUTERS = ["core.db_routing.ReplicaRouter"]
 # Seconds a 503 (PostgreSQL or the broker unreachable) asks the caller to wait before trying again (Retry-After).
 UNAVAILABLE_RETRY_AFTER_SECONDS = int(os.environ.get("UNAVAILABLE_RETRY_AFTER_SECONDS", "30"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
