@@ -222,11 +222,17 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # Scheduled retraining (Celery beat; `make run` embeds beat in its worker): every RETRAIN_EVERY_HOURS hours
-# (0 switches it off) on the newest RETRAIN_DAYS days, labels known so far included. The new version becomes
-# active only with RETRAIN_AUTO_ACTIVATE=1; otherwise it waits, ready, for an admin to activate it.
+# (0 switches it off) on the newest RETRAIN_DAYS days, labels known so far included. It proves itself: the newest
+# RETRAIN_EVALUATION_DAYS labelled days are held out of its training, and the new version becomes active on its own
+# only if its RETRAIN_PROMOTE_METRIC (average_precision or roc_auc) there is at least the active version's plus
+# RETRAIN_PROMOTE_MARGIN (or when none is active); otherwise it waits, ready, with the comparison saved for an admin.
+# RETRAIN_AUTO_ACTIVATE=0 never activates on its own (the comparison is still saved).
 RETRAIN_EVERY_HOURS = float(os.environ.get("RETRAIN_EVERY_HOURS", "24"))
 RETRAIN_DAYS = int(os.environ.get("RETRAIN_DAYS", "30"))
-RETRAIN_AUTO_ACTIVATE = env_bool("RETRAIN_AUTO_ACTIVATE", False)
+RETRAIN_AUTO_ACTIVATE = env_bool("RETRAIN_AUTO_ACTIVATE", True)
+RETRAIN_PROMOTE_METRIC = os.environ.get("RETRAIN_PROMOTE_METRIC", "average_precision")
+RETRAIN_PROMOTE_MARGIN = float(os.environ.get("RETRAIN_PROMOTE_MARGIN", "0.01"))
+RETRAIN_EVALUATION_DAYS = int(os.environ.get("RETRAIN_EVALUATION_DAYS", "7"))
 # Minutes between two looks for scores whose alert evaluation could not be queued (the broker was down).
 ALERTS_PENDING_EVERY_MINUTES = float(os.environ.get("ALERTS_PENDING_EVERY_MINUTES", "5"))
 CELERY_BEAT_SCHEDULE = {

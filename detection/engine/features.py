@@ -143,6 +143,9 @@ class FeatureSpec:
     repeat_spike: bool = False
     # Whether the card-not-present features exist (``CARD_NOT_PRESENT_FEATURES``); older specs read False, as above.
     card_not_present: bool = False
+    # Attributes read as they are rather than on a signed log scale (``attributes_read_linearly``); a tuple, so specs
+    # pickled before it existed read the class default (none) and keep the log scale they were trained on.
+    linear_attributes: tuple[str, ...] = ()
 
     @property
     def names(self) -> list[str]:
@@ -507,7 +510,8 @@ class _Builder:
         for name in spec.attributes:
             raw = self.d.attrs.get(name)
             value = np.zeros(len(self.rows)) if raw is None else np.nan_to_num(raw[self.rows])
-            self.out[f"attr_{name}"] = np.sign(value) * np.log1p(np.abs(value))
+            linear = name in spec.linear_attributes
+            self.out[f"attr_{name}"] = value if linear else np.sign(value) * np.log1p(np.abs(value))
             if _is_amount_like(name):
                 self.out[f"amount_vs_attr_{name}"] = self.out["amount_log"] - np.log1p(np.maximum(value, 0.0))
 

@@ -240,6 +240,13 @@ EXPECTED = {
     "detection:version_activate": row(
         page("POST", body=ACTIVATE, people=403, admin=OK, other_admin=404), GET_405, kwargs=version
     ),
+    # Making a version the challenger, ending its challenge, promoting it: admins, in the version's organisation (the
+    # world's version is the active one: each is refused in words, on the page it sends back to).
+    "detection:version_challenge": row(page("POST", people=403, admin=OK, other_admin=404), GET_405, kwargs=version),
+    "detection:version_challenge_end": row(
+        page("POST", people=403, admin=OK, other_admin=404), GET_405, kwargs=version
+    ),
+    "detection:version_promote": row(page("POST", people=403, admin=OK, other_admin=404), GET_405, kwargs=version),
     "detection:backtests": row(page(**UPLOADERS), page("POST", body=page_upload, **UPLOADERS)),
     "detection:backtest_setup": row(
         page(**AUTHOR_ONLY, analyst=OK), page("POST", **AUTHOR_ONLY, analyst=OK), kwargs=staged
