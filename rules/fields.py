@@ -373,7 +373,15 @@ for _component in COMPONENTS:
 
 
 # Stored fields the engine's frame does not carry: read for the scored rows only when a rule reads them.
-STORED_FIELDS = ("device_id", "currency")
+STORED_FIELDS = (
+    "device_id",
+    "currency",
+    "billing_postal_code",
+    "billing_country",
+    "shipping_postal_code",
+    "shipping_country",
+    "ip_country",
+)
 FIRST_DEVICE = "first_device_for_account"
 
 

@@ -453,9 +453,20 @@ def frame_for_window(
 
 
 # Stored fields the engine's frame does not carry, which rules may read: text, NOT NULL ("" = none).
-STORED_FIELDS = ("device_id", "currency")
+# The card-not-present codes among them: rules read them from the store (the frames built from stored rows do not
+# carry the places yet).
+STORED_FIELDS = (
+    "device_id",
+    "currency",
+    "billing_postal_code",
+    "billing_country",
+    "shipping_postal_code",
+    "shipping_country",
+    "ip_country",
+)
 _STORED_SQL = (
-    "SELECT t.id, t.device_id, t.currency FROM transactions_transaction t WHERE t.id = ANY(%s::bigint[]) "
+    f"SELECT t.id, {', '.join(f't.{name}' for name in STORED_FIELDS)} FROM transactions_transaction t "  # noqa: S608
+    "WHERE t.id = ANY(%s::bigint[]) "
     "AND t.source_id IN (SELECT s.id FROM transactions_source s WHERE s.organisation_id = %s)"
 )
 

@@ -97,3 +97,22 @@ def test_no_stored_field_is_read_while_no_rule_reads_one(active_model):
         score_transactions(transactions=[tx])
 
     assert _stored_reads(queries.captured_queries) == []
+
+
+def test_a_rule_reads_the_card_not_present_countries(active_model):
+    RiskPolicyFactory(review_threshold=1.0)
+    ListEntryFactory(value_list=ValueListFactory(name="risky_ip", kind="country"), value="NG")
+    rule_in_force("shipping_country != billing_country or ip_country in lists.risky_ip", "review", name="cnp")
+    abroad = store_transaction(
+        account_id="acct-001", amount="20.00", at=AT, billing_country="FR", shipping_country="DE"
+    )
+    risky_ip = store_transaction(
+        account_id="acct-002", amount="20.00", at=AT, billing_country="FR", shipping_country="FR", ip_country="NG"
+    )
+    at_home = store_transaction(
+        account_id="acct-003", amount="20.00", at=AT, billing_country="FR", shipping_country="FR", ip_country="FR"
+    )
+
+    decided = score_transactions(transactions=[abroad, risky_ip, at_home])
+
+    assert [score.decision for score in decided] == [Decision.REVIEW, Decision.REVIEW, Decision.ALLOW]
