@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install install-dev services stop-embedded db run worker web test test-fast lint format bench bench-engine bench-api bench-import bench-jobs bench-lists bench-rules bench-search bench-embedded clean
+.PHONY: install install-dev services stop-embedded db run worker web test test-fast lint format bench bench-engine bench-api bench-import bench-jobs bench-lists bench-rules bench-search bench-embedded bench-shadow clean
 
 $(VENV)/.installed-base: requirements/base.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -62,18 +62,22 @@ lint: install-dev
 	$(VENV)/bin/lint-imports
 	$(PY) manage.py makemigrations --check --dry-run
 
+# The suite runs over TEST_WORKERS processes (pytest-xdist; each its own test database, Redis database, prefixes and
+# queue: anomaly_site/test_settings.py). Many tests wait on servers, workers, brokers and browsers they start, so a
+# third process beside two cores' worth of work pays; TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 3
 test: install-dev services lint
-	$(VENV)/bin/pytest --cov --cov-report=term:skip-covered
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist worksteal --cov --cov-report=term:skip-covered
 
 # Without the browser and worker tests, and without coverage (which adds some 15% to the run).
 test-fast: install-dev services
-	$(VENV)/bin/pytest -m "not e2e and not worker"
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist worksteal -m "not e2e and not worker"
 
 format: install-dev
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench: bench-engine bench-api bench-jobs bench-lists bench-rules bench-search bench-embedded
+bench: bench-engine bench-api bench-jobs bench-lists bench-rules bench-search bench-embedded bench-shadow
 
 bench-engine: install-dev services
 	$(PY) bench/engine_speed.py
@@ -92,6 +96,9 @@ bench-lists: install-dev services
 
 bench-rules: install-dev services
 	$(PY) bench/rules_bench.py
+
+bench-shadow: install-dev services
+	$(PY) bench/shadow_bench.py
 
 bench-search: install-dev services
 	$(PY) bench/search_bench.py --runs 30

@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -86,6 +87,7 @@ INSTALLED_APPS = [
     "transactions",
     "detection",
     "rules",
+    "monitoring",
     "review",
     "alerts",
     "search",
@@ -99,6 +101,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "core.middleware.RequestIdMiddleware",
+    "core.db_routing.ReplicaReadsMiddleware",
     "core.middleware.ServiceUnavailableMiddleware",
     "core.api_errors.ApiJsonErrorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -157,6 +160,20 @@ if env_bool("DB_POOL", False):
     }
 # A PostgreSQL that does not answer costs a request this many seconds, then a 503 (core.middleware).
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = int(os.environ.get("DB_CONNECT_TIMEOUT", "5"))
+# DATABASE_REPLICA_URL: a read replica of that PostgreSQL (streaming replication). Pages' GETs read transactions,
+# scores, queues, cases and rules from it; writes, the partner API, logins and roles stay on the primary
+# (core/db_routing.py, docs/operations.md "Scaling out"). Same pool and timeouts as the primary.
+if os.environ.get("DATABASE_REPLICA_URL"):
+    DATABASES["replica"] = {
+        **dj_database_url.parse(
+            os.environ["DATABASE_REPLICA_URL"],
+            conn_max_age=DATABASES["default"]["CONN_MAX_AGE"],
+            conn_health_checks=True,
+        ),
+        "OPTIONS": dict(DATABASES["default"]["OPTIONS"]),
+        "TEST": {"MIRROR": "default"},
+    }
+    DATABASE_ROUTERS = ["core.db_routing.ReplicaRouter"]
 # Seconds a 503 (PostgreSQL or the broker unreachable) asks the caller to wait before trying again (Retry-After).
 UNAVAILABLE_RETRY_AFTER_SECONDS = int(os.environ.get("UNAVAILABLE_RETRY_AFTER_SECONDS", "30"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -205,11 +222,17 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # Scheduled retraining (Celery beat; `make run` embeds beat in its worker): every RETRAIN_EVERY_HOURS hours
-# (0 switches it off) on the newest RETRAIN_DAYS days, labels known so far included. The new version becomes
-# active only with RETRAIN_AUTO_ACTIVATE=1; otherwise it waits, ready, for an admin to activate it.
+# (0 switches it off) on the newest RETRAIN_DAYS days, labels known so far included. It proves itself: the newest
+# RETRAIN_EVALUATION_DAYS labelled days are held out of its training, and the new version becomes active on its own
+# only if its RETRAIN_PROMOTE_METRIC (average_precision or roc_auc) there is at least the active version's plus
+# RETRAIN_PROMOTE_MARGIN (or when none is active); otherwise it waits, ready, with the comparison saved for an admin.
+# RETRAIN_AUTO_ACTIVATE=0 never activates on its own (the comparison is still saved).
 RETRAIN_EVERY_HOURS = float(os.environ.get("RETRAIN_EVERY_HOURS", "24"))
 RETRAIN_DAYS = int(os.environ.get("RETRAIN_DAYS", "30"))
-RETRAIN_AUTO_ACTIVATE = env_bool("RETRAIN_AUTO_ACTIVATE", False)
+RETRAIN_AUTO_ACTIVATE = env_bool("RETRAIN_AUTO_ACTIVATE", True)
+RETRAIN_PROMOTE_METRIC = os.environ.get("RETRAIN_PROMOTE_METRIC", "average_precision")
+RETRAIN_PROMOTE_MARGIN = float(os.environ.get("RETRAIN_PROMOTE_MARGIN", "0.01"))
+RETRAIN_EVALUATION_DAYS = int(os.environ.get("RETRAIN_EVALUATION_DAYS", "7"))
 # Minutes between two looks for scores whose alert evaluation could not be queued (the broker was down).
 ALERTS_PENDING_EVERY_MINUTES = float(os.environ.get("ALERTS_PENDING_EVERY_MINUTES", "5"))
 CELERY_BEAT_SCHEDULE = {
@@ -225,6 +248,17 @@ CELERY_BEAT_SCHEDULE = {
         else {}
     ),
 }
+# Drift (monitoring/): every day at DRIFT_CHECK_HOUR:15 UTC (-1 switches it off) Celery beat measures the day before
+# against each organisation's active version, on at most DRIFT_SAMPLE_ROWS of its transactions (none with fewer
+# than DRIFT_MIN_ROWS); `manage.py drift_check` measures now.
+DRIFT_CHECK_HOUR = int(os.environ.get("DRIFT_CHECK_HOUR", "0"))
+DRIFT_SAMPLE_ROWS = int(os.environ.get("DRIFT_SAMPLE_ROWS", "5000"))
+DRIFT_MIN_ROWS = int(os.environ.get("DRIFT_MIN_ROWS", "50"))
+if DRIFT_CHECK_HOUR >= 0:
+    CELERY_BEAT_SCHEDULE["monitoring-drift-check"] = {
+        "task": "monitoring.drift_check",
+        "schedule": crontab(minute=15, hour=DRIFT_CHECK_HOUR),
+    }
 CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get("CELERY_BEAT_SCHEDULE_FILENAME", str(BASE_DIR / "var" / "celerybeat"))
 
 # Logins (django-axes): after LOGIN_FAILURE_LIMIT failed logins for one username, or from one address, logins for

@@ -13,6 +13,7 @@ from core.admin import OrganisationListFilter, ReadOnlyAdmin
 from detection.models import BacktestRun, ModelVersion, RiskPolicy, Score, ScoringJob
 from detection.policy.selectors import risk_policy_current
 from detection.policy.services import risk_policy_create
+from detection.training.services import model_version_challenge
 from transactions.admin import TransactionAdmin
 from transactions.models import Transaction
 
@@ -35,11 +36,12 @@ class ModelVersionAdmin(ScopedReadOnlyAdmin):
         "headline_metrics",
         "trained_at",
         "activated_at",
+        "challenger",
     ]
-    list_filter = [OrganisationListFilter, "status"]
+    list_filter = [OrganisationListFilter, "status", "challenger"]
     list_select_related = ["organisation"]
     search_fields = ["=version", "error"]
-    actions = ["activate"]
+    actions = ["activate", "challenge"]
     exclude = ["artifact", "mlflow_run_id", "mlflow_run_url"]
     # Every field, in the model's order, but the artifact (its bytes and their format number); the MLflow run as a link.
     readonly_fields = [
@@ -79,6 +81,30 @@ class ModelVersionAdmin(ScopedReadOnlyAdmin):
             )
             return None
         return HttpResponseRedirect(reverse("detection:version_compare", kwargs={"pk": version.pk}))
+
+    @admin.action(
+        description="Make the selected ready version the challenger (scores in shadow, decides nothing)",
+        permissions=["activate"],
+    )
+    def challenge(self, request, queryset):
+        """One audited service call (detection.training.services.model_version_challenge), in the request's
+        organisation only."""
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one version to make the challenger.", messages.ERROR)
+            return None
+        version = queryset.select_related("organisation").get()
+        if request.organisation is None or request.organisation.pk != version.organisation_id:
+            self.message_user(
+                request, f"v{version.version} belongs to {version.organisation}: work in it first.", messages.ERROR
+            )
+            return None
+        try:
+            model_version_challenge(version=version, user=request.user, request=request)
+        except ValueError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return None
+        self.message_user(request, f"v{version.version} is the challenger: it scores live traffic in shadow.")
+        return None
 
     def has_activate_permission(self, request):
         return request.user.has_perm("detection.change_modelversion")

@@ -38,6 +38,11 @@ class ModelVersion(models.Model):
     # The MLflow run that tracked its training (when MLFLOW_TRACKING_URI was set), and its page in the MLflow UI.
     mlflow_run_id = models.CharField("MLflow run", max_length=64, blank=True, default="")
     mlflow_run_url = models.CharField("MLflow run page", max_length=500, blank=True, default="")
+    # A ready version scoring live traffic in shadow beside the active one (ShadowScore): one per organisation.
+    challenger = models.BooleanField(default=False, help_text="Scores live traffic in shadow, deciding nothing.")
+    # The scheduled retraining's comparison with the version active then, on the most recent labelled days
+    # (detection.training.proof): whether it was activated, and why.
+    promotion_check = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-version"]
@@ -46,6 +51,10 @@ class ModelVersion(models.Model):
             models.UniqueConstraint(
                 fields=["organisation"], condition=Q(status="active"), name="one_active_model_version"
             ),
+            models.UniqueConstraint(
+                fields=["organisation"], condition=Q(challenger=True), name="one_challenger_per_organisation"
+            ),
+            models.CheckConstraint(condition=Q(challenger=False) | Q(status="ready"), name="challenger_is_ready"),
         ]
 
     def __str__(self) -> str:
@@ -136,6 +145,30 @@ def matched_rules(rules) -> list[dict]:
 def rule_tags(rules) -> list[str]:
     """The tags a score's matched rules add to its answer: each tag rule's tag (its name when it has none)."""
     return [rule.get("tag") or rule["name"] for rule in matched_rules(rules) if rule["action"] == "tag"]
+
+
+class ShadowScore(models.Model):
+    """A transaction's score under the organisation's challenger, stored apart from Score: it decides nothing (no
+    decision, review item, alert, rule hit or webhook reads it); the performance page compares it with the score of
+    `champion`, the version active when both scored the transaction."""
+
+    transaction = models.ForeignKey(
+        "transactions.Transaction", on_delete=models.CASCADE, related_name="shadow_scores", db_index=False
+    )
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.PROTECT, related_name="shadow_scores", db_index=False
+    )
+    champion = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="+", db_index=False)
+    score = models.FloatField()
+    components = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["transaction", "model_version"], name="shadow_score_once_per_version"),
+            models.CheckConstraint(condition=Q(score__gte=0) & Q(score__lte=1), name="shadow_score_in_unit_interval"),
+        ]
+        indexes = [models.Index(fields=["model_version", "-created_at"], name="shadow_score_version_time")]
 
 
 class RiskPolicy(models.Model):

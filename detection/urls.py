@@ -25,4 +25,7 @@ urlpatterns = [
     path("try/accounts/", trying.try_accounts, name="try_accounts"),
     path("versions/<int:pk>/compare/", versions.version_compare, name="version_compare"),
     path("versions/<int:pk>/activate/", versions.version_activate, name="version_activate"),
+    path("versions/<int:pk>/challenge/", versions.version_challenge, name="version_challenge"),
+    path("versions/<int:pk>/challenge/end/", versions.version_challenge_end, name="version_challenge_end"),
+    path("versions/<int:pk>/promote/", versions.version_promote, name="version_promote"),
 ]

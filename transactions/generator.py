@@ -340,6 +340,20 @@ def _compromised_merchant(rng, world, person, people, days, baseline, room):
 # ---------------------------------------------------------------- the frame
 
 
+PLACE_FLOATS = ("billing_latitude", "billing_longitude", "shipping_latitude", "shipping_longitude")
+PLACE_TEXTS = ("billing_postal_code", "billing_country", "shipping_postal_code", "shipping_country", "ip_country")
+
+
+def _places(rows: pd.DataFrame) -> dict[str, pd.Series]:
+    """The card-not-present places: those of the e-commerce orders, none (NaN, "") for every other row."""
+    out = {}
+    for name in PLACE_FLOATS:
+        out[name] = rows[name].round(5) if name in rows else pd.Series(np.nan, index=rows.index)
+    for name in PLACE_TEXTS:
+        out[name] = rows[name].fillna("").astype("str") if name in rows else pd.Series("", index=rows.index)
+    return out
+
+
 def _finish(rows: pd.DataFrame, world: World, seed: int, start: datetime) -> pd.DataFrame:
     rows = rows.sort_values(["seconds", "account_id"], kind="mergesort", ignore_index=True)
     merchant_id = world.merchant_id[rows["merchant"].to_numpy()]
@@ -362,6 +376,7 @@ def _finish(rows: pd.DataFrame, world: World, seed: int, start: datetime) -> pd.
             "location_distance_km": rows["location_distance_km"],
             "country": rows["country"].astype("str"),
             "device_id": rows["device_id"].astype("str"),
+            **_places(rows),
             "label": rows["label"].astype("int64"),
             "anomaly_type": rows["anomaly_type"].astype("str"),
             "attr_terminal_id": [

@@ -34,6 +34,14 @@ from detection.engine.features import (
 )
 from detection.engine.forest import fit_forest
 from detection.engine.frame import Frame
+from detection.engine.inputs import (
+    HISTORY_COUNT,
+    component_weights,
+    history_support,
+    informative_features,
+    signed_attributes,
+    varying,
+)
 from detection.engine.parallel import map_blocks
 from detection.engine.profile import FeatureProfile, TailModel
 
@@ -128,11 +136,15 @@ class Detector:
         """
         started = time.perf_counter()
         data = Frame.of(frame)
-        self.spec = self.spec or FeatureSpec.infer(data)
         n = len(data)
         train = np.ones(n, bool) if train_mask is None else np.asarray(train_mask, bool)
+        if self.spec is None:
+            self.spec = FeatureSpec.infer(data)
+            if features is None:  # given features were built with the plain inferred spec: it stays so
+                self.spec.linear_attributes = signed_attributes(data, train, self.spec.attributes)
         if features is None:
             features = build_features(data, target_mask=train, spec=self.spec)
+        self._decide_inputs(features, data.account_id[features.rows])
         known = ~np.isnan(data.label)
         if as_of is not None:
             known &= data.label_known_ts <= as_of
@@ -146,6 +158,13 @@ class Detector:
         self.training_metrics["seconds"] = round(time.perf_counter() - started, 3)
         return self
 
+    def _decide_inputs(self, features: FeatureMatrix, account_id: np.ndarray) -> None:
+        """Which features the unsupervised detectors read, from the training rows alone (``inputs``; no label)."""
+        names = self.spec.names
+        support = history_support(account_id, features.column(HISTORY_COUNT))
+        self.informative = informative_features(names, support)
+        self.history_support = round(support, 4)
+
     def _fit_unsupervised(self, X: np.ndarray, y: np.ndarray, validation: np.ndarray | None, seed: int) -> None:
         p, started = self.params, time.perf_counter()
         rng = np.random.default_rng(seed)
@@ -157,12 +176,23 @@ class Detector:
         )
         directions = np.array([self.spec.directions[name] for name in self.spec.names])
         self.profile = FeatureProfile(X[sample], directions, seed=seed)
-        deviation = np.isin(self.spec.names, self.spec.deviations)
+        informative = getattr(self, "informative", np.ones(len(self.spec.names), bool))
+        deviation = np.isin(self.spec.names, self.spec.deviations) & informative
         labels = np.isin(self.spec.names, LABEL_FEATURES)
         floor = np.isin(self.spec.names, RARITY_FLOOR_FEATURES)
-        self.tail = TailModel(X[sample], np.where(deviation, directions, 0), empirical=labels, floor=floor)
-        # The forest and the autoencoder read every feature but the supervised-only ones and the tail model's own.
-        self.unsupervised_columns = np.flatnonzero(~np.isin(self.spec.names, NOT_READ_BY_FOREST_OR_AUTOENCODER))
+        signed = np.isin(self.spec.names, [f"attr_{a}" for a in self.spec.linear_attributes])
+        self.tail = TailModel(
+            X[sample],
+            np.where(deviation, directions, 0),
+            empirical=labels,
+            floor=floor,
+            two_sided=signed & (directions == 0) & informative,
+        )
+        # The forest and the autoencoder read every informative feature but the supervised-only ones and the tail
+        # model's own.
+        read = ~np.isin(self.spec.names, NOT_READ_BY_FOREST_OR_AUTOENCODER) & informative
+        self.unsupervised_columns = np.flatnonzero(read)
+        self.weights = self._component_weights(X)
         # The supervised model sees the after-spike amount through the tail model's surprise, not as a column: read
         # directly, it made the model trained on every handbook label grow far more trees, and scoring slower.
         self.supervised_columns = np.flatnonzero(~np.isin(self.spec.names, REPEAT_SPIKE_FEATURES))
@@ -190,6 +220,8 @@ class Detector:
             ordinary_rows=int(len(ordinary)),  # what the second pass kept for the forest, autoencoder, calibrators
             known_frauds=int(np.sum(y == 1)),
             known_legitimate=int(np.sum(y == 0)),
+            history_support=getattr(self, "history_support", None),  # share of rows with account history
+            weights={name: round(weight, 4) for name, weight in self.weights.items()},
             autoencoder_epochs=len(self.autoencoder.history),
             autoencoder_validation_loss=round(float(min(self.autoencoder.history)), 6),
             unsupervised_seconds=round(time.perf_counter() - started, 3),
@@ -211,8 +243,15 @@ class Detector:
         tail = self.tail.surprises(X[sample])[:, label_free].max(axis=1, initial=0.0)
         return sample[tail <= np.quantile(tail, 1.0 - share)]
 
+    def _component_weights(self, X: np.ndarray) -> dict[str, float]:
+        """The components' say: a component none of whose inputs varies over the training rows has none."""
+        read = int(np.sum(varying(X[:, self.unsupervised_columns])))
+        inputs = {"isolation_forest": read, "autoencoder": read, "tail": len(self.tail.columns)}
+        return component_weights(self.params.get("weights", WEIGHTS), inputs)
+
     def _combine(self, surprises: dict[str, np.ndarray]) -> np.ndarray:
-        weights = self.params.get("weights", WEIGHTS)
+        # Artifacts saved before the weights were decided per training set use the parameters'.
+        weights = getattr(self, "weights", None) or self.params.get("weights", WEIGHTS)
         return sum(weights[name] * values for name, values in surprises.items())
 
     def fit_supervised(self, X: np.ndarray, y: np.ndarray, *, seed: int = 0, unlabelled_weight: float = 0.0) -> bool:

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import numpy as np
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.db.models.functions import Floor, TruncDate
 from django.utils import timezone
 
-from detection.models import ModelVersion, Score
+from detection.models import ModelVersion, Score, ShadowScore
 from detection.performance.metrics import Confusion
 from transactions.models import LabelSource, Transaction
 
@@ -175,3 +175,48 @@ def score_histogram(*, version: ModelVersion, since: datetime, buckets: int = HI
     for row in rows:
         histogram[min(int(row["bucket"]), buckets - 1)] += row["n"]
     return histogram
+
+
+def challenger_current(*, organisation_id: int) -> ModelVersion | None:
+    """The organisation's challenger (scoring in shadow), without its artifact."""
+    return ModelVersion.objects.filter(organisation_id=organisation_id, challenger=True).defer("artifact").first()
+
+
+@dataclass(frozen=True)
+class ShadowPairs:
+    """The newest transactions the challenger scored in shadow with the champion's score of each, newest first."""
+
+    transaction_ids: np.ndarray
+    challenger: np.ndarray  # its scores
+    champion: np.ndarray  # the score of the version active beside it, for the same transaction
+    champion_versions: list[int]  # their numbers
+    labels: np.ndarray  # float: 1 fraud, 0 legitimate, NaN unknown
+
+    @property
+    def count(self) -> int:
+        return int(self.transaction_ids.size)
+
+
+def shadow_pairs(*, challenger: ModelVersion, limit: int = MAX_LABELLED_ROWS) -> ShadowPairs:
+    """Both versions' scores of the same transactions (those the challenger scored in shadow), one query."""
+    champion = Score.objects.filter(
+        transaction_id=OuterRef("transaction_id"), model_version_id=OuterRef("champion_id")
+    ).values("score")[:1]
+    rows = list(
+        ShadowScore.objects.filter(model_version=challenger)
+        .annotate(champion_score=Subquery(champion))
+        .filter(champion_score__isnull=False)
+        .order_by("-created_at", "-id")
+        .values_list("transaction_id", "score", "champion_score", "champion__version", "transaction__label")[:limit]
+    )
+    return ShadowPairs(
+        transaction_ids=np.array([r[0] for r in rows], dtype=np.int64),
+        challenger=np.array([r[1] for r in rows], dtype=np.float64),
+        champion=np.array([r[2] for r in rows], dtype=np.float64),
+        champion_versions=sorted({r[3] for r in rows}),
+        labels=np.array([np.nan if r[4] is None else r[4] for r in rows], dtype=np.float64),
+    )
+
+
+def transactions_by_pk(pks: list[int]) -> dict[int, Transaction]:
+    return Transaction.objects.in_bulk(pks)

@@ -16,6 +16,7 @@ from detection.models import ModelVersion
 from detection.performance import report as performance_report
 from detection.performance import selectors
 from detection.performance.forms import ThresholdForm
+from detection.performance.shadow import shadow_section
 from detection.policy.selectors import risk_policy_current
 from detection.policy.services import risk_policy_create
 
@@ -43,6 +44,7 @@ def performance(request):
     policy = risk_policy_current(organisation_id=organisation_id)
     form = ThresholdForm.from_policy(policy)
     explore_on = _active(versions) or version
+    challenger = selectors.challenger_current(organisation_id=organisation_id)
     context = {
         "versions": versions,
         "version": version,
@@ -52,6 +54,8 @@ def performance(request):
         "quality": performance_report.quality_section(version, policy) if version else None,
         "daily": performance_report.daily_section(version, organisation_id=organisation_id),
         "explorer": performance_report.explorer_section(version=explore_on, values=form.cleaned_data, policy=policy),
+        "shadow": shadow_section(challenger=challenger, policy=policy) if challenger else None,
+        "can_change_versions": request.user.has_perm("detection.change_modelversion"),
     }
     return render(request, "detection/performance.html", context)
 

@@ -1,14 +1,18 @@
-"""Each organisation's active model, loaded once per process and reloaded when its active version changes.
+"""Each organisation's active model and challenger, loaded once per process and reloaded when either changes.
 
-Which version is active is read from the cache (one Redis GET) at most once a second per organisation; activation
-bumps it. The cached answer lives a minute at most, and while Redis does not answer PostgreSQL is asked instead: an
-activation whose bump Redis missed is still seen within the minute.
+Every change of an organisation's active version or challenger (activation, promotion, a challenger made or
+withdrawn) writes a new stamp to the cache after it commits. A process reads the stamp (one Redis GET) at most every
+CHECK_INTERVAL_SECONDS per organisation and, when it differs from the one it loaded under, asks PostgreSQL which
+versions are in force: every web and worker process sees a change within that interval. The stamp is read before
+the database, so a change committed in between is seen at the next look (its new stamp differs), never missed. While
+Redis does not answer, PostgreSQL is asked at every look.
 """
 
 import gc
 import logging
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 
 from django.core.cache import cache
@@ -20,9 +24,9 @@ from detection.models import ModelVersion
 
 logger = logging.getLogger(__name__)
 
-ACTIVE_KEY = "detection:active-model-version:{organisation_id}"
-ACTIVE_KEY_SECONDS = 60
-CHECK_INTERVAL_SECONDS = 1.0
+STAMP_KEY = "detection:models-stamp:{organisation_id}"
+EVERY_STAMP_KEY = "detection:models-stamp:all"  # bumped when every organisation's models are to be looked at again
+CHECK_INTERVAL_SECONDS = 0.25
 YOUNG_COLLECTION_AFTER = 50_000  # new container objects between two collections of the youngest generation (see below)
 
 
@@ -49,63 +53,122 @@ class LoadedModel:
 
 @dataclass
 class _Slot:
-    """One organisation's loaded model and when its active version was last looked up."""
+    """One organisation's loaded models, the stamp they were looked up under and when it was last read."""
 
     loaded: LoadedModel | None = None
-    checked_at: float = 0.0
+    challenger: LoadedModel | None = None
+    active_id: int | None = None
+    stamp: tuple | None = None
+    checked_at: float = 0.0  # 0: look now
     unloadable: tuple[int, int, str] | None = None  # (version id, version, reason): not read again while active
 
 
-_lock = threading.Lock()
+_lock = threading.RLock()  # re-entered: loading a challenger goes through version_detector
 _slots: dict[int, _Slot] = {}
 
 
-def _active_version_id(organisation_id: int) -> int | None:
-    key = ACTIVE_KEY.format(organisation_id=organisation_id)
+def _stamp(organisation_id: int) -> tuple | None:
+    """The organisation's current stamp (with the every-organisation one); None when Redis does not answer."""
+    keys = [STAMP_KEY.format(organisation_id=organisation_id), EVERY_STAMP_KEY]
     try:
-        version_id = cache.get(key)
-        if version_id is None:
-            version_id = _active_version_in_database(organisation_id)
-            cache.set(key, version_id or 0, timeout=ACTIVE_KEY_SECONDS)
+        found = cache.get_many(keys)
+        for key in keys:
+            if key not in found:  # never written, or Redis lost it: a fresh one, which no process loaded under
+                cache.add(key, uuid.uuid4().hex, timeout=None)
+                found[key] = cache.get(key)
     except RedisError as exc:  # Redis down or unreachable: PostgreSQL has the answer
         warn_now_and_then(logger, "active-version", "the active model version is read from PostgreSQL: %s", exc)
-        version_id = _active_version_in_database(organisation_id)
-    return version_id or None
+        return None
+    return tuple(found[key] for key in keys)
 
 
-def _active_version_in_database(organisation_id: int) -> int | None:
-    active = ModelVersion.objects.filter(organisation_id=organisation_id, status=ModelVersion.Status.ACTIVE)
-    return active.values_list("id", flat=True).first()
+def _versions_in_force(organisation_id: int) -> tuple[int | None, int | None]:
+    """(active version id, challenger id) of the organisation, in one query."""
+    rows = ModelVersion.objects.filter(organisation_id=organisation_id)
+    rows = rows.filter(status=ModelVersion.Status.ACTIVE) | rows.filter(challenger=True)
+    active = challenger = None
+    for pk, status, is_challenger in rows.values_list("id", "status", "challenger"):
+        if status == ModelVersion.Status.ACTIVE:
+            active = pk
+        if is_challenger:
+            challenger = pk
+    return active, challenger
+
+
+def _slot(organisation_id: int) -> _Slot:
+    """The organisation's slot, looked at again when CHECK_INTERVAL_SECONDS have passed since the last look."""
+    slot = _slots.get(organisation_id) or _slots.setdefault(organisation_id, _Slot())
+    now = time.monotonic()
+    if slot.checked_at and now - slot.checked_at < CHECK_INTERVAL_SECONDS:
+        return slot
+    stamp = _stamp(organisation_id)
+    if stamp is not None and stamp == slot.stamp:
+        slot.checked_at = now
+        return slot
+    active_id, challenger_id = _versions_in_force(organisation_id)
+    with _lock:
+        slot.checked_at, slot.stamp, slot.active_id = now, stamp, active_id
+        previous_challenger = slot.challenger
+        _load_challenger(slot, challenger_id)
+        _load_active(slot, active_id, previous_challenger)
+    return slot
+
+
+def _load_active(slot: _Slot, version_id: int | None, previous_challenger: LoadedModel | None) -> None:
+    if version_id is None:
+        slot.loaded = None
+        return
+    if slot.loaded is not None and slot.loaded.version.pk == version_id:
+        return
+    slot.loaded = None
+    if slot.unloadable is not None and slot.unloadable[0] == version_id:
+        return
+    version = ModelVersion.objects.get(pk=version_id)
+    if previous_challenger is not None and previous_challenger.version.pk == version_id:
+        slot.loaded = LoadedModel(version=version, detector=previous_challenger.detector)  # promoted: loaded already
+        return
+    try:
+        detector = Detector.from_bytes(bytes(version.artifact), version.artifact_format)
+    except ArtifactError as exc:
+        slot.unloadable = (version_id, version.version, str(exc))
+        logger.error("active model version %s cannot be loaded: %s", version.version, exc)
+        return
+    slot.loaded, slot.unloadable = LoadedModel(version=version, detector=detector), None
+    _freeze_long_lived()
+
+
+def _load_challenger(slot: _Slot, version_id: int | None) -> None:
+    """The challenger, kept loaded while it stays one; one that cannot be loaded here scores nothing (logged): the
+    active version's scoring never stops for it."""
+    if version_id is None:
+        slot.challenger = None
+        return
+    if slot.challenger is not None and slot.challenger.version.pk == version_id:
+        return
+    version = ModelVersion.objects.get(pk=version_id)
+    try:
+        slot.challenger = LoadedModel(version=version, detector=version_detector(version))
+    except ValueError as exc:
+        slot.challenger = None
+        warn_now_and_then(logger, f"challenger-{version_id}", "the challenger scores nothing: %s", exc)
 
 
 def active_model(*, organisation_id: int) -> LoadedModel:
     """The detector of the organisation's active version; raises NoActiveModel when there is none, ModelUnloadable
     (one) when its artifact cannot be read: scoring then stops with that error rather than going on with another
     version."""
-    slot = _slots.get(organisation_id) or _slots.setdefault(organisation_id, _Slot())
-    now = time.monotonic()
-    if slot.loaded is not None and now - slot.checked_at < CHECK_INTERVAL_SECONDS:
+    slot = _slot(organisation_id)
+    if slot.loaded is not None:
         return slot.loaded
-    version_id = _active_version_id(organisation_id)
-    with _lock:
-        slot.checked_at = now
-        if version_id is None:
-            slot.loaded = None
-            raise NoActiveModel("No model version is active.")
-        if slot.loaded is None or slot.loaded.version.pk != version_id:
-            slot.loaded = None
-            if slot.unloadable is not None and slot.unloadable[0] == version_id:
-                raise ModelUnloadable(*slot.unloadable[1:])
-            version = ModelVersion.objects.get(pk=version_id)
-            try:
-                detector = Detector.from_bytes(bytes(version.artifact), version.artifact_format)
-            except ArtifactError as exc:
-                slot.unloadable = (version_id, version.version, str(exc))
-                logger.error("active model version %s cannot be loaded: %s", version.version, exc)
-                raise ModelUnloadable(version.version, str(exc)) from exc
-            slot.loaded, slot.unloadable = LoadedModel(version=version, detector=detector), None
-            _freeze_long_lived()
-        return slot.loaded
+    if slot.unloadable is not None and slot.unloadable[0] == slot.active_id:
+        raise ModelUnloadable(*slot.unloadable[1:])
+    raise NoActiveModel("No model version is active.")
+
+
+def models_in_force(*, organisation_id: int) -> tuple[LoadedModel, LoadedModel | None]:
+    """The active version (as `active_model`) and the challenger scoring beside it in shadow, if any."""
+    loaded = active_model(organisation_id=organisation_id)
+    return loaded, _slots[organisation_id].challenger
 
 
 def _freeze_long_lived() -> None:
@@ -125,16 +188,16 @@ def _freeze_long_lived() -> None:
 
 
 def active_model_changed(organisation_id: int | None = None) -> None:
-    """Tell every process to look again at the organisation's active version (every organisation's, given None):
-    called after an activation commits."""
-    ids = list(_slots) if organisation_id is None else [organisation_id]
-    for slot_id in ids:
-        if slot_id in _slots:
-            _slots[slot_id].checked_at = 0.0
+    """Tell every process to look again at the organisation's active version and challenger (every organisation's,
+    given None): called after an activation, a promotion or a challenger's change commits."""
+    for slot_id, slot in list(_slots.items()):
+        if organisation_id is None or slot_id == organisation_id:
+            slot.stamp, slot.checked_at = None, 0.0
+    key = EVERY_STAMP_KEY if organisation_id is None else STAMP_KEY.format(organisation_id=organisation_id)
     try:
-        cache.delete_many([ACTIVE_KEY.format(organisation_id=slot_id) for slot_id in ids])
-    except RedisError as exc:  # the cached answer expires within ACTIVE_KEY_SECONDS anyway
-        logger.warning("could not tell other processes of the activation through Redis: %s", exc)
+        cache.set(key, uuid.uuid4().hex, timeout=None)
+    except RedisError as exc:  # processes read PostgreSQL at every look while Redis does not answer
+        logger.warning("could not tell other processes of the change of models through Redis: %s", exc)
 
 
 _versions_loaded: dict[int, Detector] = {}

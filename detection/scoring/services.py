@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.bulk_insert import COPY_ABOVE, copy_text, insert_new_returning, insert_returning
+from detection.engine.detector import ScoreOutput
 from detection.engine.frame import Frame
 from detection.models import Score
 from detection.policy.selectors import risk_policy_current
@@ -20,6 +21,7 @@ from detection.scoring.adapters import StoredRows
 from detection.scoring.deciding import ScoredBatch, scores_decide
 from detection.scoring.events import ScoresStored, scores_stored_publish
 from detection.scoring.registry import ModelUnloadable, NoActiveModel
+from detection.scoring.shadow import shadow_scores_store
 from transactions.models import Transaction
 
 logger = logging.getLogger(__name__)
@@ -46,7 +48,7 @@ def transaction_latest_score(transaction_row: Transaction) -> Score | None:
 @transaction.atomic(savepoint=False)
 def score_transactions(*, transactions: Sequence[Transaction]) -> list[Score]:
     """Score stored transactions of one organisation with its active model; flagged ones enter review, alerts
-    follow the commit.
+    follow the commit. The organisation's challenger, if any, scores them too, in shadow (detection.scoring.shadow).
 
     A transaction already scored by the active version keeps its stored score (the insert skips it and the
     stored row is returned). Returns one Score per input, in input order.
@@ -54,9 +56,9 @@ def score_transactions(*, transactions: Sequence[Transaction]) -> list[Score]:
     if not transactions:
         return []
     organisation_id = _organisation_of_transactions(transactions)
-    loaded = registry.active_model(organisation_id=organisation_id)
+    loaded, challenger = registry.models_in_force(organisation_id=organisation_id)
     unique = list({t.pk: t for t in transactions}.values())
-    computed = _scores_compute(unique, loaded, organisation_id)
+    computed = _scores_compute(unique, loaded, organisation_id, challenger)
     created = _scores_insert(computed)
     by_transaction = {s.transaction_id: s for s in created}
     missing = [t.pk for t in unique if t.pk not in by_transaction]
@@ -90,9 +92,12 @@ def _organisation_of_transactions(transactions: Sequence[Transaction]) -> int:
     return organisations.pop()
 
 
-def _scores_compute(todo: Sequence[Transaction], loaded: registry.LoadedModel, organisation_id: int) -> list[Score]:
+def _scores_compute(
+    todo: Sequence[Transaction], loaded: registry.LoadedModel, organisation_id: int, challenger=None
+) -> list[Score]:
     columns, targets = adapters.frame_for_transactions(todo, organisation_id=organisation_id)
     computed = _Computed.of(loaded.detector, columns, targets, organisation_id=organisation_id)
+    computed.shadow(challenger, loaded, targets)
     by_pk = {t.pk: t for t in todo}
     return [
         Score(
@@ -123,6 +128,8 @@ class _Computed:
     reasons: list[list[str]]
     decisions: list[str]
     rules: list[list[dict]]  # per row, the matched rules as stored
+    frame: Frame | None = None  # what was scored, for the challenger's shadow scores
+    output: ScoreOutput | None = None
 
     @classmethod
     def of(cls, detector, columns: dict, targets: np.ndarray, *, organisation_id: int) -> "_Computed":
@@ -155,7 +162,16 @@ class _Computed:
             reasons=[[*why] for why in output.reasons],  # worded when read: read once
             decisions=[str(decision) for decision in decided.decisions],
             rules=decided.rules,
+            frame=frame,
+            output=output,
         )
+
+    def shadow(self, challenger: registry.LoadedModel | None, champion: registry.LoadedModel, targets) -> None:
+        """The challenger's scores of the same rows, stored apart (nothing when the organisation has none)."""
+        if challenger is not None:
+            shadow_scores_store(
+                challenger=challenger, champion=champion, frame=self.frame, targets=targets, output=self.output
+            )
 
     def components(self) -> list[dict[str, float]]:
         return [dict(zip(self.component_names, row, strict=True)) for row in self.component_values]
@@ -282,7 +298,8 @@ def score_stored(
     *, stored: StoredRows, organisation_id: int | None = None, upload_job_id: int | None = None
 ) -> StoredScoring:
     """Score stored transactions of one organisation with its active model, given by primary key or by a source and
-    the sender's ids (`StoredRows`): for the batch endpoint and bulk jobs. The organisation is their source's
+    the sender's ids (`StoredRows`): for the batch endpoint, streaming and bulk jobs. The organisation's challenger,
+    if any, scores them too, in shadow. The organisation is their source's
     or, for primary keys alone, `organisation_id`; rows of another organisation are left out.
 
     The same features, scores, review items and alerts as `score_transactions`, kept in arrays from the history
@@ -293,11 +310,12 @@ def score_stored(
         organisation_id = adapters.organisation_of(source_id=stored.known_source_id)
     if organisation_id is None:
         raise ValueError("score_stored needs the organisation: a source, or organisation_id with primary keys.")
-    loaded = registry.active_model(organisation_id=organisation_id)
+    loaded, challenger = registry.models_in_force(organisation_id=organisation_id)
     frame, targets = adapters.frame_for_stored(stored, organisation_id=organisation_id)
     if not targets.any():
         return StoredScoring(scored=0, flagged=0, version=loaded.version.version)
     computed = _Computed.of(loaded.detector, frame, targets, organisation_id=organisation_id)
+    computed.shadow(challenger, loaded, targets)
     now, version_id = timezone.now(), loaded.version.pk
     if len(computed.row_ids) > COPY_ABOVE:
         ids = _score_rows_insert(copy_lines=_score_copy_lines(computed, version_id, now))

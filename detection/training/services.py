@@ -9,6 +9,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
@@ -19,7 +20,7 @@ from detection.engine.detector import ARTIFACT_FORMAT, ArtifactError, Detector
 from detection.engine.features import ACCOUNT_LOOKBACK_SECONDS, MERCHANT_LOOKBACK_SECONDS
 from detection.models import ModelVersion
 from detection.scoring import adapters, registry
-from detection.training import tracking
+from detection.training import proof, tracking
 from transactions.models import Transaction
 
 logger = logging.getLogger(__name__)
@@ -115,7 +116,11 @@ def model_version_retrain(*, organisation: Organisation, days: int, activate: bo
     """Train on the organisation's newest `days` days of stored traffic, labels known so far included; None with
     too little data.
 
-    With `activate`, the new version replaces its active one; otherwise it waits, ready, for an admin.
+    With an active version, the newest RETRAIN_EVALUATION_DAYS labelled days are held out of training and both
+    versions are compared on them (detection.training.proof); the comparison is saved on the new version. With
+    `activate`, the new version replaces the active one only if it beats it by RETRAIN_PROMOTE_MARGIN on
+    RETRAIN_PROMOTE_METRIC (audited as `model.auto_activate`), or when none is active; otherwise it waits, ready,
+    for an admin.
     """
     stored = _transactions_of(organisation.pk)
     newest = stored.order_by("-timestamp").values_list("timestamp", flat=True).first()
@@ -124,9 +129,24 @@ def model_version_retrain(*, organisation: Organisation, days: int, activate: bo
     since = newest - timedelta(days=days)
     if stored.filter(timestamp__gte=since)[:100].count() < 100:
         return None
-    version = model_version_train(organisation=organisation, since=since, until=newest + timedelta(seconds=1))
-    if activate:
-        model_version_activate(version=version)
+    active = ModelVersion.objects.filter(organisation=organisation, status=ModelVersion.Status.ACTIVE).first()
+    window = None
+    if active is not None:
+        proof.metric_name()  # a misspelt metric fails before the training, not after
+        window = proof.evaluation_window(organisation_id=organisation.pk, days=settings.RETRAIN_EVALUATION_DAYS)
+    until = window.since if window is not None else newest + timedelta(seconds=1)
+    version = model_version_train(organisation=organisation, since=since, until=until)
+    if active is None:
+        check = {"beats": True, "reason": "No version was active: nothing to beat."}
+    else:
+        check = proof.promotion_check(candidate=version, active=active, window=window)
+    check["activated"] = bool(activate and check["beats"])
+    if not activate:
+        check["reason"] += " (RETRAIN_AUTO_ACTIVATE is off: never activated on its own.)"
+    version.promotion_check = check
+    version.save(update_fields=["promotion_check"])
+    if check["activated"]:
+        model_version_activate(version=version, action="model.auto_activate", detail={"promotion_check": check})
     return version
 
 
@@ -187,40 +207,117 @@ def model_version_copy(*, version: ModelVersion, organisation: Organisation, use
     return copy
 
 
+def _readable(version: ModelVersion, doing: str) -> None:
+    """ValueError unless the version has an artifact this release reads: one it cannot read (a newer release trained
+    it, say) would stop all scoring once active."""
+    if not version.artifact:
+        raise ValueError(f"Version v{version.version} has no trained model to {doing}.")
+    try:
+        Detector.from_bytes(bytes(version.artifact), version.artifact_format)
+    except ArtifactError as exc:
+        raise ValueError(f"Version v{version.version} cannot be {doing}d: {exc}.") from exc
+
+
 @transaction.atomic
-def model_version_activate(*, version: ModelVersion, user=None, request=None) -> ModelVersion:
+def model_version_activate(
+    *, version: ModelVersion, user=None, request=None, action: str = "model.activate", detail: dict | None = None
+) -> ModelVersion:
     """Make a ready (or retired) version its organisation's active one; the organisation's previous active version
-    is retired (other organisations' are left as they are)."""
+    is retired (other organisations' are left as they are). Audited as `action`, with `detail` (why) beside the
+    versions; a challenger activated stops being one."""
     version = ModelVersion.objects.select_for_update().get(pk=version.pk)
     if version.status == ModelVersion.Status.ACTIVE:
         return version
     if version.status not in (ModelVersion.Status.READY, ModelVersion.Status.RETIRED):
         raise ValueError(f"Version v{version.version} is {version.status}; only a trained version can be activated.")
-    if not version.artifact:
-        raise ValueError(f"Version v{version.version} has no trained model to activate.")
-    try:  # a version this release cannot read (a newer release trained it, say) would stop all scoring
-        Detector.from_bytes(bytes(version.artifact), version.artifact_format)
-    except ArtifactError as exc:
-        raise ValueError(f"Version v{version.version} cannot be activated: {exc}.") from exc
+    _readable(version, "activate")
     active = ModelVersion.objects.filter(organisation_id=version.organisation_id, status=ModelVersion.Status.ACTIVE)
     previous = active.select_for_update().first()
     if previous is not None:
         previous.status = ModelVersion.Status.RETIRED
         previous.save(update_fields=["status"])
-    version.status = ModelVersion.Status.ACTIVE
+    version.status, version.challenger = ModelVersion.Status.ACTIVE, False
     version.activated_at = timezone.now()
-    version.save(update_fields=["status", "activated_at"])
+    version.save(update_fields=["status", "challenger", "activated_at"])
     audit_record(
-        action="model.activate",
+        action=action,
         obj=version,
         before={"active_version": previous.version if previous else None},
-        after={"active_version": version.version},
+        after={"active_version": version.version} | (detail or {}),
         actor=user,
         request=request,
     )
-    organisation_id = version.organisation_id
-    transaction.on_commit(lambda: registry.active_model_changed(organisation_id))
+    _tell_processes(version.organisation_id)
     return version
+
+
+def _challenger_of(organisation_id: int) -> ModelVersion | None:
+    challengers = ModelVersion.objects.select_for_update().filter(organisation_id=organisation_id, challenger=True)
+    return challengers.first()
+
+
+@transaction.atomic
+def model_version_challenge(*, version: ModelVersion, user=None, request=None) -> ModelVersion:
+    """Make a ready version its organisation's challenger: it scores live traffic and jobs in shadow beside the
+    active version from the next transaction on (every process within a second), deciding nothing. The
+    organisation's previous challenger, if any, stops being one: one at a time."""
+    version = ModelVersion.objects.select_for_update().get(pk=version.pk)
+    if version.challenger:
+        return version
+    if version.status != ModelVersion.Status.READY:
+        raise ValueError(f"Version v{version.version} is {version.status}; only a ready version can be the challenger.")
+    _readable(version, "challenge")
+    previous = _challenger_of(version.organisation_id)
+    if previous is not None:
+        ModelVersion.objects.filter(pk=previous.pk).update(challenger=False)
+    version.challenger = True
+    version.save(update_fields=["challenger"])
+    audit_record(
+        action="model.challenge",
+        obj=version,
+        before={"challenger": previous.version if previous else None},
+        after={"challenger": version.version},
+        actor=user,
+        request=request,
+    )
+    _tell_processes(version.organisation_id)
+    return version
+
+
+@transaction.atomic
+def model_version_challenge_end(*, version: ModelVersion, user=None, request=None) -> ModelVersion:
+    """The challenger stops scoring in shadow (its stored shadow scores stay); it stays ready."""
+    version = ModelVersion.objects.select_for_update().get(pk=version.pk)
+    if not version.challenger:
+        raise ValueError(f"Version v{version.version} is not the challenger.")
+    version.challenger = False
+    version.save(update_fields=["challenger"])
+    audit_record(
+        action="model.challenge_end",
+        obj=version,
+        before={"challenger": version.version},
+        after={"challenger": None},
+        actor=user,
+        request=request,
+    )
+    _tell_processes(version.organisation_id)
+    return version
+
+
+@transaction.atomic
+def model_version_promote(*, version: ModelVersion, user=None, request=None) -> ModelVersion:
+    """The challenger becomes the active version in one audited action (`model.promote`); the active one is retired.
+    Every process scores with it within a second (they hold it loaded already, as the challenger)."""
+    version = ModelVersion.objects.select_for_update().get(pk=version.pk)
+    if not version.challenger:
+        raise ValueError(f"Version v{version.version} is not the challenger: only the challenger can be promoted.")
+    return model_version_activate(
+        version=version, user=user, request=request, action="model.promote", detail={"promoted_challenger": True}
+    )
+
+
+def _tell_processes(organisation_id: int) -> None:
+    transaction.on_commit(lambda: registry.active_model_changed(organisation_id))
 
 
 def _from_epoch(seconds) -> datetime | None:

@@ -1,4 +1,6 @@
-"""Compare a version with the active one, then activate it (`/detection/versions/<pk>/compare/`, `…/activate/`).
+"""Compare a version with the active one, then activate it (`/detection/versions/<pk>/compare/`, `…/activate/`);
+make a ready version the challenger scoring in shadow, end its challenge, or promote it (`…/challenge/`,
+`…/challenge/end/`, `…/promote/`: each one audited service call).
 
 Activation from the pages and from admin goes through the comparison: the admin's action sends its person here.
 Those who read model versions may compare; those who may change them (admins, as for the admin's action) activate.
@@ -10,12 +12,18 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from detection.models import ModelVersion
 from detection.policy.selectors import risk_policy_or_default
 from detection.scoring.registry import NoActiveModel
-from detection.training.services import model_version_activate
+from detection.training.services import (
+    model_version_activate,
+    model_version_challenge,
+    model_version_challenge_end,
+    model_version_promote,
+)
 from detection.versions.comparison import TRAINED, versions_compare
 
 VIEW_PERM = "detection.view_modelversion"
@@ -77,3 +85,36 @@ def version_activate(request, pk: int):
         return redirect("detection:version_compare", pk=version.pk)
     messages.success(request, f"v{version.version} is now the active version; the next transaction is scored by it.")
     return redirect("detection:performance")
+
+
+def _version_action(request, pk: int, service, done: str):
+    """One service call on the version by those who may change versions; its refusal said in words."""
+    version = _get_version_for_user(request, pk, ACTIVATE_PERM)
+    try:
+        version = service(version=version, user=request.user, request=request)
+    except ValueError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, done.format(v=version.version))
+    return redirect(f"{reverse('detection:performance')}#challenger-card")
+
+
+@require_POST
+@login_required
+def version_challenge(request, pk: int):
+    done = "v{v} is the challenger: it scores live traffic in shadow from the next transaction on, deciding nothing."
+    return _version_action(request, pk, model_version_challenge, done)
+
+
+@require_POST
+@login_required
+def version_challenge_end(request, pk: int):
+    done = "v{v} is no longer the challenger; its shadow scores are kept."
+    return _version_action(request, pk, model_version_challenge_end, done)
+
+
+@require_POST
+@login_required
+def version_promote(request, pk: int):
+    done = "v{v} is promoted: it is the active version in every process within a second."
+    return _version_action(request, pk, model_version_promote, done)

@@ -8,9 +8,9 @@ from tests.detection.performance.conftest import labelled_score
 
 URL = reverse("detection:performance")
 # Session, user and the request's organisation, the user's permissions (2), versions, policy, labelled scores,
-# confusion, volume, alerts, outcomes, the explorer's traffic, labelled confusion and histogram, and the header's
-# organisation chooser.
-EXPECTED_QUERIES = 16
+# confusion, volume, alerts, outcomes, the explorer's traffic, labelled confusion and histogram, the challenger (none
+# here), and the header's organisation chooser.
+EXPECTED_QUERIES = 17
 
 
 def test_page_queries_are_constant(viewer_client, scored_world, django_assert_num_queries):

@@ -134,15 +134,41 @@ def test_a_version_without_a_trained_model_cannot_be_activated(history):
         model_version_activate(version=version)
 
 
-def test_the_cached_active_version_expires_so_a_missed_activation_is_seen_within_a_minute(active_version):
+def test_an_activation_committed_while_a_process_looks_is_seen_at_its_next_look(active_version, monkeypatch):
+    other = ModelVersion.objects.create(
+        organisation=default_organisation(),
+        version=active_version.version + 1,
+        status=ModelVersion.Status.READY,
+        artifact=active_version.artifact,
+        artifact_format=active_version.artifact_format,
+    )
+    in_database = registry._versions_in_force
+
+    def racing(organisation_id):  # PostgreSQL answers before the activation commits; its stamp lands after
+        answer = in_database(organisation_id)
+        ModelVersion.objects.filter(pk=active_version.pk).update(status=ModelVersion.Status.RETIRED)
+        ModelVersion.objects.filter(pk=other.pk).update(status=ModelVersion.Status.ACTIVE)
+        registry.active_model_changed(organisation_id)
+        return answer
+
+    monkeypatch.setattr(registry, "_versions_in_force", racing)
+    assert active_model().version.pk == active_version.pk
+    monkeypatch.setattr(registry, "_versions_in_force", in_database)
+    monkeypatch.setattr(registry, "CHECK_INTERVAL_SECONDS", 0.0)
+
+    assert active_model().version.pk == other.pk
+
+
+def test_a_stamp_redis_lost_makes_the_process_ask_postgresql_again(active_version, monkeypatch):
     from django.core.cache import cache
 
-    from core.throttling import _client
-
     active_model()
-    key = registry.ACTIVE_KEY.format(organisation_id=active_version.organisation_id)
-    ttl = _client().ttl(cache.make_and_validate_key(key))
-    assert 0 < ttl <= registry.ACTIVE_KEY_SECONDS
+    ModelVersion.objects.filter(pk=active_version.pk).update(status=ModelVersion.Status.RETIRED)
+    cache.delete(registry.STAMP_KEY.format(organisation_id=active_version.organisation_id))  # as a flushed Redis
+    monkeypatch.setattr(registry, "CHECK_INTERVAL_SECONDS", 0.0)
+
+    with pytest.raises(NoActiveModel):
+        active_model()
 
 
 def test_a_version_this_release_cannot_read_cannot_be_activated(history):

@@ -202,3 +202,33 @@ def test_anonymous_visitors_are_sent_to_log_in(client):
     response = client.get(reverse("detection:version_compare", kwargs={"pk": 1}))
 
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_an_admin_reads_the_scheduled_retrainings_comparison_on_the_versions_page(
+    admin_client, active_model, candidate, policy
+):
+    check = {
+        "metric": "average_precision",
+        "margin": 0.01,
+        "active_version": 7,
+        "candidate_version": 8,
+        "beats": False,
+        "activated": False,
+        "since": "2026-03-01T00:00:00+00:00",
+        "until": "2026-03-08T00:00:00+00:00",
+        "labelled": 120,
+        "fraud": 12,
+        "figures": {
+            "active": {"average_precision": 0.61, "roc_auc": 0.9},
+            "candidate": {"average_precision": 0.615, "roc_auc": 0.91},
+        },
+        "reason": "v8's average precision 0.615 does not beat v7's 0.61 by the margin 0.01: kept ready for an admin.",
+    }
+    ModelVersion.objects.filter(pk=candidate.pk).update(promotion_check=check)
+
+    response = admin_client.get(compare_url(candidate))
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert 'id="promotion-check"' in page
+    assert "does not beat v7" in page and "0.615" in page
