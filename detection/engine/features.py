@@ -143,7 +143,7 @@ class FeatureSpec:
     repeat_spike: bool = False
     # Whether the card-not-present features exist (``CARD_NOT_PRESENT_FEATURES``); older specs read False, as above.
     card_not_present: bool = False
-    # Attributes read as they are rather than on a signed log scale (``attributes_read_linearly``); a tuple, so specs
+    # Attributes read as they are rather than on a signed log scale (``inputs.signed_attributes``); a tuple, so specs
     # pickled before it existed read the class default (none) and keep the log scale they were trained on.
     linear_attributes: tuple[str, ...] = ()
 
