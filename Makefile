@@ -62,12 +62,16 @@ lint: install-dev
 	$(VENV)/bin/lint-imports
 	$(PY) manage.py makemigrations --check --dry-run
 
+# The suite runs over TEST_WORKERS processes (pytest-xdist; each its own test database, Redis database, prefixes and
+# queue: anomaly_site/test_settings.py). Many tests wait on servers, workers, brokers and browsers they start, so a
+# third process beside two cores' worth of work pays; TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 3
 test: install-dev services lint
-	$(VENV)/bin/pytest --cov --cov-report=term:skip-covered
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist worksteal --cov --cov-report=term:skip-covered
 
 # Without the browser and worker tests, and without coverage (which adds some 15% to the run).
 test-fast: install-dev services
-	$(VENV)/bin/pytest -m "not e2e and not worker"
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist worksteal -m "not e2e and not worker"
 
 format: install-dev
 	$(VENV)/bin/ruff format .

@@ -7,7 +7,7 @@ from core.audit import audit_record
 from transactions.models import Source
 
 ANALYST, ADMIN, VIEWER, LEAD = "analyst", "admin", "viewer", "lead"
-PROJECT_APPS = ("accounts", "transactions", "detection", "rules", "review", "alerts")
+PROJECT_APPS = ("accounts", "transactions", "detection", "rules", "monitoring", "review", "alerts")
 
 # Codenames each role holds. Viewers read; analysts read, review and upload; admins may do everything.
 ROLE_PERMISSIONS: dict[str, set[str]] = {
@@ -30,6 +30,7 @@ ROLE_PERMISSIONS[ANALYST] = ROLE_PERMISSIONS[VIEWER] | {
     "review.change_reviewitem",
     "review.add_reviewdecision",
     "transactions.upload_transactions",
+    "monitoring.view_driftmeasurement",
 }
 # A lead works as an analyst and also assigns items and cases to analysts.
 ROLE_PERMISSIONS[LEAD] = ROLE_PERMISSIONS[ANALYST] | {"review.assign_reviewitem"}

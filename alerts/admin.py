@@ -55,6 +55,15 @@ class AlertRuleForm(forms.ModelForm):
         "auth token.",
     )
 
+    kind = forms.ChoiceField(
+        choices=AlertRule.Kind.choices,
+        required=False,
+        help_text="Scored transactions (the conditions below), or drift above the drift threshold.",
+    )
+
+    def clean_kind(self) -> str:
+        return self.cleaned_data.get("kind") or AlertRule.Kind.TRANSACTION
+
     def clean(self):
         cleaned = super().clean()
         self._clean_secret(cleaned)
@@ -86,6 +95,8 @@ class AlertRuleForm(forms.ModelForm):
             "name",
             "description",
             "enabled",
+            "kind",
+            "drift_threshold",
             "min_risk_level",
             "min_score",
             "amount_min",
@@ -128,13 +139,22 @@ class AlertRuleAdmin(OrganisationScopedAdmin):
         "alert_count",
     ]
     list_editable = ["enabled"]
-    list_filter = [OrganisationListFilter, "enabled", "channel", "min_risk_level"]
+    list_filter = [OrganisationListFilter, "enabled", "kind", "channel", "min_risk_level"]
     list_select_related = ["organisation"]
     search_fields = ["name", "description", "destination"]
     readonly_fields = ["secret_display", "signing_secret_display", "created_at", "updated_at", "created_by"]
     actions = ["rotate_signing_secret", "enable_rules", "disable_rules"]
     fieldsets = [
-        (None, {"fields": ["organisation", "name", "description", "enabled"]}),
+        (None, {"fields": ["organisation", "name", "description", "enabled", "kind"]}),
+        (
+            "Drift",
+            {
+                "fields": ["drift_threshold"],
+                "description": "Drift rules only: fire when a day's population stability index of a feature (or of "
+                "the score) against the active version's training sample is above this, once per day and feature. "
+                "The conditions below are for scored transactions.",
+            },
+        ),
         (
             "Conditions (every condition set must hold)",
             {
@@ -208,6 +228,8 @@ class AlertRuleAdmin(OrganisationScopedAdmin):
 
     @admin.display(description="conditions")
     def conditions(self, rule):
+        if rule.kind == AlertRule.Kind.DRIFT:
+            return f"drift: a feature's PSI on a day > {rule.drift_threshold}"
         parts = []
         if rule.min_risk_level:
             parts.append(f"risk ≥ {rule.min_risk_level}")
@@ -354,8 +376,13 @@ class AlertDeliveryAdmin(ScopedReadOnlyAdmin):
         alerts = delivery.alerts.select_related("transaction")[:200]
         return format_html_join(
             ", ",
-            '<a href="/review/transactions/{}/">{}</a>',
-            ((a.transaction_id, a.transaction.transaction_id) for a in alerts),
+            '<a href="{}">{}</a>',
+            (
+                (f"/monitoring/drift/{a.drift_feature}/", f"drift of {a.drift_feature} on {a.drift_day}")
+                if a.is_drift
+                else (f"/review/transactions/{a.transaction_id}/", a.transaction.transaction_id)
+                for a in alerts
+            ),
         )
 
     @admin.action(description="Resend selected deliveries", permissions=["resend"])
@@ -377,27 +404,35 @@ class AlertAdmin(ScopedReadOnlyAdmin):
     date_hierarchy = "created_at"
     show_full_result_count = False
 
-    @admin.display(description="transaction", ordering="transaction__transaction_id")
+    @admin.display(description="transaction or drift", ordering="transaction__transaction_id")
     def transaction_link(self, alert):
+        if alert.is_drift:
+            return format_html(
+                '<a href="/monitoring/drift/{}/?day={}">drift of {} on {}</a>',
+                alert.drift_feature,
+                alert.drift_day.isoformat(),
+                alert.drift_feature,
+                alert.drift_day.isoformat(),
+            )
         return format_html(
             '<a href="/review/transactions/{}/">{}</a>', alert.transaction_id, alert.transaction.transaction_id
         )
 
     @admin.display(description="risk", ordering="score__risk_level")
     def risk(self, alert):
-        return alert.score.get_risk_level_display()
+        return "drift" if alert.is_drift else alert.score.get_risk_level_display()
 
-    @admin.display(description="score", ordering="score__score")
+    @admin.display(description="score or PSI", ordering="score__score")
     def score_value(self, alert):
-        return f"{alert.score.score:.3f}"
+        return f"PSI {alert.drift_psi:.3f}" if alert.is_drift else f"{alert.score.score:.3f}"
 
     @admin.display(description="amount")
     def amount(self, alert):
-        return f"{alert.transaction.amount} {alert.transaction.currency}"
+        return "" if alert.is_drift else f"{alert.transaction.amount} {alert.transaction.currency}"
 
     @admin.display(description="account")
     def account(self, alert):
-        return alert.transaction.account_id
+        return "" if alert.is_drift else alert.transaction.account_id
 
 
 @admin.register(AuditEvent)

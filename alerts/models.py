@@ -52,10 +52,27 @@ class AlertRule(models.Model):
         MERCHANT = "merchant", "Same merchant"
         ACCOUNT = "account", "Same account"
 
+    class Kind(models.TextChoices):
+        TRANSACTION = "transaction", "Scored transactions"
+        DRIFT = "drift", "Drift above a threshold"
+
     organisation = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="alert_rules")
     name = models.CharField(max_length=100)
     description = models.TextField(blank=True, default="")
     enabled = models.BooleanField(default=True)
+    kind = models.CharField(
+        max_length=16,
+        choices=Kind.choices,
+        default=Kind.TRANSACTION,
+        help_text="Scored transactions: the conditions below, on each score. Drift: a feature's (or the score's) "
+        "population stability index on a day above the drift threshold (once per day and feature).",
+    )
+    drift_threshold = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text="Drift rules: fire when a day's PSI of a feature is above this (0.25: a shift; 0.1: a change).",
+    )
     # Conditions: every condition that is set must hold.
     min_risk_level = models.CharField(
         max_length=16, choices=Score.RiskLevel.choices, blank=True, default="", help_text="This level or above."
@@ -152,6 +169,10 @@ class AlertRule(models.Model):
                 | Q(rate_count__isnull=False, rate_window_minutes__gt=0),
                 name="alert_rule_rate_complete",
             ),
+            models.CheckConstraint(
+                condition=Q(kind="transaction") | Q(drift_threshold__isnull=False, drift_threshold__gte=0),
+                name="alert_rule_drift_threshold_set",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -162,6 +183,8 @@ class AlertRule(models.Model):
             raise ValidationError({"amount_max": "Must not be below the minimum amount."})
         if (self.rate_count is None) != (self.rate_window_minutes is None):
             raise ValidationError({"rate_window_minutes": "Give both the count and the window, or neither."})
+        if self.kind == self.Kind.DRIFT and self.drift_threshold is None:
+            raise ValidationError({"drift_threshold": "A drift rule needs its threshold (the PSI it fires above)."})
         self._clean_destination()
 
     def _clean_destination(self) -> None:
@@ -335,19 +358,45 @@ def rules_matched_condition(rule_ids) -> RawSQL:
 
 
 class Alert(models.Model):
-    """One rule firing on one transaction; what analysts see under the bell."""
+    """One rule firing on one transaction, or a drift rule on one feature's day; what analysts see under the bell."""
 
     rule = models.ForeignKey(AlertRule, on_delete=models.PROTECT, related_name="alerts")
-    transaction = models.ForeignKey("transactions.Transaction", on_delete=models.CASCADE, related_name="alerts")
-    score = models.ForeignKey("detection.Score", on_delete=models.CASCADE, related_name="alerts")
+    transaction = models.ForeignKey(
+        "transactions.Transaction", null=True, blank=True, on_delete=models.CASCADE, related_name="alerts"
+    )
+    score = models.ForeignKey("detection.Score", null=True, blank=True, on_delete=models.CASCADE, related_name="alerts")
+    # A drift alert: the day and feature (or "score") whose index passed the rule's threshold, and the index.
+    drift = models.ForeignKey(
+        "monitoring.DriftMeasurement", null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts"
+    )
+    drift_day = models.DateField(null=True, blank=True)
+    drift_feature = models.CharField(max_length=128, blank=True, default="")
+    drift_psi = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         ordering = ["-id"]
-        constraints = [models.UniqueConstraint(fields=["rule", "transaction"], name="alert_once_per_rule_transaction")]
+        constraints = [
+            models.UniqueConstraint(fields=["rule", "transaction"], name="alert_once_per_rule_transaction"),
+            models.UniqueConstraint(
+                fields=["rule", "drift_day", "drift_feature"],
+                condition=Q(drift_day__isnull=False),
+                name="alert_once_per_rule_drift_day_feature",
+            ),
+            models.CheckConstraint(
+                condition=Q(transaction__isnull=False, score__isnull=False) | Q(drift_day__isnull=False),
+                name="alert_of_a_transaction_or_a_drift",
+            ),
+        ]
 
     def __str__(self) -> str:
+        if self.is_drift:
+            return f"{self.rule} on {self.drift_feature} ({self.drift_day})"
         return f"{self.rule} on {self.transaction_id}"
+
+    @property
+    def is_drift(self) -> bool:
+        return self.drift_day is not None
 
 
 class AlertDelivery(models.Model):

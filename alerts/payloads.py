@@ -17,10 +17,48 @@ def transaction_url(transaction_pk: int) -> str:
     return settings.SITE_URL + path
 
 
+def drift_url(feature: str) -> str:
+    try:
+        path = reverse("monitoring:drift_feature", args=[feature])
+    except NoReverseMatch:
+        path = f"/monitoring/drift/{feature}/"
+    return settings.SITE_URL + path
+
+
+def alert_url(alert: Alert) -> str:
+    """Where a person reads what the alert is about: its transaction, or the drifted feature's page."""
+    return drift_url(alert.drift_feature) if alert.is_drift else transaction_url(alert.transaction_id)
+
+
+def drift_risk(alert: Alert) -> str:
+    """A drift alert's severity: high from a shift (PSI 0.25), medium below."""
+    return Score.RiskLevel.HIGH if (alert.drift_psi or 0) >= 0.25 else Score.RiskLevel.MEDIUM
+
+
+def alert_risk(alert: Alert) -> str:
+    return drift_risk(alert) if alert.is_drift else alert.score.risk_level
+
+
+def _drift_item(alert: Alert) -> dict:
+    return {
+        "alert_id": alert.pk,
+        "kind": "drift",
+        "day": alert.drift_day.isoformat(),
+        "feature": alert.drift_feature,
+        "psi": round(alert.drift_psi, 6),
+        "threshold": alert.rule.drift_threshold,
+        "risk_level": drift_risk(alert),
+        "url": drift_url(alert.drift_feature),
+    }
+
+
 def _alert_item(alert: Alert) -> dict:
+    if alert.is_drift:
+        return _drift_item(alert)
     tx, score = alert.transaction, alert.score
     return {
         "alert_id": alert.pk,
+        "kind": "transaction",
         "transaction": tx.pk,
         "transaction_id": tx.transaction_id,
         "timestamp": tx.timestamp.isoformat(),
@@ -38,7 +76,8 @@ def _alert_item(alert: Alert) -> dict:
 
 
 def delivery_alerts(delivery: AlertDelivery) -> list[Alert]:
-    return list(delivery.alerts.select_related("transaction", "score").order_by("transaction__timestamp", "id"))
+    alerts = delivery.alerts.select_related("transaction", "score", "rule")
+    return list(alerts.order_by("drift_day", "transaction__timestamp", "id"))
 
 
 def webhook_payload(delivery: AlertDelivery, alerts: list[Alert]) -> dict:
@@ -56,6 +95,11 @@ def webhook_body(delivery: AlertDelivery, alerts: list[Alert]) -> bytes:
 
 
 def _line(alert: Alert) -> str:
+    if alert.is_drift:
+        return (
+            f"DRIFT {alert.drift_feature} PSI {alert.drift_psi:.3f} on {alert.drift_day.isoformat()}"
+            f" (above {alert.rule.drift_threshold:g}) · {drift_url(alert.drift_feature)}"
+        )
     tx, score = alert.transaction, alert.score
     return (
         f"{score.risk_level.upper()} {score.score:.3f} · {tx.amount} {tx.currency} · account {tx.account_id}"
@@ -64,6 +108,9 @@ def _line(alert: Alert) -> str:
 
 
 def summary_subject(delivery: AlertDelivery, alerts: list[Alert]) -> str:
+    if alerts and all(alert.is_drift for alert in alerts):
+        noun = "feature drifted" if len(alerts) == 1 else "features drifted"
+        return f"[Sentinel] {delivery.rule.name}: {len(alerts)} {noun}"
     noun = "transaction" if len(alerts) == 1 else "transactions"
     return f"[Sentinel] {delivery.rule.name}: {len(alerts)} {noun}"
 
@@ -83,7 +130,7 @@ def slack_body(delivery: AlertDelivery, alerts: list[Alert]) -> bytes:
 def top_risk(alerts: list[Alert]) -> str:
     """The highest risk level among the alerts (what an on-call service's severity follows)."""
     order = [level.value for level in Score.RiskLevel]
-    return max((alert.score.risk_level for alert in alerts), key=order.index, default=Score.RiskLevel.LOW)
+    return max((alert_risk(alert) for alert in alerts), key=order.index, default=Score.RiskLevel.LOW)
 
 
 def dedup_key(delivery: AlertDelivery, alerts: list[Alert]) -> str:

@@ -40,10 +40,10 @@ def _rule_floors(organisation_id: int) -> Floors:
     now = time.monotonic()
     if cached is None or now - cached[1] >= RULES_TTL_SECONDS:
         by_organisation: dict[int, Floors] = {}
-        enabled = AlertRule.objects.filter(enabled=True)
+        enabled = AlertRule.objects.filter(enabled=True, kind=AlertRule.Kind.TRANSACTION)
         watched: dict[int, set[int]] = {}
         for alert_rule_id, rule_id in AlertRule.matched_rules.through.objects.filter(
-            alertrule__enabled=True
+            alertrule__enabled=True, alertrule__kind=AlertRule.Kind.TRANSACTION
         ).values_list("alertrule_id", "rule_id"):
             watched.setdefault(alert_rule_id, set()).add(rule_id)
         rules = enabled.values_list("id", "organisation_id", "min_score", "min_risk_level", "decisions")

@@ -19,6 +19,8 @@ from alerts.selectors import alert_rules_screen, alerts_of
 from core.audit import audit_record, audit_snapshot
 from detection.models import Score
 from detection.scoring.events import ScoresStored
+from monitoring.events import DriftMeasured
+from monitoring.models import DriftMeasurement
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +89,7 @@ def alerts_evaluate(*, score_ids: list[int], organisation_id: int | None = None)
     """Fire every enabled rule of the organisation (of every one when None, as for the scores kept while the broker
     was down) on the matching scores of its transactions: one alert per rule and transaction, then deliveries, then
     the bells of the organisations that have new alerts ring."""
-    rules = AlertRule.objects.filter(enabled=True)
+    rules = AlertRule.objects.filter(enabled=True, kind=AlertRule.Kind.TRANSACTION)
     if organisation_id is not None:
         rules = rules.filter(organisation_id=organisation_id)
     created: list[Alert] = []
@@ -102,7 +104,7 @@ def alerts_evaluate(*, score_ids: list[int], organisation_id: int | None = None)
 def _rule_fire(*, rule_id: int, score_ids: list[int]) -> list[Alert]:
     # The row lock serialises evaluations of one rule, so concurrent workers neither double-fire nor split a group.
     rule = AlertRule.objects.select_for_update().get(pk=rule_id)
-    if not rule.enabled:
+    if not rule.enabled or rule.kind != AlertRule.Kind.TRANSACTION:
         return []
     candidates = (
         Score.objects.filter(id__in=score_ids)
@@ -117,6 +119,41 @@ def _rule_fire(*, rule_id: int, score_ids: list[int]) -> list[Alert]:
             continue
         seen.add(score.transaction_id)
         alerts.append(Alert(rule=rule, transaction=score.transaction, score=score))
+    if not alerts:
+        return []
+    Alert.objects.bulk_create(alerts)
+    if rule.channel != AlertRule.Channel.IN_APP:
+        _deliveries_plan(rule=rule, alerts=alerts)
+    return alerts
+
+
+def alerts_evaluate_drift(event: DriftMeasured) -> list[Alert]:
+    """Monitoring's news of a day's drift measured: each enabled drift rule of the organisation fires once per day
+    and feature whose index is above its threshold (a day measured again fires nothing twice), delivered as the
+    others are; the organisation's bells ring after the commit."""
+    created: list[Alert] = []
+    rules = AlertRule.objects.filter(organisation_id=event.organisation_id, enabled=True, kind=AlertRule.Kind.DRIFT)
+    for rule_id in rules.values_list("id", flat=True):
+        created.extend(_drift_rule_fire(rule_id=rule_id, measurement_ids=event.measurement_ids))
+    if created:
+        transaction.on_commit(partial(bell_broadcast, organisation_id=event.organisation_id))
+    return created
+
+
+@transaction.atomic
+def _drift_rule_fire(*, rule_id: int, measurement_ids) -> list[Alert]:
+    rule = AlertRule.objects.select_for_update().get(pk=rule_id)
+    if not rule.enabled or rule.kind != AlertRule.Kind.DRIFT or rule.drift_threshold is None:
+        return []
+    fired = set(rule.alerts.filter(drift_day__isnull=False).values_list("drift_day", "drift_feature"))
+    above = DriftMeasurement.objects.filter(
+        id__in=measurement_ids, organisation_id=rule.organisation_id, psi__gt=rule.drift_threshold
+    ).order_by("day", "-psi", "feature")
+    alerts = [
+        Alert(rule=rule, drift=m, drift_day=m.day, drift_feature=m.feature, drift_psi=m.psi)
+        for m in above
+        if (m.day, m.feature) not in fired
+    ]
     if not alerts:
         return []
     Alert.objects.bulk_create(alerts)

@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -86,6 +87,7 @@ INSTALLED_APPS = [
     "transactions",
     "detection",
     "rules",
+    "monitoring",
     "review",
     "alerts",
     "search",
@@ -246,6 +248,17 @@ CELERY_BEAT_SCHEDULE = {
         else {}
     ),
 }
+# Drift (monitoring/): every day at DRIFT_CHECK_HOUR:15 UTC (-1 switches it off) Celery beat measures the day before
+# against each organisation's active version, on at most DRIFT_SAMPLE_ROWS of its transactions (none with fewer
+# than DRIFT_MIN_ROWS); `manage.py drift_check` measures now.
+DRIFT_CHECK_HOUR = int(os.environ.get("DRIFT_CHECK_HOUR", "0"))
+DRIFT_SAMPLE_ROWS = int(os.environ.get("DRIFT_SAMPLE_ROWS", "5000"))
+DRIFT_MIN_ROWS = int(os.environ.get("DRIFT_MIN_ROWS", "50"))
+if DRIFT_CHECK_HOUR >= 0:
+    CELERY_BEAT_SCHEDULE["monitoring-drift-check"] = {
+        "task": "monitoring.drift_check",
+        "schedule": crontab(minute=15, hour=DRIFT_CHECK_HOUR),
+    }
 CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get("CELERY_BEAT_SCHEDULE_FILENAME", str(BASE_DIR / "var" / "celerybeat"))
 
 # Logins (django-axes): after LOGIN_FAILURE_LIMIT failed logins for one username, or from one address, logins for
@@ -399,6 +412,19 @@ LOGGING = {
 # Review queue: an item older than these many minutes is shown amber, then red (its SLA).
 REVIEW_SLA_AMBER_MINUTES = int(os.environ.get("REVIEW_SLA_AMBER_MINUTES", "60"))
 REVIEW_SLA_RED_MINUTES = int(os.environ.get("REVIEW_SLA_RED_MINUTES", "240"))
+# The queue policy (detection/engine/offering.py): how many items a day the analysts review, the share of them spent
+# on exploration, the share a confirmed fraud's investigation may take (its card's and merchant's other transactions
+# of the last REVIEW_INVESTIGATE_DAYS days), defaults chosen by the handbook backtest (docs/benchmarks.md).
+REVIEW_BUDGET_PER_DAY = int(os.environ.get("REVIEW_BUDGET_PER_DAY", "100"))
+REVIEW_EXPLORE_SHARE = float(os.environ.get("REVIEW_EXPLORE_SHARE", "0.1"))
+REVIEW_INVESTIGATE_SHARE = float(os.environ.get("REVIEW_INVESTIGATE_SHARE", "0.5"))
+REVIEW_INVESTIGATE_DAYS = int(os.environ.get("REVIEW_INVESTIGATE_DAYS", "7"))
+# The policy runs when items arrive and when a fraud is confirmed, and every this many minutes (a new day's budget).
+REVIEW_OFFER_EVERY_MINUTES = int(os.environ.get("REVIEW_OFFER_EVERY_MINUTES", "10"))
+CELERY_BEAT_SCHEDULE["review-queue-offer"] = {
+    "task": "review.queue_offer_all",
+    "schedule": REVIEW_OFFER_EVERY_MINUTES * 60,
+}
 # Review cases: the largest file kept with a case (bytes).
 CASE_ATTACHMENT_MAX_BYTES = int(os.environ.get("CASE_ATTACHMENT_MAX_BYTES", str(10 * 1024 * 1024)))
 # The performance page shows ROC AUC, average precision, precision at the threshold and curves from this many labels.

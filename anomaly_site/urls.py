@@ -26,6 +26,7 @@ urlpatterns = [
     path("rules/", include("rules.urls")),
     path("review/", include("review.urls")),
     path("alerts/", include("alerts.urls")),
+    path("monitoring/", include("monitoring.urls")),
     path("search/", include("search.urls")),
 ]
 

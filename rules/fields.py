@@ -24,7 +24,7 @@ from detection.engine.features import (
     merchant_activity,
     new_for_account,
 )
-from detection.engine.frame import ATTR_PREFIX, Frame
+from detection.engine.frame import ATTR_PREFIX, PLACE_COLUMNS, Frame
 from detection.engine.windows import factorized
 from rules.language import FUNCTION_DESCRIPTIONS, Schema, Type
 
@@ -32,7 +32,12 @@ ATTRIBUTES_PREFIX = "attributes."
 COMPONENTS = (*UNSUPERVISED, "unsupervised", "supervised")
 # Every engine feature the catalogue reads, whatever the active model's spec holds.
 _FULL_SPEC = FeatureSpec(
-    attributes=[], supervised_features=True, recent_share=True, amount_peak=True, repeat_spike=True
+    attributes=[],
+    supervised_features=True,
+    recent_share=True,
+    amount_peak=True,
+    repeat_spike=True,
+    card_not_present=True,
 )
 
 
@@ -127,6 +132,28 @@ _field(
     "Distance from the customer's home as the sender measured it (km); missing when not sent.",
     "transaction",
 )
+# Card-not-present places (missing when not sent; most senders send none).
+for _place in ("billing", "shipping"):
+    _where = "the card is billed" if _place == "billing" else "the goods are sent"
+    _field(f"{_place}_latitude", Type.NUMBER, f"Where {_where} (degrees); missing when not sent.", "transaction")
+    _field(f"{_place}_longitude", Type.NUMBER, f"Where {_where} (degrees); missing when not sent.", "transaction")
+    _field(
+        f"{_place}_postal_code",
+        Type.STRING,
+        f"The postal code where {_where}; missing when none.",
+        "transaction",
+        "text",
+    )
+    _field(
+        f"{_place}_country",
+        Type.STRING,
+        f'The country where {_where} (e.g. "FR"); missing when none.',
+        "transaction",
+        "country",
+    )
+_field(
+    "ip_country", Type.STRING, "The country of the customer's IP address; missing when none.", "transaction", "country"
+)
 # Its time (UTC).
 _field("hour", Type.NUMBER, "Hour of the day it was made, 0 to 23 (UTC).", "time")
 _field("weekday", Type.NUMBER, "Day of the week it was made, 1 (Monday) to 7 (Sunday) (UTC).", "time")
@@ -214,6 +241,36 @@ for _what, _engine in (
         "account",
         _Feature(f"a_new_{_engine}", _flag),
     )
+_feature(
+    "billing_shipping_distance_km",
+    Type.NUMBER,
+    "Kilometres between the billing and the shipping place; 0 when either has no coordinates.",
+    "account",
+    _Feature("billing_shipping_km_log", _km),
+)
+_feature(
+    "first_shipping_place_for_account",
+    Type.BOOLEAN,
+    "True when the account has history in its last 30 days but never shipped to this place (its postal code and "
+    "country, else its coordinates to about a kilometre); false without a shipping place.",
+    "account",
+    _Feature("a_new_shipping_place", _flag),
+)
+_feature(
+    "shipping_distance_from_usual_km",
+    Type.NUMBER,
+    "Kilometres from the shipping place to the account's usual places (the mean of its billing and shipping "
+    "points of 30 days); 0 without a shipping point or without such history.",
+    "account",
+    _Feature("a_shipping_far_km_log", _km),
+)
+_feature(
+    "ip_country_differs_from_billing",
+    Type.BOOLEAN,
+    "True when the IP address's country and the billing country are both sent and differ.",
+    "transaction",
+    _Feature("ip_country_mismatch", _flag),
+)
 _field(
     "first_device_for_account",
     Type.BOOLEAN,
@@ -431,7 +488,7 @@ class _Reader:
     def raw(self, name: str):
         """The frame's whole column, or None when the frame has none of that name."""
         if isinstance(self.frame, Frame):
-            found = getattr(self.frame, name, None)
+            found = self.frame.places.get(name) if name in PLACE_COLUMNS else getattr(self.frame, name, None)
         elif isinstance(self.frame, pd.DataFrame):
             found = self.frame[name].array if name in self.frame.columns else None
         else:

@@ -36,6 +36,15 @@ STAGING_TYPES = {
     "location_distance_km": "double precision",
     "country": "text",
     "device_id": "text",
+    "billing_latitude": "double precision",
+    "billing_longitude": "double precision",
+    "billing_postal_code": "text",
+    "billing_country": "text",
+    "shipping_latitude": "double precision",
+    "shipping_longitude": "double precision",
+    "shipping_postal_code": "text",
+    "shipping_country": "text",
+    "ip_country": "text",
     "label": "smallint",
 }
 INSERT_COLUMNS = (*ROW_COLUMNS, "attributes", "label", "label_source", "labelled_at", "source_id", "ingested_at")
@@ -151,9 +160,27 @@ def _copy_lines(rows: Sequence[dict[str, Any]], source_id: int, label_source: st
         lines.append(
             f"{tx}\t{row['timestamp'].isoformat()}\t{account}\t{row['amount']!s}\t{currency}\t{merchant}\t{category}"
             f"\t{channel}\t{_copy_float(row['latitude'])}\t{_copy_float(row['longitude'])}"
-            f"\t{_copy_float(row['location_distance_km'])}\t{country}\t{device}\t{attributes}\t{tail}"
+            f"\t{_copy_float(row['location_distance_km'])}\t{country}\t{device}\t{_copy_places(row)}{attributes}\t{tail}"
         )
     return lines
+
+
+_PLACE_FLOATS = ("billing_latitude", "billing_longitude", "shipping_latitude", "shipping_longitude")
+_PLACE_TEXTS = ("billing_postal_code", "billing_country", "shipping_postal_code", "shipping_country", "ip_country")
+_NO_PLACES = "\\N\t\\N\t\t\t\\N\t\\N\t\t\t\t"
+
+
+def _copy_places(row: dict[str, Any]) -> str:
+    """The card-not-present fields in COPY's text format, each followed by a tab (in PLACE_FIELDS' order); the usual
+    row, which has none, costs one look."""
+    if not any(row.get(name) not in (None, "") for name in (*_PLACE_FLOATS, *_PLACE_TEXTS)):
+        return _NO_PLACES
+    out = []
+    for place in ("billing", "shipping"):
+        out += [_copy_float(row[f"{place}_latitude"]), _copy_float(row[f"{place}_longitude"])]
+        out += [copy_text(row[f"{place}_postal_code"]), copy_text(row[f"{place}_country"])]
+    out.append(copy_text(row["ip_country"]))
+    return "\t".join(out) + "\t"
 
 
 def _copy_float(value: float | None) -> str:

@@ -43,6 +43,15 @@ _GUESSES = {
     "location_distance_km": ("location_distance_km", "distance_km", "distance_from_home"),
     "country": ("country", "country_code"),
     "device_id": ("device_id", "device"),
+    "billing_latitude": ("billing_latitude", "billing_lat"),
+    "billing_longitude": ("billing_longitude", "billing_lon", "billing_lng"),
+    "billing_postal_code": ("billing_postal_code", "billing_zip", "billing_postcode"),
+    "billing_country": ("billing_country",),
+    "shipping_latitude": ("shipping_latitude", "shipping_lat"),
+    "shipping_longitude": ("shipping_longitude", "shipping_lon", "shipping_lng"),
+    "shipping_postal_code": ("shipping_postal_code", "shipping_zip", "shipping_postcode"),
+    "shipping_country": ("shipping_country",),
+    "ip_country": ("ip_country",),
 }
 _LABEL_GUESSES = ("label", "is_fraud", "tx_fraud", "is_anomaly", "fraud", "class")
 

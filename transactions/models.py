@@ -83,6 +83,17 @@ class Transaction(models.Model):
     location_distance_km = models.FloatField(null=True, blank=True)
     country = models.CharField(max_length=2, blank=True, default="")
     device_id = models.CharField(max_length=128, blank=True, default="")
+    # Card-not-present places (all optional: most partners send none): where the card is billed, where the goods go,
+    # and the country of the customer's IP address.
+    billing_latitude = models.FloatField(null=True, blank=True)
+    billing_longitude = models.FloatField(null=True, blank=True)
+    billing_postal_code = models.CharField(max_length=16, blank=True, default="")
+    billing_country = models.CharField(max_length=2, blank=True, default="")
+    shipping_latitude = models.FloatField(null=True, blank=True)
+    shipping_longitude = models.FloatField(null=True, blank=True)
+    shipping_postal_code = models.CharField(max_length=16, blank=True, default="")
+    shipping_country = models.CharField(max_length=2, blank=True, default="")
+    ip_country = models.CharField(max_length=2, blank=True, default="")
     attributes = models.JSONField(default=dict, blank=True)
     label = models.SmallIntegerField(null=True, blank=True, choices=[(1, "Fraud"), (0, "Legitimate")])
     label_source = models.CharField(max_length=16, choices=LabelSource.choices, blank=True, default="")

@@ -24,6 +24,18 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.utils import timezone
 
+# Card-not-present signals, all optional: the billing and shipping places and the customer's IP country.
+PLACE_FIELDS = (
+    "billing_latitude",
+    "billing_longitude",
+    "billing_postal_code",
+    "billing_country",
+    "shipping_latitude",
+    "shipping_longitude",
+    "shipping_postal_code",
+    "shipping_country",
+    "ip_country",
+)
 CANONICAL_FIELDS = (
     "transaction_id",
     "timestamp",
@@ -38,12 +50,21 @@ CANONICAL_FIELDS = (
     "location_distance_km",
     "country",
     "device_id",
+    *PLACE_FIELDS,
     "label",
 )
 ALIASES = {"user_id": "account_id", "is_online": "channel", "merchant": "merchant_id", "terminal_id": "merchant_id"}
 REQUIRED = ("transaction_id", "timestamp", "account_id", "amount")
-TEXT_LIMITS = {"transaction_id": 128, "account_id": 128, "merchant_id": 128, "merchant_category": 64, "device_id": 128}
-OPTIONAL_TEXT = ("merchant_id", "merchant_category", "device_id")
+TEXT_LIMITS = {
+    "transaction_id": 128,
+    "account_id": 128,
+    "merchant_id": 128,
+    "merchant_category": 64,
+    "device_id": 128,
+    "billing_postal_code": 16,
+    "shipping_postal_code": 16,
+}
+OPTIONAL_TEXT = ("merchant_id", "merchant_category", "device_id", "billing_postal_code", "shipping_postal_code")
 MAX_AMOUNT = Decimal("999999999999.99")
 CENT = Decimal("0.01")
 
@@ -479,6 +500,9 @@ _DEFAULTS = {
     "location_distance_km": lambda: None,
     "country": str,
     "device_id": str,
+    **{f"{place}_{part}": (lambda: None) for place in ("billing", "shipping") for part in ("latitude", "longitude")},
+    **dict.fromkeys(("billing_postal_code", "billing_country", "shipping_postal_code", "shipping_country"), str),
+    "ip_country": str,
     "label": lambda: None,
 }
 
@@ -545,6 +569,15 @@ def _clean_usual(values: dict[str, Any], attributes: dict[str, Any]) -> dict[str
         "location_distance_km": _usual_float(get("location_distance_km"), 0.0, _FLOAT_MAX),
         "country": _usual_word(get("country"), _COUNTRIES, {}, ""),
         "device_id": _usual_text(get("device_id"), 128, ""),
+        "billing_latitude": _usual_float(get("billing_latitude"), -90.0, 90.0),
+        "billing_longitude": _usual_float(get("billing_longitude"), -180.0, 180.0),
+        "billing_postal_code": _usual_text(get("billing_postal_code"), 16, ""),
+        "billing_country": _usual_word(get("billing_country"), _COUNTRIES, {}, ""),
+        "shipping_latitude": _usual_float(get("shipping_latitude"), -90.0, 90.0),
+        "shipping_longitude": _usual_float(get("shipping_longitude"), -180.0, 180.0),
+        "shipping_postal_code": _usual_text(get("shipping_postal_code"), 16, ""),
+        "shipping_country": _usual_word(get("shipping_country"), _COUNTRIES, {}, ""),
+        "ip_country": _usual_word(get("ip_country"), _COUNTRIES, {}, ""),
         "label": _usual_word(get("label"), _LABEL_WORDS, _LABEL_NUMBERS, None),
     }
 
@@ -877,6 +910,20 @@ _RULES = {
     "location_distance_km": (_float_in(0, math.inf, Reason.NEGATIVE), _v_float_in(0, math.inf, Reason.NEGATIVE)),
     "country": (_code(_COUNTRY_RE, Reason.COUNTRY), _v_code(r"[A-Z]{2}", Reason.COUNTRY)),
     "device_id": (_text, _v_text),
+    **{
+        f"{place}_latitude": (_float_in(-90, 90, Reason.LATITUDE), _v_float_in(-90, 90, Reason.LATITUDE))
+        for place in ("billing", "shipping")
+    },
+    **{
+        f"{place}_longitude": (_float_in(-180, 180, Reason.LONGITUDE), _v_float_in(-180, 180, Reason.LONGITUDE))
+        for place in ("billing", "shipping")
+    },
+    "billing_postal_code": (_text, _v_text),
+    "shipping_postal_code": (_text, _v_text),
+    **{
+        name: (_code(_COUNTRY_RE, Reason.COUNTRY), _v_code(r"[A-Z]{2}", Reason.COUNTRY))
+        for name in ("billing_country", "shipping_country", "ip_country")
+    },
     "label": (_label, _v_label),
 }
 _SCALAR_RULES = {name: rules[0] for name, rules in _RULES.items()}

@@ -27,8 +27,12 @@ def alert_body(delivery: AlertDelivery, alerts: list[Alert]) -> dict:
         "details": {
             "rule": rule.name,
             "count": str(len(alerts)),
-            "transaction_id": first.transaction.transaction_id,
-            "url": payloads.transaction_url(first.transaction_id),
+            **(
+                {"feature": first.drift_feature, "day": first.drift_day.isoformat()}
+                if first.is_drift
+                else {"transaction_id": first.transaction.transaction_id}
+            ),
+            "url": payloads.alert_url(first),
         },
     }
 

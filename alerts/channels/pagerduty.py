@@ -26,12 +26,12 @@ def event(delivery: AlertDelivery, alerts: list[Alert], *, routing_key: str) -> 
             "timestamp": min(alert.created_at for alert in alerts).isoformat(),
             "component": "alerts",
             "group": rule.organisation.name,
-            "class": "transaction anomaly",
+            "class": "feature drift" if all(alert.is_drift for alert in alerts) else "transaction anomaly",
             "custom_details": {"rule": rule.name, "count": len(alerts), "alerts": payloads.alert_items(alerts)},
         },
         "client": "Sentinel",
         "client_url": settings.SITE_URL,
-        "links": [{"href": payloads.transaction_url(a.transaction_id), "text": "Open in Sentinel"} for a in alerts[:5]],
+        "links": [{"href": payloads.alert_url(a), "text": "Open in Sentinel"} for a in alerts[:5]],
     }
 
 

@@ -13,6 +13,11 @@ COLOUR = {"low": "Default", "medium": "Warning", "high": "Attention", "critical"
 
 
 def _fact(alert: Alert) -> dict:
+    if alert.is_drift:
+        return {
+            "title": f"DRIFT {alert.drift_feature}",
+            "value": f"PSI {alert.drift_psi:.3f} on {alert.drift_day.isoformat()}",
+        }
     tx, score = alert.transaction, alert.score
     return {
         "title": f"{score.risk_level.upper()} {score.score:.3f}",
@@ -40,8 +45,7 @@ def card(delivery: AlertDelivery, alerts: list[Alert], *, limit: int = 10) -> di
         "version": CARD_VERSION,
         "body": body,
         "actions": [
-            {"type": "Action.OpenUrl", "title": "Open in Sentinel", "url": payloads.transaction_url(a.transaction_id)}
-            for a in alerts[:1]
+            {"type": "Action.OpenUrl", "title": "Open in Sentinel", "url": payloads.alert_url(a)} for a in alerts[:1]
         ],
     }
 

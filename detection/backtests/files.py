@@ -11,12 +11,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from detection.engine.frame import PLACE_COLUMNS, PLACE_FLOAT, PLACE_TEXT
 from detection.frame_fields import ENGINE_FIELDS
 from transactions.files import MappingError
 from transactions.validation import REQUIRED as INGEST_REQUIRED
 
 # The fields the engine reads (the label is named apart); a replayed file is never stored, so it needs no ids.
-CANONICAL = tuple(name for name in ENGINE_FIELDS if name != "label")
+# With the card-not-present places, which a file's frame carries when mapped (stored rows' frames do not yet).
+CANONICAL = (*(name for name in ENGINE_FIELDS if name != "label"), *PLACE_COLUMNS)
 REQUIRED = tuple(name for name in INGEST_REQUIRED if name != "transaction_id")
 _CHANNEL_WORDS = {"online": "online", "in_person": "in_person", "atm": "atm", "pos": "in_person", "web": "online"}
 
@@ -69,6 +71,13 @@ def load_frame(
     for name in ("latitude", "longitude", "location_distance_km"):
         column = mapping.get(name)
         frame[name] = pd.to_numeric(raw[column], errors="coerce").to_numpy() if column else np.nan
+    for name in PLACE_FLOAT:  # card-not-present places: only those mapped (the frame has none of the others)
+        if name in mapping:
+            frame[name] = pd.to_numeric(raw[mapping[name]], errors="coerce").to_numpy()
+    for name in PLACE_TEXT:  # codes as the ingest rules store them: trimmed, countries upper case
+        if name in mapping:
+            text = raw[mapping[name]].fillna("").astype(str).str.strip()
+            frame[name] = (text.str.upper() if name.endswith("_country") else text).to_numpy(dtype=object)
     for name in attributes:
         frame[f"attr_{name}"] = raw[name].to_numpy()
     frame["label"] = pd.to_numeric(raw[label], errors="coerce").astype(np.float64).to_numpy()

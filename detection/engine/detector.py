@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.metrics import average_precision_score
 from threadpoolctl import ThreadpoolController
 
 from detection.engine.autoencoder import Autoencoder
@@ -33,6 +34,14 @@ from detection.engine.features import (
 )
 from detection.engine.forest import fit_forest
 from detection.engine.frame import Frame
+from detection.engine.inputs import (
+    HISTORY_COUNT,
+    component_weights,
+    history_support,
+    informative_features,
+    signed_attributes,
+    varying,
+)
 from detection.engine.parallel import map_blocks
 from detection.engine.profile import FeatureProfile, TailModel
 
@@ -67,6 +76,10 @@ DEFAULT_PARAMS = {
     "supervised_l2": 10.0,
     "threads": None,  # OpenMP threads for the supervised model's training (None: all cores)
     "trim_share": 0.05,  # the second pass leaves out this share of the most extreme training rows
+    # Trust: the supervised score replaces the unsupervised one only when, out of fold on the labels it learnt
+    # from, it ranks them better (average precision) than the unsupervised score does (see `_measure_trust`).
+    "trust_folds": 3,
+    "trust_max_rows": 30_000,
     "weights": WEIGHTS,
 }
 
@@ -123,11 +136,15 @@ class Detector:
         """
         started = time.perf_counter()
         data = Frame.of(frame)
-        self.spec = self.spec or FeatureSpec.infer(data)
         n = len(data)
         train = np.ones(n, bool) if train_mask is None else np.asarray(train_mask, bool)
+        if self.spec is None:
+            self.spec = FeatureSpec.infer(data)
+            if features is None:  # given features were built with the plain inferred spec: it stays so
+                self.spec.linear_attributes = signed_attributes(data, train, self.spec.attributes)
         if features is None:
             features = build_features(data, target_mask=train, spec=self.spec)
+        self._decide_inputs(features, data.account_id[features.rows])
         known = ~np.isnan(data.label)
         if as_of is not None:
             known &= data.label_known_ts <= as_of
@@ -141,6 +158,13 @@ class Detector:
         self.training_metrics["seconds"] = round(time.perf_counter() - started, 3)
         return self
 
+    def _decide_inputs(self, features: FeatureMatrix, account_id: np.ndarray) -> None:
+        """Which features the unsupervised detectors read, from the training rows alone (``inputs``; no label)."""
+        names = self.spec.names
+        support = history_support(account_id, features.column(HISTORY_COUNT))
+        self.informative = informative_features(names, support)
+        self.history_support = round(support, 4)
+
     def _fit_unsupervised(self, X: np.ndarray, y: np.ndarray, validation: np.ndarray | None, seed: int) -> None:
         p, started = self.params, time.perf_counter()
         rng = np.random.default_rng(seed)
@@ -152,12 +176,23 @@ class Detector:
         )
         directions = np.array([self.spec.directions[name] for name in self.spec.names])
         self.profile = FeatureProfile(X[sample], directions, seed=seed)
-        deviation = np.isin(self.spec.names, self.spec.deviations)
+        informative = getattr(self, "informative", np.ones(len(self.spec.names), bool))
+        deviation = np.isin(self.spec.names, self.spec.deviations) & informative
         labels = np.isin(self.spec.names, LABEL_FEATURES)
         floor = np.isin(self.spec.names, RARITY_FLOOR_FEATURES)
-        self.tail = TailModel(X[sample], np.where(deviation, directions, 0), empirical=labels, floor=floor)
-        # The forest and the autoencoder read every feature but the supervised-only ones and the tail model's own.
-        self.unsupervised_columns = np.flatnonzero(~np.isin(self.spec.names, NOT_READ_BY_FOREST_OR_AUTOENCODER))
+        signed = np.isin(self.spec.names, [f"attr_{a}" for a in self.spec.linear_attributes])
+        self.tail = TailModel(
+            X[sample],
+            np.where(deviation, directions, 0),
+            empirical=labels,
+            floor=floor,
+            two_sided=signed & (directions == 0) & informative,
+        )
+        # The forest and the autoencoder read every informative feature but the supervised-only ones and the tail
+        # model's own.
+        read = ~np.isin(self.spec.names, NOT_READ_BY_FOREST_OR_AUTOENCODER) & informative
+        self.unsupervised_columns = np.flatnonzero(read)
+        self.weights = self._component_weights(X)
         # The supervised model sees the after-spike amount through the tail model's surprise, not as a column: read
         # directly, it made the model trained on every handbook label grow far more trees, and scoring slower.
         self.supervised_columns = np.flatnonzero(~np.isin(self.spec.names, REPEAT_SPIKE_FEATURES))
@@ -185,6 +220,8 @@ class Detector:
             ordinary_rows=int(len(ordinary)),  # what the second pass kept for the forest, autoencoder, calibrators
             known_frauds=int(np.sum(y == 1)),
             known_legitimate=int(np.sum(y == 0)),
+            history_support=getattr(self, "history_support", None),  # share of rows with account history
+            weights={name: round(weight, 4) for name, weight in self.weights.items()},
             autoencoder_epochs=len(self.autoencoder.history),
             autoencoder_validation_loss=round(float(min(self.autoencoder.history)), 6),
             unsupervised_seconds=round(time.perf_counter() - started, 3),
@@ -206,21 +243,35 @@ class Detector:
         tail = self.tail.surprises(X[sample])[:, label_free].max(axis=1, initial=0.0)
         return sample[tail <= np.quantile(tail, 1.0 - share)]
 
+    def _component_weights(self, X: np.ndarray) -> dict[str, float]:
+        """The components' say: a component none of whose inputs varies over the training rows has none."""
+        read = int(np.sum(varying(X[:, self.unsupervised_columns])))
+        inputs = {"isolation_forest": read, "autoencoder": read, "tail": len(self.tail.columns)}
+        return component_weights(self.params.get("weights", WEIGHTS), inputs)
+
     def _combine(self, surprises: dict[str, np.ndarray]) -> np.ndarray:
-        weights = self.params.get("weights", WEIGHTS)
+        # Artifacts saved before the weights were decided per training set use the parameters'.
+        weights = getattr(self, "weights", None) or self.params.get("weights", WEIGHTS)
         return sum(weights[name] * values for name, values in surprises.items())
 
-    def fit_supervised(self, X: np.ndarray, y: np.ndarray, *, seed: int = 0) -> bool:
+    def fit_supervised(self, X: np.ndarray, y: np.ndarray, *, seed: int = 0, unlabelled_weight: float = 0.0) -> bool:
         """(Re)train only the supervised part on precomputed features and the labels known now (NaN = unknown).
 
         The unsupervised models stay as they are: this is the cheap daily retraining as labels arrive. Returns
         whether a supervised model is now in use (it needs ``min_frauds`` known frauds and as many legitimate).
+        ``unlabelled_weight`` > 0: unlabelled rows count as legitimate with that weight each (frauds are rare, so
+        most are), as a product that only hears of what its analysts reviewed can use them.
         """
-        self._fit_supervised(np.asarray(X, dtype=np.float32), np.asarray(y, dtype=np.float64), seed)
+        X, y = np.asarray(X, dtype=np.float32), np.asarray(y, dtype=np.float64)
+        weight = None
+        if unlabelled_weight > 0:
+            y, weight = _unlabelled_as_legitimate(y, unlabelled_weight, self.params["supervised_max_rows"], seed)
+        self._fit_supervised(X, y, seed, weight)
         return self.supervised is not None
 
-    def _fit_supervised(self, X: np.ndarray, y: np.ndarray, seed: int) -> None:
+    def _fit_supervised(self, X: np.ndarray, y: np.ndarray, seed: int, row_weight: np.ndarray | None = None) -> None:
         p, started = self.params, time.perf_counter()
+        self.supervised_trust = None
         self.supervised = self._compiled_supervised = None
         self.calibrators.pop("supervised", None)
         self.algorithms = list(UNSUPERVISED)
@@ -237,7 +288,27 @@ class Detector:
             legit = np.sort(rng.choice(legit, keep, replace=False))
         rows = np.concatenate([labelled[y[labelled] == 1], legit])
         weights = np.where(y[rows] == 1, 1.0, weight)
-        self.supervised = HistGradientBoostingClassifier(
+        if row_weight is not None:
+            weights = weights * row_weight[rows]
+        self.supervised = self._new_supervised(seed)
+        stacked = self._stacked(X[rows])
+        with _openmp_threads(p["threads"]):
+            self.supervised.fit(stacked, y[rows], sample_weight=weights)
+        self._compiled_supervised = CompiledBoosting(self.supervised)
+        self.supervised_trust = self._measure_trust(stacked, y[rows], weights, row_weight is not None, seed)
+        sample = rng.choice(len(X), min(len(X), p["unsupervised_max_rows"]), replace=False)
+        self.calibrators["supervised"] = QuantileCalibrator(self._supervised_raw(X[np.sort(sample)]))
+        self.algorithms = [*UNSUPERVISED, "supervised"]
+        self.training_metrics.update(
+            supervised_trust=self.supervised_trust,
+            supervised_rows=int(len(rows)),
+            supervised_iterations=int(self.supervised.n_iter_),
+            supervised_seconds=round(time.perf_counter() - started, 3),
+        )
+
+    def _new_supervised(self, seed: int) -> HistGradientBoostingClassifier:
+        p = self.params
+        return HistGradientBoostingClassifier(
             max_iter=p["supervised_max_iter"],
             learning_rate=p["supervised_learning_rate"],
             max_leaf_nodes=31,
@@ -247,17 +318,54 @@ class Detector:
             n_iter_no_change=20,
             random_state=seed,
         )
-        with _openmp_threads(p["threads"]):
-            self.supervised.fit(self._stacked(X[rows]), y[rows], sample_weight=weights)
-        self._compiled_supervised = CompiledBoosting(self.supervised)
-        sample = rng.choice(len(X), min(len(X), p["unsupervised_max_rows"]), replace=False)
-        self.calibrators["supervised"] = QuantileCalibrator(self._supervised_raw(X[np.sort(sample)]))
-        self.algorithms = [*UNSUPERVISED, "supervised"]
-        self.training_metrics.update(
-            supervised_rows=int(len(rows)),
-            supervised_iterations=int(self.supervised.n_iter_),
-            supervised_seconds=round(time.perf_counter() - started, 3),
-        )
+
+    def _measure_trust(
+        self, stacked: np.ndarray, y: np.ndarray, weights: np.ndarray, pseudo: bool, seed: int
+    ) -> dict | None:
+        """Out-of-fold average precision of the supervised model on the labels it learns from, beside the
+        unsupervised score's on the same rows; ``trusted`` when the supervised one is at least as good.
+
+        A few hundred labels of what the analysts chose to review can teach a model that ranks everything else
+        worse than the unsupervised detectors do: then the unsupervised score stays the ensemble's. Rows counted
+        legitimate without a label (``pseudo``) are measured as the legitimate rows they stand for.
+        """
+        p = self.params
+        folds = int(p.get("trust_folds", 0) or 0)
+        if folds < 2:
+            return None
+        rng = np.random.default_rng(seed + 2)
+        rows = np.arange(len(y))
+        if len(rows) > p["trust_max_rows"]:
+            frauds = rows[y == 1]
+            legit = rng.choice(rows[y != 1], max(p["trust_max_rows"] - len(frauds), 1), replace=False)
+            rows = np.sort(np.concatenate([frauds, legit]))
+        fold_of = rng.permutation(len(rows)) % folds
+        out_of_fold = np.zeros(len(rows))
+        for k in range(folds):
+            fit, held = rows[fold_of != k], rows[fold_of == k]
+            if len(np.unique(y[fit])) < 2:
+                return None
+            model = self._new_supervised(seed)
+            with _openmp_threads(p["threads"]):
+                model.fit(stacked[fit], y[fit], sample_weight=weights[fit])
+            out_of_fold[fold_of == k] = model.predict_proba(stacked[held])[:, 1]
+        unsupervised = self._combine(dict(zip(UNSUPERVISED, stacked[rows, -len(UNSUPERVISED) :].T, strict=True)))
+        supervised_ap = _weighted_ap(y[rows], out_of_fold, weights[rows])
+        unsupervised_ap = _weighted_ap(y[rows], unsupervised, weights[rows])
+        return {
+            "supervised_ap": round(supervised_ap, 4),
+            "unsupervised_ap": round(unsupervised_ap, 4),
+            "rows": int(len(rows)),
+            "pseudo_labelled": bool(pseudo),
+            "trusted": bool(supervised_ap >= unsupervised_ap),
+        }
+
+    def _ensemble(self, components: dict[str, np.ndarray]) -> np.ndarray:
+        """The ensemble's score: the supervised one when trusted (or trust unmeasured), else the unsupervised one."""
+        if "supervised" not in components:
+            return components["unsupervised"]
+        trust = getattr(self, "supervised_trust", None)  # absent in artifacts saved before it existed
+        return components["supervised"] if trust is None or trust["trusted"] else components["unsupervised"]
 
     def _scaled(self, X: np.ndarray) -> np.ndarray:
         """What the forest and the autoencoder read: robust z-scores of every feature but those they never read."""
@@ -304,7 +412,7 @@ class Detector:
         X = np.asarray(X, dtype=np.float32)
         parts = map_blocks(lambda rows: self._score_block(X[rows], reasons, rows.start), len(X))
         components = {name: np.concatenate([p[0][name] for p in parts]) for name in parts[0][0]}
-        score = components["supervised" if "supervised" in components else "unsupervised"]
+        score = self._ensemble(components)
         if not reasons:
             return ScoreOutput(score=score, components=components)
         entries = tuple(np.concatenate([p[1][k] for p in parts]) for k in range(3))
@@ -355,3 +463,28 @@ class Detector:
         if not isinstance(detector, cls):
             raise ArtifactError(f"not a model artifact: it holds a {type(detector).__name__}")
         return detector
+
+
+def _unlabelled_as_legitimate(y: np.ndarray, weight: float, max_rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Labels with unlabelled rows counted legitimate, and per-row weights: ``weight`` for each of them (a sample of
+    at most half of ``max_rows`` of them when there are more, weighted up to stand for the rest), 1 for the labelled.
+    """
+    unlabelled = np.flatnonzero(np.isnan(y))
+    y = y.copy()
+    row_weight = np.ones(len(y))
+    keep = max(max_rows // 2, 1)
+    if len(unlabelled) > keep:
+        rng = np.random.default_rng(seed + 3)
+        chosen = rng.choice(unlabelled, keep, replace=False)
+        row_weight[unlabelled] = weight * len(unlabelled) / keep
+        left_out = np.setdiff1d(unlabelled, chosen)
+        unlabelled = chosen
+        y[left_out] = np.nan
+    else:
+        row_weight[unlabelled] = weight
+    y[unlabelled] = 0.0
+    return y, row_weight
+
+
+def _weighted_ap(y: np.ndarray, score: np.ndarray, weights: np.ndarray) -> float:
+    return float(average_precision_score(y, score, sample_weight=weights))

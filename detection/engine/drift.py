@@ -15,21 +15,42 @@ FLOOR = 1e-4  # a share of 0 would make the index infinite: empty bins count as 
 
 def psi(reference: np.ndarray, values: np.ndarray, *, bins: int = BINS) -> float:
     """The population stability index of `values` against `reference` (1-d arrays; NaN left out)."""
-    reference = np.asarray(reference, dtype=np.float64)
-    values = np.asarray(values, dtype=np.float64)
-    reference, values = reference[~np.isnan(reference)], values[~np.isnan(values)]
+    reference, values = _present(reference), _present(values)
     if not len(reference) or not len(values):
         return 0.0
+    edges, expected = reference_bins(reference, bins=bins)
+    return psi_of_shares(expected, shares_in(values, edges))
+
+
+def reference_bins(reference: np.ndarray, *, bins: int = BINS) -> tuple[np.ndarray, np.ndarray]:
+    """The reference's bin edges (its deciles, repeats merged) and its share per bin: what a later batch is measured
+    against, small enough to keep per model version."""
+    reference = _present(reference)
+    if not len(reference):
+        return np.empty(0), np.ones(1)
     edges = np.unique(np.quantile(reference, np.linspace(0, 1, bins + 1)[1:-1]))
-    expected = _shares(reference, edges)
-    actual = _shares(values, edges)
+    return edges, shares_in(reference, edges)
+
+
+def shares_in(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Share of values per bin: (-inf, e0], (e0, e1], ..., (e_last, inf); zeros when there is no value."""
+    values = _present(values)
+    counts = np.bincount(
+        np.searchsorted(np.asarray(edges, dtype=np.float64), values, side="left"), minlength=len(edges) + 1
+    )
+    return counts / len(values) if len(values) else counts.astype(np.float64)
+
+
+def psi_of_shares(expected, actual) -> float:
+    """The index from two share vectors over the same bins (empty bins count as FLOOR)."""
+    expected = np.maximum(np.asarray(expected, dtype=np.float64), FLOOR)
+    actual = np.maximum(np.asarray(actual, dtype=np.float64), FLOOR)
     return float(np.sum((actual - expected) * np.log(actual / expected)))
 
 
-def _shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Share of values per bin: (-inf, e0], (e0, e1], ..., (e_last, inf)."""
-    counts = np.bincount(np.searchsorted(edges, values, side="left"), minlength=len(edges) + 1)
-    return np.maximum(counts / len(values), FLOOR)
+def _present(values: np.ndarray) -> np.ndarray:
+    values = np.asarray(values, dtype=np.float64)
+    return values[~np.isnan(values)]
 
 
 def features_psi(reference: np.ndarray, X: np.ndarray, names: list[str]) -> dict[str, float]:

@@ -74,6 +74,14 @@ def _speaker(name: str) -> Speaker | None:
         return "location", lambda v, _: f"{math.expm1(v):,.0f} km from this account's usual location"
     if name == "distance_km_log":
         return "location", lambda v, _: f"{math.expm1(v):,.0f} km from the customer's usual location"
+    if name == "billing_shipping_km_log":
+        return "shipping", lambda v, _: f"goods shipped {math.expm1(v):,.0f} km from the billing address"
+    if name == "a_new_shipping_place":
+        return "shipping_new", lambda v, _: "first order shipped to this place for this account in 30 days"
+    if name == "a_shipping_far_km_log":
+        return "shipping", lambda v, _: f"shipping place {math.expm1(v):,.0f} km from this account's usual places"
+    if name == "ip_country_mismatch":
+        return "ip_country", lambda v, _: "the customer's IP address is in another country than the billing address"
     if name.startswith("a_new_"):
         thing = {
             "merchant": "at this merchant",

@@ -103,8 +103,22 @@ REPEAT_SPIKE_ORDINARY = math.log(2.5)  # a 7-day peak up to 2.5x the typical amo
 REPEAT_SPIKE_WEIGHT = 0.5  # log-ratio added per unit of log-ratio the peak goes beyond it
 REPEAT_SPIKE_DIRECTIONS: dict[str, int] = {"a_amount_vs_typical_after_spike": 1}
 REPEAT_SPIKE_FEATURES = tuple(REPEAT_SPIKE_DIRECTIONS)
+# Card-not-present signals (``FeatureSpec.card_not_present``, only when the training data had any of the places, so
+# that a sender without them keeps exactly its features): how far the billing place lies from where the goods go,
+# whether the shipping place is new for the account (its last 30 days never shipped there), how far the shipping
+# place lies from the account's usual places (the mean of its last 30 days' billing and shipping points), and whether
+# the IP's country differs from the billing country. Each is 0 where a field it needs is missing: neutral. Deviations
+# read by the tail model (and the supervised model): the forest and the autoencoder keep their inputs.
+CARD_NOT_PRESENT_DIRECTIONS: dict[str, int] = {
+    "billing_shipping_km_log": 1,
+    "a_new_shipping_place": 1,
+    "a_shipping_far_km_log": 1,
+    "ip_country_mismatch": 1,
+}
+CARD_NOT_PRESENT_FEATURES = tuple(CARD_NOT_PRESENT_DIRECTIONS)
+SHIPPING_PLACE_DECIMALS = 2  # coordinates rounded to about a kilometre name a place without a postal code
 # What the forest and the autoencoder never read.
-NOT_READ_BY_FOREST_OR_AUTOENCODER = (*SUPERVISED_ONLY_FEATURES, *REPEAT_SPIKE_FEATURES)
+NOT_READ_BY_FOREST_OR_AUTOENCODER = (*SUPERVISED_ONLY_FEATURES, *REPEAT_SPIKE_FEATURES, *CARD_NOT_PRESENT_FEATURES)
 # Features whose tail-model surprise is never below their observed rarity in the training rows (``TailModel``'s
 # floor): the amount itself. The exponential tail fitted on the body of the log-amounts under-rates amounts rarer than
 # anything ordinary traffic shows when the amounts' tail falls faster than exponential (the largest customers' ranges
@@ -127,6 +141,11 @@ class FeatureSpec:
     # Whether the amount against the typical amount after a spike exists (``REPEAT_SPIKE_FEATURES``); older specs read
     # False, as above.
     repeat_spike: bool = False
+    # Whether the card-not-present features exist (``CARD_NOT_PRESENT_FEATURES``); older specs read False, as above.
+    card_not_present: bool = False
+    # Attributes read as they are rather than on a signed log scale (``inputs.signed_attributes``); a tuple, so specs
+    # pickled before it existed read the class default (none) and keep the log scale they were trained on.
+    linear_attributes: tuple[str, ...] = ()
 
     @property
     def names(self) -> list[str]:
@@ -142,13 +161,15 @@ class FeatureSpec:
             *recent,
             *(AMOUNT_PEAK_FEATURES if self.amount_peak else ()),
             *(REPEAT_SPIKE_FEATURES if self.repeat_spike else ()),
+            *(CARD_NOT_PRESENT_FEATURES if self.card_not_present else ()),
         ]
 
     @property
     def deviations(self) -> list[str]:
         """The directed features the tail model reads: deviations, the sender's fields, label-aware features."""
         sender = [n for n in self.names if n.startswith(("attr_", "amount_vs_attr_"))]
-        own = REPEAT_SPIKE_FEATURES if self.repeat_spike else ()
+        own = (*(REPEAT_SPIKE_FEATURES if self.repeat_spike else ()),)
+        own += CARD_NOT_PRESENT_FEATURES if self.card_not_present else ()
         return [*DEVIATION_FEATURES, *own, *LABEL_FEATURES, *sender]
 
     @property
@@ -166,17 +187,20 @@ class FeatureSpec:
             directions.update(AMOUNT_PEAK_DIRECTIONS)
         if self.repeat_spike:
             directions.update(REPEAT_SPIKE_DIRECTIONS)
+        if self.card_not_present:
+            directions.update(CARD_NOT_PRESENT_DIRECTIONS)
         return directions
 
     @classmethod
     def infer(cls, frame: Frame) -> FeatureSpec:
-        """Every attribute with at least one numeric value."""
+        """Every attribute with at least one numeric value; the card-not-present features when any place is given."""
         return cls(
             attributes=sorted(a for a, v in frame.attrs.items() if np.isfinite(v).any()),
             supervised_features=True,
             recent_share=True,
             amount_peak=True,
             repeat_spike=True,
+            card_not_present=bool(frame.places),
         )
 
 
@@ -299,6 +323,8 @@ class _Builder:
         self._account_novelty(account)
         self._merchant(self.grouping(self.d.merchant_id))
         self._attributes(spec)
+        if spec.card_not_present:
+            self._card_not_present(account)
         return self.out
 
     def _transaction(self) -> None:
@@ -445,13 +471,66 @@ class _Builder:
         is_new[merchants_rows[in_order]] = ~seen
         return g.window_sum(g.cumsum(is_new), g.start(NEW_ACCOUNT_WINDOW))
 
+    def _card_not_present(self, g: Grouping) -> None:
+        d, r, out = self.d, self.rows, self.out
+        bill_lat, bill_lon = d.place("billing_latitude"), d.place("billing_longitude")
+        ship_lat, ship_lon = d.place("shipping_latitude"), d.place("shipping_longitude")
+        billed = np.isfinite(bill_lat) & np.isfinite(bill_lon)
+        shipped = np.isfinite(ship_lat) & np.isfinite(ship_lon)
+        both = billed[r] & shipped[r]
+        km = _haversine_km(*(np.nan_to_num(v[r]) for v in (bill_lat, bill_lon, ship_lat, ship_lon)))
+        out["billing_shipping_km_log"] = np.where(both, np.log1p(km), 0.0)
+        out["a_new_shipping_place"] = self.new_for_account(g, _shipping_place(d)).astype(np.float64)
+        billing, shipping = (bill_lat, bill_lon, billed), (ship_lat, ship_lon, shipped)
+        out["a_shipping_far_km_log"] = self._shipping_far(g, billing, shipping)
+        ip, billing_country = d.place("ip_country")[r], d.place("billing_country")[r]
+        out["ip_country_mismatch"] = ((ip != "") & (billing_country != "") & (ip != billing_country)).astype(np.float64)
+
+    def _shipping_far(self, g: Grouping, billing: tuple, shipping: tuple) -> np.ndarray:
+        """km (log1p) from the target's shipping point to the mean of its account's billing and shipping points of
+        the last 30 days (0 without a shipping point or without such points)."""
+        start, n, lat_sum, lon_sum = self.account_start, 0, 0, 0
+        for lat, lon, valid in (billing, shipping):
+            lat_q = np.where(valid, np.rint(np.nan_to_num(lat) * DEGREE_SCALE), 0).astype(np.int64)
+            lon_q = np.where(valid, np.rint(np.nan_to_num(lon) * DEGREE_SCALE), 0).astype(np.int64)
+            n = n + g.window_sum(g.cumsum(valid.astype(np.int64)), start)
+            lat_sum = lat_sum + g.window_sum(g.cumsum(lat_q), start)
+            lon_sum = lon_sum + g.window_sum(g.cumsum(lon_q), start)
+        ship_lat, ship_lon, shipped = shipping
+        r, safe_n = self.rows, np.maximum(n, 1)
+        km = _haversine_km(
+            np.nan_to_num(ship_lat[r]),
+            np.nan_to_num(ship_lon[r]),
+            lat_sum / safe_n / DEGREE_SCALE,
+            lon_sum / safe_n / DEGREE_SCALE,
+        )
+        return np.where((n > 0) & shipped[r], np.log1p(km), 0.0)
+
     def _attributes(self, spec: FeatureSpec) -> None:
         for name in spec.attributes:
             raw = self.d.attrs.get(name)
             value = np.zeros(len(self.rows)) if raw is None else np.nan_to_num(raw[self.rows])
-            self.out[f"attr_{name}"] = np.sign(value) * np.log1p(np.abs(value))
+            linear = name in spec.linear_attributes
+            self.out[f"attr_{name}"] = value if linear else np.sign(value) * np.log1p(np.abs(value))
             if _is_amount_like(name):
                 self.out[f"amount_vs_attr_{name}"] = self.out["amount_log"] - np.log1p(np.maximum(value, 0.0))
+
+
+def _shipping_place(d: Frame) -> np.ndarray:
+    """Each row's shipping place as text ("" = none): its postal code and country when either is given, else its
+    coordinates rounded to SHIPPING_PLACE_DECIMALS."""
+    code, country = d.place("shipping_postal_code"), d.place("shipping_country")
+    lat, lon = d.place("shipping_latitude"), d.place("shipping_longitude")
+    named = (code != "") | (country != "")
+    located = np.isfinite(lat) & np.isfinite(lon)
+    places = np.full(len(d), "", dtype=object)
+    if named.any():
+        places[named] = np.char.add(np.char.add(country[named].astype(str), "|"), code[named].astype(str))
+    rest = located & ~named
+    if rest.any():
+        rounded = np.round(np.stack([lat[rest], lon[rest]]), SHIPPING_PLACE_DECIMALS)
+        places[rest] = [f"@{a:.2f},{b:.2f}" for a, b in rounded.T]
+    return places
 
 
 def _varies(codes: np.ndarray) -> bool:

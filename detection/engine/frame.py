@@ -4,9 +4,12 @@ Columns: ``row_id`` int64, unique, breaks ties in time; ``ts`` int64 seconds sin
 ``merchant_id`` str (``""`` = none); ``amount`` float64. Optional: ``channel`` (online|in_person|atm|other),
 ``country``, ``merchant_category``, ``latitude``, ``longitude``, ``location_distance_km`` (NaN = missing),
 ``attr_<name>`` (partner fields; numbers become features), ``label`` (1 fraud, 0 legitimate, NaN unknown),
-``label_known_ts`` (seconds; NaN = not known yet). ``Frame.of`` turns either form into numpy arrays once. A text
-column may come as a ``pandas.Categorical`` of str, kept so: the features only group and compare text, which its
-codes do without hashing the history's text again.
+``label_known_ts`` (seconds; NaN = not known yet). Card-not-present places, also optional and kept only when given
+(most senders give none, and their frames carry nothing for them): ``billing_latitude``, ``billing_longitude``,
+``shipping_latitude``, ``shipping_longitude`` (NaN = missing), ``billing_postal_code``, ``billing_country``,
+``shipping_postal_code``, ``shipping_country``, ``ip_country`` (``""`` = none). ``Frame.of`` turns either form into
+numpy arrays once. A text column may come as a ``pandas.Categorical`` of str, kept so: the features only group and
+compare text, which its codes do without hashing the history's text again.
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ CHANNELS = ("online", "in_person", "atm", "other")
 _TEXT = ("account_id", "merchant_id", "channel", "country", "merchant_category")
 _FLOAT = ("latitude", "longitude", "location_distance_km", "label", "label_known_ts")
 ATTR_PREFIX = "attr_"
+PLACE_FLOAT = ("billing_latitude", "billing_longitude", "shipping_latitude", "shipping_longitude")
+PLACE_TEXT = ("billing_postal_code", "billing_country", "shipping_postal_code", "shipping_country", "ip_country")
+PLACE_COLUMNS = (*PLACE_FLOAT, *PLACE_TEXT)
 
 
 @dataclass
@@ -38,9 +44,16 @@ class Frame:
     label: np.ndarray
     label_known_ts: np.ndarray
     attrs: dict[str, np.ndarray] = field(default_factory=dict)
+    places: dict[str, np.ndarray] = field(default_factory=dict)  # PLACE_COLUMNS given with at least one value
 
     def __len__(self) -> int:
         return len(self.row_id)
+
+    def place(self, name: str) -> np.ndarray:
+        """A card-not-present column (PLACE_COLUMNS): as given, or all missing (NaN, "") when not."""
+        if name in self.places:
+            return self.places[name]
+        return np.full(len(self), np.nan) if name in PLACE_FLOAT else np.full(len(self), "", dtype=object)
 
     @classmethod
     def of(cls, data: pd.DataFrame | dict | Frame) -> Frame:
@@ -58,16 +71,39 @@ class Frame:
         for name in _FLOAT:
             values[name] = _floats(columns.get(name), n)
         attrs = {k[len(ATTR_PREFIX) :]: _numeric(v) for k, v in columns.items() if k.startswith(ATTR_PREFIX)}
-        return cls(**values, attrs=attrs)
+        return cls(**values, attrs=attrs, places=_places(columns, n))
 
     def take(self, index: np.ndarray) -> Frame:
-        picked = {name: getattr(self, name)[index] for name in self.__dataclass_fields__ if name != "attrs"}
-        return Frame(**picked, attrs={k: v[index] for k, v in self.attrs.items()})
+        picked = {name: getattr(self, name)[index] for name in self.__dataclass_fields__ if name not in _DICTS}
+        return Frame(
+            **picked,
+            attrs={k: v[index] for k, v in self.attrs.items()},
+            places={k: v[index] for k, v in self.places.items()},
+        )
 
     def with_labels(self, label: np.ndarray, label_known_ts: np.ndarray) -> Frame:
         copy = Frame(**{name: getattr(self, name) for name in self.__dataclass_fields__})
         copy.label, copy.label_known_ts = label, label_known_ts
         return copy
+
+
+_DICTS = ("attrs", "places")
+
+
+def _places(columns: dict, n: int) -> dict[str, np.ndarray]:
+    """The card-not-present columns given with at least one value: a column of none is left out (as not given)."""
+    places = {}
+    for name in PLACE_FLOAT:
+        if columns.get(name) is not None:
+            values = _floats(columns[name], n)
+            if np.isfinite(values).any():
+                places[name] = values
+    for name in PLACE_TEXT:
+        if columns.get(name) is not None:
+            values = _text(columns[name], n)
+            if (np.asarray(values, dtype=object) != "").any():
+                places[name] = values
+    return places
 
 
 def _columns(data) -> dict:

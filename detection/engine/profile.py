@@ -115,14 +115,20 @@ class TailModel:
         directions: np.ndarray,
         empirical: np.ndarray | None = None,
         floor: np.ndarray | None = None,
+        two_sided: np.ndarray | None = None,
     ):
         """``empirical`` marks features calibrated on the training rows as they are (counts of known frauds: no
-        unlabelled anomaly hides in them); ``floor`` marks features whose fitted tail is floored by that calibration."""
+        unlabelled anomaly hides in them); ``floor`` marks features whose fitted tail is floored by that calibration;
+        ``two_sided`` marks undirected features read as their distance from the training median (either side is
+        rare: signed attributes such as anonymised components)."""
         X = np.asarray(X, dtype=np.float64)
         varying = X.max(axis=0) > X.min(axis=0)
-        self.columns = np.flatnonzero((directions != 0) & varying)
-        self.signs = directions[self.columns].astype(np.float64)
-        signed = X[:, self.columns] * self.signs
+        both = np.zeros(X.shape[1], bool) if two_sided is None else np.asarray(two_sided, bool)
+        self.columns = np.flatnonzero(((directions != 0) | both) & varying)
+        self.signs = np.where(both[self.columns], 1.0, directions[self.columns]).astype(np.float64)
+        median = np.median(X[:, self.columns], axis=0) if len(X) else np.zeros(len(self.columns))
+        self.centers = np.where(both[self.columns], median, np.nan)  # NaN: a directed feature, read as it is
+        signed = self._oriented(X)
         self.calibrators = [QuantileCalibrator(signed[:, k]) for k in range(len(self.columns))]
         low, self.body = np.quantile(signed, [self.SLOPE_FROM, self.BODY], axis=0)
         spread = (self.body - low) / np.log((1 - self.SLOPE_FROM) / (1 - self.BODY))
@@ -140,14 +146,26 @@ class TailModel:
             self.slope = self.body = np.zeros(len(self.columns))
         if "floor" not in state:
             self.floor = np.zeros(len(self.columns), bool)
+        if "centers" not in state:  # saved before two-sided features existed: every feature directed
+            self.centers = np.full(len(self.columns), np.nan)
+
+    def _oriented(self, X: np.ndarray) -> np.ndarray:
+        """The read columns, each turned so that higher is riskier: directed ones by their sign, two-sided ones as
+        their distance from the training median."""
+        values = X[:, self.columns] * self.signs
+        both = np.isfinite(self.centers)
+        if both.any():
+            values[:, both] = np.abs(X[:, self.columns[both]] - self.centers[both])
+        return values
 
     def surprises(self, X: np.ndarray) -> np.ndarray:
         """Per row and directed feature, the surprise -log(tail share) of the row's value."""
         X = np.asarray(X, dtype=np.float64)
         out = np.empty((len(X), len(self.columns)))
         base = -np.log1p(-self.BODY)
-        for k, (j, sign, calibrate) in enumerate(zip(self.columns, self.signs, self.calibrators, strict=True)):
-            value = sign * X[:, j]
+        oriented = self._oriented(X)
+        for k, calibrate in enumerate(self.calibrators):
+            value = oriented[:, k]
             if self.slope[k] > 0:
                 q = calibrate(value)
                 out[:, k] = surprise(np.minimum(q, self.BODY))

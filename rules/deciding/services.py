@@ -14,7 +14,7 @@ from detection.scoring.adapters import stored_fields
 from detection.scoring.deciding import NO_RULES, Decisions, ScoredBatch
 from rules.deciding.ruleset import CompiledRule, active_rule_set
 from rules.fields import STORED_FIELDS, rule_columns, stored_rows
-from rules.language import Batch
+from rules.language import Batch, Row, batch_of
 from rules.lists.lookup import list_memberships
 from rules.models import Action
 
@@ -41,7 +41,9 @@ def decide_batch(batch: ScoredBatch) -> Decisions:
         data=batch.frame,
     )
     memberships = list_memberships(organisation_id=batch.organisation_id) if rule_set.lists else {}
-    shared = Batch(columns, memberships, size=size)
+    shared = batch_of(columns, memberships, size=size)
+    if isinstance(shared, Row):
+        return _decide_row(rule_set.rules, shared, memberships, batch.model_decisions[0])
     # One row per rule: where it matched, and where it lacked a value.
     matched = np.zeros((len(rule_set.rules), size), dtype=bool)
     missing = np.zeros((len(rule_set.rules), size), dtype=bool)
@@ -60,6 +62,22 @@ def decide_batch(batch: ScoredBatch) -> Decisions:
         if deciding is not None:
             decisions[(outcome[deciding] == 1).any(axis=0)] = action.value
     return Decisions(decisions=decisions.tolist(), rules=_entries(rule_set.rules, outcome, size))
+
+
+def _decide_row(rules, row: Row, memberships, model_decision: str) -> Decisions:
+    """One row (a single score) decided on plain Python values, as decide_batch decides each row of a batch."""
+    entries, actions = [], set()
+    for rule in rules:
+        ran = _rule_run(rule, row, memberships)
+        if ran is None:
+            continue
+        if ran[0]:
+            entries.append(rule.entry)
+            actions.add(rule.action)
+        elif ran[1]:
+            entries.append(rule.missing_entry)
+    decision = next((action.value for action in reversed(PRECEDENCE) if action in actions), model_decision)
+    return Decisions(decisions=[decision], rules=[entries or NO_RULES])
 
 
 def _entries(rules, outcome: np.ndarray, size: int) -> list[list[dict]]:

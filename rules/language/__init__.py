@@ -4,7 +4,7 @@
     result = compiled.evaluate(columns, memberships)   # result.matched, result.missing: one bool per row
 
 An expression is tokenized, parsed and type-checked against a ``Schema`` once; every error names its 0-based
-position and a reason. Evaluating works on whole numpy columns at once.
+position and a reason. Evaluating works on whole numpy columns at once; a batch of one row on plain Python values.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rules.language.batch import Batch, Membership
+from rules.language.batch import Batch, Membership, Row, batch_of
 from rules.language.compiler import Compiler, Evaluator
 from rules.language.errors import ExpressionError
 from rules.language.operations import FUNCTION_DESCRIPTIONS, FUNCTIONS
@@ -31,8 +31,10 @@ __all__ = [
     "ExpressionError",
     "Membership",
     "Result",
+    "Row",
     "Schema",
     "Type",
+    "batch_of",
     "compile_expression",
 ]
 
@@ -65,7 +67,7 @@ class CompiledExpression:
             if memberships is not None:
                 batch.memberships = memberships
         else:
-            batch = Batch(columns, memberships, size=size)
+            batch = batch_of(columns, memberships, size=size)
         values, missing = self.run(batch)
         return Result(matched=_rows(values, batch.size), missing=_rows(missing, batch.size))
 

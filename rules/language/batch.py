@@ -1,5 +1,7 @@
 """A batch's columns as the evaluator reads them: each column's values by type, with a mask of the missing rows.
 
+A batch of one row (``Row``, by ``batch_of``) holds each view as Python values instead, for the single score's path.
+
 Conventions of the columns handed in: numbers are float arrays, NaN where missing; text is an object array, None
 where missing; booleans are bool arrays (never missing) or object arrays of True/False/None; an attribute's column
 is an object array of whatever the rows carried (None where a row lacks it). Views are worked out once per batch
@@ -22,6 +24,8 @@ class Membership(Protocol):
     """A list's values, looked up many at once."""
 
     def contains(self, values: np.ndarray) -> np.ndarray: ...
+
+    # Optional: ``contains_one(value) -> bool``, one value's answer without an array (a one-row batch asks it).
 
 
 class Batch(Mapping):
@@ -79,6 +83,47 @@ class Batch(Mapping):
                 hits[present] = membership.contains(values[present])
             found = self.lookups[key] = (values, hits)
         return found[1]
+
+    def member(self, name: str, value) -> bool:
+        """Whether one value (a one-row batch's, or a constant) is a member of the list `name`."""
+        membership = self.memberships[name]
+        contains_one = getattr(membership, "contains_one", None)
+        if contains_one is not None:
+            return bool(contains_one(value))
+        probe = np.empty(1, dtype=object)
+        probe[0] = value
+        return bool(membership.contains(probe)[0])
+
+
+class Row(Batch):
+    """A batch of one row, read as plain Python values: each view is the row's value (a float, str, bool or the
+    attribute's value) and True or None for missing, by the batch's conventions, so every rule's operations work on
+    scalars instead of one-element arrays (a few µs each). tests/rules/language holds its answers to the batch's."""
+
+    def view(self, name: str, as_type: Type) -> Column:
+        key = (name, as_type.value)
+        found = self.views.get(key)
+        if found is None:
+            try:
+                raw = np.asarray(self.columns[name])
+            except KeyError:
+                raise KeyError(f"the batch has no column {name!r}, which the expression reads") from None
+            views = ATTRIBUTE_SCALARS if name.startswith(ATTRIBUTES_PREFIX) else FIELD_SCALARS
+            found = self.views[key] = views[as_type](raw.dtype.kind, raw[0])
+        return found
+
+
+def batch_of(
+    columns: Mapping[str, np.ndarray], memberships: Mapping[str, Membership] | None = None, *, size: int | None = None
+) -> Batch:
+    """The columns as a ``Batch``, or as a ``Row`` when they hold one row (a single score's path)."""
+    size = size if size is not None else _size(columns)
+    return (Row if size == 1 else Batch)(columns, memberships, size=size)
+
+
+def scalar(value):
+    """A numpy scalar as the Python value it holds (an object array's values are Python's already)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _size(columns: Mapping[str, np.ndarray]) -> int:
@@ -154,3 +199,57 @@ def _anything(raw: np.ndarray) -> Column:
 ATTRIBUTE_VIEWS = {Type.NUMBER: _numbers, Type.STRING: _strings, Type.BOOLEAN: _booleans, Type.ANY: _anything}
 FIELD_VIEWS = {**ATTRIBUTE_VIEWS, Type.STRING: _field_strings}
 ATTRIBUTES_PREFIX = "attributes."
+
+
+# The same views of a one-row batch's value (``Row``): (kind of the column's dtype, the value) → (value, missing),
+# missing True or None.
+def _number_scalar(kind: str, value) -> tuple:
+    if kind == "b":
+        return float(value), None
+    number = float(value) if kind in "fiu" else _number(value)
+    return number, (True if number != number else None)
+
+
+def _string_scalar(kind: str, value) -> tuple:
+    if kind in "US":
+        return str(value), None
+    if kind != "O" or type(value) is not str:
+        return None, True
+    return value, None
+
+
+def _field_string_scalar(kind: str, value) -> tuple:
+    if kind != "O":
+        return _string_scalar(kind, value)
+    if value is None or value != value:
+        return None, True
+    return value, None
+
+
+def _boolean_scalar(kind: str, value) -> tuple:
+    if kind == "b":
+        return bool(value), None
+    if kind == "f":
+        return (False, True) if value != value else (bool(value == 1.0), None)
+    if kind != "O":
+        return False, True
+    is_flag = type(value) is bool or type(value) is np.bool_
+    return (value is True or value is np.True_), (None if is_flag else True)
+
+
+def _anything_scalar(kind: str, value) -> tuple:
+    if kind == "f":
+        value = float(value)
+        return value, (True if value != value else None)
+    if kind != "O":
+        return value.item(), None
+    return value, (True if value is None else None)
+
+
+ATTRIBUTE_SCALARS = {
+    Type.NUMBER: _number_scalar,
+    Type.STRING: _string_scalar,
+    Type.BOOLEAN: _boolean_scalar,
+    Type.ANY: _anything_scalar,
+}
+FIELD_SCALARS = {**ATTRIBUTE_SCALARS, Type.STRING: _field_string_scalar}

@@ -1,10 +1,11 @@
 """The checker and code generator: a syntax tree and a schema to a typed tree of vectorised closures.
 
 Every node is checked once, at compile time (unknown names, types, list kinds), and becomes a closure from a
-``Batch`` to ``(values, missing)``: values a numpy array over the batch's rows (or a scalar for a constant), missing
-a boolean mask of the rows whose value is unknown (or None when none is). A missing value makes a comparison, an
-arithmetic result and a list lookup missing; ``and`` and ``or`` follow three-valued logic (``false and missing`` is
-false, ``true or missing`` is true); ``x == null`` asks whether x is missing and is never missing itself.
+``Batch`` to ``(values, missing)``: values a numpy array over the batch's rows (or a scalar for a constant, and for
+every value of a one-row ``Row``), missing a boolean mask of the rows whose value is unknown (or None when none is;
+True or None in a ``Row``). A missing value makes a comparison, an arithmetic result and a list lookup missing;
+``and`` and ``or`` follow three-valued logic (``false and missing`` is false, ``true or missing`` is true);
+``x == null`` asks whether x is missing and is never missing itself.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 
 from rules.language import operations as ops
 from rules.language import parser as ast
-from rules.language.batch import ATTRIBUTE_VIEWS, Batch
+from rules.language.batch import ATTRIBUTE_VIEWS, Batch, scalar
 from rules.language.errors import ExpressionError
 from rules.language.types import Schema, Type
 
@@ -212,6 +213,8 @@ class Compiler:
         def matched(batch):
             values, missing = run(batch)
             if not isinstance(values, np.ndarray):
+                if missing:
+                    return False, missing
                 hit = values is not None and pattern.search(values) is not None
                 return hit != negate, None
             search = pattern.search
@@ -244,7 +247,8 @@ class Compiler:
             raise ExpressionError(node.position, f"cannot look a {_called(left.type)} up in an array of {kind}s")
         run = left.run if left.type is kind else _attribute_as(left.run, kind)
         contains = ops.contains_numbers(np.array(values)) if kind is Type.NUMBER else ops.contains_objects(values)
-        return Typed(Type.BOOLEAN, lambda batch: ops.looked_up(contains, negate, *run(batch)))
+        one = ops.contains_one(values)
+        return Typed(Type.BOOLEAN, lambda batch: ops.looked_up(contains, one, negate, *run(batch)))
 
     def _in_list(self, node: ast.Binary, left: Typed, name: ast.Name, negate: bool) -> Typed:
         if len(name.parts) != 2:
@@ -347,6 +351,11 @@ def _attribute_as(run: Evaluator, kind: Type) -> Evaluator:
 
     def typed(batch):
         values, missing = run(batch)
+        if not isinstance(values, np.ndarray):  # one row: its value as a one-element column, then as a scalar again
+            column = np.empty(1, dtype=object)
+            column[0] = values
+            retyped, also_missing = ATTRIBUTE_VIEWS[kind](column)
+            return scalar(retyped[0]), (bool(missing) or also_missing is not None and bool(also_missing[0])) or None
         retyped, also_missing = ATTRIBUTE_VIEWS[kind](np.asarray(values, dtype=object))
         return retyped, ops.either(missing, also_missing)
 

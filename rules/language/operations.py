@@ -1,7 +1,9 @@
 """The evaluator's vectorised operations: each takes and gives ``(values, missing)`` pairs over a batch's rows.
 
 ``values`` is a numpy array (or a scalar, for constants); ``missing`` a boolean mask of the rows whose value is
-unknown, or None when none is. Where a row is missing, a condition's value is False.
+unknown, or None when none is. Where a row is missing, a condition's value is False. A batch of one row
+(``batch.Row``) gives every operation scalars: a value, and True or None for missing; each scalar branch answers as
+the array branch does for that row.
 """
 
 from __future__ import annotations
@@ -64,6 +66,8 @@ def logical_or(a, missing_a, b, missing_b):
     missing = either(missing_a, missing_b)
     if missing is None:
         return values, None
+    if not isinstance(values, np.ndarray):
+        return values, (bool(missing) and not values) or None
     return values, mask_of(missing & ~values)
 
 
@@ -85,19 +89,26 @@ def contains_objects(items: list):
     return lambda values: np.fromiter(map(members.__contains__, values), dtype=bool, count=len(values))
 
 
-def looked_up(contains, negate, values, missing):
+def contains_one(items: list):
+    """An array's membership test of one value (a number, string or flag, as the array's items)."""
+    members = frozenset(items)
+    return members.__contains__
+
+
+def looked_up(contains, contains_scalar, negate, values, missing):
     if not isinstance(values, np.ndarray):
-        hit = bool(contains(np.array([values], dtype=object))[0])
-        return (hit != negate) and not missing, missing
+        if missing:
+            return False, missing
+        return bool(contains_scalar(values)) != negate, missing
     hits = contains(values)
     return masked(~hits if negate else hits, missing), missing
 
 
 def in_membership(batch: Batch, name: str, negate: bool, values, missing):
-    membership = batch.memberships[name]
-    if not isinstance(values, np.ndarray):
-        hit = bool(membership.contains(np.array([values], dtype=object))[0])
-        return hit != negate, None
+    if not isinstance(values, np.ndarray):  # one row (or a constant): a missing value is never looked up
+        if missing:
+            return False, missing
+        return batch.member(name, values) != negate, None
     hits = batch.looked_up(name, values, missing)
     return masked(~hits if negate else hits, missing), missing
 
@@ -112,7 +123,7 @@ def _upper(values, missing):
 
 def _text_map(function, values, missing):
     if not isinstance(values, np.ndarray):
-        return function(values)
+        return None if values is None else function(values)
     out = np.empty(len(values), dtype=object)
     out[:] = [None if v is None else function(v) for v in values]
     return out
@@ -120,11 +131,13 @@ def _text_map(function, values, missing):
 
 def _length(values, missing):
     if not isinstance(values, np.ndarray):
-        return float(len(values)), missing
+        return (0.0 if values is None else float(len(values))), missing
     return np.fromiter((0 if v is None else len(v) for v in values), np.float64, len(values)), missing
 
 
 def _abs(values, missing):
+    if not isinstance(values, np.ndarray):
+        return abs(values), missing
     return np.abs(values), missing
 
 

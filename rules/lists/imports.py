@@ -8,6 +8,7 @@ last row.
 import csv
 import io
 import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from typing import IO
@@ -21,6 +22,7 @@ COLUMNS = ("value", "expires_at", "note")
 NOTE_MAX = ListEntry._meta.get_field("note").max_length
 HEADERLESS = {name: index for index, name in enumerate(COLUMNS)}
 ERRORS_KEPT = 100
+PAUSE_ROWS = 50_000  # rows read between two pauses, where what was read is stored while the rest is read
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,8 @@ class ReadFile:
     errors: list[RowError] = field(default_factory=list)  # the first ERRORS_KEPT
     error_count: int = 0
     rows: int = 0
+    fresh: list[str] = field(default_factory=list)  # the values in the order first read
+    repeated: set[str] = field(default_factory=set)  # the values read more than once
 
     def refuse(self, row: int, column: str, reason: str) -> None:
         self.error_count += 1
@@ -72,27 +76,29 @@ def parse_expiry(text: str, *, now: datetime) -> datetime | None:
     return moment
 
 
-def entries_read_csv(*, stream: IO[bytes], kind: str, now: datetime) -> ReadFile:
-    """Every row of the file, normalised for a list of `kind`, or refused with its row and field."""
+def entries_read_chunks(*, stream: IO[bytes], kind: str, now: datetime, read: ReadFile) -> Iterator[None]:
+    """Every row of the file into `read`, normalised for a list of `kind`, or refused with its row and field;
+    pausing (a yield) after about every PAUSE_ROWS rows, so the caller can store what was read so far (`read.fresh`)
+    while the rest is read."""
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
-    read = ReadFile()
     try:
         rows = csv.reader(text)
         first = next(rows, None)
         if first is None:
-            return read
+            return
         positions = _header(first)
         if positions is None:
             positions = HEADERLESS
             rows = itertools.chain([first], rows)
-        _read_rows(read, enumerate(rows, start=1 if positions is HEADERLESS else 2), positions, kind, now)
+        yield from _read_rows(
+            read, enumerate(rows, start=1 if positions is HEADERLESS else 2), positions, kind, now, PAUSE_ROWS
+        )
     except UnicodeDecodeError as exc:
         raise UnreadableFile(f"The file is not UTF-8 text (after row {read.rows}): {exc.reason}.") from exc
     except csv.Error as exc:
         raise UnreadableFile(f"The file is not a CSV file: {exc}.") from exc
     finally:
         text.detach()  # the caller's stream stays open
-    return read
 
 
 def _header(first: list[str]) -> dict[str, int] | None:
@@ -103,13 +109,17 @@ def _header(first: list[str]) -> dict[str, int] | None:
     return {name: index for index, name in enumerate(names) if name in COLUMNS}
 
 
-def _read_rows(read: ReadFile, rows, positions: dict[str, int], kind: str, now: datetime) -> None:
+def _read_rows(read: ReadFile, rows, positions: dict[str, int], kind: str, now: datetime, every: int) -> Iterator[None]:
     """One tight loop: a million rows' cost is this loop's."""
     at_value, at_expiry, at_note = (positions.get(name, 99) for name in COLUMNS)
     widest = len(COLUMNS) if positions is HEADERLESS else 1_000_000
-    entries, refuse = read.entries, read.refuse
+    entries, refuse, fresh = read.entries, read.refuse, read.fresh
     plain = kind not in CHECKED_KINDS  # text as given, without surrounding spaces: checked inline
+    pause = every
     for line, row in rows:
+        if line >= pause:
+            pause = line + every
+            yield
         width = len(row)
         if width == 1 and at_value == 0:  # the common row: a value alone
             raw, expiry, note = row[0], "", ""
@@ -140,4 +150,8 @@ def _read_rows(read: ReadFile, rows, positions: dict[str, int], kind: str, now: 
         if len(note) > NOTE_MAX:
             refuse(line, "note", f"{len(note)} characters; at most {NOTE_MAX}.")
             continue
+        if value in entries:
+            read.repeated.add(value)
+        else:
+            fresh.append(value)
         entries[value] = (expiry or None, note)

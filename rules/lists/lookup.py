@@ -50,6 +50,17 @@ class Membership:
         except TypeError:  # an unhashable value (a JSON list or object of the attributes) is no member
             return self._contains(np.fromiter(map(_hashable, values), dtype=object, count=len(values)))
 
+    def contains_one(self, value) -> bool:
+        """`contains` of one value, without an array (a single score's path)."""
+        if self.kind == ValueList.Kind.IP:
+            value = _ip_probe(value)
+        try:
+            if value in self.permanent:
+                return True
+            return bool(self.expiring) and self.expiring.get(value, 0.0) > time.time()
+        except TypeError:  # unhashable: no member
+            return False
+
     def _contains(self, values: np.ndarray) -> np.ndarray:
         found = np.fromiter(map(self.permanent.__contains__, values), dtype=bool, count=len(values))
         if self.expiring:

@@ -14,10 +14,10 @@ from django.db.models import F
 from django.utils import timezone
 
 from core.audit import audit_record, audit_snapshot
-from rules.lists.imports import ReadFile, RowError, entries_read_csv
+from rules.lists.imports import ReadFile, RowError, entries_read_chunks
 from rules.lists.lookup import lists_changed
 from rules.lists.selectors import list_readers
-from rules.lists.upsert import entries_upsert
+from rules.lists.upsert import entries_upsert, entries_upsert_read
 from rules.lists.values import InvalidValue, normalise
 from rules.models import ListEntry, ValueList
 
@@ -164,14 +164,14 @@ def list_entries_remove(*, value_list: ValueList, values: Sequence, user=None) -
 
 @transaction.atomic
 def list_entries_import(*, value_list: ValueList, stream: IO[bytes], user=None, filename: str = "") -> EntriesOutcome:
-    """A CSV's entries (value[,expires_at][,note]) into the list: good rows are written, bad ones reported by row
-    and field. UnreadableFile when it is not a CSV of UTF-8 text."""
-    read: ReadFile = entries_read_csv(stream=stream, kind=value_list.kind, now=timezone.now())
+    """A CSV's entries (value[,expires_at][,note]) into the list, stored while the file is read: good rows are
+    written, bad ones reported by row and field. UnreadableFile when it is not a CSV of UTF-8 text (nothing is
+    written)."""
     value_list = _locked(value_list)
-    added, updated = entries_upsert(
-        value_list_id=value_list.pk,
-        entries=((value, expires, note) for value, (expires, note) in read.entries.items()),
-        user_id=getattr(user, "pk", None),
+    read = ReadFile()
+    reading = entries_read_chunks(stream=stream, kind=value_list.kind, now=timezone.now(), read=read)
+    added, updated = entries_upsert_read(
+        value_list_id=value_list.pk, read=read, reading=reading, user_id=getattr(user, "pk", None)
     )
     outcome = EntriesOutcome(
         added=added,

@@ -82,8 +82,8 @@ def rule_audit(*, rule: Rule) -> QuerySet[AuditEvent]:
 
 @dataclass(frozen=True)
 class RuleHits:
-    """A rule's matches in the stored scores: in the last 24 hours and 7 days, the labelled among the last 7 days'
-    (labels from partners and from review), and the rows that lacked a value it reads."""
+    """A rule's matches in the stored scores, counted in transactions: in the last 24 hours and 7 days, the labelled
+    among the last 7 days' (labels from partners and from review), and the rows that lacked a value it reads."""
 
     day: int = 0
     week: int = 0
@@ -98,14 +98,15 @@ class RuleHits:
 
 
 # One pass over the organisation's last 7 days of scores that name a rule. An entry with "missing": true records a
-# row that lacked a value the rule reads (it did not match).
+# row that lacked a value the rule reads (it did not match). Transactions are counted, not scores: one scored by two
+# model versions is one hit.
 _HITS_SQL = """
 SELECT (r->>'id')::bigint AS rule_id,
-       count(*) FILTER (WHERE NOT missing AND s.created_at >= %(day)s),
-       count(*) FILTER (WHERE NOT missing),
-       count(*) FILTER (WHERE NOT missing AND t.label = 1),
-       count(*) FILTER (WHERE NOT missing AND t.label = 0),
-       count(*) FILTER (WHERE missing)
+       count(DISTINCT s.transaction_id) FILTER (WHERE NOT missing AND s.created_at >= %(day)s),
+       count(DISTINCT s.transaction_id) FILTER (WHERE NOT missing),
+       count(DISTINCT s.transaction_id) FILTER (WHERE NOT missing AND t.label = 1),
+       count(DISTINCT s.transaction_id) FILTER (WHERE NOT missing AND t.label = 0),
+       count(DISTINCT s.transaction_id) FILTER (WHERE missing)
 FROM detection_score s
 JOIN transactions_transaction t ON t.id = s.transaction_id
 CROSS JOIN LATERAL jsonb_array_elements(s.rules) AS r
@@ -117,7 +118,8 @@ GROUP BY 1
 
 
 def rule_hits(*, organisation_id: int) -> dict[int, RuleHits]:
-    """Each rule's hits (by rule id) in the organisation's stored scores of the last 7 days: one query."""
+    """Each rule's hits (by rule id): the organisation's transactions whose scores of the last 7 days name it, each
+    transaction once however many model versions scored it; one query."""
     now = timezone.now()
     params = {"organisation_id": organisation_id, "day": now - timedelta(days=1), "week": now - timedelta(days=7)}
     with connection.cursor() as cursor:

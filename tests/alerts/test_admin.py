@@ -2,6 +2,7 @@
 
 import csv
 import io
+from datetime import date
 
 import pytest
 from django.contrib import admin
@@ -9,7 +10,7 @@ from django.urls import reverse
 
 from accounts.models import PartnerToken, hash_token
 from accounts.services import partner_token_create
-from alerts.models import AlertDelivery, AlertRule, AuditEvent
+from alerts.models import Alert, AlertDelivery, AlertRule, AuditEvent
 from alerts.services import alerts_evaluate
 from detection.models import ModelVersion
 from tests.alerts.helpers import scored
@@ -229,3 +230,35 @@ def test_audit_admin_action_exports_the_selection(admin_client):
 
     assert response.status_code == 200
     assert b"rule.create" in b"".join(response.streaming_content)
+
+
+def test_admin_adds_a_drift_rule_with_its_threshold(admin_client):
+    form = _rule_form(name="drift watch", kind="drift", drift_threshold="0.3", min_risk_level="")
+
+    response = admin_client.post(reverse("admin:alerts_alertrule_add"), form)
+
+    assert response.status_code == 302
+    rule = AlertRule.objects.get(name="drift watch")
+    assert (rule.kind, rule.drift_threshold) == (AlertRule.Kind.DRIFT, 0.3)
+    assert _audits("rule.create")[0].after["kind"] == "drift"
+
+
+def test_admin_is_told_a_drift_rule_needs_its_threshold(admin_client):
+    form = _rule_form(name="drift watch", kind="drift", drift_threshold="")
+
+    response = admin_client.post(reverse("admin:alerts_alertrule_add"), form)
+
+    assert response.status_code == 200
+    assert "A drift rule needs its threshold" in response.content.decode()
+    assert not AlertRule.objects.filter(name="drift watch").exists()
+
+
+def test_the_alert_list_shows_a_drift_alert(admin_client):
+    rule = AlertRuleFactory(kind="drift", drift_threshold=0.25)
+    Alert.objects.create(rule=rule, drift_day=date(2026, 3, 20), drift_feature="amount_log", drift_psi=0.4)
+
+    response = admin_client.get(reverse("admin:alerts_alert_changelist"))
+
+    assert response.status_code == 200
+    assert "drift of amount_log on 2026-03-20" in response.content.decode()
+    assert "PSI 0.400" in response.content.decode()

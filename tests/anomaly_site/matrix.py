@@ -33,6 +33,7 @@ from detection.models import BacktestRun, ModelVersion, ScoringJob, ScoringJobCh
 from detection.scoring import registry
 from detection.staging.services import SESSION_KEY as STAGED_KEY
 from detection.staging.services import staged_upload_create
+from monitoring.models import DriftMeasurement, DriftReference
 from review.models import Case, CaseAttachment
 from rules.models import RuleTest
 from rules.policy.services import rule_create, rule_edit, rule_publish
@@ -324,6 +325,18 @@ def build_world(*, organisation, other_organisation, people: dict, other_token_s
         rule=rule, channel=rule.channel, destination=rule.destination, scheduled_for=timezone.now()
     )
     delivery.alerts.add(alert)
+    DriftReference.objects.create(
+        organisation=organisation, version=version, feature="matrix_secret_feature", edges=[1.0], shares=[0.5, 0.5]
+    )
+    DriftMeasurement.objects.create(
+        organisation=organisation,
+        version=version,
+        day=timezone.now().date(),
+        feature="matrix_secret_feature",
+        psi=0.3,
+        shares=[0.2, 0.8],
+        rows=60,
+    )
     label = LabelEvent.objects.create(
         transaction=tx, label=1, source=LabelSource.REPORTED, created_at=timezone.now() - timedelta(minutes=1)
     )

@@ -126,6 +126,10 @@ def list_upload(world) -> dict:
 TRIAL = {"account_id": "matrix-secret-acct", "amount": "12.50", "channel": "online", "timestamp": "2026-03-21T14:30"}
 
 
+def drift_feature(world) -> dict:
+    return {"feature": "matrix_secret_feature"}
+
+
 def version(world) -> dict:
     return {"pk": world.admin_objects["detection.modelversion"].pk}
 
@@ -337,6 +341,12 @@ EXPECTED = {
     "alerts:bell-seen": row(page("POST", outsider=403), GET_405),
     "alerts:thresholds": row(page(outsider=403), page("POST", body=THRESHOLDS, people=403, admin=OK, other_admin=OK)),
     "alerts:audit-csv": row(page(people=403, admin=OK, other_admin=OK)),
+    # ------------------------------------------------------------ monitoring
+    # Drift: analysts and above, each reading their own organisation's (another's has no such feature: 404).
+    "monitoring:drift": row(page(outsider=403, viewer=403)),
+    "monitoring:drift_feature": row(
+        page(outsider=403, viewer=403, other_analyst=404, other_admin=404), kwargs=drift_feature
+    ),
 }
 
 # ------------------------------------------------------------ the admin: one rule for the whole namespace

@@ -26,6 +26,8 @@ def test_every_engine_field_is_a_stored_column():
 def test_the_backtest_mapping_keeps_the_engine_frame_order_and_needs_no_ids():
     shown = ("transaction_id", "timestamp", "account_id", "merchant_id", "amount", "channel", "country")
     shown += ("merchant_category", "latitude", "longitude", "location_distance_km")
+    shown += ("billing_latitude", "billing_longitude", "shipping_latitude", "shipping_longitude")
+    shown += ("billing_postal_code", "billing_country", "shipping_postal_code", "shipping_country", "ip_country")
 
     assert shown == backtest_files.CANONICAL
     assert backtest_files.REQUIRED == ("timestamp", "account_id", "amount")

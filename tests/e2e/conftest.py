@@ -31,6 +31,7 @@ SCREENSHOTS = ARTIFACTS / "screenshots"
 DOC_IMAGES = Path(settings.BASE_DIR) / "docs" / "images"
 DOC_SHOTS = {
     "queue",
+    "drift",
     "queue-decision-dialog",
     "transaction",
     "performance",

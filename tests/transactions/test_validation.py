@@ -11,6 +11,7 @@ import pytest
 from transactions.files import read_mapped_chunks
 from transactions.validation import CANONICAL_FIELDS, FieldError, Reason, frame_clean, transaction_clean
 
+PLACE_FLOATS = ("billing_latitude", "billing_longitude", "shipping_latitude", "shipping_longitude")
 GOOD = {"transaction_id": "t1", "timestamp": "2026-01-05 10:00:00", "account_id": "a1", "amount": "12.50"}
 
 
@@ -150,7 +151,7 @@ def _as_dict_path(frame):
         record["timestamp"] = record["timestamp"].to_pydatetime()
         record["amount"] = Decimal(repr(record["amount"])).quantize(Decimal("0.01"), rounding="ROUND_HALF_UP")
         record["label"] = None if record["label"] != record["label"] else int(record["label"])
-        for name in ("latitude", "longitude", "location_distance_km"):
+        for name in ("latitude", "longitude", "location_distance_km", *PLACE_FLOATS):
             record[name] = None if record[name] != record[name] else record[name]
         rows.append({"attributes": {}, **record})
     return rows

@@ -30,6 +30,15 @@ VALID = {
     "location_distance_km": 3.5,
     "country": "FR",
     "device_id": "D1",
+    "billing_latitude": 48.85,
+    "billing_longitude": 2.35,
+    "billing_postal_code": "75001",
+    "billing_country": "FR",
+    "shipping_latitude": 52.52,
+    "shipping_longitude": 13.4,
+    "shipping_postal_code": "10115",
+    "shipping_country": "DE",
+    "ip_country": "NL",
     "label": "0",
 }
 # The fields whose rules map spellings onto a closed set, and those spellings.

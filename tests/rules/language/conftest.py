@@ -32,6 +32,14 @@ class FakeMembership:
         return np.fromiter((v in self.values for v in values), dtype=bool, count=len(values))
 
 
+class FakeScalarMembership(FakeMembership):
+    """The same, also answering one value at a time as the lists' Membership does (a one-row batch asks so)."""
+
+    def contains_one(self, value) -> bool:
+        self.asked.append([value])
+        return value in self.values
+
+
 def run(text: str, memberships=None, **columns):
     """Compile against SCHEMA and evaluate over the given columns (lists given as Python lists)."""
     arrays = {name.replace("__", "."): _array(values) for name, values in columns.items()}

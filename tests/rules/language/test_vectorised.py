@@ -8,8 +8,8 @@ import re
 import numpy as np
 import pytest
 
-from rules.language import compile_expression
-from tests.rules.language.conftest import SCHEMA, FakeMembership
+from rules.language import Row, batch_of, compile_expression
+from tests.rules.language.conftest import SCHEMA, FakeMembership, FakeScalarMembership
 
 MISSING = object()
 ROWS = 60
@@ -108,7 +108,9 @@ class Generator:
         if kind == "regex":
             a, fa = self.string(depth - 1)
             pattern = rng.choice(["^m", "n", "[0-9]$", "^(atm|a)$"])
-            return f'({a} =~ "{pattern}")', _strict1(fa, lambda v: re.search(pattern, v) is not None)
+            op = rng.choice(["=~", "!~"])
+            found = _strict1(fa, lambda v: (re.search(pattern, v) is not None) == (op == "=~"))
+            return f'({a} {op} "{pattern}")', found
         if kind == "attribute":
             return "attributes.x", lambda row: _typed(row["attributes.x"], "boolean")
         (a, fa), (b, fb) = self.boolean(depth - 1), self.boolean(depth - 1)
@@ -243,17 +245,90 @@ def test_vectorised_equals_a_row_by_row_interpreter(seed):
         assert result.missing.tolist() == [value is MISSING for value in expected], text
 
 
-@pytest.mark.parametrize("seed", range(3))
-def test_one_row_batches_give_each_row_the_batch_answer(seed):
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("membership", [FakeMembership, FakeScalarMembership])
+def test_one_row_batches_give_each_row_the_batch_answer(seed, membership):
+    """A one-row batch is evaluated on plain Python values (a Row), every operation by its scalar branch."""
     rng = random.Random(100 + seed)
     rows = _rows(rng)
     columns = _columns(rows)
-    memberships = {"blocked_merchants": FakeMembership(BLOCKED)}
+    memberships = {"blocked_merchants": membership(BLOCKED)}
     generator = Generator(rng)
-    for _ in range(20):
-        text, _ = generator.boolean(depth=3)
+    for _ in range(30):
+        text, _ = generator.boolean(depth=4)
         compiled = compile_expression(text, SCHEMA)
         whole = compiled.evaluate(columns, memberships)
         for i in range(ROWS):
-            one = compiled.evaluate({name: values[i : i + 1] for name, values in columns.items()}, memberships)
-            assert (one.matched[0], one.missing[0]) == (whole.matched[i], whole.missing[i]), (text, rows[i])
+            one = batch_of({name: values[i : i + 1] for name, values in columns.items()}, memberships)
+            assert isinstance(one, Row)
+            answer = compiled.evaluate(one)
+            assert (answer.matched[0], answer.missing[0]) == (whole.matched[i], whole.missing[i]), (text, rows[i])
+
+
+def test_a_one_row_batch_never_looks_a_missing_value_up():
+    membership = FakeScalarMembership(BLOCKED)
+    compiled = compile_expression("merchant_id not in lists.blocked_merchants", SCHEMA)
+    one = batch_of({"merchant_id": _columns([{"merchant_id": None}])["merchant_id"]}, {"blocked_merchants": membership})
+
+    answer = compiled.evaluate(one)
+
+    assert (answer.matched.tolist(), answer.missing.tolist()) == ([False], [True])
+    assert membership.asked == []
+
+
+def _object_column(values: list) -> np.ndarray:
+    column = np.empty(len(values), dtype=object)
+    column[:] = values
+    return column
+
+
+# An attribute's column holds whatever the rows carried; a field's, its type by the columns' convention (the
+# numbers float, NaN where missing; text str or None or NaN; flags bool, or True/False/None).
+COLUMNS_OF_EVERY_DTYPE = [
+    np.array(["a", "b", ""]),
+    np.array([1, 2, 0]),
+    np.array([1.0, np.nan, 2.5]),
+    np.array([True, False, True]),
+    _object_column([None, "a", 3]),
+    _object_column([True, np.True_, np.nan]),
+    _object_column([2.0, {"k": 1}, np.int64(4)]),
+]
+FIELD_COLUMNS = {
+    "amount": [np.array([1.0, np.nan, 2.5]), np.array([3, 0, 1]), np.array([True, False, True])],
+    "channel": [np.array(["a", "b", ""]), _object_column(["a", None, np.nan]), _object_column(["ab", "b", "a"])],
+    "first_country_for_account": [np.array([True, False, True]), _object_column([True, None, False])],
+}
+FIELD_EXPRESSIONS = {
+    "amount": ["amount > 1", "amount == null"],
+    "channel": ['channel == "a"', "channel != null", 'channel =~ "^a"', 'channel !~ "^a"'],
+    "first_country_for_account": ["first_country_for_account", "first_country_for_account == null"],
+}
+ATTRIBUTE_EXPRESSIONS = [
+    "attributes.x > 1",
+    'attributes.x == "a"',
+    "attributes.x",
+    "attributes.x == null",
+    'attributes.x !~ "^a"',
+    "attributes.x in [1, 2]",
+]
+
+
+def _same_answers(text: str, name: str, column: np.ndarray) -> None:
+    compiled = compile_expression(text, SCHEMA)
+    whole = compiled.evaluate({name: column})
+    for i in range(len(column)):
+        one = compiled.evaluate({name: column[i : i + 1]})
+        assert (one.matched[0], one.missing[0]) == (whole.matched[i], whole.missing[i]), (text, column[i])
+
+
+@pytest.mark.parametrize("column", COLUMNS_OF_EVERY_DTYPE, ids=lambda c: f"{c.dtype}-{c[0]!r}")
+def test_one_row_batches_read_an_attribute_of_any_dtype_as_the_batch_does(column):
+    for text in ATTRIBUTE_EXPRESSIONS:
+        _same_answers(text, "attributes.x", column)
+
+
+@pytest.mark.parametrize("name", FIELD_COLUMNS)
+def test_one_row_batches_read_a_fields_columns_as_the_batch_does(name):
+    for column in FIELD_COLUMNS[name]:
+        for text in FIELD_EXPRESSIONS[name]:
+            _same_answers(text, name, column)

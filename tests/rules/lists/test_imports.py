@@ -5,7 +5,7 @@ import pytest
 import time_machine
 
 from core.models import AuditEvent
-from rules.lists import services
+from rules.lists import imports, services
 from rules.lists.imports import UnreadableFile
 from rules.models import ListEntry
 from tests.factories import ListEntryFactory, ValueListFactory
@@ -100,3 +100,49 @@ def test_text_is_stored_as_written_backslashes_tabs_and_quotes_included():
     upload('value,note\nC:\\\\temp\\\\x,"two\tcells"\n"say ""hi""",\n', value_list)
     stored = {e.value: e.note for e in ListEntry.objects.filter(value_list=value_list)}
     assert stored == {"C:\\\\temp\\\\x": "two\tcells", 'say "hi"': ""}
+
+
+@time_machine.travel(NOW, tick=False)
+def test_an_import_into_a_new_list_stores_each_entry_with_its_author_and_time(analyst):
+    value_list = ValueListFactory(kind="account")
+    outcome = upload(
+        "value,expires_at,note\nacct-1,2027-01-31,ring\nacct-2,,\nacct-1,,last row wins\n", value_list, user=analyst
+    )
+    assert (outcome.added, outcome.updated, outcome.unchanged) == (2, 0, 0)
+    stored = {
+        e.value: (e.expires_at, e.note, e.created_by, e.created_at)
+        for e in ListEntry.objects.filter(value_list=value_list)
+    }
+    assert stored == {"acct-1": (None, "last row wins", analyst, NOW), "acct-2": (None, "", analyst, NOW)}
+
+
+def test_an_import_into_a_list_with_entries_adds_updates_and_leaves_the_rest(analyst):
+    value_list = ValueListFactory(kind="account")
+    ListEntryFactory(value_list=value_list, value="acct-1", note="same")
+    ListEntryFactory(value_list=value_list, value="acct-2", note="old")
+    outcome = upload("acct-1,,same\nacct-2,,new\nacct-3\n", value_list, user=analyst)
+    assert (outcome.added, outcome.updated, outcome.unchanged) == (1, 1, 1)
+    stored = {e.value: (e.note, e.created_by) for e in ListEntry.objects.filter(value_list=value_list)}
+    assert stored["acct-2"][0] == "new" and stored["acct-3"] == ("", analyst)
+    assert ListEntry.objects.filter(value_list=value_list).count() == 3
+
+
+def test_a_value_read_again_after_it_was_stored_takes_its_last_row(monkeypatch, analyst):
+    monkeypatch.setattr(imports, "PAUSE_ROWS", 2)  # stored every two rows, while the rest is read
+    value_list = ValueListFactory(kind="account")
+    outcome = upload(
+        "acct-1,,first\nacct-2\nacct-3\nacct-4\nacct-1,2099-01-01,last\nacct-5\n", value_list, user=analyst
+    )
+    assert (outcome.added, outcome.updated, outcome.unchanged) == (5, 0, 0)
+    stored = {e.value: (e.expires_at, e.note) for e in ListEntry.objects.filter(value_list=value_list)}
+    assert stored["acct-1"] == (datetime(2099, 1, 1, tzinfo=UTC), "last")
+    assert sorted(stored) == ["acct-1", "acct-2", "acct-3", "acct-4", "acct-5"]
+
+
+def test_a_file_unreadable_after_rows_were_stored_leaves_the_list_as_it_was(monkeypatch):
+    monkeypatch.setattr(imports, "PAUSE_ROWS", 2)
+    value_list = ValueListFactory(kind="account")
+    good = "".join(f"acct-{n}\n" for n in range(3000)).encode()  # past the reader's first block of bytes
+    with pytest.raises(UnreadableFile, match="not UTF-8"):
+        services.list_entries_import(value_list=value_list, stream=io.BytesIO(good + b"\xff\xfe\n"))
+    assert not ListEntry.objects.filter(value_list=value_list).exists()

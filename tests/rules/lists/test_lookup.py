@@ -15,7 +15,11 @@ pytestmark = pytest.mark.django_db
 
 
 def contains(organisation, name, values):
-    return list(list_memberships(organisation_id=organisation.pk)[name].contains(np.array(values, dtype=object)))
+    """The list's answer for a column; one value at a time (a single score's path) must answer the same."""
+    membership = list_memberships(organisation_id=organisation.pk)[name]
+    column = list(membership.contains(np.array(values, dtype=object)))
+    assert [membership.contains_one(value) for value in values] == column
+    return column
 
 
 def test_every_list_of_the_organisation_and_no_other(organisation, other_organisation):

@@ -68,6 +68,21 @@ def test_the_list_shows_hits_precision_and_rows_missing_a_value(viewer_client, o
     assert b"0.67" in response.content
 
 
+def test_a_transaction_scored_by_two_model_versions_is_one_hit(viewer_client, organisation):
+    rule = make_rule(organisation, publish=True)
+    for missing in (False, True):
+        first = score_naming(rule, label=1 if not missing else None, missing=missing)
+        ScoreFactory(transaction=first.transaction, rules=first.rules)  # the same transaction, another model version
+
+    response = viewer_client.get("/rules/")
+
+    assert response.status_code == 200
+    assert type(first).objects.count() == 4
+    [(_, hits)] = response.context["rows"]
+    assert (hits.day, hits.week, hits.fraud, hits.legitimate, hits.missing) == (1, 1, 1, 0, 1)
+    assert hits.precision == 1.0
+
+
 def test_the_list_reads_in_a_constant_number_of_queries(viewer_client, organisation, django_assert_num_queries):
     for k in range(3):
         rule = make_rule(organisation, name=f"rule_{k}", publish=True)
