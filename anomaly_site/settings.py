@@ -412,6 +412,19 @@ LOGGING = {
 # Review queue: an item older than these many minutes is shown amber, then red (its SLA).
 REVIEW_SLA_AMBER_MINUTES = int(os.environ.get("REVIEW_SLA_AMBER_MINUTES", "60"))
 REVIEW_SLA_RED_MINUTES = int(os.environ.get("REVIEW_SLA_RED_MINUTES", "240"))
+# The queue policy (detection/engine/offering.py): how many items a day the analysts review, the share of them spent
+# on exploration, the share a confirmed fraud's investigation may take (its card's and merchant's other transactions
+# of the last REVIEW_INVESTIGATE_DAYS days), defaults chosen by the handbook backtest (docs/benchmarks.md).
+REVIEW_BUDGET_PER_DAY = int(os.environ.get("REVIEW_BUDGET_PER_DAY", "100"))
+REVIEW_EXPLORE_SHARE = float(os.environ.get("REVIEW_EXPLORE_SHARE", "0.1"))
+REVIEW_INVESTIGATE_SHARE = float(os.environ.get("REVIEW_INVESTIGATE_SHARE", "0.5"))
+REVIEW_INVESTIGATE_DAYS = int(os.environ.get("REVIEW_INVESTIGATE_DAYS", "7"))
+# The policy runs when items arrive and when a fraud is confirmed, and every this many minutes (a new day's budget).
+REVIEW_OFFER_EVERY_MINUTES = int(os.environ.get("REVIEW_OFFER_EVERY_MINUTES", "10"))
+CELERY_BEAT_SCHEDULE["review-queue-offer"] = {
+    "task": "review.queue_offer_all",
+    "schedule": REVIEW_OFFER_EVERY_MINUTES * 60,
+}
 # Review cases: the largest file kept with a case (bytes).
 CASE_ATTACHMENT_MAX_BYTES = int(os.environ.get("CASE_ATTACHMENT_MAX_BYTES", str(10 * 1024 * 1024)))
 # The performance page shows ROC AUC, average precision, precision at the threshold and curves from this many labels.

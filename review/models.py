@@ -5,6 +5,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from detection.engine.offering import REASONS as OFFER_REASONS
+
 
 def sla_state_of(age: timedelta) -> str:
     """`ok`, `amber` or `red` for a time in the queue (settings REVIEW_SLA_*): items and cases alike."""
@@ -69,6 +71,11 @@ class ReviewItem(models.Model):
     case = models.ForeignKey("review.Case", null=True, blank=True, on_delete=models.SET_NULL, related_name="items")
     snoozed_until = models.DateTimeField(null=True, blank=True, help_text="Out of the queue until then.")
     snooze_reason = models.CharField(max_length=500, blank=True, default="", db_default="")
+    # Why the queue policy offers it within today's review budget (detection/engine/offering.py); blank: not offered
+    # today, it waits in score order below the offered items.
+    offer_reason = models.CharField(
+        max_length=32, choices=list(OFFER_REASONS.items()), blank=True, default="", db_default=""
+    )
 
     class Meta:
         permissions = [

@@ -12,7 +12,7 @@ from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
 
 from accounts.models import Organisation
-from detection.models import ScoringJob
+from detection.models import Score, ScoringJob
 from review.models import ReviewDecision, ReviewItem
 from transactions.models import Source, Transaction
 
@@ -276,3 +276,52 @@ def review_queue_age_gauge():
         over.add_metric([name, "red"], row["red"])
     yield oldest
     yield over
+
+
+def review_offer_candidates(*, organisation_id: int) -> QuerySet[ReviewItem]:
+    """The organisation's open live items the queue policy chooses among (not snoozed), in id order."""
+    return (
+        live_items(organisation_id=organisation_id)
+        .filter(not_snoozed_q(), status=ReviewItem.Status.OPEN)
+        .order_by("pk")
+    )
+
+
+def review_organisations_with_open_items() -> list[int]:
+    """The ids of organisations with open live items."""
+    items = ReviewItem.objects.filter(status=ReviewItem.Status.OPEN, origin=ReviewItem.Origin.LIVE)
+    return sorted(set(items.values_list("transaction__source__organisation_id", flat=True).distinct()))
+
+
+def review_confirmed_frauds(*, organisation_id: int, since) -> tuple[list[str], list[str]]:
+    """The accounts and merchants of the organisation's transactions labelled fraud since then (by an analyst or a
+    partner's report): the investigations still open."""
+    rows = transactions_of(organisation_id=organisation_id).filter(label=Transaction.FRAUD, labelled_at__gte=since)
+    pairs = list(rows.values_list("account_id", "merchant_id"))
+    return sorted({a for a, _ in pairs if a}), sorted({m for _, m in pairs if m})
+
+
+def review_budget_spent(*, organisation_id: int, since) -> int:
+    """Live items the organisation's analysts took since then (claimed, or decided without a claim)."""
+    return (
+        live_items(organisation_id=organisation_id).filter(Q(claimed_at__gte=since) | Q(decided_at__gte=since)).count()
+    )
+
+
+def review_investigation_transactions(*, organisation_id: int, account_id: str, merchant_id: str, since) -> list:
+    """The organisation's transactions since then of this account or merchant not yet in review, each with its latest
+    score: (transaction id, score id, score, amount)."""
+    match = Q(account_id=account_id)
+    if merchant_id:
+        match |= Q(merchant_id=merchant_id)
+    candidates = (
+        transactions_of(organisation_id=organisation_id)
+        .filter(match, timestamp__gte=since, review_item__isnull=True)
+        .values_list("pk", "amount")
+    )
+    amounts = dict(candidates[:1000])
+    scores = Score.objects.filter(transaction_id__in=list(amounts)).order_by("transaction_id", "-created_at", "-pk")
+    latest = {}
+    for transaction_id, score_id, score in scores.values_list("transaction_id", "pk", "score"):
+        latest.setdefault(transaction_id, (score_id, score))
+    return [(tx, *latest[tx], amounts[tx]) for tx in sorted(latest)]

@@ -5,22 +5,37 @@ decisions are written to the audit trail. Items reach these functions through an
 (`review.selectors.review_items`), so each acts on one organisation's item only.
 """
 
+import logging
 import math
 from collections.abc import Iterable
+from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 
+import numpy as np
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from core.audit import audit_record
 from core.bulk_insert import insert_returning
+from detection.engine.offering import novelty, offer
 from detection.scoring.events import ScoresStored
 from review.broadcast import review_queue_broadcast_on_commit
 from review.cases.grouping import cases_close_finished, cases_join_items
 from review.models import CaseEvent, ReviewDecision, ReviewItem
-from review.selectors import review_claimable
+from review.selectors import (
+    review_budget_spent,
+    review_claimable,
+    review_confirmed_frauds,
+    review_investigation_transactions,
+    review_offer_candidates,
+    review_organisations_with_open_items,
+)
 from transactions.models import Transaction
 from transactions.services import transaction_label
+
+logger = logging.getLogger(__name__)
 
 FINAL_DECISIONS = {ReviewItem.Decision.FRAUD: 1, ReviewItem.Decision.LEGITIMATE: 0}
 ACTIVE_STATUSES = (ReviewItem.Status.OPEN, ReviewItem.Status.IN_REVIEW)
@@ -103,7 +118,125 @@ def review_items_queue(
     if item_ids and job_id is None:
         cases_join_items(organisation_id=organisation_id, item_ids=item_ids)
         review_queue_broadcast_on_commit(organisation_id=organisation_id, item_ids=item_ids, event="created")
+        transaction.on_commit(partial(_enqueue_offer, organisation_id))
     return item_ids
+
+
+def _enqueue_offer(organisation_id: int) -> None:
+    from review.tasks import review_queue_offer_task
+
+    try:
+        review_queue_offer_task.apply_async((organisation_id,), retry_policy={"max_retries": 1, "interval_start": 0.1})
+    except Exception:  # noqa: BLE001 - the broker being down must not fail scoring; "claim next" offers anew anyway
+        logger.exception("could not enqueue the queue policy", extra={"organisation_id": organisation_id})
+
+
+_OFFER_FIELDS = (
+    "pk",
+    "score__score",
+    "score__components",
+    "transaction__account_id",
+    "transaction__merchant_id",
+    "transaction__amount",
+    "priority",
+    "offer_reason",
+)
+# An offered item's priority starts here, above any score-based one (at most 110): offered items come first.
+OFFER_PRIORITY = 1000.0
+
+
+def review_queue_offer_all() -> int:
+    """The queue policy for every organisation with open live items (Celery beat's, so a new day's budget is offered
+    even when no item arrives); how many organisations."""
+    organisations = review_organisations_with_open_items()
+    for organisation_id in organisations:
+        review_queue_offer(organisation_id=organisation_id)
+    return len(organisations)
+
+
+@transaction.atomic
+def review_queue_offer(*, organisation_id: int) -> int:
+    """Order the organisation's open live items by the queue policy (``detection.engine.offering.offer``): what is
+    left of today's REVIEW_BUDGET_PER_DAY goes to the confirmed frauds' investigations, exploration and the highest
+    risk, each item offered with its reason and first in the queue; the rest wait in score order. Returns how many
+    items are offered."""
+    rows = list(review_offer_candidates(organisation_id=organisation_id).values_list(*_OFFER_FIELDS))
+    if not rows:
+        return 0
+    now = timezone.now()
+    spent = review_budget_spent(
+        organisation_id=organisation_id, since=now.replace(hour=0, minute=0, second=0, microsecond=0)
+    )
+    cards, merchants = review_confirmed_frauds(
+        organisation_id=organisation_id, since=now - timedelta(days=settings.REVIEW_INVESTIGATE_DAYS)
+    )
+    ids, scores, components, accounts, merchant_ids, amounts, priorities, reasons = zip(*rows, strict=True)
+    offered = offer(
+        score=np.array(scores, dtype=np.float64),
+        novelty=novelty(_component_arrays(components, scores)),
+        cards=np.array(accounts, dtype=object),
+        merchants=np.array(merchant_ids, dtype=object),
+        confirmed_cards=np.array(cards, dtype=object),
+        confirmed_merchants=np.array(merchants, dtype=object),
+        budget=max(settings.REVIEW_BUDGET_PER_DAY - spent, 0),
+        explore_share=settings.REVIEW_EXPLORE_SHARE,
+        investigate_share=settings.REVIEW_INVESTIGATE_SHARE,
+    )
+    new_priority = [review_priority(score=s, amount=a) for s, a in zip(scores, amounts, strict=True)]
+    new_reason = [""] * len(rows)
+    for rank, (position, code) in enumerate(zip(offered.index.tolist(), offered.reason, strict=True)):
+        new_priority[position] = OFFER_PRIORITY + len(offered) - rank
+        new_reason[position] = str(code)
+    changed = [
+        ReviewItem(pk=ids[i], priority=new_priority[i], offer_reason=new_reason[i])
+        for i in range(len(rows))
+        if new_priority[i] != priorities[i] or new_reason[i] != reasons[i]
+    ]
+    # Only the rows that change are locked, and those another session holds (a claim in flight) are left as they
+    # are: offering never waits for a claim, nor holds the rest of the queue from one.
+    free = set(
+        ReviewItem.objects.filter(pk__in=[item.pk for item in changed], status=ReviewItem.Status.OPEN)
+        .select_for_update(skip_locked=True)
+        .values_list("pk", flat=True)
+    )
+    changed = [item for item in changed if item.pk in free]
+    if changed:
+        ReviewItem.objects.bulk_update(changed, ["priority", "offer_reason"], batch_size=1000)
+        review_queue_broadcast_on_commit(
+            organisation_id=organisation_id, item_ids=[item.pk for item in changed], event="changed"
+        )
+    return len(offered)
+
+
+def _component_arrays(components: tuple[dict, ...], scores: tuple[float, ...]) -> dict[str, np.ndarray]:
+    """The scores' stored components as arrays by name (a score stored without one: NaN there)."""
+    names = {name for parts in components for name in (parts or {})}
+    return {
+        name: np.array([(parts or {}).get(name, np.nan) for parts in components], dtype=np.float64) for name in names
+    } or {"unsupervised": np.array(scores, dtype=np.float64)}
+
+
+def review_investigation_widen(*, item: ReviewItem) -> list[int]:
+    """A confirmed fraud widens the investigation: its card's and its merchant's other transactions of the last
+    REVIEW_INVESTIGATE_DAYS not yet in review enter the live queue (the policy then offers them first, within the
+    budget). Returns the new items' ids."""
+    tx = item.transaction
+    found = review_investigation_transactions(
+        organisation_id=item.organisation_id,
+        account_id=tx.account_id,
+        merchant_id=tx.merchant_id,
+        since=tx.timestamp - timedelta(days=settings.REVIEW_INVESTIGATE_DAYS),
+    )
+    if not found:
+        return []
+    transaction_ids, score_ids, scores, amounts = zip(*found, strict=True)
+    return review_items_queue(
+        organisation_id=item.organisation_id,
+        transaction_ids=transaction_ids,
+        score_ids=score_ids,
+        scores=scores,
+        amounts=amounts,
+    )
 
 
 def review_items_queue_stored(event: ScoresStored) -> None:
@@ -200,9 +333,9 @@ def review_claim_next(
     *, organisation_id: int | None, user, filters: dict | None = None, request=None
 ) -> ReviewItem | None:
     """Hand the user the next open item of the organisation's live queue that matches the queue's `filters` (none:
-    the whole queue), in the queue's order (highest priority first by default). Rows locked by a concurrent claim
-    are skipped, so two analysts pressing "claim next" at the same moment always get different items. None when no
-    open item matches.
+    the whole queue), in the queue's order (highest priority first by default: what the queue policy offered today,
+    then by score). Rows locked by a concurrent claim are skipped, so two analysts pressing "claim next" at the same
+    moment always get different items. None when no open item matches.
     """
     item = (
         review_claimable(organisation_id=organisation_id, user=user, filters=filters or {})
@@ -278,6 +411,9 @@ def review_decide(*, item: ReviewItem, user, decision: str, note: str = "", requ
         item.status = ReviewItem.Status.DECIDED
         item.decided_at, item.decided_by = now, user
         _label_transaction(item=item, decision=decision, user=user, note=note, at=now)
+        if decision == ReviewItem.Decision.FRAUD and item.origin == ReviewItem.Origin.LIVE:
+            review_investigation_widen(item=item)
+            review_queue_offer(organisation_id=item.organisation_id)
     else:
         item.status = ReviewItem.Status.IN_REVIEW
     item.save(update_fields=["decision", "assignee", "claimed_at", "status", "decided_at", "decided_by"])

@@ -3,9 +3,11 @@
 Two ways to split: a split column (``train``/``val``/``test``), or the handbook's calendar protocol (train days,
 a delay, test days, repeated over prequential folds). Feedback decides which labels the system sees and when:
 ``none`` (a cold start: no label at all), ``reported`` (every label arrives ``label_delay_days`` after its day,
-like chargebacks), ``reviews`` (each day an analyst reviews the ``reviews_per_day`` highest-scored transactions
-and learns their truth). With feedback the supervised part is retrained every day on the labels known that
-morning, and, as in the handbook, a card whose fraud is already known is left out of that day's evaluation.
+like chargebacks), ``reviews`` (each day analysts review the ``reviews_per_day`` items that the product's own queue
+policy, ``offering.offer``, offers from the recent unreviewed transactions, and their truth is known the next
+morning). With feedback the supervised part is retrained every day on the labels known that morning (with reviews,
+unlabelled rows count as legitimate with a small weight, as the product can count them), and, as in the handbook, a
+card whose fraud is already known is left out of that day's evaluation.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from detection.engine.detector import Detector
 from detection.engine.features import ACCOUNT_LOOKBACK_SECONDS, MERCHANT_LOOKBACK_SECONDS, build_features
 from detection.engine.frame import Frame
 from detection.engine.metrics import card_precision_daily, curves, summary
+from detection.engine.offering import DEFAULT_EXPLORE_SHARE, DEFAULT_INVESTIGATE_SHARE, novelty, offer
 
 DAY = 86400
 MODELS = ("isolation_forest", "autoencoder", "tail", "unsupervised", "supervised", "ensemble")
@@ -42,6 +45,14 @@ class BacktestConfig:
     label_history_days: int = 28
     seed: int = 0
     detector_params: dict = field(default_factory=dict)
+    # With reviews: the queue policy's settings (the product's REVIEW_EXPLORE_SHARE, REVIEW_INVESTIGATE_SHARE), how
+    # many days an unreviewed item stays a candidate, how long a confirmed fraud widens the investigation, and the
+    # weight of an unlabelled row counted legitimate in the supervised part's training (0: unlabelled rows unused).
+    explore_share: float = DEFAULT_EXPLORE_SHARE
+    investigate_share: float = DEFAULT_INVESTIGATE_SHARE
+    queue_days: int = 3
+    investigate_days: int = 7
+    unlabelled_weight: float = 0.1
 
 
 @dataclass
@@ -86,6 +97,8 @@ def run_backtest(frame, config: BacktestConfig) -> dict:
         "feedback": config.feedback,
         "seed": config.seed,
     }
+    if config.feedback == "reviews":
+        result["reviews"] = [day for f in folds for day in f["reviews"]]
     if len(folds) > 1:
         result["folds"] = [{k: v for k, v in f.items() if k != "per_day"} for f in folds]
     else:
@@ -127,7 +140,10 @@ def _calendar_fold(data: Frame, config: BacktestConfig, origin: int, first_day: 
     sub = data.take(window)
     replay = _Replay(sub, config, first_day, train_end, test_start, test_end)
     scored = replay.run()
-    return _evaluate(sub, sub.label, scored, origin, config, replay.detector)
+    result = _evaluate(sub, sub.label, scored, origin, config, replay.detector)
+    if config.feedback == "reviews":
+        result["reviews"] = replay.reviews
+    return result
 
 
 class _Replay:
@@ -146,6 +162,12 @@ class _Replay:
             self.known_ts = (self.day_start + (config.label_delay_days + 1) * DAY).astype(np.float64)
         self.features = np.zeros((len(sub), 0), dtype=np.float32)
         self.has_features = np.zeros(len(sub), bool)
+        if config.feedback == "reviews":  # what the queue knows of each scored row
+            self.cards, self.merchants = np.asarray(sub.account_id), np.asarray(sub.merchant_id)
+            self.offer_score = np.full(len(sub), np.nan)
+            self.offer_novelty = np.full(len(sub), np.nan)
+            self.reviewed = np.zeros(len(sub), bool)
+            self.reviews: list[dict] = []
 
     def view(self) -> Frame:
         return self.sub.with_labels(self.label, self.known_ts)
@@ -187,19 +209,54 @@ class _Replay:
         self._store_features(today)
         seen = (self.sub.ts >= self.history_start) & (self.sub.ts < day)
         y_known = np.where(self.known_ts <= day, self.label, np.nan)
-        self.detector.fit_supervised(self.features[seen], y_known[seen], seed=self.config.seed)
+        reviews = self.config.feedback == "reviews"
+        unlabelled_weight = self.config.unlabelled_weight if reviews else 0.0
+        self.detector.fit_supervised(
+            self.features[seen], y_known[seen], seed=self.config.seed, unlabelled_weight=unlabelled_weight
+        )
         rows = np.flatnonzero(today)
         output = self.detector.score_features(self.features[rows], reasons=False)
-        if self.config.feedback == "reviews":
-            self._review(rows, output.score, day)
+        if reviews:
+            self._review(rows, output, day)
         if day >= self.test_start:
             scored.add(rows, self._known_cards(rows, day), _model_scores(output))
 
-    def _review(self, rows: np.ndarray, score: np.ndarray, day: int) -> None:
-        """The analyst reviews the day's top-scored transactions; their truth is known from the next morning."""
-        top = rows[np.argsort(-score, kind="stable")[: self.config.reviews_per_day]]
-        self.label[top] = self.truth[top]
-        self.known_ts[top] = day + DAY
+    def _review(self, rows: np.ndarray, output, day: int) -> None:
+        """The analysts review what the product's queue policy offers from the recent unreviewed rows (scored as they
+        arrived), within the day's budget; their truth is known from the next morning. The policy reads only scores
+        and the frauds confirmed by this morning."""
+        config = self.config
+        self.offer_score[rows] = output.score
+        self.offer_novelty[rows] = novelty(output.components)
+        recent = self.day_start > day - config.queue_days * DAY
+        queue = np.flatnonzero(recent & (self.day_start <= day) & ~self.reviewed & ~np.isnan(self.offer_score))
+        confirmed = self.reviewed & (self.known_ts <= day) & (self.known_ts > day - config.investigate_days * DAY)
+        confirmed &= self.label == 1
+        offered = offer(
+            score=self.offer_score[queue],
+            novelty=self.offer_novelty[queue],
+            cards=self.cards[queue],
+            merchants=self.merchants[queue],
+            confirmed_cards=np.unique(self.cards[confirmed]),
+            confirmed_merchants=np.unique(self.merchants[confirmed]),
+            budget=config.reviews_per_day,
+            explore_share=config.explore_share,
+            investigate_share=config.investigate_share,
+        )
+        chosen = queue[offered.index]
+        self.reviewed[chosen] = True
+        self.label[chosen] = self.truth[chosen]
+        self.known_ts[chosen] = day + DAY
+        codes, counts = np.unique(offered.reason, return_counts=True)
+        self.reviews.append(
+            {
+                "day": str(np.datetime64(int(day), "s").astype("datetime64[D]")),
+                "reviewed": int(len(chosen)),
+                "frauds_found": int(np.nansum(self.truth[chosen])),
+                "by_reason": {str(c): int(n) for c, n in zip(codes, counts, strict=True)},
+                "row_ids": self.sub.row_id[chosen].tolist(),
+            }
+        )
 
     def _known_cards(self, rows: np.ndarray, day: int) -> np.ndarray:
         """Rows of cards with a fraud known this morning (from the first training day on): left out today."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.metrics import average_precision_score
 from threadpoolctl import ThreadpoolController
 
 from detection.engine.autoencoder import Autoencoder
@@ -75,6 +76,10 @@ DEFAULT_PARAMS = {
     "supervised_l2": 10.0,
     "threads": None,  # OpenMP threads for the supervised model's training (None: all cores)
     "trim_share": 0.05,  # the second pass leaves out this share of the most extreme training rows
+    # Trust: the supervised score replaces the unsupervised one only when, out of fold on the labels it learnt
+    # from, it ranks them better (average precision) than the unsupervised score does (see `_measure_trust`).
+    "trust_folds": 3,
+    "trust_max_rows": 30_000,
     "weights": WEIGHTS,
 }
 
@@ -249,17 +254,24 @@ class Detector:
         weights = getattr(self, "weights", None) or self.params.get("weights", WEIGHTS)
         return sum(weights[name] * values for name, values in surprises.items())
 
-    def fit_supervised(self, X: np.ndarray, y: np.ndarray, *, seed: int = 0) -> bool:
+    def fit_supervised(self, X: np.ndarray, y: np.ndarray, *, seed: int = 0, unlabelled_weight: float = 0.0) -> bool:
         """(Re)train only the supervised part on precomputed features and the labels known now (NaN = unknown).
 
         The unsupervised models stay as they are: this is the cheap daily retraining as labels arrive. Returns
         whether a supervised model is now in use (it needs ``min_frauds`` known frauds and as many legitimate).
+        ``unlabelled_weight`` > 0: unlabelled rows count as legitimate with that weight each (frauds are rare, so
+        most are), as a product that only hears of what its analysts reviewed can use them.
         """
-        self._fit_supervised(np.asarray(X, dtype=np.float32), np.asarray(y, dtype=np.float64), seed)
+        X, y = np.asarray(X, dtype=np.float32), np.asarray(y, dtype=np.float64)
+        weight = None
+        if unlabelled_weight > 0:
+            y, weight = _unlabelled_as_legitimate(y, unlabelled_weight, self.params["supervised_max_rows"], seed)
+        self._fit_supervised(X, y, seed, weight)
         return self.supervised is not None
 
-    def _fit_supervised(self, X: np.ndarray, y: np.ndarray, seed: int) -> None:
+    def _fit_supervised(self, X: np.ndarray, y: np.ndarray, seed: int, row_weight: np.ndarray | None = None) -> None:
         p, started = self.params, time.perf_counter()
+        self.supervised_trust = None
         self.supervised = self._compiled_supervised = None
         self.calibrators.pop("supervised", None)
         self.algorithms = list(UNSUPERVISED)
@@ -276,7 +288,27 @@ class Detector:
             legit = np.sort(rng.choice(legit, keep, replace=False))
         rows = np.concatenate([labelled[y[labelled] == 1], legit])
         weights = np.where(y[rows] == 1, 1.0, weight)
-        self.supervised = HistGradientBoostingClassifier(
+        if row_weight is not None:
+            weights = weights * row_weight[rows]
+        self.supervised = self._new_supervised(seed)
+        stacked = self._stacked(X[rows])
+        with _openmp_threads(p["threads"]):
+            self.supervised.fit(stacked, y[rows], sample_weight=weights)
+        self._compiled_supervised = CompiledBoosting(self.supervised)
+        self.supervised_trust = self._measure_trust(stacked, y[rows], weights, row_weight is not None, seed)
+        sample = rng.choice(len(X), min(len(X), p["unsupervised_max_rows"]), replace=False)
+        self.calibrators["supervised"] = QuantileCalibrator(self._supervised_raw(X[np.sort(sample)]))
+        self.algorithms = [*UNSUPERVISED, "supervised"]
+        self.training_metrics.update(
+            supervised_trust=self.supervised_trust,
+            supervised_rows=int(len(rows)),
+            supervised_iterations=int(self.supervised.n_iter_),
+            supervised_seconds=round(time.perf_counter() - started, 3),
+        )
+
+    def _new_supervised(self, seed: int) -> HistGradientBoostingClassifier:
+        p = self.params
+        return HistGradientBoostingClassifier(
             max_iter=p["supervised_max_iter"],
             learning_rate=p["supervised_learning_rate"],
             max_leaf_nodes=31,
@@ -286,17 +318,54 @@ class Detector:
             n_iter_no_change=20,
             random_state=seed,
         )
-        with _openmp_threads(p["threads"]):
-            self.supervised.fit(self._stacked(X[rows]), y[rows], sample_weight=weights)
-        self._compiled_supervised = CompiledBoosting(self.supervised)
-        sample = rng.choice(len(X), min(len(X), p["unsupervised_max_rows"]), replace=False)
-        self.calibrators["supervised"] = QuantileCalibrator(self._supervised_raw(X[np.sort(sample)]))
-        self.algorithms = [*UNSUPERVISED, "supervised"]
-        self.training_metrics.update(
-            supervised_rows=int(len(rows)),
-            supervised_iterations=int(self.supervised.n_iter_),
-            supervised_seconds=round(time.perf_counter() - started, 3),
-        )
+
+    def _measure_trust(
+        self, stacked: np.ndarray, y: np.ndarray, weights: np.ndarray, pseudo: bool, seed: int
+    ) -> dict | None:
+        """Out-of-fold average precision of the supervised model on the labels it learns from, beside the
+        unsupervised score's on the same rows; ``trusted`` when the supervised one is at least as good.
+
+        A few hundred labels of what the analysts chose to review can teach a model that ranks everything else
+        worse than the unsupervised detectors do: then the unsupervised score stays the ensemble's. Rows counted
+        legitimate without a label (``pseudo``) are measured as the legitimate rows they stand for.
+        """
+        p = self.params
+        folds = int(p.get("trust_folds", 0) or 0)
+        if folds < 2:
+            return None
+        rng = np.random.default_rng(seed + 2)
+        rows = np.arange(len(y))
+        if len(rows) > p["trust_max_rows"]:
+            frauds = rows[y == 1]
+            legit = rng.choice(rows[y != 1], max(p["trust_max_rows"] - len(frauds), 1), replace=False)
+            rows = np.sort(np.concatenate([frauds, legit]))
+        fold_of = rng.permutation(len(rows)) % folds
+        out_of_fold = np.zeros(len(rows))
+        for k in range(folds):
+            fit, held = rows[fold_of != k], rows[fold_of == k]
+            if len(np.unique(y[fit])) < 2:
+                return None
+            model = self._new_supervised(seed)
+            with _openmp_threads(p["threads"]):
+                model.fit(stacked[fit], y[fit], sample_weight=weights[fit])
+            out_of_fold[fold_of == k] = model.predict_proba(stacked[held])[:, 1]
+        unsupervised = self._combine(dict(zip(UNSUPERVISED, stacked[rows, -len(UNSUPERVISED) :].T, strict=True)))
+        supervised_ap = _weighted_ap(y[rows], out_of_fold, weights[rows])
+        unsupervised_ap = _weighted_ap(y[rows], unsupervised, weights[rows])
+        return {
+            "supervised_ap": round(supervised_ap, 4),
+            "unsupervised_ap": round(unsupervised_ap, 4),
+            "rows": int(len(rows)),
+            "pseudo_labelled": bool(pseudo),
+            "trusted": bool(supervised_ap >= unsupervised_ap),
+        }
+
+    def _ensemble(self, components: dict[str, np.ndarray]) -> np.ndarray:
+        """The ensemble's score: the supervised one when trusted (or trust unmeasured), else the unsupervised one."""
+        if "supervised" not in components:
+            return components["unsupervised"]
+        trust = getattr(self, "supervised_trust", None)  # absent in artifacts saved before it existed
+        return components["supervised"] if trust is None or trust["trusted"] else components["unsupervised"]
 
     def _scaled(self, X: np.ndarray) -> np.ndarray:
         """What the forest and the autoencoder read: robust z-scores of every feature but those they never read."""
@@ -343,7 +412,7 @@ class Detector:
         X = np.asarray(X, dtype=np.float32)
         parts = map_blocks(lambda rows: self._score_block(X[rows], reasons, rows.start), len(X))
         components = {name: np.concatenate([p[0][name] for p in parts]) for name in parts[0][0]}
-        score = components["supervised" if "supervised" in components else "unsupervised"]
+        score = self._ensemble(components)
         if not reasons:
             return ScoreOutput(score=score, components=components)
         entries = tuple(np.concatenate([p[1][k] for p in parts]) for k in range(3))
@@ -394,3 +463,28 @@ class Detector:
         if not isinstance(detector, cls):
             raise ArtifactError(f"not a model artifact: it holds a {type(detector).__name__}")
         return detector
+
+
+def _unlabelled_as_legitimate(y: np.ndarray, weight: float, max_rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Labels with unlabelled rows counted legitimate, and per-row weights: ``weight`` for each of them (a sample of
+    at most half of ``max_rows`` of them when there are more, weighted up to stand for the rest), 1 for the labelled.
+    """
+    unlabelled = np.flatnonzero(np.isnan(y))
+    y = y.copy()
+    row_weight = np.ones(len(y))
+    keep = max(max_rows // 2, 1)
+    if len(unlabelled) > keep:
+        rng = np.random.default_rng(seed + 3)
+        chosen = rng.choice(unlabelled, keep, replace=False)
+        row_weight[unlabelled] = weight * len(unlabelled) / keep
+        left_out = np.setdiff1d(unlabelled, chosen)
+        unlabelled = chosen
+        y[left_out] = np.nan
+    else:
+        row_weight[unlabelled] = weight
+    y[unlabelled] = 0.0
+    return y, row_weight
+
+
+def _weighted_ap(y: np.ndarray, score: np.ndarray, weights: np.ndarray) -> float:
+    return float(average_precision_score(y, score, sample_weight=weights))

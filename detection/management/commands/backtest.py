@@ -10,10 +10,22 @@ from django.core.management.base import BaseCommand, CommandError
 from detection.backtests.files import MappingError, load_frame, parse_mapping
 from detection.engine.backtest import FEEDBACK, BacktestConfig, run_backtest
 from detection.engine.leakage import label_leaks
+from detection.engine.offering import DEFAULT_EXPLORE_SHARE, DEFAULT_INVESTIGATE_SHARE
 
 
 def _names(value: str) -> list[str]:
     return [name.strip() for name in value.split(",") if name.strip()]
+
+
+def _params(values: list[str]) -> dict:
+    params = {}
+    for value in values:
+        name, _, number = value.partition("=")
+        try:
+            params[name.strip()] = float(number) if "." in number else int(number)
+        except ValueError as error:
+            raise CommandError(f"--param {value!r}: expected name=number") from error
+    return params
 
 
 class Command(BaseCommand):
@@ -40,6 +52,26 @@ class Command(BaseCommand):
             default=28,
             help="with reported labels, days of labels before the first training day the supervised part learns from",
         )
+        parser.add_argument("--explore-share", type=float, default=DEFAULT_EXPLORE_SHARE, help="with reviews")
+        parser.add_argument("--investigate-share", type=float, default=DEFAULT_INVESTIGATE_SHARE, help="with reviews")
+        parser.add_argument("--queue-days", type=int, default=3, help="with reviews: days an item stays a candidate")
+        parser.add_argument(
+            "--investigate-days", type=int, default=7, help="with reviews: days a confirmed fraud widens the reviews"
+        )
+        parser.add_argument(
+            "--unlabelled-weight",
+            type=float,
+            default=0.1,
+            help="with reviews: weight of an unlabelled row counted legitimate (0: not used)",
+        )
+        parser.add_argument(
+            "--param",
+            nargs="+",
+            action="extend",
+            default=[],
+            metavar="name=number",
+            help="detector parameters (e.g. trust_folds=0 to trust the supervised part unmeasured)",
+        )
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--json", required=True, help="where to write the figures")
 
@@ -65,7 +97,8 @@ class Command(BaseCommand):
             start = int(pd.Timestamp(options["start"], tz="UTC").timestamp())
         # Every other field of the configuration is the option of its name.
         given = {f.name: options[f.name] for f in fields(BacktestConfig) if f.name in options}
-        config = BacktestConfig(**given | {"split": split, "start": start})
+        params = _params(options["param"])
+        config = BacktestConfig(**given | {"split": split, "start": start, "detector_params": params})
         result = run_backtest(frame, config)
         Path(options["json"]).write_text(json.dumps(result, indent=2))
         for model, figures in result["models"].items():

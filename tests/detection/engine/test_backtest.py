@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 
+from detection.engine import backtest, offering
 from detection.engine.backtest import BacktestConfig, run_backtest
 from tests.detection.engine.synthetic import FAST, START, transactions
 from tests.detection.engine.test_metrics import CONTRACT
@@ -95,3 +96,75 @@ def test_backtest_command_refuses_an_attribute_that_gives_the_label_away(tmp_pat
 
     with pytest.raises(CommandError, match="Column 'secret' predicts the label 'label' almost perfectly"):
         call_command("backtest", *arguments, "--json", str(tmp_path / "out.json"))
+
+
+REVIEWS = {"start": START, "train_days": 14, "delay_days": 2, "test_days": 3, "feedback": "reviews"}
+LEARNS_SOON = FAST | {"min_frauds": 5, "trust_folds": 2}
+
+
+def _reviews_config(**overrides) -> BacktestConfig:
+    return BacktestConfig(**REVIEWS | {"reviews_per_day": 12, "detector_params": LEARNS_SOON} | overrides)
+
+
+class _PolicySpy:
+    """Stands in for the policy: records each call's arguments and answer, and answers as the product's policy."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, **kwargs):
+        answer = offering.offer(**kwargs)
+        self.calls.append((kwargs, answer))
+        return answer
+
+
+def test_the_backtest_reviews_what_the_products_own_policy_offers(frame, monkeypatch):
+    assert backtest.offer is offering.offer  # the function the review queue calls (tests/review/test_offering.py)
+    spy = _PolicySpy()
+    monkeypatch.setattr(backtest, "offer", spy)
+
+    result = run_backtest(frame, _reviews_config())
+
+    assert len(spy.calls) == len(result["reviews"]) == 5  # each day from the end of training
+    for (kwargs, answer), day in zip(spy.calls, result["reviews"], strict=True):
+        assert kwargs["budget"] == 12
+        assert day["reviewed"] == len(answer)
+        codes, counts = np.unique(answer.reason, return_counts=True)
+        assert day["by_reason"] == dict(zip(codes.tolist(), counts.tolist(), strict=True))
+
+
+def test_the_backtest_reviews_stay_within_the_daily_budget_widened_investigations_included(frame):
+    result = run_backtest(frame, _reviews_config(investigate_share=0.9))
+
+    assert all(day["reviewed"] <= 12 for day in result["reviews"])
+    assert sum(day["by_reason"].get("investigate_card", 0) for day in result["reviews"]) > 0
+    assert len({row for day in result["reviews"] for row in day["row_ids"]}) == sum(
+        day["reviewed"] for day in result["reviews"]
+    )
+
+
+def test_the_backtest_never_reads_the_truth_of_a_row_nobody_reviewed(frame, monkeypatch):
+    first, second = _PolicySpy(), _PolicySpy()
+    monkeypatch.setattr(backtest, "offer", first)
+    result = run_backtest(frame, _reviews_config())
+    reviewed = {row for day in result["reviews"] for row in day["row_ids"]}
+    flipped = frame.assign(label=np.where(frame["row_id"].isin(reviewed), frame["label"], 1.0 - frame["label"]))
+
+    monkeypatch.setattr(backtest, "offer", second)
+    again = run_backtest(flipped, _reviews_config())
+
+    assert [d["row_ids"] for d in again["reviews"]] == [d["row_ids"] for d in result["reviews"]]
+    for (kwargs, _), (kwargs_again, _) in zip(first.calls, second.calls, strict=True):
+        assert np.array_equal(kwargs["score"], kwargs_again["score"])
+        assert np.array_equal(kwargs["confirmed_cards"], kwargs_again["confirmed_cards"])
+
+
+def test_a_review_is_known_from_the_next_morning_not_the_same_day(frame, monkeypatch):
+    spy = _PolicySpy()
+    monkeypatch.setattr(backtest, "offer", spy)
+
+    result = run_backtest(frame, _reviews_config())
+
+    first_fraud_day = next(i for i, day in enumerate(result["reviews"]) if day["frauds_found"])
+    assert len(spy.calls[first_fraud_day][0]["confirmed_cards"]) == 0
+    assert len(spy.calls[first_fraud_day + 1][0]["confirmed_cards"]) > 0

@@ -1,0 +1,111 @@
+"""Which items to offer analysts for review within a daily budget: the queue policy the product and the backtest share.
+
+A budget of reviews is spent three ways, every offered item counted once against it, and offered in this order:
+
+- **investigate**: a fraud confirmed recently widens the investigation to its card's and its merchant's other
+  candidates (highest score first), up to ``investigate_share`` of the budget;
+- **exploit**: highest score first;
+- **explore**: ``explore_share`` of the budget (chosen before the exploitation fills it) goes to the candidates the
+  models are least sure of (highest ``novelty``: the detectors disagree), so the labels are not only of what the
+  models already rank first.
+
+Each offered item carries a reason code (``REASONS`` gives its words). Pure numpy: the review app adapts its rows to
+these arrays, and ``backtest`` calls the same ``offer`` each replayed day.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+INVESTIGATE_CARD = "investigate_card"
+INVESTIGATE_MERCHANT = "investigate_merchant"
+EXPLORE = "explore"
+HIGH_RISK = "high_risk"
+REASONS = {
+    INVESTIGATE_CARD: "Same card as a fraud confirmed recently",
+    INVESTIGATE_MERCHANT: "Same merchant as a fraud confirmed recently",
+    EXPLORE: "The models disagree on it: its label teaches them most",
+    HIGH_RISK: "Among the highest risk today",
+}
+DEFAULT_EXPLORE_SHARE = 0.1
+DEFAULT_INVESTIGATE_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class Offered:
+    """Positions into the candidates, in the order to offer them, and each one's reason code."""
+
+    index: np.ndarray
+    reason: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def words(self) -> list[str]:
+        return [REASONS[code] for code in self.reason]
+
+
+def offer(
+    *,
+    score,
+    cards,
+    merchants,
+    budget: int,
+    novelty=None,
+    confirmed_cards=(),
+    confirmed_merchants=(),
+    explore_share: float = DEFAULT_EXPLORE_SHARE,
+    investigate_share: float = DEFAULT_INVESTIGATE_SHARE,
+) -> Offered:
+    """At most ``budget`` of the candidates (parallel arrays ``score``, ``cards``, ``merchants``, ``novelty``) to
+    offer: investigations, then the highest scores, then exploration. ``confirmed_*``: the cards and merchants of
+    frauds confirmed recently."""
+    score = np.asarray(score, dtype=np.float64)
+    budget = max(0, min(int(budget), len(score)))
+    taken = np.zeros(len(score), bool)
+    by_score = np.argsort(-score, kind="stable")
+
+    def take(order: np.ndarray, limit: int, code: str) -> tuple[np.ndarray, np.ndarray]:
+        chosen = order[~taken[order]][: max(0, limit)]
+        taken[chosen] = True
+        return chosen, np.full(len(chosen), code, dtype=object)
+
+    parts = []
+    widen = int(round(budget * investigate_share))
+    for code, values, confirmed in (
+        (INVESTIGATE_CARD, cards, confirmed_cards),
+        (INVESTIGATE_MERCHANT, merchants, confirmed_merchants),
+    ):
+        if len(confirmed):
+            parts.append(take(by_score[_member(np.asarray(values)[by_score], confirmed)], widen - taken.sum(), code))
+    explored = None
+    if novelty is not None and explore_share > 0:
+        by_novelty = np.argsort(-np.asarray(novelty, dtype=np.float64), kind="stable")
+        explored = take(by_novelty, int(round(budget * explore_share)), EXPLORE)
+    parts.append(take(by_score, budget - int(taken.sum()), HIGH_RISK))
+    if explored is not None:  # chosen before the highest risk fills the budget, offered after it
+        parts.append(explored)
+    return Offered(
+        np.concatenate([p[0] for p in parts]).astype(np.int64), np.concatenate([p[1] for p in parts]).astype(object)
+    )
+
+
+def novelty(components: dict) -> np.ndarray:
+    """How unsure the models are of each row, in [0, 1]: the gap between the supervised and the unsupervised score
+    when a supervised model exists (the labels say one thing, the traffic another), else the spread of the
+    unsupervised components' scores (one detector finds it strange, another ordinary)."""
+    if components.get("supervised") is not None:
+        return np.abs(np.asarray(components["supervised"], float) - np.asarray(components["unsupervised"], float))
+    parts = [np.asarray(components[k], float) for k in ("isolation_forest", "autoencoder", "tail") if k in components]
+    if not parts:
+        return np.zeros(len(np.asarray(components.get("unsupervised", []))))
+    stacked = np.vstack(parts)
+    return stacked.max(axis=0) - stacked.min(axis=0)
+
+
+def _member(values: np.ndarray, confirmed) -> np.ndarray:
+    confirmed = np.asarray(list(confirmed) if not isinstance(confirmed, np.ndarray) else confirmed)
+    keep = confirmed[confirmed != ""] if confirmed.dtype.kind in "OUS" else confirmed
+    return np.isin(values, keep) & (values != "") if values.dtype.kind in "OUS" else np.isin(values, keep)
