@@ -13,7 +13,7 @@ from core.admin import OrganisationListFilter, ReadOnlyAdmin
 from detection.models import BacktestRun, ModelVersion, RiskPolicy, Score, ScoringJob
 from detection.policy.selectors import risk_policy_current
 from detection.policy.services import risk_policy_create
-from detection.training.services import model_version_challenge
+from detection.training.services import model_version_challenge, model_version_promote
 from transactions.admin import TransactionAdmin
 from transactions.models import Transaction
 
@@ -41,7 +41,7 @@ class ModelVersionAdmin(ScopedReadOnlyAdmin):
     list_filter = [OrganisationListFilter, "status", "challenger"]
     list_select_related = ["organisation"]
     search_fields = ["=version", "error"]
-    actions = ["activate", "challenge"]
+    actions = ["activate", "challenge", "promote"]
     exclude = ["artifact", "mlflow_run_id", "mlflow_run_url"]
     # Every field, in the model's order, but the artifact (its bytes and their format number); the MLflow run as a link.
     readonly_fields = [
@@ -87,10 +87,16 @@ class ModelVersionAdmin(ScopedReadOnlyAdmin):
         permissions=["activate"],
     )
     def challenge(self, request, queryset):
-        """One audited service call (detection.training.services.model_version_challenge), in the request's
-        organisation only."""
+        return self._version_service(request, queryset, model_version_challenge, "v{v} is the challenger.")
+
+    @admin.action(description="Promote the selected challenger to the active version", permissions=["activate"])
+    def promote(self, request, queryset):
+        return self._version_service(request, queryset, model_version_promote, "v{v} is promoted to active.")
+
+    def _version_service(self, request, queryset, service, done: str):
+        """One audited service call (detection.training.services) on one version of the request's organisation."""
         if queryset.count() != 1:
-            self.message_user(request, "Select exactly one version to make the challenger.", messages.ERROR)
+            self.message_user(request, "Select exactly one version.", messages.ERROR)
             return None
         version = queryset.select_related("organisation").get()
         if request.organisation is None or request.organisation.pk != version.organisation_id:
@@ -99,11 +105,11 @@ class ModelVersionAdmin(ScopedReadOnlyAdmin):
             )
             return None
         try:
-            model_version_challenge(version=version, user=request.user, request=request)
+            service(version=version, user=request.user, request=request)
         except ValueError as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return None
-        self.message_user(request, f"v{version.version} is the challenger: it scores live traffic in shadow.")
+        self.message_user(request, done.format(v=version.version))
         return None
 
     def has_activate_permission(self, request):

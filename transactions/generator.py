@@ -86,11 +86,15 @@ class Account:
     favourites: dict = field(default_factory=dict)
 
 
-def generate(accounts: int = 500, days: int = 30, seed: int = 0, start: datetime | None = None) -> pd.DataFrame:
+def generate(
+    accounts: int = 500, days: int = 30, seed: int = 0, start: datetime | None = None, ecommerce_share: float = 0.0
+) -> pd.DataFrame:
     """Generate the transactions of `accounts` accounts over `days` days, sorted by time.
 
     Columns: the canonical fields, `label` (1 injected anomaly, 0 normal), `anomaly_type` ('' when normal) and
-    `attr_terminal_id`. The same arguments always give the same frame.
+    `attr_terminal_id`. The same arguments always give the same frame. With `ecommerce_share`, that share of the
+    accounts shop online with their billing and shipping places and IP country (`_ecommerce`), and reshipping frauds
+    are injected on them; without it the frame is exactly what it was before e-commerce existed.
     """
     rng = np.random.default_rng(seed)
     world = _world(rng, accounts)
@@ -98,6 +102,8 @@ def generate(accounts: int = 500, days: int = 30, seed: int = 0, start: datetime
     normal = [_normal_rows(rng, world, person, days) for person in people]
     rows = pd.concat([frame for frame in normal if len(frame)], ignore_index=True)
     rows = pd.concat([rows, _anomalies(rng, world, people, rows, days)], ignore_index=True)
+    if ecommerce_share > 0:
+        rows = _ecommerce(np.random.default_rng([seed, 1]), world, people, rows, days, ecommerce_share)
     return _finish(rows, world, seed, start or DEFAULT_START)
 
 
@@ -334,6 +340,78 @@ def _compromised_merchant(rng, world, person, people, days, baseline, room):
                 anomaly_type="compromised_merchant",
             )
         )
+    return pd.concat(frames, ignore_index=True)
+
+
+# ---------------------------------------------------------------- e-commerce: billing, shipping, IP country
+
+RESHIPPING_RATE = 0.015  # reshipping frauds per e-commerce order (card-not-present fraud runs high)
+DROP_CITIES = 6  # reshippers' drop addresses, each used for several stolen cards
+
+
+def _ecommerce(rng, world: World, people: list[Account], rows: pd.DataFrame, days: int, share: float) -> pd.DataFrame:
+    """A share of the accounts shop online as e-commerce customers: each online order carries the billing place (the
+    account's home, its postal code and country), a shipping place (home, now and then a second address of the
+    same city) and the IP's country (home, rarely abroad). Reshipping frauds come on top: a stolen card's details
+    used for a few dear orders within days, billed to the card holder's home but shipped to a reshipper's drop
+    address (one drop serves several cards), from an IP abroad; labelled `reshipping`."""
+    shoppers = [person for person in people if rng.random() < share]
+    if not shoppers:
+        return rows
+    homes = {p.account_id: (p, f"{p.city:02d}{int(rng.integers(0, 1000)):03d}") for p in shoppers}
+    rows = rows.copy()
+    online = (rows["channel"] == "online") & rows["account_id"].isin(homes)
+    for account_id, index in rows.index[online].groupby(rows.loc[online, "account_id"]).items():
+        person, postal = homes[account_id]
+        _place_orders(rng, rows, index, person, postal)
+    fraud = _reshipping(rng, world, homes, int(online.sum()), days)
+    return pd.concat([rows, fraud], ignore_index=True) if len(fraud) else rows
+
+
+def _place_orders(rng, rows: pd.DataFrame, index, person: Account, postal: str, ship_to=None, ip=None) -> None:
+    count = len(index)
+    rows.loc[index, "billing_latitude"] = person.lat
+    rows.loc[index, "billing_longitude"] = person.lon
+    rows.loc[index, "billing_postal_code"] = postal
+    rows.loc[index, "billing_country"] = person.country
+    if ship_to is None:
+        second = rng.random(count) < 0.1  # a second address in the same city: work, family
+        rows.loc[index, "shipping_latitude"] = person.lat + np.where(second, rng.normal(0, 0.05, count), 0.0)
+        rows.loc[index, "shipping_longitude"] = person.lon + np.where(second, rng.normal(0, 0.07, count), 0.0)
+        rows.loc[index, "shipping_postal_code"] = np.where(second, f"{postal[:2]}9{postal[3:]}", postal)
+        rows.loc[index, "shipping_country"] = person.country
+    else:
+        country, lat, lon, drop_postal = ship_to
+        rows.loc[index, "shipping_latitude"] = lat
+        rows.loc[index, "shipping_longitude"] = lon
+        rows.loc[index, "shipping_postal_code"] = drop_postal
+        rows.loc[index, "shipping_country"] = country
+    if ip is None:
+        abroad = rng.random(count) < 0.03  # on holiday
+        ip = np.where(abroad, rng.choice([city[0] for city in HOME_CITIES], count), person.country)
+    rows.loc[index, "ip_country"] = ip
+
+
+def _reshipping(rng, world: World, homes: dict, orders: int, days: int) -> pd.DataFrame:
+    drops = []
+    for number in range(DROP_CITIES):
+        city = int(rng.integers(0, len(HOME_CITIES) + len(FAR_CITIES)))
+        country, lat, lon = _city(city)
+        drops.append((country, lat + rng.normal(0, 0.05), lon + rng.normal(0, 0.07), f"D{number:04d}"))
+    shoppers = list(homes.values())
+    frames, wanted = [], max(3, int(RESHIPPING_RATE * orders))
+    pool = np.concatenate([world.pools[(-1, c)] for c in ("electronics", "entertainment") if (-1, c) in world.pools])
+    while sum(len(f) for f in frames) < wanted:
+        person, postal = shoppers[int(rng.integers(len(shoppers)))]
+        count = int(rng.integers(2, 5))
+        merchant = rng.choice(pool, size=count)
+        amount = _amounts(rng, world.category[merchant], 1.0, factor=rng.uniform(1.5, 3.0))
+        seconds = _window(rng, days, rng.uniform(1, 4) * 86400, count)
+        frame = _rows(rng, world, person, seconds, merchant, amount, label=1, anomaly_type="reshipping")
+        drop = drops[int(rng.integers(len(drops)))]
+        ip = drop[0] if rng.random() < 0.5 else _city(int(rng.integers(len(HOME_CITIES), len(HOME_CITIES) + 6)))[0]
+        _place_orders(rng, frame, frame.index, person, postal, ship_to=drop, ip=ip)
+        frames.append(frame)
     return pd.concat(frames, ignore_index=True)
 
 

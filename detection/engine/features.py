@@ -103,13 +103,12 @@ REPEAT_SPIKE_ORDINARY = math.log(2.5)  # a 7-day peak up to 2.5x the typical amo
 REPEAT_SPIKE_WEIGHT = 0.5  # log-ratio added per unit of log-ratio the peak goes beyond it
 REPEAT_SPIKE_DIRECTIONS: dict[str, int] = {"a_amount_vs_typical_after_spike": 1}
 REPEAT_SPIKE_FEATURES = tuple(REPEAT_SPIKE_DIRECTIONS)
-# What the forest and the autoencoder never read.
-NOT_READ_BY_FOREST_OR_AUTOENCODER = (*SUPERVISED_ONLY_FEATURES, *REPEAT_SPIKE_FEATURES)
 # Card-not-present signals (``FeatureSpec.card_not_present``, only when the training data had any of the places, so
 # that a sender without them keeps exactly its features): how far the billing place lies from where the goods go,
 # whether the shipping place is new for the account (its last 30 days never shipped there), how far the shipping
 # place lies from the account's usual places (the mean of its last 30 days' billing and shipping points), and whether
-# the IP's country differs from the billing country. Each is 0 where a field it needs is missing: neutral.
+# the IP's country differs from the billing country. Each is 0 where a field it needs is missing: neutral. Deviations
+# read by the tail model (and the supervised model): the forest and the autoencoder keep their inputs.
 CARD_NOT_PRESENT_DIRECTIONS: dict[str, int] = {
     "billing_shipping_km_log": 1,
     "a_new_shipping_place": 1,
@@ -118,6 +117,8 @@ CARD_NOT_PRESENT_DIRECTIONS: dict[str, int] = {
 }
 CARD_NOT_PRESENT_FEATURES = tuple(CARD_NOT_PRESENT_DIRECTIONS)
 SHIPPING_PLACE_DECIMALS = 2  # coordinates rounded to about a kilometre name a place without a postal code
+# What the forest and the autoencoder never read.
+NOT_READ_BY_FOREST_OR_AUTOENCODER = (*SUPERVISED_ONLY_FEATURES, *REPEAT_SPIKE_FEATURES, *CARD_NOT_PRESENT_FEATURES)
 # Features whose tail-model surprise is never below their observed rarity in the training rows (``TailModel``'s
 # floor): the amount itself. The exponential tail fitted on the body of the log-amounts under-rates amounts rarer than
 # anything ordinary traffic shows when the amounts' tail falls faster than exponential (the largest customers' ranges
@@ -142,7 +143,7 @@ class FeatureSpec:
     repeat_spike: bool = False
     # Whether the card-not-present features exist (``CARD_NOT_PRESENT_FEATURES``); older specs read False, as above.
     card_not_present: bool = False
-    # Attributes read as they are rather than on a signed log scale (``attributes_read_linearly``); a tuple, so specs
+    # Attributes read as they are rather than on a signed log scale (``inputs.signed_attributes``); a tuple, so specs
     # pickled before it existed read the class default (none) and keep the log scale they were trained on.
     linear_attributes: tuple[str, ...] = ()
 

@@ -4,6 +4,7 @@ import pytest
 from django.urls import reverse
 
 from accounts.services import ADMIN
+from core.models import AuditEvent
 from detection.jobs.services import upload_source
 from detection.models import ModelVersion, RiskPolicy, ScoringJob
 from detection.policy.selectors import risk_policy_current
@@ -112,3 +113,33 @@ def test_the_add_policy_form_starts_from_the_organisations_policy_in_force(staff
     initial = response.context["adminform"].form.initial
     assert initial["organisation"] == organisation.pk
     assert initial["review_threshold"] == ours["riskpolicy"].review_threshold
+
+
+def test_the_admins_actions_make_a_challenger_then_promote_it_audited(staff_client, ours, theirs):
+    ready = ModelVersionFactory(organisation=ours["modelversion"].organisation, version=43)
+    url = reverse("admin:detection_modelversion_changelist")
+
+    staff_client.post(url, {"action": "challenge", "_selected_action": [ready.pk]})
+    assert ModelVersion.objects.get(pk=ready.pk).challenger
+    staff_client.post(url, {"action": "promote", "_selected_action": [ready.pk]})
+
+    statuses = dict(ModelVersion.objects.values_list("version", "status"))
+    assert statuses == {41: "active", 42: "retired", 43: "active"}  # theirs left as it is
+    assert list(
+        AuditEvent.objects.filter(action__startswith="model.").order_by("id").values_list("action", flat=True)
+    ) == [
+        "model.challenge",
+        "model.promote",
+    ]
+
+
+def test_the_challenge_action_refuses_another_organisations_version(staff_client, theirs):
+    their_ready = ModelVersionFactory(organisation=theirs["modelversion"].organisation, version=44)
+
+    response = staff_client.post(
+        reverse("admin:detection_modelversion_changelist"),
+        {"action": "challenge", "_selected_action": [their_ready.pk]},
+    )
+
+    assert response.status_code in (200, 302)
+    assert not ModelVersion.objects.filter(challenger=True).exists()

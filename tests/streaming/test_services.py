@@ -127,3 +127,18 @@ def test_the_source_is_made_once_and_an_existing_one_of_any_kind_is_taken():
     assert stream_source(organisation=organisation, name="transactions.in") == made
     assert made.kind == Source.Kind.PARTNER
     assert stream_source(organisation=organisation, name="acme") == partner
+
+
+@pytest.mark.django_db
+def test_a_message_with_card_not_present_places_stores_them_and_a_bad_one_is_a_dead_letter_naming_the_field(
+    source, active_model
+):
+    places = {"billing_country": "FR", "shipping_country": "DE", "shipping_latitude": 52.52, "ip_country": "NL"}
+    bodies = encoded([transaction_body(1) | places, transaction_body(2) | {"shipping_latitude": 95}])
+
+    outcome = messages_score(source=source, bodies=bodies)
+
+    assert set(outcome.decisions) == {0} and set(outcome.dead_letters) == {1}
+    assert "shipping_latitude" in outcome.dead_letters[1].decode()
+    stored = Transaction.objects.values(*places).get(source=source, transaction_id="s-1")
+    assert stored == places

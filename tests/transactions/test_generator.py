@@ -6,7 +6,9 @@ import pandas as pd
 import pytest
 
 from transactions.generator import ANOMALY_TYPES, generate
-from transactions.validation import CANONICAL_FIELDS, frame_clean
+from transactions.validation import CANONICAL_FIELDS, PLACE_FIELDS, frame_clean
+
+PLACES = list(PLACE_FIELDS)
 
 
 @pytest.fixture(scope="module")
@@ -92,3 +94,33 @@ def test_a_world_of_eleven_days_or_more_is_what_it_was(accounts, days, seed, row
     frame = generate(accounts=accounts, days=days, seed=seed)
     assert len(frame) == rows
     assert round(float(frame["amount"].sum()), 2) == total
+
+
+def test_without_an_ecommerce_share_no_row_has_a_place():
+    frame = generate(accounts=60, days=10, seed=3)
+
+    assert frame[["billing_latitude", "shipping_latitude"]].isna().all().all()
+    assert (frame[["billing_country", "shipping_country", "ip_country", "shipping_postal_code"]] == "").all().all()
+    assert "reshipping" not in set(frame["anomaly_type"])
+
+
+def test_an_ecommerce_share_leaves_the_other_rows_as_they_were():
+    plain = generate(accounts=60, days=10, seed=3)
+    shop = generate(accounts=60, days=10, seed=3, ecommerce_share=0.5)
+
+    kept = shop[shop["anomaly_type"] != "reshipping"].drop(columns=["transaction_id", *PLACES])
+    assert kept.reset_index(drop=True).equals(plain.drop(columns=["transaction_id", *PLACES]))
+
+
+def test_ecommerce_orders_carry_places_and_reshipping_frauds_ship_elsewhere():
+    frame = generate(accounts=200, days=20, seed=1, ecommerce_share=0.5)
+
+    placed = frame[frame["billing_country"] != ""]
+    assert len(placed) and (placed["channel"] == "online").all()
+    assert (placed["shipping_country"] != "").all() and (placed["ip_country"] != "").all()
+    reshipped = frame[frame["anomaly_type"] == "reshipping"]
+    assert len(reshipped) >= 3 and (reshipped["label"] == 1).all()
+    assert (reshipped["shipping_postal_code"].str.startswith("D")).all()  # a reshipper's drop address
+    assert (reshipped["shipping_postal_code"] != reshipped["billing_postal_code"]).all()
+    clean, errors = frame_clean(frame[list(CANONICAL_FIELDS)])
+    assert not errors

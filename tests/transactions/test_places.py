@@ -5,7 +5,7 @@ import csv
 
 import pytest
 
-from transactions.files import read_mapped_chunks
+from transactions.files import guess_mapping, read_mapped_chunks
 from transactions.validation import PLACE_FIELDS, FieldError, Reason, transaction_clean
 
 GOOD = {"transaction_id": "t1", "timestamp": "2026-01-05 10:00:00", "account_id": "a1", "amount": "12.50"}
@@ -85,3 +85,16 @@ def test_a_file_with_places_is_read_as_one_dict_is_and_errors_name_row_and_field
     expected = transaction_clean(rows[0]).data
     assert {name: stored[0][name] for name in PLACE_FIELDS} == {name: expected[name] for name in PLACE_FIELDS}
     assert (stored[1]["billing_country"], stored[1]["ip_country"]) == ("", "")
+
+
+def test_an_uploads_place_columns_are_guessed_from_their_usual_names():
+    header = ["id", "date", "user_id", "amount", "billing_zip", "billing_country", "shipping_lat", "shipping_lng"]
+
+    mapping = guess_mapping([*header, "ip_country"])
+
+    assert {k: mapping[k] for k in ("billing_postal_code", "billing_country", "ip_country")} == {
+        "billing_postal_code": "billing_zip",
+        "billing_country": "billing_country",
+        "ip_country": "ip_country",
+    }
+    assert (mapping["shipping_latitude"], mapping["shipping_longitude"]) == ("shipping_lat", "shipping_lng")

@@ -144,3 +144,13 @@ def test_retraining_without_enough_labels_stays_ready_saying_why(history, settin
     version = ModelVersion.objects.get(pk=version_id)
     assert version.status == ModelVersion.Status.READY
     assert version.promotion_check["reason"].startswith("No labelled transaction to compare on")
+
+
+def test_an_unknown_promotion_metric_is_a_system_check_error(settings):
+    from detection.checks import retrain_promote_metric_known
+
+    settings.RETRAIN_PROMOTE_METRIC = "accuracy"
+
+    (error,) = retrain_promote_metric_known(None)
+
+    assert error.id == "detection.E001" and "accuracy" in error.msg

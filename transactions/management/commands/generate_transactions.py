@@ -24,6 +24,13 @@ class Command(BaseCommand):
         parser.add_argument("--days", type=int, default=30)
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument(
+            "--ecommerce-share",
+            type=float,
+            default=0.0,
+            help="Share of the accounts (0 to 1) that shop online with billing and shipping places and an IP country, "
+            "with reshipping frauds injected on them (anomaly_type 'reshipping'). Default 0: none.",
+        )
+        parser.add_argument(
             "--start",
             default=DEFAULT_START.date().isoformat(),
             help="First day (YYYY-MM-DD), or 'recent' for the last --days days up to now. Default: 2026-01-01.",
@@ -42,8 +49,11 @@ class Command(BaseCommand):
     def handle(self, *args, accounts, days, seed, start, output, store, source, with_labels, **options):
         if accounts < 1 or days < 1:
             raise CommandError("--accounts and --days must be at least 1")
+        share = options["ecommerce_share"]
+        if not 0 <= share <= 1:
+            raise CommandError(f"--ecommerce-share must lie between 0 and 1, got {share}")
         organisation = organisation_from_option(options["organisation"]) if store else None
-        frame = generate(accounts=accounts, days=days, seed=seed, start=self._start(start, days))
+        frame = generate(accounts=accounts, days=days, seed=seed, start=self._start(start, days), ecommerce_share=share)
         if start == "recent":  # up to now: the rest of today has not happened yet
             frame = frame[frame["timestamp"] <= pd.Timestamp.now(tz=UTC)].reset_index(drop=True)
         anomalies = int(frame["label"].sum())
