@@ -1,8 +1,8 @@
 """Lists: a CSV of 1,000,000 entries imported into a list (target < 10 s), and the cost of a lookup in a list of
 100,000 entries, one value at a time and in batches of 1,000 (target: microseconds).
 
-The import is `list_entries_import` as the list's page runs it (read and normalise the CSV, COPY into staging,
-INSERT … ON CONFLICT, audit, commit), into a new list each run; "again" imports the same file into the same list
+The import is `list_entries_import` as the list's page runs it (read and normalise the CSV, COPY into the table while
+reading, audit, commit), into a new list each run; "again" imports the same file into the same list
 (every value already there: nothing written). Runs against a throw-away database (`bench_lists` unless
 TEST_DB_NAME is set), created and dropped here.
 

@@ -179,7 +179,7 @@ def in_process(organisation_id: int, transaction_ids: list[str], repeats: int) -
                     _Computed.of(loaded.detector, columns, targets, organisation_id=organisation_id)
                     times.setdefault((name, on), []).append(time.thread_time() - started)
     ms = {key: statistics.median(values) * 1000 for key, values in times.items()}
-    return {
+    return decide_one_row(organisation_id, loaded, singles) | {
         "in_process_single_cpu_ms_without": round(ms["single", False], 3),
         "in_process_single_cpu_ms_with": round(ms["single", True], 3),
         "in_process_single_growth_ms": round(ms["single", True] - ms["single", False], 3),
@@ -187,6 +187,35 @@ def in_process(organisation_id: int, transaction_ids: list[str], repeats: int) -
         "in_process_batch_rows_per_cpu_s_with": round(len(stored) / ms["batch", True] * 1000),
         "in_process_batch_share_kept": round(ms["batch", False] / ms["batch", True], 3),
     }
+
+
+def decide_one_row(organisation_id: int, loaded, singles, repeats: int = 5) -> dict:
+    """The CPU of deciding one scored row alone (rules.deciding.decide_batch), the rules on: the single score's share
+    of the 50 rules without the scoring around it."""
+    import detection.scoring.deciding as deciding
+    from detection.scoring.services import _Computed
+    from rules.deciding import decide_batch
+
+    rules_switch(organisation_id, on=True)
+    scored = []
+
+    def kept(batch):
+        scored.append(batch)
+        return decide_batch(batch)
+
+    deciding.decider_register(kept)
+    try:
+        for columns, targets in singles:
+            _Computed.of(loaded.detector, columns, targets, organisation_id=organisation_id)
+    finally:
+        deciding.decider_unregister(kept)
+    times = []
+    for _ in range(repeats):
+        for batch in scored:
+            started = time.thread_time()
+            decide_batch(batch)
+            times.append(time.thread_time() - started)
+    return {"decide_one_row_cpu_ms": round(statistics.median(times) * 1000, 3)}
 
 
 def main() -> None:

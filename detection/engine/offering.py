@@ -4,10 +4,9 @@ A budget of reviews is spent three ways, every offered item counted once against
 
 - **investigate**: a fraud confirmed recently widens the investigation to its card's and its merchant's other
   candidates (highest score first), up to ``investigate_share`` of the budget;
-- **exploit**: highest score first;
-- **explore**: ``explore_share`` of the budget (chosen before the exploitation fills it) goes to the candidates the
-  models are least sure of (highest ``novelty``: the detectors disagree), so the labels are not only of what the
-  models already rank first.
+- **exploit**: highest score first, all the budget but the exploration's share;
+- **explore**: ``explore_share`` of the budget goes to the other candidates the models are least sure of (highest
+  ``novelty``: the detectors disagree), so the labels are not only of what the models already rank first.
 
 Each offered item carries a reason code (``REASONS`` gives its words). Pure numpy: the review app adapts its rows to
 these arrays, and ``backtest`` calls the same ``offer`` each replayed day.
@@ -80,13 +79,10 @@ def offer(
     ):
         if len(confirmed):
             parts.append(take(by_score[_member(np.asarray(values)[by_score], confirmed)], widen - taken.sum(), code))
-    explored = None
-    if novelty is not None and explore_share > 0:
-        by_novelty = np.argsort(-np.asarray(novelty, dtype=np.float64), kind="stable")
-        explored = take(by_novelty, int(round(budget * explore_share)), EXPLORE)
-    parts.append(take(by_score, budget - int(taken.sum()), HIGH_RISK))
-    if explored is not None:  # chosen before the highest risk fills the budget, offered after it
-        parts.append(explored)
+    explore = int(round(budget * explore_share)) if novelty is not None else 0
+    parts.append(take(by_score, budget - int(taken.sum()) - explore, HIGH_RISK))
+    if explore:
+        parts.append(take(np.argsort(-np.asarray(novelty, dtype=np.float64), kind="stable"), explore, EXPLORE))
     return Offered(
         np.concatenate([p[0] for p in parts]).astype(np.int64), np.concatenate([p[1] for p in parts]).astype(object)
     )

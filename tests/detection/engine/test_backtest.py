@@ -98,6 +98,11 @@ def test_backtest_command_refuses_an_attribute_that_gives_the_label_away(tmp_pat
         call_command("backtest", *arguments, "--json", str(tmp_path / "out.json"))
 
 
+@pytest.fixture(scope="module")
+def small_frame():
+    return transactions(accounts=30, days=20, fraud_share=0.05, seed=5)
+
+
 REVIEWS = {"start": START, "train_days": 14, "delay_days": 2, "test_days": 3, "feedback": "reviews"}
 LEARNS_SOON = FAST | {"min_frauds": 5, "trust_folds": 2}
 
@@ -118,12 +123,12 @@ class _PolicySpy:
         return answer
 
 
-def test_the_backtest_reviews_what_the_products_own_policy_offers(frame, monkeypatch):
+def test_the_backtest_reviews_what_the_products_own_policy_offers(small_frame, monkeypatch):
     assert backtest.offer is offering.offer  # the function the review queue calls (tests/review/test_offering.py)
     spy = _PolicySpy()
     monkeypatch.setattr(backtest, "offer", spy)
 
-    result = run_backtest(frame, _reviews_config())
+    result = run_backtest(small_frame, _reviews_config())
 
     assert len(spy.calls) == len(result["reviews"]) == 5  # each day from the end of training
     for (kwargs, answer), day in zip(spy.calls, result["reviews"], strict=True):
@@ -133,8 +138,8 @@ def test_the_backtest_reviews_what_the_products_own_policy_offers(frame, monkeyp
         assert day["by_reason"] == dict(zip(codes.tolist(), counts.tolist(), strict=True))
 
 
-def test_the_backtest_reviews_stay_within_the_daily_budget_widened_investigations_included(frame):
-    result = run_backtest(frame, _reviews_config(investigate_share=0.9))
+def test_the_backtest_reviews_stay_within_the_daily_budget_widened_investigations_included(small_frame):
+    result = run_backtest(small_frame, _reviews_config(investigate_share=0.9))
 
     assert all(day["reviewed"] <= 12 for day in result["reviews"])
     assert sum(day["by_reason"].get("investigate_card", 0) for day in result["reviews"]) > 0
@@ -143,12 +148,14 @@ def test_the_backtest_reviews_stay_within_the_daily_budget_widened_investigation
     )
 
 
-def test_the_backtest_never_reads_the_truth_of_a_row_nobody_reviewed(frame, monkeypatch):
+def test_the_backtest_never_reads_the_truth_of_a_row_nobody_reviewed(small_frame, monkeypatch):
     first, second = _PolicySpy(), _PolicySpy()
     monkeypatch.setattr(backtest, "offer", first)
-    result = run_backtest(frame, _reviews_config())
+    result = run_backtest(small_frame, _reviews_config())
     reviewed = {row for day in result["reviews"] for row in day["row_ids"]}
-    flipped = frame.assign(label=np.where(frame["row_id"].isin(reviewed), frame["label"], 1.0 - frame["label"]))
+    flipped = small_frame.assign(
+        label=np.where(small_frame["row_id"].isin(reviewed), small_frame["label"], 1.0 - small_frame["label"])
+    )
 
     monkeypatch.setattr(backtest, "offer", second)
     again = run_backtest(flipped, _reviews_config())
@@ -159,11 +166,11 @@ def test_the_backtest_never_reads_the_truth_of_a_row_nobody_reviewed(frame, monk
         assert np.array_equal(kwargs["confirmed_cards"], kwargs_again["confirmed_cards"])
 
 
-def test_a_review_is_known_from_the_next_morning_not_the_same_day(frame, monkeypatch):
+def test_a_review_is_known_from_the_next_morning_not_the_same_day(small_frame, monkeypatch):
     spy = _PolicySpy()
     monkeypatch.setattr(backtest, "offer", spy)
 
-    result = run_backtest(frame, _reviews_config())
+    result = run_backtest(small_frame, _reviews_config())
 
     first_fraud_day = next(i for i, day in enumerate(result["reviews"]) if day["frauds_found"])
     assert len(spy.calls[first_fraud_day][0]["confirmed_cards"]) == 0

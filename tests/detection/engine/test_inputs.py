@@ -10,6 +10,7 @@ from detection.engine.detector import WEIGHTS, Detector
 from detection.engine.features import build_features
 from detection.engine.inputs import component_weights, history_support
 from detection.engine.metrics import average_precision, roc_auc
+from detection.engine.profile import TailModel
 from tests.detection.engine.synthetic import FAST, START, transactions
 
 
@@ -151,3 +152,19 @@ def test_attributes_keep_their_signal_against_a_plain_isolation_forest(fitted, a
     y = test["label"].to_numpy()
     assert average_precision(y, score) >= average_precision(y, plain_score)
     assert roc_auc(y, score) >= roc_auc(y, plain_score) - 0.01
+
+
+def test_an_artifact_saved_before_these_decisions_scores_as_it_did():
+    frame = transactions(accounts=12, days=12, seed=5)
+    detector = Detector(**FAST).fit(_unlabelled(frame), seed=0)
+    before = detector.score_frame(_unlabelled(frame), reasons=False).score
+    state = detector.__dict__.copy()
+    for name in ("weights", "informative", "history_support"):
+        state.pop(name)
+    old = Detector.__new__(Detector)
+    old.__dict__.update(state)
+    tail_state = detector.tail.__dict__.copy()
+    tail_state.pop("centers")
+    old.tail = TailModel.__new__(TailModel)
+    old.tail.__setstate__(tail_state)
+    np.testing.assert_array_equal(old.score_frame(_unlabelled(frame), reasons=False).score, before)

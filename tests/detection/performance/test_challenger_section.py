@@ -1,11 +1,15 @@
 """The performance page's champion and challenger section, and the buttons that make, end and promote a challenger."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from core.models import AuditEvent
 from detection.models import ModelVersion, ShadowScore
+from detection.policy.selectors import risk_policy_invalidate
 from tests.detection.performance.conftest import labelled_score
+from tests.detection.performance.test_queries import EXPECTED_QUERIES
 from tests.factories import ModelVersionFactory
 
 URL = reverse("detection:performance")
@@ -111,3 +115,22 @@ def test_another_organisations_admin_finds_no_such_version(other_admin_client, s
 
     assert response.status_code == 404
     assert not ModelVersion.objects.filter(challenger=True).exists()
+
+
+def test_the_section_costs_the_same_queries_however_many_transactions_both_scored(
+    viewer_client, champion_and_challenger, frozen_now
+):
+    champion, challenger = champion_and_challenger
+    viewer_client.get(URL)  # the session's and permissions' first reads out of the way
+    risk_policy_invalidate()  # the policy in force is read in both (it is cached for a while per process)
+    with CaptureQueriesContext(connection) as before:
+        viewer_client.get(URL)
+    for k in range(40):
+        shadow(labelled_score(champion, 0.3, 0, at=frozen_now), 0.2 + k / 100, challenger)
+
+    risk_policy_invalidate()
+    with CaptureQueriesContext(connection) as after:
+        response = viewer_client.get(URL)
+
+    assert response.context["shadow"].scored == 80
+    assert len(after) == len(before) <= EXPECTED_QUERIES + 2  # the pairs, their transactions
