@@ -195,8 +195,10 @@ def decide_one_row(organisation_id: int, loaded, singles, repeats: int = 5) -> d
     import detection.scoring.deciding as deciding
     from detection.scoring.services import _Computed
     from rules.deciding import decide_batch
+    from rules.deciding.ruleset import rule_sets_forget
 
     rules_switch(organisation_id, on=True)
+    rule_sets_forget()  # this process may hold the rules off for up to a second after the switch
     scored = []
 
     def kept(batch):
