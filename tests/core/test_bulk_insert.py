@@ -14,6 +14,7 @@ from tests.factories import default_organisation
 from transactions import bulk
 from transactions.bulk import insert_rows
 from transactions.models import Source, Transaction
+from transactions.validation import PLACE_FIELDS
 
 AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -33,6 +34,9 @@ def clean_row(i: int, **extra) -> dict:
         "location_distance_km": 1.5 if i % 3 else None,
         "country": "FR",
         "device_id": "",
+        **{name: None if name.endswith(("latitude", "longitude")) else "" for name in PLACE_FIELDS},
+        "shipping_country": "DE" if i % 2 else "",
+        "shipping_latitude": 52.5 if i % 2 else None,
         "attributes": {"note": "line\nbreak", "n": i},
         "label": 1 if i % 5 == 0 else None,
         "labelled_at": AT,
