@@ -26,6 +26,7 @@ from detection.engine.features import (
 )
 from detection.engine.frame import ATTR_PREFIX, PLACE_COLUMNS, Frame
 from detection.engine.windows import factorized
+from detection.scoring.adapters import STORED_FIELDS
 from rules.language import FUNCTION_DESCRIPTIONS, Schema, Type
 
 ATTRIBUTES_PREFIX = "attributes."
@@ -372,16 +373,8 @@ for _component in COMPONENTS:
     _field(f"score_{_component}", Type.NUMBER, f"Score of {_COMPONENT_WORDS[_component]}, 0 to 1.", "model")
 
 
-# Stored fields the engine's frame does not carry: read for the scored rows only when a rule reads them.
-STORED_FIELDS = (
-    "device_id",
-    "currency",
-    "billing_postal_code",
-    "billing_country",
-    "shipping_postal_code",
-    "shipping_country",
-    "ip_country",
-)
+# STORED_FIELDS (detection.scoring.adapters, which reads them from the store): stored fields the engine's frame does
+# not carry, read for the scored rows only when a rule reads them.
 FIRST_DEVICE = "first_device_for_account"
 
 
