@@ -119,12 +119,7 @@ def _rule_fire(*, rule_id: int, score_ids: list[int]) -> list[Alert]:
             continue
         seen.add(score.transaction_id)
         alerts.append(Alert(rule=rule, transaction=score.transaction, score=score))
-    if not alerts:
-        return []
-    Alert.objects.bulk_create(alerts)
-    if rule.channel != AlertRule.Channel.IN_APP:
-        _deliveries_plan(rule=rule, alerts=alerts)
-    return alerts
+    return _alerts_store(rule=rule, alerts=alerts)
 
 
 def alerts_evaluate_drift(event: DriftMeasured) -> list[Alert]:
@@ -154,6 +149,11 @@ def _drift_rule_fire(*, rule_id: int, measurement_ids) -> list[Alert]:
         for m in above
         if (m.day, m.feature) not in fired
     ]
+    return _alerts_store(rule=rule, alerts=alerts)
+
+
+def _alerts_store(*, rule: AlertRule, alerts: list[Alert]) -> list[Alert]:
+    """A rule's new alerts stored, and their deliveries planned unless the rule rings the bell only."""
     if not alerts:
         return []
     Alert.objects.bulk_create(alerts)
