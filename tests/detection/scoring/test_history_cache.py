@@ -407,6 +407,8 @@ def test_rows_a_look_has_read_are_not_adopted_twice(settings, monkeypatch):
                     None,
                     None,
                     t.source_id,
+                    *(None, None, None, None),  # the places: coordinates, then codes
+                    *("", "", "", "", ""),
                 )
                 for t in mine
             ]
