@@ -21,6 +21,7 @@ medians and its ratio to ordinary's.
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import time
 import uuid
@@ -64,7 +65,7 @@ def corner_rows_sql(*, account: str, merchant: str, rows: int, other: str) -> st
                '{key}', {others}, round((10 + (i * 7919 % 20000) / 100.0)::numeric, 2),
                s.currency, s.merchant_category, s.channel, s.country, '', '{{}}', 0, 'import',
                timestamptz '{HISTORY_TO}', now()
-        FROM generate_series(0, {rows - 1}) i, (
+        FROM generate_series(0::bigint, {rows - 1}) i, (
             SELECT source_id AS id, currency, merchant_category, channel, country FROM transactions_transaction
             ORDER BY id LIMIT 1
         ) s
@@ -75,14 +76,22 @@ def ensure_corners(account_rows: int, merchant_rows: int) -> None:
     """The corners database with the account's and the merchant's rows, made once (again when the sizes changed)."""
     wanted = f"{account_rows}/{merchant_rows}"
     if database_exists(CORNERS_DB):
-        made = psql("SELECT coalesce(max(description), '') FROM corners_made", CORNERS_DB)
-        if made == wanted:
-            return
+        try:
+            if psql("SELECT max(description) FROM corners_made", CORNERS_DB) == wanted:
+                return
+        except subprocess.CalledProcessError:  # a build that did not finish
+            pass
         psql(f'DROP DATABASE "{CORNERS_DB}" WITH (FORCE)')
     started = time.monotonic()
     psql(f'CREATE DATABASE "{CORNERS_DB}" TEMPLATE "{BENCH_DB}"')
-    psql(corner_rows_sql(account=ACCOUNT, merchant="", rows=account_rows, other="merchant_id"), CORNERS_DB)
-    psql(corner_rows_sql(account="", merchant=MERCHANT, rows=merchant_rows, other="account_id"), CORNERS_DB)
+    for sql in (
+        corner_rows_sql(account=ACCOUNT, merchant="", rows=account_rows, other="merchant_id"),
+        corner_rows_sql(account="", merchant=MERCHANT, rows=merchant_rows, other="account_id"),
+    ):
+        try:
+            psql(sql, CORNERS_DB)
+        except subprocess.CalledProcessError as error:
+            raise SystemExit(f"making the corner rows failed: {error.stderr}") from error
     psql("VACUUM ANALYZE transactions_transaction", CORNERS_DB)
     psql(f"CREATE TABLE corners_made (description text); INSERT INTO corners_made VALUES ('{wanted}')", CORNERS_DB)  # noqa: S608
     print(f"made {CORNERS_DB} ({wanted} rows) in {time.monotonic() - started:.0f} s", flush=True)

@@ -1,6 +1,7 @@
 """Where an import's PostgreSQL CPU goes: the handbook's first chunks stored by `transactions_store_frame` into an
 emptied store, once as the schema is and once without each part (an index, the label events' foreign key, the
-source check trigger, the label events themselves), each variant's PostgreSQL backend CPU per 1,000,000 rows.
+source check trigger, the label events themselves) and by the staged path every chunk took before: each variant's
+PostgreSQL backend CPU per 1,000,000 rows.
 
 A part is taken away by hand for its variant and put back after it (never by a migration: this measures what a
 migration would save). Variants run in rounds, the order reversed every other round; medians are printed, with each
@@ -10,6 +11,7 @@ variant's difference from "as is". Uses import_bench.py's database (`anomaly_ben
 """
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
@@ -81,6 +83,7 @@ def main() -> None:
             [f"ALTER TABLE {TABLE} ENABLE TRIGGER {TABLE}_source_id_parent_check_insert"],
         )
         variants["without labels (no label events)"] = ([], [])
+        variants["the staged path (COPY to staging, INSERT ON CONFLICT)"] = ([], [])
         cursor.execute("SELECT pg_backend_pid()")
         pid = cursor.fetchone()[0]
     if args.only:
@@ -102,9 +105,11 @@ def main() -> None:
             frames = chunks
             if name.startswith("without labels"):
                 frames = [frame.assign(label=frame["label"].astype("Int64") * pd_na()) for frame in chunks]
+            staged = name.startswith("the staged path")
             before, started = _process_cpu_seconds(pid), time.perf_counter()
-            for frame in frames:
-                transactions_store_frame(source=source, frame=frame)
+            with _staged_only(staged):
+                for frame in frames:
+                    transactions_store_frame(source=source, frame=frame)
             seconds[name].append(_process_cpu_seconds(pid) - before)
             walls[name].append(time.perf_counter() - started)
             with connection.cursor() as cursor:
@@ -120,6 +125,20 @@ def main() -> None:
         f"({rows:,} handbook rows a variant into an emptied store, one connection, medians of {args.rounds} rounds;"
         f" load average {' '.join(f'{x:.1f}' for x in os.getloadavg())})"
     )
+
+
+@contextlib.contextmanager
+def _staged_only(staged: bool):
+    """With `staged`, every chunk takes the staged INSERT ... ON CONFLICT path (what every chunk took before)."""
+    from transactions import bulk
+
+    real = bulk._copy_new
+    if staged:
+        bulk._copy_new = lambda *args, **kwargs: None
+    try:
+        yield
+    finally:
+        bulk._copy_new = real
 
 
 def pd_na():
