@@ -239,6 +239,21 @@ def test_history_older_than_the_cache_and_a_cache_too_large_fall_back_to_sql(set
     assert_same(*frames(latest_batch(), settings, from_cache=False))
 
 
+def test_an_older_batch_extends_the_cache_downwards_instead_of_refilling_it(settings, monkeypatch):
+    store_history(accounts=30, days=20)
+    frames(latest_batch(), settings)
+    (cache,) = cache_module._CACHES.values()
+    floor, kept = cache.floor, cache_rows()
+    fills = []
+    monkeypatch.setattr(cache, "_fill", lambda *args: fills.append(args) or False)
+    oldest = list(Transaction.objects.order_by("timestamp")[:80])
+    assert_same(*frames(oldest, settings))
+    assert not fills and cache.floor < floor and cache_rows() >= kept  # only the older slice was read
+    for batch in (latest_batch(), oldest, latest_batch(40)):  # back and forth: the same rows as SQL each time
+        assert_same(*frames(batch, settings))
+    assert not fills
+
+
 def test_a_batch_scored_through_the_cache_gets_the_scores_of_the_sql_path(settings):
     store_history(accounts=30, days=20)
     model_version_activate(
