@@ -4,7 +4,7 @@ A budget of reviews is spent three ways, every offered item counted once against
 
 - **investigate**: a fraud confirmed recently widens the investigation to its merchant's and its card's other
   candidates (highest score first; ``investigate`` names which, in that order), up to ``investigate_share`` of the
-  budget;
+  budget (rounded up);
 - **exploit**: highest score first, all the budget but the exploration's share;
 - **explore**: ``explore_share`` of the budget goes to the other candidates the models are least sure of (highest
   ``novelty``: the detectors disagree), so the labels are not only of what the models already rank first.
@@ -78,7 +78,9 @@ def offer(
         return chosen, np.full(len(chosen), code, dtype=object)
 
     parts = []
-    widen = int(round(budget * investigate_share))
+    # At least one review for a confirmed fraud's investigation while any budget is left (the product's budget
+    # shrinks through the day: a small remainder must not shut investigations out).
+    widen = int(np.ceil(budget * investigate_share - 1e-9))
     kinds = {
         "merchant": (INVESTIGATE_MERCHANT, merchants, confirmed_merchants),
         "card": (INVESTIGATE_CARD, cards, confirmed_cards),
