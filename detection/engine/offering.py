@@ -29,8 +29,8 @@ REASONS = {
     EXPLORE: "The models disagree on it: its label teaches them most",
     HIGH_RISK: "Among the highest risk today",
 }
-DEFAULT_EXPLORE_SHARE = 0.05
-DEFAULT_INVESTIGATE_SHARE = 0.1
+DEFAULT_EXPLORE_SHARE = 0.1
+DEFAULT_INVESTIGATE_SHARE = 0.5
 # Which investigations, in the order they fill their share: a merchant's first (a compromised terminal's other
 # transactions are frauds nothing else shows), then a card's.
 INVESTIGATIONS = ("merchant", "card")
