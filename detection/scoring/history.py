@@ -20,7 +20,10 @@ import pandas as pd
 from django.conf import settings
 from django.db import connection, transaction
 
-TEXT_COLUMNS = ("account_id", "merchant_id", "channel", "country", "merchant_category")
+from detection.engine.frame import PLACE_TEXT
+
+# Text columns kept as codes (each value coded once); the card-not-present codes too, mostly "" (none).
+TEXT_COLUMNS = ("account_id", "merchant_id", "channel", "country", "merchant_category", *PLACE_TEXT)
 # Rows of the cache older than the newest request's lookback by this much are dropped at the next compaction.
 EVICT_SLACK_SECONDS = 7 * 86400
 # Up to this many keys, a text column's categoricals carry all of them, in one dtype made again only when a key
