@@ -63,11 +63,15 @@ def month_partitions(cursor, table: str) -> dict[date, str]:
     return found
 
 
-def ensure_months(table: str, key: str, moments: Iterable[datetime | date]) -> list[date]:
+def ensure_months(table: str, key: str, moments: Iterable[datetime | date], *, remembered: bool = True) -> list[date]:
     """Make the partitions of `table` (partitioned by `key`) for the months of `moments` that lack one; returns the
     months made. Outside a transaction each month is made in a short one of its own; inside one, where its lock on
-    the table (ACCESS EXCLUSIVE, as any new partition takes) is then held to its end."""
-    wanted = sorted({month_start(moment) for moment in moments} - {m for t, m in _known if t == table})
+    the table (ACCESS EXCLUSIVE, as any new partition takes) is then held to its end. `remembered=False` looks in
+    the catalog even for months this process made before."""
+    wanted = {month_start(moment) for moment in moments}
+    if remembered:
+        wanted -= {m for t, m in _known if t == table}
+    wanted = sorted(wanted)
     if not wanted:
         return []
     made = []
@@ -84,9 +88,12 @@ def ensure_months(table: str, key: str, moments: Iterable[datetime | date]) -> l
     return made
 
 
-def forget_known() -> None:
-    """Drop this process's memory of made partitions (after a test rolled their creation back, say)."""
-    _known.clear()
+def forget_known(table: str | None = None, month: date | None = None) -> None:
+    """Drop this process's memory of made partitions: all, or one dropped (after a test rolled them back, say)."""
+    if table is None:
+        _known.clear()
+    else:
+        _known.discard((table, month))
 
 
 def _make_month(cursor, table: str, key: str, month: date) -> None:

@@ -14,9 +14,9 @@ KEY = '"timestamp"'
 MONTHS_AHEAD = 3
 
 
-def transaction_months_ensure(moments: Iterable[datetime | date]) -> list[date]:
+def transaction_months_ensure(moments: Iterable[datetime | date], *, remembered: bool = True) -> list[date]:
     """Make the partitions of the months of `moments` that lack one; returns the months made."""
-    return ensure_months(TABLE, KEY, moments)
+    return ensure_months(TABLE, KEY, moments, remembered=remembered)
 
 
 def transaction_months_ahead(*, today: date | None = None, ahead: int = MONTHS_AHEAD) -> list[date]:
