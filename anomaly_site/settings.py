@@ -423,9 +423,11 @@ REVIEW_SLA_RED_MINUTES = int(os.environ.get("REVIEW_SLA_RED_MINUTES", "240"))
 # on exploration, the share a confirmed fraud's investigation may take (its card's and merchant's other transactions
 # of the last REVIEW_INVESTIGATE_DAYS days), defaults chosen by the handbook backtest (docs/benchmarks.md).
 REVIEW_BUDGET_PER_DAY = int(os.environ.get("REVIEW_BUDGET_PER_DAY", "100"))
-REVIEW_EXPLORE_SHARE = float(os.environ.get("REVIEW_EXPLORE_SHARE", "0.1"))
-REVIEW_INVESTIGATE_SHARE = float(os.environ.get("REVIEW_INVESTIGATE_SHARE", "0.5"))
+REVIEW_EXPLORE_SHARE = float(os.environ.get("REVIEW_EXPLORE_SHARE", "0.05"))
+REVIEW_INVESTIGATE_SHARE = float(os.environ.get("REVIEW_INVESTIGATE_SHARE", "0.1"))
 REVIEW_INVESTIGATE_DAYS = int(os.environ.get("REVIEW_INVESTIGATE_DAYS", "7"))
+# Which investigations a confirmed fraud opens, in the order they fill their share ("merchant", "card"; empty: none).
+REVIEW_INVESTIGATE = os.environ.get("REVIEW_INVESTIGATE", "merchant,card")
 # The policy runs when items arrive and when a fraud is confirmed, and every this many minutes (a new day's budget).
 REVIEW_OFFER_EVERY_MINUTES = int(os.environ.get("REVIEW_OFFER_EVERY_MINUTES", "10"))
 CELERY_BEAT_SCHEDULE["review-queue-offer"] = {

@@ -2,7 +2,8 @@
 
 Starts each server on the benchmark database (see bench/api_common.py; prepared on first use), sends handbook
 rows the store has not seen (so every request stores, computes history features, scores and writes its score),
-and prints each figure beside the engine's raw scoring rate on the same rows, as a ratio.
+and prints each figure beside the engine's raw scoring rate on the same rows, as a ratio. Last, single scores with and
+without a review-queue websocket client connected (`--socket-single`, ABBA blocks): `socket_p99_change`.
 
     .venv/bin/python bench/api_bench.py                       # make run's server, daphne, uvicorn, granian; the floor
     .venv/bin/python bench/api_bench.py --servers gunicorn-uvicorn,daphne --runs 3   # make run's server, and the floor
@@ -11,6 +12,8 @@ and prints each figure beside the engine's raw scoring rate on the same rows, as
 """
 
 import argparse
+import asyncio
+import contextlib
 import http.client
 import json
 import os
@@ -172,6 +175,84 @@ def single(secret: str, rows: list[dict]) -> dict:
         "requests": len(times),
         "median_ms": statistics.median(times) * 1000,
         "p99_ms": percentile(times, 0.99) * 1000,
+    }
+
+
+def socket_cookie() -> str:
+    """The session cookie of an analyst of the benchmark's organisation, made in the run's database."""
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+    from django.contrib.auth.models import Group
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from accounts.models import Membership
+    from accounts.services import ANALYST
+
+    user = get_user_model().objects.create_user(username=f"bench-analyst-{uuid.uuid4().hex[:6]}")
+    user.groups.add(Group.objects.get(name=ANALYST))
+    Membership.objects.create(user=user, organisation=bench_organisation())
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.create()
+    return f"sessionid={session.session_key}"
+
+
+class QueueSocket:
+    """A browser's review-queue websocket (/ws/review/), open in a thread of its own, reading every update sent."""
+
+    def __init__(self, cookie: str):
+        self.cookie, self.received, self.opened = cookie, 0, threading.Event()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=lambda: asyncio.run(self._hold()), daemon=True)
+
+    async def _hold(self) -> None:
+        import websockets
+
+        headers = {"Cookie": self.cookie, "Origin": f"http://127.0.0.1:{PORT}"}
+        async with websockets.connect(f"ws://127.0.0.1:{PORT}/ws/review/", additional_headers=headers) as socket:
+            self.opened.set()
+            while not self.stop.is_set():
+                try:
+                    await asyncio.wait_for(socket.recv(), timeout=0.2)
+                    self.received += 1
+                except TimeoutError:
+                    continue
+
+    def __enter__(self) -> "QueueSocket":
+        self.thread.start()
+        if not self.opened.wait(30):
+            raise SystemExit("the review queue's websocket did not open")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join(10)
+
+
+def single_beside_socket(secret: str, rows: list[dict]) -> dict:
+    """Sequential single scores in four blocks, without / with / with / without a review-queue websocket client
+    connected (ABBA): each half's p99 and median, and how much the socket moved them."""
+    client = Client(secret)
+    cookie = socket_cookie()
+    blocks = [rows[i::4] for i in range(4)]
+    times: dict[bool, list[float]] = {False: [], True: []}
+    received = 0
+    for number, block in enumerate(blocks):
+        connected = number in (1, 2)
+        with QueueSocket(cookie) if connected else contextlib.nullcontext() as socket:
+            for row in block:
+                status, seconds, content = client.post("/api/v1/transactions/score", row)
+                assert status == 201, (status, content[:300])
+                times[connected].append(seconds)
+            received += socket.received if socket else 0
+    without, beside = percentile(times[False], 0.99), percentile(times[True], 0.99)
+    return {
+        "socket_p99_ms": beside * 1000,
+        "no_socket_p99_ms": without * 1000,
+        "socket_p99_change": beside / without - 1,
+        "socket_median_change": statistics.median(times[True]) / statistics.median(times[False]) - 1,
+        "socket_updates_received": received,
     }
 
 
@@ -366,7 +447,10 @@ def run_server(name: str, secret: str, args) -> dict:
     fresh_run_database()
     run = uuid.uuid4().hex[:6]
     floor_count = args.floor_single + args.floor_batches * 1000 if args.floor_single else 0
-    rows = request_rows(28, args.single + 50 + args.concurrent_requests + args.batch_rows + floor_count, run)
+    rows = request_rows(
+        28, args.single + 50 + args.concurrent_requests + args.batch_rows + floor_count + args.socket_single, run
+    )
+    rows, socket_rows = rows[: len(rows) - args.socket_single], rows[len(rows) - args.socket_single :]
     single_rows = rows[: args.single + 50]
     concurrent_rows = rows[args.single + 50 : args.single + 50 + args.concurrent_requests]
     batch_rows = rows[args.single + 50 + args.concurrent_requests : len(rows) - floor_count]
@@ -380,6 +464,8 @@ def run_server(name: str, secret: str, args) -> dict:
         result |= batch(secret, batch_rows, args.batch_clients, args.workers, process.pid)
         if floor_count:
             result |= against_floor(secret, paired_rows, floor_rows, args.floor_single)
+        if args.socket_single:
+            result |= single_beside_socket(secret, socket_rows)
     finally:
         stop_server(process)
     result |= engine_rates([r["transaction_id"] for r in batch_rows[2000:3000]])
@@ -413,6 +499,12 @@ def main() -> None:
         "batches of 1,000 alternately to each.",
     )
     parser.add_argument("--floor-batches", type=int, default=8)
+    parser.add_argument(
+        "--socket-single",
+        type=int,
+        default=800,
+        help="Single scores in four blocks, the middle two with a review-queue websocket client connected (0: none).",
+    )
     args = parser.parse_args()
     prepare()
     setup_django()

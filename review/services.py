@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from core.audit import audit_record
 from core.bulk_insert import insert_returning
-from detection.engine.offering import novelty, offer
+from detection.engine.offering import investigations, novelty, offer
 from detection.scoring.events import ScoresStored
 from review.broadcast import review_queue_broadcast_on_commit
 from review.cases.grouping import cases_close_finished, cases_join_items
@@ -181,6 +181,7 @@ def review_queue_offer(*, organisation_id: int) -> int:
         budget=max(settings.REVIEW_BUDGET_PER_DAY - spent, 0),
         explore_share=settings.REVIEW_EXPLORE_SHARE,
         investigate_share=settings.REVIEW_INVESTIGATE_SHARE,
+        investigate=investigations(settings.REVIEW_INVESTIGATE),
     )
     new_priority = [review_priority(score=s, amount=a) for s, a in zip(scores, amounts, strict=True)]
     new_reason = [""] * len(rows)

@@ -22,6 +22,7 @@ from review.bulk.views import bulk_context
 from review.charts import timeline_svg
 from review.forms import DecisionForm, NoteForm, QueueFilterForm
 from review.models import ReviewItem
+from review.places import card_not_present
 from review.rendering import can_decide, row_context
 from transactions.models import Transaction
 
@@ -187,6 +188,7 @@ def transaction_detail(request, pk: int):
         "history": history,
         "timeline": timeline_svg(history, marked=tx),
         "merchant": selectors.merchant_activity(transaction=tx),
+        "places": card_not_present(tx),
         "related": selectors.related_decisions(transaction=tx),
         "entries": selectors.review_item_history(item=item) if item else [],
         "decision_form": DecisionForm(),

@@ -12,12 +12,15 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import psycopg
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection
+from django.db import transaction as db_transaction
 
 from core.bulk_insert import COPY_ABOVE, copy_text, float_text, insert_returning
 from transactions.models import LabelEvent, Transaction, TransactionKey
@@ -101,7 +104,7 @@ def race_retried(insert):
     came after waiting for that sender's commit, so the next try sees the row and skips it)."""
     for attempt in range(1, RACE_RETRIES + 1):
         try:
-            with transaction.atomic():
+            with db_transaction.atomic():
                 return insert()
         except IntegrityError as error:
             if attempt == RACE_RETRIES or not isinstance(error.__cause__, psycopg.errors.UniqueViolation):
@@ -218,6 +221,10 @@ def copy_frame(*, source_id: int, frame: pd.DataFrame, attributes: Sequence[str]
     times = pd.to_datetime(frame["timestamp"], utc=True)
     months = (times.dt.year * 100 + times.dt.month).dropna().unique()
     transaction_months_ensure(date(int(m) // 100, int(m) % 100, 1) for m in months)
+    if not attributes and frame["transaction_id"].is_unique:
+        stored = _copy_new(table, source_id=source_id, label_source=label_source)
+        if stored is not None:
+            return stored
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS tx_staging")
         cursor.execute(f"CREATE TEMP TABLE tx_staging ({_staging_columns(table)}) ON COMMIT DROP")
@@ -232,6 +239,69 @@ def copy_frame(*, source_id: int, frame: pd.DataFrame, attributes: Sequence[str]
 def _fetch_one(cursor, sql: str, params: list) -> Any:
     cursor.execute(sql, params)
     return cursor.fetchone()[0]
+
+
+def _copy_new(table: pa.Table, *, source_id: int, label_source: str) -> int | None:
+    """Store a chunk whose ids are all new by COPY straight into the table (and its label events into theirs):
+    no staging table, no INSERT ... SELECT, no ON CONFLICT's speculative insertion per row. None, having stored
+    nothing, when the source has one of the ids already (a rerun, a concurrent writer): the caller then skips the
+    stored ones.
+
+    The ids are taken from the table's sequence first, so that the label events can name their transactions; the
+    text the staging table would have read is what the table's columns read (the amount's numeric(14, 2) rounds as
+    `round(amount, 2)` does). For chunks without attributes, whose JSON PostgreSQL builds in the staged path.
+    """
+    count = table.num_rows
+    try:
+        with db_transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(_RESERVE_IDS_SQL, [TABLE, count])
+            ids = pa.array(np.fromiter((pk for (pk,) in cursor.fetchall()), dtype=np.int64, count=count))
+            cursor.execute("SELECT now()")
+            now = pa.scalar(cursor.fetchone()[0], type=pa.timestamp("us", tz="UTC"))
+            labelled = table["label"].is_valid()
+            rows = pa.table(
+                {
+                    "id": ids,
+                    **{name: table[name] for name in ROW_COLUMNS},
+                    "attributes": pa.repeat(pa.scalar("{}"), count),
+                    "label": table["label"],
+                    "label_source": pc.if_else(labelled, label_source, ""),
+                    "labelled_at": pc.if_else(labelled, now, pa.scalar(None, type=now.type)),
+                    "source_id": pa.repeat(pa.scalar(source_id, type=pa.int64()), count),
+                    "ingested_at": pa.repeat(now, count),
+                }
+            )
+            with cursor.copy(f"COPY {TABLE} ({', '.join(rows.column_names)}) FROM STDIN WITH (FORMAT csv)") as copy:
+                copy.write(_csv_bytes(rows))
+            events, with_label = ids.filter(labelled), pc.sum(labelled).as_py() or 0
+            events = pa.table(
+                {
+                    "transaction_id": events,
+                    "label": table["label"].filter(labelled),
+                    "source": pa.repeat(pa.scalar(label_source), with_label),
+                    "created_at": pa.repeat(now, with_label),
+                    "note": pa.repeat(pa.scalar(""), with_label),
+                }
+            )
+            if events.num_rows:
+                with cursor.copy(
+                    f"COPY {EVENT_TABLE} ({', '.join(events.column_names)}) FROM STDIN WITH (FORMAT csv)"
+                ) as copy:
+                    copy.write(_csv_bytes(events))
+    except (IntegrityError, psycopg.errors.UniqueViolation) as error:  # COPY's errors come from psycopg itself
+        if not isinstance(error, psycopg.errors.UniqueViolation) and not isinstance(
+            error.__cause__, psycopg.errors.UniqueViolation
+        ):
+            raise
+        return None
+    return count
+
+
+# One sequence value for each new row; the sequence named once, not for every row.
+_RESERVE_IDS_SQL = (
+    "SELECT nextval(q.sequence) FROM (SELECT pg_get_serial_sequence(%s, 'id')::regclass AS sequence) q, "
+    "generate_series(1, %s)"
+)
 
 
 def _staging_table(frame: pd.DataFrame, attributes: Sequence[str]) -> pa.Table:

@@ -2,8 +2,9 @@
 
 A budget of reviews is spent three ways, every offered item counted once against it, and offered in this order:
 
-- **investigate**: a fraud confirmed recently widens the investigation to its card's and its merchant's other
-  candidates (highest score first), up to ``investigate_share`` of the budget;
+- **investigate**: a fraud confirmed recently widens the investigation to its merchant's and its card's other
+  candidates (highest score first; ``investigate`` names which, in that order), up to ``investigate_share`` of the
+  budget;
 - **exploit**: highest score first, all the budget but the exploration's share;
 - **explore**: ``explore_share`` of the budget goes to the other candidates the models are least sure of (highest
   ``novelty``: the detectors disagree), so the labels are not only of what the models already rank first.
@@ -28,8 +29,12 @@ REASONS = {
     EXPLORE: "The models disagree on it: its label teaches them most",
     HIGH_RISK: "Among the highest risk today",
 }
-DEFAULT_EXPLORE_SHARE = 0.1
-DEFAULT_INVESTIGATE_SHARE = 0.5
+DEFAULT_EXPLORE_SHARE = 0.05
+DEFAULT_INVESTIGATE_SHARE = 0.1
+# Which investigations, in the order they fill their share: a merchant's first (a compromised terminal's other
+# transactions are frauds nothing else shows), then a card's.
+INVESTIGATIONS = ("merchant", "card")
+DEFAULT_INVESTIGATE = INVESTIGATIONS
 
 
 @dataclass(frozen=True)
@@ -57,10 +62,11 @@ def offer(
     confirmed_merchants=(),
     explore_share: float = DEFAULT_EXPLORE_SHARE,
     investigate_share: float = DEFAULT_INVESTIGATE_SHARE,
+    investigate=DEFAULT_INVESTIGATE,
 ) -> Offered:
     """At most ``budget`` of the candidates (parallel arrays ``score``, ``cards``, ``merchants``, ``novelty``) to
     offer: investigations, then the highest scores, then exploration. ``confirmed_*``: the cards and merchants of
-    frauds confirmed recently."""
+    frauds confirmed recently; ``investigate``: which investigations (``"merchant"``, ``"card"``), in order."""
     score = np.asarray(score, dtype=np.float64)
     budget = max(0, min(int(budget), len(score)))
     taken = np.zeros(len(score), bool)
@@ -73,10 +79,14 @@ def offer(
 
     parts = []
     widen = int(round(budget * investigate_share))
-    for code, values, confirmed in (
-        (INVESTIGATE_CARD, cards, confirmed_cards),
-        (INVESTIGATE_MERCHANT, merchants, confirmed_merchants),
-    ):
+    kinds = {
+        "merchant": (INVESTIGATE_MERCHANT, merchants, confirmed_merchants),
+        "card": (INVESTIGATE_CARD, cards, confirmed_cards),
+    }
+    for kind in investigate:
+        if kind not in kinds:
+            raise ValueError(f"investigate: {kind!r} is not one of {INVESTIGATIONS}")
+        code, values, confirmed = kinds[kind]
         if len(confirmed):
             parts.append(take(by_score[_member(np.asarray(values)[by_score], confirmed)], widen - taken.sum(), code))
     explore = int(round(budget * explore_share)) if novelty is not None else 0
@@ -86,6 +96,15 @@ def offer(
     return Offered(
         np.concatenate([p[0] for p in parts]).astype(np.int64), np.concatenate([p[1] for p in parts]).astype(object)
     )
+
+
+def investigations(value: str) -> tuple[str, ...]:
+    """``"merchant,card"`` as the tuple ``offer`` reads (empty: no investigation); an unknown name is refused."""
+    names = tuple(name.strip() for name in value.split(",") if name.strip())
+    unknown = [name for name in names if name not in INVESTIGATIONS]
+    if unknown:
+        raise ValueError(f"investigate: {', '.join(unknown)} not among {', '.join(INVESTIGATIONS)}")
+    return names
 
 
 def novelty(components: dict) -> np.ndarray:

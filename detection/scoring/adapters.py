@@ -4,7 +4,10 @@ Every read is of one organisation's transactions (those of its sources): its acc
 labels and training windows are its own, whatever another organisation sends under the same ids.
 
 The engine frame has the columns row_id, ts, account_id, merchant_id, amount, channel, country,
-merchant_category, latitude, longitude, location_distance_km, attr_<name>..., label, label_known_ts.
+merchant_category, latitude, longitude, location_distance_km, attr_<name>..., label, label_known_ts, and the
+card-not-present places (PLACE_COLUMNS) that at least one of its rows has: every frame built here, for training and
+for serving alike, carries them so (a frame of rows without places has exactly the columns it had before places
+existed, as the engine's ``Frame.of`` would leave them out).
 """
 
 import io
@@ -19,6 +22,7 @@ import pandas as pd
 from django.db import connection
 
 from detection.engine.features import ACCOUNT_LOOKBACK_SECONDS, MERCHANT_LOOKBACK_SECONDS
+from detection.engine.frame import PLACE_COLUMNS, PLACE_FLOAT, PLACE_TEXT
 from detection.frame_fields import ENGINE_FIELDS
 from detection.scoring import history
 from transactions.bulk import attributes_as_stored
@@ -26,8 +30,10 @@ from transactions.models import Source, Transaction
 from transactions.validation import timestamp_min as scorable_since
 
 # The stored columns the engine's frame is built from: the primary key, the fields it reads, when labels came, and
-# the source (which tells the organisation: the history cache holds every organisation's rows).
-_BASE_COLUMNS = ("id", *(name for name in ENGINE_FIELDS if name != "transaction_id"), "labelled_at", "source_id")
+# the source (which tells the organisation: the history cache holds every organisation's rows), and the
+# card-not-present places.
+_ENGINE_COLUMNS = tuple(name for name in ENGINE_FIELDS if name != "transaction_id")
+_BASE_COLUMNS = ("id", *_ENGINE_COLUMNS, "labelled_at", "source_id", *PLACE_COLUMNS)
 # Times come back as epoch seconds and amounts as floats: parsing datetimes and decimals row by row in Python
 # costs more than the query itself.
 _AS_FLOAT = {
@@ -46,7 +52,10 @@ _HISTORY_SQL = (
     "WHERE t.merchant_id = ANY(%s) AND t.timestamp >= %s AND t.timestamp <= %s AND t.source_id = ANY(%s)"
 )
 _TEXT_COLUMNS = ("account_id", "merchant_id", "channel", "country", "merchant_category")
-_FLOAT_COLUMNS = ("timestamp", "amount", "latitude", "longitude", "location_distance_km", "label", "labelled_at")
+# Columns that may be NULL: read as floats, NaN for NULL.
+_NULLABLE_FLOATS = ("latitude", "longitude", "location_distance_km", "label", "labelled_at", *PLACE_FLOAT)
+_FLOAT_COLUMNS = ("timestamp", "amount", *_NULLABLE_FLOATS)
+_ALL_TEXT = (*_TEXT_COLUMNS, *PLACE_TEXT)  # NOT NULL text ("" = none)
 # Above this many targets the history is streamed with COPY and parsed by pandas' C reader.
 COPY_THRESHOLD = 64
 
@@ -61,7 +70,29 @@ def _frame_from_columns(columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]
             for name in ("amount", "latitude", "longitude", "location_distance_km", "label")
         },
         "label_known_ts": np.asarray(columns["labelled_at"], dtype=np.float64),
+        **_places(columns),
     }
+
+
+def _places(columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The card-not-present columns at least one row has (floats, NaN = none; text as objects, "" = none): the
+    columns ``Frame.of`` keeps, so a frame of rows without places is exactly the frame read before places existed."""
+    places = {}
+    for name in PLACE_FLOAT:
+        values = np.asarray(columns[name], dtype=np.float64)
+        if not np.isnan(values).all():
+            places[name] = values
+    for name in PLACE_TEXT:
+        values = columns[name]
+        if isinstance(values, pd.Categorical):  # the history cache's codes: looked at as codes, spelled out if used
+            empty = np.asarray(values.categories == "", dtype=bool)
+            if len(values) and not empty[values.codes].all():
+                places[name] = np.asarray(values, dtype=object)
+        else:
+            values = np.asarray(values, dtype=object)
+            if (values != "").any():
+                places[name] = values
+    return places
 
 
 def _text(values) -> np.ndarray | pd.Categorical:
@@ -72,7 +103,7 @@ def _text(values) -> np.ndarray | pd.Categorical:
 def _columns_from_tuples(rows: Sequence[tuple]) -> dict[str, np.ndarray]:
     transposed = zip(*rows, strict=True) if rows else ([] for _ in _BASE_COLUMNS)
     columns = dict(zip(_BASE_COLUMNS, (np.array(c, dtype=object) for c in transposed), strict=True))
-    for name in ("latitude", "longitude", "location_distance_km", "label", "labelled_at"):
+    for name in _NULLABLE_FLOATS:
         columns[name] = np.where(columns[name] == None, np.nan, columns[name]).astype(np.float64)  # noqa: E711
     columns["id"] = columns["id"].astype(np.int64)
     columns["source_id"] = columns["source_id"].astype(np.int64)
@@ -279,7 +310,14 @@ def _written_columns(written: Mapping[int, Mapping[str, Any]], source_id: int) -
             [v["labelled_at"].timestamp() if known else nan for v, known in zip(rows, labelled, strict=True)],
             dtype=np.float64,
         ),
+        # The ingest's cleaned rows carry every place (None and "" where none); a row without one stored none.
+        **{name: np.array([_or_nan(v.get(name)) for v in rows], dtype=np.float64) for name in PLACE_FLOAT},
+        **{name: np.array([v.get(name) or "" for v in rows], dtype=object) for name in PLACE_TEXT},
     }
+
+
+def _or_nan(value) -> float:
+    return float("nan") if value is None else float(value)
 
 
 def _frame_for_targets(
@@ -373,10 +411,10 @@ def _fetch_columns(
         return _columns_from_tuples(cursor.fetchall())
 
 
-def _unique_rows(frame: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def _unique_rows(frame: dict[str, np.ndarray], *, key: str = "row_id") -> dict[str, np.ndarray]:
     """A row in both the account's and the merchant's history came twice (UNION ALL is cheaper than UNION)."""
-    _, first = np.unique(frame["row_id"], return_index=True)
-    if len(first) == len(frame["row_id"]):
+    _, first = np.unique(frame[key], return_index=True)
+    if len(first) == len(frame[key]):
         return frame
     return {name: values[first] for name, values in frame.items()}
 
@@ -404,9 +442,9 @@ def _copy_columns(cursor, params, *, sql: str = _HISTORY_SQL, extra: tuple[str, 
         names=[*_BASE_COLUMNS, *extra],
         # Floats even where no value is missing (every label known, every distance given): a column read as
         # integers would turn the NaN of the rows added to it later into the smallest int64.
-        dtype={**dict.fromkeys(_FLOAT_COLUMNS, np.float64), **dict.fromkeys((*_TEXT_COLUMNS, *extra), str)},
+        dtype={**dict.fromkeys(_FLOAT_COLUMNS, np.float64), **dict.fromkeys((*_ALL_TEXT, *extra), str)},
         keep_default_na=False,
-        na_values={name: [""] for name in _BASE_COLUMNS if name not in _TEXT_COLUMNS},
+        na_values={name: [""] for name in _BASE_COLUMNS if name not in _ALL_TEXT},
     )
     return {name: table[name].to_numpy() for name in (*_BASE_COLUMNS, *extra)}
 
@@ -452,18 +490,9 @@ def frame_for_window(
     return pd.DataFrame(frame).sort_values(["ts", "row_id"], kind="stable").reset_index(drop=True)
 
 
-# Stored fields the engine's frame does not carry, which rules may read: text, NOT NULL ("" = none).
-# The card-not-present codes among them: rules read them from the store (the frames built from stored rows do not
-# carry the places yet).
-STORED_FIELDS = (
-    "device_id",
-    "currency",
-    "billing_postal_code",
-    "billing_country",
-    "shipping_postal_code",
-    "shipping_country",
-    "ip_country",
-)
+# Stored fields the engine's frame does not carry, which rules may read: text, NOT NULL ("" = none). (The
+# card-not-present places are in the frame.)
+STORED_FIELDS = ("device_id", "currency")
 _STORED_SQL = (
     f"SELECT t.id, {', '.join(f't.{name}' for name in STORED_FIELDS)} FROM transactions_transaction t "  # noqa: S608
     "WHERE t.id = ANY(%s::bigint[]) "
@@ -507,7 +536,7 @@ def organisation_of(*, source_id: int) -> int:
 _SOURCE_ORGANISATIONS: dict[int, int] = {}
 
 
-_PLACE_COLUMNS = ("latitude", "longitude", "location_distance_km")
+_LOCATION_COLUMNS = ("latitude", "longitude", "location_distance_km", *PLACE_FLOAT)
 
 
 def frame_with_unsaved(row: Mapping[str, Any], *, organisation_id: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -525,19 +554,22 @@ def frame_with_unsaved(row: Mapping[str, Any], *, organisation_id: int) -> tuple
         merchant_since=at - timedelta(seconds=MERCHANT_LOOKBACK_SECONDS),
         until=at,
     )
-    history_frame = _unique_rows(_frame_from_tuples(rows))
+    history_columns = _unique_rows(_columns_from_tuples(rows), key="id")
     nan = float("nan")
     target = {
-        "row_id": -1,
-        "ts": int(at.timestamp()),
-        **{name: row.get(name) or "" for name in _TEXT_COLUMNS},
+        "id": -1,
+        "source_id": -1,
+        "timestamp": float(int(at.timestamp())),
+        **{name: row.get(name) or "" for name in _ALL_TEXT},
         "amount": float(row["amount"]),
-        **{name: nan if row.get(name) is None else float(row[name]) for name in _PLACE_COLUMNS},
+        **{name: nan if row.get(name) is None else float(row[name]) for name in _LOCATION_COLUMNS},
         "label": nan,
-        "label_known_ts": nan,
+        "labelled_at": nan,
     }
-    frame = {
+    # The columns as the history read gives them, the trial last: one frame, its places those of either side.
+    columns = {
         name: np.concatenate([values, np.array([target[name]], dtype=values.dtype)])
-        for name, values in history_frame.items()
+        for name, values in history_columns.items()
     }
+    frame = _frame_from_columns(columns)
     return frame, frame["row_id"] == -1

@@ -20,7 +20,10 @@ import pandas as pd
 from django.conf import settings
 from django.db import connection, transaction
 
-TEXT_COLUMNS = ("account_id", "merchant_id", "channel", "country", "merchant_category")
+from detection.engine.frame import PLACE_TEXT
+
+# Text columns kept as codes (each value coded once); the card-not-present codes too, mostly "" (none).
+TEXT_COLUMNS = ("account_id", "merchant_id", "channel", "country", "merchant_category", *PLACE_TEXT)
 # Rows of the cache older than the newest request's lookback by this much are dropped at the next compaction.
 EVICT_SLACK_SECONDS = 7 * 86400
 # Up to this many keys, a text column's categoricals carry all of them, in one dtype made again only when a key
@@ -143,11 +146,13 @@ class HistoryCache:
         with self.lock:
             if time.monotonic() < self.disabled_until:
                 return None
-            if self.floor is None or since < self.floor:
+            if self.floor is None:
                 if not self._fill(since - FILL_MARGIN_SECONDS):
                     return None
             else:
                 self._refresh()
+                if since < self.floor and not self._extend(since - FILL_MARGIN_SECONDS):
+                    return None
             if self.floor is None or not self.rows.size:  # nothing committed in the window yet: SQL has it all
                 return None
             self._evict(since)
@@ -251,6 +256,26 @@ class HistoryCache:
         self._own_transaction(snapshot)
         self.snapshot, self.floor = snapshot, floor
         self._add(rows)
+        return True
+
+    def _extend(self, floor: float) -> bool:
+        """Load the committed rows from `floor` up to the cache's floor, keeping the others: a request older than
+        the cache (a backfill's, say) reads only its own window instead of refilling the cache with every row since.
+
+        Right after a look (`_refresh`), as `_fill` reads right after its snapshot: a row this read sees that the
+        look did not is fetched again by the next look, which replaces it, and one it misses is the next look's.
+        """
+        with connection.cursor() as cursor:
+            cursor.execute(_SLICE_COUNT_SQL, [floor, self.floor])
+            if cursor.fetchone()[0] + self.rows.size > self.max_rows:
+                self._reset()
+                self.disabled_until = time.monotonic() + 600
+                return False
+        rows = self._fetch(_SLICE_SQL, [floor, self.floor], copy=True)
+        # Rows adopted at a commit may lie a second below the floor (`_adopt`): the versions read now replace them.
+        self._kill(np.asarray(rows["id"], dtype=np.int64))
+        self._add(rows)
+        self.floor = floor
         return True
 
     def _refresh(self) -> None:
@@ -357,6 +382,13 @@ def _isin_ids(values: np.ndarray, ids: np.ndarray) -> np.ndarray:
 
 # Conditions for the adapters' reader (`_fetch_columns`), which supplies the select list over alias t.
 _FILL_SQL = "WHERE t.timestamp >= to_timestamp(%s) AND t.change_txid IS DISTINCT FROM txid_current_if_assigned()"
+_SLICE_SQL = (
+    "WHERE t.timestamp >= to_timestamp(%s) AND t.timestamp < to_timestamp(%s) "
+    "AND t.change_txid IS DISTINCT FROM txid_current_if_assigned()"
+)
+_SLICE_COUNT_SQL = (
+    "SELECT count(*) FROM transactions_transaction WHERE timestamp >= to_timestamp(%s) AND timestamp < to_timestamp(%s)"
+)
 # Rows written by transactions the previous look did not see and the current one does (`_Snapshot.unseen_until`):
 # two simple index conditions on change_txid, so the planner takes the index for each however long some other
 # transaction of the cluster stays open.

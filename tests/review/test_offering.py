@@ -93,6 +93,23 @@ def test_a_confirmed_fraud_brings_its_merchants_other_items_forward(six_items, o
     assert review_claim_next(organisation_id=organisation.pk, user=analyst).pk == same_merchant.pk
 
 
+def test_the_investigations_setting_decides_which_a_fraud_opens(six_items, organisation, analyst, settings):
+    settings.REVIEW_INVESTIGATE = "card"
+    fraud = six_items[0]
+    same_merchant = ReviewItemFactory(
+        score__transaction__source=fraud.transaction.source,
+        score__transaction__merchant_id=fraud.transaction.merchant_id,
+        score__transaction__account_id="someone-else",
+        score__transaction__timestamp=fraud.transaction.timestamp,
+        score__score=0.01,
+    )
+
+    review_decide(item=fraud, user=analyst, decision="fraud")
+
+    same_merchant.refresh_from_db()
+    assert same_merchant.offer_reason != offering.INVESTIGATE_MERCHANT
+
+
 def test_a_legitimate_decision_widens_nothing(six_items, organisation, analyst):
     TransactionFactory(source=six_items[0].transaction.source, account_id=six_items[0].transaction.account_id)
 

@@ -4,8 +4,10 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
+from review.places import card_not_present
 from review.services import review_claim, review_decide
 from tests.factories import ReviewItemFactory, ScoreFactory, TransactionFactory
+from transactions.models import Transaction
 
 pytestmark = pytest.mark.django_db
 
@@ -97,3 +99,37 @@ def test_transaction_outside_the_queue_renders_without_a_decision(analyst_client
     response = _page(analyst_client, tx.pk)
     assert response.status_code == 200
     assert b"Not in the review queue" in response.content
+
+
+def test_a_card_not_present_order_shows_its_places_and_what_they_say(analyst_client, flagged):
+    Transaction.objects.filter(pk=flagged.transaction_id).update(
+        billing_latitude=48.8566,
+        billing_longitude=2.3522,
+        billing_postal_code="75001",
+        billing_country="FR",
+        shipping_latitude=52.52,
+        shipping_longitude=13.405,
+        shipping_postal_code="D0003",
+        shipping_country="DE",
+        ip_country="TH",
+    )
+
+    body = _page(analyst_client, flagged.transaction_id).content.decode()
+
+    assert 'id="card-not-present"' in body
+    assert "75001 FR (48.8566, 2.3522)" in body and "D0003 DE (52.5200, 13.4050)" in body
+    assert "877 km" in body  # Paris to Berlin
+    assert "TH" in body and "not the billing country" in body
+
+
+def test_an_order_without_places_shows_no_card_not_present_section(analyst_client, flagged):
+    body = _page(analyst_client, flagged.transaction_id).content.decode()
+
+    assert 'id="card-not-present"' not in body
+
+
+def test_an_ip_country_alone_is_shown_without_a_mismatch():
+    places = card_not_present(Transaction(ip_country="FR"))
+
+    assert places is not None and places.ip_country == "FR" and not places.ip_differs
+    assert places.billing_shipping_km is None and not places.billing

@@ -196,3 +196,47 @@ def test_a_consumer_whose_nats_goes_away_reconnects_logs_it_and_goes_on(
     assert len({d["transaction_id"] for d in decisions}) == 100
     assert stored(names.subject) == 100
     assert scores_per_transaction(names.subject) == {1: 100}
+
+
+def test_a_caught_up_consumer_takes_a_message_as_soon_as_it_comes_and_a_backlog_in_one_fetch(names):
+    """The fetch does not hold a lone message until its micro-batch fills or its timeout ends (the publish → decision
+    latency of a consumer that keeps up), and still takes many waiting messages at once."""
+    import asyncio
+    import logging
+    import time
+
+    import nats
+
+    from streaming.jetstream import JetStreamBroker
+
+    async def run():
+        broker = JetStreamBroker(NATS_URL, topology=names.topology(), name="t", log=logging.getLogger("t"))
+        await broker.connect()
+        nc = await nats.connect(NATS_URL)
+        js = nc.jetstream()
+        try:
+
+            async def publish_later(count: int, delay: float):
+                await asyncio.sleep(delay)
+                for index in range(count):
+                    await js.publish(names.subject, b"%d" % index)
+
+            started = time.monotonic()
+            publishing = asyncio.ensure_future(publish_later(1, 0.3))
+            lone = await broker.fetch(1000, timeout=20)
+            waited = time.monotonic() - started
+            await publishing
+            await broker.ack(lone)
+
+            await publish_later(500, 0)
+            backlog = await broker.fetch(1000, timeout=20)
+            await broker.ack(backlog)
+            return lone, waited, backlog
+        finally:
+            await nc.close()
+            await broker.close()
+
+    lone, waited, backlog = asyncio.run(run())
+    assert [delivery.data for delivery in lone] == [b"0"]
+    assert waited < 10  # a fetch that waited for its batch would take the whole 20 s
+    assert len(backlog) > 100  # far more than one at a time

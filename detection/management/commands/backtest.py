@@ -10,7 +10,12 @@ from django.core.management.base import BaseCommand, CommandError
 from detection.backtests.files import MappingError, load_frame, parse_mapping
 from detection.engine.backtest import FEEDBACK, BacktestConfig, run_backtest
 from detection.engine.leakage import label_leaks
-from detection.engine.offering import DEFAULT_EXPLORE_SHARE, DEFAULT_INVESTIGATE_SHARE
+from detection.engine.offering import (
+    DEFAULT_EXPLORE_SHARE,
+    DEFAULT_INVESTIGATE,
+    DEFAULT_INVESTIGATE_SHARE,
+    investigations,
+)
 
 
 def _names(value: str) -> list[str]:
@@ -54,6 +59,11 @@ class Command(BaseCommand):
         )
         parser.add_argument("--explore-share", type=float, default=DEFAULT_EXPLORE_SHARE, help="with reviews")
         parser.add_argument("--investigate-share", type=float, default=DEFAULT_INVESTIGATE_SHARE, help="with reviews")
+        parser.add_argument(
+            "--investigate",
+            default=",".join(DEFAULT_INVESTIGATE),
+            help="with reviews: which investigations a confirmed fraud opens, in order (merchant,card; empty: none)",
+        )
         parser.add_argument("--queue-days", type=int, default=3, help="with reviews: days an item stays a candidate")
         parser.add_argument(
             "--investigate-days", type=int, default=7, help="with reviews: days a confirmed fraud widens the reviews"
@@ -76,6 +86,10 @@ class Command(BaseCommand):
         parser.add_argument("--json", required=True, help="where to write the figures")
 
     def handle(self, *args, **options):
+        try:
+            options["investigate"] = investigations(options["investigate"])
+        except ValueError as error:
+            raise CommandError(f"--investigate: {error}") from error
         try:
             frame, split = load_frame(
                 options["input"],

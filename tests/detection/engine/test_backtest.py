@@ -133,6 +133,7 @@ def test_the_backtest_reviews_what_the_products_own_policy_offers(small_frame, m
     assert len(spy.calls) == len(result["reviews"]) == 5  # each day from the end of training
     for (kwargs, answer), day in zip(spy.calls, result["reviews"], strict=True):
         assert kwargs["budget"] == 12
+        assert kwargs["investigate"] == ("merchant", "card")  # the product's REVIEW_INVESTIGATE by default
         assert day["reviewed"] == len(answer)
         codes, counts = np.unique(answer.reason, return_counts=True)
         assert day["by_reason"] == dict(zip(codes.tolist(), counts.tolist(), strict=True))
@@ -142,7 +143,8 @@ def test_the_backtest_reviews_stay_within_the_daily_budget_widened_investigation
     result = run_backtest(small_frame, _reviews_config(investigate_share=0.9))
 
     assert all(day["reviewed"] <= 12 for day in result["reviews"])
-    assert sum(day["by_reason"].get("investigate_card", 0) for day in result["reviews"]) > 0
+    widened = ("investigate_merchant", "investigate_card")
+    assert sum(day["by_reason"].get(code, 0) for day in result["reviews"] for code in widened) > 0
     assert len({row for day in result["reviews"] for row in day["row_ids"]}) == sum(
         day["reviewed"] for day in result["reviews"]
     )
@@ -164,6 +166,13 @@ def test_the_backtest_never_reads_the_truth_of_a_row_nobody_reviewed(small_frame
     for (kwargs, _), (kwargs_again, _) in zip(first.calls, second.calls, strict=True):
         assert np.array_equal(kwargs["score"], kwargs_again["score"])
         assert np.array_equal(kwargs["confirmed_cards"], kwargs_again["confirmed_cards"])
+
+
+def test_backtest_command_refuses_an_unknown_investigation_before_reading_the_file(tmp_path):
+    arguments = ["--input", str(tmp_path / "absent.csv"), "--map", "timestamp=when", "--label", "label"]
+
+    with pytest.raises(CommandError, match="--investigate: terminal not among merchant, card"):
+        call_command("backtest", *arguments, "--investigate", "terminal", "--json", str(tmp_path / "out.json"))
 
 
 def test_a_review_is_known_from_the_next_morning_not_the_same_day(small_frame, monkeypatch):

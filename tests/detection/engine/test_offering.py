@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from detection.engine.offering import (
     EXPLORE,
@@ -6,6 +7,7 @@ from detection.engine.offering import (
     INVESTIGATE_CARD,
     INVESTIGATE_MERCHANT,
     REASONS,
+    investigations,
     novelty,
     offer,
 )
@@ -118,3 +120,41 @@ def test_novelty_without_labels_is_the_unsupervised_components_spread():
     }
 
     assert np.allclose(novelty(components), [0.8, 0.1])
+
+
+def test_a_confirmed_merchants_investigation_fills_the_share_before_the_cards():
+    offered = offer(
+        score=SCORE,
+        cards=CARDS,
+        merchants=MERCHANTS,
+        budget=2,
+        explore_share=0,
+        investigate_share=0.5,
+        confirmed_cards=["c2"],
+        confirmed_merchants=["m6"],
+    )
+
+    assert offered.index.tolist() == [5, 0]
+    assert offered.reason.tolist() == [INVESTIGATE_MERCHANT, HIGH_RISK]
+
+
+def test_the_investigations_named_are_the_only_ones_opened_in_their_order():
+    common = {"score": SCORE, "cards": CARDS, "merchants": MERCHANTS, "budget": 4, "explore_share": 0}
+    confirmed = {"confirmed_cards": ["c2"], "confirmed_merchants": ["m6"]}
+
+    cards_first = offer(**common, **confirmed, investigate=("card", "merchant"))
+    cards_only = offer(**common, **confirmed, investigate=("card",))
+    none = offer(**common, **confirmed, investigate=())
+
+    assert cards_first.reason.tolist() == [INVESTIGATE_CARD, INVESTIGATE_CARD, HIGH_RISK, HIGH_RISK]
+    assert INVESTIGATE_MERCHANT not in cards_only.reason.tolist()
+    assert none.reason.tolist() == [HIGH_RISK] * 4
+
+
+def test_investigations_are_read_from_a_comma_separated_setting_and_an_unknown_one_is_refused():
+    assert investigations("merchant, card") == ("merchant", "card")
+    assert investigations("") == ()
+    with pytest.raises(ValueError, match="terminal not among merchant, card"):
+        investigations("terminal,card")
+    with pytest.raises(ValueError, match="'terminal'"):
+        offer(score=SCORE, cards=CARDS, merchants=MERCHANTS, budget=2, investigate=("terminal",))

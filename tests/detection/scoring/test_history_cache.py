@@ -15,7 +15,8 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from detection.engine.features import build_features
+from detection.engine.features import FeatureSpec, build_features
+from detection.engine.frame import PLACE_COLUMNS
 from detection.scoring import adapters, registry
 from detection.scoring import history as cache_module
 from detection.scoring.adapters import StoredRows
@@ -238,6 +239,21 @@ def test_history_older_than_the_cache_and_a_cache_too_large_fall_back_to_sql(set
     assert_same(*frames(latest_batch(), settings, from_cache=False))
 
 
+def test_an_older_batch_extends_the_cache_downwards_instead_of_refilling_it(settings, monkeypatch):
+    store_history(accounts=30, days=20)
+    frames(latest_batch(), settings)
+    (cache,) = cache_module._CACHES.values()
+    floor, kept = cache.floor, cache_rows()
+    fills = []
+    monkeypatch.setattr(cache, "_fill", lambda *args: fills.append(args) or False)
+    oldest = list(Transaction.objects.order_by("timestamp")[:80])
+    assert_same(*frames(oldest, settings))
+    assert not fills and cache.floor < floor and cache_rows() >= kept  # only the older slice was read
+    for batch in (latest_batch(), oldest, latest_batch(40)):  # back and forth: the same rows as SQL each time
+        assert_same(*frames(batch, settings))
+    assert not fills
+
+
 def test_a_batch_scored_through_the_cache_gets_the_scores_of_the_sql_path(settings):
     store_history(accounts=30, days=20)
     model_version_activate(
@@ -253,9 +269,10 @@ def test_a_batch_scored_through_the_cache_gets_the_scores_of_the_sql_path(settin
     assert cached == direct
 
 
-def ingested_rows(batch: list[Transaction]) -> list[dict]:
+def ingested_rows(batch: list[Transaction], *, places: bool = False) -> list[dict]:
     """Raw rows as a partner sends them, with what can round on the way into the database: 3-decimal amounts,
-    microseconds and offsets, coordinates, labels, attributes of every JSON type."""
+    microseconds and offsets, coordinates, labels, attributes of every JSON type; with `places`, card-not-present
+    places on some rows (lower-case countries, padded postal codes, long coordinates)."""
     rows = []
     for i, tx in enumerate(batch):
         moment = tx.timestamp + timedelta(hours=2, microseconds=123457 * (i + 1))
@@ -275,6 +292,18 @@ def ingested_rows(batch: list[Transaction]) -> list[dict]:
                 "attributes": {"count": i, "ratio": i / 3, "big": 1e20, "flag": i % 2 == 0, "text": f"{i}.5"},
             }
         )
+        if places and i % 3:
+            rows[-1] |= {
+                "billing_latitude": 48.856613 + i / 11,
+                "billing_longitude": 2.352222,
+                "billing_postal_code": f" 750{i % 20:02d} ",
+                "billing_country": "fr",
+                "shipping_latitude": 52.520008 - i / 13 if i % 2 else None,
+                "shipping_longitude": 13.404954 if i % 2 else None,
+                "shipping_postal_code": "10115" if i % 4 else "",
+                "shipping_country": "de" if i % 2 else "",
+                "ip_country": ("nl", "fr", "", "se")[i % 4],
+            }
     return rows
 
 
@@ -306,6 +335,47 @@ def test_rows_this_transaction_stored_give_the_frame_read_back_from_the_database
         assert_same(given, adapters.frame_for_stored(StoredRows(pks=pks), organisation_id=_org()))
         assert given[1].sum() == 70 and np.isfinite(given[0]["label_known_ts"]).sum() > 40
         transaction.set_rollback(True)
+
+
+def test_rows_with_places_this_transaction_stored_give_the_frame_read_back_from_the_database(settings, monkeypatch):
+    monkeypatch.setattr(adapters, "COPY_THRESHOLD", 10)
+    store_history(accounts=30, days=20)
+    batch = latest_batch()
+    Transaction.objects.filter(pk__in=[t.pk for t in batch[::2]]).update(ip_country="FR", shipping_latitude=45.5)
+    frames(batch, settings)
+    source = Source.objects.get(name="test-history")
+    with transaction.atomic():
+        ingested = transactions_ingest_rows(source=source, rows=ingested_rows(batch[:70], places=True))
+        written = {r.pk: r.stored for r in ingested}
+        assert all(r.created for r in ingested)
+        given = adapters.frame_for_stored(
+            StoredRows(pks=list(written), written=written, written_source_id=source.pk), organisation_id=_org()
+        )
+        settings.HISTORY_CACHE = False
+        assert_same(given, adapters.frame_for_stored(StoredRows(pks=list(written)), organisation_id=_org()))
+        assert set(PLACE_COLUMNS) <= set(given[0])
+        assert "FR" in given[0]["ip_country"].tolist() and "NL" in given[0]["ip_country"].tolist()
+        transaction.set_rollback(True)
+
+
+@pytest.mark.parametrize("all_keys_up_to", [0, cache_module.ALL_KEYS_UP_TO])
+def test_a_batch_reads_the_same_places_from_the_cache_as_from_sql(settings, monkeypatch, all_keys_up_to):
+    monkeypatch.setattr(cache_module, "ALL_KEYS_UP_TO", all_keys_up_to)
+    store_history(accounts=30, days=20)
+    some = Transaction.objects.filter(account_id__in=["acct-001", "acct-002"])
+    some.update(billing_country="FR", billing_postal_code="75001", billing_latitude=48.85, billing_longitude=2.35)
+    some.filter(amount__gt=40).update(shipping_country="DE", shipping_postal_code="10115", ip_country="NL")
+    batch = latest_batch()
+    cached, direct = frames(batch, settings)
+    assert_same(cached, direct)
+    assert {"billing_country", "billing_latitude", "ip_country"} <= set(cached[0])
+    assert "shipping_latitude" not in cached[0]  # no row has one
+    assert cached[0]["ip_country"].dtype == object  # spelled out from the cache's codes, as the engine compares them
+    spec = FeatureSpec(card_not_present=True)
+    assert np.array_equal(
+        build_features(cached[0], target_mask=cached[1], spec=spec).X[np.argsort(cached[0]["row_id"][cached[1]])],
+        build_features(direct[0], target_mask=direct[1], spec=spec).X[np.argsort(direct[0]["row_id"][direct[1]])],
+    )
 
 
 def test_rows_stored_beside_other_writes_of_the_transaction_are_read_back(settings, monkeypatch):
@@ -407,6 +477,8 @@ def test_rows_a_look_has_read_are_not_adopted_twice(settings, monkeypatch):
                     None,
                     None,
                     t.source_id,
+                    *(None, None, None, None),  # the places: coordinates, then codes
+                    *("", "", "", "", ""),
                 )
                 for t in mine
             ]
