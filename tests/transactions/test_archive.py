@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.urls import reverse
 
 from core.partitions import month_partitions
 from detection.backtests.files import CANONICAL as BACKTEST_CANONICAL
@@ -43,7 +44,7 @@ def _archive(tmp_path, *extra):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_archiving_a_month_writes_files_equal_to_its_rows_then_drops_its_partition(tmp_path, january):
+def test_archiving_a_month_writes_files_equal_to_its_rows_then_drops_its_partition(tmp_path, january, analyst_client):
     stored = pd.DataFrame.from_records(
         Transaction.objects.filter(timestamp__lt=datetime(2018, 2, 1, tzinfo=UTC)).order_by("id").values()
     )
@@ -67,6 +68,9 @@ def test_archiving_a_month_writes_files_equal_to_its_rows_then_drops_its_partiti
     # Keys stay: the archived transaction is still a duplicate, and what points at it still does.
     assert TransactionKey.objects.count() == len(january) + 1
     assert ReviewItem.objects.filter(pk=item.pk, transaction_id=item.transaction_id).exists()
+    # The pages leave the archived row out: the queue works, the transaction's page is "gone" (404), never a 500.
+    assert analyst_client.get(reverse("review:queue")).status_code == 200
+    assert analyst_client.get(reverse("review:transaction", args=[item.transaction_id])).status_code == 404
 
 
 @pytest.mark.django_db(transaction=True)
