@@ -259,6 +259,13 @@ if DRIFT_CHECK_HOUR >= 0:
         "task": "monitoring.drift_check",
         "schedule": crontab(minute=15, hour=DRIFT_CHECK_HOUR),
     }
+# The transactions table's month partitions (transactions/partitions.py): this month's and the next three, daily.
+CELERY_BEAT_SCHEDULE["transactions-partitions-ahead"] = {
+    "task": "transactions.partitions_ahead",
+    "schedule": crontab(minute=5, hour=0),
+}
+# Where `manage.py archive` writes the months it takes out of the store: <table>/<YYYY-MM>.parquet.
+ARCHIVE_DIR = Path(os.environ.get("ARCHIVE_DIR", str(BASE_DIR / "var" / "archive")))
 CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get("CELERY_BEAT_SCHEDULE_FILENAME", str(BASE_DIR / "var" / "celerybeat"))
 
 # Logins (django-axes): after LOGIN_FAILURE_LIMIT failed logins for one username, or from one address, logins for
