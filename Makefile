@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install install-dev services stop-embedded db run worker web test test-fast lint format bench bench-engine bench-api bench-import bench-jobs bench-lists bench-rules bench-search bench-embedded bench-shadow clean
+.PHONY: install install-dev services stop-embedded db run worker web test test-fast lint format bench bench-engine bench-api bench-import bench-jobs bench-lists bench-rules bench-search bench-embedded bench-shadow bench-corners clean
 
 $(VENV)/.installed-base: requirements/base.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -77,7 +77,7 @@ format: install-dev
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench: bench-engine bench-api bench-jobs bench-lists bench-rules bench-search bench-embedded bench-shadow
+bench: bench-engine bench-api bench-jobs bench-lists bench-rules bench-search bench-embedded bench-shadow bench-corners
 
 bench-engine: install-dev services
 	$(PY) bench/engine_speed.py
@@ -96,6 +96,9 @@ bench-lists: install-dev services
 
 bench-rules: install-dev services
 	$(PY) bench/rules_bench.py
+
+bench-corners: install-dev services
+	$(PY) bench/corners_bench.py
 
 bench-shadow: install-dev services
 	$(PY) bench/shadow_bench.py

@@ -361,8 +361,14 @@ class Alert(models.Model):
     """One rule firing on one transaction, or a drift rule on one feature's day; what analysts see under the bell."""
 
     rule = models.ForeignKey(AlertRule, on_delete=models.PROTECT, related_name="alerts")
+    # Enforced by statement-level triggers (core/parent_keys.py): the transactions table is partitioned.
     transaction = models.ForeignKey(
-        "transactions.Transaction", null=True, blank=True, on_delete=models.CASCADE, related_name="alerts"
+        "transactions.Transaction",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="alerts",
+        db_constraint=False,
     )
     score = models.ForeignKey("detection.Score", null=True, blank=True, on_delete=models.CASCADE, related_name="alerts")
     # A drift alert: the day and feature (or "score") whose index passed the rule's threshold, and the index.

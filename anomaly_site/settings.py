@@ -259,6 +259,13 @@ if DRIFT_CHECK_HOUR >= 0:
         "task": "monitoring.drift_check",
         "schedule": crontab(minute=15, hour=DRIFT_CHECK_HOUR),
     }
+# The transactions table's month partitions (transactions/partitions.py): this month's and the next three, daily.
+CELERY_BEAT_SCHEDULE["transactions-partitions-ahead"] = {
+    "task": "transactions.partitions_ahead",
+    "schedule": crontab(minute=5, hour=0),
+}
+# Where `manage.py archive` writes the months it takes out of the store: <table>/<YYYY-MM>.parquet.
+ARCHIVE_DIR = Path(os.environ.get("ARCHIVE_DIR", str(BASE_DIR / "var" / "archive")))
 CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get("CELERY_BEAT_SCHEDULE_FILENAME", str(BASE_DIR / "var" / "celerybeat"))
 
 # Logins (django-axes): after LOGIN_FAILURE_LIMIT failed logins for one username, or from one address, logins for
@@ -416,8 +423,8 @@ REVIEW_SLA_RED_MINUTES = int(os.environ.get("REVIEW_SLA_RED_MINUTES", "240"))
 # on exploration, the share a confirmed fraud's investigation may take (its card's and merchant's other transactions
 # of the last REVIEW_INVESTIGATE_DAYS days), defaults chosen by the handbook backtest (docs/benchmarks.md).
 REVIEW_BUDGET_PER_DAY = int(os.environ.get("REVIEW_BUDGET_PER_DAY", "100"))
-REVIEW_EXPLORE_SHARE = float(os.environ.get("REVIEW_EXPLORE_SHARE", "0.05"))
-REVIEW_INVESTIGATE_SHARE = float(os.environ.get("REVIEW_INVESTIGATE_SHARE", "0.1"))
+REVIEW_EXPLORE_SHARE = float(os.environ.get("REVIEW_EXPLORE_SHARE", "0.1"))
+REVIEW_INVESTIGATE_SHARE = float(os.environ.get("REVIEW_INVESTIGATE_SHARE", "0.5"))
 REVIEW_INVESTIGATE_DAYS = int(os.environ.get("REVIEW_INVESTIGATE_DAYS", "7"))
 # Which investigations a confirmed fraud opens, in the order they fill their share ("merchant", "card"; empty: none).
 REVIEW_INVESTIGATE = os.environ.get("REVIEW_INVESTIGATE", "merchant,card")

@@ -6,7 +6,8 @@ Cases, each sent the handbook's day-29 rows (ids unique to the run) with one thi
 - old: their timestamps 2018-01-01 onwards (three months before any stored row; a backfill);
 - instant: 1,000 rows of one new account at one instant (a batch is all of them; singles add to such an account);
 - account: every row the account's whose history is `--account-rows` rows (100,000) in the last 30 days;
-- merchant: every row the merchant's whose history is `--merchant-rows` rows (10,000,000) in the last 30 days.
+- merchant: every row the merchant's whose history is `--merchant-rows` rows (1,000,000; the issue's 10,000,000 with
+  `--merchant-rows 10000000`) in the last 30 days.
 
 The corner rows are made in SQL with generate_series once, into `anomaly_bench_corners` (BENCH_CORNERS_DB), a copy
 of the API benchmark's database (bench/api_common.py), and kept; each run scores in a fresh copy of it. Cases run in
@@ -14,8 +15,8 @@ rounds, the order reversed every other round (ABBA); each case's batches and sin
 (`transactions_score_batch`, `transaction_score`: no HTTP, so the ratios are the scoring path's). Prints each case's
 medians and its ratio to ordinary's.
 
-    .venv/bin/python bench/corners_bench.py                       # 10,000,000-row merchant
-    .venv/bin/python bench/corners_bench.py --merchant-rows 1000000 --rounds 4 --batches 2 --single 40
+    .venv/bin/python bench/corners_bench.py                       # `make bench-corners`
+    .venv/bin/python bench/corners_bench.py --merchant-rows 10000000 --rounds 4 --batches 2 --single 10
 """
 
 import argparse
@@ -176,11 +177,13 @@ def measure(args) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--account-rows", type=int, default=100_000)
-    parser.add_argument("--merchant-rows", type=int, default=10_000_000)
-    parser.add_argument("--rounds", type=int, default=4)
-    parser.add_argument("--batches", type=int, default=2, help="Batches a case sends per round.")
+    # The issue's case is 10,000,000 rows: building them took longer than 13 minutes on the shared VM, and each of
+    # its single scores would take minutes; 1,000,000 keeps `make bench` under its 15 minutes.
+    parser.add_argument("--merchant-rows", type=int, default=1_000_000)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--batches", type=int, default=1, help="Batches a case sends per round.")
     parser.add_argument("--batch", type=int, default=1000)
-    parser.add_argument("--single", type=int, default=40, help="Single scores a case sends per round.")
+    parser.add_argument("--single", type=int, default=3, help="Single scores a case sends per round.")
     args = parser.parse_args()
     prepare()
     ensure_corners(args.account_rows, args.merchant_rows)

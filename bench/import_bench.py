@@ -194,7 +194,8 @@ def main() -> None:
             f"run {run}: {result['rows']:,} rows ({result['stored']:,} stored, {result['rejected']:,} rejected) "
             f"in {result['seconds']:.1f} s = {result['rows_per_s']:,.0f} rows/s, "
             f"peak RSS {result['peak_rss_mb']:.0f} MB; CPU: client {result['client_cpu_s']:.1f} s, "
-            f"PostgreSQL {result['postgres_cpu_s']:.1f} s"
+            f"PostgreSQL {result['postgres_cpu_s']:.1f} s ({result['postgres_cpu_s'] / result['rows'] * 1e6:.1f} s per"
+            " 1,000,000 rows)"
         )
     print(
         f"median of {args.runs}: {statistics.median(r['seconds'] for r in results):.1f} s, "
@@ -202,6 +203,7 @@ def main() -> None:
         f"peak RSS {statistics.median(r['peak_rss_mb'] for r in results):.0f} MB, "
         f"CPU client {statistics.median(r['client_cpu_s'] for r in results):.1f} s + "
         f"PostgreSQL {statistics.median(r['postgres_cpu_s'] for r in results):.1f} s "
+        f"({statistics.median(r['postgres_cpu_s'] / r['rows'] for r in results) * 1e6:.1f} s per 1,000,000 rows) "
         f"({args.preset}, chunk {args.chunk_rows:,} rows, {args.workers} workers, {os.cpu_count()} cores, "
         f"load average {os.getloadavg()[0]:.1f})"
     )

@@ -87,8 +87,9 @@ def _check_function(*, child: str, column: str, parent: str, lock: str, nullable
                 LEFT JOIN LATERAL ({present}) p ON true WHERE p.id IS NULL LIMIT 1"""  # noqa: S608
         planning = ""
     elif lock == "table":
+        given = f"n.{column} IS NOT NULL AND " if nullable else ""
         missing = f"""SELECT n.{column} INTO missing FROM new_rows n
-                WHERE NOT EXISTS (SELECT 1 FROM {parent} p WHERE p.id = n.{column}) LIMIT 1"""  # noqa: S608
+                WHERE {given}NOT EXISTS (SELECT 1 FROM {parent} p WHERE p.id = n.{column}) LIMIT 1"""  # noqa: S608
         # A session plans the query once and keeps the plan. Planned while the parent table was small (a new
         # installation's first batches), a hash join would read the whole parent table for every statement after it
         # had grown, ever slower as it grows. Probing the parent's primary key for each new row is right at any size.

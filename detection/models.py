@@ -152,8 +152,13 @@ class ShadowScore(models.Model):
     decision, review item, alert, rule hit or webhook reads it); the performance page compares it with the score of
     `champion`, the version active when both scored the transaction."""
 
+    # Enforced by statement-level triggers (core/parent_keys.py): the transactions table is partitioned.
     transaction = models.ForeignKey(
-        "transactions.Transaction", on_delete=models.CASCADE, related_name="shadow_scores", db_index=False
+        "transactions.Transaction",
+        on_delete=models.CASCADE,
+        related_name="shadow_scores",
+        db_index=False,
+        db_constraint=False,
     )
     model_version = models.ForeignKey(
         ModelVersion, on_delete=models.PROTECT, related_name="shadow_scores", db_index=False

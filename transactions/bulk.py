@@ -1,30 +1,34 @@
-"""The SQL behind ingest: multi-row INSERT ... ON CONFLICT for rows, COPY into a staging table for frames.
+"""The SQL behind ingest: multi-row INSERT for rows, COPY into a staging table for frames.
 
-PostgreSQL's unique constraint on (source_id, transaction_id) decides which of two concurrent senders stores a
-row; everything here is written so that losing that race is an ordinary "duplicate", never an error.
+The unique constraint on transactions_transactionkey's (source_id, transaction_id), written by a trigger in the
+same statement as the row (transactions 0009), decides which of two concurrent senders stores a row: the loser's
+statement waits for the winner, fails on it, and goes again without the rows now stored, so that losing the race is
+an ordinary "duplicate", never an error. Each insert first makes the partitions of its rows' months.
 """
 
 import io
 import json
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import psycopg
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, connection
 from django.db import transaction as db_transaction
 
-from core.bulk_insert import COPY_ABOVE, copy_text, float_text, insert_new_returning, insert_returning
-from transactions.models import LabelEvent, Transaction
+from core.bulk_insert import COPY_ABOVE, copy_text, float_text, insert_returning
+from transactions.models import LabelEvent, Transaction, TransactionKey
+from transactions.partitions import transaction_months_ensure
 from transactions.validation import CANONICAL_FIELDS
 
 TABLE = Transaction._meta.db_table
 EVENT_TABLE = LabelEvent._meta.db_table
+KEY_TABLE = TransactionKey._meta.db_table
+RACE_RETRIES = 3
 ROW_COLUMNS = tuple(field for field in CANONICAL_FIELDS if field != "label")
 STAGING_TYPES = {
     "transaction_id": "text",
@@ -67,34 +71,43 @@ def insert_rows(*, source_id: int, rows: Sequence[dict[str, Any]], label_source:
     outcome: dict[str, tuple[int, bool]] = {}
     if not rows:
         return outcome
-    returned = _insert_new(rows, source_id, label_source)
+    firsts = list({row["transaction_id"]: row for row in reversed(rows)}.values())[::-1]
+    transaction_months_ensure(row["timestamp"] for row in firsts)
+    returned = _insert_new(firsts, source_id, label_source)
     outcome.update({tx_id: (pk, True) for pk, tx_id in returned})
     missing = sorted({row["transaction_id"] for row in rows} - outcome.keys())
     if missing:
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT id, transaction_id FROM {TABLE} WHERE source_id = %s AND transaction_id = ANY(%s)",  # noqa: S608
+                f"SELECT id, transaction_id FROM {KEY_TABLE} WHERE source_id = %s AND transaction_id = ANY(%s)",  # noqa: S608
                 [source_id, missing],
             )
             outcome.update({tx_id: (pk, False) for pk, tx_id in cursor.fetchall()})
     return outcome
 
 
-SKIP_STORED = "ON CONFLICT (source_id, transaction_id) DO NOTHING RETURNING id, transaction_id"
+SKIP_STORED = f"""WHERE NOT EXISTS (
+    SELECT 1 FROM {KEY_TABLE} k WHERE k.source_id = s.source_id AND k.transaction_id = s.transaction_id
+) RETURNING id, transaction_id"""  # noqa: S608
 
 
 def _insert_new(rows: Sequence[dict[str, Any]], source_id: int, label_source: str) -> list[tuple]:
-    """(id, transaction_id) of the rows stored now.
-
-    A large set of distinct ids tries a plain INSERT first (`insert_new_returning`). An id already stored, or being
-    stored by a concurrent sender, fails it on the unique constraint (after waiting for that sender, as ON CONFLICT
-    waits); the rows then go again with ON CONFLICT DO NOTHING.
-    """
-    ids = [row["transaction_id"] for row in rows]
+    """(id, transaction_id) of the rows stored now, of distinct ids."""
     insert = _insert_arguments(rows, source_id, label_source)
-    if len(rows) > COPY_ABOVE and len(set(ids)) == len(ids):
-        return insert_new_returning(conflict="source_id, transaction_id", returning="id, transaction_id", **insert)
-    return insert_returning(**insert, suffix=SKIP_STORED)
+    return race_retried(lambda: insert_returning(**insert, suffix=SKIP_STORED))
+
+
+def race_retried(insert):
+    """`insert()` in a savepoint, again when a concurrent sender stored one of its ids first (its unique violation
+    came after waiting for that sender's commit, so the next try sees the row and skips it)."""
+    for attempt in range(1, RACE_RETRIES + 1):
+        try:
+            with db_transaction.atomic():
+                return insert()
+        except IntegrityError as error:
+            if attempt == RACE_RETRIES or not isinstance(error.__cause__, psycopg.errors.UniqueViolation):
+                raise
+    raise AssertionError("unreachable")
 
 
 def _insert_arguments(rows: Sequence[dict[str, Any]], source_id: int, label_source: str) -> dict[str, Any]:
@@ -203,82 +216,23 @@ def copy_frame(*, source_id: int, frame: pd.DataFrame, attributes: Sequence[str]
     if frame.empty:
         return 0
     table = _staging_table(frame, attributes)
-    if not attributes and frame["transaction_id"].is_unique:
-        stored = _copy_new(table, source_id=source_id, label_source=label_source)
-        if stored is not None:
-            return stored
+    times = pd.to_datetime(frame["timestamp"], utc=True)
+    months = (times.dt.year * 100 + times.dt.month).dropna().unique()
+    transaction_months_ensure(date(int(m) // 100, int(m) % 100, 1) for m in months)
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS tx_staging")
         cursor.execute(f"CREATE TEMP TABLE tx_staging ({_staging_columns(table)}) ON COMMIT DROP")
         with cursor.copy("COPY tx_staging FROM STDIN WITH (FORMAT csv)") as copy:
             copy.write(_csv_bytes(table))
-        cursor.execute(_insert_select_sql(attributes), [label_source, source_id, label_source])
-        stored = cursor.fetchone()[0]
+        sql = _insert_select_sql(attributes)
+        stored = race_retried(lambda: _fetch_one(cursor, sql, [label_source, source_id, source_id, label_source]))
         cursor.execute("DROP TABLE tx_staging")
     return stored
 
 
-def _copy_new(table: pa.Table, *, source_id: int, label_source: str) -> int | None:
-    """Store a chunk whose ids are all new by COPY straight into the table (and its label events into theirs):
-    no staging table, no INSERT ... SELECT, no ON CONFLICT's speculative insertion per row. None, having stored
-    nothing, when the source has one of the ids already (a rerun, a concurrent writer): the caller then skips the
-    stored ones.
-
-    The ids are taken from the table's sequence first, so that the label events can name their transactions; the
-    text the staging table would have read is what the table's columns read (the amount's numeric(14, 2) rounds as
-    `round(amount, 2)` does). For chunks without attributes, whose JSON PostgreSQL builds in the staged path.
-    """
-    count = table.num_rows
-    try:
-        with db_transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(_RESERVE_IDS_SQL, [TABLE, count])
-            ids = pa.array(np.fromiter((pk for (pk,) in cursor.fetchall()), dtype=np.int64, count=count))
-            cursor.execute("SELECT now()")
-            now = pa.scalar(cursor.fetchone()[0], type=pa.timestamp("us", tz="UTC"))
-            labelled = table["label"].is_valid()
-            rows = pa.table(
-                {
-                    "id": ids,
-                    **{name: table[name] for name in ROW_COLUMNS},
-                    "attributes": pa.repeat(pa.scalar("{}"), count),
-                    "label": table["label"],
-                    "label_source": pc.if_else(labelled, label_source, ""),
-                    "labelled_at": pc.if_else(labelled, now, pa.scalar(None, type=now.type)),
-                    "source_id": pa.repeat(pa.scalar(source_id, type=pa.int64()), count),
-                    "ingested_at": pa.repeat(now, count),
-                }
-            )
-            with cursor.copy(f"COPY {TABLE} ({', '.join(rows.column_names)}) FROM STDIN WITH (FORMAT csv)") as copy:
-                copy.write(_csv_bytes(rows))
-            events, with_label = ids.filter(labelled), pc.sum(labelled).as_py() or 0
-            events = pa.table(
-                {
-                    "transaction_id": events,
-                    "label": table["label"].filter(labelled),
-                    "source": pa.repeat(pa.scalar(label_source), with_label),
-                    "created_at": pa.repeat(now, with_label),
-                    "note": pa.repeat(pa.scalar(""), with_label),
-                }
-            )
-            if events.num_rows:
-                with cursor.copy(
-                    f"COPY {EVENT_TABLE} ({', '.join(events.column_names)}) FROM STDIN WITH (FORMAT csv)"
-                ) as copy:
-                    copy.write(_csv_bytes(events))
-    except (IntegrityError, psycopg.errors.UniqueViolation) as error:  # COPY's errors come from psycopg itself
-        if not isinstance(error, psycopg.errors.UniqueViolation) and not isinstance(
-            error.__cause__, psycopg.errors.UniqueViolation
-        ):
-            raise
-        return None
-    return count
-
-
-# One sequence value for each new row; the sequence named once, not for every row.
-_RESERVE_IDS_SQL = (
-    "SELECT nextval(q.sequence) FROM (SELECT pg_get_serial_sequence(%s, 'id')::regclass AS sequence) q, "
-    "generate_series(1, %s)"
-)
+def _fetch_one(cursor, sql: str, params: list) -> Any:
+    cursor.execute(sql, params)
+    return cursor.fetchone()[0]
 
 
 def _staging_table(frame: pd.DataFrame, attributes: Sequence[str]) -> pa.Table:
@@ -344,8 +298,10 @@ def _insert_select_sql(attributes: Sequence[str]) -> str:
                    CASE WHEN s.label IS NULL THEN '' ELSE %s END,
                    CASE WHEN s.label IS NULL THEN NULL ELSE now() END,
                    %s, now()
-            FROM tx_staging s
-            ON CONFLICT (source_id, transaction_id) DO NOTHING
+            FROM (SELECT DISTINCT ON (transaction_id) * FROM tx_staging ORDER BY transaction_id, ctid) s
+            WHERE NOT EXISTS (
+                SELECT 1 FROM {KEY_TABLE} k WHERE k.source_id = %s AND k.transaction_id = s.transaction_id
+            )
             RETURNING id, label, labelled_at
         ), events AS (
             INSERT INTO {EVENT_TABLE} (transaction_id, label, source, created_at, note)

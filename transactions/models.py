@@ -60,7 +60,12 @@ class TransactionQuerySet(models.QuerySet):
 
 
 class Transaction(models.Model):
-    """One card or account transaction in the canonical schema, whichever way it came in."""
+    """One card or account transaction in the canonical schema, whichever way it came in.
+
+    Stored in a table partitioned by month of `timestamp` (core/partitions.py; the database's primary key is
+    (id, timestamp), `id` alone stays unique through TransactionKey). Months before an archive are gone from it
+    (`manage.py archive`): a reference to one of their rows finds no row, and its key says it was archived.
+    """
 
     FRAUD = 1
     LEGITIMATE = 0
@@ -106,7 +111,6 @@ class Transaction(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["source", "transaction_id"], name="transaction_unique_per_source"),
             models.CheckConstraint(condition=Q(amount__gte=0), name="transaction_amount_non_negative"),
             models.CheckConstraint(
                 condition=Q(channel__in=[c.value for c in Channel]), name="transaction_channel_valid"
@@ -121,6 +125,9 @@ class Transaction(models.Model):
             ),
         ]
         indexes = [
+            # Not unique: the table is partitioned by month of `timestamp` (migration 0009), and a resend may carry
+            # a corrected time; TransactionKey holds the (source, transaction_id) uniqueness.
+            models.Index(fields=["source", "transaction_id"], name="tx_source_txid"),
             models.Index(fields=["account_id", "timestamp"], name="tx_account_time"),
             models.Index(fields=["merchant_id", "timestamp"], name="tx_merchant_time"),
             models.Index(fields=["timestamp"], name="tx_time"),
@@ -143,7 +150,11 @@ class Transaction(models.Model):
 class LabelEvent(models.Model):
     """Every label ever given to a transaction, append-only: the transaction row holds the latest."""
 
-    transaction = models.ForeignKey(Transaction, on_delete=models.CASCADE, related_name="label_events")
+    # Enforced by statement-level triggers (core/parent_keys.py): no foreign key can point at a partitioned table
+    # without its partition key.
+    transaction = models.ForeignKey(
+        Transaction, on_delete=models.CASCADE, related_name="label_events", db_constraint=False
+    )
     label = models.SmallIntegerField(choices=[(1, "Fraud"), (0, "Legitimate")])
     source = models.CharField(max_length=16, choices=LabelSource.choices)
     created_at = models.DateTimeField()
@@ -165,3 +176,20 @@ class DeletedTransaction(models.Model):
 
     class Meta:
         default_permissions = ()
+
+
+class TransactionKey(models.Model):
+    """Every stored transaction's (source, transaction_id) → id and time, written by triggers on the transactions
+    table (migration 0009): the unique constraint that makes ingest idempotent, which the partitioned table cannot
+    hold itself. Kept when a month is archived, so a resent archived transaction is still a duplicate."""
+
+    id = models.BigIntegerField(primary_key=True)
+    source_id = models.BigIntegerField()
+    transaction_id = models.CharField(max_length=128)
+    timestamp = models.DateTimeField()
+
+    class Meta:
+        default_permissions = ()
+        constraints = [
+            models.UniqueConstraint(fields=["source_id", "transaction_id"], name="transaction_unique_per_source")
+        ]

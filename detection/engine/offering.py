@@ -4,7 +4,7 @@ A budget of reviews is spent three ways, every offered item counted once against
 
 - **investigate**: a fraud confirmed recently widens the investigation to its merchant's and its card's other
   candidates (highest score first; ``investigate`` names which, in that order), up to ``investigate_share`` of the
-  budget;
+  budget (rounded up);
 - **exploit**: highest score first, all the budget but the exploration's share;
 - **explore**: ``explore_share`` of the budget goes to the other candidates the models are least sure of (highest
   ``novelty``: the detectors disagree), so the labels are not only of what the models already rank first.
@@ -29,8 +29,8 @@ REASONS = {
     EXPLORE: "The models disagree on it: its label teaches them most",
     HIGH_RISK: "Among the highest risk today",
 }
-DEFAULT_EXPLORE_SHARE = 0.05
-DEFAULT_INVESTIGATE_SHARE = 0.1
+DEFAULT_EXPLORE_SHARE = 0.1
+DEFAULT_INVESTIGATE_SHARE = 0.5
 # Which investigations, in the order they fill their share: a merchant's first (a compromised terminal's other
 # transactions are frauds nothing else shows), then a card's.
 INVESTIGATIONS = ("merchant", "card")
@@ -78,7 +78,9 @@ def offer(
         return chosen, np.full(len(chosen), code, dtype=object)
 
     parts = []
-    widen = int(round(budget * investigate_share))
+    # At least one review for a confirmed fraud's investigation while any budget is left (the product's budget
+    # shrinks through the day: a small remainder must not shut investigations out).
+    widen = int(np.ceil(budget * investigate_share - 1e-9))
     kinds = {
         "merchant": (INVESTIGATE_MERCHANT, merchants, confirmed_merchants),
         "card": (INVESTIGATE_CARD, cards, confirmed_cards),

@@ -63,7 +63,8 @@ def floor_store(*, source: Source, rows: list[FloorRow]) -> list[dict]:
             " merchant_id, merchant_category, channel, country, device_id, attributes, label_source, ingested_at)"
             " SELECT %s, t, ts, a, m, %s, mid, '', 'other', '', '', '{}', '', %s"
             " FROM unnest(%s::text[], %s::timestamptz[], %s::text[], %s::numeric[], %s::text[]) AS r(t, ts, a, m, mid)"
-            " ON CONFLICT (source_id, transaction_id) DO NOTHING RETURNING id, transaction_id, account_id, timestamp",
+            " WHERE NOT EXISTS (SELECT 1 FROM transactions_transactionkey k WHERE k.source_id = %s AND"
+            " k.transaction_id = r.t) RETURNING id, transaction_id, account_id, timestamp",
             [
                 source.pk,
                 settings.DEFAULT_CURRENCY,
@@ -73,6 +74,7 @@ def floor_store(*, source: Source, rows: list[FloorRow]) -> list[dict]:
                 [r.account_id for r in rows],
                 [r.amount for r in rows],
                 [r.merchant_id for r in rows],
+                source.pk,
             ],
         )
         stored = cursor.fetchall()

@@ -150,8 +150,8 @@ class HistoryCache:
                 if not self._fill(since - FILL_MARGIN_SECONDS):
                     return None
             else:
-                self._refresh()
-                if since < self.floor and not self._extend(since - FILL_MARGIN_SECONDS):
+                self._refresh()  # which may give up (too many rows) and leave no floor
+                if self.floor is not None and since < self.floor and not self._extend(since - FILL_MARGIN_SECONDS):
                     return None
             if self.floor is None or not self.rows.size:  # nothing committed in the window yet: SQL has it all
                 return None

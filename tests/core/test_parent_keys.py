@@ -176,8 +176,12 @@ def _insert_score_left_open(writer, *, transaction_id: int, version_id: int) -> 
 
 
 def _scans(cursor, table: str) -> tuple[int, int]:
-    """`table`'s sequential and index scans so far in this transaction."""
-    cursor.execute("SELECT seq_scan, coalesce(idx_scan, 0) FROM pg_stat_xact_user_tables WHERE relname = %s", [table])
+    """`table`'s sequential and index scans so far in this transaction (its partitions', when it has some)."""
+    cursor.execute(
+        "SELECT sum(seq_scan)::int, sum(coalesce(idx_scan, 0))::int FROM pg_stat_xact_user_tables"
+        " WHERE relid = %s::regclass OR relid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = %s::regclass)",
+        [table, table],
+    )
     return cursor.fetchone()
 
 

@@ -56,7 +56,10 @@ def test_items_taken_today_count_against_the_budget(six_items, organisation, ana
     assert ReviewItem.objects.filter(status="open").exclude(offer_reason="").count() == 2
 
 
-def test_a_confirmed_fraud_brings_its_cards_other_transactions_into_the_queue(six_items, organisation, analyst):
+def test_a_confirmed_fraud_brings_its_cards_other_transactions_into_the_queue(
+    six_items, organisation, analyst, settings
+):
+    settings.REVIEW_INVESTIGATE_SHARE = 0.5  # room for both investigations (the merchant's fills its share first)
     fraud = six_items[0]
     same_card = ScoreFactory(
         transaction=TransactionFactory(
@@ -76,7 +79,8 @@ def test_a_confirmed_fraud_brings_its_cards_other_transactions_into_the_queue(si
     assert _by_priority()[0].pk == item.pk
 
 
-def test_a_confirmed_fraud_brings_its_merchants_other_items_forward(six_items, organisation, analyst):
+def test_a_confirmed_fraud_brings_its_merchants_other_items_forward(six_items, organisation, analyst, settings):
+    settings.REVIEW_INVESTIGATE_SHARE = 0.5
     fraud = six_items[0]
     same_merchant = ReviewItemFactory(
         score__transaction__source=fraud.transaction.source,

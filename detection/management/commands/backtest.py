@@ -89,7 +89,7 @@ class Command(BaseCommand):
         try:
             options["investigate"] = investigations(options["investigate"])
         except ValueError as error:
-            raise CommandError(f"--investigate: {error}") from error
+            raise CommandError(f"--{error}") from error  # "--investigate: … not among …"
         try:
             frame, split = load_frame(
                 options["input"],

@@ -25,7 +25,15 @@ def test_without_investigations_or_exploration_the_highest_scores_are_offered_in
 
 
 def test_a_confirmed_card_brings_its_other_items_forward_first():
-    offered = offer(score=SCORE, cards=CARDS, merchants=MERCHANTS, budget=4, explore_share=0, confirmed_cards=["c2"])
+    offered = offer(
+        score=SCORE,
+        cards=CARDS,
+        merchants=MERCHANTS,
+        budget=4,
+        explore_share=0,
+        investigate_share=0.5,
+        confirmed_cards=["c2"],
+    )
 
     assert offered.index.tolist() == [1, 7, 0, 2]
     assert offered.reason.tolist() == [INVESTIGATE_CARD, INVESTIGATE_CARD, HIGH_RISK, HIGH_RISK]
@@ -37,6 +45,14 @@ def test_a_confirmed_merchant_brings_its_items_forward_with_their_own_reason():
     )
 
     assert offered.index.tolist() == [5, 0]
+    assert offered.reason.tolist() == [INVESTIGATE_MERCHANT, HIGH_RISK]
+
+
+def test_a_confirmed_fraud_gets_at_least_one_review_of_a_small_budget_left():
+    offered = offer(
+        score=SCORE, cards=CARDS, merchants=MERCHANTS, budget=2, explore_share=0, confirmed_merchants=["m6"]
+    )
+
     assert offered.reason.tolist() == [INVESTIGATE_MERCHANT, HIGH_RISK]
 
 
@@ -140,6 +156,7 @@ def test_a_confirmed_merchants_investigation_fills_the_share_before_the_cards():
 
 def test_the_investigations_named_are_the_only_ones_opened_in_their_order():
     common = {"score": SCORE, "cards": CARDS, "merchants": MERCHANTS, "budget": 4, "explore_share": 0}
+    common |= {"investigate_share": 0.5}
     confirmed = {"confirmed_cards": ["c2"], "confirmed_merchants": ["m6"]}
 
     cards_first = offer(**common, **confirmed, investigate=("card", "merchant"))

@@ -254,6 +254,22 @@ def test_an_older_batch_extends_the_cache_downwards_instead_of_refilling_it(sett
     assert not fills
 
 
+def test_an_older_batch_after_the_cache_gave_up_on_its_look_reads_sql(settings):
+    store_history(accounts=30, days=20)
+    frames(latest_batch(), settings)
+    (cache,) = cache_module._CACHES.values()
+    cache.max_rows = cache.rows.size  # the next row committed elsewhere is one too many
+    account, merchant = latest_batch(1)[0].account_id, latest_batch(1)[0].merchant_id
+
+    def write():
+        source = Source.objects.get(name="test-history")
+        Transaction.objects.bulk_create([row(source, "late-1", account, merchant, days=19.2)])
+
+    in_other_connection(write)
+    oldest = list(Transaction.objects.order_by("timestamp")[:80])
+    assert_same(*frames(oldest, settings, from_cache=False))
+
+
 def test_a_batch_scored_through_the_cache_gets_the_scores_of_the_sql_path(settings):
     store_history(accounts=30, days=20)
     model_version_activate(
