@@ -14,7 +14,7 @@ from prometheus_client.core import GaugeMetricFamily
 from accounts.models import Organisation
 from detection.models import Score, ScoringJob
 from review.models import ReviewDecision, ReviewItem
-from transactions.models import Source, Transaction
+from transactions.models import Source, Transaction, TransactionKey
 
 ORDERINGS = {
     "priority": ("-priority", "created_at", "pk"),
@@ -133,6 +133,15 @@ def transactions_of(*, organisation_id: int | None) -> QuerySet[Transaction]:
     if organisation_id is None:
         return Transaction.objects.none()
     return Transaction.objects.filter(source__organisation_id=organisation_id)
+
+
+def archived_transaction(*, organisation_id: int | None, pk: int) -> TransactionKey | None:
+    """The organisation's transaction `pk` when its month was archived (`manage.py archive`): its key outlives the
+    row, with the sender's id and time; None when it is stored, never was, or belongs to another organisation."""
+    if organisation_id is None or Transaction.objects.filter(pk=pk).exists():
+        return None
+    sources = Source.objects.filter(organisation_id=organisation_id).values("id")
+    return TransactionKey.objects.filter(pk=pk, source_id__in=sources).first()
 
 
 def review_queue(*, organisation_id: int | None, user, filters: dict) -> QuerySet[ReviewItem]:

@@ -175,7 +175,15 @@ def item_note(request, pk: int):
 
 @require_GET
 def transaction_detail(request, pk: int):
-    tx = _get_transaction_for_request(request, pk)
+    try:
+        tx = _get_transaction_for_request(request, pk)
+    except Http404:
+        archived = selectors.archived_transaction(organisation_id=_organisation_id(request), pk=pk)
+        may_view = request.user.has_perm("transactions.view_transaction") and request.user.has_perm(VIEW_PERM)
+        if archived is None or not may_view:
+            raise
+        context = {"key": archived, "month": archived.timestamp.strftime("%Y-%m"), "back_url": _queue_url(request)}
+        return render(request, "review/transaction_archived.html", context, status=410)
     item = selectors.review_item_for_transaction(transaction=tx)
     history = selectors.account_history(transaction=tx)
     back_url, back_label = _back_from_item(request, item)

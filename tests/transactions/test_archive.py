@@ -68,9 +68,12 @@ def test_archiving_a_month_writes_files_equal_to_its_rows_then_drops_its_partiti
     # Keys stay: the archived transaction is still a duplicate, and what points at it still does.
     assert TransactionKey.objects.count() == len(january) + 1
     assert ReviewItem.objects.filter(pk=item.pk, transaction_id=item.transaction_id).exists()
-    # The pages leave the archived row out: the queue works, the transaction's page is "gone" (404), never a 500.
+    # The queue leaves the archived row out and works; the transaction's page says it was archived, and when.
     assert analyst_client.get(reverse("review:queue")).status_code == 200
-    assert analyst_client.get(reverse("review:transaction", args=[item.transaction_id])).status_code == 404
+    page = analyst_client.get(reverse("review:transaction", args=[item.transaction_id]))
+    assert page.status_code == 410
+    key = TransactionKey.objects.get(pk=item.transaction_id)
+    assert "Transaction archived" in page.text and "2018-01" in page.text and key.transaction_id in page.text
 
 
 @pytest.mark.django_db(transaction=True)
@@ -113,3 +116,13 @@ def test_backtest_and_import_read_the_archive(tmp_path, january):
 def test_archive_names_a_bad_month():
     with pytest.raises(CommandError, match="--before: '2018-13' is not a month"):
         call_command("archive", "--before", "2018-13")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_another_organisations_archived_transaction_is_not_found(tmp_path, january, client, other_analyst):
+    pk = Transaction.objects.filter(transaction_id="T0").values_list("pk", flat=True).get()
+    _archive(tmp_path, "--execute")
+    client.force_login(other_analyst)
+    page = client.get(reverse("review:transaction", args=[pk]))
+    assert page.status_code == 404
+    assert "archived" not in page.text
