@@ -159,6 +159,12 @@ def read_mapped_chunks(
         first_row += len(raw)
 
 
+def same_name_mapping(path: str | Path, fields: Sequence[str]) -> dict[str, str]:
+    """Each of `fields` that the file has a column of the same name for, mapped to it: what a file written in the
+    canonical shape (an archived month, say) needs instead of a --map."""
+    return {name: name for name in file_columns(path) if name in fields}
+
+
 def file_columns(path: str | Path) -> list[str]:
     path = Path(path)
     if _is_parquet(path):

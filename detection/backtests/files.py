@@ -13,7 +13,7 @@ import pandas as pd
 
 from detection.engine.frame import PLACE_COLUMNS, PLACE_FLOAT, PLACE_TEXT
 from detection.frame_fields import ENGINE_FIELDS
-from transactions.files import MappingError
+from transactions.files import MappingError, same_name_mapping
 from transactions.validation import REQUIRED as INGEST_REQUIRED
 
 # The fields the engine reads (the label is named apart); a replayed file is never stored, so it needs no ids.
@@ -34,6 +34,14 @@ def parse_mapping(pairs: list[str]) -> dict[str, str]:
     if missing:
         raise MappingError(f"--map must name a column for {', '.join(missing)}")
     return mapping
+
+
+def same_name_pairs(path: str | Path) -> list[str]:
+    """`canonical=canonical` for each canonical field the file has a column of that name for (a file in the
+    canonical shape, such as an archived month, needs no --map)."""
+    if not Path(path).exists():
+        raise MappingError(f"--input {path}: no such file")
+    return [f"{name}={name}" for name in same_name_mapping(path, CANONICAL)]
 
 
 def read_columns(path: str | Path, columns: list[str]) -> pd.DataFrame:

@@ -256,3 +256,28 @@ def test_generating_a_csv_needs_no_organisation(no_organisation, tmp_path):
     run("generate_transactions", "--accounts", "5", "--days", "1", "--output", str(path))
 
     assert path.stat().st_size > 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_file_in_the_canonical_shape_imports_without_a_map_and_its_label_column_is_the_label(tmp_path):
+    path = tmp_path / "canonical.csv"
+    path.write_text(
+        "transaction_id,timestamp,account_id,amount,merchant_id,label,note\n"
+        "C1,2024-03-01T10:00:00Z,acct-1,12.50,m-1,1,ignored\n"
+        "C2,2024-03-01T11:00:00Z,acct-2,7.25,m-2,0,ignored\n"
+    )
+    call_command("import_transactions", str(path), stdout=StringIO())
+    stored = {t.transaction_id: t for t in Transaction.objects.all()}
+    assert set(stored) == {"C1", "C2"}
+    assert stored["C1"].account_id == "acct-1" and stored["C1"].merchant_id == "m-1"
+    assert (stored["C1"].label, stored["C2"].label) == (1, 0)
+    assert stored["C1"].attributes == {}  # a column that is no canonical field is not read
+
+
+@pytest.mark.django_db
+def test_a_file_without_a_map_that_lacks_a_required_column_is_refused_naming_it(tmp_path):
+    path = tmp_path / "partial.csv"
+    path.write_text("transaction_id,timestamp,amount\nC1,2024-03-01T10:00:00Z,12.50\n")
+    with pytest.raises(CommandError, match="account_id"):
+        call_command("import_transactions", str(path), stdout=StringIO())
+    assert not Transaction.objects.exists()

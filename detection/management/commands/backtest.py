@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 from django.core.management.base import BaseCommand, CommandError
 
-from detection.backtests.files import MappingError, load_frame, parse_mapping
+from detection.backtests.files import MappingError, load_frame, parse_mapping, same_name_pairs
 from detection.engine.backtest import FEEDBACK, BacktestConfig, run_backtest
 from detection.engine.leakage import label_leaks
 from detection.engine.offering import (
@@ -38,7 +38,13 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--input", required=True, help="a .csv or .parquet file")
-        parser.add_argument("--map", nargs="+", action="extend", required=True, metavar="canonical=column")
+        parser.add_argument(
+            "--map",
+            nargs="+",
+            action="extend",
+            metavar="canonical=column",
+            help="the file's column of each canonical field; without it, the columns named as canonical fields",
+        )
         parser.add_argument("--attributes", type=_names, default=[], help="extra columns the sender supplies")
         parser.add_argument("--label", required=True, help="the label column (1 fraud, 0 legitimate)")
         parser.add_argument("--exclude", type=_names, default=[], help="columns never read (e.g. the scenario)")
@@ -93,7 +99,7 @@ class Command(BaseCommand):
         try:
             frame, split = load_frame(
                 options["input"],
-                mapping=parse_mapping(options["map"]),
+                mapping=parse_mapping(options["map"] or same_name_pairs(options["input"])),
                 label=options["label"],
                 attributes=options["attributes"],
                 exclude=options["exclude"],

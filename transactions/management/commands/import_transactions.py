@@ -3,7 +3,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from transactions.files import MappingError
+from transactions.files import MappingError, file_columns, same_name_mapping
 from transactions.management.organisation_option import add_organisation_argument, organisation_from_option
 from transactions.models import Source
 from transactions.services import (
@@ -12,6 +12,7 @@ from transactions.services import (
     source_get_or_create,
     transactions_import_file,
 )
+from transactions.validation import CANONICAL_FIELDS
 
 
 def comma_list(value: str) -> list[str]:
@@ -29,9 +30,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--map",
             nargs="+",
-            required=True,
             metavar="FIELD=COLUMN",
-            help="Canonical field = file column, e.g. account_id=user_id amount=TX_AMOUNT.",
+            help=(
+                "Canonical field = file column, e.g. account_id=user_id amount=TX_AMOUNT. Without it, the columns "
+                "named as canonical fields are read as those (a file in the canonical shape, such as an archived "
+                "month), and a column named 'label' as the label unless --label names another."
+            ),
         )
         parser.add_argument(
             "--attributes", type=comma_list, default=[], help="Columns kept verbatim as attributes; '*' = all others."
@@ -47,7 +51,13 @@ class Command(BaseCommand):
     def handle(self, *args, file, map, label_column, source, exclude, chunk_rows, workers, show_errors, **options):
         if not file.exists():
             raise CommandError(f"{file} does not exist")
-        mapping = self._mapping(map)
+        if map:
+            mapping = self._mapping(map)
+        else:
+            fields = [name for name in CANONICAL_FIELDS if name != "label"]
+            mapping = same_name_mapping(file, fields)
+            if label_column is None and "label" in file_columns(file):
+                label_column = "label"
         organisation = organisation_from_option(options["organisation"])
         try:
             store = source_get_or_create(organisation=organisation, name=source or file.stem, kind=Source.Kind.IMPORT)
