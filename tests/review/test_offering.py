@@ -79,16 +79,21 @@ def test_a_confirmed_fraud_brings_its_cards_other_transactions_into_the_queue(
     assert _by_priority()[0].pk == item.pk
 
 
-def test_a_confirmed_fraud_brings_its_merchants_other_items_forward(six_items, organisation, analyst, settings):
-    settings.REVIEW_INVESTIGATE_SHARE = 0.5
-    fraud = six_items[0]
-    same_merchant = ReviewItemFactory(
+def item_at_the_same_merchant(fraud, *, score: float):
+    """Another card's item at the fraud's merchant, at the same time, with this score."""
+    return ReviewItemFactory(
         score__transaction__source=fraud.transaction.source,
         score__transaction__merchant_id=fraud.transaction.merchant_id,
         score__transaction__account_id="someone-else",
         score__transaction__timestamp=fraud.transaction.timestamp,
-        score__score=0.5,
+        score__score=score,
     )
+
+
+def test_a_confirmed_fraud_brings_its_merchants_other_items_forward(six_items, organisation, analyst, settings):
+    settings.REVIEW_INVESTIGATE_SHARE = 0.5
+    fraud = six_items[0]
+    same_merchant = item_at_the_same_merchant(fraud, score=0.5)
 
     review_decide(item=fraud, user=analyst, decision="fraud")
 
@@ -100,13 +105,7 @@ def test_a_confirmed_fraud_brings_its_merchants_other_items_forward(six_items, o
 def test_the_investigations_setting_decides_which_a_fraud_opens(six_items, organisation, analyst, settings):
     settings.REVIEW_INVESTIGATE = "card"
     fraud = six_items[0]
-    same_merchant = ReviewItemFactory(
-        score__transaction__source=fraud.transaction.source,
-        score__transaction__merchant_id=fraud.transaction.merchant_id,
-        score__transaction__account_id="someone-else",
-        score__transaction__timestamp=fraud.transaction.timestamp,
-        score__score=0.01,
-    )
+    same_merchant = item_at_the_same_merchant(fraud, score=0.01)
 
     review_decide(item=fraud, user=analyst, decision="fraud")
 

@@ -17,18 +17,20 @@ CARDS = np.array(["c1", "c2", "c3", "c4", "c5", "c6", "c7", "c2"])
 MERCHANTS = np.array(["m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8"])
 
 
+def offer_items(**options):
+    """The policy over the eight items above: each test names only the budget and the shares it varies."""
+    return offer(score=SCORE, cards=CARDS, merchants=MERCHANTS, **options)
+
+
 def test_without_investigations_or_exploration_the_highest_scores_are_offered_in_order():
-    offered = offer(score=SCORE, cards=CARDS, merchants=MERCHANTS, budget=3, explore_share=0)
+    offered = offer_items(budget=3, explore_share=0)
 
     assert offered.index.tolist() == [0, 2, 4]
     assert offered.reason.tolist() == [HIGH_RISK] * 3
 
 
 def test_a_confirmed_card_brings_its_other_items_forward_first():
-    offered = offer(
-        score=SCORE,
-        cards=CARDS,
-        merchants=MERCHANTS,
+    offered = offer_items(
         budget=4,
         explore_share=0,
         investigate_share=0.5,
@@ -40,27 +42,20 @@ def test_a_confirmed_card_brings_its_other_items_forward_first():
 
 
 def test_a_confirmed_merchant_brings_its_items_forward_with_their_own_reason():
-    offered = offer(
-        score=SCORE, cards=CARDS, merchants=MERCHANTS, budget=2, explore_share=0, confirmed_merchants=["m6"]
-    )
+    offered = offer_items(budget=2, explore_share=0, confirmed_merchants=["m6"])
 
     assert offered.index.tolist() == [5, 0]
     assert offered.reason.tolist() == [INVESTIGATE_MERCHANT, HIGH_RISK]
 
 
 def test_a_confirmed_fraud_gets_at_least_one_review_of_a_small_budget_left():
-    offered = offer(
-        score=SCORE, cards=CARDS, merchants=MERCHANTS, budget=2, explore_share=0, confirmed_merchants=["m6"]
-    )
+    offered = offer_items(budget=2, explore_share=0, confirmed_merchants=["m6"])
 
     assert offered.reason.tolist() == [INVESTIGATE_MERCHANT, HIGH_RISK]
 
 
 def test_investigations_take_at_most_their_share_of_the_budget():
-    offered = offer(
-        score=SCORE,
-        cards=CARDS,
-        merchants=MERCHANTS,
+    offered = offer_items(
         budget=4,
         explore_share=0,
         investigate_share=0.25,
@@ -102,7 +97,7 @@ def test_nothing_is_offered_twice_and_the_budget_holds_whatever_the_shares():
 
 
 def test_a_budget_larger_than_the_candidates_offers_each_once():
-    offered = offer(score=SCORE, cards=CARDS, merchants=MERCHANTS, budget=100, confirmed_cards=["c1"])
+    offered = offer_items(budget=100, confirmed_cards=["c1"])
 
     assert sorted(offered.index.tolist()) == list(range(len(SCORE)))
 
@@ -116,7 +111,7 @@ def test_an_empty_merchant_never_counts_as_the_confirmed_one():
 
 
 def test_every_offered_item_says_why_in_words():
-    offered = offer(score=SCORE, cards=CARDS, merchants=MERCHANTS, budget=2, explore_share=0, confirmed_cards=["c2"])
+    offered = offer_items(budget=2, explore_share=0, confirmed_cards=["c2"])
 
     assert offered.words() == [REASONS[INVESTIGATE_CARD], REASONS[HIGH_RISK]]
 
@@ -139,10 +134,7 @@ def test_novelty_without_labels_is_the_unsupervised_components_spread():
 
 
 def test_a_confirmed_merchants_investigation_fills_the_share_before_the_cards():
-    offered = offer(
-        score=SCORE,
-        cards=CARDS,
-        merchants=MERCHANTS,
+    offered = offer_items(
         budget=2,
         explore_share=0,
         investigate_share=0.5,
@@ -174,4 +166,4 @@ def test_investigations_are_read_from_a_comma_separated_setting_and_an_unknown_o
     with pytest.raises(ValueError, match="terminal not among merchant, card"):
         investigations("terminal,card")
     with pytest.raises(ValueError, match="'terminal'"):
-        offer(score=SCORE, cards=CARDS, merchants=MERCHANTS, budget=2, investigate=("terminal",))
+        offer_items(budget=2, investigate=("terminal",))
