@@ -353,9 +353,9 @@ class HistoryCache:
     def _kill(self, ids: np.ndarray) -> None:
         """Mark the cached versions of these rows dead (deleted, or about to be replaced by a newer version)."""
         ids = ids[ids <= self.max_id]  # a new row's id is usually above every cached one: nothing to look up
-        stored = self.rows.view("id")
-        if not len(stored) or not len(ids):
+        if not self.rows.size or not len(ids):  # an empty cache has no columns yet
             return
+        stored = self.rows.view("id")
         hit = _isin_ids(stored, ids)
         alive = self.rows.view("alive")
         self.dead += int((hit & alive).sum())
