@@ -27,6 +27,14 @@ def next_month(month: date) -> date:
     return date(month.year + month.month // 12, month.month % 12 + 1, 1)
 
 
+def months_from(month: date, *, ahead: int) -> list[date]:
+    """`month` and the `ahead` months after it."""
+    months = [month]
+    for _ in range(ahead):
+        months.append(next_month(months[-1]))
+    return months
+
+
 def parse_month(text: str) -> date:
     """'YYYY-MM' as its first day; ValueError naming the expected form otherwise."""
     match = MONTH.match(text or "")
@@ -203,10 +211,7 @@ def rebuild_table(
     if partitioned:
         cursor.execute(f"SELECT DISTINCT date_trunc('month', {key} AT TIME ZONE 'UTC')::date FROM {old}")  # noqa: S608
         months = {month for (month,) in cursor.fetchall()}
-        current = month_start(datetime.now(UTC))
-        for _ in range(ahead + 1):
-            months.add(current)
-            current = next_month(current)
+        months.update(months_from(month_start(datetime.now(UTC)), ahead=ahead))
         for statement in partition_table_sql(table=table, key=key, months=months):
             cursor.execute(statement)
     else:

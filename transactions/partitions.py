@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 from django.utils import timezone
 
-from core.partitions import ensure_months, month_start, next_month
+from core.partitions import ensure_months, month_start, months_from
 from transactions.models import Transaction
 
 TABLE = Transaction._meta.db_table
@@ -21,8 +21,4 @@ def transaction_months_ensure(moments: Iterable[datetime | date], *, remembered:
 
 def transaction_months_ahead(*, today: date | None = None, ahead: int = MONTHS_AHEAD) -> list[date]:
     """Make this month's partition and the next `ahead` months'; returns those made."""
-    month, months = month_start(today or timezone.now()), []
-    for _ in range(ahead + 1):
-        months.append(month)
-        month = next_month(month)
-    return transaction_months_ensure(months)
+    return transaction_months_ensure(months_from(month_start(today or timezone.now()), ahead=ahead))

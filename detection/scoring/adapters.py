@@ -562,7 +562,7 @@ def frame_with_unsaved(row: Mapping[str, Any], *, organisation_id: int) -> tuple
         "timestamp": float(int(at.timestamp())),
         **{name: row.get(name) or "" for name in _ALL_TEXT},
         "amount": float(row["amount"]),
-        **{name: nan if row.get(name) is None else float(row[name]) for name in _LOCATION_COLUMNS},
+        **{name: _or_nan(row.get(name)) for name in _LOCATION_COLUMNS},
         "label": nan,
         "labelled_at": nan,
     }
