@@ -107,6 +107,7 @@ def review_upload_items(*, organisation_id: int | None, job_id: int) -> QuerySet
         review_items(organisation_id=organisation_id)
         .filter(job_id=job_id, origin=ReviewItem.Origin.UPLOAD)
         .select_related("transaction", "score", "assignee")
+        .filter(score__transaction_time=F("transaction__timestamp"))
         .order_by(*ORDERINGS["priority"])
     )
 
@@ -151,6 +152,7 @@ def review_queue(*, organisation_id: int | None, user, filters: dict) -> QuerySe
         live_items(organisation_id=organisation_id)
         .filter(_filters_q(filters, user))
         .select_related("transaction", "score", "assignee")
+        .filter(score__transaction_time=F("transaction__timestamp"))  # each row's score read in its month alone
         .order_by(*ordering)
     )
 
@@ -173,7 +175,7 @@ def review_queue_counts(*, organisation_id: int | None, user) -> dict[str, int]:
 def review_item_for_transaction(*, transaction: Transaction) -> ReviewItem | None:
     return (
         ReviewItem.objects.select_related("score", "score__model_version", "assignee", "decided_by")
-        .filter(transaction=transaction)
+        .filter(transaction=transaction, score__transaction_time=transaction.timestamp)
         .first()
     )
 
@@ -326,10 +328,12 @@ def review_investigation_transactions(*, organisation_id: int, account_id: str, 
     candidates = (
         transactions_of(organisation_id=organisation_id)
         .filter(match, timestamp__gte=since, review_item__isnull=True)
-        .values_list("pk", "amount")
+        .values_list("pk", "amount", "timestamp")
     )
-    amounts = dict(candidates[:1000])
-    scores = Score.objects.filter(transaction_id__in=list(amounts)).order_by("transaction_id", "-created_at", "-pk")
+    rows = list(candidates[:1000])
+    amounts = {pk: amount for pk, amount, _ in rows}
+    scores = Score.objects.filter(transaction_id__in=list(amounts), transaction_time__in={at for *_, at in rows})
+    scores = scores.order_by("transaction_id", "-created_at", "-pk")
     latest = {}
     for transaction_id, score_id, score in scores.values_list("transaction_id", "pk", "score"):
         latest.setdefault(transaction_id, (score_id, score))
