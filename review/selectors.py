@@ -107,7 +107,6 @@ def review_upload_items(*, organisation_id: int | None, job_id: int) -> QuerySet
         review_items(organisation_id=organisation_id)
         .filter(job_id=job_id, origin=ReviewItem.Origin.UPLOAD)
         .select_related("transaction", "score", "assignee")
-        .filter(score__transaction_time=F("transaction__timestamp"))
         .order_by(*ORDERINGS["priority"])
     )
 
@@ -152,7 +151,6 @@ def review_queue(*, organisation_id: int | None, user, filters: dict) -> QuerySe
         live_items(organisation_id=organisation_id)
         .filter(_filters_q(filters, user))
         .select_related("transaction", "score", "assignee")
-        .filter(score__transaction_time=F("transaction__timestamp"))  # each row's score read in its month alone
         .order_by(*ordering)
     )
 

@@ -168,12 +168,17 @@ def _read(cursor, sql: str, json_columns: tuple[str, ...] = ("attributes",)) -> 
         if name in ("amount",):
             frame[name] = frame[name].astype("float64")
         elif name in json_columns:
-            frame[name] = frame[name].map(
-                lambda value: json.dumps(value, sort_keys=True) if value is not None else None
-            )
+            frame[name] = frame[name].map(_json_text)
         elif name in ("label", "created_by_id"):
             frame[name] = frame[name].astype("Int64")
     return frame
+
+
+def _json_text(value) -> str | None:
+    """A JSON column's value as JSON text: Django's connection reads jsonb as its text already."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True)
 
 
 def _write(frame: pd.DataFrame, path: Path) -> None:

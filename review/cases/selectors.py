@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from django.db.models import Count, F, Max, Min, Q, QuerySet, Sum
+from django.db.models import Count, Max, Min, Q, QuerySet, Sum
 from django.utils import timezone
 
 from review.models import Case, CaseAttachment, CaseEvent, ReviewItem
@@ -89,9 +89,9 @@ def case_counts(*, organisation_id: int | None, user) -> dict[str, int]:
 
 def case_items(*, case: Case) -> QuerySet[ReviewItem]:
     """The case's items, those still to be done first, each with what its row shows."""
-    items = case.items.select_related("transaction", "score", "assignee", "decided_by")
-    # Each row's score read in its transaction's month alone.
-    return items.filter(score__transaction_time=F("transaction__timestamp")).order_by("decided_at", "-priority", "pk")
+    return case.items.select_related("transaction", "score", "assignee", "decided_by").order_by(
+        "decided_at", "-priority", "pk"
+    )
 
 
 def case_events(*, case: Case) -> QuerySet[CaseEvent]:
