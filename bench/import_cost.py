@@ -67,20 +67,50 @@ def _event_variants(cursor) -> dict[str, tuple[list[str], list[str]]]:
     return variants
 
 
-# What transactions 0010 changes, put on the schema of before it (the variant is empty on a database migrated to 0010):
-# block-range (BRIN) indexes where the reads take ranges of the insert order.
-BRIN = {"tx_change_txid": "change_txid"}
+# What transactions 0010 changes, put on the schema of before it (nothing to do on a database migrated to 0010).
+KEY_TABLE = "transactions_transactionkey"
+BYTEWISE = {  # index: (column compared byte by byte, the rest)
+    "tx_account_time": ("account_id", ', "timestamp"'),
+    "tx_merchant_time": ("merchant_id", ', "timestamp"'),
+    "tx_source_txid": ("transaction_id", ""),
+}
+EVENT_CHECK = "transactions_labelevent_transaction_id_parent_check()"
+
+
+def _bytewise_index(name: str, column: str, rest: str, opclass: str) -> list[str]:
+    columns = f"source_id, {column} {opclass}" if name == "tx_source_txid" else f"{column} {opclass}{rest}"
+    return [f"DROP INDEX {name}", f"CREATE INDEX {name} ON {TABLE} ({columns})"]
+
+
+def _key_constraint(opclass: str) -> list[str]:
+    return [
+        f"ALTER TABLE {KEY_TABLE} DROP CONSTRAINT transaction_unique_per_source",
+        f"CREATE UNIQUE INDEX transaction_unique_per_source ON {KEY_TABLE} (source_id, transaction_id {opclass})",
+    ]
 
 
 def _recommended_variant(cursor) -> dict[str, tuple[list[str], list[str]]]:
-    indexes = _index_variants(cursor)
-    take_away, put_back = [], []
-    for name, column in BRIN.items():
-        if f"without index {name}" not in indexes:
-            continue
-        away, back = indexes[f"without index {name}"]
-        take_away += [*away, f"CREATE INDEX {name}_brin ON {TABLE} USING brin ({column})"]
-        put_back += [f"DROP INDEX {name}_brin", *back]
+    cursor.execute("SELECT 1 FROM pg_indexes WHERE indexname = 'label_event_by_person'")
+    if cursor.fetchone():
+        return {"0010's changes (already in)": ([], [])}
+    take_away = [f"ALTER FUNCTION {EVENT_CHECK} SET jit = off"]
+    put_back = [f"ALTER FUNCTION {EVENT_CHECK} RESET jit"]
+    for name, (column, rest) in BYTEWISE.items():
+        take_away += _bytewise_index(name, column, rest, "varchar_pattern_ops")
+        put_back += _bytewise_index(name, column, rest, "")
+    take_away += _key_constraint("varchar_pattern_ops")
+    put_back += [
+        "DROP INDEX transaction_unique_per_source",
+        f"ALTER TABLE {KEY_TABLE} ADD CONSTRAINT transaction_unique_per_source UNIQUE (source_id, transaction_id)",
+    ]
+    take_away += [
+        "DROP INDEX transactions_labelevent_created_by_id_3d78b52a",
+        "CREATE INDEX label_event_by_person ON transactions_labelevent (created_by_id) WHERE created_by_id IS NOT NULL",
+    ]
+    put_back += [
+        "DROP INDEX label_event_by_person",
+        "CREATE INDEX transactions_labelevent_created_by_id_3d78b52a ON transactions_labelevent (created_by_id)",
+    ]
     return {"0010's changes": (take_away, put_back)}
 
 
