@@ -370,7 +370,10 @@ class Alert(models.Model):
         related_name="alerts",
         db_constraint=False,
     )
-    score = models.ForeignKey("detection.Score", null=True, blank=True, on_delete=models.CASCADE, related_name="alerts")
+    # Enforced by a statement-level trigger (core/parent_keys.py): the scores table is partitioned (detection 0015).
+    score = models.ForeignKey(
+        "detection.Score", null=True, blank=True, on_delete=models.CASCADE, related_name="alerts", db_constraint=False
+    )
     # A drift alert: the day and feature (or "score") whose index passed the rule's threshold, and the index.
     drift = models.ForeignKey(
         "monitoring.DriftMeasurement", null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts"

@@ -58,8 +58,9 @@ def stored_store():
         with connection.cursor() as cursor:
             cursor.execute(
                 "INSERT INTO detection_score (transaction_id, model_version_id, score, risk_level, is_anomaly, "
-                "components, reasons, decision, rules, created_at) "
-                "SELECT t.id, %s, random(), 'low', false, '{}', '[]', '', '[]', now() FROM transactions_transaction t "
+                "components, reasons, decision, rules, created_at, transaction_time) "
+                "SELECT t.id, %s, random(), 'low', false, '{}', '[]', '', '[]', now(), t.timestamp "
+                "FROM transactions_transaction t "
                 "JOIN transactions_source s ON s.id = t.source_id WHERE s.organisation_id = %s",
                 [version.pk, organisation.pk],
             )

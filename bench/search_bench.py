@@ -126,8 +126,9 @@ def load(rows: int) -> Organisation:
             cursor.execute(definition.replace(" ON ONLY ", " ON ", 1))
         cursor.execute(
             "INSERT INTO detection_score (transaction_id, model_version_id, score, risk_level, is_anomaly, components,"
-            " reasons, decision, rules, created_at) SELECT id, %s, 0.96, 'high', true, '{}', '[\"large amount\"]',"
-            " 'review', '[]', timestamp FROM transactions_transaction WHERE source_id = %s AND id %% 50 = 0",
+            " reasons, decision, rules, created_at, transaction_time) SELECT id, %s, 0.96, 'high', true, '{}',"
+            " '[\"large amount\"]', 'review', '[]', timestamp, timestamp FROM transactions_transaction"
+            " WHERE source_id = %s AND id %% 50 = 0",
             [version.pk, source.pk],
         )
         cursor.execute(

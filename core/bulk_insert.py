@@ -28,12 +28,14 @@ def insert_returning(
     copy_lines: Sequence[str] = (),
     into: Sequence[str] = (),
     select: str = "",
+    join: str = "",
 ) -> list[tuple]:
     """Insert `rows` (tuples in the order of `columns`, each a (name, SQL type) pair) into `table`'s columns
     `into` (default: the same names).
 
-    `select` is the SELECT list over the staged columns, alias s (default: all of them, in order), and `suffix`
-    what follows (ON CONFLICT ... RETURNING ...). Returns the RETURNING rows. Names, types and SQL fragments are
+    `select` is the SELECT list over the staged columns, alias s (default: all of them, in order), `join` a JOIN
+    clause after them (a column the rows take from another table), and `suffix` what follows (ON CONFLICT ...
+    RETURNING ...). Returns the RETURNING rows. Names, types and SQL fragments are
     the caller's constants, never user input.
 
     A caller that writes large sets faster than psycopg's per-row writer gives them as `copy_lines` instead: each
@@ -48,7 +50,7 @@ def insert_returning(
         if rows and len(rows) <= COPY_ABOVE:
             arrays = ", ".join(f"%s::{kind}[]" for _, kind in columns)
             cursor.execute(
-                f"INSERT INTO {target} SELECT {select} FROM unnest({arrays}) AS s({', '.join(names)}) {suffix}",  # noqa: S608
+                f"INSERT INTO {target} SELECT {select} FROM unnest({arrays}) AS s({', '.join(names)}) {join} {suffix}",  # noqa: S608
                 [array_literal(column) for column in zip(*rows, strict=True)],
             )
             return cursor.fetchall()
@@ -64,7 +66,7 @@ def insert_returning(
                 copy.write("".join(copy_lines))
             for row in rows:
                 copy.write_row(row)
-        cursor.execute(f"INSERT INTO {target} SELECT {select} FROM {staging} s {suffix}")  # noqa: S608
+        cursor.execute(f"INSERT INTO {target} SELECT {select} FROM {staging} s {join} {suffix}")  # noqa: S608
         return cursor.fetchall()
 
 

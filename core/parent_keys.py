@@ -25,7 +25,7 @@ def statement_parent_key(
     # score's transaction: one parent per row, where row locks would cost what the per-row check did): the insert
     # takes no row lock, and the parent's delete first takes a SHARE lock on the child table, so it waits for every
     # open insert into it to commit, then sees their rows. Parent deletes are rare operator actions.
-    wait = f"LOCK TABLE {child} IN SHARE MODE;" if lock == "table" else ""
+    guard_function = _guard_function(child=child, column=column, parent=parent, lock=lock)
     forward = f"""
         {check_function}
         CREATE TRIGGER {check}_insert AFTER INSERT ON {child} REFERENCING NEW TABLE AS new_rows
@@ -33,23 +33,7 @@ def statement_parent_key(
         CREATE TRIGGER {check}_update AFTER UPDATE ON {child} REFERENCING NEW TABLE AS new_rows
             FOR EACH STATEMENT EXECUTE FUNCTION {check}();
 
-        CREATE FUNCTION {guard}() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            {wait}
-            IF TG_OP = 'TRUNCATE' THEN
-                IF EXISTS (SELECT 1 FROM {child}) THEN
-                    RAISE foreign_key_violation USING MESSAGE = 'cannot truncate table "{parent}" alone: '
-                        'table "{child}" still references it';
-                END IF;
-                RETURN NULL;
-            END IF;
-            IF EXISTS (SELECT 1 FROM {child} c WHERE c.{column} = OLD.id) THEN
-                RAISE foreign_key_violation USING MESSAGE = format(
-                    'delete or update on table "{parent}": id %s is still referenced from table "{child}"', OLD.id
-                );
-            END IF;
-            RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
-        END $$;
+        {guard_function}
         CREATE TRIGGER {guard}_delete BEFORE DELETE ON {parent}
             FOR EACH ROW EXECUTE FUNCTION {guard}();
         CREATE TRIGGER {guard}_update BEFORE UPDATE OF id ON {parent}
@@ -78,18 +62,57 @@ def statement_parent_check(*, child: str, column: str, parent: str, lock: str) -
     )
 
 
-def _check_function(*, child: str, column: str, parent: str, lock: str, nullable: bool = False) -> str:
+def statement_parent_time(*, child: str, column: str, parent: str, time: str, parent_time: str) -> migrations.RunSQL:
+    """A migration operation that makes a reference `statement_parent_key` made with lock="table" match the parent's
+    partition key too: the child's `time` column must equal the parent's `parent_time`, so that both the check of new
+    children and the guard of deleted parents probe one month's partition instead of every one. Reversed, both
+    functions probe by id alone again."""
+    names = {"child": child, "column": column, "parent": parent, "lock": "table"}
+    timed = _check_function(**names, match=(time, parent_time)) + _guard_function(**names, match=(time, parent_time))
+    return migrations.RunSQL(timed, _check_function(**names) + _guard_function(**names))
+
+
+def _guard_function(*, child: str, column: str, parent: str, lock: str, match: tuple[str, str] | None = None) -> str:
+    """CREATE OR REPLACE of the function that refuses deleting, re-keying or truncating a parent still referenced;
+    `match` (child column, parent column): a child references the parent row whose column equals its own too."""
+    wait = f"LOCK TABLE {child} IN SHARE MODE;" if lock == "table" else ""
+    matched = f" AND c.{match[0]} = OLD.{match[1]}" if match else ""
+    return f"""
+        CREATE OR REPLACE FUNCTION {child}_{column}_child_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            {wait}
+            IF TG_OP = 'TRUNCATE' THEN
+                IF EXISTS (SELECT 1 FROM {child}) THEN
+                    RAISE foreign_key_violation USING MESSAGE = 'cannot truncate table "{parent}" alone: '
+                        'table "{child}" still references it';
+                END IF;
+                RETURN NULL;
+            END IF;
+            IF EXISTS (SELECT 1 FROM {child} c WHERE c.{column} = OLD.id{matched}) THEN
+                RAISE foreign_key_violation USING MESSAGE = format(
+                    'delete or update on table "{parent}": id %s is still referenced from table "{child}"', OLD.id
+                );
+            END IF;
+            RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+        END $$;"""  # noqa: S608
+
+
+def _check_function(
+    *, child: str, column: str, parent: str, lock: str, nullable: bool = False, match: tuple[str, str] | None = None
+) -> str:
     """CREATE OR REPLACE of the function that checks a statement's new rows' `column` against `parent`.id."""
     if lock == "rows":
         present = f"SELECT p.id FROM {parent} p WHERE p.id = n.{column} FOR KEY SHARE"  # noqa: S608
         given = f" WHERE {column} IS NOT NULL" if nullable else ""
         missing = f"""SELECT n.{column} INTO missing FROM (SELECT DISTINCT {column} FROM new_rows{given}) n
                 LEFT JOIN LATERAL ({present}) p ON true WHERE p.id IS NULL LIMIT 1"""  # noqa: S608
-        planning = ""
+        planning = at = ""
     elif lock == "table":
         given = f"n.{column} IS NOT NULL AND " if nullable else ""
+        matched = f" AND p.{match[1]} = n.{match[0]}" if match else ""
+        at = f" at its {match[0]}" if match else ""
         missing = f"""SELECT n.{column} INTO missing FROM new_rows n
-                WHERE {given}NOT EXISTS (SELECT 1 FROM {parent} p WHERE p.id = n.{column}) LIMIT 1"""  # noqa: S608
+                WHERE {given}NOT EXISTS (SELECT 1 FROM {parent} p WHERE p.id = n.{column}{matched}) LIMIT 1"""  # noqa: S608
         # A session plans the query once and keeps the plan. Planned while the parent table was small (a new
         # installation's first batches), a hash join would read the whole parent table for every statement after it
         # had grown, ever slower as it grows. Probing the parent's primary key for each new row is right at any size.
@@ -107,7 +130,7 @@ def _check_function(*, child: str, column: str, parent: str, lock: str, nullable
             {missing};
             IF FOUND THEN
                 RAISE foreign_key_violation USING MESSAGE = format(
-                    'insert or update on table "{child}": {column} %s is not present in table "{parent}"', missing
+                    'insert or update on table "{child}": {column} %s{at} is not present in table "{parent}"', missing
                 );
             END IF;
             RETURN NULL;

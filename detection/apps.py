@@ -11,6 +11,7 @@ class DetectionConfig(AppConfig):
         from detection.jobs.selectors import job_rows_gauge, jobs_status_gauge
         from detection.policy.selectors import risk_policy_invalidate
         from detection.training.selectors import active_models_gauge
+        from transactions.partitions import Follower, partitioned_with_transactions
 
         # However a policy row is written (service, shell, factory), this process stops using its cached copy.
         post_save.connect(
@@ -22,3 +23,9 @@ class DetectionConfig(AppConfig):
         gauges_register(job_rows_gauge)
         gauges_register(jobs_status_gauge)
         gauges_register(active_models_gauge)
+        # Scores are partitioned by their transaction's month (detection 0015): made and archived with its months.
+        for table, folder, json_columns in (
+            ("detection_score", "scores", ("components", "reasons", "rules")),
+            ("detection_shadowscore", "shadow_scores", ("components",)),
+        ):
+            partitioned_with_transactions(Follower(table, "transaction_time", folder, json_columns))

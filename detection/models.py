@@ -98,10 +98,17 @@ class Score(models.Model):
     decision = models.CharField(max_length=8, choices=Decision.choices, blank=True, default="", db_default="")
     rules = models.JSONField(default=list, blank=True, db_default=[])
     created_at = models.DateTimeField(auto_now_add=True)
+    # The transaction's time, by which the table is partitioned by month as the transactions are (detection 0015): a
+    # query that knows it reads one month's partition. Checked equal to the transaction's by the parent key's trigger.
+    transaction_time = models.DateTimeField()
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["transaction", "model_version"], name="score_once_per_version"),
+            # Per partition, so with the partition key; one score per (transaction, version), as the time is the
+            # transaction's own.
+            models.UniqueConstraint(
+                fields=["transaction", "model_version", "transaction_time"], name="score_once_per_version"
+            ),
             models.CheckConstraint(condition=Q(score__gte=0) & Q(score__lte=1), name="score_in_unit_interval"),
         ]
         indexes = [models.Index(fields=["model_version", "created_at"], name="score_version_time")]
@@ -167,10 +174,13 @@ class ShadowScore(models.Model):
     score = models.FloatField()
     components = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    transaction_time = models.DateTimeField()  # the transaction's, the partition key, as Score's
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["transaction", "model_version"], name="shadow_score_once_per_version"),
+            models.UniqueConstraint(
+                fields=["transaction", "model_version", "transaction_time"], name="shadow_score_once_per_version"
+            ),
             models.CheckConstraint(condition=Q(score__gte=0) & Q(score__lte=1), name="shadow_score_in_unit_interval"),
         ]
         indexes = [models.Index(fields=["model_version", "-created_at"], name="shadow_score_version_time")]

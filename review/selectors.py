@@ -173,7 +173,7 @@ def review_queue_counts(*, organisation_id: int | None, user) -> dict[str, int]:
 def review_item_for_transaction(*, transaction: Transaction) -> ReviewItem | None:
     return (
         ReviewItem.objects.select_related("score", "score__model_version", "assignee", "decided_by")
-        .filter(transaction=transaction)
+        .filter(transaction=transaction, score__transaction_time=transaction.timestamp)
         .first()
     )
 
@@ -326,10 +326,12 @@ def review_investigation_transactions(*, organisation_id: int, account_id: str, 
     candidates = (
         transactions_of(organisation_id=organisation_id)
         .filter(match, timestamp__gte=since, review_item__isnull=True)
-        .values_list("pk", "amount")
+        .values_list("pk", "amount", "timestamp")
     )
-    amounts = dict(candidates[:1000])
-    scores = Score.objects.filter(transaction_id__in=list(amounts)).order_by("transaction_id", "-created_at", "-pk")
+    rows = list(candidates[:1000])
+    amounts = {pk: amount for pk, amount, _ in rows}
+    scores = Score.objects.filter(transaction_id__in=list(amounts), transaction_time__in={at for *_, at in rows})
+    scores = scores.order_by("transaction_id", "-created_at", "-pk")
     latest = {}
     for transaction_id, score_id, score in scores.values_list("transaction_id", "pk", "score"):
         latest.setdefault(transaction_id, (score_id, score))

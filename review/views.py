@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
+from detection.scoring.services import transaction_latest_score
 from review import selectors, services, working_slice
 from review.access import VIEW_PERM, decide_required
 from review.access import organisation_id as _organisation_id
@@ -192,7 +193,7 @@ def transaction_detail(request, pk: int):
         "back_label": back_label,
         "tx": tx,
         "item": item,
-        "score": item.score if item else tx.scores.select_related("model_version").order_by("-created_at").first(),
+        "score": item.score if item else transaction_latest_score(tx),
         "history": history,
         "timeline": timeline_svg(history, marked=tx),
         "merchant": selectors.merchant_activity(transaction=tx),

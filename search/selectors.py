@@ -96,7 +96,10 @@ def transactions_search(
         return SearchPage(rows=[], next_after=None)
     base = organisation_transactions(organisation_id=organisation_id).filter(_filters_q(criteria, after))
     keys = _page_keys(base, criteria, limit + 1)
-    latest = Score.objects.filter(transaction=OuterRef("pk")).order_by("-created_at", "-pk")
+    # With the transaction's time, each row's scores are read from its month's partition alone.
+    latest = Score.objects.filter(transaction=OuterRef("pk"), transaction_time=OuterRef("timestamp")).order_by(
+        "-created_at", "-pk"
+    )
     rows = list(
         Transaction.objects.filter(pk__in=keys[:limit])
         .select_related("review_item", "review_item__assignee")

@@ -149,6 +149,7 @@ class ScoreFactory(DjangoModelFactory):
     risk_level = Score.RiskLevel.HIGH
     is_anomaly = True
     reasons = factory.LazyFunction(lambda: ["amount 7.4x this account's median"])
+    transaction_time = factory.SelfAttribute("transaction.timestamp")
 
 
 class ReviewItemFactory(DjangoModelFactory):

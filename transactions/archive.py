@@ -2,15 +2,17 @@
 
 A month's partition is written to ARCHIVE_DIR/transactions/<YYYY-MM>.parquet (the canonical columns, label included,
 so that `import_transactions` and `backtest` read it back) with its label events beside it in
-ARCHIVE_DIR/label_events/<YYYY-MM>.parquet; both files are read back and compared with the partition (row counts and a
-checksum of ids, times, amounts and labels) before the partition is detached and dropped. Nothing is dropped that was
-not read back equal. The transactions' keys stay (TransactionKey): a resent archived transaction is still a
+ARCHIVE_DIR/label_events/<YYYY-MM>.parquet, and the month's partitions of the tables partitioned with the transactions
+(their scores and shadow scores: transactions/partitions.py) in ARCHIVE_DIR/<their folder>/<YYYY-MM>.parquet, every
+column, when the month has any. Every file is read back and compared with its rows (row counts and a checksum of every
+value) before the month's partitions are detached and dropped, together. Nothing is dropped that was not read back
+equal. The transactions' keys stay (TransactionKey): a resent archived transaction is still a
 duplicate, and rows that point at an archived one (scores, review items, labels) keep a valid reference.
 """
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -19,9 +21,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from django.db import connection, transaction
 
-from core.partitions import default_name, forget_known, month_partitions, next_month
+from core.partitions import default_name, ensure_months, forget_known, month_partitions, next_month
 from transactions.models import LabelEvent
-from transactions.partitions import TABLE, transaction_months_ensure
+from transactions.partitions import FOLLOWERS, KEY, TABLE, Follower, transaction_months_ensure
 from transactions.validation import CANONICAL_FIELDS
 
 ARCHIVED_COLUMNS = (*CANONICAL_FIELDS, "attributes", "label_source", "labelled_at", "source_id", "id", "ingested_at")
@@ -33,12 +35,23 @@ class ArchiveMismatch(Exception):
 
 
 @dataclass
+class FollowerMonth:
+    """A month of a table partitioned with the transactions: its partition (None: it has none, nor rows) and file."""
+
+    follower: Follower
+    partition: str | None
+    rows: int
+    file: Path
+
+
+@dataclass
 class MonthArchive:
     month: date
     partition: str
     rows: int
     files: list[Path]
     done: bool = False
+    followers: list[FollowerMonth] = field(default_factory=list)
 
     def describe(self, execute: bool) -> str:
         files = " and ".join(str(path) for path in self.files)
@@ -63,8 +76,22 @@ def archive_months(*, before: date, directory: Path) -> list[MonthArchive]:
             if month >= before:
                 continue
             name = partitions.get(month, default_name(TABLE))
-            plans.append(MonthArchive(month, name, _count(cursor, month), _files(directory, month)))
+            followers = _follower_months(cursor, month, directory)
+            files = [*_files(directory, month), *(f.file for f in followers if f.rows)]
+            plans.append(MonthArchive(month, name, _count(cursor, month), files, followers=followers))
     return plans
+
+
+def _follower_months(cursor, month: date, directory: Path) -> list[FollowerMonth]:
+    found = []
+    for follower in FOLLOWERS.values():
+        partition = month_partitions(cursor, follower.table).get(month)
+        rows = _count(cursor, month, follower.table, follower.key)
+        if partition is None and rows:
+            partition = default_name(follower.table)
+        file = directory / follower.archive_as / f"{month:%Y-%m}.parquet"
+        found.append(FollowerMonth(follower, partition, rows, file))
+    return found
 
 
 def transactions_archive(*, before: date, directory: Path, on_month=None) -> list[MonthArchive]:
@@ -72,10 +99,19 @@ def transactions_archive(*, before: date, directory: Path, on_month=None) -> lis
     next is begun. Rows of those months still in the default partition get their month's partition first."""
     with connection.cursor() as cursor:
         transaction_months_ensure(_default_months(cursor, before), remembered=False)
+        for follower in FOLLOWERS.values():
+            ensure_months(
+                follower.table,
+                follower.key,
+                _default_months(cursor, before, follower.table, follower.key),
+                remembered=False,
+            )
     plans = archive_months(before=before, directory=directory)
     for plan in plans:
-        if plan.partition == default_name(TABLE):  # never the default partition, which holds other months too
-            raise ArchiveMismatch(f"{plan.month:%Y-%m}: its rows are still in {plan.partition}; nothing was dropped")
+        partitions = [plan.partition, *(f.partition for f in plan.followers)]
+        waiting = [name for name in partitions if name and name.endswith("_default")]
+        if waiting:  # never a default partition, which holds other months too
+            raise ArchiveMismatch(f"{plan.month:%Y-%m}: its rows are still in {waiting[0]}; nothing was dropped")
     for plan in plans:
         _archive_month(plan)
         if on_month:
@@ -84,7 +120,7 @@ def transactions_archive(*, before: date, directory: Path, on_month=None) -> lis
 
 
 def _archive_month(plan: MonthArchive) -> None:
-    transactions_file, events_file = plan.files
+    transactions_file, events_file = plan.files[:2]
     with connection.cursor() as cursor:
         frame = _read(cursor, f"SELECT {', '.join(ARCHIVED_COLUMNS)} FROM {plan.partition} ORDER BY id")  # noqa: S608
         events = _read(
@@ -92,16 +128,23 @@ def _archive_month(plan: MonthArchive) -> None:
             f"SELECT {', '.join(f'e.{c}' for c in EVENT_COLUMNS)} FROM {LabelEvent._meta.db_table} e"  # noqa: S608
             f" WHERE e.transaction_id IN (SELECT id FROM {plan.partition}) ORDER BY e.id",
         )
-    expected = (checksum(frame), checksum(events))
-    _write(frame, transactions_file)
-    _write(events, events_file)
-    found = (checksum(pd.read_parquet(transactions_file)), checksum(pd.read_parquet(events_file)))
-    if found != expected or len(frame) != plan.rows:
-        raise ArchiveMismatch(f"{plan.month:%Y-%m}: the files read back differ from the rows; nothing was dropped")
+        written = [(frame, transactions_file, plan.rows), (events, events_file, len(events))]
+        for part in plan.followers:
+            if part.rows:
+                rows = _read(cursor, f"SELECT * FROM {part.partition} ORDER BY id", part.follower.json_columns)  # noqa: S608
+                written.append((rows, part.file, part.rows))
+    for rows, path, _ in written:
+        _write(rows, path)
+    for rows, path, count in written:
+        if checksum(pd.read_parquet(path)) != checksum(rows) or len(rows) != count:
+            raise ArchiveMismatch(f"{plan.month:%Y-%m}: {path} read back differs from the rows; nothing was dropped")
+    dropped = [(TABLE, plan.partition), *((f.follower.table, f.partition) for f in plan.followers if f.partition)]
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"ALTER TABLE {TABLE} DETACH PARTITION {plan.partition}")
-        cursor.execute(f"DROP TABLE {plan.partition}")
-    forget_known(TABLE, plan.month)
+        for table, partition in dropped:
+            cursor.execute(f"ALTER TABLE {table} DETACH PARTITION {partition}")
+            cursor.execute(f"DROP TABLE {partition}")
+    for table, _ in dropped:
+        forget_known(table, plan.month)
     plan.done = True
 
 
@@ -117,20 +160,25 @@ def checksum(frame: pd.DataFrame) -> tuple[int, str]:
     return len(frame), digest.hexdigest()
 
 
-def _read(cursor, sql: str) -> pd.DataFrame:
+def _read(cursor, sql: str, json_columns: tuple[str, ...] = ("attributes",)) -> pd.DataFrame:
     cursor.execute(sql)
     names = [column.name for column in cursor.description]
     frame = pd.DataFrame.from_records(cursor.fetchall(), columns=names)
     for name in frame.columns:
         if name in ("amount",):
             frame[name] = frame[name].astype("float64")
-        elif name in ("attributes",):
-            frame[name] = frame[name].map(
-                lambda value: json.dumps(value, sort_keys=True) if value is not None else None
-            )
+        elif name in json_columns:
+            frame[name] = frame[name].map(_json_text)
         elif name in ("label", "created_by_id"):
             frame[name] = frame[name].astype("Int64")
     return frame
+
+
+def _json_text(value) -> str | None:
+    """A JSON column's value as JSON text: Django's connection reads jsonb as its text already."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True)
 
 
 def _write(frame: pd.DataFrame, path: Path) -> None:
@@ -147,18 +195,18 @@ def _files(directory: Path, month: date) -> list[Path]:
     ]
 
 
-def _count(cursor, month: date) -> int:
+def _count(cursor, month: date, table: str = TABLE, key: str = KEY) -> int:
     cursor.execute(
-        f'SELECT count(*) FROM {TABLE} WHERE "timestamp" >= %s AND "timestamp" < %s',  # noqa: S608
+        f"SELECT count(*) FROM {table} WHERE {key} >= %s AND {key} < %s",  # noqa: S608
         [_utc(month), _utc(next_month(month))],
     )
     return cursor.fetchone()[0]
 
 
-def _default_months(cursor, before: date) -> list[date]:
+def _default_months(cursor, before: date, table: str = TABLE, key: str = KEY) -> list[date]:
     cursor.execute(
-        f"SELECT DISTINCT date_trunc('month', \"timestamp\" AT TIME ZONE 'UTC')::date FROM {default_name(TABLE)}"  # noqa: S608
-        ' WHERE "timestamp" < %s',
+        f"SELECT DISTINCT date_trunc('month', {key} AT TIME ZONE 'UTC')::date FROM {default_name(table)}"  # noqa: S608
+        f" WHERE {key} < %s",
         [_utc(before)],
     )
     return [month for (month,) in cursor.fetchall()]

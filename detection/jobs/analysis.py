@@ -55,7 +55,8 @@ _ROWS_SQL = (
     "t.channel, t.label, s.score, s.risk_level, s.is_anomaly, s.reasons, s.decision, s.rules "
     "FROM transactions_transaction t LEFT JOIN LATERAL ("
     "SELECT score, risk_level, is_anomaly, reasons, decision, rules FROM detection_score "
-    "WHERE transaction_id = t.id ORDER BY created_at DESC, id DESC LIMIT 1) s ON true "
+    "WHERE transaction_id = t.id AND transaction_time = t.timestamp ORDER BY created_at DESC, id DESC LIMIT 1"
+    ") s ON true "
     "WHERE t.source_id = %s AND t.transaction_id = ANY(%s::text[])"
 )
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")

@@ -7,7 +7,7 @@ source), to the person who started it, and to people there who may see every job
 from collections.abc import Iterator
 
 import pandas as pd
-from django.db.models import Count, QuerySet
+from django.db.models import Count, F, QuerySet
 from django.http import Http404
 from prometheus_client.core import GaugeMetricFamily
 
@@ -87,6 +87,7 @@ def scoring_job_result_rows(job: ScoringJob) -> Iterator[tuple]:
 def _latest_scores_by_id(source_id: int, ids: list[str]) -> dict[str, tuple]:
     rows = (
         Score.objects.filter(transaction__source_id=source_id, transaction__transaction_id__in=ids)
+        .filter(transaction_time=F("transaction__timestamp"))
         .order_by("transaction_id", "-created_at", "-id")
         .distinct("transaction_id")
         .values_list(

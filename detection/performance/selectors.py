@@ -200,7 +200,9 @@ class ShadowPairs:
 def shadow_pairs(*, challenger: ModelVersion, limit: int = MAX_LABELLED_ROWS) -> ShadowPairs:
     """Both versions' scores of the same transactions (those the challenger scored in shadow), one query."""
     champion = Score.objects.filter(
-        transaction_id=OuterRef("transaction_id"), model_version_id=OuterRef("champion_id")
+        transaction_id=OuterRef("transaction_id"),
+        transaction_time=OuterRef("transaction_time"),
+        model_version_id=OuterRef("champion_id"),
     ).values("score")[:1]
     rows = list(
         ShadowScore.objects.filter(model_version=challenger)

@@ -39,7 +39,8 @@ def transaction_list(*, filters: dict, source: Source | None = None, organisatio
     if "label" in filters:
         queryset = queryset.filter(**LABEL_FILTERS[filters["label"]])
     if "risk_level" in filters:
-        latest = Score.objects.filter(transaction=OuterRef("pk")).order_by("-created_at", "-id")
+        latest = Score.objects.filter(transaction=OuterRef("pk"), transaction_time=OuterRef("timestamp"))
+        latest = latest.order_by("-created_at", "-id")
         queryset = queryset.annotate(latest_risk=Subquery(latest.values("risk_level")[:1]))
         queryset = queryset.filter(latest_risk=filters["risk_level"])
     return queryset
@@ -50,7 +51,7 @@ def with_latest_scores(transactions: list[Transaction]) -> list[Transaction]:
     ids = [t.pk for t in transactions]
     scores = (
         Score.objects.select_related("model_version")
-        .filter(transaction_id__in=ids)
+        .filter(transaction_id__in=ids, transaction_time__in={t.timestamp for t in transactions})  # their months
         .order_by("transaction_id", "-created_at", "-id")
         .distinct("transaction_id")
     )

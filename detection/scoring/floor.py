@@ -93,10 +93,10 @@ def floor_store(*, source: Source, rows: list[FloorRow]) -> list[dict]:
         scores = {pk: min(1.0, history[pk][0] / 100) for pk, *_ in stored}
         cursor.execute(
             "INSERT INTO detection_score (transaction_id, model_version_id, score, risk_level, is_anomaly, components,"
-            " reasons, decision, rules, created_at)"
-            " SELECT r.id, %s, r.s, 'low', false, '{}', '[]', 'allow', '[]', %s FROM unnest(%s::bigint[], %s::float8[])"
-            " AS r(id, s)",
-            [version_id, now, list(scores), list(scores.values())],
+            " reasons, decision, rules, created_at, transaction_time)"
+            " SELECT r.id, %s, r.s, 'low', false, '{}', '[]', 'allow', '[]', %s, r.ts"
+            " FROM unnest(%s::bigint[], %s::float8[], %s::timestamptz[]) AS r(id, s, ts)",
+            [version_id, now, list(scores), list(scores.values()), [s[3] for s in stored]],
         )
     return [
         {"transaction_id": tid, "score": scores[pk], "count_30d": history[pk][0], "sum_30d": float(history[pk][1])}

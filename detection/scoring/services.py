@@ -22,6 +22,7 @@ from detection.scoring.deciding import ScoredBatch, scores_decide
 from detection.scoring.events import ScoresStored, scores_stored_publish
 from detection.scoring.registry import ModelUnloadable, NoActiveModel
 from detection.scoring.shadow import shadow_scores_store
+from detection.scoring.timed import TIME, with_transaction_time
 from transactions.models import Transaction
 
 logger = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ __all__ = [
 def transaction_latest_score(transaction_row: Transaction) -> Score | None:
     return (
         Score.objects.select_related("model_version")
-        .filter(transaction=transaction_row)
+        .filter(transaction=transaction_row, transaction_time=transaction_row.timestamp)  # one month's partition
         .order_by("-created_at", "-id")
         .first()
     )
@@ -263,6 +264,7 @@ def _scores_insert(scores: list[Score]) -> list[Score]:
     for score in scores:
         if score.transaction_id in ids:
             score.pk, score.created_at = ids[score.transaction_id], now
+            score.transaction_time = score.transaction.timestamp  # what the INSERT took from its key
             score._state.adding = False
             created.append(score)
     return created
@@ -275,7 +277,8 @@ def _score_rows_insert(rows: list[tuple] = (), copy_lines: list[str] = ()) -> di
     A large set is usually of transactions just stored (a batch, a job's chunk): it tries a plain INSERT first
     (`insert_new_returning`), without ON CONFLICT's WAL record per row."""
     insert = {"table": Score._meta.db_table, "columns": _SCORE_COLUMNS, "rows": rows, "copy_lines": copy_lines}
-    conflict, returning = "transaction_id, model_version_id", "id, transaction_id"
+    insert |= with_transaction_time(_SCORE_COLUMNS)
+    conflict, returning = f"transaction_id, model_version_id, {TIME}", "id, transaction_id"
     if copy_lines:
         returned = insert_new_returning(conflict=conflict, returning=returning, **insert)
     else:

@@ -15,6 +15,7 @@ from detection.engine.detector import ScoreOutput
 from detection.engine.frame import Frame
 from detection.models import ShadowScore
 from detection.scoring.registry import LoadedModel
+from detection.scoring.timed import TIME, with_transaction_time
 
 _COLUMNS = (
     ("transaction_id", "bigint"),
@@ -44,8 +45,8 @@ def shadow_scores_store(
     texts = texts or ["{}"] * len(values)
     row_ids = frame.row_id[output.rows].tolist()
     now, version_id, champion_id = timezone.now(), challenger.version.pk, champion.version.pk
-    insert = {"table": ShadowScore._meta.db_table, "columns": _COLUMNS}
-    suffix = "ON CONFLICT (transaction_id, model_version_id) DO NOTHING RETURNING id"
+    insert = {"table": ShadowScore._meta.db_table, "columns": _COLUMNS, **with_transaction_time(_COLUMNS)}
+    suffix = f"ON CONFLICT (transaction_id, model_version_id, {TIME}) DO NOTHING RETURNING id"
     if len(row_ids) <= COPY_ABOVE:
         rows = [(tx, version_id, champion_id, v, t, now) for tx, v, t in zip(row_ids, values, texts, strict=True)]
         return len(insert_returning(**insert, rows=rows, suffix=suffix))

@@ -108,7 +108,7 @@ SELECT (r->>'id')::bigint AS rule_id,
        count(DISTINCT s.transaction_id) FILTER (WHERE NOT missing AND t.label = 0),
        count(DISTINCT s.transaction_id) FILTER (WHERE missing)
 FROM detection_score s
-JOIN transactions_transaction t ON t.id = s.transaction_id
+JOIN transactions_transaction t ON t.id = s.transaction_id AND t.timestamp = s.transaction_time
 CROSS JOIN LATERAL jsonb_array_elements(s.rules) AS r
 CROSS JOIN LATERAL (SELECT coalesce((r->>'missing')::boolean, false) AS missing) AS m
 WHERE s.created_at >= %(week)s AND s.rules <> '[]'::jsonb

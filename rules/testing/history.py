@@ -24,7 +24,8 @@ LOOKBACK = timedelta(seconds=max(ACCOUNT_LOOKBACK_SECONDS, MERCHANT_LOOKBACK_SEC
 # The newest stored score of every transaction of the window. Components (each detector's score) only when read.
 _SCORES_SQL = """
 SELECT DISTINCT ON (t.id) t.id, s.score, s.risk_level, {components}
-FROM transactions_transaction t JOIN detection_score s ON s.transaction_id = t.id
+FROM transactions_transaction t
+JOIN detection_score s ON s.transaction_id = t.id AND s.transaction_time = t.timestamp
 WHERE t.source_id = ANY(%s) AND t.timestamp >= %s AND t.timestamp < %s
 ORDER BY t.id, s.id DESC
 """
@@ -64,9 +65,12 @@ class StoredScores:
 
 # The transactions of the window whose newest stored score is at or above a threshold (the model's flags).
 _FLAGGED_SQL = """
-SELECT t.id FROM transactions_transaction t JOIN detection_score s ON s.transaction_id = t.id
+SELECT t.id FROM transactions_transaction t
+JOIN detection_score s ON s.transaction_id = t.id AND s.transaction_time = t.timestamp
 WHERE t.source_id = ANY(%s) AND t.timestamp >= %s AND t.timestamp < %s AND s.score >= %s
-  AND NOT EXISTS (SELECT 1 FROM detection_score n WHERE n.transaction_id = t.id AND n.id > s.id)
+  AND NOT EXISTS (
+    SELECT 1 FROM detection_score n WHERE n.transaction_id = t.id AND n.transaction_time = t.timestamp AND n.id > s.id
+  )
 """
 
 

@@ -1,6 +1,7 @@
 """The references kept by statement-level triggers (anomaly_site/parent_keys.py) hold like foreign keys."""
 
 import contextlib
+from datetime import timedelta
 
 import psycopg
 import pytest
@@ -51,8 +52,19 @@ def test_a_score_of_a_missing_model_version_is_refused():
     score = ScoreFactory()
     with pytest.raises(IntegrityError, match="detection_modelversion"), transaction.atomic():
         Score.objects.create(
-            transaction=score.transaction, model_version_id=score.model_version_id + 1000, score=0.5, risk_level="low"
+            transaction=score.transaction,
+            model_version_id=score.model_version_id + 1000,
+            score=0.5,
+            risk_level="low",
+            transaction_time=score.transaction_time,
         )
+
+
+@pytest.mark.django_db
+def test_a_score_at_another_time_than_its_transactions_is_refused():
+    score = ScoreFactory()
+    with pytest.raises(IntegrityError, match="transaction_id .* at its transaction_time"), transaction.atomic():
+        ScoreFactory(transaction=score.transaction, transaction_time=score.transaction_time - timedelta(seconds=1))
 
 
 @pytest.mark.django_db
@@ -93,7 +105,11 @@ def test_a_score_of_a_missing_transaction_is_refused():
     score = ScoreFactory()
     with pytest.raises(IntegrityError, match="transactions_transaction"), transaction.atomic():
         Score.objects.create(
-            transaction_id=score.transaction_id + 1000, model_version=score.model_version, score=0.5, risk_level="low"
+            transaction_id=score.transaction_id + 1000,
+            model_version=score.model_version,
+            score=0.5,
+            risk_level="low",
+            transaction_time=score.transaction_time,
         )
 
 
@@ -170,8 +186,9 @@ def _insert_score_left_open(writer, *, transaction_id: int, version_id: int) -> 
     """A score inserted by `writer`, whose transaction stays open until the test commits it."""
     writer.execute(
         "INSERT INTO detection_score (transaction_id, model_version_id, score, risk_level, is_anomaly, components,"
-        " reasons, created_at) VALUES (%s, %s, 0.5, 'low', false, '{}', '[]', now())",
-        [transaction_id, version_id],
+        " reasons, created_at, transaction_time) SELECT %s, %s, 0.5, 'low', false, '{}', '[]', now(),"
+        " (SELECT timestamp FROM transactions_transactionkey WHERE id = %s)",
+        [transaction_id, version_id, transaction_id],
     )
 
 
@@ -197,8 +214,8 @@ def _scored_transactions(cursor, *, source_id: int, version_id: int, first: int,
     transaction_ids = [row[0] for row in cursor.fetchall()]
     cursor.execute(
         "INSERT INTO detection_score (transaction_id, model_version_id, score, risk_level, is_anomaly, components,"
-        " reasons, created_at) SELECT t, %s, 0.9, 'high', true, '{}', '[]', now() FROM unnest(%s::bigint[]) t"
-        " RETURNING transaction_id, id",
+        " reasons, created_at, transaction_time) SELECT t.id, %s, 0.9, 'high', true, '{}', '[]', now(), t.timestamp"
+        " FROM transactions_transaction t WHERE t.id = ANY(%s::bigint[]) RETURNING transaction_id, id",
         [version_id, transaction_ids],
     )
     return cursor.fetchall()

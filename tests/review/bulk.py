@@ -59,6 +59,7 @@ def bulk_open_items(
             risk_level=spread.risk_levels[i % len(spread.risk_levels)],
             is_anomaly=True,
             reasons=spread.reasons(i),
+            transaction_time=tx.timestamp,
         )
         for i, tx in enumerate(txs)
     )

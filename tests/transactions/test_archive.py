@@ -8,9 +8,10 @@ from django.db import connection
 from django.urls import reverse
 
 from core.partitions import month_partitions
+from detection.models import Score, ShadowScore
 from review.models import ReviewItem
 from tests.detection.engine.synthetic import START, transactions
-from tests.factories import ReviewItemFactory, ScoreFactory, default_organisation
+from tests.factories import ModelVersionFactory, ReviewItemFactory, ScoreFactory, default_organisation
 from transactions.models import LabelEvent, Transaction, TransactionKey
 from transactions.partitions import TABLE
 
@@ -105,6 +106,45 @@ def test_backtest_and_import_read_the_archive(tmp_path, january):
     restored = Transaction.objects.filter(source__name="restored")
     assert restored.count() == len(january)
     assert restored.filter(label=1).count() == int(january["label"].sum())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_archiving_a_month_writes_its_scores_and_shadow_scores_and_drops_their_partitions(tmp_path, january, capsys):
+    rows = list(Transaction.objects.filter(timestamp__lt=datetime(2018, 2, 1, tzinfo=UTC)).order_by("id")[:3])
+    scores = [ScoreFactory(transaction=row, rules=[{"id": 1, "name": "big", "action": "review"}]) for row in rows]
+    kept = ScoreFactory(transaction=Transaction.objects.get(transaction_id="FEB"))
+    challenger = ModelVersionFactory(organisation=default_organisation())
+    ShadowScore.objects.create(
+        transaction=rows[0],
+        model_version=challenger,
+        champion=scores[0].model_version,
+        score=0.4,
+        components={"iforest": 0.4},
+        transaction_time=rows[0].timestamp,
+    )
+    stored = pd.DataFrame.from_records(Score.objects.filter(transaction__in=rows).order_by("id").values())
+    folder = tmp_path / "archive"
+
+    _archive(tmp_path)
+    assert f"{folder / 'scores' / '2018-01.parquet'} and {folder / 'shadow_scores' / '2018-01.parquet'}" in (
+        capsys.readouterr().out
+    )
+    _archive(tmp_path, "--execute")
+
+    archived = pd.read_parquet(folder / "scores" / "2018-01.parquet")
+    assert archived["id"].tolist() == stored["id"].tolist() == [s.pk for s in scores]
+    assert archived["transaction_id"].tolist() == [row.pk for row in rows]
+    assert archived["transaction_time"].tolist() == [row.timestamp for row in rows]
+    assert archived["score"].tolist() == stored["score"].tolist()
+    assert [json.loads(text) for text in archived["reasons"]] == [s.reasons for s in scores]
+    assert [json.loads(text) for text in archived["rules"]] == [s.rules for s in scores]
+    shadow = pd.read_parquet(folder / "shadow_scores" / "2018-01.parquet")
+    assert shadow["transaction_id"].tolist() == [rows[0].pk] and json.loads(shadow["components"][0]) == {"iforest": 0.4}
+    assert not (folder / "scores" / "2018-02.parquet").exists()
+    with connection.cursor() as cursor:
+        for table in ("detection_score", "detection_shadowscore"):
+            assert min(month_partitions(cursor, table)).isoformat() == "2018-02-01"
+    assert list(Score.objects.all()) == [kept] and not ShadowScore.objects.exists()
 
 
 @pytest.mark.django_db

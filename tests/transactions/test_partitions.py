@@ -8,12 +8,33 @@ from django.db.migrations.executor import MigrationExecutor
 from core.partitions import default_name, forget_known, month_partitions
 from detection.models import Score
 from review.models import ReviewItem
-from tests.factories import ReviewItemFactory, ScoreFactory, SourceFactory, TransactionFactory
+from tests.factories import ModelVersionFactory, ScoreFactory, SourceFactory, TransactionFactory
 from transactions.models import LabelEvent, Transaction, TransactionKey
 from transactions.partitions import TABLE, transaction_months_ahead, transaction_months_ensure
 from transactions.services import transactions_ingest_many
 
 BEFORE = [("transactions", "0008_card_not_present_places")]
+
+
+def scored_item_by_sql(row: Transaction) -> ReviewItem:
+    """A score and review item of `row` written by SQL: before detection 0015 the scores have no time column, which
+    the model has."""
+    version = ModelVersionFactory(organisation=row.source.organisation)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO detection_score (transaction_id, model_version_id, score, risk_level, is_anomaly, components,"
+            " reasons, created_at) VALUES (%s, %s, 0.97, 'high', true, '{\"iforest\": 0.9}', '[\"new device\"]', now())"
+            " RETURNING id",
+            [row.pk, version.pk],
+        )
+        (score_id,) = cursor.fetchone()
+        cursor.execute(
+            "INSERT INTO review_reviewitem (transaction_id, score_id, status, priority, created_at, decision, origin)"
+            " VALUES (%s, %s, 'open', 0.97, now(), '', 'live') RETURNING id",
+            [row.pk, score_id],
+        )
+        (item_id,) = cursor.fetchone()
+    return ReviewItem(pk=item_id, transaction_id=row.pk, score_id=score_id)
 
 
 def _where(pk: int) -> str:
@@ -32,7 +53,7 @@ def test_the_migration_moves_a_populated_store_without_losing_a_row_or_a_relatio
     executor.migrate(BEFORE)
     source = SourceFactory(name="moving")
     items = [
-        ReviewItemFactory(score=ScoreFactory(transaction=TransactionFactory(source=source, timestamp=when)))
+        scored_item_by_sql(TransactionFactory(source=source, timestamp=when))
         for when in (datetime(2018, 1, 5, tzinfo=UTC), datetime(2018, 2, 28, 23, 59, tzinfo=UTC))
     ]
     plain = TransactionFactory(source=source, timestamp=datetime(2026, 3, 1, tzinfo=UTC))

@@ -100,6 +100,8 @@ class Migration(migrations.Migration):
         ("transactions", "0008_card_not_present_places"),
         ("detection", "0014_transaction_reference_by_statement"),
         ("alerts", "0011_transaction_reference_by_statement"),
+        # Review items stopped pointing at transactions by foreign key there: before it, no order of the graph's.
+        ("review", "0003_parent_key_by_statement"),
     ]
 
     operations = [
