@@ -408,6 +408,9 @@ def _batches_from_clients(secret: str, shares: list[list[list[dict]]]) -> float:
     return run_together(work, bodies)
 
 
+ENGINE_REPEATS = 7
+
+
 def engine_rates(transaction_ids: list[str]) -> dict:
     """The engine alone on the same stored rows: features frame built outside the timing, then score_frame (after one
     untimed call: this process's first compiles the tree descents or loads them from numba's cache, which a server
@@ -421,9 +424,12 @@ def engine_rates(transaction_ids: list[str]) -> dict:
     # warm, as a server is before its first request
     loaded.detector.score_frame(*adapters.frame_for_transactions(stored[:1], organisation_id=organisation_id))
     frame, targets = adapters.frame_for_transactions(stored, organisation_id=organisation_id)
-    started = time.perf_counter()
-    loaded.detector.score_frame(frame, targets)
-    bulk = len(stored) / (time.perf_counter() - started)
+    bulk_times = []
+    for _ in range(ENGINE_REPEATS):  # one call swung twofold on a busy machine: the median of several
+        started = time.perf_counter()
+        loaded.detector.score_frame(frame, targets)
+        bulk_times.append(time.perf_counter() - started)
+    bulk = len(stored) / statistics.median(bulk_times)
     one_times = []
     for tx in stored[:200]:
         frame, targets = adapters.frame_for_transactions([tx], organisation_id=organisation_id)
@@ -470,6 +476,8 @@ def run_server(name: str, secret: str, args) -> dict:
         stop_server(process)
     result |= engine_rates([r["transaction_id"] for r in batch_rows[2000:3000]])
     result["batch_ratio"] = result["rows_per_s"] / result["engine_rows_per_s"]
+    # The #27 target's ratio: the batch clients at once against the engine.
+    result["parallel_batch_ratio"] = result["parallel_rows_per_s"] / result["engine_rows_per_s"]
     result["single_ratio"] = result["engine_single_ms"] / result["median_ms"]
     return result
 

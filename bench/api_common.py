@@ -140,6 +140,7 @@ def prepare() -> None:
     ):
         # Kept from an earlier run: bring its schema up to the code's (an index dropped or added since counts).
         subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=bench_env(), check=True)
+        psql("ANALYZE", BENCH_DB)
         return
     if not database_exists(BENCH_DB):
         psql(f'CREATE DATABASE "{BENCH_DB}"')
@@ -160,6 +161,10 @@ print("model", version.version, version.training_rows)
 """
     started = time.monotonic()
     subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=env, check=True)
+    # Statistics, as autovacuum would have them a few minutes later; every copy inherits them. Without them the
+    # planner took the stored history for a few hundred rows, and the first runs on a new database planned joins
+    # with it badly (review cases: a second a batch).
+    psql("ANALYZE", BENCH_DB)
     print(f"prepared {BENCH_DB} in {time.monotonic() - started:.0f} s", flush=True)
 
 

@@ -6,7 +6,13 @@ blocks in ABBA order, every block a fresh process on its database:
 
 - single: one new transaction stored through ingest (`transactions.bulk.insert_rows`, its own commit): median, p99;
 - batch: 1,000 new transactions at once: rows per second;
-- history: an account's 30 days before a moment, for 100 accounts at once (the history read's query shape).
+- history: an account's 30 days before a moment, for 100 accounts at once (the history read's query shape);
+  every path at times within the store's last month, as live traffic, with the last two months' partitions warm;
+- score_single / score_batch: the partner API's services (`transaction_score`, `transactions_score_batch` of 1,000),
+  stored and scored by a model trained at build time on the last month, at times within the last month.
+
+Accounts and merchants grow with the store (one account per 100 rows, one merchant per 5,000), so every account's
+and merchant's history is as dense in both stores: the comparison is the store's size, not how busy a key is.
 
     .venv/bin/python bench/partition_bench.py build --rows 1000000,20000000
     .venv/bin/python bench/partition_bench.py run --rounds 2
@@ -26,9 +32,16 @@ from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 MONTHS = 24
-FIRST = datetime(2025, 1, 1, tzinfo=UTC)
-ACCOUNTS = 200_000
+FIRST = datetime(2024, 12, 1, tzinfo=UTC)  # the last month ends before today: no future time
 CHUNK = 1_000_000
+
+
+def accounts_of(rows: int) -> int:
+    return max(rows // 100, 1)
+
+
+def merchants_of(rows: int) -> int:
+    return max(rows // 5000, 1)
 
 
 def database_url(size: str) -> str:
@@ -57,6 +70,22 @@ def build(rows: int) -> None:
     env = {**os.environ, "DATABASE_URL": url}
     subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "-v0"], check=True, env=env)
     subprocess.run([sys.executable, __file__, "fill", "--rows", str(rows)], check=True, env=env)
+    subprocess.run([sys.executable, __file__, "model"], check=True, env=env)
+
+
+def train() -> None:
+    """A model trained on the store's last month (the newest 50,000 rows of it), activated."""
+    setup_django()
+    from accounts.models import Organisation
+    from detection.training.services import model_version_activate, model_version_train
+
+    organisation = Organisation.objects.get(name="pbench")
+    until = FIRST + timedelta(days=30.4 * MONTHS)
+    version = model_version_train(
+        organisation=organisation, since=until - timedelta(days=30), until=until, max_rows=50_000, seed=0
+    )
+    model_version_activate(version=version)
+    print("model", version.version, version.training_rows, flush=True)
 
 
 def fill(rows: int) -> None:
@@ -81,9 +110,9 @@ def fill(rows: int) -> None:
                 " ingested_at)"
                 " SELECT %s, 'g' || g, %s::timestamptz + (g::bigint * %s / %s) * interval '1 second',"
                 " 'acct-' || (hashint4(g) & 2147483647) %% %s, (g %% 5000) / 10.0 + 1, 'EUR',"
-                " 'm-' || g %% 3000, 'retail', 'online', 'FR', '', '{}', '', now()"
+                " 'm-' || (hashint4(g + 7) & 2147483647) %% %s, 'retail', 'online', 'FR', '', '{}', '', now()"
                 " FROM generate_series(%s, %s) g",
-                [source.pk, FIRST, span, rows, ACCOUNTS, start + 1, start + count],
+                [source.pk, FIRST, span, rows, accounts_of(rows), merchants_of(rows), start + 1, start + count],
             )
         print(f"{start + count:,} rows", flush=True)
     with connection.cursor() as cursor:
@@ -91,7 +120,23 @@ def fill(rows: int) -> None:
         cursor.execute("VACUUM ANALYZE transactions_transactionkey")
 
 
-def measure(singles: int, batches: int, histories: int) -> dict:
+def warm_recent(since: datetime) -> None:
+    """The partitions from `since` on, and their indexes, read once into the OS's cache (pg_prewarm): a live store's
+    recent months are hot, being written and read all day; a store just built holds them only by chance (20,000,000
+    rows do not fit the cache of this machine, 1,000,000 do), which would measure the disk instead of the store."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
+        cursor.execute(
+            "SELECT sum(pg_prewarm(c.oid, 'read')) FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhrelid"
+            " JOIN pg_class c ON c.oid = p.oid OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = p.oid)"
+            " WHERE i.inhparent = 'transactions_transaction'::regclass AND p.relname >= %s",
+            [f"transactions_transaction_p{since:%Y_%m}"],
+        )
+
+
+def measure(rows: int, singles: int, batches: int, histories: int) -> dict:
     setup_django()
     import random
 
@@ -102,18 +147,23 @@ def measure(singles: int, batches: int, histories: int) -> dict:
 
     source = Source.objects.get(name="pbench")
     rng, run = random.Random(), f"{os.getpid()}-{time.time_ns()}"
-    span = timedelta(days=30.4 * MONTHS)
+    accounts, merchants = accounts_of(rows), merchants_of(rows)
+    end = FIRST + timedelta(days=30.4 * MONTHS)
+    warm_recent(end - timedelta(days=61))
+
+    def recent():  # live traffic: a time in the store's last month
+        return end - timedelta(days=30) * rng.random()
 
     blank = {name: "" if bulk.STAGING_TYPES[name] == "text" else None for name in bulk.ROW_COLUMNS}
 
     def row(n: int) -> dict:
         return blank | {
             "transaction_id": f"b-{run}-{n}",
-            "timestamp": FIRST + span * rng.random(),
-            "account_id": f"acct-{rng.randrange(ACCOUNTS)}",
+            "timestamp": recent(),
+            "account_id": f"acct-{rng.randrange(accounts)}",
             "amount": Decimal("12.50"),
             "currency": "EUR",
-            "merchant_id": "m-1",
+            "merchant_id": f"m-{rng.randrange(merchants)}",
             "channel": "online",
         }
 
@@ -130,33 +180,68 @@ def measure(singles: int, batches: int, histories: int) -> dict:
     history = []
     with connection.cursor() as cursor:
         for _ in range(histories):
-            until = FIRST + span * rng.random()
-            accounts = [f"acct-{rng.randrange(ACCOUNTS)}" for _ in range(100)]
+            until = recent()
+            keys = [f"acct-{rng.randrange(accounts)}" for _ in range(100)]
             started = time.perf_counter()
             cursor.execute(
                 "SELECT id, account_id, timestamp, amount, merchant_id FROM transactions_transaction"
                 " WHERE source_id = %s AND account_id = ANY(%s) AND timestamp >= %s AND timestamp < %s",
-                [source.pk, accounts, until - timedelta(days=30), until],
+                [source.pk, keys, until - timedelta(days=30), until],
             )
             cursor.fetchall()
             history.append((time.perf_counter() - started) * 1000)
+    scored_single, scored_batch = _score(source, run, rng, accounts, merchants, singles, batches)
     single.sort()
     return {
         "single_median_ms": statistics.median(single),
         "single_p99_ms": single[int(len(single) * 0.99) - 1],
         "batch_rows_per_s": statistics.median(batch),
         "history_median_ms": statistics.median(history),
+        "score_single_median_ms": statistics.median(scored_single),
+        "score_single_p99_ms": scored_single[int(len(scored_single) * 0.99) - 1],
+        "score_batch_rows_per_s": statistics.median(scored_batch),
     }
 
 
-def run(sizes: list[str], rounds: int, singles: int, batches: int, histories: int) -> None:
-    order = []
+def _score(source, run, rng, accounts: int, merchants: int, singles: int, batches: int) -> tuple[list, list]:
+    """The partner API's services, one row and 1,000 rows, at times within the store's last month."""
+    from detection.scoring.api_services import transaction_score, transactions_score_batch
+
+    end = FIRST + timedelta(days=30.4 * MONTHS)
+
+    def body(n: int) -> dict:
+        return {
+            "transaction_id": f"s-{run}-{n}",
+            "timestamp": (end - timedelta(days=30) * rng.random()).isoformat(),
+            "account_id": f"acct-{rng.randrange(accounts)}",
+            "merchant_id": f"m-{rng.randrange(merchants)}",
+            "amount": round(rng.uniform(1, 500), 2),
+        }
+
+    def timed(call) -> float:
+        started = time.perf_counter()
+        call()
+        return time.perf_counter() - started
+
+    for n in range(20):  # warm the model, the history cache and the plans
+        transaction_score(source=source, data=body(-n - 1))
+    single = sorted(timed(lambda n=n: transaction_score(source=source, data=body(n))) * 1000 for n in range(singles))
+    batch = []
+    for b in range(batches):
+        rows = [body(1_000_000 + b * 1000 + n) for n in range(1000)]
+        batch.append(1000 / timed(lambda rows=rows: transactions_score_batch(source=source, rows=rows)))
+    return single, batch
+
+
+def run(counts: dict[str, int], rounds: int, singles: int, batches: int, histories: int) -> None:
+    sizes, order = list(counts), []
     for _ in range(rounds):
         order += [sizes[0], sizes[1], sizes[1], sizes[0]]
     results: dict[str, list[dict]] = {size: [] for size in sizes}
     for size in order:
         env = {**os.environ, "DATABASE_URL": database_url(size)}
-        arguments = ["measure", "--singles", str(singles), "--batches", str(batches), "--histories", str(histories)]
+        arguments = ["measure", "--rows", str(counts[size]), "--singles", str(singles), "--batches", str(batches)]
+        arguments += ["--histories", str(histories)]
         output = subprocess.run(
             [sys.executable, __file__, *arguments], check=True, env=env, capture_output=True, text=True
         ).stdout
@@ -172,7 +257,7 @@ def run(sizes: list[str], rounds: int, singles: int, batches: int, histories: in
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("step", choices=["build", "fill", "measure", "run"])
+    parser.add_argument("step", choices=["build", "fill", "model", "measure", "run"])
     parser.add_argument("--rows", default="1000000,20000000")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--singles", type=int, default=300)
@@ -185,10 +270,12 @@ def main() -> None:
             build(rows)
     elif args.step == "fill":
         fill(sizes[0])
+    elif args.step == "model":
+        train()
     elif args.step == "measure":
-        print(json.dumps(measure(args.singles, args.batches, args.histories)))
+        print(json.dumps(measure(sizes[0], args.singles, args.batches, args.histories)))
     else:
-        run([label(rows) for rows in sizes], args.rounds, args.singles, args.batches, args.histories)
+        run({label(rows): rows for rows in sizes}, args.rounds, args.singles, args.batches, args.histories)
 
 
 if __name__ == "__main__":

@@ -44,6 +44,7 @@ from detection.models import ModelVersion  # noqa: E402
 from search.forms import position_text  # noqa: E402
 from search.selectors import Criteria, transactions_search  # noqa: E402
 from transactions.models import Source, Transaction  # noqa: E402
+from transactions.partitions import transaction_months_ensure  # noqa: E402
 
 ACCOUNTS, MERCHANTS, DAYS = 100_000, 20_000, 180
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -117,11 +118,12 @@ def load(rows: int) -> Organisation:
         indexes = cursor.fetchall()
         for name, _ in indexes:
             cursor.execute(f"DROP INDEX {name}")
+        transaction_months_ensure(pd.date_range(START, periods=DAYS // 28 + 2, freq="28D").to_pydatetime())
         for part, start in enumerate(range(0, rows, 500_000)):
             copy_in(frame(min(500_000, rows - start), seed=part), source_id=source.pk, prefix=f"T{part}-")
         copy_in(frame(100_000, seed=99), source_id=other_source.pk, prefix="X")
-        for _, definition in indexes:
-            cursor.execute(definition)
+        for _, definition in indexes:  # ON ONLY the parent would leave every partition without it
+            cursor.execute(definition.replace(" ON ONLY ", " ON ", 1))
         cursor.execute(
             "INSERT INTO detection_score (transaction_id, model_version_id, score, risk_level, is_anomaly, components,"
             " reasons, decision, rules, created_at, transaction_time) SELECT id, %s, 0.96, 'high', true, '{}',"

@@ -10,6 +10,7 @@ import io
 import json
 from collections.abc import Sequence
 from datetime import date
+from operator import itemgetter
 from typing import Any
 
 import pandas as pd
@@ -185,11 +186,19 @@ def _copy_lines(rows: Sequence[dict[str, Any]], source_id: int, label_source: st
 _PLACE_FLOATS = ("billing_latitude", "billing_longitude", "shipping_latitude", "shipping_longitude")
 _PLACE_TEXTS = ("billing_postal_code", "billing_country", "shipping_postal_code", "shipping_country", "ip_country")
 _NO_PLACES = "\\N\t\\N\t\t\t\\N\t\\N\t\t\t\t"
+# A cleaned row without places holds None in each place float and "" in each place text: one tuple to compare.
+_PLACE_VALUES = itemgetter(*_PLACE_FLOATS, *_PLACE_TEXTS)
+_NONE_GIVEN = (None,) * len(_PLACE_FLOATS) + ("",) * len(_PLACE_TEXTS)
 
 
 def _copy_places(row: dict[str, Any]) -> str:
     """The card-not-present fields in COPY's text format, each followed by a tab (in PLACE_FIELDS' order); the usual
-    row, which has none, costs one look."""
+    row, which has none, costs one comparison."""
+    try:
+        if _PLACE_VALUES(row) == _NONE_GIVEN:
+            return _NO_PLACES
+    except KeyError:  # a row without some place field: none given there
+        pass
     if not any(row.get(name) not in (None, "") for name in (*_PLACE_FLOATS, *_PLACE_TEXTS)):
         return _NO_PLACES
     out = []

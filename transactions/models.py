@@ -9,6 +9,11 @@ def current_txid() -> Func:
     return Func(function="txid_current", output_field=models.BigIntegerField())
 
 
+# Operator classes of the indexes over (source, sender's id) and over (an id, time): see Transaction.Meta.indexes.
+BY_ID = ["int8_ops", "varchar_pattern_ops"]
+BY_ID_THEN_TIME = ["varchar_pattern_ops", "timestamptz_ops"]
+
+
 class Source(models.Model):
     """Who sent a transaction: a partner system, an upload, the demo generator, an import."""
 
@@ -124,16 +129,24 @@ class Transaction(models.Model):
                 name="transaction_label_has_time",
             ),
         ]
+        # The ids are only ever compared for equality (then ranges of time): their indexes compare them byte by byte
+        # (varchar_pattern_ops, which serve `=` and `= ANY`), not by the database's collation, which costs every
+        # import and ingest more per row than any other index (migration 0010).
         indexes = [
             # Not unique: the table is partitioned by month of `timestamp` (migration 0009), and a resend may carry
             # a corrected time; TransactionKey holds the (source, transaction_id) uniqueness.
-            models.Index(fields=["source", "transaction_id"], name="tx_source_txid"),
-            models.Index(fields=["account_id", "timestamp"], name="tx_account_time"),
-            models.Index(fields=["merchant_id", "timestamp"], name="tx_merchant_time"),
+            models.Index(fields=["source", "transaction_id"], name="tx_source_txid", opclasses=BY_ID),
+            models.Index(fields=["account_id", "timestamp"], name="tx_account_time", opclasses=BY_ID_THEN_TIME),
+            models.Index(fields=["merchant_id", "timestamp"], name="tx_merchant_time", opclasses=BY_ID_THEN_TIME),
             models.Index(fields=["timestamp"], name="tx_time"),
             models.Index(fields=["change_txid"], name="tx_change_txid"),
             # The search by device (search/): only rows that name one, so a feed without devices pays nothing.
-            models.Index(fields=["device_id", "timestamp"], condition=~Q(device_id=""), name="tx_device_time"),
+            models.Index(
+                fields=["device_id", "timestamp"],
+                condition=~Q(device_id=""),
+                name="tx_device_time",
+                opclasses=BY_ID_THEN_TIME,
+            ),
             # The search by amount without a term: a rare range is read from here, not by walking the time index.
             models.Index(fields=["amount"], name="tx_amount"),
         ]
@@ -158,13 +171,17 @@ class LabelEvent(models.Model):
     label = models.SmallIntegerField(choices=[(1, "Fraud"), (0, "Legitimate")])
     source = models.CharField(max_length=16, choices=LabelSource.choices)
     created_at = models.DateTimeField()
+    # Indexed only where set (a person's label): imports and partners write millions of events without one.
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     note = models.TextField(blank=True, default="")
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["created_by"], condition=Q(created_by__isnull=False), name="label_event_by_person")
+        ]
 
 
 class DeletedTransaction(models.Model):
@@ -191,5 +208,7 @@ class TransactionKey(models.Model):
     class Meta:
         default_permissions = ()
         constraints = [
-            models.UniqueConstraint(fields=["source_id", "transaction_id"], name="transaction_unique_per_source")
+            models.UniqueConstraint(
+                fields=["source_id", "transaction_id"], name="transaction_unique_per_source", opclasses=BY_ID
+            )
         ]

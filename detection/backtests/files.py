@@ -84,7 +84,7 @@ def load_frame(
             frame[name] = pd.to_numeric(raw[mapping[name]], errors="coerce").to_numpy()
     for name in PLACE_TEXT:  # codes as the ingest rules store them: trimmed, countries upper case
         if name in mapping:
-            text = raw[mapping[name]].fillna("").astype(str).str.strip()
+            text = raw[mapping[name]].astype(object).fillna("").astype(str).str.strip()
             frame[name] = (text.str.upper() if name.endswith("_country") else text).to_numpy(dtype=object)
     for name in attributes:
         frame[f"attr_{name}"] = raw[name].to_numpy()

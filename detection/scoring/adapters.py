@@ -15,6 +15,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -291,29 +292,31 @@ def _stored_targets(
 
 def _written_columns(written: Mapping[int, Mapping[str, Any]], source_id: int) -> dict[str, np.ndarray]:
     """Rows the caller stored, as the history read's columns: the same values the database gives back (a float of
-    the stored cents, epoch seconds of the stored microseconds, both correctly rounded on either side)."""
-    rows = list(written.values())
-    nan = float("nan")
+    the stored cents, epoch seconds of the stored microseconds, both correctly rounded on either side).
 
-    def floats(name: str) -> np.ndarray:
-        return np.array([nan if v[name] is None else v[name] for v in rows], dtype=np.float64)
-
-    labelled = [v["label"] is not None for v in rows]
+    The rows are the ingest's cleaned rows, which carry every field (None or "" where none): read in one pass, then
+    column by column (a NULL float is NaN, as numpy reads None into a float array)."""
+    count = len(written)
+    columns = dict(zip(_WRITTEN_FIELDS, zip(*map(_written_values, written.values()), strict=True), strict=True))
+    labelled_at = zip(columns["label"], columns["labelled_at"], strict=True)
     return {
-        "id": np.fromiter(written, dtype=np.int64, count=len(rows)),
-        "source_id": np.full(len(rows), source_id, dtype=np.int64),
-        "timestamp": np.array([v["timestamp"].timestamp() for v in rows], dtype=np.float64),
-        **{name: np.array([v[name] for v in rows], dtype=object) for name in _TEXT_COLUMNS},
-        "amount": np.array([float(v["amount"]) for v in rows], dtype=np.float64),
-        **{name: floats(name) for name in ("latitude", "longitude", "location_distance_km", "label")},
-        "labelled_at": np.array(
-            [v["labelled_at"].timestamp() if known else nan for v, known in zip(rows, labelled, strict=True)],
-            dtype=np.float64,
+        "id": np.fromiter(written, dtype=np.int64, count=count),
+        "source_id": np.full(count, source_id, dtype=np.int64),
+        "timestamp": np.fromiter((at.timestamp() for at in columns["timestamp"]), dtype=np.float64, count=count),
+        **{name: np.array(columns[name], dtype=object) for name in _TEXT_COLUMNS},
+        "amount": np.fromiter(map(float, columns["amount"]), dtype=np.float64, count=count),
+        **{name: np.array(columns[name], dtype=np.float64) for name in _WRITTEN_FLOATS},
+        "labelled_at": np.fromiter(
+            (_NAN if label is None else at.timestamp() for label, at in labelled_at), dtype=np.float64, count=count
         ),
-        # The ingest's cleaned rows carry every place (None and "" where none); a row without one stored none.
-        **{name: np.array([_or_nan(v.get(name)) for v in rows], dtype=np.float64) for name in PLACE_FLOAT},
-        **{name: np.array([v.get(name) or "" for v in rows], dtype=object) for name in PLACE_TEXT},
+        **{name: np.array([text or "" for text in columns[name]], dtype=object) for name in PLACE_TEXT},
     }
+
+
+_NAN = float("nan")
+_WRITTEN_FLOATS = ("latitude", "longitude", "location_distance_km", "label", *PLACE_FLOAT)
+_WRITTEN_FIELDS = ("timestamp", *_TEXT_COLUMNS, "amount", "labelled_at", *_WRITTEN_FLOATS, *PLACE_TEXT)
+_written_values = itemgetter(*_WRITTEN_FIELDS)
 
 
 def _or_nan(value) -> float:
@@ -358,18 +361,22 @@ def _cached_history(
     """The window's rows from the history cache plus this transaction's own rows; None to read them by SQL.
 
     `written` (rows the caller stored in this transaction, all of them targets) stands for the own rows when the
-    transaction wrote nothing else: a count instead of reading them back. `final`: the caller writes nothing more
-    to the transactions table before it commits, so the cache takes the rows in at commit (`adopt`).
+    transaction wrote nothing else: a count instead of reading them back. `final`: they are every row the
+    transaction writes to the transactions table, before or after (`StoredRows.written_final`), so not even the count
+    is needed, and the cache takes the rows in at commit (`adopt`).
     """
     cache = history.history_cache(_BASE_COLUMNS, _fetch_columns)
     if cache is None:
         return None
-    params = [window["source_ids"], window["accounts"], window["account_since"], window["until"]]
-    params += [window["merchants"], window["merchant_since"], window["until"]]
-    with connection.cursor() as cursor:
-        own, txid = _own_rows(cursor, params, written)
+    if written is not None and final:  # every row this transaction writes: neither read back nor counted
+        own = written
+    else:
+        params = [window["source_ids"], window["accounts"], window["account_since"], window["until"]]
+        params += [window["merchants"], window["merchant_since"], window["until"]]
+        with connection.cursor() as cursor:
+            own = _own_rows(cursor, params, written)
     # Where this transaction changed a cached row, its version is kept; rows it alone wrote may be adopted.
-    rows = cache.columns_for(**window, own=own, adopt=txid if final and own is written else None)
+    rows = cache.columns_for(**window, own=own, adopt=final and own is written)
     if rows is None:
         return None
     # A target the cache has not seen: be safe. Own rows are in `rows` (a batch's targets usually are all its own):
@@ -380,22 +387,18 @@ def _cached_history(
     return rows
 
 
-def _own_rows(cursor, params: list, written: dict[str, np.ndarray] | None) -> tuple[dict[str, np.ndarray], int | None]:
+def _own_rows(cursor, params: list, written: dict[str, np.ndarray] | None) -> dict[str, np.ndarray]:
     """The rows this transaction wrote in the window: `written`, when they are all it wrote (each is a target, so
-    inside the window), else read; and the transaction's id when `written` is all it wrote."""
+    inside the window), else read."""
     if written is not None:
         cursor.execute(_OWN_COUNT_SQL)
-        count, txid = cursor.fetchone()
-        if count == len(written["id"]):
-            return written, txid
+        if cursor.fetchone()[0] == len(written["id"]):
+            return written
     cursor.execute(_OWN_ROWS_SQL, params)
-    return _columns_from_tuples(cursor.fetchall()), None
+    return _columns_from_tuples(cursor.fetchall())
 
 
-_OWN_COUNT_SQL = (
-    "SELECT count(*), txid_current_if_assigned() FROM transactions_transaction "
-    "WHERE change_txid = txid_current_if_assigned()"
-)
+_OWN_COUNT_SQL = "SELECT count(*) FROM transactions_transaction WHERE change_txid = txid_current_if_assigned()"
 
 
 def _fetch_columns(

@@ -75,8 +75,9 @@ def _score_fields(
         "is_anomaly": is_anomaly,
         "reasons": list(reasons),
         "decision": decision,
-        "rules": [rule_answer(rule) for rule in matched_rules(rules)],
-        "tags": tags_of(rules),
+        # Most rows match no rule: nothing to look through.
+        "rules": [rule_answer(rule) for rule in matched_rules(rules)] if rules else [],
+        "tags": tags_of(rules) if rules else [],
         "model_version": model_version,
     }
 

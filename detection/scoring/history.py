@@ -129,15 +129,15 @@ class HistoryCache:
         merchant_since: datetime,
         until: datetime,
         own: dict[str, np.ndarray] | None = None,
-        adopt: int | None = None,
+        adopt: bool = False,
     ) -> dict[str, np.ndarray | pd.Categorical] | None:
         """The rows an SQL history read would return, or None when the cache cannot answer: the cached committed
         rows of these sources (one organisation's), where ``own`` (the caller's open transaction's rows, never
         cached) replaces their committed versions.
 
-        ``adopt``: the caller's transaction id, when ``own`` is every row it writes to the transactions table, as
-        it will commit them (no other write before or after): the cache then takes them in at commit instead of
-        reading them back at a later look.
+        ``adopt``: ``own`` is every row the caller's transaction writes to the transactions table, as it will commit
+        them (no other write before or after): the cache then takes them in at commit, under the transaction id this
+        look saw, instead of reading them back at a later look.
 
         Text columns come as ``pandas.Categorical``, from the cache's codes: coded once when cached, not spelled out
         and hashed again for every batch.
@@ -167,8 +167,9 @@ class HistoryCache:
                 coded,
             )
             rows = {name: self._categorical(name, v) if name in self.codes else v for name, v in rows.items()}
-        if coded is not None and adopt is not None:  # outside the lock: outside a transaction it runs at once
-            transaction.on_commit(partial(self._adopt, adopt, coded), robust=True)  # the commit stands regardless
+            txid = self.snapshot.own  # the look just made (a fill or a refresh) saw the caller's transaction id
+        if coded is not None and adopt and txid is not None:  # outside the lock: outside a transaction it runs at once
+            transaction.on_commit(partial(self._adopt, txid, coded), robust=True)  # the commit stands regardless
         return rows
 
     def _categorical(self, name: str, codes: np.ndarray) -> pd.Categorical:

@@ -6,6 +6,7 @@ from decimal import Decimal
 from django import forms
 from django.utils import timezone
 
+from detection.engine.frame import PLACE_FLOAT, PLACE_TEXT
 from detection.trying.selectors import account_is_stored, versions_trained
 from detection.trying.trial import TrialInput
 from transactions.models import Channel
@@ -33,6 +34,16 @@ class TryForm(forms.Form):
     location_distance_km = forms.FloatField(
         label="Km from home", min_value=0, required=False, help_text="If the sender tells it."
     )
+    # Card-not-present places (all optional): where the card is billed, where the goods go, the customer's IP country.
+    billing_latitude = forms.FloatField(label="Billing latitude", min_value=-90, max_value=90, required=False)
+    billing_longitude = forms.FloatField(label="Billing longitude", min_value=-180, max_value=180, required=False)
+    billing_postal_code = forms.CharField(label="Billing postal code", max_length=16, required=False)
+    billing_country = forms.CharField(label="Billing country", max_length=2, required=False)
+    shipping_latitude = forms.FloatField(label="Shipping latitude", min_value=-90, max_value=90, required=False)
+    shipping_longitude = forms.FloatField(label="Shipping longitude", min_value=-180, max_value=180, required=False)
+    shipping_postal_code = forms.CharField(label="Shipping postal code", max_length=16, required=False)
+    shipping_country = forms.CharField(label="Shipping country", max_length=2, required=False)
+    ip_country = forms.CharField(label="IP country", max_length=2, required=False)
     compare = forms.ModelChoiceField(
         label="Beside version", queryset=None, required=False, empty_label="— the active version alone —"
     )
@@ -44,22 +55,41 @@ class TryForm(forms.Form):
         self.fields["compare"].label_from_instance = lambda v: f"v{v.version} ({v.get_status_display().lower()})"
         self.fields["timestamp"].initial = timezone.now().replace(second=0, microsecond=0)
 
+    @property
+    def places_given(self) -> bool:
+        """Whether any card-not-present place was typed (the page then shows their fields open)."""
+        return any(self[name].value() not in (None, "") for name in (*PLACE_FLOAT, *PLACE_TEXT))
+
     def clean_account_id(self) -> str:
         account = self.cleaned_data["account_id"].strip()
         if not account_is_stored(organisation_id=self.organisation_id, account_id=account):
             raise forms.ValidationError(f"No transaction of account “{account}” is stored: choose one from the list.")
         return account
 
-    def clean_country(self) -> str:
-        country = self.cleaned_data["country"].strip().upper()
+    def _country(self, name: str) -> str:
+        country = self.cleaned_data[name].strip().upper()
         if country and (len(country) != 2 or not country.isalpha()):
             raise forms.ValidationError("Two letters, e.g. FR.")
         return country
 
+    def clean_country(self) -> str:
+        return self._country("country")
+
+    def clean_billing_country(self) -> str:
+        return self._country("billing_country")
+
+    def clean_shipping_country(self) -> str:
+        return self._country("shipping_country")
+
+    def clean_ip_country(self) -> str:
+        return self._country("ip_country")
+
     def clean(self):
         data = super().clean()
-        if (data.get("latitude") is None) != (data.get("longitude") is None):
-            raise forms.ValidationError("Give both latitude and longitude, or neither.")
+        for place in ("", "billing ", "shipping "):
+            prefix = place.replace(" ", "_")
+            if (data.get(f"{prefix}latitude") is None) != (data.get(f"{prefix}longitude") is None):
+                raise forms.ValidationError(f"Give both the {place}latitude and longitude, or neither.")
         return data
 
     def trial(self) -> TrialInput:
@@ -77,4 +107,6 @@ class TryForm(forms.Form):
             latitude=data["latitude"],
             longitude=data["longitude"],
             location_distance_km=data["location_distance_km"],
+            **{name: data[name] for name in PLACE_FLOAT},
+            **{name: data[name].strip() for name in PLACE_TEXT},
         )

@@ -41,6 +41,15 @@ class TrialInput:
     latitude: float | None = None
     longitude: float | None = None
     location_distance_km: float | None = None
+    billing_latitude: float | None = None
+    billing_longitude: float | None = None
+    billing_postal_code: str = ""
+    billing_country: str = ""
+    shipping_latitude: float | None = None
+    shipping_longitude: float | None = None
+    shipping_postal_code: str = ""
+    shipping_country: str = ""
+    ip_country: str = ""
 
 
 @dataclass

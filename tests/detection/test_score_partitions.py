@@ -102,8 +102,8 @@ def test_the_migration_moves_populated_scores_without_losing_a_row_or_a_relation
         assert item.score.transaction_id == item.transaction_id
     assert Alert.objects.get(pk=made["alert"].pk).score.transaction == made["rows"][1]
     # One score per transaction and version still; ids go on from where they were.
-    unique = r"\(transaction_id, model_version_id, transaction_time\)"
-    with pytest.raises(IntegrityError, match=unique), transaction.atomic():
+    duplicate = r"\(transaction_id, model_version_id, transaction_time\)"
+    with pytest.raises(IntegrityError, match=duplicate), transaction.atomic():
         ScoreFactory(transaction=made["rows"][0], model_version=made["version"])
     assert ScoreFactory(transaction=made["rows"][0]).pk > third
     # A score pointing at nothing, or at another time than its transaction's, is refused as before.

@@ -143,3 +143,51 @@ def test_deleting_a_transaction_frees_its_key():
     row.delete()
     assert not TransactionKey.objects.exists()
     TransactionFactory(source=row.source, transaction_id=row.transaction_id)
+
+
+def _opclasses(index: str, column: int = 0) -> set[tuple[str, str]]:
+    """(table, operator class of the index's `column`) of `index` and of each partition's index attached to it."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, o.opcname FROM pg_index i JOIN pg_class x ON x.oid = i.indexrelid"
+            " JOIN pg_class c ON c.oid = i.indrelid JOIN pg_opclass o ON o.oid = i.indclass[%s]"
+            " WHERE x.oid = %s::regclass OR x.oid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = %s::regclass)",
+            [column, index, index],
+        )
+        return set(cursor.fetchall())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cheaper_indexes_are_built_on_every_partition_of_a_populated_store(analyst):
+    executor = MigrationExecutor(connection)
+    executor.migrate([("transactions", "0009_partitioned_by_month")])
+    source = SourceFactory(name="indexed")
+    rows = [
+        TransactionFactory(source=source, account_id="A1", merchant_id="M1", timestamp=when)
+        for when in (datetime(2018, 1, 5, tzinfo=UTC), datetime(2018, 2, 6, tzinfo=UTC))
+    ]
+    transaction_months_ensure([datetime(2018, 1, 5, tzinfo=UTC), datetime(2018, 2, 6, tzinfo=UTC)])
+    LabelEvent.objects.create(transaction=rows[0], label=1, source="review", created_at=datetime.now(UTC))
+    LabelEvent.objects.create(
+        transaction=rows[1], label=0, source="review", created_at=datetime.now(UTC), created_by=analyst
+    )
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+    for index in ("tx_account_time", "tx_merchant_time", "tx_device_time"):
+        found = _opclasses(index)
+        assert {table for table, _ in found} >= {TABLE, f"{TABLE}_p2018_01", f"{TABLE}_p2018_02"}
+        assert {opclass for _, opclass in found} == {"varchar_pattern_ops"}
+    assert {opclass for _, opclass in _opclasses("transaction_unique_per_source", 1)} == {"varchar_pattern_ops"}
+    assert sorted(Transaction.objects.filter(account_id="A1", merchant_id="M1").values_list("pk", flat=True)) == sorted(
+        row.pk for row in rows
+    )
+    assert LabelEvent.objects.filter(created_by=analyst).get().transaction_id == rows[1].pk
+    with pytest.raises(IntegrityError, match="transaction_unique_per_source"), transaction.atomic():
+        TransactionFactory(source=source, transaction_id=rows[0].transaction_id, timestamp=rows[1].timestamp)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT proconfig FROM pg_proc WHERE proname = 'transactions_labelevent_transaction_id_parent_check'"
+        )
+        assert "jit=off" in cursor.fetchone()[0]

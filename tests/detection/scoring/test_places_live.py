@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 import pytest
+from django.urls import reverse
 
 from detection.backtests.files import load_frame
 from detection.engine.features import CARD_NOT_PRESENT_FEATURES, build_features
@@ -130,6 +131,27 @@ def test_the_try_page_frame_of_an_order_carries_its_places(trained, generated):
     features = build_features(columns, target_mask=targets, spec=detector.spec)
     assert features.column("ip_country_mismatch")[0] == 1
     assert features.column("a_new_shipping_place")[0] == 1
+
+
+def test_the_try_page_scores_an_order_with_its_places_as_the_single_endpoint_does(
+    trained, generated, scorer, analyst_client
+):
+    first, _ = _targets(generated)
+    payload = _payload(generated.loc[first])
+    payload["timestamp"] = generated.loc[first, "timestamp"].floor("s").isoformat()  # the form takes seconds
+    typed = {name: payload[name] for name in ("account_id", "merchant_id", "merchant_category", "channel", "country")}
+    typed |= {name: payload[name] for name in (*PLACE_COLUMNS, "latitude", "longitude") if name in payload}
+    typed |= {"amount": f"{payload['amount']:.2f}", "timestamp": payload["timestamp"][:19]}
+
+    tried = analyst_client.post(reverse("detection:try"), typed)
+    stored = scorer.post("/api/v1/transactions/score", payload | {"amount": typed["amount"]}, format="json")
+
+    assert tried.status_code == 200, tried.content
+    assert stored.status_code in (200, 201), stored.content
+    score, answer = tried.context["results"][0].score, stored.json()
+    assert score.score == pytest.approx(answer["score"], abs=1e-6)
+    assert score.reasons == answer["reasons"]
+    assert any(word in reason for reason in score.reasons for word in PLACE_WORDS), score.reasons
 
 
 def test_a_frame_of_rows_without_places_has_no_place_column(db):

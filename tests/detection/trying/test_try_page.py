@@ -197,6 +197,28 @@ def test_a_negative_amount_is_refused_naming_the_field(analyst_client, active_mo
     assert "Amount: Ensure this value is greater than or equal to 0." in response.content.decode()
 
 
+def test_a_billing_latitude_without_its_longitude_is_refused(analyst_client, active_model):
+    response = analyst_client.post(URL, trial(billing_latitude="48.85"))
+
+    assert response.status_code == 400
+    assert "Give both the billing latitude and longitude, or neither." in response.content.decode()
+
+
+def test_an_ip_country_not_two_letters_is_refused_naming_the_field(analyst_client, active_model):
+    response = analyst_client.post(URL, trial(ip_country="France"))
+
+    assert response.status_code == 400
+    assert "IP country: Ensure this value has at most 2 characters" in response.content.decode()
+
+
+def test_typed_places_keep_their_section_open(analyst_client, active_model, policy):
+    response = analyst_client.post(URL, trial(ip_country="nl"))
+
+    assert response.status_code == 200
+    assert response.context["form"].cleaned_data["ip_country"] == "NL"
+    assert 'id="card-not-present" open' in response.content.decode()
+
+
 def test_htmx_gets_the_result_region_alone(analyst_client, active_model, policy):
     response = analyst_client.post(URL, trial(), headers={"HX-Request": "true"})
 
