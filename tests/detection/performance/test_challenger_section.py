@@ -17,7 +17,11 @@ URL = reverse("detection:performance")
 
 def shadow(score, value: float, challenger: ModelVersion) -> ShadowScore:
     return ShadowScore.objects.create(
-        transaction=score.transaction, model_version=challenger, champion=score.model_version, score=value
+        transaction=score.transaction,
+        model_version=challenger,
+        champion=score.model_version,
+        score=value,
+        transaction_time=score.transaction_time,
     )
 
 
