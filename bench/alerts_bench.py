@@ -65,7 +65,10 @@ def make_scores(n: int):
     )
     levels = ["low"] * 90 + ["medium"] * 6 + ["high"] * 3 + ["critical"]
     scores = Score.objects.bulk_create(
-        Score(transaction=tx, model_version=version, score=0.5, risk_level=levels[i % 100]) for i, tx in enumerate(txs)
+        Score(
+            transaction=tx, transaction_time=tx.timestamp, model_version=version, score=0.5, risk_level=levels[i % 100]
+        )
+        for i, tx in enumerate(txs)
     )
     return [s.pk for s in scores]
 

@@ -1,7 +1,7 @@
 """Partitioning costs nothing visible: the same measures on a store of 1,000,000 and one of 20,000,000 transactions.
 
 Builds (once; `build`) two databases, <name>_1m and <name>_20m, migrated, with one organisation and source and
-generated transactions spread over 24 months (SQL generate_series, never the API), then (`run`) measures each in
+generated transactions at one rate (below; SQL generate_series, never the API), then (`run`) measures each in
 blocks in ABBA order, every block a fresh process on its database:
 
 - single: one new transaction stored through ingest (`transactions.bulk.insert_rows`, its own commit): median, p99;
@@ -11,8 +11,10 @@ blocks in ABBA order, every block a fresh process on its database:
 - score_single / score_batch: the partner API's services (`transaction_score`, `transactions_score_batch` of 1,000),
   stored and scored by a model trained at build time on the last month, at times within the last month.
 
-Accounts and merchants grow with the store (one account per 100 rows, one merchant per 5,000), so every account's
-and merchant's history is as dense in both stores: the comparison is the store's size, not how busy a key is.
+Both stores are the same business at two ages: the same traffic a day (20,000,000 rows over 24 months), the same
+200,000 accounts and 4,000 merchants, both ending on the same day; the smaller one began 36 days before that end, the
+larger two years before. Their last month (the partition live traffic writes and reads) holds the same rows: the
+comparison is the store's age, which partitioning must make cost nothing, not how busy the business is.
 
     .venv/bin/python bench/partition_bench.py build --rows 1000000,20000000
     .venv/bin/python bench/partition_bench.py run --rounds 2
@@ -32,16 +34,16 @@ from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 MONTHS = 24
-FIRST = datetime(2024, 12, 1, tzinfo=UTC)  # the last month ends before today: no future time
+FIRST = datetime(2024, 12, 1, tzinfo=UTC)  # the largest store's first day
+END = FIRST + timedelta(days=30.4 * MONTHS)  # every store's end, before today: no future time
+ROWS_A_SECOND = 20_000_000 / (END - FIRST).total_seconds()
+ACCOUNTS, MERCHANTS = 200_000, 4_000
 CHUNK = 1_000_000
 
 
-def accounts_of(rows: int) -> int:
-    return max(rows // 100, 1)
-
-
-def merchants_of(rows: int) -> int:
-    return max(rows // 5000, 1)
+def span_seconds(rows: int) -> int:
+    """How long the business took to store `rows`, at its one rate."""
+    return int(rows / ROWS_A_SECOND)
 
 
 def database_url(size: str) -> str:
@@ -80,7 +82,7 @@ def train() -> None:
     from detection.training.services import model_version_activate, model_version_train
 
     organisation = Organisation.objects.get(name="pbench")
-    until = FIRST + timedelta(days=30.4 * MONTHS)
+    until = END
     version = model_version_train(
         organisation=organisation, since=until - timedelta(days=30), until=until, max_rows=50_000, seed=0
     )
@@ -98,9 +100,11 @@ def fill(rows: int) -> None:
 
     organisation = Organisation.objects.create(name="pbench")
     source = Source.objects.create(organisation=organisation, name="pbench")
-    months = [FIRST + timedelta(days=31 * m) for m in range(MONTHS + 1)]
+    first = END - timedelta(seconds=span_seconds(rows))
+    months = [first + timedelta(days=31 * m) for m in range(MONTHS + 1) if first + timedelta(days=31 * m) <= END]
+    months.append(END)
     transaction_months_ensure(months)
-    span = int(timedelta(days=30.4 * MONTHS).total_seconds())
+    span = span_seconds(rows)
     for start in range(0, rows, CHUNK):
         count = min(CHUNK, rows - start)
         with connection.cursor() as cursor:
@@ -112,7 +116,7 @@ def fill(rows: int) -> None:
                 " 'acct-' || (hashint4(g) & 2147483647) %% %s, (g %% 5000) / 10.0 + 1, 'EUR',"
                 " 'm-' || (hashint4(g + 7) & 2147483647) %% %s, 'retail', 'online', 'FR', '', '{}', '', now()"
                 " FROM generate_series(%s, %s) g",
-                [source.pk, FIRST, span, rows, accounts_of(rows), merchants_of(rows), start + 1, start + count],
+                [source.pk, first, span, rows, ACCOUNTS, MERCHANTS, start + 1, start + count],
             )
         print(f"{start + count:,} rows", flush=True)
     with connection.cursor() as cursor:
@@ -147,8 +151,7 @@ def measure(rows: int, singles: int, batches: int, histories: int) -> dict:
 
     source = Source.objects.get(name="pbench")
     rng, run = random.Random(), f"{os.getpid()}-{time.time_ns()}"
-    accounts, merchants = accounts_of(rows), merchants_of(rows)
-    end = FIRST + timedelta(days=30.4 * MONTHS)
+    accounts, merchants, end = ACCOUNTS, MERCHANTS, END
     warm_recent(end - timedelta(days=61))
 
     def recent():  # live traffic: a time in the store's last month
@@ -207,7 +210,7 @@ def _score(source, run, rng, accounts: int, merchants: int, singles: int, batche
     """The partner API's services, one row and 1,000 rows, at times within the store's last month."""
     from detection.scoring.api_services import transaction_score, transactions_score_batch
 
-    end = FIRST + timedelta(days=30.4 * MONTHS)
+    end = END
 
     def body(n: int) -> dict:
         return {

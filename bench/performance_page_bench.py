@@ -58,6 +58,7 @@ def seed(*, days: int, per_day: int) -> None:
             [
                 Score(
                     transaction=tx,
+                    transaction_time=tx.timestamp,
                     model_version=version,
                     score=float(s),
                     risk_level="low",

@@ -54,11 +54,14 @@ def statement_parent_key(
     return [migrations.RunSQL(forward, reverse)]
 
 
-def statement_parent_check(*, child: str, column: str, parent: str, lock: str) -> migrations.RunSQL:
+def statement_parent_check(
+    *, child: str, column: str, parent: str, lock: str, nullable: bool = False
+) -> migrations.RunSQL:
     """A migration operation that rewrites the check function of a reference `statement_parent_key` made, as this
-    module writes it now (the triggers and the guard stay); reversed, it leaves the function as it is."""
+    module writes it now (the triggers and the guard stay); reversed, it leaves the function as it is. `nullable` as
+    the reference was made."""
     return migrations.RunSQL(
-        _check_function(child=child, column=column, parent=parent, lock=lock), migrations.RunSQL.noop
+        _check_function(child=child, column=column, parent=parent, lock=lock, nullable=nullable), migrations.RunSQL.noop
     )
 
 

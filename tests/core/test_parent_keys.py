@@ -246,3 +246,15 @@ def test_a_large_parents_check_probes_its_key_even_when_planned_while_it_was_sma
     for table in before:
         assert after[table][0] == before[table][0], f"{table} read whole"
         assert after[table][1] > before[table][1], f"{table}'s key not probed"
+
+
+@pytest.mark.django_db
+def test_every_check_that_probes_a_parents_key_runs_without_jit():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT proname, array_to_string(proconfig, ' ') FROM pg_proc"
+            " WHERE proname LIKE '%%_parent_check' AND array_to_string(proconfig, ' ') LIKE '%%enable_seqscan=off%%'"
+        )
+        checks = dict(cursor.fetchall())
+    assert {"alerts_alert_score_id_parent_check", "review_reviewitem_score_id_parent_check"} <= set(checks)
+    assert {name for name, config in checks.items() if "jit=off" not in config} == set()

@@ -63,6 +63,7 @@ def _seed_day(rng, version, policy, source, *, at: datetime, count: int, tag: in
         [
             Score(
                 transaction=tx,
+                transaction_time=tx.timestamp,
                 model_version=version,
                 score=float(s),
                 risk_level=policy.risk_level(float(s)),
