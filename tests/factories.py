@@ -6,6 +6,7 @@ from decimal import Decimal
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.db.models import Max
 from factory.django import DjangoModelFactory
 
 from accounts.models import Membership, Organisation
@@ -112,7 +113,11 @@ class ModelVersionFactory(DjangoModelFactory):
         model = ModelVersion
 
     organisation = factory.LazyFunction(default_organisation)
-    version = factory.Sequence(lambda n: n + 1)
+    # The organisation's next number: a counter of the process's own would collide with versions the services
+    # numbered (a trained fixture's) in whatever order the tests ran.
+    version = factory.LazyAttribute(
+        lambda o: (ModelVersion.objects.filter(organisation=o.organisation).aggregate(n=Max("version"))["n"] or 0) + 1
+    )
     status = ModelVersion.Status.READY
     algorithms = factory.LazyFunction(lambda: ["isolation_forest", "autoencoder"])
     # A readable artifact of an untrained detector: enough to be activated, not to score.
